@@ -1,0 +1,24 @@
+// gemm.cpp — picks the ISA copy of the packed GEMM (csrc/cpu/isa/gemm_isa.cpp).
+#include "pyengine/gemm.h"
+#include "pyengine/isa_dispatch.h"
+
+namespace pyengine::cpu {
+
+PE_ISA_DECLARE(void sgemm(bool, bool, index_t, index_t, index_t, float, const float*, index_t,
+                          const float*, index_t, float, float*, index_t))
+PE_ISA_DECLARE(void dgemm(bool, bool, index_t, index_t, index_t, double, const double*, index_t,
+                          const double*, index_t, double, double*, index_t))
+
+template <>
+void gemm<float>(bool ta, bool tb, index_t M, index_t N, index_t K, float alpha, const float* A,
+                 index_t lda, const float* B, index_t ldb, float beta, float* C, index_t ldc) {
+  PE_ISA_CALL(sgemm, ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+}
+
+template <>
+void gemm<double>(bool ta, bool tb, index_t M, index_t N, index_t K, double alpha, const double* A,
+                  index_t lda, const double* B, index_t ldb, double beta, double* C, index_t ldc) {
+  PE_ISA_CALL(dgemm, ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+}
+
+}  // namespace pyengine::cpu

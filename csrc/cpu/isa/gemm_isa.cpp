@@ -1,0 +1,237 @@
+// gemm_isa.cpp — the packed, cache-blocked GEMM (see pyengine/gemm.h), compiled once per ISA.
+//
+// Loop nest (Goto/BLIS):  for jc (NC cols of C)  for pc (KC of K)  pack B block → Bp (shared)
+//                           for ic (MC rows)  pack A block → Ap (per thread)
+//                             for jr (NR panel)  for ir (MR panel)  micro-kernel MR×NR over kc
+// The micro-kernel keeps MR×NV accumulators of VL lanes in registers (NR = NV·VL) and does
+// acc[i][v] += broadcast(A[i,k]) · B[k, v·VL:(v+1)·VL]. The vector type is GCC's vector extension,
+// so the same source becomes AVX-512, AVX2 or SSE2 code depending on the flags of this copy.
+// Partial tiles are zero-padded by the packing, computed whole, and stored partially.
+#include <cstdlib>
+#include <cstring>
+#ifdef PYENGINE_OPENMP
+#include <omp.h>
+#endif
+#include "pyengine/common.h"
+
+#ifndef PYENGINE_ISA
+#error "gemm_isa.cpp is compiled once per ISA with -DPYENGINE_ISA=<name>"
+#endif
+
+namespace pyengine::cpu::PYENGINE_ISA {
+namespace {
+
+#if defined(__AVX512F__)
+constexpr int kVecBytes = 64;
+constexpr int kMR = 12;   // 12×2 zmm accumulators + 2 B vectors + broadcast = 27 of 32 registers
+#elif defined(__AVX2__)
+constexpr int kVecBytes = 32;
+constexpr int kMR = 6;    // 6×2 ymm accumulators + 2 B vectors + broadcast = 15 of 16 registers
+#else
+constexpr int kVecBytes = 16;
+constexpr int kMR = 6;
+#endif
+constexpr int kNV = 2;
+
+typedef float vfloat __attribute__((vector_size(kVecBytes), aligned(kVecBytes)));
+typedef double vdouble __attribute__((vector_size(kVecBytes), aligned(kVecBytes)));
+template <typename T> struct VecOf;
+template <> struct VecOf<float> { typedef vfloat type; };
+template <> struct VecOf<double> { typedef vdouble type; };
+
+template <typename T>
+struct Blocking {
+  static constexpr int VL = kVecBytes / static_cast<int>(sizeof(T));
+  static constexpr int MR = kMR;
+  static constexpr int NR = kNV * VL;
+  static constexpr index_t KC = 256;
+  static constexpr index_t MC = kMR * (sizeof(T) == 4 ? 40 : 24);
+  static constexpr index_t NC = sizeof(T) == 4 ? 4096 : 2048;
+};
+
+// Packs op(A)[ic:ic+mc, pc:pc+kc] into MR-row panels: panel p holds k-major MR values.
+template <typename T>
+void pack_a(bool trans, const T* A, index_t lda, index_t ic, index_t pc, index_t mc, index_t kc, T* Ap) {
+  constexpr int MR = Blocking<T>::MR;
+  for (index_t ip = 0; ip < mc; ip += MR) {
+    const index_t rows = mc - ip < MR ? mc - ip : MR;
+    T* dst = Ap + ip * kc;
+    for (index_t k = 0; k < kc; ++k) {
+      for (index_t i = 0; i < rows; ++i) {
+        const index_t r = ic + ip + i, col = pc + k;
+        dst[k * MR + i] = trans ? A[col * lda + r] : A[r * lda + col];
+      }
+      for (index_t i = rows; i < MR; ++i) dst[k * MR + i] = T(0);
+    }
+  }
+}
+
+// Packs op(B)[pc:pc+kc, jc+j0 : jc+j1] (j0, j1 multiples of NR) into NR-column panels.
+template <typename T>
+void pack_b_panel(bool trans, const T* B, index_t ldb, index_t pc, index_t kc, index_t col0,
+                  index_t cols, T* dst) {
+  constexpr int NR = Blocking<T>::NR;
+  for (index_t k = 0; k < kc; ++k) {
+    T* d = dst + k * NR;
+    if (!trans) {
+      const T* s = B + (pc + k) * ldb + col0;
+      for (index_t j = 0; j < cols; ++j) d[j] = s[j];
+    } else {
+      for (index_t j = 0; j < cols; ++j) d[j] = B[(col0 + j) * ldb + pc + k];
+    }
+    for (index_t j = cols; j < NR; ++j) d[j] = T(0);
+  }
+}
+
+// C[0:m, 0:n] = alpha · Ap·Bp + beta · C  for one MR×NR tile (m ≤ MR, n ≤ NR).
+template <typename T>
+inline void micro_kernel(index_t kc, const T* __restrict a, const T* __restrict b, T* __restrict c,
+                         index_t ldc, T alpha, T beta, int m, int n) {
+  using vec = typename VecOf<T>::type;
+  constexpr int MR = Blocking<T>::MR, NR = Blocking<T>::NR, VL = Blocking<T>::VL;
+  vec acc[MR][kNV];
+#pragma GCC unroll 16
+  for (int i = 0; i < MR; ++i)
+#pragma GCC unroll 4
+    for (int v = 0; v < kNV; ++v) acc[i][v] = vec{} ;
+  for (index_t k = 0; k < kc; ++k) {
+    vec bv[kNV];
+#pragma GCC unroll 4
+    for (int v = 0; v < kNV; ++v) bv[v] = *reinterpret_cast<const vec*>(b + k * NR + v * VL);
+#pragma GCC unroll 16
+    for (int i = 0; i < MR; ++i) {
+      const vec av = vec{} + a[k * MR + i];
+#pragma GCC unroll 4
+      for (int v = 0; v < kNV; ++v) acc[i][v] += av * bv[v];
+    }
+  }
+  if (m == MR && n == NR) {
+#pragma GCC unroll 16
+    for (int i = 0; i < MR; ++i) {
+#pragma GCC unroll 4
+      for (int v = 0; v < kNV; ++v) {
+        vec out = acc[i][v] * alpha;
+        T* cp = c + i * ldc + v * VL;
+        if (beta != T(0)) {
+          vec old;
+          std::memcpy(&old, cp, sizeof(vec));
+          out += old * beta;
+        }
+        std::memcpy(cp, &out, sizeof(vec));
+      }
+    }
+    return;
+  }
+  alignas(64) T tile[MR * NR];
+  for (int i = 0; i < MR; ++i)
+    for (int v = 0; v < kNV; ++v) std::memcpy(tile + i * NR + v * VL, &acc[i][v], sizeof(vec));
+  for (int i = 0; i < m; ++i)
+    for (int j = 0; j < n; ++j) {
+      const T r = alpha * tile[i * NR + j];
+      c[i * ldc + j] = beta != T(0) ? r + beta * c[i * ldc + j] : r;
+    }
+}
+
+// A grow-only, 64-byte-aligned scratch buffer owned by the calling thread.
+template <typename T>
+T* scratch(int slot, index_t count) {
+  static thread_local void* buffers[2] = {nullptr, nullptr};
+  static thread_local index_t sizes[2] = {0, 0};
+  const index_t bytes = count * static_cast<index_t>(sizeof(T));
+  if (bytes > sizes[slot]) {
+    std::free(buffers[slot]);
+    const index_t rounded = (bytes + 63) / 64 * 64;
+    buffers[slot] = std::aligned_alloc(64, static_cast<size_t>(rounded));
+    sizes[slot] = buffers[slot] ? rounded : 0;
+  }
+  return static_cast<T*>(buffers[slot]);
+}
+
+template <typename T>
+void scale_c(index_t M, index_t N, T beta, T* C, index_t ldc) {
+  for (index_t i = 0; i < M; ++i)
+    for (index_t j = 0; j < N; ++j) C[i * ldc + j] = beta == T(0) ? T(0) : beta * C[i * ldc + j];
+}
+
+template <typename T>
+void gemm_impl(bool ta, bool tb, index_t M, index_t N, index_t K, T alpha, const T* A, index_t lda,
+               const T* B, index_t ldb, T beta, T* C, index_t ldc) {
+  using Bk = Blocking<T>;
+  constexpr int MR = Bk::MR, NR = Bk::NR;
+  if (M <= 0 || N <= 0) return;
+  if (K <= 0 || alpha == T(0)) { scale_c(M, N, beta, C, ldc); return; }
+
+  int threads = 1;
+#ifdef PYENGINE_OPENMP
+  threads = get_num_threads();
+  // Small problems do not pay for waking a second thread.
+  if (static_cast<double>(M) * N * K < 64.0 * 64 * 64) threads = 1;
+#endif
+  const index_t kc_max = K < Bk::KC ? K : Bk::KC;
+  const index_t nc_max = ((N < Bk::NC ? N : Bk::NC) + NR - 1) / NR * NR;
+  const index_t mc_max = ((M < Bk::MC ? M : Bk::MC) + MR - 1) / MR * MR;
+  T* Bp = scratch<T>(0, kc_max * nc_max);
+  T* Ap_all = scratch<T>(1, static_cast<index_t>(threads) * kc_max * mc_max);
+  if (!Bp || !Ap_all) { scale_c(M, N, T(0) * beta, C, ldc); return; }  // out of memory: unreachable in practice
+
+#pragma omp parallel num_threads(threads) if (threads > 1)
+  {
+    int tid = 0;
+#ifdef PYENGINE_OPENMP
+    tid = omp_get_thread_num();
+#endif
+    T* Ap = Ap_all + static_cast<index_t>(tid) * kc_max * mc_max;
+    for (index_t jc = 0; jc < N; jc += Bk::NC) {
+      const index_t nc = N - jc < Bk::NC ? N - jc : Bk::NC;
+      const index_t n_panels = (nc + NR - 1) / NR;
+      for (index_t pc = 0; pc < K; pc += Bk::KC) {
+        const index_t kc = K - pc < Bk::KC ? K - pc : Bk::KC;
+        const T beta_block = pc == 0 ? beta : T(1);
+#pragma omp for schedule(static)
+        for (index_t p = 0; p < n_panels; ++p) {
+          const index_t col0 = jc + p * NR;
+          const index_t cols = nc - p * NR < NR ? nc - p * NR : NR;
+          pack_b_panel(tb, B, ldb, pc, kc, col0, cols, Bp + p * NR * kc);
+        }
+        // Work items: (M block) × (group of NR panels). Enough groups that every thread is busy
+        // even when M is a single block (the skinny shapes of convolution and LSTM).
+        const index_t m_blocks = (M + Bk::MC - 1) / Bk::MC;
+        index_t groups = (2 * threads + m_blocks - 1) / m_blocks;
+        if (groups > n_panels) groups = n_panels;
+        if (groups < 1) groups = 1;
+        const index_t panels_per_group = (n_panels + groups - 1) / groups;
+        index_t packed_ic = -1;
+#pragma omp for schedule(static)
+        for (index_t item = 0; item < m_blocks * groups; ++item) {
+          const index_t ib = item / groups, g = item % groups;
+          const index_t ic = ib * Bk::MC;
+          const index_t mc = M - ic < Bk::MC ? M - ic : Bk::MC;
+          if (packed_ic != ic) { pack_a(ta, A, lda, ic, pc, mc, kc, Ap); packed_ic = ic; }
+          const index_t p_end = (g + 1) * panels_per_group < n_panels ? (g + 1) * panels_per_group : n_panels;
+          for (index_t p = g * panels_per_group; p < p_end; ++p) {
+            const index_t jr = p * NR;
+            const int n = static_cast<int>(nc - jr < NR ? nc - jr : NR);
+            for (index_t ir = 0; ir < mc; ir += MR) {
+              const int m = static_cast<int>(mc - ir < MR ? mc - ir : MR);
+              micro_kernel<T>(kc, Ap + ir * kc, Bp + p * NR * kc, C + (ic + ir) * ldc + jc + jr, ldc,
+                              alpha, beta_block, m, n);
+            }
+          }
+        }
+      }
+    }
+  }
+}
+
+}  // namespace
+
+void sgemm(bool ta, bool tb, index_t M, index_t N, index_t K, float alpha, const float* A, index_t lda,
+           const float* B, index_t ldb, float beta, float* C, index_t ldc) {
+  gemm_impl<float>(ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+}
+void dgemm(bool ta, bool tb, index_t M, index_t N, index_t K, double alpha, const double* A, index_t lda,
+           const double* B, index_t ldb, double beta, double* C, index_t ldc) {
+  gemm_impl<double>(ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+}
+
+}  // namespace pyengine::cpu::PYENGINE_ISA

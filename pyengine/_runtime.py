@@ -1,0 +1,78 @@
+"""Runtime facts and switches: version, CPU instruction set, threads, CUDA availability."""
+from __future__ import annotations
+
+import importlib
+import os
+import platform
+
+from .kernels.cpu._ext import _C
+
+__version__ = _C.__version__
+
+
+def get_num_threads() -> int:
+    """Threads the CPU kernels use (OMP_NUM_THREADS at start-up, else the core count)."""
+    return _C.get_num_threads()
+
+
+def set_num_threads(n: int) -> None:
+    """Sets the threads every CPU kernel uses, from any Python thread. n >= 1."""
+    if isinstance(n, bool) or not isinstance(n, int):
+        raise TypeError(f"set_num_threads: n must be an int, got {type(n).__name__}")
+    _C.set_num_threads(n)
+
+
+def cpu_isa() -> str:
+    """The instruction set whose kernels run: 'avx512', 'avx2' or 'generic'."""
+    return _C.cpu_isa()
+
+
+def _cuda_module():
+    try:
+        return importlib.import_module("pyengine._cuda")
+    except ImportError:
+        return None
+
+
+def info_dict() -> dict:
+    cuda = _cuda_module()
+    d = {
+        "version": __version__,
+        "python": platform.python_version(),
+        "cpu_isa": _C.cpu_isa(),
+        "cpu_isas_supported": list(_C.supported_cpu_isas()),
+        "cpu_isa_override": os.environ.get("PYENGINE_CPU_ISA") or None,
+        "openmp": bool(_C.openmp_enabled()),
+        "num_threads": _C.get_num_threads(),
+        "cuda_built": cuda is not None,
+        "cuda_available": False,
+        "gpus": [],
+    }
+    if cuda is not None:
+        d["cuda_architectures"] = cuda.built_architectures()
+        n = cuda.device_count()
+        d["cuda_available"] = n > 0
+        d["gpus"] = [{"name": cuda.device_name(i), "compute_capability": cuda.compute_capability(i) / 10,
+                      "memory_gib": round(cuda.total_memory(i) / 2**30, 1)} for i in range(n)]
+        if n == 0:
+            d["cuda_unavailable_reason"] = cuda.last_error() or "no CUDA device"
+    return d
+
+
+def info(file=None) -> dict:
+    """Prints (and returns) the version, the ISA picked, threads, and whether CUDA is built/usable."""
+    d = info_dict()
+    lines = [
+        f"pyengine {d['version']} (Python {d['python']})",
+        f"  CPU ISA     : {d['cpu_isa']} (supported: {', '.join(d['cpu_isas_supported'])}"
+        + (f"; PYENGINE_CPU_ISA={d['cpu_isa_override']}" if d["cpu_isa_override"] else "") + ")",
+        f"  OpenMP      : {'yes' if d['openmp'] else 'no (single-threaded build)'}, {d['num_threads']} threads",
+        f"  CUDA built  : {'yes (' + d.get('cuda_architectures', '') + ')' if d['cuda_built'] else 'no'}",
+    ]
+    if d["cuda_available"]:
+        for i, g in enumerate(d["gpus"]):
+            lines.append(f"  GPU {i}       : {g['name']} (sm_{int(g['compute_capability'] * 10)}, {g['memory_gib']} GiB)")
+    else:
+        lines.append(f"  GPU usable  : no" + (f" ({d['cuda_unavailable_reason']})" if d.get("cuda_unavailable_reason") else ""))
+    print("\n".join(lines), file=file)
+    return d

@@ -1,0 +1,13 @@
+"""pyengine.kernels.cpu — the C++ kernels (pyengine._C) with the reference's names and signatures.
+
+Arrays in, new arrays out. Views are made contiguous here before the binding sees them; the
+binding checks again, so calling pyengine._C directly with bad input also raises, never crashes.
+"""
+from .gemm import *  # noqa: F401,F403
+from .conv import *  # noqa: F401,F403
+from .pool import *  # noqa: F401,F403
+from .lstm import *  # noqa: F401,F403
+from .activation import *  # noqa: F401,F403
+from .softmax import *  # noqa: F401,F403
+from .batchnorm import *  # noqa: F401,F403
+from .dropout import *  # noqa: F401,F403

@@ -1,0 +1,2 @@
+"""CPU activation kernels (not written yet)."""
+__all__: list[str] = []

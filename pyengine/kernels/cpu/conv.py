@@ -1,0 +1,2 @@
+"""CPU conv kernels (not written yet)."""
+__all__: list[str] = []

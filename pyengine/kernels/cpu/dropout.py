@@ -1,0 +1,2 @@
+"""CPU dropout kernels (not written yet)."""
+__all__: list[str] = []

@@ -1,0 +1,2 @@
+"""CPU pool kernels (not written yet)."""
+__all__: list[str] = []

@@ -1,0 +1,2 @@
+"""CPU softmax kernels (not written yet)."""
+__all__: list[str] = []

@@ -1,0 +1,2 @@
+"""Reference activation kernels (not written yet)."""
+__all__: list[str] = []

@@ -1,0 +1,2 @@
+"""Reference batchnorm kernels (not written yet)."""
+__all__: list[str] = []

@@ -1,0 +1,2 @@
+"""Reference conv kernels (not written yet)."""
+__all__: list[str] = []

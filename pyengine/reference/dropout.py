@@ -1,0 +1,2 @@
+"""Reference dropout kernels (not written yet)."""
+__all__: list[str] = []

@@ -1,0 +1,2 @@
+"""Reference lstm kernels (not written yet)."""
+__all__: list[str] = []

@@ -1,0 +1,2 @@
+"""Reference pool kernels (not written yet)."""
+__all__: list[str] = []

@@ -1,0 +1,2 @@
+"""Reference softmax kernels (not written yet)."""
+__all__: list[str] = []

@@ -1,0 +1,1 @@
+"""One module per op family, each defining ``OPS: list[OpInfo]`` (see ``registry``)."""
