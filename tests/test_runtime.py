@@ -1,12 +1,9 @@
 """Version, instruction-set choice, threads, info() and the CLI's info command."""
-import os
-import subprocess
-import sys
-
 import pytest
 
 import pyengine
 from pyengine import _C
+from support import run_python
 
 
 def test_info_reports_the_essentials(capsys):
@@ -31,9 +28,8 @@ def test_threads_round_trip():
         pyengine.set_num_threads(1.5)
 
 
-def _run(code, **env):
-    full = dict(os.environ, **env)
-    return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=full, timeout=120)
+def _run(code, *args, **env):
+    return run_python(*args, code=code, env=env)
 
 
 def test_omp_num_threads_is_respected():
@@ -59,7 +55,7 @@ def test_bad_isa_override_is_a_clear_error():
 
 
 def test_cli_info_runs():
-    r = subprocess.run([sys.executable, "-m", "pyengine", "info"], capture_output=True, text=True, timeout=120)
+    r = _run(None, "-m", "pyengine", "info")
     assert r.returncode == 0, r.stderr
     assert "CPU ISA" in r.stdout and pyengine.__version__ in r.stdout
 

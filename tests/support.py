@@ -1,0 +1,18 @@
+"""Helpers shared by tests: running Python in a fresh process against the same pyengine."""
+import os
+import subprocess
+import sys
+
+import pyengine
+
+
+def run_python(*args, code=None, env=None, timeout=300, input=None):
+    """Runs ``python -c code`` or ``python ARGS`` in a fresh process that imports the same pyengine
+    as this one, from a neutral folder (a source checkout's pyengine/ must not shadow the installed
+    package). A crash (segfault) shows as a negative return code instead of killing the suite."""
+    root = os.path.dirname(os.path.dirname(os.path.abspath(pyengine.__file__)))
+    full = dict(os.environ, **(env or {}))
+    full["PYTHONPATH"] = os.pathsep.join([root] + [p for p in [os.environ.get("PYTHONPATH")] if p])
+    cmd = [sys.executable, *(["-c", code] if code is not None else args)]
+    return subprocess.run(cmd, capture_output=True, text=True, env=full, timeout=timeout, input=input,
+                          cwd=os.path.dirname(root))
