@@ -122,6 +122,7 @@ void bind_gemm(py::module_& m);
 void bind_conv(py::module_& m);
 void bind_pool(py::module_& m);
 void bind_lstm(py::module_& m);
+void bind_linear(py::module_& m);
 void bind_activation(py::module_& m);
 void bind_softmax(py::module_& m);
 void bind_batchnorm(py::module_& m);

@@ -9,6 +9,7 @@ PYBIND11_MODULE(_C, m) {
   bind_conv(m);
   bind_pool(m);
   bind_lstm(m);
+  bind_linear(m);
   bind_activation(m);
   bind_softmax(m);
   bind_batchnorm(m);

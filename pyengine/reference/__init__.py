@@ -6,8 +6,10 @@ Same function names and signatures as ``pyengine.kernels.cpu`` and ``pyengine.ke
 from .gemm import *  # noqa: F401,F403
 from .conv import *  # noqa: F401,F403
 from .pool import *  # noqa: F401,F403
+from .linear import *  # noqa: F401,F403
 from .lstm import *  # noqa: F401,F403
 from .activation import *  # noqa: F401,F403
 from .softmax import *  # noqa: F401,F403
 from .batchnorm import *  # noqa: F401,F403
 from .dropout import *  # noqa: F401,F403
+from .optim import *  # noqa: F401,F403

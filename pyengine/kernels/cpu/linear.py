@@ -1,0 +1,2 @@
+"""CPU linear kernels (not written yet)."""
+__all__: list[str] = []

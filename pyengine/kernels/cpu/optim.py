@@ -1,0 +1,2 @@
+"""CPU optim kernels (not written yet)."""
+__all__: list[str] = []

@@ -1,0 +1,2 @@
+"""Reference linear kernels (not written yet)."""
+__all__: list[str] = []

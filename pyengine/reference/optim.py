@@ -1,0 +1,2 @@
+"""Reference optim kernels (not written yet)."""
+__all__: list[str] = []
