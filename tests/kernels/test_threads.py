@@ -47,7 +47,7 @@ def test_concurrent_kernel_calls_are_correct(threads):
     def run(i):
         try:
             barrier.wait()
-            for _ in range(15):
+            for _ in range(8):
                 for k, (fn, expected) in enumerate(work[i]):
                     got = fn()
                     if not np.array_equal(got, expected, equal_nan=True):
@@ -89,4 +89,4 @@ def test_gil_is_released_during_a_kernel():
     t.join()
     # Holding the GIL through a kernel would let the loop run only between calls (a handful of
     # times); released, it spins throughout the 3 calls.
-    assert ticks > 20, f"the Python thread ran {ticks} times during 3 gemm calls of {single * 1e3:.1f} ms each"
+    assert ticks > 50, f"the Python thread ran {ticks} times during 3 gemm calls of {single * 1e3:.1f} ms each"
