@@ -56,6 +56,9 @@ case ",$SANITIZE," in
   *,address,*) preload+=("$("$CXX_COMPILER" -print-file-name=libasan.so)") ;;
   *,undefined,*) preload+=("$("$CXX_COMPILER" -print-file-name=libubsan.so)") ;;
 esac
+# libstdc++ right after the ASan runtime: Python does not link it, and ASan's __cxa_throw
+# interceptor must find the real one when it starts (else the first C++ exception aborts).
+preload+=("$("$CXX_COMPILER" -print-file-name=libstdc++.so)")
 for lib in "${preload[@]}"; do
   [ -f "$lib" ] || { echo "sanitize_tests.sh: sanitizer runtime $lib not found" >&2; exit 2; }
 done
@@ -75,7 +78,8 @@ case "$module" in
   "$STAGE"/*) ;;
   *) echo "sanitize_tests.sh: imported $module instead of the staged module" >&2; exit 2 ;;
 esac
-ldd "$module" | grep -q "libasan\|libubsan" || { echo "sanitize_tests.sh: $module is not instrumented" >&2; exit 2; }
+deps=$(LD_PRELOAD= ldd "$module")
+[[ $deps == *libasan* || $deps == *libubsan* ]] || { echo "sanitize_tests.sh: $module is not instrumented" >&2; exit 2; }
 
 # pytest runs from the stage: make path arguments (and node ids path::test) absolute.
 args=()
