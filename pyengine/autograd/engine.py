@@ -25,28 +25,28 @@ def _released_error(node):
 
 
 def _toposort(roots):
+    """Reverse post-order of an iterative DFS: a node is marked when it is expanded (not when pushed),
+    so it is emitted only after everything reachable from it."""
     order = []
-    seen = set()
-    for root in roots:
-        if id(root) in seen:
+    visited = set()
+    stack = [(r, False) for r in reversed(roots)]
+    while stack:
+        node, done = stack.pop()
+        if done:
+            order.append(node)
             continue
-        seen.add(id(root))
-        stack = [(root, False)]
-        while stack:
-            node, done = stack.pop()
-            if done:
-                order.append(node)
-                continue
-            stack.append((node, True))
-            edges = node.__dict__.get("next_edges")
-            if edges is None:
-                raise _released_error(node)
-            for e in edges:
-                if e is not None:
-                    nxt = e[0]
-                    if isinstance(nxt, _FunctionType) and id(nxt) not in seen:
-                        seen.add(id(nxt))
-                        stack.append((nxt, False))
+        if id(node) in visited:
+            continue
+        visited.add(id(node))
+        stack.append((node, True))
+        edges = node.__dict__.get("next_edges")
+        if edges is None:
+            raise _released_error(node)
+        for e in edges:
+            if e is not None:
+                nxt = e[0]
+                if isinstance(nxt, _FunctionType) and id(nxt) not in visited:
+                    stack.append((nxt, False))
     order.reverse()
     return order
 
