@@ -90,6 +90,9 @@ def _wrap(a):
     return t
 
 
+from .autograd import function as _function  # noqa: E402
+
+
 def _root_grad(t, g):
     if g is None:
         if t._data.size != 1:
@@ -672,6 +675,10 @@ class Tensor:
 
     def __getitem__(self, idx):
         return _ops.Index.apply(self, _ops._index_arrays(idx))
+
+
+_function.Tensor = Tensor
+_function._wrap = _wrap
 
 
 class _Clone(_ops.Function):

@@ -21,55 +21,56 @@ from .grad_mode import STATE
 __all__ = ["Function"]
 
 
+# Bound by pyengine.tensor once Tensor exists (tensor.py imports this module first).
+Tensor = None
+_wrap = None
+
+
 class Function:
     name = None  # forward op name shown in anomaly and error messages; defaults to the class name
 
     @classmethod
     def apply(cls, *args, **kwargs):
-        from ..tensor import Tensor, _wrap
-        ctx = cls.__new__(cls)
+        ctx = object.__new__(cls)
         raw = []
         needs = []
         track = False
+        T = Tensor
         for a in args:
-            if isinstance(a, Tensor):
+            if isinstance(a, T):
                 raw.append(a._data)
                 r = a.requires_grad
                 needs.append(r)
-                track = track or r
+                if r:
+                    track = True
             else:
                 raw.append(a)
                 needs.append(False)
-        track = track and STATE.grad_enabled
         ctx.needs_input_grad = tuple(needs)
         out = cls.forward(ctx, *raw, **kwargs)
-        if type(out) is tuple:
-            outs = tuple(_wrap(o) for o in out)
-            if track:
-                cls._record(ctx, args)
-                for i, t in enumerate(outs):
-                    t.requires_grad = True
-                    t._grad_fn = ctx
-                    t._output_nr = i
-            return outs
-        t = _wrap(out)
-        if track:
-            cls._record(ctx, args)
-            t.requires_grad = True
-            t._grad_fn = ctx
-        return t
-
-    @staticmethod
-    def _record(ctx, args):
-        from ..tensor import Tensor
+        if not (track and STATE.grad_enabled):
+            if type(out) is tuple:
+                return tuple(_wrap(o) for o in out)
+            return _wrap(out)
         edges = []
-        for a in args:
-            if isinstance(a, Tensor) and a.requires_grad:
+        for a, r in zip(args, needs):
+            if r:
                 fn = a._grad_fn
                 edges.append((a, 0) if fn is None else (fn, a._output_nr))
             else:
                 edges.append(None)
         ctx.next_edges = edges
+        if type(out) is tuple:
+            outs = tuple(_wrap(o) for o in out)
+            for i, t in enumerate(outs):
+                t.requires_grad = True
+                t._grad_fn = ctx
+                t._output_nr = i
+            return outs
+        t = _wrap(out)
+        t.requires_grad = True
+        t._grad_fn = ctx
+        return t
 
     def save_for_backward(self, *arrays):
         self.saved_tensors = arrays

@@ -265,15 +265,18 @@ def linear(input, weight, bias=None):
 class _Act(Function):
     """Elementwise activation through <op>_forward / <op>_backward; saves x or the output."""
 
+    def __init_subclass__(cls):
+        cls._fwd, cls._bwd = cls.name + "_forward", cls.name + "_backward"
+
     @classmethod
     def forward(cls, ctx, x, K, **kw):
-        y = getattr(K, cls.name + "_forward")(x, **kw)
+        y = getattr(K, cls._fwd)(x, **kw)
         ctx.saved, ctx.K, ctx.kw = (y if cls.save_output else x), K, kw
         return y
 
     @classmethod
     def backward(cls, ctx, g):
-        return getattr(ctx.K, cls.name + "_backward")(g, ctx.saved, **ctx.kw)
+        return getattr(ctx.K, cls._bwd)(g, ctx.saved, **ctx.kw)
 
 
 class _Relu(_Act):

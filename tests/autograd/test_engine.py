@@ -160,9 +160,9 @@ def test_live_tensors_do_not_grow_over_training_steps():
 
     step()
     gc.collect()
-    before = sum(isinstance(o, pe.Tensor) for o in gc.get_objects())
+    before = sum(type(o) is pe.Tensor for o in gc.get_objects())
     for _ in range(20):
         step()
     gc.collect()
-    after = sum(isinstance(o, pe.Tensor) for o in gc.get_objects())
+    after = sum(type(o) is pe.Tensor for o in gc.get_objects())
     assert after <= before + 2
