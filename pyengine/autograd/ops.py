@@ -37,6 +37,11 @@ def _broadcast_error(op, a, b):
 class _Binary(Function):
     @classmethod
     def forward(cls, ctx, a, b):
+        # A NumPy scalar operand is weak, as a Python number is: float32 * np.float64(2) stays float32.
+        if isinstance(b, np.generic):
+            b = b.item()
+        elif isinstance(a, np.generic):
+            a = a.item()
         try:
             y = cls._f(a, b)
         except ValueError:

@@ -146,6 +146,7 @@ def test_scalar_reflected_ops_and_numpy_scalars():
     x = pe.tensor([2.0], requires_grad=True)
     y = 1 - x + 3 * x - 4 / x + 2 ** x + np.float32(2) * x
     assert y.dtype == np.float32
+    assert (np.float64(2) * x).dtype == np.float32 and (x + np.int64(1)).dtype == np.float32
     y.backward(pe.ones(1))
     np.testing.assert_allclose(x.grad.numpy(), [-1 + 3 + 1 + 4 * np.log(2) + 2], rtol=1e-6)
 
