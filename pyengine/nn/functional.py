@@ -397,6 +397,8 @@ def dropout(input, p=0.5, training=True, inplace=False):
         raise ValueError(f"dropout: p must be in [0, 1], got {p}")
     if not training or p == 0.0:
         return input
+    if p == 1.0:                      # every element dropped (the kernel contract takes p < 1)
+        return input * 0.0
     return _Dropout.apply(input, float(p), default_generator.next_seed(), K=kernels_for(input._device))
 
 

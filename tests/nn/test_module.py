@@ -218,3 +218,11 @@ def test_custom_layer_with_parameter():
     assert [k for k, _ in m.named_parameters()] == ["alpha"]
     m(pe.randn(4, 3)).sum().backward()
     assert m.alpha.grad.shape == (3,)
+
+
+def test_dropout_p_one_zeroes_everything():
+    x = pe.randn(3, 4, requires_grad=True)
+    y = pe.nn.functional.dropout(x, 1.0)
+    assert float(abs(y).sum()) == 0
+    y.sum().backward()
+    assert float(abs(x.grad).sum()) == 0
