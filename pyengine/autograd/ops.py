@@ -42,6 +42,10 @@ class _Binary(Function):
             b = b.item()
         elif isinstance(a, np.generic):
             a = a.item()
+        if type(a) is not type(b) and hasattr(a, "shape") and hasattr(b, "shape") \
+                and device_of_array(a) != device_of_array(b):
+            raise ValueError(f"{cls.name}: operand {tuple(a.shape)} is on {device_of_array(a)} but operand "
+                             f"{tuple(b.shape)} is on {device_of_array(b)}")
         try:
             y = cls._f(a, b)
         except ValueError:
@@ -441,6 +445,9 @@ class MatMul(Function):
         kb = b.shape[0] if b.ndim == 1 else b.shape[-2]
         if ka != kb:
             raise _matmul_error(a, b, f"inner dimensions {ka} and {kb} differ")
+        if device_of_array(a) != device_of_array(b):
+            raise ValueError(f"matmul: {tuple(a.shape)} on {device_of_array(a)} @ {tuple(b.shape)} on "
+                             f"{device_of_array(b)}: operands must be on the same device")
         if a.dtype != b.dtype:
             raise TypeError(f"matmul: {tuple(a.shape)} {a.dtype} @ {tuple(b.shape)} {b.dtype}: dtypes differ")
         ctx.a, ctx.b = a, b

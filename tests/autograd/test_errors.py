@@ -74,3 +74,10 @@ def test_unknown_device_and_dtype():
         pe.zeros(2, device="tpu")
     with pytest.raises(TypeError, match="unknown dtype"):
         pe.zeros(2, dtype="complex256")
+
+
+def test_device_mismatch_names_both_devices():
+    w = pe.randn(2, 3, 3, 3)
+    w._device = "cuda"              # stands in for a CUDA tensor on a machine without one
+    with pytest.raises(ValueError, match=r"conv2d: input is on cpu but weight is on cuda"):
+        F.conv2d(pe.randn(1, 3, 5, 5), w)
