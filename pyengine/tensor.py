@@ -81,6 +81,8 @@ def manual_seed(seed: int):
 def _wrap(a):
     """A new graph-less Tensor around array a (no copy)."""
     t = Tensor.__new__(Tensor)
+    if type(a) is not np.ndarray and isinstance(a, np.generic):
+        a = np.asarray(a)            # NumPy returns scalars from ufuncs on 0-d arrays; keep arrays
     t._data = a
     t.grad = None
     t.requires_grad = False

@@ -61,8 +61,8 @@ class Add(_Binary):
     @staticmethod
     def backward(ctx, g):
         n = ctx.needs_input_grad
-        return (unbroadcast(g, ctx.a.shape) if n[0] else None,
-                unbroadcast(g, ctx.b.shape) if n[1] else None)
+        return (unbroadcast(g, _shape(ctx.a)) if n[0] else None,
+                unbroadcast(g, _shape(ctx.b)) if n[1] else None)
 
 
 class Sub(_Binary):
@@ -72,8 +72,8 @@ class Sub(_Binary):
     @staticmethod
     def backward(ctx, g):
         n = ctx.needs_input_grad
-        return (unbroadcast(g, ctx.a.shape) if n[0] else None,
-                unbroadcast(-g, ctx.b.shape) if n[1] else None)
+        return (unbroadcast(g, _shape(ctx.a)) if n[0] else None,
+                unbroadcast(-g, _shape(ctx.b)) if n[1] else None)
 
 
 class Mul(_Binary):
@@ -84,8 +84,8 @@ class Mul(_Binary):
     def backward(ctx, g):
         n = ctx.needs_input_grad
         a, b = ctx.a, ctx.b
-        return (unbroadcast(g * b, a.shape) if n[0] else None,
-                unbroadcast(g * a, b.shape) if n[1] else None)
+        return (unbroadcast(g * b, _shape(a)) if n[0] else None,
+                unbroadcast(g * a, _shape(b)) if n[1] else None)
 
 
 class Div(_Binary):
@@ -96,8 +96,8 @@ class Div(_Binary):
     def backward(ctx, g):
         n = ctx.needs_input_grad
         a, b = ctx.a, ctx.b
-        return (unbroadcast(g / b, a.shape) if n[0] else None,
-                unbroadcast(-g * a / (b * b), b.shape) if n[1] else None)
+        return (unbroadcast(g / b, _shape(a)) if n[0] else None,
+                unbroadcast(-g * a / (b * b), _shape(b)) if n[1] else None)
 
 
 class Pow(_Binary):
