@@ -199,7 +199,7 @@ class Clamp(Function):
     @staticmethod
     def backward(ctx, g):
         a = ctx.a
-        m = np.ones(a.shape, dtype=bool)
+        m = np.ones_like(a, dtype=bool)
         if ctx.lo is not None:
             m &= a >= ctx.lo
         if ctx.hi is not None:
@@ -378,7 +378,7 @@ class Index(Function):
 
     @staticmethod
     def backward(ctx, g):
-        out = np.zeros(ctx.shape, dtype=g.dtype)
+        out = np.zeros(ctx.shape, dtype=g.dtype, like=g)   # like=: CuPy on 'cuda'
         if _has_advanced(ctx.idx):
             np.add.at(out, ctx.idx, g)   # repeated integer indices accumulate
         else:
@@ -499,7 +499,7 @@ class Where(Function):
     @staticmethod
     def backward(ctx, g):
         n = ctx.needs_input_grad
-        zero = np.zeros((), g.dtype)
+        zero = np.zeros((), g.dtype, like=g)
         return (None,
                 unbroadcast(np.where(ctx.cond, g, zero), ctx.sa) if n[1] else None,
                 unbroadcast(np.where(ctx.cond, zero, g), ctx.sb) if n[2] else None)
