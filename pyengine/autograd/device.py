@@ -10,7 +10,7 @@ import importlib
 
 import numpy as np
 
-__all__ = ["kernels_for", "array_module", "normalize_device", "device_of_array"]
+__all__ = ["kernels_for", "array_module", "normalize_device", "device_of_array", "xp_of"]
 
 # Import path of the kernel module for each device type.
 _LOADERS = {"cpu": "pyengine.kernels.cpu", "cuda": "pyengine.kernels.cuda"}
@@ -58,3 +58,10 @@ def device_of_array(a) -> str:
     if hasattr(a, "__cuda_array_interface__"):
         return "cuda"
     return "cpu"
+
+
+def xp_of(a):
+    """The array module of an array (or NumPy scalar): numpy, or cupy for a CUDA array."""
+    if isinstance(a, (np.ndarray, np.generic)):
+        return np
+    return array_module("cuda")

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .device import device_of_array, kernels_for
+from .device import device_of_array, kernels_for, xp_of
 from .function import Function
 
 
@@ -378,7 +378,7 @@ class Index(Function):
 
     @staticmethod
     def backward(ctx, g):
-        out = np.zeros(ctx.shape, dtype=g.dtype, like=g)   # like=: CuPy on 'cuda'
+        out = xp_of(g).zeros(ctx.shape, dtype=g.dtype)
         if _has_advanced(ctx.idx):
             np.add.at(out, ctx.idx, g)   # repeated integer indices accumulate
         else:
@@ -499,7 +499,7 @@ class Where(Function):
     @staticmethod
     def backward(ctx, g):
         n = ctx.needs_input_grad
-        zero = np.zeros((), g.dtype, like=g)
+        zero = xp_of(g).zeros((), g.dtype)
         return (None,
                 unbroadcast(np.where(ctx.cond, g, zero), ctx.sa) if n[1] else None,
                 unbroadcast(np.where(ctx.cond, zero, g), ctx.sb) if n[2] else None)

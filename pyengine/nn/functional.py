@@ -12,7 +12,7 @@ import math
 
 import numpy as np
 
-from ..autograd.device import kernels_for
+from ..autograd.device import kernels_for, xp_of
 from ..autograd.function import Function
 from ..tensor import Tensor, _wrap, default_generator, where
 
@@ -176,7 +176,7 @@ class _AdaptiveAvgPool2d(Function):
         H, W = x.shape[2:]
         rows = [(i * H // oh, -(-(i + 1) * H // oh)) for i in range(oh)]
         cols = [(j * W // ow, -(-(j + 1) * W // ow)) for j in range(ow)]
-        y = np.empty(x.shape[:2] + (oh, ow), x.dtype, like=x)
+        y = xp_of(x).empty(x.shape[:2] + (oh, ow), x.dtype)
         for i, (r0, r1) in enumerate(rows):
             for j, (c0, c1) in enumerate(cols):
                 y[:, :, i, j] = x[:, :, r0:r1, c0:c1].mean(axis=(2, 3))
@@ -185,7 +185,7 @@ class _AdaptiveAvgPool2d(Function):
 
     @staticmethod
     def backward(ctx, g):
-        gx = np.zeros(ctx.shape, g.dtype, like=g)
+        gx = xp_of(g).zeros(ctx.shape, g.dtype)
         for i, (r0, r1) in enumerate(ctx.rows):
             for j, (c0, c1) in enumerate(ctx.cols):
                 gx[:, :, r0:r1, c0:c1] += (g[:, :, i, j] / ((r1 - r0) * (c1 - c0)))[:, :, None, None]
@@ -458,7 +458,7 @@ class _LSTM(Function):
     @staticmethod
     def backward(ctx, gy, gh, gc):
         if gy is None:
-            gy = np.zeros((ctx.x.shape[0],) + ctx.h0.shape, ctx.x.dtype, like=ctx.x)
+            gy = xp_of(ctx.x).zeros((ctx.x.shape[0],) + ctx.h0.shape, ctx.x.dtype)
         gx, gh0, gc0, gwi, gwh, gbi, gbh = ctx.K.lstm_backward(gy, gh, gc, ctx.x, ctx.h0, ctx.c0, ctx.w_ih,
                                                                ctx.w_hh, ctx.saved)
         n = ctx.needs_input_grad
@@ -608,7 +608,7 @@ def cross_entropy(input, target, weight=None, ignore_index=-100, reduction="mean
     logp = _class_last(log_softmax(input, 1))
     flat_t = np.where(valid, tgt, 0).reshape(-1)
     vmask = valid.reshape(-1).astype(input.dtype)
-    w = weight._data if weight is not None else np.ones(C, input.dtype, like=input._data)
+    w = weight._data if weight is not None else xp_of(input._data).ones(C, input.dtype)
     wt = w[flat_t] * vmask                                   # weight of each row's target, 0 if ignored
     picked = logp[np.arange(flat_t.size), flat_t]
     loss = -(picked * (wt * (1 - label_smoothing)))
@@ -635,7 +635,7 @@ def nll_loss(input, target, weight=None, ignore_index=-100, reduction="mean"):
     if np.any((tgt[valid] < 0) | (tgt[valid] >= C)):
         raise ValueError(f"nll_loss: target out of range for {C} classes")
     t = np.where(valid, tgt, 0)
-    w = weight._data if weight is not None else np.ones(C, input.dtype, like=input._data)
+    w = weight._data if weight is not None else xp_of(input._data).ones(C, input.dtype)
     wt = w[t] * valid
     loss = -(input[np.arange(t.size), t] * wt)
     if reduction == "mean":
@@ -738,7 +738,7 @@ def multi_margin_loss(input, target, p=1, margin=1.0, weight=None, reduction="me
     m = (margin - xy + input).clamp(min=0)
     if p == 2:
         m = m * m
-    other = np.ones((N, C), input.dtype, like=input._data)
+    other = xp_of(input._data).ones((N, C), input.dtype)
     other[np.arange(N), t] = 0
     if weight is not None:
         other = other * weight._data[t][:, None]
