@@ -80,9 +80,11 @@ Dims check_inputs(const char* fn, bool sequence, const py::array& x, const py::a
 std::vector<py::array> check_saved(const char* fn, const py::object& saved, const Dims& d,
                                    const std::vector<std::vector<index_t>>& shapes,
                                    const std::vector<const char*>& names) {
-  if (!py::isinstance<py::tuple>(saved) || py::len(saved) != shapes.size())
-    type_error(cat(fn, ": saved must be the tuple of ", shapes.size(), " arrays returned by the forward, got ",
-                   std::string(py::str(py::type::of(saved).attr("__name__")))));
+  if (!py::isinstance<py::tuple>(saved) || py::len(saved) != shapes.size()) {
+    std::string got = py::str(py::type::of(saved).attr("__name__"));
+    if (py::isinstance<py::tuple>(saved)) got = cat("a tuple of length ", py::len(saved));
+    type_error(cat(fn, ": saved must be the tuple of ", shapes.size(), " arrays returned by the forward, got ", got));
+  }
   py::tuple t = saved.cast<py::tuple>();
   std::vector<py::array> out;
   for (size_t k = 0; k < shapes.size(); ++k) {

@@ -20,7 +20,9 @@ def _f64(a):
 
 
 def _sigmoid(v):
-    return 1.0 / (1.0 + np.exp(-v))
+    """σ(v) without overflow: e^−|v| never exceeds 1."""
+    e = np.exp(-np.abs(v))
+    return np.where(v >= 0, 1.0 / (1.0 + e), e / (1.0 + e))
 
 
 def _step(x, h, c, w_ih, w_hh, b_ih, b_hh):

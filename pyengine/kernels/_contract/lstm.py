@@ -42,8 +42,8 @@ def _check_weights(fn: str, x, features: int, w_ih, w_hh, b_ih=None, b_hh=None) 
 
 def _check_saved(fn: str, saved, x, shapes: tuple, names: tuple) -> None:
     if not isinstance(saved, tuple) or len(saved) != len(shapes):
-        raise TypeError(f"{fn}: saved must be the tuple of {len(shapes)} arrays returned by the forward, "
-                        f"got {type(saved).__name__}")
+        got = f"a tuple of length {len(saved)}" if isinstance(saved, tuple) else type(saved).__name__
+        raise TypeError(f"{fn}: saved must be the tuple of {len(shapes)} arrays returned by the forward, got {got}")
     for k, (a, shape, name) in enumerate(zip(saved, shapes, names)):
         label = f"saved[{k}] ({name})"
         check_float_array(fn, label, a, len(shape))

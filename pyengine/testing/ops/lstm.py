@@ -51,6 +51,9 @@ def _seq_forward_samples(rng, dtype):
     out = [Sample(_seq_inputs(rng, dtype, *shape), {}, "T{} N{} I{} H{}".format(*shape)) for shape in SEQ_SHAPES]
     out.append(Sample(_seq_inputs(rng, dtype, 3, 2, 5, 6, bias=(False, False)), {}, "no biases"))
     out.append(Sample(_seq_inputs(rng, dtype, 3, 2, 5, 6, bias=(False, True)), {}, "b_hh only"))
+    x, h0, c0, w_ih, w_hh, b_ih, b_hh = _seq_inputs(rng, dtype, 3, 2, 8, 19)
+    out.append(Sample((x * dtype.type(40), h0, c0, w_ih * dtype.type(5), w_hh, b_ih, b_hh), {},
+                      "extreme pre-activations (|a| up to hundreds: saturated gates, clamped exp)"))
     x, h0, c0, w_ih, w_hh, b_ih, b_hh = _seq_inputs(rng, dtype, 4, 3, 9, 11)
     out.append(Sample((non_contiguous(x), h0, non_contiguous(c0), np.asfortranarray(w_ih), w_hh, b_ih, b_hh), {},
                       "non-contiguous x and c0, Fortran-ordered w_ih"))
