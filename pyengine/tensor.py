@@ -295,7 +295,12 @@ class Tensor:
         return self
 
     def retain_grad(self):
-        raise NotImplementedError("retain_grad: only leaf tensors keep .grad in pyengine")
+        """Makes backward fill .grad of this non-leaf tensor too (leaves always get it)."""
+        if self._grad_fn is None:
+            if not self.requires_grad:
+                raise RuntimeError("retain_grad: tensor does not require grad")
+            return
+        self._grad_fn.__dict__.setdefault("retained", {})[self._output_nr] = self
 
     # ---- dtype / device ---------------------------------------------------------------------
     def to(self, *args, dtype=None, device=None, copy=False):

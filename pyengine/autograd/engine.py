@@ -111,6 +111,11 @@ def run_backward(tensors, grad_tensors, retain_graph=False):
             if buf is None:
                 continue
             edges = node.next_edges
+            retained = node.__dict__.get("retained")
+            if retained:                 # non-leaf tensors that asked for .grad (Tensor.retain_grad)
+                for nr, t in retained.items():
+                    if buf[nr] is not None:
+                        _accumulate_leaf(t, buf[nr], stored_ids)
             grads = node.backward(node, *buf)
             if type(grads) is not tuple:
                 grads = (grads,)
@@ -132,6 +137,7 @@ def run_backward(tensors, grad_tensors, retain_graph=False):
                 d = node.__dict__
                 d.pop("next_edges", None)
                 d.pop("saved_tensors", None)
+                d.pop("retained", None)
     finally:
         STATE.grad_enabled = prev_mode
 

@@ -167,3 +167,11 @@ def test_live_tensors_do_not_grow_over_training_steps():
     gc.collect()
     after = sum(type(o) is pe.Tensor for o in gc.get_objects())
     assert after <= before + 2
+
+
+def test_retain_grad_on_a_non_leaf():
+    x = pe.tensor([1.0, -2.0], requires_grad=True)
+    h = x * 3
+    h.retain_grad()
+    (h * h).sum().backward()
+    assert h.grad.tolist() == [6.0, -12.0] and x.grad.tolist() == [18.0, -36.0]
