@@ -175,3 +175,14 @@ def test_retain_grad_on_a_non_leaf():
     h.retain_grad()
     (h * h).sum().backward()
     assert h.grad.tolist() == [6.0, -12.0] and x.grad.tolist() == [18.0, -36.0]
+
+
+def test_grad_mode_is_per_thread():
+    import threading
+    x = pe.randn(2, requires_grad=True)
+    seen = []
+    with pe.no_grad():
+        t = threading.Thread(target=lambda: seen.append((x * 2).requires_grad))
+        t.start()
+        t.join()
+    assert seen == [True]
