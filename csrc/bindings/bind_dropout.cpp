@@ -17,6 +17,12 @@ std::vector<index_t> dims(const char* fn, const char* name, const py::array& a) 
   return d;
 }
 
+// new_array would read an empty shape as (1,); build 0-d arrays explicitly.
+template <typename T>
+py::array new_nd(const std::vector<index_t>& shape) {
+  return py::array(py::dtype::of<T>(), std::vector<py::ssize_t>(shape.begin(), shape.end()));
+}
+
 void check_p(const char* fn, double p) {
   if (!(p >= 0.0 && p < 1.0)) value_error(cat(fn, ": p must be in [0, 1), got ", p));
 }
@@ -24,8 +30,8 @@ void check_p(const char* fn, double p) {
 template <typename T>
 py::tuple forward(const py::array& x, double p, std::uint64_t seed) {
   const std::vector<index_t> shape = dims("dropout_forward", "x", x);
-  py::array y = new_array<T>(shape);
-  py::array mask = new_array<std::uint8_t>(shape);
+  py::array y = new_nd<T>(shape);
+  py::array mask = new_nd<std::uint8_t>(shape);
   const index_t n = static_cast<index_t>(x.size());
   const std::uint64_t threshold = static_cast<std::uint64_t>(std::ceil(p * 4294967296.0));
   const T scale = static_cast<T>(1.0 / (1.0 - p));
@@ -41,7 +47,7 @@ py::tuple forward(const py::array& x, double p, std::uint64_t seed) {
 
 template <typename T>
 py::array backward(const py::array& g, const py::array& mask, double p) {
-  py::array gi = new_array<T>(dims("dropout_backward", "grad_output", g));
+  py::array gi = new_nd<T>(dims("dropout_backward", "grad_output", g));
   const T scale = static_cast<T>(1.0 / (1.0 - p));
   const T* pg = cptr<T>(g);
   const std::uint8_t* pm = cptr<std::uint8_t>(mask);

@@ -44,6 +44,18 @@ inline void run_grad_sums(const T* g, const T* x, index_t n, double mean, double
   sgx += (b[0] + b[1]) + (b[2] + b[3]);
 }
 
+// The mean as hi + lo in T: x − hi is exact for x near the mean (Sterbenz), so (x − hi) − lo keeps
+// the digits a float32 x·scale + shift would cancel away when |mean| ≫ std.
+template <typename T>
+struct SplitT {
+  T hi, lo;
+};
+template <typename T>
+inline SplitT<T> split(double v) {
+  const T hi = static_cast<T>(v);
+  return {hi, static_cast<T>(v - static_cast<double>(hi))};
+}
+
 struct Stats {
   double mean, invstd;
 };
@@ -92,12 +104,12 @@ void batch_norm_forward(index_t N, index_t C, index_t HW, const T* x, const T* w
       save_invstd[c] = static_cast<T>(st.invstd);
       const double w = weight ? static_cast<double>(weight[c]) : 1.0;
       const double b = bias ? static_cast<double>(bias[c]) : 0.0;
-      const T scale = static_cast<T>(st.invstd * w);
-      const T shift = static_cast<T>(b - st.mean * st.invstd * w);
+      const T scale = static_cast<T>(st.invstd * w), shift = static_cast<T>(b);
+      const SplitT<T> m = split<T>(st.mean);
       for (index_t n = 0; n < N; ++n) {
         const T* src = x + (n * C + c) * HW;
         T* dst = y + (n * C + c) * HW;
-        for (index_t i = 0; i < HW; ++i) dst[i] = src[i] * scale + shift;
+        for (index_t i = 0; i < HW; ++i) dst[i] = ((src[i] - m.hi) - m.lo) * scale + shift;
       }
     }
     return;
@@ -131,17 +143,20 @@ void batch_norm_forward(index_t N, index_t C, index_t HW, const T* x, const T* w
         invstd[k] = st.invstd;
       }
     }
-    T scale[kBlock], shift[kBlock];
+    T scale[kBlock], shift[kBlock], mhi[kBlock], mlo[kBlock];
     for (index_t k = 0; k < cn; ++k) {
       save_mean[c0 + k] = static_cast<T>(mean[k]);
       save_invstd[c0 + k] = static_cast<T>(invstd[k]);
       const double w = weight ? static_cast<double>(weight[c0 + k]) : 1.0;
-      const double b = bias ? static_cast<double>(bias[c0 + k]) : 0.0;
       scale[k] = static_cast<T>(invstd[k] * w);
-      shift[k] = static_cast<T>(b - mean[k] * invstd[k] * w);
+      shift[k] = bias ? bias[c0 + k] : T(0);
+      const SplitT<T> m = split<T>(mean[k]);
+      mhi[k] = m.hi;
+      mlo[k] = m.lo;
     }
     for (index_t n = 0; n < N; ++n)
-      for (index_t k = 0; k < cn; ++k) y[n * C + c0 + k] = x[n * C + c0 + k] * scale[k] + shift[k];
+      for (index_t k = 0; k < cn; ++k)
+        y[n * C + c0 + k] = ((x[n * C + c0 + k] - mhi[k]) - mlo[k]) * scale[k] + shift[k];
   }
 }
 
@@ -175,12 +190,13 @@ void batch_norm_backward(index_t N, index_t C, index_t HW, const T* g, const T* 
       if (!grad_input) continue;
       double a, b, d;
       coefficients(c, sg, sgx, a, b, d);
-      const T ta = static_cast<T>(a), tb = static_cast<T>(b), td = static_cast<T>(d - b * mean);
+      const T ta = static_cast<T>(a), tb = static_cast<T>(b), td = static_cast<T>(d);
+      const SplitT<T> m = split<T>(mean);
       for (index_t n = 0; n < N; ++n) {
         const T* gs = g + (n * C + c) * HW;
         const T* xs = x + (n * C + c) * HW;
         T* dst = grad_input + (n * C + c) * HW;
-        for (index_t i = 0; i < HW; ++i) dst[i] = ta * gs[i] + tb * xs[i] + td;
+        for (index_t i = 0; i < HW; ++i) dst[i] = ta * gs[i] + tb * ((xs[i] - m.hi) - m.lo) + td;
       }
     }
     return;
@@ -198,7 +214,7 @@ void batch_norm_backward(index_t N, index_t C, index_t HW, const T* g, const T* 
           sg[k] += gv;
           sgx[k] += gv * (static_cast<double>(x[n * C + c0 + k]) - mean[k]);
         }
-    T ta[kBlock], tb[kBlock], td[kBlock];
+    T ta[kBlock], tb[kBlock], td[kBlock], mhi[kBlock], mlo[kBlock];
     for (index_t k = 0; k < cn; ++k) {
       const index_t c = c0 + k;
       if (grad_bias) grad_bias[c] = static_cast<T>(sg[k]);
@@ -207,12 +223,16 @@ void batch_norm_backward(index_t N, index_t C, index_t HW, const T* g, const T* 
       coefficients(c, sg[k], sgx[k], a, b, d);
       ta[k] = static_cast<T>(a);
       tb[k] = static_cast<T>(b);
-      td[k] = static_cast<T>(d - b * mean[k]);
+      td[k] = static_cast<T>(d);
+      const SplitT<T> m = split<T>(mean[k]);
+      mhi[k] = m.hi;
+      mlo[k] = m.lo;
     }
     if (grad_input)
       for (index_t n = 0; n < N; ++n)
         for (index_t k = 0; k < cn; ++k)
-          grad_input[n * C + c0 + k] = ta[k] * g[n * C + c0 + k] + tb[k] * x[n * C + c0 + k] + td[k];
+          grad_input[n * C + c0 + k] =
+              ta[k] * g[n * C + c0 + k] + tb[k] * ((x[n * C + c0 + k] - mhi[k]) - mlo[k]) + td[k];
   }
 }
 

@@ -31,10 +31,12 @@ def dropout_forward(x, p, seed):
     """x: any shape. Returns (y, mask): mask uint8 of x's shape (1 = kept), y = x·mask/(1 − p)."""
     p, seed = check_dropout_forward(x, p, seed)
     mask = _keep_mask(x.shape, p, seed)
-    return (x.astype(np.float64) * mask / (1.0 - p)).astype(x.dtype), mask
+    with np.errstate(invalid="ignore"):  # a dropped inf or NaN gives NaN, as x·0 does in torch
+        return np.asarray(x.astype(np.float64) * mask / (1.0 - p)).astype(x.dtype), mask
 
 
 def dropout_backward(grad_output, mask, p):
     """grad_input = grad_output · mask / (1 − p); grad_output and mask (uint8) of one shape."""
     p = check_dropout_backward(grad_output, mask, p)
-    return (grad_output.astype(np.float64) * mask / (1.0 - p)).astype(grad_output.dtype)
+    with np.errstate(invalid="ignore"):
+        return np.asarray(grad_output.astype(np.float64) * mask / (1.0 - p)).astype(grad_output.dtype)
