@@ -81,3 +81,10 @@ def test_device_mismatch_names_both_devices():
     w._device = "cuda"              # stands in for a CUDA tensor on a machine without one
     with pytest.raises(ValueError, match=r"conv2d: input is on cpu but weight is on cuda"):
         F.conv2d(pe.randn(1, 3, 5, 5), w)
+
+
+def test_sequential_names_the_layer_position():
+    m = nn.Sequential(nn.Conv2d(1, 4, 3), nn.ReLU(), nn.Flatten(), nn.Linear(10, 2))
+    with pytest.raises(ValueError, match=r"Sequential layer 3 \(Linear\): Linear\(in_features=10, out_features=2\): "
+                                         r"expected input of shape \(\*, 10\), got \(2, 36\)"):
+        m(pe.randn(2, 1, 5, 5))
