@@ -483,23 +483,23 @@ class Tensor:
         return _ops.Abs.apply(self)
 
     def __iadd__(self, o):
-        if self.requires_grad:
-            return self + o
+        if self._grad_fn is not None and STATE.grad_enabled:
+            return self + o          # a graph node: recorded out of place
         return self._inplace("__iadd__", o, np.add)
 
     def __isub__(self, o):
-        if self.requires_grad:
-            return self - o
+        if self._grad_fn is not None and STATE.grad_enabled:
+            return self - o          # a graph node: recorded out of place
         return self._inplace("__isub__", o, np.subtract)
 
     def __imul__(self, o):
-        if self.requires_grad:
-            return self * o
+        if self._grad_fn is not None and STATE.grad_enabled:
+            return self * o          # a graph node: recorded out of place
         return self._inplace("__imul__", o, np.multiply)
 
     def __itruediv__(self, o):
-        if self.requires_grad:
-            return self / o
+        if self._grad_fn is not None and STATE.grad_enabled:
+            return self / o          # a graph node: recorded out of place
         return self._inplace("__itruediv__", o, np.divide)
 
     add = __add__
