@@ -11,9 +11,13 @@
 """
 from __future__ import annotations
 
+import os
+
 import numpy as np
 
 from .grad_mode import STATE
+
+_PKG_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__))) + os.sep
 
 __all__ = ["run_backward"]
 
@@ -75,10 +79,17 @@ def _check_anomaly(node, grads):
             n = int(bad.sum())
             if n:
                 kind = "nan" if np.isnan(g).any() else "inf"
+                where = ""
+                stack = node.__dict__.get("forward_stack")
+                if stack:
+                    # The innermost frame outside pyengine is the user's line that ran the forward op.
+                    user = [f for f in stack if not os.path.abspath(f.filename).startswith(_PKG_DIR)]
+                    f = (user or stack)[-1]
+                    where = f"; the forward ran at {f.filename}:{f.lineno}: {f.line}"
                 raise RuntimeError(
                     f"detect_anomaly: the backward of '{node.op_name()}' produced {kind} values in the "
                     f"gradient of its input {i} ({n} of {g.size} elements not finite); the forward op "
-                    f"'{node.op_name()}' created this node")
+                    f"'{node.op_name()}' created this node{where}")
 
 
 def run_backward(tensors, grad_tensors, retain_graph=False):
