@@ -25,7 +25,29 @@ PE_ISA_DECLARE(void conv_direct_backward_input_d(const ConvGeom&, const double*,
 PE_ISA_DECLARE(void conv_direct_backward_weight_f(const ConvGeom&, const float*, const float*, float*))
 PE_ISA_DECLARE(void conv_direct_backward_weight_d(const ConvGeom&, const double*, const double*, double*))
 
+PE_ISA_DECLARE(void conv_s1_pack_f(index_t, index_t, const float*, float*))
+PE_ISA_DECLARE(void conv_s1_pack_d(index_t, index_t, const double*, double*))
+PE_ISA_DECLARE(void conv_s1_f(const index_t*, const float*, const float*, const float*, float*))
+PE_ISA_DECLARE(void conv_s1_d(const index_t*, const double*, const double*, const double*, double*))
+PE_ISA_DECLARE(void conv_s1_bw_f(const index_t*, const float*, const float*, float*))
+PE_ISA_DECLARE(void conv_s1_bw_d(const index_t*, const double*, const double*, double*))
+
 namespace {
+
+void s1_pack(index_t rows, index_t J, const float* m, float* out) { PE_ISA_CALL(conv_s1_pack_f, rows, J, m, out); }
+void s1_pack(index_t rows, index_t J, const double* m, double* out) { PE_ISA_CALL(conv_s1_pack_d, rows, J, m, out); }
+void s1_conv(const index_t* geo, const float* in, const float* wp, const float* b, float* out) {
+  PE_ISA_CALL(conv_s1_f, geo, in, wp, b, out);
+}
+void s1_conv(const index_t* geo, const double* in, const double* wp, const double* b, double* out) {
+  PE_ISA_CALL(conv_s1_d, geo, in, wp, b, out);
+}
+void s1_backward_weight(const index_t* geo, const float* gy, const float* x, float* gw) {
+  PE_ISA_CALL(conv_s1_bw_f, geo, gy, x, gw);
+}
+void s1_backward_weight(const index_t* geo, const double* gy, const double* x, double* gw) {
+  PE_ISA_CALL(conv_s1_bw_d, geo, gy, x, gw);
+}
 
 void direct_forward(const ConvGeom& g, const float* x, const float* w, const float* b, float* y) {
   PE_ISA_CALL(conv_direct_forward_f, g, x, w, b, y);
@@ -73,6 +95,42 @@ bool use_direct(const ConvGeom& g) {
 // 1×1, stride 1, no padding: the image itself is the column matrix.
 bool is_pointwise(const ConvGeom& g) {
   return g.R == 1 && g.S == 1 && g.sh == 1 && g.sw == 1 && g.ph == 0 && g.pw == 0;
+}
+
+// The register-blocked stride-1 kernels (csrc/cpu/isa/conv_s1_isa.cpp) cover groups 1, stride 1.
+bool use_s1(const ConvGeom& g) { return g.G == 1 && g.sh == 1 && g.sw == 1; }
+
+// Backward input runs the forward kernel on grad_output padded by dilation·(kernel − 1) − padding,
+// which must not be negative.
+bool use_s1_backward_input(const ConvGeom& g) {
+  return use_s1(g) && g.ph <= g.dh * (g.R - 1) && g.pw <= g.dw * (g.S - 1);
+}
+
+template <typename T>
+void s1_forward(const ConvGeom& g, const T* x, const T* w, const T* bias, T* y) {
+  const index_t J = g.C * g.R * g.S;
+  T* packed = workspace<T>(0, g.K * J);
+  if (!packed) return;
+  s1_pack(g.K, J, w, packed);
+  const index_t geo[13] = {g.N, g.C, g.H, g.W, g.K, g.R, g.S, g.ph, g.pw, g.dh, g.dw, g.OH, g.OW};
+  s1_conv(geo, x, packed, bias, y);
+}
+
+// grad_x = conv(grad_y padded by (dh·(R−1) − ph, dw·(S−1) − pw), weights flipped in (r, s) and
+// transposed to (C × K·R·S)).
+template <typename T>
+void s1_backward_input(const ConvGeom& g, const T* gy, const T* w, T* gx) {
+  const index_t J = g.K * g.R * g.S, RS = g.R * g.S;
+  T* flipped = workspace<T>(0, g.C * J);
+  T* packed = workspace<T>(1, g.C * J);
+  if (!flipped || !packed) return;
+  for (index_t c = 0; c < g.C; ++c)
+    for (index_t k = 0; k < g.K; ++k)
+      for (index_t rs = 0; rs < RS; ++rs) flipped[c * J + k * RS + rs] = w[(k * g.C + c) * RS + (RS - 1 - rs)];
+  s1_pack(g.C, J, flipped, packed);
+  const index_t geo[13] = {g.N, g.K, g.OH, g.OW, g.C, g.R, g.S, g.dh * (g.R - 1) - g.ph, g.dw * (g.S - 1) - g.pw,
+                           g.dh, g.dw, g.H, g.W};
+  s1_conv(geo, gy, packed, static_cast<const T*>(nullptr), gx);
 }
 
 bool batch_parallel(const ConvGeom& g) {
@@ -176,14 +234,16 @@ void backward_weight_gemm(const ConvGeom& g, const T* gy, const T* x, T* gw) {
 template <typename T>
 void conv2d_forward(const ConvGeom& g, const T* x, const T* weight, const T* bias, T* y) {
   if (g.N == 0) return;
-  if (use_direct(g)) direct_forward(g, x, weight, bias, y);
+  if (use_s1(g)) s1_forward(g, x, weight, bias, y);
+  else if (use_direct(g)) direct_forward(g, x, weight, bias, y);
   else forward_gemm(g, x, weight, bias, y);
 }
 
 template <typename T>
 void conv2d_backward_input(const ConvGeom& g, const T* grad_y, const T* weight, T* grad_x) {
   if (g.N == 0) return;
-  if (use_direct(g)) direct_backward_input(g, grad_y, weight, grad_x);
+  if (use_s1_backward_input(g)) s1_backward_input(g, grad_y, weight, grad_x);
+  else if (use_direct(g)) direct_backward_input(g, grad_y, weight, grad_x);
   else backward_input_gemm(g, grad_y, weight, grad_x);
 }
 
@@ -193,7 +253,10 @@ void conv2d_backward_weight(const ConvGeom& g, const T* grad_y, const T* x, T* g
     std::memset(grad_w, 0, sizeof(T) * static_cast<size_t>(g.K * (g.C / g.G) * g.R * g.S));
     return;
   }
-  if (use_direct(g)) direct_backward_weight(g, grad_y, x, grad_w);
+  if (use_s1(g)) {
+    const index_t geo[13] = {g.N, g.C, g.H, g.W, g.K, g.R, g.S, g.ph, g.pw, g.dh, g.dw, g.OH, g.OW};
+    s1_backward_weight(geo, grad_y, x, grad_w);
+  } else if (use_direct(g)) direct_backward_weight(g, grad_y, x, grad_w);
   else backward_weight_gemm(g, grad_y, x, grad_w);
 }
 

@@ -1,0 +1,319 @@
+// conv_s1_isa.cpp — register-blocked direct convolution for stride 1 (groups 1), compiled per ISA.
+//
+// The trick: with stride 1, lay each output row on the padded input's width Wp (outputs ow ≥ OW
+// are computed and thrown away). Output position q = oh·Wp + ow then reads, for tap
+// j = (c, r, s), the padded input at off[j] + q with off[j] = c·Hp·Wp + r·dh·Wp + s·dw — for
+// every q of the image. So the convolution of one image is a GEMM whose B operand needs no
+// im2col: row j of B is the padded image itself shifted by off[j].
+//  forward / backward_input  Y'(rows × Q) = Wpack(rows × J) · X'(J × Q): micro-tile of MR output
+//      channels × NV vectors of q; per tap one broadcast weight per row and NV unaligned loads.
+//      The accumulators start at the bias, so the bias costs nothing. Backward input is the same
+//      kernel on grad_output padded by dh·(R−1)−ph with the weights flipped and transposed.
+//  backward_weight  dWᵀ(J × K) += X'(J × Q) · goTᵀ(Q × K), goT the grad_output of one image
+//      transposed to (q, k) with zeros in the discarded columns: micro-tile of MR taps × NV
+//      vectors of k, one broadcast input value per tap and NV loads per q. One partial dWᵀ per
+//      thread, summed at the end; images are spread over threads (no serial batch loop).
+// Workspaces are thread-local and grow-only.
+#include <cstdlib>
+#include <cstring>
+#ifdef PYENGINE_OPENMP
+#include <omp.h>
+#endif
+#include "pyengine/common.h"
+
+#ifndef PYENGINE_ISA
+#error "conv_s1_isa.cpp is compiled once per ISA with -DPYENGINE_ISA=<name>"
+#endif
+
+namespace pyengine::cpu::PYENGINE_ISA {
+namespace {
+
+// The geometry seen by these kernels: in (N, Cin, Hin, Win) → out (N, Cout, Hout, Wout).
+struct ConvS1 {
+  index_t N, Cin, Hin, Win, Cout, R, S, ph, pw, dh, dw, Hout, Wout;
+};
+
+#if defined(__AVX512F__)
+constexpr int kVecBytes = 64;
+constexpr int kFwdMR = 8, kFwdNV = 3;                // 24 accumulators of 32 registers
+constexpr int kBwMR1 = 16, kBwMR2 = 12, kBwMR4 = 6;  // backward_weight taps for NV = 1, 2, 4
+#elif defined(__AVX2__)
+constexpr int kVecBytes = 32;
+constexpr int kFwdMR = 4, kFwdNV = 3;                // 12 accumulators of 16 registers
+constexpr int kBwMR1 = 12, kBwMR2 = 6, kBwMR4 = 3;
+#else
+constexpr int kVecBytes = 16;
+constexpr int kFwdMR = 4, kFwdNV = 2;
+constexpr int kBwMR1 = 8, kBwMR2 = 4, kBwMR4 = 2;
+#endif
+
+typedef float vfloat __attribute__((vector_size(kVecBytes)));
+typedef double vdouble __attribute__((vector_size(kVecBytes)));
+template <typename T> struct VecOf;
+template <> struct VecOf<float> { typedef vfloat type; };
+template <> struct VecOf<double> { typedef vdouble type; };
+
+void* scratch(int slot, index_t bytes) {
+  static thread_local void* buffers[4] = {nullptr, nullptr, nullptr, nullptr};
+  static thread_local index_t sizes[4] = {0, 0, 0, 0};
+  if (bytes < 64) bytes = 64;
+  if (bytes > sizes[slot]) {
+    std::free(buffers[slot]);
+    const index_t rounded = (bytes + 63) / 64 * 64;
+    buffers[slot] = std::aligned_alloc(64, static_cast<size_t>(rounded));
+    sizes[slot] = buffers[slot] ? rounded : 0;
+  }
+  return buffers[slot];
+}
+
+inline int thread_id() {
+#ifdef PYENGINE_OPENMP
+  return omp_get_thread_num();
+#else
+  return 0;
+#endif
+}
+
+inline int threads_for(index_t items) {
+  int t = get_num_threads();
+  if (items < t) t = static_cast<int>(items < 1 ? 1 : items);
+  return t;
+}
+
+template <typename V, typename T>
+inline V loadu(const T* p) { V v; std::memcpy(&v, p, sizeof(V)); return v; }
+template <typename V, typename T>
+inline void storeu(T* p, const V& v) { std::memcpy(p, &v, sizeof(V)); }
+
+struct Plan {                       // the padded-width layout of one image
+  index_t Hp, Wp, Q, TQ, tiles, J, xsize;
+};
+
+template <typename T>
+Plan make_plan(const ConvS1& g, int nv) {
+  constexpr int VL = kVecBytes / static_cast<int>(sizeof(T));
+  Plan p;
+  p.Hp = g.Hin + 2 * g.ph;
+  p.Wp = g.Win + 2 * g.pw;
+  p.Q = g.Hout * p.Wp;
+  p.TQ = static_cast<index_t>(nv) * VL;
+  p.tiles = (p.Q + p.TQ - 1) / p.TQ;
+  p.J = g.Cin * g.R * g.S;
+  // the furthest read: the last tap's offset plus the last (rounded-up) output position
+  const index_t off_max = (g.Cin - 1) * p.Hp * p.Wp + (g.R - 1) * g.dh * p.Wp + (g.S - 1) * g.dw;
+  const index_t need = off_max + p.tiles * p.TQ;
+  p.xsize = need > g.Cin * p.Hp * p.Wp ? need : g.Cin * p.Hp * p.Wp;
+  return p;
+}
+
+// Copies one image (Cin, Hin, Win) into buf (Cin, Hp, Wp) with a zero border and zero slack.
+template <typename T>
+void pad_into(const ConvS1& g, const Plan& p, const T* x, T* buf) {
+  for (index_t c = 0; c < g.Cin; ++c) {
+    T* bc = buf + c * p.Hp * p.Wp;
+    const T* xc = x + c * g.Hin * g.Win;
+    std::memset(bc, 0, sizeof(T) * static_cast<size_t>(g.ph * p.Wp));
+    for (index_t h = 0; h < g.Hin; ++h) {
+      T* row = bc + (h + g.ph) * p.Wp;
+      for (index_t w = 0; w < g.pw; ++w) row[w] = T(0);
+      std::memcpy(row + g.pw, xc + h * g.Win, sizeof(T) * static_cast<size_t>(g.Win));
+      for (index_t w = g.pw + g.Win; w < p.Wp; ++w) row[w] = T(0);
+    }
+    std::memset(bc + (g.Hin + g.ph) * p.Wp, 0, sizeof(T) * static_cast<size_t>(g.ph * p.Wp));
+  }
+  const index_t used = g.Cin * p.Hp * p.Wp;
+  if (p.xsize > used) std::memset(buf + used, 0, sizeof(T) * static_cast<size_t>(p.xsize - used));
+}
+
+// y[i][q0 : q0 + NV·VL] = bias_i + Σ_j w[j][i] · x[off[j] + q0 + ...] for MR rows.
+template <typename T, int MR, int NV>
+inline void fwd_tile(index_t J, const index_t* __restrict off, const T* __restrict xq, const T* __restrict w,
+                     const T* bias, T* __restrict y, index_t ldy) {
+  using vec = typename VecOf<T>::type;
+  constexpr int VL = kVecBytes / static_cast<int>(sizeof(T));
+  vec acc[MR][NV];
+#pragma GCC unroll 16
+  for (int i = 0; i < MR; ++i) {
+    const vec b = vec{} + (bias ? bias[i] : T(0));
+#pragma GCC unroll 4
+    for (int v = 0; v < NV; ++v) acc[i][v] = b;
+  }
+  for (index_t j = 0; j < J; ++j) {
+    const T* xs = xq + off[j];
+    vec xv[NV];
+#pragma GCC unroll 4
+    for (int v = 0; v < NV; ++v) xv[v] = loadu<vec>(xs + v * VL);
+#pragma GCC unroll 16
+    for (int i = 0; i < MR; ++i) {
+      const vec wv = vec{} + w[j * MR + i];
+#pragma GCC unroll 4
+      for (int v = 0; v < NV; ++v) acc[i][v] += wv * xv[v];
+    }
+  }
+#pragma GCC unroll 16
+  for (int i = 0; i < MR; ++i)
+#pragma GCC unroll 4
+    for (int v = 0; v < NV; ++v) storeu(y + i * ldy + v * VL, acc[i][v]);
+}
+
+// Packs the row-major matrix m (rows × J) into MR-row panels ([j][i] within a panel), then the
+// rows left over one by one.
+template <typename T>
+void pack_rows(index_t rows, index_t J, const T* m, T* out) {
+  constexpr int MR = kFwdMR;
+  const index_t full = rows / MR;
+  for (index_t p = 0; p < full; ++p)
+    for (index_t j = 0; j < J; ++j)
+      for (int i = 0; i < MR; ++i) out[(p * J + j) * MR + i] = m[(p * MR + i) * J + j];
+  std::memcpy(out + full * MR * J, m + full * MR * J, sizeof(T) * static_cast<size_t>((rows - full * MR) * J));
+}
+
+// out (N, Cout, Hout, Wout) = conv(in, the packed (Cout × Cin·R·S) matrix wp) + bias.
+template <typename T>
+void conv_s1_impl(const ConvS1& g, const T* in, const T* wp, const T* bias, T* out) {
+  constexpr int MR = kFwdMR, NV = kFwdNV;
+  const Plan p = make_plan<T>(g, NV);
+  const index_t full = g.Cout / MR, rest = g.Cout - full * MR;
+  const index_t ldy = p.tiles * p.TQ;
+  index_t* off = static_cast<index_t*>(scratch(3, p.J * static_cast<index_t>(sizeof(index_t))));
+  if (!off) return;
+  for (index_t c = 0; c < g.Cin; ++c)
+    for (index_t r = 0; r < g.R; ++r)
+      for (index_t s = 0; s < g.S; ++s) off[(c * g.R + r) * g.S + s] = c * p.Hp * p.Wp + r * g.dh * p.Wp + s * g.dw;
+#pragma omp parallel for num_threads(threads_for(g.N)) schedule(static)
+  for (index_t n = 0; n < g.N; ++n) {
+    T* xb = static_cast<T*>(scratch(0, p.xsize * static_cast<index_t>(sizeof(T))));
+    T* yb = static_cast<T*>(scratch(1, g.Cout * ldy * static_cast<index_t>(sizeof(T))));
+    if (!xb || !yb) continue;  // out of memory: unreachable in practice
+    pad_into(g, p, in + n * g.Cin * g.Hin * g.Win, xb);
+    for (index_t pi = 0; pi < full; ++pi)
+      for (index_t t = 0; t < p.tiles; ++t)
+        fwd_tile<T, MR, NV>(p.J, off, xb + t * p.TQ, wp + pi * MR * p.J, bias ? bias + pi * MR : nullptr,
+                            yb + pi * MR * ldy + t * p.TQ, ldy);
+    for (index_t ri = 0; ri < rest; ++ri) {
+      const index_t row = full * MR + ri;
+      for (index_t t = 0; t < p.tiles; ++t)
+        fwd_tile<T, 1, NV>(p.J, off, xb + t * p.TQ, wp + row * p.J, bias ? bias + row : nullptr,
+                           yb + row * ldy + t * p.TQ, ldy);
+    }
+    T* on = out + n * g.Cout * g.Hout * g.Wout;
+    for (index_t k = 0; k < g.Cout; ++k)
+      for (index_t oh = 0; oh < g.Hout; ++oh)
+        std::memcpy(on + (k * g.Hout + oh) * g.Wout, yb + k * ldy + oh * p.Wp, sizeof(T) * static_cast<size_t>(g.Wout));
+  }
+}
+
+// acc(MR taps × NV k-vectors) += Σ_q x[off[i] + q] · goT[q][k-vector]; part rows have stride ldp.
+template <typename T, int MR, int NV>
+inline void bw_tile(index_t Q, const index_t* __restrict off, const T* __restrict x, const T* __restrict goT,
+                    index_t ldg, T* __restrict part, index_t ldp) {
+  using vec = typename VecOf<T>::type;
+  constexpr int VL = kVecBytes / static_cast<int>(sizeof(T));
+  vec acc[MR][NV];
+  const T* xs[MR];
+#pragma GCC unroll 16
+  for (int i = 0; i < MR; ++i) {
+    xs[i] = x + off[i];
+#pragma GCC unroll 4
+    for (int v = 0; v < NV; ++v) acc[i][v] = loadu<vec>(part + i * ldp + v * VL);
+  }
+  for (index_t q = 0; q < Q; ++q) {
+    vec gv[NV];
+#pragma GCC unroll 4
+    for (int v = 0; v < NV; ++v) gv[v] = loadu<vec>(goT + q * ldg + v * VL);
+#pragma GCC unroll 16
+    for (int i = 0; i < MR; ++i) {
+      const vec xv = vec{} + xs[i][q];
+#pragma GCC unroll 4
+      for (int v = 0; v < NV; ++v) acc[i][v] += xv * gv[v];
+    }
+  }
+#pragma GCC unroll 16
+  for (int i = 0; i < MR; ++i)
+#pragma GCC unroll 4
+    for (int v = 0; v < NV; ++v) storeu(part + i * ldp + v * VL, acc[i][v]);
+}
+
+template <typename T, int MR, int NV>
+void bw_block(index_t J, index_t Q, const index_t* off, const T* x, const T* goT, index_t ldg, T* part, index_t ldp) {
+  index_t j = 0;
+  for (; j + MR <= J; j += MR) bw_tile<T, MR, NV>(Q, off + j, x, goT, ldg, part + j * ldp, ldp);
+  for (; j < J; ++j) bw_tile<T, 1, NV>(Q, off + j, x, goT, ldg, part + j * ldp, ldp);
+}
+
+// grad_w (Cout × Cin·R·S) = Σ_n go[n] (Cout × Q) · X'[n]ᵀ; here Cout = K of the convolution.
+template <typename T>
+void conv_s1_bw_impl(const ConvS1& g, const T* go, const T* in, T* gw) {
+  constexpr int VL = kVecBytes / static_cast<int>(sizeof(T));
+  const Plan p = make_plan<T>(g, 1);
+  const index_t Q = p.Q, K = g.Cout, Kp = (K + VL - 1) / VL * VL, J = p.J;
+  const int threads = threads_for(g.N);
+  const index_t psize = J * Kp;
+  T* partial = static_cast<T*>(scratch(2, threads * psize * static_cast<index_t>(sizeof(T))));
+  index_t* off = static_cast<index_t*>(scratch(3, J * static_cast<index_t>(sizeof(index_t))));
+  if (!partial || !off) return;
+  std::memset(partial, 0, sizeof(T) * static_cast<size_t>(threads * psize));
+  for (index_t c = 0; c < g.Cin; ++c)
+    for (index_t r = 0; r < g.R; ++r)
+      for (index_t s = 0; s < g.S; ++s) off[(c * g.R + r) * g.S + s] = c * p.Hp * p.Wp + r * g.dh * p.Wp + s * g.dw;
+#pragma omp parallel num_threads(threads)
+  {
+    T* mine = partial + thread_id() * psize;
+    T* xb = static_cast<T*>(scratch(0, p.xsize * static_cast<index_t>(sizeof(T))));
+    T* gt = static_cast<T*>(scratch(1, Q * Kp * static_cast<index_t>(sizeof(T))));
+#pragma omp for schedule(static)
+    for (index_t n = 0; n < g.N; ++n) {
+      if (!xb || !gt) continue;
+      pad_into(g, p, in + n * g.Cin * g.Hin * g.Win, xb);
+      // goT[q][k] = go[n, k, oh, ow] for q = oh·Wp + ow with ow < Wout, 0 elsewhere
+      std::memset(gt, 0, sizeof(T) * static_cast<size_t>(Q * Kp));
+      const T* gn = go + n * K * g.Hout * g.Wout;
+      for (index_t k = 0; k < K; ++k)
+        for (index_t oh = 0; oh < g.Hout; ++oh) {
+          const T* src = gn + (k * g.Hout + oh) * g.Wout;
+          T* dst = gt + oh * p.Wp * Kp + k;
+          for (index_t ow = 0; ow < g.Wout; ++ow) dst[ow * Kp] = src[ow];
+        }
+      index_t kv = 0;
+      const index_t nvec = Kp / VL;
+      for (; kv + 4 <= nvec; kv += 4) bw_block<T, kBwMR4, 4>(J, Q, off, xb, gt + kv * VL, Kp, mine + kv * VL, Kp);
+      for (; kv + 2 <= nvec; kv += 2) bw_block<T, kBwMR2, 2>(J, Q, off, xb, gt + kv * VL, Kp, mine + kv * VL, Kp);
+      for (; kv < nvec; ++kv) bw_block<T, kBwMR1, 1>(J, Q, off, xb, gt + kv * VL, Kp, mine + kv * VL, Kp);
+    }
+  }
+  for (index_t k = 0; k < K; ++k)
+    for (index_t j = 0; j < J; ++j) {
+      T sum = T(0);
+      for (int t = 0; t < threads; ++t) sum += partial[t * psize + j * Kp + k];
+      gw[k * J + j] = sum;
+    }
+}
+
+// The geometry arrives as 13 integers (see conv2d.cpp): N, Cin, Hin, Win, Cout, R, S, ph, pw, dh, dw,
+// Hout, Wout.
+ConvS1 unpack(const index_t* a) {
+  ConvS1 g;
+  g.N = a[0]; g.Cin = a[1]; g.Hin = a[2]; g.Win = a[3]; g.Cout = a[4]; g.R = a[5]; g.S = a[6];
+  g.ph = a[7]; g.pw = a[8]; g.dh = a[9]; g.dw = a[10]; g.Hout = a[11]; g.Wout = a[12];
+  return g;
+}
+
+}  // namespace
+
+// Packed-weight size for conv_s1_*: rows·J elements (the packing only reorders).
+void conv_s1_pack_f(index_t rows, index_t J, const float* m, float* out) { pack_rows<float>(rows, J, m, out); }
+void conv_s1_pack_d(index_t rows, index_t J, const double* m, double* out) { pack_rows<double>(rows, J, m, out); }
+void conv_s1_f(const index_t* geom, const float* in, const float* wp, const float* bias, float* out) {
+  conv_s1_impl<float>(unpack(geom), in, wp, bias, out);
+}
+void conv_s1_d(const index_t* geom, const double* in, const double* wp, const double* bias, double* out) {
+  conv_s1_impl<double>(unpack(geom), in, wp, bias, out);
+}
+void conv_s1_bw_f(const index_t* geom, const float* go, const float* in, float* gw) {
+  conv_s1_bw_impl<float>(unpack(geom), go, in, gw);
+}
+void conv_s1_bw_d(const index_t* geom, const double* go, const double* in, double* gw) {
+  conv_s1_bw_impl<double>(unpack(geom), go, in, gw);
+}
+
+}  // namespace pyengine::cpu::PYENGINE_ISA
