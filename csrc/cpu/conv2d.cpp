@@ -263,7 +263,7 @@ void conv2d_backward_weight(const ConvGeom& g, const T* grad_y, const T* x, T* g
 template <typename T>
 void conv2d_backward_bias(index_t N, index_t K, index_t L, const T* grad_y, T* grad_b) {
   constexpr int lanes = 16;  // independent partial sums, so the compiler can vectorise the reduction
-#pragma omp parallel for num_threads(get_num_threads()) schedule(static) if (K * N * L > 65536)
+#pragma omp parallel for num_threads(get_num_threads()) schedule(static) if (K * N * L > (index_t(1) << 22))
   for (index_t k = 0; k < K; ++k) {
     T acc[lanes] = {};
     T tail = T(0);

@@ -1,7 +1,7 @@
 // conv_s1_isa.cpp — register-blocked direct convolution for stride 1 (groups 1), compiled per ISA.
 //
-// The trick: with stride 1, lay each output row on the padded input's width Wp (outputs ow ≥ OW
-// are computed and thrown away). Output position q = oh·Wp + ow then reads, for tap
+// The trick: with stride 1, lay each output row on the padded input's row pitch Wp = W + pw
+// (rows share their zero padding; outputs ow ≥ OW are computed and thrown away). Output position q = oh·Wp + ow then reads, for tap
 // j = (c, r, s), the padded input at off[j] + q with off[j] = c·Hp·Wp + r·dh·Wp + s·dw — for
 // every q of the image. So the convolution of one image is a GEMM whose B operand needs no
 // im2col: row j of B is the padded image itself shifted by off[j].
@@ -94,7 +94,9 @@ Plan make_plan(const ConvS1& g, int nv) {
   constexpr int VL = kVecBytes / static_cast<int>(sizeof(T));
   Plan p;
   p.Hp = g.Hin + 2 * g.ph;
-  p.Wp = g.Win + 2 * g.pw;
+  // Rows share their zero columns: the right padding of one row is the left padding of the next,
+  // so a row needs only W + pw columns (and at least Wout, so that outputs do not overlap).
+  p.Wp = g.Win + g.pw > g.Wout ? g.Win + g.pw : g.Wout;
   p.Q = g.Hout * p.Wp;
   p.TQ = static_cast<index_t>(nv) * VL;
   p.tiles = (p.Q + p.TQ - 1) / p.TQ;
@@ -102,27 +104,22 @@ Plan make_plan(const ConvS1& g, int nv) {
   // the furthest read: the last tap's offset plus the last (rounded-up) output position
   const index_t off_max = (g.Cin - 1) * p.Hp * p.Wp + (g.R - 1) * g.dh * p.Wp + (g.S - 1) * g.dw;
   const index_t need = off_max + p.tiles * p.TQ;
-  p.xsize = need > g.Cin * p.Hp * p.Wp ? need : g.Cin * p.Hp * p.Wp;
+  const index_t used = g.pw + g.Cin * p.Hp * p.Wp;
+  p.xsize = need > used ? need : used;
   return p;
 }
 
-// Copies one image (Cin, Hin, Win) into buf (Cin, Hp, Wp) with a zero border and zero slack.
+// Lays one image (Cin, Hin, Win) out for the kernels: pixel (c, h, w) at
+// pw + c·Hp·Wp + (h + ph)·Wp + w, zeros everywhere else. Tap (c, r, s) of output q = oh·Wp + ow
+// then sits at off[j] + q with off[j] = c·Hp·Wp + r·dh·Wp + s·dw; columns w < 0 and w ≥ Win fall
+// into the zero gap between rows.
 template <typename T>
 void pad_into(const ConvS1& g, const Plan& p, const T* x, T* buf) {
-  for (index_t c = 0; c < g.Cin; ++c) {
-    T* bc = buf + c * p.Hp * p.Wp;
-    const T* xc = x + c * g.Hin * g.Win;
-    std::memset(bc, 0, sizeof(T) * static_cast<size_t>(g.ph * p.Wp));
-    for (index_t h = 0; h < g.Hin; ++h) {
-      T* row = bc + (h + g.ph) * p.Wp;
-      for (index_t w = 0; w < g.pw; ++w) row[w] = T(0);
-      std::memcpy(row + g.pw, xc + h * g.Win, sizeof(T) * static_cast<size_t>(g.Win));
-      for (index_t w = g.pw + g.Win; w < p.Wp; ++w) row[w] = T(0);
-    }
-    std::memset(bc + (g.Hin + g.ph) * p.Wp, 0, sizeof(T) * static_cast<size_t>(g.ph * p.Wp));
-  }
-  const index_t used = g.Cin * p.Hp * p.Wp;
-  if (p.xsize > used) std::memset(buf + used, 0, sizeof(T) * static_cast<size_t>(p.xsize - used));
+  std::memset(buf, 0, sizeof(T) * static_cast<size_t>(p.xsize));
+  for (index_t c = 0; c < g.Cin; ++c)
+    for (index_t h = 0; h < g.Hin; ++h)
+      std::memcpy(buf + g.pw + c * p.Hp * p.Wp + (h + g.ph) * p.Wp, x + (c * g.Hin + h) * g.Win,
+                  sizeof(T) * static_cast<size_t>(g.Win));
 }
 
 // y[i][q0 : q0 + NV·VL] = bias_i + Σ_j w[j][i] · x[off[j] + q0 + ...] for MR rows.
@@ -169,9 +166,9 @@ void pack_rows(index_t rows, index_t J, const T* m, T* out) {
 }
 
 // out (N, Cout, Hout, Wout) = conv(in, the packed (Cout × Cin·R·S) matrix wp) + bias.
-template <typename T>
-void conv_s1_impl(const ConvS1& g, const T* in, const T* wp, const T* bias, T* out) {
-  constexpr int MR = kFwdMR, NV = kFwdNV;
+template <typename T, int NV>
+void conv_s1_nv(const ConvS1& g, const T* in, const T* wp, const T* bias, T* out) {
+  constexpr int MR = kFwdMR;
   const Plan p = make_plan<T>(g, NV);
   const index_t full = g.Cout / MR, rest = g.Cout - full * MR;
   const index_t ldy = p.tiles * p.TQ;
@@ -201,6 +198,23 @@ void conv_s1_impl(const ConvS1& g, const T* in, const T* wp, const T* bias, T* o
       for (index_t oh = 0; oh < g.Hout; ++oh)
         std::memcpy(on + (k * g.Hout + oh) * g.Wout, yb + k * ldy + oh * p.Wp, sizeof(T) * static_cast<size_t>(g.Wout));
   }
+}
+
+// The widest tile (most vectors of q) whose rounding of Q up to whole tiles wastes at most ~5%
+// more than the narrowest: small images (7×7: Q = 63) would otherwise compute a third in vain.
+template <typename T>
+void conv_s1_impl(const ConvS1& g, const T* in, const T* wp, const T* bias, T* out) {
+  constexpr int VL = kVecBytes / static_cast<int>(sizeof(T));
+  const index_t Q = make_plan<T>(g, 1).Q;
+  const index_t best = (Q + VL - 1) / VL * VL;
+  int nv = 1;
+  for (int cand = kFwdNV; cand > 1; --cand) {
+    const index_t t = static_cast<index_t>(cand) * VL;
+    if ((Q + t - 1) / t * t * 20 <= best * 21) { nv = cand; break; }
+  }
+  if (nv >= 3 && kFwdNV >= 3) conv_s1_nv<T, (kFwdNV >= 3 ? 3 : kFwdNV)>(g, in, wp, bias, out);
+  else if (nv == 2) conv_s1_nv<T, 2>(g, in, wp, bias, out);
+  else conv_s1_nv<T, 1>(g, in, wp, bias, out);
 }
 
 // acc(MR taps × NV k-vectors) += Σ_q x[off[i] + q] · goT[q][k-vector]; part rows have stride ldp.
@@ -238,6 +252,10 @@ template <typename T, int MR, int NV>
 void bw_block(index_t J, index_t Q, const index_t* off, const T* x, const T* goT, index_t ldg, T* part, index_t ldp) {
   index_t j = 0;
   for (; j + MR <= J; j += MR) bw_tile<T, MR, NV>(Q, off + j, x, goT, ldg, part + j * ldp, ldp);
+  // the taps left over in tiles of 8, 4, 2, 1 rows (the first layer has only 9 taps)
+  if (MR > 8 && j + 8 <= J) { bw_tile<T, (MR > 8 ? 8 : 1), NV>(Q, off + j, x, goT, ldg, part + j * ldp, ldp); j += (MR > 8 ? 8 : 1); }
+  if (MR > 4 && j + 4 <= J) { bw_tile<T, (MR > 4 ? 4 : 1), NV>(Q, off + j, x, goT, ldg, part + j * ldp, ldp); j += (MR > 4 ? 4 : 1); }
+  if (MR > 2 && j + 2 <= J) { bw_tile<T, (MR > 2 ? 2 : 1), NV>(Q, off + j, x, goT, ldg, part + j * ldp, ldp); j += (MR > 2 ? 2 : 1); }
   for (; j < J; ++j) bw_tile<T, 1, NV>(Q, off + j, x, goT, ldg, part + j * ldp, ldp);
 }
 
