@@ -1,7 +1,9 @@
 // conv2d.cpp — 2-D convolution forward and backward (see pyengine/conv2d.h for the contract).
 //
-// Picks the algorithm per shape: the direct kernels of csrc/cpu/isa/conv_isa.cpp when the
-// reduction per output (Cg·R·S) is small, im2col + pyengine::cpu::gemm otherwise.
+// Picks the algorithm per shape (see the header): the register-blocked stride-1 kernels of
+// csrc/cpu/isa/conv_s1_isa.cpp for groups 1 and stride 1; else the direct row kernels of
+// csrc/cpu/isa/conv_isa.cpp when the reduction per output (Cg·R·S) is small; else im2col +
+// pyengine::cpu::gemm:
 //  forward          per image and group:  y_g (Kg × L) = [w_g | bias_g] (Kg × CgRS+1) · [cols_g ; 1]
 //  backward_input   per image and group:  gcols = w_gᵀ · gy_g, then col2im into grad_x
 //  backward_weight  per chunk of images:  grad_w_g += gy_g (Kg × B·L) · cols_g (CgRS × B·L)ᵀ, the

@@ -85,6 +85,8 @@ inline V loadu(const T* p) { V v; std::memcpy(&v, p, sizeof(V)); return v; }
 template <typename V, typename T>
 inline void storeu(T* p, const V& v) { std::memcpy(p, &v, sizeof(V)); }
 
+struct Rows { index_t n, len, pitch; };   // the real outputs: n rows of len, pitch apart
+
 struct Plan {                       // the padded-width layout of one image
   index_t Hp, Wp, Q, TQ, tiles, J, xsize;
 };
@@ -217,9 +219,10 @@ void conv_s1_impl(const ConvS1& g, const T* in, const T* wp, const T* bias, T* o
   else conv_s1_nv<T, 1>(g, in, wp, bias, out);
 }
 
-// acc(MR taps × NV k-vectors) += Σ_q x[off[i] + q] · goT[q][k-vector]; part rows have stride ldp.
+// acc(MR taps × NV k-vectors) += Σ_q x[off[i] + q] · goT[q][k-vector] over the real outputs
+// q = oh·Wp + ow (ow < Wout; the discarded columns are skipped); part rows have stride ldp.
 template <typename T, int MR, int NV>
-inline void bw_tile(index_t Q, const index_t* __restrict off, const T* __restrict x, const T* __restrict goT,
+inline void bw_tile(const Rows& rows, const index_t* __restrict off, const T* __restrict x, const T* __restrict goT,
                     index_t ldg, T* __restrict part, index_t ldp) {
   using vec = typename VecOf<T>::type;
   constexpr int VL = kVecBytes / static_cast<int>(sizeof(T));
@@ -231,17 +234,18 @@ inline void bw_tile(index_t Q, const index_t* __restrict off, const T* __restric
 #pragma GCC unroll 4
     for (int v = 0; v < NV; ++v) acc[i][v] = loadu<vec>(part + i * ldp + v * VL);
   }
-  for (index_t q = 0; q < Q; ++q) {
-    vec gv[NV];
+  for (index_t oh = 0; oh < rows.n; ++oh)
+    for (index_t q = oh * rows.pitch, q_end = q + rows.len; q < q_end; ++q) {
+      vec gv[NV];
 #pragma GCC unroll 4
-    for (int v = 0; v < NV; ++v) gv[v] = loadu<vec>(goT + q * ldg + v * VL);
+      for (int v = 0; v < NV; ++v) gv[v] = loadu<vec>(goT + q * ldg + v * VL);
 #pragma GCC unroll 16
-    for (int i = 0; i < MR; ++i) {
-      const vec xv = vec{} + xs[i][q];
+      for (int i = 0; i < MR; ++i) {
+        const vec xv = vec{} + xs[i][q];
 #pragma GCC unroll 4
-      for (int v = 0; v < NV; ++v) acc[i][v] += xv * gv[v];
+        for (int v = 0; v < NV; ++v) acc[i][v] += xv * gv[v];
+      }
     }
-  }
 #pragma GCC unroll 16
   for (int i = 0; i < MR; ++i)
 #pragma GCC unroll 4
@@ -249,7 +253,7 @@ inline void bw_tile(index_t Q, const index_t* __restrict off, const T* __restric
 }
 
 template <typename T, int MR, int NV>
-void bw_block(index_t J, index_t Q, const index_t* off, const T* x, const T* goT, index_t ldg, T* part, index_t ldp) {
+void bw_block(index_t J, const Rows& Q, const index_t* off, const T* x, const T* goT, index_t ldg, T* part, index_t ldp) {
   index_t j = 0;
   for (; j + MR <= J; j += MR) bw_tile<T, MR, NV>(Q, off + j, x, goT, ldg, part + j * ldp, ldp);
   // the taps left over in tiles of 8, 4, 2, 1 rows (the first layer has only 9 taps)
@@ -264,7 +268,7 @@ template <typename T>
 void conv_s1_bw_impl(const ConvS1& g, const T* go, const T* in, T* gw) {
   constexpr int VL = kVecBytes / static_cast<int>(sizeof(T));
   const Plan p = make_plan<T>(g, 1);
-  const index_t Q = p.Q, K = g.Cout, Kp = (K + VL - 1) / VL * VL, J = p.J;
+  const index_t K = g.Cout, Kp = (K + VL - 1) / VL * VL, J = p.J;
   const int threads = threads_for(g.N);
   const index_t psize = J * Kp;
   T* partial = static_cast<T*>(scratch(2, threads * psize * static_cast<index_t>(sizeof(T))));
@@ -278,13 +282,17 @@ void conv_s1_bw_impl(const ConvS1& g, const T* go, const T* in, T* gw) {
   {
     T* mine = partial + thread_id() * psize;
     T* xb = static_cast<T*>(scratch(0, p.xsize * static_cast<index_t>(sizeof(T))));
-    T* gt = static_cast<T*>(scratch(1, Q * Kp * static_cast<index_t>(sizeof(T))));
+    T* gt = static_cast<T*>(scratch(1, p.Q * Kp * static_cast<index_t>(sizeof(T))));
 #pragma omp for schedule(static)
     for (index_t n = 0; n < g.N; ++n) {
       if (!xb || !gt) continue;
       pad_into(g, p, in + n * g.Cin * g.Hin * g.Win, xb);
-      // goT[q][k] = go[n, k, oh, ow] for q = oh·Wp + ow with ow < Wout, 0 elsewhere
-      std::memset(gt, 0, sizeof(T) * static_cast<size_t>(Q * Kp));
+      // goT[q][k] = go[n, k, oh, ow] for q = oh·Wp + ow with ow < Wout (other q are never read),
+      // lanes k ≥ K zero
+      if (Kp > K)
+        for (index_t oh = 0; oh < g.Hout; ++oh)
+          for (index_t ow = 0; ow < g.Wout; ++ow)
+            for (index_t k = K; k < Kp; ++k) gt[(oh * p.Wp + ow) * Kp + k] = T(0);
       const T* gn = go + n * K * g.Hout * g.Wout;
       for (index_t k = 0; k < K; ++k)
         for (index_t oh = 0; oh < g.Hout; ++oh) {
@@ -292,6 +300,7 @@ void conv_s1_bw_impl(const ConvS1& g, const T* go, const T* in, T* gw) {
           T* dst = gt + oh * p.Wp * Kp + k;
           for (index_t ow = 0; ow < g.Wout; ++ow) dst[ow * Kp] = src[ow];
         }
+      const Rows Q{g.Hout, g.Wout, p.Wp};
       index_t kv = 0;
       const index_t nvec = Kp / VL;
       for (; kv + 4 <= nvec; kv += 4) bw_block<T, kBwMR4, 4>(J, Q, off, xb, gt + kv * VL, Kp, mine + kv * VL, Kp);
