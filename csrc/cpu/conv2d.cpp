@@ -27,8 +27,6 @@ PE_ISA_DECLARE(void conv_direct_backward_input_d(const ConvGeom&, const double*,
 PE_ISA_DECLARE(void conv_direct_backward_weight_f(const ConvGeom&, const float*, const float*, float*))
 PE_ISA_DECLARE(void conv_direct_backward_weight_d(const ConvGeom&, const double*, const double*, double*))
 
-PE_ISA_DECLARE(void conv_s1_pack_f(index_t, index_t, const float*, float*))
-PE_ISA_DECLARE(void conv_s1_pack_d(index_t, index_t, const double*, double*))
 PE_ISA_DECLARE(void conv_s1_f(const index_t*, const float*, const float*, const float*, float*))
 PE_ISA_DECLARE(void conv_s1_d(const index_t*, const double*, const double*, const double*, double*))
 PE_ISA_DECLARE(void conv_s1_bw_f(const index_t*, const float*, const float*, float*))
@@ -36,8 +34,6 @@ PE_ISA_DECLARE(void conv_s1_bw_d(const index_t*, const double*, const double*, d
 
 namespace {
 
-void s1_pack(index_t rows, index_t J, const float* m, float* out) { PE_ISA_CALL(conv_s1_pack_f, rows, J, m, out); }
-void s1_pack(index_t rows, index_t J, const double* m, double* out) { PE_ISA_CALL(conv_s1_pack_d, rows, J, m, out); }
 void s1_conv(const index_t* geo, const float* in, const float* wp, const float* b, float* out) {
   PE_ISA_CALL(conv_s1_f, geo, in, wp, b, out);
 }
@@ -110,12 +106,8 @@ bool use_s1_backward_input(const ConvGeom& g) {
 
 template <typename T>
 void s1_forward(const ConvGeom& g, const T* x, const T* w, const T* bias, T* y) {
-  const index_t J = g.C * g.R * g.S;
-  T* packed = workspace<T>(0, g.K * J);
-  if (!packed) return;
-  s1_pack(g.K, J, w, packed);
   const index_t geo[13] = {g.N, g.C, g.H, g.W, g.K, g.R, g.S, g.ph, g.pw, g.dh, g.dw, g.OH, g.OW};
-  s1_conv(geo, x, packed, bias, y);
+  s1_conv(geo, x, w, bias, y);
 }
 
 // grad_x = conv(grad_y padded by (dh·(R−1) − ph, dw·(S−1) − pw), weights flipped in (r, s) and
@@ -124,15 +116,13 @@ template <typename T>
 void s1_backward_input(const ConvGeom& g, const T* gy, const T* w, T* gx) {
   const index_t J = g.K * g.R * g.S, RS = g.R * g.S;
   T* flipped = workspace<T>(0, g.C * J);
-  T* packed = workspace<T>(1, g.C * J);
-  if (!flipped || !packed) return;
+  if (!flipped) return;
   for (index_t c = 0; c < g.C; ++c)
     for (index_t k = 0; k < g.K; ++k)
       for (index_t rs = 0; rs < RS; ++rs) flipped[c * J + k * RS + rs] = w[(k * g.C + c) * RS + (RS - 1 - rs)];
-  s1_pack(g.C, J, flipped, packed);
   const index_t geo[13] = {g.N, g.K, g.OH, g.OW, g.C, g.R, g.S, g.dh * (g.R - 1) - g.ph, g.dw * (g.S - 1) - g.pw,
                            g.dh, g.dw, g.H, g.W};
-  s1_conv(geo, gy, packed, static_cast<const T*>(nullptr), gx);
+  s1_conv(geo, gy, flipped, static_cast<const T*>(nullptr), gx);
 }
 
 bool batch_parallel(const ConvGeom& g) {
