@@ -100,7 +100,7 @@ inline void micro_kernel(index_t kc, const T* __restrict a, const T* __restrict 
     for (int v = 0; v < kNV; ++v) bv[v] = *reinterpret_cast<const vec*>(b + k * NR + v * VL);
 #pragma GCC unroll 16
     for (int i = 0; i < MR; ++i) {
-      const vec av = vec{} + a[k * MR + i];
+      const T av = a[k * MR + i];
 #pragma GCC unroll 4
       for (int v = 0; v < kNV; ++v) acc[i][v] += av * bv[v];
     }
@@ -153,6 +153,13 @@ void scale_c(index_t M, index_t N, T beta, T* C, index_t ldc) {
     for (index_t j = 0; j < N; ++j) C[i * ldc + j] = beta == T(0) ? T(0) : beta * C[i * ldc + j];
 }
 
+// Tuning knobs read once from the environment (PYENGINE_GEMM_KC/MC/NC/ORDER); 0 keeps the default.
+// For experiments only (bench/NOTES.md): the defaults are the tuned values.
+inline index_t knob(const char* name) {
+  const char* v = std::getenv(name);
+  return v ? std::atoll(v) : 0;
+}
+
 template <typename T>
 void gemm_impl(bool ta, bool tb, index_t M, index_t N, index_t K, T alpha, const T* A, index_t lda,
                const T* B, index_t ldb, T beta, T* C, index_t ldc) {
@@ -160,6 +167,12 @@ void gemm_impl(bool ta, bool tb, index_t M, index_t N, index_t K, T alpha, const
   constexpr int MR = Bk::MR, NR = Bk::NR;
   if (M <= 0 || N <= 0) return;
   if (K <= 0 || alpha == T(0)) { scale_c(M, N, beta, C, ldc); return; }
+  static const index_t kc_knob = knob("PYENGINE_GEMM_KC"), mc_knob = knob("PYENGINE_GEMM_MC"),
+                       nc_knob = knob("PYENGINE_GEMM_NC"), order_knob = knob("PYENGINE_GEMM_ORDER");
+  const index_t KCB = kc_knob ? kc_knob : Bk::KC;
+  const index_t MCB = mc_knob ? (mc_knob + MR - 1) / MR * MR : Bk::MC;
+  const index_t NCB = nc_knob ? (nc_knob + NR - 1) / NR * NR : Bk::NC;
+  const bool a_outer = order_knob == 1;
 
   int threads = 1;
 #ifdef PYENGINE_OPENMP
@@ -167,11 +180,22 @@ void gemm_impl(bool ta, bool tb, index_t M, index_t N, index_t K, T alpha, const
   // Small problems do not pay for waking a second thread.
   if (static_cast<double>(M) * N * K < 64.0 * 64 * 64) threads = 1;
 #endif
-  const index_t kc_max = K < Bk::KC ? K : Bk::KC;
-  const index_t nc_max = ((N < Bk::NC ? N : Bk::NC) + NR - 1) / NR * NR;
-  const index_t mc_max = ((M < Bk::MC ? M : Bk::MC) + MR - 1) / MR * MR;
+  // K blocks of equal size (no short last block that would run the micro-kernel at low efficiency).
+  const index_t k_blocks = (K + KCB - 1) / KCB;
+  const index_t kc_max = (K + k_blocks - 1) / k_blocks;
+  const index_t nc_max = ((N < NCB ? N : NCB) + NR - 1) / NR * NR;
+  // M blocks: equal sizes (multiples of MR), and a multiple of the thread count when there are
+  // enough rows, so every thread gets the same work. Too few rows: threads split the N panels.
+  index_t m_blocks = (M + MCB - 1) / MCB;
+  index_t groups = 1;
+  if (threads > 1) {
+    if (M >= static_cast<index_t>(threads) * 4 * MR) m_blocks = (m_blocks + threads - 1) / threads * threads;
+    else groups = threads;
+  }
+  index_t mc_blk = ((M + m_blocks - 1) / m_blocks + MR - 1) / MR * MR;
+  m_blocks = (M + mc_blk - 1) / mc_blk;
   T* Bp = scratch<T>(0, kc_max * nc_max);
-  T* Ap_all = scratch<T>(1, static_cast<index_t>(threads) * kc_max * mc_max);
+  T* Ap_all = scratch<T>(1, static_cast<index_t>(threads) * kc_max * mc_blk);
   if (!Bp || !Ap_all) { scale_c(M, N, T(0) * beta, C, ldc); return; }  // out of memory: unreachable in practice
 
 #pragma omp parallel num_threads(threads) if (threads > 1)
@@ -180,12 +204,14 @@ void gemm_impl(bool ta, bool tb, index_t M, index_t N, index_t K, T alpha, const
 #ifdef PYENGINE_OPENMP
     tid = omp_get_thread_num();
 #endif
-    T* Ap = Ap_all + static_cast<index_t>(tid) * kc_max * mc_max;
-    for (index_t jc = 0; jc < N; jc += Bk::NC) {
-      const index_t nc = N - jc < Bk::NC ? N - jc : Bk::NC;
+    T* Ap = Ap_all + static_cast<index_t>(tid) * kc_max * mc_blk;
+    for (index_t jc = 0; jc < N; jc += NCB) {
+      const index_t nc = N - jc < NCB ? N - jc : NCB;
       const index_t n_panels = (nc + NR - 1) / NR;
-      for (index_t pc = 0; pc < K; pc += Bk::KC) {
-        const index_t kc = K - pc < Bk::KC ? K - pc : Bk::KC;
+      const index_t g_count = groups < n_panels ? groups : n_panels;
+      const index_t panels_per_group = (n_panels + g_count - 1) / g_count;
+      for (index_t pc = 0; pc < K; pc += kc_max) {
+        const index_t kc = K - pc < kc_max ? K - pc : kc_max;
         const T beta_block = pc == 0 ? beta : T(1);
 #pragma omp for schedule(static)
         for (index_t p = 0; p < n_panels; ++p) {
@@ -193,28 +219,34 @@ void gemm_impl(bool ta, bool tb, index_t M, index_t N, index_t K, T alpha, const
           const index_t cols = nc - p * NR < NR ? nc - p * NR : NR;
           pack_b_panel(tb, B, ldb, pc, kc, col0, cols, Bp + p * NR * kc);
         }
-        // Work items: (M block) × (group of NR panels). Enough groups that every thread is busy
-        // even when M is a single block (the skinny shapes of convolution and LSTM).
-        const index_t m_blocks = (M + Bk::MC - 1) / Bk::MC;
-        index_t groups = (2 * threads + m_blocks - 1) / m_blocks;
-        if (groups > n_panels) groups = n_panels;
-        if (groups < 1) groups = 1;
-        const index_t panels_per_group = (n_panels + groups - 1) / groups;
         index_t packed_ic = -1;
 #pragma omp for schedule(static)
-        for (index_t item = 0; item < m_blocks * groups; ++item) {
-          const index_t ib = item / groups, g = item % groups;
-          const index_t ic = ib * Bk::MC;
-          const index_t mc = M - ic < Bk::MC ? M - ic : Bk::MC;
+        for (index_t item = 0; item < m_blocks * g_count; ++item) {
+          const index_t ib = item / g_count, g = item % g_count;
+          const index_t ic = ib * mc_blk;
+          const index_t mc = M - ic < mc_blk ? M - ic : mc_blk;
           if (packed_ic != ic) { pack_a(ta, A, lda, ic, pc, mc, kc, Ap); packed_ic = ic; }
-          const index_t p_end = (g + 1) * panels_per_group < n_panels ? (g + 1) * panels_per_group : n_panels;
-          for (index_t p = g * panels_per_group; p < p_end; ++p) {
-            const index_t jr = p * NR;
-            const int n = static_cast<int>(nc - jr < NR ? nc - jr : NR);
+          const index_t p0 = g * panels_per_group;
+          const index_t p_end = p0 + panels_per_group < n_panels ? p0 + panels_per_group : n_panels;
+          if (a_outer) {
             for (index_t ir = 0; ir < mc; ir += MR) {
               const int m = static_cast<int>(mc - ir < MR ? mc - ir : MR);
-              micro_kernel<T>(kc, Ap + ir * kc, Bp + p * NR * kc, C + (ic + ir) * ldc + jc + jr, ldc,
-                              alpha, beta_block, m, n);
+              for (index_t p = p0; p < p_end; ++p) {
+                const index_t jr = p * NR;
+                const int n = static_cast<int>(nc - jr < NR ? nc - jr : NR);
+                micro_kernel<T>(kc, Ap + ir * kc, Bp + p * NR * kc, C + (ic + ir) * ldc + jc + jr, ldc,
+                                alpha, beta_block, m, n);
+              }
+            }
+          } else {
+            for (index_t p = p0; p < p_end; ++p) {
+              const index_t jr = p * NR;
+              const int n = static_cast<int>(nc - jr < NR ? nc - jr : NR);
+              for (index_t ir = 0; ir < mc; ir += MR) {
+                const int m = static_cast<int>(mc - ir < MR ? mc - ir : MR);
+                micro_kernel<T>(kc, Ap + ir * kc, Bp + p * NR * kc, C + (ic + ir) * ldc + jc + jr, ldc,
+                                alpha, beta_block, m, n);
+              }
             }
           }
         }
