@@ -168,8 +168,8 @@ inline void tile(index_t kc, const T* a, index_t lda, const T* b, T* c, index_t 
 // A grow-only, 64-byte-aligned scratch buffer owned by the calling thread.
 template <typename T>
 T* scratch(int slot, index_t count) {
-  static thread_local void* buffers[2] = {nullptr, nullptr};
-  static thread_local index_t sizes[2] = {0, 0};
+  static thread_local void* buffers[3] = {nullptr, nullptr, nullptr};
+  static thread_local index_t sizes[3] = {0, 0, 0};
   const index_t bytes = count * static_cast<index_t>(sizeof(T));
   if (bytes > sizes[slot]) {
     std::free(buffers[slot]);
@@ -200,6 +200,19 @@ void gemm_impl(bool ta, bool tb, index_t M, index_t N, index_t K, T alpha, const
   constexpr int MR = Bk::MR, NR = Bk::NR, VL = Bk::VL;
   if (M <= 0 || N <= 0) return;
   if (K <= 0 || alpha == T(0)) { scale_c(M, N, beta, C, ldc); return; }
+  // Few rows, many columns, long K and B transposed (grad_w = gy·colsᵀ of convolution): packing
+  // Bᵀ (a gather) would cost more than the multiply, which reuses each B element only M times.
+  // Compute Cᵀ = B·Aᵀ instead: B is then read in place and only the M rows of A are packed.
+  if (tb && !ta && M <= 4 * MR && N >= 2 * M && K >= 256) {
+    T* Ct = scratch<T>(2, N * M);
+    if (Ct) {
+      gemm_impl<T>(false, true, N, M, K, alpha, B, ldb, A, lda, T(0), Ct, M);
+      for (index_t i = 0; i < M; ++i)
+        for (index_t j = 0; j < N; ++j)
+          C[i * ldc + j] = beta == T(0) ? Ct[j * M + i] : Ct[j * M + i] + beta * C[i * ldc + j];
+      return;
+    }
+  }
   static const index_t kc_knob = knob("PYENGINE_GEMM_KC"), mc_knob = knob("PYENGINE_GEMM_MC"),
                        nc_knob = knob("PYENGINE_GEMM_NC"), order_knob = knob("PYENGINE_GEMM_ORDER");
   const index_t KCB = kc_knob ? kc_knob : Bk::KC;
@@ -222,8 +235,12 @@ void gemm_impl(bool ta, bool tb, index_t M, index_t N, index_t K, T alpha, const
   index_t m_blocks = (M + MCB - 1) / MCB;
   index_t groups = 1;
   if (threads > 1) {
-    if (M >= static_cast<index_t>(threads) * 4 * MR) m_blocks = (m_blocks + threads - 1) / threads * threads;
-    else groups = threads;
+    const index_t np_all = ((N < NCB ? N : NCB) + NR - 1) / NR;
+    const index_t tmr = static_cast<index_t>(threads) * MR;
+    if (M >= 4 * tmr || (np_all < 2 * threads && M >= tmr))
+      m_blocks = (m_blocks + threads - 1) / threads * threads;
+    else
+      groups = threads;
   }
   index_t mc_blk = ((M + m_blocks - 1) / m_blocks + MR - 1) / MR * MR;
   m_blocks = (M + mc_blk - 1) / mc_blk;
