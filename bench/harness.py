@@ -59,7 +59,7 @@ def time_interleaved(fns: dict, budget_s: float, rounds: int, threads: int, max_
         t0 = time.perf_counter()
         fns[k]()
         first = time.perf_counter() - t0
-        if first < budget_s / rounds / 4:
+        if first < budget_s / rounds / 4:  # cheap: a second warm-up call, the better estimate
             t0 = time.perf_counter()
             fns[k]()
             first = time.perf_counter() - t0
@@ -68,6 +68,8 @@ def time_interleaved(fns: dict, budget_s: float, rounds: int, threads: int, max_
     for r in range(rounds):
         order = names[r % len(names):] + names[:r % len(names)] if names else []
         for k in order:
+            if r > 0 and per_call[k] > budget_s:
+                continue  # a slow baseline (the float64 NumPy reference on big layers): one round is enough
             reps = int(min(max_reps, max(1, budget_s / rounds / per_call[k])))
             if threads > 1:
                 time.sleep(PAUSE_S)
