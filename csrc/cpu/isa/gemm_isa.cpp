@@ -96,13 +96,30 @@ void pack_b_panel(bool trans, const T* B, index_t ldb, index_t pc, index_t kc, i
   }
 }
 
+// What the last K block adds on the way out (pyengine/gemm.h): per-row and per-column bias, ReLU.
+// The pointers are offset to the tile's first row / column; null when absent.
+template <typename T>
+struct Epilogue {
+  const T* row_bias = nullptr;
+  const T* col_bias = nullptr;
+  bool relu = false;
+  T apply(T r, index_t i, index_t j) const {
+    if (row_bias) r += row_bias[i];
+    if (col_bias) r += col_bias[j];
+    return relu && r < T(0) ? T(0) : r;
+  }
+  Epilogue at(index_t i, index_t j) const {
+    return Epilogue{row_bias ? row_bias + i : nullptr, col_bias ? col_bias + j : nullptr, relu};
+  }
+};
+
 // C[0:m, 0:n] = alpha · A·Bp + beta · C for one tile of RM (≤ MR) rows and NV·VL columns.
 // A is either a packed panel (PA: element (i, k) at a[k·MR + i]) or, for a full panel of a
 // non-transposed A that is used by few B panels, read in place (element (i, k) at a[i·lda + k]).
 // The RM accumulator rows stay in registers: acc[i][v] += A[i,k] · B[k, v·VL : (v+1)·VL].
 template <typename T, int NV, int RM, bool PA>
 inline void micro_kernel(index_t kc, const T* __restrict a, index_t lda, const T* __restrict b,
-                         T* __restrict c, index_t ldc, T alpha, T beta, int m, int n) {
+                         T* __restrict c, index_t ldc, T alpha, T beta, int m, int n, const Epilogue<T>& e) {
   using vec = typename VecOf<T>::type;
   constexpr int MR = Blocking<T>::MR, VL = Blocking<T>::VL, W = NV * VL;
   vec acc[RM][NV];
@@ -133,6 +150,13 @@ inline void micro_kernel(index_t kc, const T* __restrict a, index_t lda, const T
           std::memcpy(&old, cp, sizeof(vec));
           out += old * beta;
         }
+        if (e.row_bias) out += e.row_bias[i];
+        if (e.col_bias) {
+          vec cb;
+          std::memcpy(&cb, e.col_bias + v * VL, sizeof(vec));
+          out += cb;
+        }
+        if (e.relu) out = out < vec{} ? vec{} : out;  // NaN stays NaN, as in torch.relu
         std::memcpy(cp, &out, sizeof(vec));
       }
     }
@@ -143,8 +167,9 @@ inline void micro_kernel(index_t kc, const T* __restrict a, index_t lda, const T
     for (int v = 0; v < NV; ++v) std::memcpy(tile + i * W + v * VL, &acc[i][v], sizeof(vec));
   for (int i = 0; i < m; ++i)
     for (int j = 0; j < n; ++j) {
-      const T r = alpha * tile[i * W + j];
-      c[i * ldc + j] = beta != T(0) ? r + beta * c[i * ldc + j] : r;
+      T r = alpha * tile[i * W + j];
+      if (beta != T(0)) r += beta * c[i * ldc + j];
+      c[i * ldc + j] = e.apply(r, i, j);
     }
 }
 
@@ -152,16 +177,16 @@ inline void micro_kernel(index_t kc, const T* __restrict a, index_t lda, const T
 // last panel does not pay for MR rows of FMAs).
 template <typename T, bool PA>
 inline void tile(index_t kc, const T* a, index_t lda, const T* b, T* c, index_t ldc, T alpha, T beta,
-                 int m, int n) {
+                 int m, int n, const Epilogue<T>& e) {
   constexpr int MR = Blocking<T>::MR, VL = Blocking<T>::VL, R2 = 2 * MR / 3, R1 = MR / 3;
   if (n > VL) {
-    if (m > R2) micro_kernel<T, 2, MR, PA>(kc, a, lda, b, c, ldc, alpha, beta, m, n);
-    else if (m > R1) micro_kernel<T, 2, R2, PA>(kc, a, lda, b, c, ldc, alpha, beta, m, n);
-    else micro_kernel<T, 2, R1, PA>(kc, a, lda, b, c, ldc, alpha, beta, m, n);
+    if (m > R2) micro_kernel<T, 2, MR, PA>(kc, a, lda, b, c, ldc, alpha, beta, m, n, e);
+    else if (m > R1) micro_kernel<T, 2, R2, PA>(kc, a, lda, b, c, ldc, alpha, beta, m, n, e);
+    else micro_kernel<T, 2, R1, PA>(kc, a, lda, b, c, ldc, alpha, beta, m, n, e);
   } else {
-    if (m > R2) micro_kernel<T, 1, MR, PA>(kc, a, lda, b, c, ldc, alpha, beta, m, n);
-    else if (m > R1) micro_kernel<T, 1, R2, PA>(kc, a, lda, b, c, ldc, alpha, beta, m, n);
-    else micro_kernel<T, 1, R1, PA>(kc, a, lda, b, c, ldc, alpha, beta, m, n);
+    if (m > R2) micro_kernel<T, 1, MR, PA>(kc, a, lda, b, c, ldc, alpha, beta, m, n, e);
+    else if (m > R1) micro_kernel<T, 1, R2, PA>(kc, a, lda, b, c, ldc, alpha, beta, m, n, e);
+    else micro_kernel<T, 1, R1, PA>(kc, a, lda, b, c, ldc, alpha, beta, m, n, e);
   }
 }
 
@@ -195,21 +220,27 @@ inline index_t knob(const char* name) {
 
 template <typename T>
 void gemm_impl(bool ta, bool tb, index_t M, index_t N, index_t K, T alpha, const T* A, index_t lda,
-               const T* B, index_t ldb, T beta, T* C, index_t ldc) {
+               const T* B, index_t ldb, T beta, T* C, index_t ldc, const Epilogue<T>& epi) {
   using Bk = Blocking<T>;
   constexpr int MR = Bk::MR, NR = Bk::NR, VL = Bk::VL;
   if (M <= 0 || N <= 0) return;
-  if (K <= 0 || alpha == T(0)) { scale_c(M, N, beta, C, ldc); return; }
+  if (K <= 0 || alpha == T(0)) {
+    scale_c(M, N, beta, C, ldc);
+    if (epi.row_bias || epi.col_bias || epi.relu)
+      for (index_t i = 0; i < M; ++i)
+        for (index_t j = 0; j < N; ++j) C[i * ldc + j] = epi.apply(C[i * ldc + j], i, j);
+    return;
+  }
   // Few rows, many columns, long K and B transposed (grad_w = gy·colsᵀ of convolution): packing
   // Bᵀ (a gather) would cost more than the multiply, which reuses each B element only M times.
   // Compute Cᵀ = B·Aᵀ instead: B is then read in place and only the M rows of A are packed.
   if (tb && !ta && M <= 4 * MR && N >= 2 * M && K >= 256) {
     T* Ct = scratch<T>(2, N * M);
     if (Ct) {
-      gemm_impl<T>(false, true, N, M, K, alpha, B, ldb, A, lda, T(0), Ct, M);
+      gemm_impl<T>(false, true, N, M, K, alpha, B, ldb, A, lda, T(0), Ct, M, Epilogue<T>{});
       for (index_t i = 0; i < M; ++i)
         for (index_t j = 0; j < N; ++j)
-          C[i * ldc + j] = beta == T(0) ? Ct[j * M + i] : Ct[j * M + i] + beta * C[i * ldc + j];
+          C[i * ldc + j] = epi.apply(beta == T(0) ? Ct[j * M + i] : Ct[j * M + i] + beta * C[i * ldc + j], i, j);
       return;
     }
   }
@@ -263,6 +294,7 @@ void gemm_impl(bool ta, bool tb, index_t M, index_t N, index_t K, T alpha, const
       for (index_t pc = 0; pc < K; pc += kc_max) {
         const index_t kc = K - pc < kc_max ? K - pc : kc_max;
         const T beta_block = pc == 0 ? beta : T(1);
+        const bool last_k = pc + kc >= K;
 #pragma omp for schedule(static)
         for (index_t p = 0; p < n_panels; ++p) {
           const index_t col0 = jc + p * NR;
@@ -291,10 +323,11 @@ void gemm_impl(bool ta, bool tb, index_t M, index_t N, index_t K, T alpha, const
               const index_t jr = p * NR;
               const int n = static_cast<int>(nc - jr < NR ? nc - jr : NR);
               T* cp = C + (ic + ir) * ldc + jc + jr;
+              const Epilogue<T> e = last_k ? epi.at(ic + ir, jc + jr) : Epilogue<T>{};
               if (in_place)
-                tile<T, false>(kc, A + (ic + ir) * lda + pc, lda, Bp + p * NR * kc, cp, ldc, alpha, beta_block, m, n);
+                tile<T, false>(kc, A + (ic + ir) * lda + pc, lda, Bp + p * NR * kc, cp, ldc, alpha, beta_block, m, n, e);
               else
-                tile<T, true>(kc, ap, 0, Bp + p * NR * kc, cp, ldc, alpha, beta_block, m, n);
+                tile<T, true>(kc, ap, 0, Bp + p * NR * kc, cp, ldc, alpha, beta_block, m, n, e);
             }
           }
           // (experiments only, PYENGINE_GEMM_ORDER=2) B micro-panel in L1, A panels from L2.
@@ -306,7 +339,7 @@ void gemm_impl(bool ta, bool tb, index_t M, index_t N, index_t K, T alpha, const
               for (index_t ir = 0; ir < mc; ir += MR) {
                 const int m = static_cast<int>(mc - ir < MR ? mc - ir : MR);
                 tile<T, true>(kc, Ap + ir * kc, 0, Bp + p * NR * kc, C + (ic + ir) * ldc + jc + jr, ldc,
-                              alpha, beta_block, m, n);
+                              alpha, beta_block, m, n, last_k ? epi.at(ic + ir, jc + jr) : Epilogue<T>{});
               }
             }
           }
@@ -319,12 +352,14 @@ void gemm_impl(bool ta, bool tb, index_t M, index_t N, index_t K, T alpha, const
 }  // namespace
 
 void sgemm(bool ta, bool tb, index_t M, index_t N, index_t K, float alpha, const float* A, index_t lda,
-           const float* B, index_t ldb, float beta, float* C, index_t ldc) {
-  gemm_impl<float>(ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+           const float* B, index_t ldb, float beta, float* C, index_t ldc, const float* row_bias,
+           const float* col_bias, bool relu) {
+  gemm_impl<float>(ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc, Epilogue<float>{row_bias, col_bias, relu});
 }
 void dgemm(bool ta, bool tb, index_t M, index_t N, index_t K, double alpha, const double* A, index_t lda,
-           const double* B, index_t ldb, double beta, double* C, index_t ldc) {
-  gemm_impl<double>(ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+           const double* B, index_t ldb, double beta, double* C, index_t ldc, const double* row_bias,
+           const double* col_bias, bool relu) {
+  gemm_impl<double>(ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc, Epilogue<double>{row_bias, col_bias, relu});
 }
 
 }  // namespace pyengine::cpu::PYENGINE_ISA
