@@ -260,21 +260,25 @@ void bind_pool(py::module_& m) {
       pc::max_pool2d_forward<T>(s, x.p<T>(), y.p<T>(), ind.p<std::int64_t>(), stream_of(stream));
     });
   });
-  m.def("max_pool2d_backward_input", [](py::handle gy_, py::handle ind_, py::handle gx_, Pair ksz, Pair st, Pair pad,
-                                        Pair dil, std::uintptr_t stream) {
+  m.def("max_pool2d_backward_input", [](py::handle gy_, py::handle ind_, py::handle gx_, std::uintptr_t stream) {
     const char* fn = "max_pool2d_backward_input";
     Dev gy = dev(fn, "grad_output", gy_), ind = dev(fn, "indices", ind_), gx = dev(fn, "out", gx_);
     const Kind k = float_kind(fn, "grad_output", gy);
     expect_kind(fn, "out", gx, k, "grad_output");
     expect_kind(fn, "indices", ind, Kind::i64);
-    const pc::PoolShape s = pool_shape(fn, gx, gy, ksz, st, pad, dil);
+    expect_ndim(fn, "grad_output", gy, 4);
+    expect_ndim(fn, "out", gx, 4);
+    if (gy.dim(0) != gx.dim(0) || gy.dim(1) != gx.dim(1))
+      value_error(cat(fn, ": grad_output ", shape_str(gy.shape), " does not match input ", shape_str(gx.shape),
+                      " in batch and channels"));
     expect_shape(fn, "indices", ind, gy.shape);
     expect_writable(fn, "out", gx);
+    const index_t NC = gx.dim(0) * gx.dim(1), HW = gx.dim(2) * gx.dim(3), OHW = gy.dim(2) * gy.dim(3);
     DeviceGuard guard(common_device(fn, {&gy, &ind, &gx}));
     py::gil_scoped_release release;
     dispatch(k, [&](auto* tag) {
       using T = std::remove_pointer_t<decltype(tag)>;
-      pc::max_pool2d_backward_input<T>(s, gy.p<T>(), ind.p<std::int64_t>(), gx.p<T>(), stream_of(stream));
+      pc::max_pool2d_backward_input<T>(NC, HW, OHW, gy.p<T>(), ind.p<std::int64_t>(), gx.p<T>(), stream_of(stream));
     });
   });
   m.def("avg_pool2d_forward", [](py::handle x_, py::handle y_, Pair ksz, Pair st, Pair pad, bool include_pad,

@@ -1,5 +1,6 @@
 // cuda_bind_pointwise.cpp — pyengine._cuda bindings of the elementwise and per-row/per-channel
-// families: activations, dropout, channel sums, softmax/log-softmax, cross-entropy, batch norm.
+// families: activations, dropout, channel sums, softmax/log-softmax, cross-entropy, batch norm, and
+// the fused optimizer updates (param and state buffers written in place).
 // Same rules as cuda_bind_dense.cpp: caller-allocated outputs, shapes re-checked, caller's stream.
 #include <cstdint>
 
@@ -7,6 +8,7 @@
 #include "pyengine/cuda/batchnorm.h"
 #include "pyengine/cuda/dropout_rng.h"
 #include "pyengine/cuda/elementwise.h"
+#include "pyengine/cuda/optim.h"
 #include "pyengine/cuda/softmax.h"
 
 namespace pyengine::cudabind {
@@ -59,7 +61,7 @@ void bind_dropout(py::module_& m) {
   m.def("dropout_forward", [](py::handle x_, py::handle y_, py::handle mask_, double p, std::uint64_t seed,
                               std::uintptr_t stream) {
     const char* fn = "dropout_forward";
-    if (!(p >= 0.0 && p <= 1.0)) value_error(cat(fn, ": p must be in [0, 1], got ", p));
+    if (!(p >= 0.0 && p < 1.0)) value_error(cat(fn, ": p must be in [0, 1), got ", p));
     Dev x = dev(fn, "x", x_), y = dev(fn, "out", y_), mask = dev(fn, "mask", mask_);
     const Kind k = float_kind(fn, "x", x);
     expect_kind(fn, "out", y, k, "x");
@@ -77,7 +79,7 @@ void bind_dropout(py::module_& m) {
   });
   m.def("dropout_backward", [](py::handle g_, py::handle mask_, py::handle dx_, double p, std::uintptr_t stream) {
     const char* fn = "dropout_backward";
-    if (!(p >= 0.0 && p <= 1.0)) value_error(cat(fn, ": p must be in [0, 1], got ", p));
+    if (!(p >= 0.0 && p < 1.0)) value_error(cat(fn, ": p must be in [0, 1), got ", p));
     Dev g = dev(fn, "grad_output", g_), mask = dev(fn, "mask", mask_), dx = dev(fn, "out", dx_);
     const Kind k = float_kind(fn, "grad_output", g);
     expect_kind(fn, "out", dx, k, "grad_output");
@@ -92,8 +94,9 @@ void bind_dropout(py::module_& m) {
       pc::dropout_backward<T>(g.numel, g.p<T>(), mask.p<std::uint8_t>(), dx.p<T>(), p, stream_of(stream));
     });
   });
-  m.def("dropout_uniform_host", [](std::uint64_t seed, std::uint64_t i) { return pc::dropout_uniform(seed, i); },
-        "The dropout draw u(seed, i) computed on the host (for tests against the device masks).");
+  m.def("dropout_keep_host", [](std::uint64_t seed, std::uint64_t i, double p) {
+    return pc::dropout_keep(pc::dropout_key(seed), i, pc::dropout_threshold(p));
+  }, "Whether dropout keeps element i for (seed, p), computed on the host by the device's code.");
 }
 
 void bind_reduce(py::module_& m) {
@@ -229,8 +232,8 @@ void bind_batchnorm(py::module_& m) {
     expect_shape(fn, "out", y, x.shape);
     if (rm.present != rv.present) value_error(cat(fn, ": running_mean and running_var must both be given or both None"));
     if (!training && !rm.present) value_error(cat(fn, ": eval mode needs running_mean and running_var"));
-    if (training && N * L < 1 && C > 0) value_error(cat(fn, ": training needs at least one value per channel"));
-    if (!(eps > 0.0)) value_error(cat(fn, ": eps must be > 0, got ", eps));
+    if (training && N * L == 1) value_error(cat(fn, ": training needs more than 1 value per channel"));
+    if (!(eps >= 0.0)) value_error(cat(fn, ": eps must be >= 0, got ", eps));
     for (auto [n, d] : {std::pair{"out", &y}, {"save_mean", &sm}, {"save_invstd", &si}, {"running_mean", &rm},
                         {"running_var", &rv}})
       expect_writable(fn, n, *d);
@@ -274,6 +277,85 @@ void bind_batchnorm(py::module_& m) {
   });
 }
 
+// param, grad and every given state buffer: one dtype, one shape; param and states written in place.
+Kind check_update(const char* fn, const Dev& p, const Dev& g, std::initializer_list<std::pair<const char*, const Dev*>> st) {
+  const Kind k = float_kind(fn, "param", p);
+  expect_kind(fn, "grad", g, k, "param");
+  expect_shape(fn, "grad", g, p.shape);
+  expect_writable(fn, "param", p);
+  for (auto [n, d] : st) {
+    expect_kind(fn, n, *d, k, "param");
+    expect_shape(fn, n, *d, p.shape);
+    expect_writable(fn, n, *d);
+  }
+  return k;
+}
+
+template <typename T>
+T* opt(const Dev& d) { return d.present ? d.p<T>() : nullptr; }
+
+void bind_optim(py::module_& m) {
+  m.def("sgd_step", [](py::handle p_, py::handle g_, py::handle b_, double lr, double momentum, double dampening,
+                       double wd, bool nesterov, bool maximize, bool first_step, std::uintptr_t stream) {
+    const char* fn = "sgd_step";
+    Dev p = dev(fn, "param", p_), g = dev(fn, "grad", g_), b = dev(fn, "momentum_buffer", b_, true);
+    const Kind k = check_update(fn, p, g, {{"momentum_buffer", &b}});
+    if (momentum != 0.0 && !b.present) value_error(cat(fn, ": momentum_buffer is required when momentum != 0"));
+    DeviceGuard guard(common_device(fn, {&p, &g, &b}));
+    py::gil_scoped_release release;
+    dispatch(k, [&](auto* tag) {
+      using T = std::remove_pointer_t<decltype(tag)>;
+      pc::sgd_step<T>(p.numel, p.p<T>(), g.p<T>(), opt<T>(b), lr, momentum, dampening, wd, nesterov, maximize,
+                      first_step, stream_of(stream));
+    });
+  });
+  m.def("adam_step", [](py::handle p_, py::handle g_, py::handle m_, py::handle v_, py::handle vm_, index_t step,
+                        double lr, double b1, double b2, double eps, double wd, bool decoupled, bool maximize,
+                        std::uintptr_t stream) {
+    const char* fn = "adam_step";
+    Dev p = dev(fn, "param", p_), g = dev(fn, "grad", g_), ma = dev(fn, "exp_avg", m_), v = dev(fn, "exp_avg_sq", v_),
+        vm = dev(fn, "max_exp_avg_sq", vm_, true);
+    const Kind k = check_update(fn, p, g, {{"exp_avg", &ma}, {"exp_avg_sq", &v}, {"max_exp_avg_sq", &vm}});
+    positive(fn, "step", step);
+    DeviceGuard guard(common_device(fn, {&p, &g, &ma, &v, &vm}));
+    py::gil_scoped_release release;
+    dispatch(k, [&](auto* tag) {
+      using T = std::remove_pointer_t<decltype(tag)>;
+      pc::adam_step<T>(p.numel, p.p<T>(), g.p<T>(), ma.p<T>(), v.p<T>(), opt<T>(vm), step, lr, b1, b2, eps, wd,
+                       decoupled, maximize, stream_of(stream));
+    });
+  });
+  m.def("rmsprop_step", [](py::handle p_, py::handle g_, py::handle v_, py::handle b_, py::handle ga_, double lr,
+                           double alpha, double eps, double wd, double momentum, bool maximize, std::uintptr_t stream) {
+    const char* fn = "rmsprop_step";
+    Dev p = dev(fn, "param", p_), g = dev(fn, "grad", g_), v = dev(fn, "square_avg", v_),
+        b = dev(fn, "momentum_buffer", b_, true), ga = dev(fn, "grad_avg", ga_, true);
+    const Kind k = check_update(fn, p, g, {{"square_avg", &v}, {"momentum_buffer", &b}, {"grad_avg", &ga}});
+    if (momentum > 0.0 && !b.present) value_error(cat(fn, ": momentum_buffer is required when momentum > 0"));
+    DeviceGuard guard(common_device(fn, {&p, &g, &v, &b, &ga}));
+    py::gil_scoped_release release;
+    dispatch(k, [&](auto* tag) {
+      using T = std::remove_pointer_t<decltype(tag)>;
+      pc::rmsprop_step<T>(p.numel, p.p<T>(), g.p<T>(), v.p<T>(), opt<T>(b), opt<T>(ga), lr, alpha, eps, wd, momentum,
+                          maximize, stream_of(stream));
+    });
+  });
+  m.def("adagrad_step", [](py::handle p_, py::handle g_, py::handle s_, index_t step, double lr, double lr_decay,
+                           double wd, double eps, bool maximize, std::uintptr_t stream) {
+    const char* fn = "adagrad_step";
+    Dev p = dev(fn, "param", p_), g = dev(fn, "grad", g_), s = dev(fn, "state_sum", s_);
+    const Kind k = check_update(fn, p, g, {{"state_sum", &s}});
+    positive(fn, "step", step);
+    DeviceGuard guard(common_device(fn, {&p, &g, &s}));
+    py::gil_scoped_release release;
+    dispatch(k, [&](auto* tag) {
+      using T = std::remove_pointer_t<decltype(tag)>;
+      pc::adagrad_step<T>(p.numel, p.p<T>(), g.p<T>(), s.p<T>(), step, lr, lr_decay, wd, eps, maximize,
+                          stream_of(stream));
+    });
+  });
+}
+
 }  // namespace
 
 void bind_cuda_pointwise(py::module_& m) {
@@ -282,6 +364,7 @@ void bind_cuda_pointwise(py::module_& m) {
   bind_reduce(m);
   bind_softmax(m);
   bind_batchnorm(m);
+  bind_optim(m);
 }
 
 }  // namespace pyengine::cudabind

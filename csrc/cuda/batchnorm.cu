@@ -122,7 +122,11 @@ void batch_norm_forward(index_t N, index_t C, index_t L, const T* x, const T* w,
                         cudaStream_t stream) {
   if (C == 0) return;
   if (training) {
-    if (N * L == 0) return;  // rejected by the Python layer; nothing to normalise
+    if (N * L == 0) {  // an empty batch: statistics are 0 (as the reference), running ones untouched
+      check(cudaMemsetAsync(save_mean, 0, sizeof(T) * C, stream), "batch_norm_forward (cudaMemsetAsync)");
+      check(cudaMemsetAsync(save_invstd, 0, sizeof(T) * C, stream), "batch_norm_forward (cudaMemsetAsync)");
+      return;
+    }
     batch_norm_stats_kernel<T><<<channel_blocks(C), kThreads, 0, stream>>>(
         N, C, L, x, rm, rv, static_cast<T>(momentum), static_cast<T>(eps), save_mean, save_invstd);
     check_launch("batch_norm_stats_kernel");

@@ -49,9 +49,10 @@ __global__ void activation_backward_kernel(Act op, index_t n, const T* __restric
 
 template <typename T>
 __global__ void dropout_forward_kernel(index_t n, const T* __restrict__ x, T* __restrict__ y,
-                                       std::uint8_t* __restrict__ mask, double p, T scale, std::uint64_t seed) {
+                                       std::uint8_t* __restrict__ mask, std::uint64_t key, std::uint64_t threshold,
+                                       T scale) {
   PE_GRID_STRIDE(i, n) {
-    const bool keep = dropout_uniform(seed, static_cast<std::uint64_t>(i)) >= p;
+    const bool keep = dropout_keep(key, static_cast<std::uint64_t>(i), threshold);
     mask[i] = keep ? 1 : 0;
     y[i] = keep ? x[i] * scale : T(0);
   }
@@ -101,7 +102,8 @@ void dropout_forward(index_t n, const T* x, T* y, std::uint8_t* mask, double p, 
                      cudaStream_t stream) {
   if (n == 0) return;
   const T scale = p < 1.0 ? static_cast<T>(1.0 / (1.0 - p)) : T(0);
-  dropout_forward_kernel<T><<<grid_for(n), kThreads, 0, stream>>>(n, x, y, mask, p, scale, seed);
+  dropout_forward_kernel<T><<<grid_for(n), kThreads, 0, stream>>>(n, x, y, mask, dropout_key(seed),
+                                                                   dropout_threshold(p), scale);
   check_launch("dropout_forward_kernel");
 }
 

@@ -1,6 +1,8 @@
 // pool2d.cu — pooling kernels of pyengine/cuda/pool2d.h. Forward: one thread per output element.
-// Backward: one thread per input element gathering from the (few) outputs whose windows cover it,
-// found by inverting oh·sh − ph + i·dh = h for each tap i; no atomics, deterministic.
+// Average backward: one thread per input element gathering from the (few) outputs whose windows
+// cover it, found by inverting oh·sh − ph + i = h for each tap i (no atomics, deterministic). Max
+// backward scatters each output's gradient to its recorded index with an atomic add (the contract
+// gives it no window geometry).
 // Global average: one warp per (n, c) plane.
 #include <cmath>
 #include <cstdint>
@@ -47,25 +49,15 @@ __device__ __forceinline__ bool tap_output(index_t h, index_t i, index_t stride,
   return *o < out;
 }
 
+// One thread per output element adds its gradient at its recorded input position. Windows may
+// overlap, so the adds are atomic; an index outside [0, H·W) (only possible with hand-made indices)
+// is skipped, never written.
 template <typename T>
-__global__ void max_pool2d_backward_kernel(PoolShape s, const T* __restrict__ gy, const std::int64_t* __restrict__ ind,
-                                           T* __restrict__ gx) {
-  PE_GRID_STRIDE(idx, s.N * s.C * s.H * s.W) {
-    const index_t w = idx % s.W, h = (idx / s.W) % s.H, nc = idx / (s.W * s.H);
-    const index_t pos = h * s.W + w;
-    const index_t base = nc * s.OH * s.OW;
-    T sum = T(0);
-    for (index_t i = 0; i < s.kh; ++i) {
-      index_t oh;
-      if (!tap_output(h, i, s.sh, s.ph, s.dh, s.OH, &oh)) continue;
-      for (index_t j = 0; j < s.kw; ++j) {
-        index_t ow;
-        if (!tap_output(w, j, s.sw, s.pw, s.dw, s.OW, &ow)) continue;
-        const index_t o = base + oh * s.OW + ow;
-        if (ind[o] == pos) sum += gy[o];
-      }
-    }
-    gx[idx] = sum;
+__global__ void max_pool2d_backward_kernel(index_t NC, index_t HW, index_t OHW, const T* __restrict__ gy,
+                                           const std::int64_t* __restrict__ ind, T* __restrict__ gx) {
+  PE_GRID_STRIDE(idx, NC * OHW) {
+    const std::int64_t pos = ind[idx];
+    if (pos >= 0 && pos < HW) atomicAdd(gx + (idx / OHW) * HW + pos, gy[idx]);
   }
 }
 
@@ -150,10 +142,12 @@ void max_pool2d_forward(const PoolShape& s, const T* x, T* y, std::int64_t* ind,
 }
 
 template <typename T>
-void max_pool2d_backward_input(const PoolShape& s, const T* gy, const std::int64_t* ind, T* gx, cudaStream_t stream) {
-  const index_t n = s.N * s.C * s.H * s.W;
-  if (n == 0) return;
-  max_pool2d_backward_kernel<T><<<grid_for(n), kThreads, 0, stream>>>(s, gy, ind, gx);
+void max_pool2d_backward_input(index_t NC, index_t HW, index_t OHW, const T* gy, const std::int64_t* ind, T* gx,
+                               cudaStream_t stream) {
+  if (NC * HW == 0) return;
+  check(cudaMemsetAsync(gx, 0, sizeof(T) * NC * HW, stream), "max_pool2d_backward_input (cudaMemsetAsync)");
+  if (OHW == 0) return;
+  max_pool2d_backward_kernel<T><<<grid_for(NC * OHW), kThreads, 0, stream>>>(NC, HW, OHW, gy, ind, gx);
   check_launch("max_pool2d_backward_kernel");
 }
 
@@ -189,7 +183,8 @@ void global_avg_pool2d_backward_input(index_t NC, index_t HW, const T* gy, T* gx
 
 #define PE_INST(T)                                                                                              \
   template void max_pool2d_forward<T>(const PoolShape&, const T*, T*, std::int64_t*, cudaStream_t);            \
-  template void max_pool2d_backward_input<T>(const PoolShape&, const T*, const std::int64_t*, T*, cudaStream_t); \
+  template void max_pool2d_backward_input<T>(index_t, index_t, index_t, const T*, const std::int64_t*, T*,      \
+                                             cudaStream_t);                                                   \
   template void avg_pool2d_forward<T>(const PoolShape&, bool, const T*, T*, cudaStream_t);                      \
   template void avg_pool2d_backward_input<T>(const PoolShape&, bool, const T*, T*, cudaStream_t);               \
   template void global_avg_pool2d_forward<T>(index_t, index_t, const T*, T*, cudaStream_t);                     \

@@ -3,7 +3,8 @@
 // forward, training: per channel c over the M = N·L values: mean, biased variance var;
 //   save_mean = mean, save_invstd = 1/sqrt(var + eps); y = (x − mean)·invstd·w + b;
 //   running_mean ← (1 − momentum)·running_mean + momentum·mean,
-//   running_var  ← (1 − momentum)·running_var + momentum·var·M/(M − 1)   (in place, when non-null).
+//   running_var  ← (1 − momentum)·running_var + momentum·var·M/(M − 1)   (in place, when non-null);
+//   an empty batch (M = 0) gives save_mean = save_invstd = 0 and leaves the running statistics alone.
 // forward, eval: mean = running_mean, invstd = 1/sqrt(running_var + eps), the same y; save_mean and
 //   save_invstd receive them.
 // backward, training: x̂ = (x − mean)·invstd, Σg and Σg·x̂ per channel;

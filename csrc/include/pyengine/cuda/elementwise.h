@@ -8,10 +8,10 @@
 //   tanh        y = tanh x                     dx = g·(1 − y²)      (backward takes the output y)
 // y and dx are written. `param` is slope (leaky_relu) or α (elu), ignored otherwise.
 //
-// Dropout over n elements: mask[i] = u(seed, i) >= p (uint8), y[i] = x[i]·mask[i]/(1 − p), with
-// u(seed, i) the counter-based uniform of pyengine/cuda/dropout_rng.h (it must equal the CPU
-// kernel's draw), so every implementation draws the
-// same mask for the same seed. Backward: dx = g·mask/(1 − p). p == 1 gives all-zero masks and y.
+// Dropout over n elements: mask[i] = keep(seed, i) (uint8), y[i] = x[i]·mask[i]/(1 − p), with the
+// counter-based draw of pyengine/cuda/dropout_rng.h, the same as the reference's and the CPU
+// kernel's, so every implementation gives the same mask for the same seed.
+// Backward: dx = g·mask/(1 − p). p in [0, 1).
 //
 // channel_sum: x viewed as (A, C, B) → out[c] = scale · Σ_{a,b} x[a, c, b], written. It is the bias
 // gradient of a convolution (A = N, B = OH·OW) and of a linear layer (A = N, B = 1).
