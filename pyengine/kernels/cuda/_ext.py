@@ -78,8 +78,21 @@ def to_device(fn: str, name: str, x, optional: bool = False):
     raise TypeError(f"{fn}: {name} must be a CUDA device array, got {type(x).__name__}")
 
 
+def to_device_tuple(fn: str, name: str, values):
+    """A tuple such as LSTM's ``saved`` with its arrays on the device; other entries are left for the
+    contract to reject with its own message."""
+    if not isinstance(values, tuple):
+        return values
+    return tuple(to_device(fn, f"{name}[{i}]", v)
+                 if isinstance(v, np.ndarray) or hasattr(v, "__cuda_array_interface__") or hasattr(v, "__dlpack__")
+                 else v for i, v in enumerate(values))
+
+
 def contiguous(x):
-    return None if x is None else cupy().ascontiguousarray(x)
+    """x in C order (x itself when it already is); a 0-d array stays 0-d."""
+    if x is None or x.flags.c_contiguous:
+        return x
+    return cupy().ascontiguousarray(x).reshape(x.shape)
 
 
 def device_of(fn: str, **arrays) -> int:

@@ -55,8 +55,7 @@ def lstm_cell_backward(grad_h_next, grad_c_next, x, h, c, w_ih, w_hh, saved):
     fn = "lstm_cell_backward"
     a = _dev(fn, ("grad_h_next", "grad_c_next", "x", "h", "c", "w_ih", "w_hh"),
              (grad_h_next, grad_c_next, x, h, c, w_ih, w_hh))
-    if isinstance(saved, tuple):
-        saved = tuple(_ext.to_device(fn, f"saved[{i}]", v) for i, v in enumerate(saved))
+    saved = _ext.to_device_tuple(fn, "saved", saved)
     n, features, hidden = check_lstm_cell_backward(fn, *a.values(), saved)
     with _ext.on_device(_ext.device_of(fn, **a, gates=saved[0], c_next=saved[1])):
         gh, gc, x, h, c, w_ih, w_hh = (_ext.contiguous(v) for v in a.values())
@@ -114,8 +113,7 @@ def lstm_backward(grad_y, grad_h_T, grad_c_T, x, h0, c0, w_ih, w_hh, saved):
     fn = "lstm_backward"
     a = _dev(fn, ("grad_y", "grad_h_T", "grad_c_T", "x", "h0", "c0", "w_ih", "w_hh"),
              (grad_y, grad_h_T, grad_c_T, x, h0, c0, w_ih, w_hh))
-    if isinstance(saved, tuple):
-        saved = tuple(_ext.to_device(fn, f"saved[{i}]", v) for i, v in enumerate(saved))
+    saved = _ext.to_device_tuple(fn, "saved", saved)
     steps, n, features, hidden = check_lstm_backward(fn, *a.values(), saved)
     cp = _ext.cupy()
     with _ext.on_device(_ext.device_of(fn, **a, gates=saved[0], cs=saved[1], hs=saved[2])):
