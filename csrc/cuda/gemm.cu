@@ -28,6 +28,8 @@ struct Mat {
   const T* ptr;
   index_t ld, kseg, seg_stride, stride_outer, stride_inner;
   bool vec_ok;
+  bool segmented;  // kseg < K: the k index needs a division (32-bit when K < 2^31)
+  bool seg32;
 };
 
 template <typename T>
@@ -46,7 +48,10 @@ struct Args {
 // Offset of element (i, k) of an operand inside its batch.
 template <bool KC, typename T>
 __device__ __forceinline__ index_t elem_offset(const Mat<T>& m, index_t i, index_t k) {
-  const index_t seg = k / m.kseg, kk = k - seg * m.kseg;
+  if (!m.segmented) return KC ? i * m.ld + k : k * m.ld + i;  // a plain matrix: no division
+  const index_t seg = m.seg32 ? static_cast<index_t>(static_cast<std::uint32_t>(k) / static_cast<std::uint32_t>(m.kseg))
+                              : k / m.kseg;
+  const index_t kk = k - seg * m.kseg;
   return KC ? i * m.ld + seg * m.seg_stride + kk : seg * m.seg_stride + kk * m.ld + i;
 }
 
@@ -130,7 +135,7 @@ __device__ __forceinline__ void epilogue(const Args<T>& a, index_t bo, index_t b
 // ---- SIMT kernel -------------------------------------------------------------------------------
 
 template <typename T, int BM, int BN, int BK, int TM, int TN, bool AKC, bool BKC>
-__global__ void __launch_bounds__((BM / TM) * (BN / TN), 2) gemm_kernel(Args<T> args) {
+__global__ void __launch_bounds__((BM / TM) * (BN / TN)) gemm_kernel(Args<T> args) {
   constexpr int NT = (BM / TM) * (BN / TN);
   constexpr int VW = Vec<T>::n;
   constexpr int LDA = BM + VW, LDB = BN + VW;  // padding keeps rows 16-byte aligned, spreads banks
@@ -315,6 +320,8 @@ Mat<T> make_mat(const Operand<T>& o, index_t K) {
   m.seg_stride = o.seg_stride;
   m.stride_outer = o.stride_outer;
   m.stride_inner = o.stride_inner;
+  m.segmented = m.kseg < K;
+  m.seg32 = K < (index_t(1) << 31);
   // Every group start must be 16-byte aligned in every batch and segment, and (along k) a group
   // must not straddle two segments.
   m.vec_ok = aligned16(o.ptr) && o.ld % VW == 0 && m.seg_stride % VW == 0 && o.stride_outer % VW == 0 &&
