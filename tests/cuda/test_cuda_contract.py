@@ -67,3 +67,8 @@ def test_cuda_module_reports_itself():
     import numpy as np
     with pytest.raises(TypeError, match="relu|activation_forward: x must be a CUDA device array"):
         mod.activation_forward(0, np.zeros(3, np.float32), np.zeros(3, np.float32), 0.0, 0)
+
+
+def test_cpu_tensors_have_no_cuda_array_interface():
+    t = pyengine.tensor([1.0, 2.0])
+    assert not hasattr(t, "__cuda_array_interface__")

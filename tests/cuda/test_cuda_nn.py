@@ -72,6 +72,9 @@ def test_tensor_moves_between_devices():
     d = t.to("cuda")
     assert d.device == "cuda" and hasattr(d._data, "__cuda_array_interface__")
     assert hasattr(d, "__dlpack__")
+    assert d.__cuda_array_interface__["shape"] == (2, 3)
+    import pyengine.kernels.cuda as kc
+    np.testing.assert_array_equal(kc.relu_forward(d).get(), np.maximum(t.numpy(), 0))  # a Tensor as input
     back = d.cpu()
     assert back.device == "cpu"
     np.testing.assert_array_equal(back.numpy(), t.numpy())
