@@ -18,11 +18,16 @@ from pyengine import reference
 
 
 class FakeDeviceArray(np.ndarray):
-    """A NumPy array that claims to live on device 0."""
+    """A NumPy array that claims to live on device 0, with CuPy's flags (no ``writeable``)."""
 
     @property
     def device(self):
         return types.SimpleNamespace(id=0)
+
+    @property
+    def flags(self):
+        f = np.ndarray.flags.__get__(self)
+        return types.SimpleNamespace(c_contiguous=f.c_contiguous, f_contiguous=f.f_contiguous, owndata=f.owndata)
 
 
 def _dev(a):
