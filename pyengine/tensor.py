@@ -234,6 +234,13 @@ class Tensor:
     def __dlpack_device__(self):
         return self._data.__dlpack_device__()
 
+    @property
+    def __cuda_array_interface__(self):
+        # only CUDA tensors have one: for a CPU tensor hasattr() is False, as for a NumPy array
+        if self._device != "cuda":
+            raise AttributeError("__cuda_array_interface__: the tensor is on cpu")
+        return self._data.__cuda_array_interface__
+
     def __float__(self):
         return float(self.item())
 

@@ -64,7 +64,8 @@ def _accumulate_leaf(leaf, g, stored_ids):
     cur = leaf.grad
     if cur is None:
         # Store without copying only an array nobody else can see: owned, not yet stored elsewhere.
-        if not getattr(g, "flags", None) or not g.flags.owndata or id(g) in stored_ids or not g.flags.writeable:
+        writeable = getattr(getattr(g, "flags", None), "writeable", True)  # CuPy flags have no writeable
+        if not getattr(g, "flags", None) or not g.flags.owndata or id(g) in stored_ids or not writeable:
             g = g.copy()
         stored_ids.add(id(g))
         leaf.grad = Tensor._make(g)
