@@ -12,7 +12,17 @@
 // 1e-7 over the clamped range [-87.3, 88.3]. σ(x) = 1/(1+e^−x). tanh uses an odd polynomial in x
 // for |x| < 0.625 (where 1 − 2/(e^{2|x|}+1) would cancel) and that identity elsewhere; relative
 // error about 1.3e-7. The polynomial coefficients are the classic minimax fits for float.
+//
+// The float32 sequence recurrence (forward and backward) also lives here. Threads split the batch
+// rows once for the whole sequence: step t of a row needs only that row's state from step t±1, so
+// each thread runs its rows through every step with no barrier. Per step and block of MR rows it
+// runs one register-blocked GEMM against w_hh, packed once per call into NR-column panels (1 MB
+// for H = 256, resident in each core's L2 across the steps), and then the fused gate pass on the
+// block while its gates are still in L1/L2.
 #include <cstring>
+#ifdef PYENGINE_OPENMP
+#include <omp.h>
+#endif
 
 #include "pyengine/common.h"
 
@@ -31,6 +41,14 @@ constexpr int kVecBytes = 32;
 constexpr int kVecBytes = 16;
 #endif
 constexpr int VL = kVecBytes / 4;
+
+#if defined(__AVX512F__)
+constexpr int MR = 12;   // 12×2 accumulators + 2 B vectors + a broadcast: 27 of 32 zmm registers
+#else
+constexpr int MR = 6;    // 6×2 + 2 + 1 = 15 of 16 registers
+#endif
+constexpr int NV = 2;
+constexpr int NR = NV * VL;
 
 typedef float vf __attribute__((vector_size(kVecBytes)));
 typedef int vi __attribute__((vector_size(kVecBytes)));
@@ -163,5 +181,176 @@ void lstm_gates_backward_f32(index_t rows, index_t H, const float* gates, const 
     if (full < H) backward_vec(H, full, static_cast<int>(H - full), g, cp, cn, da, db, di, dco, dg);
   }
 }
+
+
+// ---- the sequence recurrence ----------------------------------------------------------------
+
+namespace {
+
+// ap[k·MR + i] = A[i, k] for the m ≤ MR rows of A (row stride lda) and k < K.
+void pack_rows(const float* A, index_t lda, int m, index_t K, float* ap) {
+  for (int i = 0; i < m; ++i) {
+    const float* row = A + i * lda;
+    for (index_t k = 0; k < K; ++k) ap[k * MR + i] = row[k];
+  }
+}
+
+// C[0:M, 0:n] (+)= Σ_k ap[k, 0:M] ⊗ bp[k, 0:NR], n ≤ NR; ACC adds onto C instead of writing it.
+template <int M, bool ACC>
+void micro(index_t K, const float* __restrict ap, const float* __restrict bp, float* c, index_t ldc, int n) {
+  vf acc[M][NV];
+#pragma GCC unroll 16
+  for (int i = 0; i < M; ++i)
+#pragma GCC unroll 4
+    for (int v = 0; v < NV; ++v) acc[i][v] = vf{};
+  for (index_t k = 0; k < K; ++k) {
+    vf b[NV];
+#pragma GCC unroll 4
+    for (int v = 0; v < NV; ++v) std::memcpy(&b[v], bp + k * NR + v * VL, sizeof(vf));
+#pragma GCC unroll 16
+    for (int i = 0; i < M; ++i) {
+      const vf a = splat(ap[k * MR + i]);
+#pragma GCC unroll 4
+      for (int v = 0; v < NV; ++v) acc[i][v] += a * b[v];
+    }
+  }
+#pragma GCC unroll 16
+  for (int i = 0; i < M; ++i)
+#pragma GCC unroll 4
+    for (int v = 0; v < NV; ++v) {
+      const int cnt = n - v * VL < VL ? n - v * VL : VL;
+      if (cnt <= 0) continue;
+      float* cp = c + i * ldc + v * VL;
+      store(cp, ACC ? acc[i][v] + load(cp, cnt) : acc[i][v], cnt);
+    }
+}
+
+template <int M, bool ACC>
+void micro_m(int m, index_t K, const float* ap, const float* bp, float* c, index_t ldc, int n) {
+  if constexpr (M > 0) {
+    if (m == M)
+      micro<M, ACC>(K, ap, bp, c, ldc, n);
+    else
+      micro_m<M - 1, ACC>(m, K, ap, bp, c, ldc, n);
+  }
+}
+
+// C[0:m, 0:cols] (+)= A[0:m, 0:K] · B where B is packed in NR-column panels of K rows.
+template <bool ACC>
+void block_gemm(int m, index_t K, index_t cols, const float* ap, const float* bp, float* c, index_t ldc) {
+  for (index_t p = 0; p * NR < cols; ++p) {
+    const int n = cols - p * NR < NR ? static_cast<int>(cols - p * NR) : NR;
+    micro_m<MR, ACC>(m, K, ap, bp + p * K * NR, c + p * NR, ldc, n);
+  }
+}
+
+// The rows [r0, r1) of thread tid out of nt, in whole blocks where possible.
+void row_range(index_t N, int nt, int tid, index_t& r0, index_t& r1) {
+  const index_t per = (N + nt - 1) / nt;
+  r0 = per * tid < N ? per * tid : N;
+  r1 = r0 + per < N ? r0 + per : N;
+}
+
+}  // namespace
+
+// Forward recurrence over T steps. gates (T, N, 4H) holds x·w_ihᵀ on entry and the activated gates
+// on exit; cs, y (T, N, H) are written. packed: ceil(4H/NR)·NR·H floats; apack: threads·MR·H.
+void lstm_recurrence_forward_f32(index_t T, index_t N, index_t H, const float* h0, const float* c0,
+                                 const float* w_hh, const float* b_ih, const float* b_hh, float* gates,
+                                 float* cs, float* y, float* packed, float* apack, int threads) {
+  const index_t G = 4 * H, NH = N * H, NG = N * G;
+  const index_t panels = (G + NR - 1) / NR;
+#pragma omp parallel num_threads(threads) if (threads > 1)
+  {
+    int tid = 0, nt = 1;
+#ifdef PYENGINE_OPENMP
+    tid = omp_get_thread_num();
+    nt = omp_get_num_threads();
+#endif
+    // w_hhᵀ (H, G) into panels: packed[p][k][j] = w_hh[p·NR + j, k]
+#pragma omp for schedule(static)
+    for (index_t p = 0; p < panels; ++p) {
+      float* dst = packed + p * H * NR;
+      for (index_t k = 0; k < H; ++k)
+        for (int j = 0; j < NR; ++j) {
+          const index_t col = p * NR + j;
+          dst[k * NR + j] = col < G ? w_hh[col * H + k] : 0.0f;
+        }
+    }
+    index_t r0, r1;
+    row_range(N, nt, tid, r0, r1);
+    float* ap = apack + static_cast<index_t>(tid) * MR * H;
+    for (index_t t = 0; t < T; ++t) {
+      const float* h_prev = t ? y + (t - 1) * NH : h0;
+      const float* c_prev = t ? cs + (t - 1) * NH : c0;
+      float* g = gates + t * NG;
+      for (index_t rb = r0; rb < r1; rb += MR) {
+        const int m = r1 - rb < MR ? static_cast<int>(r1 - rb) : MR;
+        pack_rows(h_prev + rb * H, H, m, H, ap);
+        block_gemm<true>(m, H, G, ap, packed, g + rb * G, G);                 // A_t += h_{t−1}·w_hhᵀ
+        lstm_gates_forward_f32(m, H, g + rb * G, b_ih, b_hh, c_prev + rb * H, cs + t * NH + rb * H,
+                               y + t * NH + rb * H);
+      }
+    }
+  }
+}
+
+// Backward recurrence over T steps, t = T−1 … 0: dA (T, N, 4H) is written with the pre-activation
+// gradients; grad_h0, grad_c0 (N, H) are written; grad_h_T, grad_c_T may be null. dh_ws, dc_ws: N·H
+// floats each; packed: ceil(H/NR)·NR·4H floats; apack: threads·MR·4H.
+void lstm_recurrence_backward_f32(index_t T, index_t N, index_t H, const float* c0, const float* w_hh,
+                                  const float* gates, const float* cs, const float* grad_y,
+                                  const float* grad_h_T, const float* grad_c_T, float* dA, float* grad_h0,
+                                  float* grad_c0, float* dh_ws, float* dc_ws, float* packed, float* apack,
+                                  int threads) {
+  const index_t G = 4 * H, NH = N * H, NG = N * G;
+  const index_t panels = (H + NR - 1) / NR;
+#pragma omp parallel num_threads(threads) if (threads > 1)
+  {
+    int tid = 0, nt = 1;
+#ifdef PYENGINE_OPENMP
+    tid = omp_get_thread_num();
+    nt = omp_get_num_threads();
+#endif
+    // w_hh (G, H) into panels: packed[p][k][j] = w_hh[k, p·NR + j]
+#pragma omp for schedule(static)
+    for (index_t p = 0; p < panels; ++p) {
+      float* dst = packed + p * G * NR;
+      for (index_t k = 0; k < G; ++k)
+        for (int j = 0; j < NR; ++j) {
+          const index_t col = p * NR + j;
+          dst[k * NR + j] = col < H ? w_hh[k * H + col] : 0.0f;
+        }
+    }
+    index_t r0, r1;
+    row_range(N, nt, tid, r0, r1);
+    float* ap = apack + static_cast<index_t>(tid) * MR * G;
+    for (index_t t = T - 1; t >= 0; --t) {
+      const float* dh_src = t == T - 1 ? grad_h_T : dh_ws;   // ∂L/∂h_t from step t+1 (null: zero)
+      const float* dc_src = t == T - 1 ? grad_c_T : dc_ws;
+      float* dh_dst = t ? dh_ws : grad_h0;
+      float* dc_dst = t ? dc_ws : grad_c0;
+      const float* c_prev = t ? cs + (t - 1) * NH : c0;
+      float* dA_t = dA + t * NG;
+      for (index_t rb = r0; rb < r1; rb += MR) {
+        const int m = r1 - rb < MR ? static_cast<int>(r1 - rb) : MR;
+        const index_t e = rb * H;
+        lstm_gates_backward_f32(m, H, gates + t * NG + rb * G, c_prev + e, cs + t * NH + e, grad_y + t * NH + e,
+                                dh_src ? dh_src + e : nullptr, dc_src ? dc_src + e : nullptr, dc_dst + e,
+                                dA_t + rb * G);
+        pack_rows(dA_t + rb * G, G, m, G, ap);
+        block_gemm<false>(m, G, H, ap, packed, dh_dst + e, H);               // ∂L/∂h_{t−1} = dA_t·w_hh
+      }
+    }
+  }
+}
+
+// Workspace sizes (floats) the two recurrences need, for the caller to allocate.
+index_t lstm_recurrence_packed_size(index_t H) {
+  const index_t G = 4 * H;
+  const index_t fwd = (G + NR - 1) / NR * NR * H, bwd = (H + NR - 1) / NR * NR * G;
+  return fwd > bwd ? fwd : bwd;
+}
+index_t lstm_recurrence_apack_size(index_t H, int threads) { return static_cast<index_t>(threads) * MR * 4 * H; }
 
 }  // namespace pyengine::cpu::PYENGINE_ISA
