@@ -235,12 +235,22 @@ void micro_m(int m, index_t K, const float* ap, const float* bp, float* c, index
   }
 }
 
-// C[0:m, 0:cols] (+)= A[0:m, 0:K] · B where B is packed in NR-column panels of K rows.
+// C[0:m, 0:cols] (+)= A[0:m, 0:K] · B where B is packed in NR-column panels of K rows. K is taken
+// in chunks of KC so that the chunk of packed A (MR·KC floats) stays in L1 across the panels.
+constexpr index_t KC = 256;
 template <bool ACC>
 void block_gemm(int m, index_t K, index_t cols, const float* ap, const float* bp, float* c, index_t ldc) {
-  for (index_t p = 0; p * NR < cols; ++p) {
-    const int n = cols - p * NR < NR ? static_cast<int>(cols - p * NR) : NR;
-    micro_m<MR, ACC>(m, K, ap, bp + p * K * NR, c + p * NR, ldc, n);
+  for (index_t k0 = 0; k0 < K; k0 += KC) {
+    const index_t kc = K - k0 < KC ? K - k0 : KC;
+    for (index_t p = 0; p * NR < cols; ++p) {
+      const int n = cols - p * NR < NR ? static_cast<int>(cols - p * NR) : NR;
+      const float* a = ap + k0 * MR;
+      const float* b = bp + p * K * NR + k0 * NR;
+      if (ACC || k0 > 0)
+        micro_m<MR, true>(m, kc, a, b, c + p * NR, ldc, n);
+      else
+        micro_m<MR, false>(m, kc, a, b, c + p * NR, ldc, n);
+    }
   }
 }
 
