@@ -32,7 +32,7 @@ PE_ISA_DECLARE(void lstm_recurrence_backward_f32(index_t, index_t, index_t, cons
                                                  const float*, float*, float*, float*, float*, float*, float*,
                                                  float*, int))
 PE_ISA_DECLARE(index_t lstm_recurrence_packed_size(index_t))
-PE_ISA_DECLARE(index_t lstm_recurrence_apack_size(index_t, int))
+PE_ISA_DECLARE(index_t lstm_recurrence_apack_size(index_t, index_t, int))
 
 namespace {
 
@@ -148,7 +148,9 @@ void column_sums(index_t rows, index_t cols, const T* a, T* out) {
 }
 
 index_t recurrence_packed_size(index_t H) { PE_ISA_CALL(lstm_recurrence_packed_size, H); }
-index_t recurrence_apack_size(index_t H, int threads) { PE_ISA_CALL(lstm_recurrence_apack_size, H, threads); }
+index_t recurrence_apack_size(index_t N, index_t H, int threads) {
+  PE_ISA_CALL(lstm_recurrence_apack_size, N, H, threads);
+}
 
 // Threads for the float recurrence: rows are split between them, so never more than N.
 int recurrence_threads(index_t N, index_t H) {
@@ -231,7 +233,7 @@ void recurrence_forward<float>(index_t T_, index_t N, index_t H, const float* h0
                                float* y) {
   const int nt = recurrence_threads(N, H);
   float* packed = workspace<float, 1>(recurrence_packed_size(H));
-  float* apack = workspace<float, 4>(recurrence_apack_size(H, nt));
+  float* apack = workspace<float, 4>(recurrence_apack_size(N, H, nt));
   recurrence_forward_isa(T_, N, H, h0, c0, w_hh, b_ih, b_hh, gates, cs, y, packed, apack, nt);
 }
 
@@ -243,7 +245,7 @@ void recurrence_backward<float>(index_t T_, index_t N, index_t H, const float* c
   float* dh_ws = workspace<float, 2>(N * H);
   float* dc_ws = workspace<float, 3>(N * H);
   float* packed = workspace<float, 1>(recurrence_packed_size(H));
-  float* apack = workspace<float, 4>(recurrence_apack_size(H, nt));
+  float* apack = workspace<float, 4>(recurrence_apack_size(N, H, nt));
   recurrence_backward_isa(T_, N, H, c0, w_hh, gates, cs, grad_y, grad_h_T, grad_c_T, dA, grad_h0, grad_c0, dh_ws,
                           dc_ws, packed, apack, nt);
 }

@@ -16,9 +16,8 @@
 // The float32 sequence recurrence (forward and backward) also lives here. Threads split the batch
 // rows once for the whole sequence: step t of a row needs only that row's state from step t±1, so
 // each thread runs its rows through every step with no barrier. Per step and block of MR rows it
-// runs one register-blocked GEMM against w_hh, packed once per call into NR-column panels (1 MB
-// for H = 256, resident in each core's L2 across the steps), and then the fused gate pass on the
-// block while its gates are still in L1/L2.
+// runs one register-blocked GEMM of its rows against w_hh, packed once per call into NR-column
+// panels, and then the fused gate pass on those rows while their gates are still in L2.
 #include <cstring>
 #ifdef PYENGINE_OPENMP
 #include <omp.h>
@@ -53,7 +52,9 @@ constexpr int NR = NV * VL;
 typedef float vf __attribute__((vector_size(kVecBytes)));
 typedef int vi __attribute__((vector_size(kVecBytes)));
 
-inline vf splat(float v) { return vf{} + v; }
+// v in every lane. Written as v − 0 because that is exactly v, so the compiler folds it to a bare
+// broadcast; 0 + v is not (it turns −0 into +0) and costs a dependent scalar add per broadcast.
+inline vf splat(float v) { return v - vf{}; }
 
 // n lanes from p (the rest zero); n == VL is the common, branch-free case once inlined.
 inline vf load(const float* p, int n) {
@@ -235,21 +236,33 @@ void micro_m(int m, index_t K, const float* ap, const float* bp, float* c, index
   }
 }
 
-// C[0:m, 0:cols] (+)= A[0:m, 0:K] · B where B is packed in NR-column panels of K rows. K is taken
-// in chunks of KC so that the chunk of packed A (MR·KC floats) stays in L1 across the panels.
-constexpr index_t KC = 256;
+// All `rows` rows of A (row stride lda, K columns) packed block by block: block b (rows b·MR …)
+// at ap + b·MR·K, in pack_rows' layout.
+void pack_all_rows(const float* A, index_t lda, index_t rows, index_t K, float* ap) {
+  for (index_t rb = 0; rb < rows; rb += MR)
+    pack_rows(A + rb * lda, lda, rows - rb < MR ? static_cast<int>(rows - rb) : MR, K, ap + rb * K);
+}
+
+// C[0:rows, 0:cols] (+)= A[0:rows, 0:K] · B, A packed by pack_all_rows, B packed in NR-column
+// panels of K rows. Loop order k-chunk → panel → row block: a KC×NR chunk of a B panel (32 KB)
+// is read from L2 once per step and reused from L1 by every row block.
+constexpr index_t KC = 128;
 template <bool ACC>
-void block_gemm(int m, index_t K, index_t cols, const float* ap, const float* bp, float* c, index_t ldc) {
+void rows_gemm(index_t rows, index_t K, index_t cols, const float* ap, const float* bp, float* c, index_t ldc) {
   for (index_t k0 = 0; k0 < K; k0 += KC) {
     const index_t kc = K - k0 < KC ? K - k0 : KC;
     for (index_t p = 0; p * NR < cols; ++p) {
       const int n = cols - p * NR < NR ? static_cast<int>(cols - p * NR) : NR;
-      const float* a = ap + k0 * MR;
       const float* b = bp + p * K * NR + k0 * NR;
-      if (ACC || k0 > 0)
-        micro_m<MR, true>(m, kc, a, b, c + p * NR, ldc, n);
-      else
-        micro_m<MR, false>(m, kc, a, b, c + p * NR, ldc, n);
+      for (index_t rb = 0; rb < rows; rb += MR) {
+        const int m = rows - rb < MR ? static_cast<int>(rows - rb) : MR;
+        const float* a = ap + rb * K + k0 * MR;
+        float* cp = c + rb * ldc + p * NR;
+        if (ACC || k0 > 0)
+          micro_m<MR, true>(m, kc, a, b, cp, ldc, n);
+        else
+          micro_m<MR, false>(m, kc, a, b, cp, ldc, n);
+      }
     }
   }
 }
@@ -263,8 +276,22 @@ void row_range(index_t N, int nt, int tid, index_t& r0, index_t& r1) {
 
 }  // namespace
 
+// Workspace sizes (floats) the two recurrences need, for the caller to allocate.
+index_t lstm_recurrence_packed_size(index_t H) {
+  const index_t G = 4 * H;
+  const index_t fwd = (G + NR - 1) / NR * NR * H, bwd = (H + NR - 1) / NR * NR * G;
+  return fwd > bwd ? fwd : bwd;
+}
+// apack: for each thread room for every row (rounded up to MR; OpenMP may hand out fewer threads
+// than asked, giving each more rows) by the larger K (4H, of the backward).
+index_t lstm_apack_stride(index_t N, index_t H) { return (N + MR - 1) / MR * MR * 4 * H; }
+index_t lstm_recurrence_apack_size(index_t N, index_t H, int threads) {
+  return static_cast<index_t>(threads) * lstm_apack_stride(N, H);
+}
+
+
 // Forward recurrence over T steps. gates (T, N, 4H) holds x·w_ihᵀ on entry and the activated gates
-// on exit; cs, y (T, N, H) are written. packed: ceil(4H/NR)·NR·H floats; apack: threads·MR·H.
+// on exit; cs, y (T, N, H) are written. packed, apack: the sizes below.
 void lstm_recurrence_forward_f32(index_t T, index_t N, index_t H, const float* h0, const float* c0,
                                  const float* w_hh, const float* b_ih, const float* b_hh, float* gates,
                                  float* cs, float* y, float* packed, float* apack, int threads) {
@@ -289,25 +316,23 @@ void lstm_recurrence_forward_f32(index_t T, index_t N, index_t H, const float* h
     }
     index_t r0, r1;
     row_range(N, nt, tid, r0, r1);
-    float* ap = apack + static_cast<index_t>(tid) * MR * H;
-    for (index_t t = 0; t < T; ++t) {
+    const index_t apack_stride = lstm_apack_stride(N, H);
+    float* ap = apack + static_cast<index_t>(tid) * apack_stride;
+    const index_t rows = r1 - r0;
+    for (index_t t = 0; t < T && rows > 0; ++t) {
       const float* h_prev = t ? y + (t - 1) * NH : h0;
       const float* c_prev = t ? cs + (t - 1) * NH : c0;
-      float* g = gates + t * NG;
-      for (index_t rb = r0; rb < r1; rb += MR) {
-        const int m = r1 - rb < MR ? static_cast<int>(r1 - rb) : MR;
-        pack_rows(h_prev + rb * H, H, m, H, ap);
-        block_gemm<true>(m, H, G, ap, packed, g + rb * G, G);                 // A_t += h_{t−1}·w_hhᵀ
-        lstm_gates_forward_f32(m, H, g + rb * G, b_ih, b_hh, c_prev + rb * H, cs + t * NH + rb * H,
-                               y + t * NH + rb * H);
-      }
+      float* g = gates + t * NG + r0 * G;
+      pack_all_rows(h_prev + r0 * H, H, rows, H, ap);
+      rows_gemm<true>(rows, H, G, ap, packed, g, G);                          // A_t += h_{t−1}·w_hhᵀ
+      lstm_gates_forward_f32(rows, H, g, b_ih, b_hh, c_prev + r0 * H, cs + t * NH + r0 * H, y + t * NH + r0 * H);
     }
   }
 }
 
 // Backward recurrence over T steps, t = T−1 … 0: dA (T, N, 4H) is written with the pre-activation
 // gradients; grad_h0, grad_c0 (N, H) are written; grad_h_T, grad_c_T may be null. dh_ws, dc_ws: N·H
-// floats each; packed: ceil(H/NR)·NR·4H floats; apack: threads·MR·4H.
+// floats each; packed, apack: the sizes above.
 void lstm_recurrence_backward_f32(index_t T, index_t N, index_t H, const float* c0, const float* w_hh,
                                   const float* gates, const float* cs, const float* grad_y,
                                   const float* grad_h_T, const float* grad_c_T, float* dA, float* grad_h0,
@@ -334,33 +359,24 @@ void lstm_recurrence_backward_f32(index_t T, index_t N, index_t H, const float* 
     }
     index_t r0, r1;
     row_range(N, nt, tid, r0, r1);
-    float* ap = apack + static_cast<index_t>(tid) * MR * G;
-    for (index_t t = T - 1; t >= 0; --t) {
+    const index_t apack_stride = lstm_apack_stride(N, H);
+    float* ap = apack + static_cast<index_t>(tid) * apack_stride;
+    const index_t rows = r1 - r0;
+    for (index_t t = T - 1; t >= 0 && rows > 0; --t) {
       const float* dh_src = t == T - 1 ? grad_h_T : dh_ws;   // ∂L/∂h_t from step t+1 (null: zero)
       const float* dc_src = t == T - 1 ? grad_c_T : dc_ws;
       float* dh_dst = t ? dh_ws : grad_h0;
       float* dc_dst = t ? dc_ws : grad_c0;
       const float* c_prev = t ? cs + (t - 1) * NH : c0;
       float* dA_t = dA + t * NG;
-      for (index_t rb = r0; rb < r1; rb += MR) {
-        const int m = r1 - rb < MR ? static_cast<int>(r1 - rb) : MR;
-        const index_t e = rb * H;
-        lstm_gates_backward_f32(m, H, gates + t * NG + rb * G, c_prev + e, cs + t * NH + e, grad_y + t * NH + e,
-                                dh_src ? dh_src + e : nullptr, dc_src ? dc_src + e : nullptr, dc_dst + e,
-                                dA_t + rb * G);
-        pack_rows(dA_t + rb * G, G, m, G, ap);
-        block_gemm<false>(m, G, H, ap, packed, dh_dst + e, H);               // ∂L/∂h_{t−1} = dA_t·w_hh
-      }
+      const index_t e = r0 * H;
+      lstm_gates_backward_f32(rows, H, gates + t * NG + r0 * G, c_prev + e, cs + t * NH + e, grad_y + t * NH + e,
+                              dh_src ? dh_src + e : nullptr, dc_src ? dc_src + e : nullptr, dc_dst + e,
+                              dA_t + r0 * G);
+      pack_all_rows(dA_t + r0 * G, G, rows, G, ap);
+      rows_gemm<false>(rows, G, H, ap, packed, dh_dst + e, H);                // ∂L/∂h_{t−1} = dA_t·w_hh
     }
   }
 }
-
-// Workspace sizes (floats) the two recurrences need, for the caller to allocate.
-index_t lstm_recurrence_packed_size(index_t H) {
-  const index_t G = 4 * H;
-  const index_t fwd = (G + NR - 1) / NR * NR * H, bwd = (H + NR - 1) / NR * NR * G;
-  return fwd > bwd ? fwd : bwd;
-}
-index_t lstm_recurrence_apack_size(index_t H, int threads) { return static_cast<index_t>(threads) * MR * 4 * H; }
 
 }  // namespace pyengine::cpu::PYENGINE_ISA
