@@ -246,7 +246,7 @@ void pack_all_rows(const float* A, index_t lda, index_t rows, index_t K, float* 
 // C[0:rows, 0:cols] (+)= A[0:rows, 0:K] · B, A packed by pack_all_rows, B packed in NR-column
 // panels of K rows. Loop order k-chunk → panel → row block: a KC×NR chunk of a B panel (32 KB)
 // is read from L2 once per step and reused from L1 by every row block.
-constexpr index_t KC = 128;
+constexpr index_t KC = 256;
 template <bool ACC>
 void rows_gemm(index_t rows, index_t K, index_t cols, const float* ap, const float* bp, float* c, index_t ldc) {
   for (index_t k0 = 0; k0 < K; k0 += KC) {
