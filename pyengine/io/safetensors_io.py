@@ -189,7 +189,7 @@ def load(path, model=None, strict: bool = True):
 
 def load_into(model, arrays: dict, meta: dict, path: str, strict: bool = True) -> None:
     arch = meta.get("architecture")
-    if arch is not None and arch != type(model).__name__:
+    if arch is not None and arch not in {cls.__name__ for cls in type(model).__mro__}:
         raise ValueError(f"{path} holds a {arch} model, not a {type(model).__name__}")
     own = model.state_dict()
     if strict:

@@ -95,8 +95,6 @@ def fit(model, train_data, loss_fn, optimizer, epochs: int = 10, batch_size: int
     from exactly (the data order of epoch e depends only on seed and e). progress: "auto" (a tqdm
     bar when stderr is a terminal), True or False. plot: path of the training-progress PNG.
     """
-    from .. import no_grad
-
     if isinstance(epochs, bool) or not isinstance(epochs, int) or epochs < 1:
         raise ValueError(f"fit: epochs must be a positive int, got {epochs!r}")
     if validation_frequency is not None and (not isinstance(validation_frequency, int) or validation_frequency < 1):
@@ -154,6 +152,7 @@ def fit(model, train_data, loss_fn, optimizer, epochs: int = 10, batch_size: int
     for epoch in range(start_epoch, epochs):
         train_loader.set_epoch(epoch)
         model.train()
+        _call(callbacks, "on_epoch_begin", epoch)
         bar = None
         if show:
             from tqdm.auto import tqdm
