@@ -33,3 +33,13 @@ def test_loading_another_architecture_changes_nothing(tmp_path):
         pio.load(tmp_path / "odd.safetensors", cnn)
     for k, v in cnn.state_dict().items():
         np.testing.assert_array_equal(v.numpy(), before[k])
+
+
+def test_module_save_and_load_methods_and_top_level_names(tmp_path):
+    pyengine.manual_seed(3)
+    a = DigitMLP(hidden=16)
+    a.save(tmp_path / "m.safetensors")
+    b = DigitMLP(hidden=16).load(tmp_path / "m.safetensors")
+    np.testing.assert_array_equal(a.fc1.weight.numpy(), b.fc1.weight.numpy())
+    arrays = pyengine.load(tmp_path / "m.safetensors")
+    assert set(arrays) == set(a.state_dict()) and pyengine.save is pio.save
