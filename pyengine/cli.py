@@ -199,6 +199,9 @@ def _cmd_train(args) -> int:
     t0 = time.perf_counter()
     if args.threads:
         pyengine.set_num_threads(args.threads)
+    if args.device == "cuda" and not pyengine.cuda.is_available():
+        raise UsageError("--device cuda: no usable CUDA GPU (needs the CUDA build of pyengine, CuPy and a "
+                         "driver); accepted here: --device cpu")
     out_dir = args.output
     if os.path.exists(out_dir) and not os.path.isdir(out_dir):
         raise UsageError(f"--output {out_dir} exists and is not a folder")
@@ -422,7 +425,7 @@ def main(argv=None) -> int:
     except KeyboardInterrupt:
         print(f"pyengine {args.command}: interrupted; nothing was written", file=sys.stderr)
         return 130
-    except (UsageError, DataError, CorruptFileError, ValueError, TypeError, FileNotFoundError, ImportError,
+    except (UsageError, DataError, CorruptFileError, ValueError, TypeError, OSError, ImportError,
             FloatingPointError) as exc:
         if os.environ.get("PYENGINE_DEBUG"):
             raise

@@ -139,3 +139,11 @@ def test_output_path_is_a_file(capsys, tmp_path):
     f = tmp_path / "file"
     f.write_text("x")
     _one_line_error(capsys, ["train", "--output", str(f)], "exists and is not a folder")
+
+
+def test_cuda_without_a_gpu(capsys, tmp_path):
+    import pyengine
+    if pyengine.cuda.is_available():
+        pytest.skip("a GPU is present")
+    _one_line_error(capsys, ["train", "--device", "cuda", "--output", str(tmp_path / "o")], "accepted here: --device cpu")
+    assert not (tmp_path / "o").exists()
