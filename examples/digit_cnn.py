@@ -35,10 +35,12 @@ def build():
 model = build()
 print(model)
 
-# Training options: sgdm, learning rate 0.01, mini-batches of 64, 8 epochs, validation every epoch.
+# Training options: sgdm, learning rate 0.01 (x0.1 after 4 epochs), mini-batches of 32, 6 epochs,
+# validation every epoch.
 optimizer = optim.SGD(model.parameters(), lr=0.01, momentum=0.9)
-history = fit(model, DataLoader(train, batch_size=64, shuffle=True, seed=0), nn.CrossEntropyLoss(), optimizer,
-              epochs=8, validation_data=val, plot="digit-cnn-progress.png")
+scheduler = optim.lr_scheduler.StepLR(optimizer, step_size=4, gamma=0.1)
+history = fit(model, DataLoader(train, batch_size=32, shuffle=True, seed=0), nn.CrossEntropyLoss(), optimizer,
+              epochs=6, validation_data=val, scheduler=scheduler, plot="digit-cnn-progress.png")
 
 result = evaluate(model, val)
 print(f"validation accuracy {100 * result.accuracy:.2f}%, loss {result.loss:.4f}")

@@ -42,6 +42,12 @@ def _to_numpy(value) -> np.ndarray:
     return arr if arr.flags.c_contiguous else arr.copy(order="C")
 
 
+def _umask() -> int:
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
 def _write_atomic(path: str, data: bytes) -> None:
     """Writes data to path through a temp file in the same folder: write, flush, fsync, rename."""
     path = os.fspath(path)
@@ -50,6 +56,7 @@ def _write_atomic(path: str, data: bytes) -> None:
         raise FileNotFoundError(f"cannot save {path}: folder {folder} does not exist")
     fd, tmp = tempfile.mkstemp(dir=folder, prefix="." + os.path.basename(path) + ".", suffix=".tmp")
     try:
+        os.chmod(tmp, 0o666 & ~_umask())   # mkstemp makes 0600; a saved model is as readable as any file
         with os.fdopen(fd, "wb") as f:
             f.write(data)
             f.flush()

@@ -30,6 +30,9 @@ def test_round_trip_with_metadata(tmp_path):
     assert meta["format"] == "pyengine" and meta["architecture"] == "DigitCNN"
     assert json.loads(meta["classes"]) == [0, 1]
     assert pio.read_metadata(path)["pyengine_version"]
+    mask = os.umask(0)
+    os.umask(mask)
+    assert path.stat().st_mode & 0o777 == 0o666 & ~mask
     # a standard safetensors reader opens it too
     from safetensors.numpy import load_file
     assert set(load_file(str(path))) == set(_arrays())
