@@ -7,7 +7,8 @@
 #   e.g. scripts/sanitize_tests.sh -k softmax
 #        scripts/sanitize_tests.sh tests/kernels/test_parity.py -k "gemm or relu"
 # Environment: PYENGINE_SANITIZE (default address,undefined), PYENGINE_SANITIZE_BUILD_DIR (default
-# build/sanitize), PYENGINE_BUILD_JOBS (default 2), PYTHON (default python3).
+# build/sanitize), PYENGINE_BUILD_JOBS (default 2), PYTHON (default python3), CXX (default g++:
+# the compiler whose sanitizer runtimes are preloaded). Not called by .ci/run (yet).
 #
 # How: CMake builds _C with -fsanitize=... into the build folder and writes the module into a
 # staging copy of the Python package there (build/sanitize/stage/pyengine), never over the
@@ -28,8 +29,19 @@ STAGE=$BUILD_DIR/stage
 REPORTS=$BUILD_DIR/reports
 start=$(date +%s)
 
-"$PYTHON" -c "import pybind11, numpy, pytest" 2>/dev/null || {
-  echo "sanitize_tests.sh: needs pybind11, numpy and pytest in $PYTHON (pip install pybind11 numpy pytest)" >&2
+# The build tools pip's isolated build would bring: installed here only inside a virtual
+# environment (as in CI after `pip install .[test]`), never into a system Python.
+in_venv=$("$PYTHON" -c "import sys; print(int(sys.prefix != sys.base_prefix))")
+if ! "$PYTHON" -c "import pybind11" 2>/dev/null || ! command -v cmake >/dev/null; then
+  if [ "$in_venv" = 1 ]; then
+    "$PYTHON" -m pip install --quiet pybind11 cmake ninja
+  else
+    echo "sanitize_tests.sh: needs pybind11 and cmake (pip install pybind11 cmake ninja)" >&2
+    exit 2
+  fi
+fi
+"$PYTHON" -c "import numpy, pytest" 2>/dev/null || {
+  echo "sanitize_tests.sh: needs numpy and pytest in $PYTHON (pip install .[test])" >&2
   exit 2
 }
 
@@ -68,11 +80,12 @@ export LD_PRELOAD="${preload[*]}"
 export PYTHONMALLOC=malloc
 export ASAN_OPTIONS="detect_leaks=0:abort_on_error=1:log_path=$REPORTS/asan"
 export UBSAN_OPTIONS="halt_on_error=1:print_stacktrace=1:log_path=$REPORTS/ubsan"
-export PYENGINE_SANITIZED=1
 
 # The staged package, not the source tree, must be imported: run from the stage (python -m puts
-# the working folder first on sys.path) and check before testing.
+# the working folder first on sys.path) and check before testing. The source root comes after it
+# on the path, for the tests' own imports (tests.support).
 cd "$STAGE"
+export PYTHONPATH="$ROOT${PYTHONPATH:+:$PYTHONPATH}"
 module=$("$PYTHON" -c "import pyengine._C as m; print(m.__file__)")
 case "$module" in
   "$STAGE"/*) ;;
