@@ -82,8 +82,8 @@ inline void tap_outputs(index_t off, index_t stride, index_t size, index_t out, 
 }
 
 // Row by row: for each tap (i, j) in the window's scan order, one pass over the output row with a
-// branch-free select, so every output sees its taps in PyTorch's order and the loop has no
-// data-dependent branch (random data mispredicts about half of them).
+// select-style update, so every output sees its taps in PyTorch's order and the inner loop is a
+// simple strided pass the compiler can if-convert.
 template <typename T>
 void max_plane_general(const Pool2dShape& s, const T* x, T* y, std::int64_t* idx) {
   for (index_t oh = 0; oh < s.OH; ++oh) {

@@ -20,7 +20,7 @@
 // unpadded case has a vector path on AVX2/AVX-512 (rows deinterleaved into the four window corners, 8 outputs at a
 // time, the last chunk of a row overlapping the previous one); its backward writes each 2×2 block
 // once (value or zero) instead of zeroing the plane and scattering. Other shapes use a scalar
-// loop that walks each output row once per window tap (branch-free max update).
+// loop that walks each output row once per window tap.
 #pragma once
 #include "pyengine/common.h"
 
