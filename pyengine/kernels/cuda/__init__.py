@@ -16,11 +16,5 @@ from .activation import *  # noqa: F401,F403
 from .softmax import *  # noqa: F401,F403
 from .batchnorm import *  # noqa: F401,F403
 from .dropout import *  # noqa: F401,F403
+from .optim import *  # noqa: F401,F403
 
-# The fused optimizer updates follow the training family's contract (kernels/_contract/optim.py);
-# they are exported once that contract is present on the branch.
-import importlib.util as _util  # noqa: E402
-
-if _util.find_spec("pyengine.kernels._contract.optim") is not None:
-    from .optim import *  # noqa: F401,F403,E402
-del _util
