@@ -187,8 +187,9 @@ def make_cuda():
         # as the kernel: scatter-add, an index outside the plane skipped (never an error)
         n, c, h, w = gx.shape
         out = np.zeros((n * c, h * w))
-        idx = _host(ind).reshape(n * c, -1)
-        g = _host(gy).reshape(n * c, -1).astype(np.float64)
+        ohw = gy.shape[2] * gy.shape[3]
+        idx = _host(ind).reshape(n * c, ohw)
+        g = _host(gy).reshape(n * c, ohw).astype(np.float64)
         ok = (idx >= 0) & (idx < h * w)
         planes = np.broadcast_to(np.arange(n * c)[:, None], idx.shape)
         np.add.at(out, (planes[ok], idx[ok]), g[ok])
