@@ -1,0 +1,190 @@
+"""The bad-input matrix, run for one op in a fresh process (so a crash fails the test, not the suite).
+
+For every registered kernel, the first ordinary float32 sample is mutated by each case of
+``CASES`` below, one float-array argument at a time. Each mutated call must either give the
+correct result (the reference's, on the same values) or raise ValueError/TypeError whose message
+names the function. Usage: ``python bad_input_matrix.py OP_NAME`` prints a JSON report.
+
+| case            | mutation                                   | accepted outcome                         |
+|-----------------|--------------------------------------------|------------------------------------------|
+| dtype-int32     | argument cast to int32                     | TypeError naming function and argument   |
+| dtype-int64     | argument cast to int64                     | TypeError naming function and argument   |
+| dtype-float16   | argument cast to float16                   | TypeError naming function and argument   |
+| dtype-bool      | argument cast to bool                      | TypeError naming function and argument   |
+| dtype-object    | argument cast to object                    | TypeError naming function and argument   |
+| mixed-dtype     | argument cast to float64, others float32   | TypeError, or correct result             |
+| rank-plus-one   | argument gets a leading axis of size 1     | ValueError, or correct result            |
+| rank-minus-one  | argument loses its first axis              | ValueError, or correct result            |
+| nan             | a quarter of the argument's values NaN     | result with the reference's NaN pattern  |
+| inf             | some values +Inf and -Inf                  | result with the reference's NaN/Inf pattern |
+| non-contiguous  | argument as a strided view                 | correct result                           |
+| negative-stride | argument as a reversed view of a copy      | correct result                           |
+| read-only       | argument not writeable                     | correct result, or ValueError "read-only" for in-place arguments |
+| not-an-array    | argument as a nested list                  | TypeError naming function and argument   |
+"""
+from __future__ import annotations
+
+import inspect
+import json
+import re
+import sys
+import traceback
+
+import numpy as np
+
+
+def _float_positions(sample):
+    return [i for i, a in enumerate(sample.args) if isinstance(a, np.ndarray) and a.dtype.kind == "f"]
+
+
+def _non_contiguous(x):
+    wide = np.empty(x.shape + (2,), dtype=x.dtype)
+    wide[..., 0] = x
+    return wide[..., 0]
+
+
+def _negative_stride(x):
+    if x.ndim == 0 or x.shape[0] == 0:
+        return x
+    flipped = np.ascontiguousarray(x[::-1])
+    return flipped[::-1]
+
+
+def _with_nan(x, rng):
+    y = x.copy()
+    if y.size:
+        y.reshape(-1)[rng.random(y.size) < 0.25] = np.nan
+    return y
+
+
+def _with_inf(x, rng):
+    y = x.copy()
+    if y.size:
+        flat = y.reshape(-1)
+        flat[rng.random(y.size) < 0.1] = np.inf
+        flat[rng.random(y.size) < 0.1] = -np.inf
+    return y
+
+
+def _read_only(x):
+    y = x.copy()
+    y.setflags(write=False)
+    return y
+
+
+# name, mutation(x, rng) -> new argument, expectation
+CASES = [
+    ("dtype-int32", lambda x, rng: x.astype(np.int32), "type-error"),
+    ("dtype-int64", lambda x, rng: x.astype(np.int64), "type-error"),
+    ("dtype-float16", lambda x, rng: x.astype(np.float16), "type-error"),
+    ("dtype-bool", lambda x, rng: x.astype(bool), "type-error"),
+    ("dtype-object", lambda x, rng: x.astype(object), "type-error"),
+    ("mixed-dtype", lambda x, rng: x.astype(np.float64), "error-or-correct"),
+    ("rank-plus-one", lambda x, rng: x[None], "error-or-correct"),
+    ("rank-minus-one", lambda x, rng: x[0] if x.ndim and x.shape[0] else x.reshape(-1)[:0], "error-or-correct"),
+    ("nan", _with_nan, "ieee"),
+    ("inf", _with_inf, "ieee"),
+    ("non-contiguous", lambda x, rng: _non_contiguous(x), "correct"),
+    ("negative-stride", lambda x, rng: _negative_stride(x), "correct"),
+    ("read-only", lambda x, rng: _read_only(x), "correct-or-readonly"),
+    ("not-an-array", lambda x, rng: x.tolist(), "type-error"),
+]
+
+
+def _arrays(result):
+    if isinstance(result, (tuple, list)):
+        return [r for r in result if isinstance(r, np.ndarray)]
+    return [result] if isinstance(result, np.ndarray) else []
+
+
+def _same(got, want, atol, rtol, ieee):
+    g, w = _arrays(got), _arrays(want)
+    if len(g) != len(w):
+        return f"{len(g)} outputs, reference gives {len(w)}"
+    for k, (a, b) in enumerate(zip(g, w)):
+        if a.shape != b.shape:
+            return f"output {k}: shape {a.shape}, reference {b.shape}"
+        if b.dtype.kind != "f":
+            if not ieee and not np.array_equal(a, b):
+                return f"output {k}: integer output differs from the reference"
+            continue
+        a64, b64 = a.astype(np.float64), b.astype(np.float64)
+        if ieee:
+            if not np.array_equal(np.isnan(a64), np.isnan(b64)):
+                return f"output {k}: NaN pattern differs from the reference ({int(np.isnan(a64).sum())} vs {int(np.isnan(b64).sum())})"
+            if not np.array_equal(np.isposinf(a64), np.isposinf(b64)) or not np.array_equal(np.isneginf(a64), np.isneginf(b64)):
+                return f"output {k}: Inf pattern differs from the reference"
+            fin = np.isfinite(b64)
+            a64, b64 = a64[fin], b64[fin]
+        if not np.allclose(a64, b64, atol=atol, rtol=rtol):
+            return f"output {k}: values differ from the reference (max {np.max(np.abs(a64 - b64)):.3e})"
+    return None
+
+
+def run_matrix(op_name: str) -> dict:
+    from pyengine import reference
+    from pyengine.kernels import cpu
+    from pyengine.testing.registry import get_op, to_float64
+
+    op = get_op(op_name)
+    rng = np.random.default_rng(5)
+    samples = [s for s in op.samples(rng, np.dtype(np.float32))
+               if all(a.size > 0 for a in s.args if isinstance(a, np.ndarray))]
+    if not samples:
+        return {"op": op_name, "cases": 0, "failures": [f"{op_name}: no non-empty float32 sample"]}
+    sample = samples[0]
+    params = list(inspect.signature(getattr(cpu, op_name)).parameters)
+    atol, rtol = op.tol[np.dtype(np.float32)]
+    failures, count = [], 0
+    for pos in _float_positions(sample):
+        arg_name = params[pos] if pos < len(params) else f"argument {pos}"
+        for case, mutate, expect in CASES:
+            count += 1
+            args = list(sample.args)
+            args[pos] = mutate(sample.args[pos], np.random.default_rng(9))
+            where = f"{op_name}({arg_name}) [{case}]"
+            kwargs = dict(sample.kwargs)
+            try:
+                got = getattr(cpu, op_name)(*[a.copy() if isinstance(a, np.ndarray) and a.flags.writeable else a
+                                              for a in args], **kwargs)
+                error = None
+            except (ValueError, TypeError) as exc:
+                got, error = None, exc
+            except Exception as exc:  # any other exception type is a failure of the contract
+                failures.append(f"{where}: raised {type(exc).__name__}: {exc}")
+                continue
+            if error is not None:
+                msg = str(error)
+                if not msg.startswith(f"{op_name}:") and op_name not in msg:
+                    failures.append(f"{where}: error message does not name the function: {msg!r}")
+                elif expect == "type-error" and not isinstance(error, TypeError):
+                    failures.append(f"{where}: expected TypeError, got {type(error).__name__}: {msg}")
+                elif expect == "type-error" and arg_name not in msg:
+                    failures.append(f"{where}: TypeError does not name the argument: {msg!r}")
+                elif expect in ("correct", "ieee"):
+                    failures.append(f"{where}: valid input rejected: {type(error).__name__}: {msg}")
+                elif expect == "correct-or-readonly" and not re.search("read-only", msg):
+                    failures.append(f"{where}: rejected without saying read-only: {msg!r}")
+                continue
+            if expect == "type-error":
+                failures.append(f"{where}: accepted an invalid argument instead of raising TypeError")
+                continue
+            ref_args = [np.asarray(a) if isinstance(a, np.ndarray) else a for a in args]
+            try:
+                want = getattr(reference, op_name)(*to_float64(tuple(np.array(a) if isinstance(a, np.ndarray) else a
+                                                                     for a in ref_args)), **to_float64(kwargs))
+            except (ValueError, TypeError) as exc:
+                failures.append(f"{where}: the kernel accepted what the reference rejects ({exc})")
+                continue
+            problem = _same(got, want, atol, rtol, ieee=(expect == "ieee"))
+            if problem:
+                failures.append(f"{where}: {problem}")
+    return {"op": op_name, "cases": count, "failures": failures}
+
+
+if __name__ == "__main__":
+    try:
+        report = run_matrix(sys.argv[1])
+    except Exception:
+        report = {"op": sys.argv[1], "cases": 0, "failures": [traceback.format_exc()]}
+    print(json.dumps(report))
