@@ -1,0 +1,228 @@
+// conv_isa.cpp — the direct convolution kernels (see pyengine/conv2d.h), compiled once per ISA.
+//
+// Used for few input channels per group (first layers, depthwise), where im2col + GEMM would
+// run a GEMM with a tiny inner dimension. Every (image, group) item copies its Cg input channels
+// into a zero-padded buffer (so no tap needs a bounds check) and then:
+//   forward          y_row[ow]  = bias + Σ_{c,r,s} w · xpad_row(c, oh·sh + r·dh)[ow·sw + s·dw]
+//   backward_input   gpad_row(c, oh·sh + r·dh)[ow·sw + s·dw] += w · gy_row[ow], interior copied out
+//   backward_weight  acc[ow] += gy_row[ow] · xpad_row(...)[ow·sw + s·dw] over oh, then Σ acc
+// Each inner loop runs along ow over contiguous memory (stride 1) and is vectorised by the
+// compiler for this copy's ISA. Items are spread over threads; backward_weight keeps one partial
+// sum per thread and adds them at the end (no serial loop over the batch).
+#include <cstdlib>
+#include <cstring>
+#ifdef PYENGINE_OPENMP
+#include <omp.h>
+#endif
+#include "pyengine/im2col.h"
+
+#ifndef PYENGINE_ISA
+#error "conv_isa.cpp is compiled once per ISA with -DPYENGINE_ISA=<name>"
+#endif
+
+namespace pyengine::cpu::PYENGINE_ISA {
+namespace {
+
+// A grow-only, 64-byte-aligned scratch buffer owned by the calling thread.
+void* scratch(int slot, index_t bytes) {
+  static thread_local void* buffers[3] = {nullptr, nullptr, nullptr};
+  static thread_local index_t sizes[3] = {0, 0, 0};
+  if (bytes > sizes[slot]) {
+    std::free(buffers[slot]);
+    const index_t rounded = (bytes + 63) / 64 * 64;
+    buffers[slot] = std::aligned_alloc(64, static_cast<size_t>(rounded));
+    sizes[slot] = buffers[slot] ? rounded : 0;
+  }
+  return buffers[slot];
+}
+
+inline int thread_count(index_t items) {
+  int t = get_num_threads();
+  if (items < t) t = static_cast<int>(items < 1 ? 1 : items);
+  return t;
+}
+
+inline int thread_id() {
+#ifdef PYENGINE_OPENMP
+  return omp_get_thread_num();
+#else
+  return 0;
+#endif
+}
+
+// Copies Cg channels of one image into pad (Cg, Hp, Wp) with a zero border.
+template <typename T>
+void pad_image(const ConvGeom& g, index_t channels, const T* x, T* pad) {
+  const index_t Hp = g.H + 2 * g.ph, Wp = g.W + 2 * g.pw;
+  for (index_t c = 0; c < channels; ++c) {
+    T* pc = pad + c * Hp * Wp;
+    const T* xc = x + c * g.H * g.W;
+    std::memset(pc, 0, sizeof(T) * static_cast<size_t>(g.ph * Wp));
+    for (index_t h = 0; h < g.H; ++h) {
+      T* row = pc + (h + g.ph) * Wp;
+      for (index_t w = 0; w < g.pw; ++w) row[w] = T(0);
+      std::memcpy(row + g.pw, xc + h * g.W, sizeof(T) * static_cast<size_t>(g.W));
+      for (index_t w = g.pw + g.W; w < Wp; ++w) row[w] = T(0);
+    }
+    std::memset(pc + (g.H + g.ph) * Wp, 0, sizeof(T) * static_cast<size_t>(g.ph * Wp));
+  }
+}
+
+template <typename T>
+inline void axpy_row(index_t n, T a, const T* __restrict x, index_t sx, T* __restrict y) {
+  if (sx == 1) {
+    for (index_t i = 0; i < n; ++i) y[i] += a * x[i];
+  } else {
+    for (index_t i = 0; i < n; ++i) y[i] += a * x[i * sx];
+  }
+}
+
+template <typename T>
+inline void axpy_row_scatter(index_t n, T a, const T* __restrict x, T* __restrict y, index_t sy) {
+  if (sy == 1) {
+    for (index_t i = 0; i < n; ++i) y[i] += a * x[i];
+  } else {
+    for (index_t i = 0; i < n; ++i) y[i * sy] += a * x[i];
+  }
+}
+
+template <typename T>
+inline void mul_acc_row(index_t n, const T* __restrict a, const T* __restrict x, index_t sx, T* __restrict acc) {
+  if (sx == 1) {
+    for (index_t i = 0; i < n; ++i) acc[i] += a[i] * x[i];
+  } else {
+    for (index_t i = 0; i < n; ++i) acc[i] += a[i] * x[i * sx];
+  }
+}
+
+template <typename T>
+void forward_impl(const ConvGeom& g, const T* x, const T* w, const T* bias, T* y) {
+  const index_t Cg = g.C / g.G, Kg = g.K / g.G, Hp = g.H + 2 * g.ph, Wp = g.W + 2 * g.pw;
+  const index_t L = g.OH * g.OW, RS = g.R * g.S, items = g.N * g.G;
+  const index_t pad_bytes = Cg * Hp * Wp * static_cast<index_t>(sizeof(T));
+#pragma omp parallel for num_threads(thread_count(items)) schedule(static)
+  for (index_t item = 0; item < items; ++item) {
+    const index_t n = item / g.G, gr = item % g.G;
+    T* pad = static_cast<T*>(scratch(0, pad_bytes));
+    if (!pad) continue;  // out of memory: unreachable in practice
+    pad_image(g, Cg, x + (n * g.C + gr * Cg) * g.H * g.W, pad);
+    for (index_t kk = 0; kk < Kg; ++kk) {
+      const index_t k = gr * Kg + kk;
+      const T* wk = w + k * Cg * RS;
+      const T b = bias ? bias[k] : T(0);
+      T* yk = y + (n * g.K + k) * L;
+      for (index_t oh = 0; oh < g.OH; ++oh) {
+        T* yrow = yk + oh * g.OW;
+        for (index_t ow = 0; ow < g.OW; ++ow) yrow[ow] = b;
+        for (index_t c = 0; c < Cg; ++c)
+          for (index_t r = 0; r < g.R; ++r) {
+            const T* xrow = pad + (c * Hp + oh * g.sh + r * g.dh) * Wp;
+            for (index_t s = 0; s < g.S; ++s)
+              axpy_row(g.OW, wk[(c * g.R + r) * g.S + s], xrow + s * g.dw, g.sw, yrow);
+          }
+      }
+    }
+  }
+}
+
+template <typename T>
+void backward_input_impl(const ConvGeom& g, const T* gy, const T* w, T* gx) {
+  const index_t Cg = g.C / g.G, Kg = g.K / g.G, Hp = g.H + 2 * g.ph, Wp = g.W + 2 * g.pw;
+  const index_t L = g.OH * g.OW, RS = g.R * g.S, items = g.N * g.G;
+  const index_t pad_bytes = Cg * Hp * Wp * static_cast<index_t>(sizeof(T));
+#pragma omp parallel for num_threads(thread_count(items)) schedule(static)
+  for (index_t item = 0; item < items; ++item) {
+    const index_t n = item / g.G, gr = item % g.G;
+    T* pad = static_cast<T*>(scratch(0, pad_bytes));
+    if (!pad) continue;
+    std::memset(pad, 0, static_cast<size_t>(pad_bytes));
+    for (index_t kk = 0; kk < Kg; ++kk) {
+      const index_t k = gr * Kg + kk;
+      const T* wk = w + k * Cg * RS;
+      const T* gk = gy + (n * g.K + k) * L;
+      for (index_t oh = 0; oh < g.OH; ++oh) {
+        const T* grow = gk + oh * g.OW;
+        for (index_t c = 0; c < Cg; ++c)
+          for (index_t r = 0; r < g.R; ++r) {
+            T* prow = pad + (c * Hp + oh * g.sh + r * g.dh) * Wp;
+            for (index_t s = 0; s < g.S; ++s)
+              axpy_row_scatter(g.OW, wk[(c * g.R + r) * g.S + s], grow, prow + s * g.dw, g.sw);
+          }
+      }
+    }
+    T* gxi = gx + (n * g.C + gr * Cg) * g.H * g.W;
+    for (index_t c = 0; c < Cg; ++c)
+      for (index_t h = 0; h < g.H; ++h)
+        std::memcpy(gxi + (c * g.H + h) * g.W, pad + (c * Hp + h + g.ph) * Wp + g.pw,
+                    sizeof(T) * static_cast<size_t>(g.W));
+  }
+}
+
+template <typename T>
+void backward_weight_impl(const ConvGeom& g, const T* gy, const T* x, T* gw) {
+  const index_t Cg = g.C / g.G, Kg = g.K / g.G, Hp = g.H + 2 * g.ph, Wp = g.W + 2 * g.pw;
+  const index_t L = g.OH * g.OW, RS = g.R * g.S, items = g.N * g.G;
+  const index_t wsize = g.K * Cg * RS;
+  const index_t pad_bytes = Cg * Hp * Wp * static_cast<index_t>(sizeof(T));
+  const int threads = thread_count(items);
+  // One partial grad_w per thread, summed at the end.
+  T* partial = static_cast<T*>(scratch(2, threads * wsize * static_cast<index_t>(sizeof(T))));
+  if (!partial) return;
+  std::memset(partial, 0, sizeof(T) * static_cast<size_t>(threads * wsize));
+#pragma omp parallel num_threads(threads)
+  {
+    T* mine = partial + thread_id() * wsize;
+    T* pad = static_cast<T*>(scratch(0, pad_bytes));
+    T* acc = static_cast<T*>(scratch(1, g.OW * static_cast<index_t>(sizeof(T))));
+#pragma omp for schedule(static)
+    for (index_t item = 0; item < items; ++item) {
+      if (!pad || !acc) continue;
+      const index_t n = item / g.G, gr = item % g.G;
+      pad_image(g, Cg, x + (n * g.C + gr * Cg) * g.H * g.W, pad);
+      for (index_t kk = 0; kk < Kg; ++kk) {
+        const index_t k = gr * Kg + kk;
+        const T* gk = gy + (n * g.K + k) * L;
+        T* wk = mine + k * Cg * RS;
+        for (index_t c = 0; c < Cg; ++c)
+          for (index_t r = 0; r < g.R; ++r)
+            for (index_t s = 0; s < g.S; ++s) {
+              for (index_t ow = 0; ow < g.OW; ++ow) acc[ow] = T(0);
+              for (index_t oh = 0; oh < g.OH; ++oh)
+                mul_acc_row(g.OW, gk + oh * g.OW, pad + (c * Hp + oh * g.sh + r * g.dh) * Wp + s * g.dw,
+                            g.sw, acc);
+              T sum = T(0);
+              for (index_t ow = 0; ow < g.OW; ++ow) sum += acc[ow];
+              wk[(c * g.R + r) * g.S + s] += sum;
+            }
+      }
+    }
+  }
+  for (index_t i = 0; i < wsize; ++i) {
+    T sum = T(0);
+    for (int t = 0; t < threads; ++t) sum += partial[t * wsize + i];
+    gw[i] = sum;
+  }
+}
+
+}  // namespace
+
+void conv_direct_forward_f(const ConvGeom& g, const float* x, const float* w, const float* b, float* y) {
+  forward_impl<float>(g, x, w, b, y);
+}
+void conv_direct_forward_d(const ConvGeom& g, const double* x, const double* w, const double* b, double* y) {
+  forward_impl<double>(g, x, w, b, y);
+}
+void conv_direct_backward_input_f(const ConvGeom& g, const float* gy, const float* w, float* gx) {
+  backward_input_impl<float>(g, gy, w, gx);
+}
+void conv_direct_backward_input_d(const ConvGeom& g, const double* gy, const double* w, double* gx) {
+  backward_input_impl<double>(g, gy, w, gx);
+}
+void conv_direct_backward_weight_f(const ConvGeom& g, const float* gy, const float* x, float* gw) {
+  backward_weight_impl<float>(g, gy, x, gw);
+}
+void conv_direct_backward_weight_d(const ConvGeom& g, const double* gy, const double* x, double* gw) {
+  backward_weight_impl<double>(g, gy, x, gw);
+}
+
+}  // namespace pyengine::cpu::PYENGINE_ISA

@@ -1,0 +1,38 @@
+// pyengine/conv2d.h — 2-D convolution (PyTorch's conv2d: cross-correlation), forward and backward.
+//
+// Legend and geometry: pyengine/im2col.h (ConvGeom). Cg = C/G, Kg = K/G, L = OH·OW.
+//   forward          y[n, k, oh, ow] = bias[k] + Σ_{c<Cg, r, s} weight[k, c, r, s] ·
+//                                        x[n, (k / Kg)·Cg + c, oh·sh + r·dh − ph, ow·sw + s·dw − pw]
+//   backward_input   grad_x = ∂⟨grad_y, y⟩/∂x   (N, C, H, W)
+//   backward_weight  grad_w = ∂⟨grad_y, y⟩/∂w   (K, Cg, R, S), summed over the batch
+//   backward_bias    grad_b[k] = Σ_{n, oh, ow} grad_y[n, k, oh, ow]
+// Every output is written, never accumulated; bias may be null. N may be 0 (outputs of zero size,
+// or zeros for grad_w / grad_b).
+//
+// Algorithms (csrc/cpu/conv2d.cpp picks per shape):
+//  * direct (csrc/cpu/isa/conv_isa.cpp, per ISA) when Cg·R·S is small (first layers, depthwise):
+//    each image is copied into a zero-padded buffer, and every output row is accumulated as
+//    vector FMAs along ow over the taps, with the bias as the accumulator's start value;
+//  * im2col + GEMM otherwise: per image y_g = [w_g | bias] · [cols_g ; 1] (the bias rides in the
+//    GEMM as an extra row of ones), grad_cols = w_gᵀ · grad_y_g then col2im; grad_w as one GEMM
+//    over the column buffer of a chunk of the batch laid side by side. Images are spread over
+//    threads when there are enough of them; otherwise the GEMM parallelises inside.
+#pragma once
+#include "pyengine/im2col.h"
+
+namespace pyengine::cpu {
+
+template <typename T>
+void conv2d_forward(const ConvGeom& g, const T* x, const T* weight, const T* bias, T* y);
+
+template <typename T>
+void conv2d_backward_input(const ConvGeom& g, const T* grad_y, const T* weight, T* grad_x);
+
+template <typename T>
+void conv2d_backward_weight(const ConvGeom& g, const T* grad_y, const T* x, T* grad_w);
+
+// grad_y (N, K, L) → grad_b (K,)
+template <typename T>
+void conv2d_backward_bias(index_t N, index_t K, index_t L, const T* grad_y, T* grad_b);
+
+}  // namespace pyengine::cpu
