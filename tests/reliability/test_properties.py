@@ -12,6 +12,7 @@ from hypothesis import strategies as st
 
 from pyengine import _C, reference
 from pyengine.kernels import cpu
+from pyengine.testing.registry import to_float64
 
 ISAS = list(_C.supported_cpu_isas())
 PROFILE = settings(max_examples=25, deadline=None, derandomize=True,
@@ -36,7 +37,7 @@ def _on_every_isa(fn, *args, **kwargs):
 def _check(name, args, kwargs=None, scale=1.0, pick=None):
     """cpu.<name> on float32 args (every ISA) against reference.<name> on float64 copies."""
     kwargs = kwargs or {}
-    f64 = tuple(a.astype(np.float64) if isinstance(a, np.ndarray) and a.dtype.kind == "f" else a for a in args)
+    f64 = to_float64(tuple(args))
     want = getattr(reference, name)(*f64, **kwargs)
     for isa, got in _on_every_isa(getattr(cpu, name), *args, **kwargs):
         g = pick(got) if pick else got
