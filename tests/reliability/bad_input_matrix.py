@@ -144,6 +144,8 @@ def run_matrix(op_name: str) -> dict:
     for pos in _float_positions(sample):
         arg_name = params[pos] if direct and pos < len(params) else f"argument {pos}"
         for case, mutate, expect in CASES:
+            if case == "not-an-array" and not direct:
+                continue  # a custom call prepares its arrays itself (copies, forward first)
             count += 1
             args = list(sample.args)
             args[pos] = mutate(sample.args[pos], np.random.default_rng(9))
