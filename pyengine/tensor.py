@@ -234,6 +234,13 @@ class Tensor:
     def __dlpack_device__(self):
         return self._data.__dlpack_device__()
 
+    @property
+    def __cuda_array_interface__(self):
+        # only CUDA tensors have one: for a CPU tensor hasattr() is False, as for a NumPy array
+        if self._device != "cuda":
+            raise AttributeError("__cuda_array_interface__: the tensor is on cpu")
+        return self._data.__cuda_array_interface__
+
     def __float__(self):
         return float(self.item())
 
@@ -295,7 +302,12 @@ class Tensor:
         return self
 
     def retain_grad(self):
-        raise NotImplementedError("retain_grad: only leaf tensors keep .grad in pyengine")
+        """Makes backward fill .grad of this non-leaf tensor too (leaves always get it)."""
+        if self._grad_fn is None:
+            if not self.requires_grad:
+                raise RuntimeError("retain_grad: tensor does not require grad")
+            return
+        self._grad_fn.__dict__.setdefault("retained", {})[self._output_nr] = self
 
     # ---- dtype / device ---------------------------------------------------------------------
     def to(self, *args, dtype=None, device=None, copy=False):
@@ -478,23 +490,23 @@ class Tensor:
         return _ops.Abs.apply(self)
 
     def __iadd__(self, o):
-        if self.requires_grad:
-            return self + o
+        if self._grad_fn is not None and STATE.grad_enabled:
+            return self + o          # a graph node: recorded out of place
         return self._inplace("__iadd__", o, np.add)
 
     def __isub__(self, o):
-        if self.requires_grad:
-            return self - o
+        if self._grad_fn is not None and STATE.grad_enabled:
+            return self - o          # a graph node: recorded out of place
         return self._inplace("__isub__", o, np.subtract)
 
     def __imul__(self, o):
-        if self.requires_grad:
-            return self * o
+        if self._grad_fn is not None and STATE.grad_enabled:
+            return self * o          # a graph node: recorded out of place
         return self._inplace("__imul__", o, np.multiply)
 
     def __itruediv__(self, o):
-        if self.requires_grad:
-            return self / o
+        if self._grad_fn is not None and STATE.grad_enabled:
+            return self / o          # a graph node: recorded out of place
         return self._inplace("__itruediv__", o, np.divide)
 
     add = __add__

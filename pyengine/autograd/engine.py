@@ -11,9 +11,13 @@
 """
 from __future__ import annotations
 
+import os
+
 import numpy as np
 
 from .grad_mode import STATE
+
+_PKG_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__))) + os.sep
 
 __all__ = ["run_backward"]
 
@@ -60,7 +64,8 @@ def _accumulate_leaf(leaf, g, stored_ids):
     cur = leaf.grad
     if cur is None:
         # Store without copying only an array nobody else can see: owned, not yet stored elsewhere.
-        if not getattr(g, "flags", None) or not g.flags.owndata or id(g) in stored_ids or not g.flags.writeable:
+        writeable = getattr(getattr(g, "flags", None), "writeable", True)  # CuPy flags have no writeable
+        if not getattr(g, "flags", None) or not g.flags.owndata or id(g) in stored_ids or not writeable:
             g = g.copy()
         stored_ids.add(id(g))
         leaf.grad = Tensor._make(g)
@@ -75,10 +80,17 @@ def _check_anomaly(node, grads):
             n = int(bad.sum())
             if n:
                 kind = "nan" if np.isnan(g).any() else "inf"
+                where = ""
+                stack = node.__dict__.get("forward_stack")
+                if stack:
+                    # The innermost frame outside pyengine is the user's line that ran the forward op.
+                    user = [f for f in stack if not os.path.abspath(f.filename).startswith(_PKG_DIR)]
+                    f = (user or stack)[-1]
+                    where = f"; the forward ran at {f.filename}:{f.lineno}: {f.line}"
                 raise RuntimeError(
                     f"detect_anomaly: the backward of '{node.op_name()}' produced {kind} values in the "
                     f"gradient of its input {i} ({n} of {g.size} elements not finite); the forward op "
-                    f"'{node.op_name()}' created this node")
+                    f"'{node.op_name()}' created this node{where}")
 
 
 def run_backward(tensors, grad_tensors, retain_graph=False):
@@ -111,6 +123,11 @@ def run_backward(tensors, grad_tensors, retain_graph=False):
             if buf is None:
                 continue
             edges = node.next_edges
+            retained = node.__dict__.get("retained")
+            if retained:                 # non-leaf tensors that asked for .grad (Tensor.retain_grad)
+                for nr, t in retained.items():
+                    if buf[nr] is not None:
+                        _accumulate_leaf(t, buf[nr], stored_ids)
             grads = node.backward(node, *buf)
             if type(grads) is not tuple:
                 grads = (grads,)
@@ -132,6 +149,7 @@ def run_backward(tensors, grad_tensors, retain_graph=False):
                 d = node.__dict__
                 d.pop("next_edges", None)
                 d.pop("saved_tensors", None)
+                d.pop("retained", None)
     finally:
         STATE.grad_enabled = prev_mode
 

@@ -16,6 +16,8 @@ None for the grad of an output nothing depended on.
 """
 from __future__ import annotations
 
+import traceback
+
 from .grad_mode import STATE
 
 __all__ = ["Function"]
@@ -60,6 +62,8 @@ class Function:
             else:
                 edges.append(None)
         ctx.next_edges = edges
+        if STATE.anomaly:               # remember where the forward ran, for the backward's error
+            ctx.forward_stack = traceback.extract_stack()[:-1]
         if type(out) is tuple:
             outs = tuple(_wrap(o) for o in out)
             for i, t in enumerate(outs):

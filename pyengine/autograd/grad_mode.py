@@ -1,17 +1,16 @@
 """Global autograd switches: grad mode (``no_grad``, ``enable_grad``, ``set_grad_enabled``) and
-anomaly detection. The state is a module-level object read once per op, so the check is one
-attribute load on the hot path."""
+anomaly detection. The state is per thread (as in PyTorch: ``no_grad`` in an evaluation thread does
+not switch recording off in a training thread) and is read once per op, one attribute load."""
 from __future__ import annotations
 
 import functools
+import threading
 
 __all__ = ["no_grad", "enable_grad", "set_grad_enabled", "is_grad_enabled", "detect_anomaly",
            "is_anomaly_enabled"]
 
 
-class _State:
-    __slots__ = ("grad_enabled", "anomaly")
-
+class _State(threading.local):
     def __init__(self):
         self.grad_enabled = True
         self.anomaly = False

@@ -27,6 +27,15 @@ def _pair(v):
     return (v, v) if isinstance(v, int) else tuple(v)
 
 
+def _K(fn, x):
+    """The kernel module for x's device; a TypeError naming fn when x is not a Tensor."""
+    try:
+        dev = x._device
+    except AttributeError:
+        raise TypeError(f"{fn}: input must be a pyengine.Tensor, got {type(x).__name__}") from None
+    return kernels_for(dev)
+
+
 def _need_tensor(fn, name, x):
     if not isinstance(x, Tensor):
         raise TypeError(f"{fn}: {name} must be a pyengine.Tensor, got {type(x).__name__}")
@@ -88,7 +97,7 @@ def conv2d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
                 padding = (th // 2, tw // 2)
         else:
             raise ValueError(f"conv2d: padding must be an int, a pair, 'valid' or 'same', got {padding!r}")
-    return _Conv2d.apply(input, weight, bias, stride, padding, dilation, groups, K=kernels_for(input._device))
+    return _Conv2d.apply(input, weight, bias, stride, padding, dilation, groups, K=_K("conv2d", input))
 
 
 class _MaxPool2d(Function):
@@ -117,10 +126,10 @@ def max_pool2d(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode
     _check4d("max_pool2d", input)
     if stride is None or (isinstance(stride, (list, tuple)) and len(stride) == 0):
         stride = kernel_size
-    y = _MaxPool2d.apply(input, kernel_size, stride, padding, dilation, ceil_mode, K=kernels_for(input._device))
+    y = _MaxPool2d.apply(input, kernel_size, stride, padding, dilation, ceil_mode, K=_K("max_pool2d", input))
     if return_indices:
         return y, _wrap(y._grad_fn.idx if y._grad_fn is not None else
-                        kernels_for(input._device).max_pool2d_forward(input._data, kernel_size, stride, padding,
+                        _K("max_pool2d", input).max_pool2d_forward(input._data, kernel_size, stride, padding,
                                                                       dilation, ceil_mode)[1])
     return y
 
@@ -145,7 +154,7 @@ def avg_pool2d(input, kernel_size, stride=None, padding=0, ceil_mode=False, coun
     if stride is None:
         stride = kernel_size
     return _AvgPool2d.apply(input, kernel_size, stride, padding, ceil_mode, count_include_pad,
-                            K=kernels_for(input._device))
+                            K=_K("avg_pool2d", input))
 
 
 class _GlobalAvgPool2d(Function):
@@ -164,7 +173,7 @@ class _GlobalAvgPool2d(Function):
 def global_avg_pool2d(input):
     """input (N, C, H, W) -> (N, C, 1, 1), the mean over each plane."""
     _check4d("global_avg_pool2d", input)
-    return _GlobalAvgPool2d.apply(input, K=kernels_for(input._device))
+    return _GlobalAvgPool2d.apply(input, K=_K("global_avg_pool2d", input))
 
 
 class _AdaptiveAvgPool2d(Function):
@@ -254,7 +263,7 @@ def linear(input, weight, bias=None):
                          f"features but weight {tuple(weight.shape)} expects {weight.shape[1]}")
     _same("linear", "input", input, "weight", weight)
     _same("linear", "input", input, "bias", bias)
-    K = kernels_for(input._device)
+    K = _K("linear", input)
     if input.ndim == 2:
         return _Linear.apply(input, weight, bias, K=K)
     lead = input.shape[:-1]
@@ -308,23 +317,23 @@ class _LogSoftmax(_Act):
 
 
 def relu(input, inplace=False):
-    return _Relu.apply(input, K=kernels_for(input._device))
+    return _Relu.apply(input, K=_K("relu", input))
 
 
 def leaky_relu(input, negative_slope=0.01, inplace=False):
-    return _LeakyRelu.apply(input, K=kernels_for(input._device), negative_slope=float(negative_slope))
+    return _LeakyRelu.apply(input, K=_K("leaky_relu", input), negative_slope=float(negative_slope))
 
 
 def elu(input, alpha=1.0, inplace=False):
-    return _Elu.apply(input, K=kernels_for(input._device), alpha=float(alpha))
+    return _Elu.apply(input, K=_K("elu", input), alpha=float(alpha))
 
 
 def sigmoid(input):
-    return _Sigmoid.apply(input, K=kernels_for(input._device))
+    return _Sigmoid.apply(input, K=_K("sigmoid", input))
 
 
 def tanh(input):
-    return _Tanh.apply(input, K=kernels_for(input._device))
+    return _Tanh.apply(input, K=_K("tanh", input))
 
 
 def _dim(fn, input, dim):
@@ -336,11 +345,11 @@ def _dim(fn, input, dim):
 
 
 def softmax(input, dim=None):
-    return _Softmax.apply(input, K=kernels_for(input._device), axis=_dim("softmax", input, dim))
+    return _Softmax.apply(input, K=_K("softmax", input), axis=_dim("softmax", input, dim))
 
 
 def log_softmax(input, dim=None):
-    return _LogSoftmax.apply(input, K=kernels_for(input._device), axis=_dim("log_softmax", input, dim))
+    return _LogSoftmax.apply(input, K=_K("log_softmax", input), axis=_dim("log_softmax", input, dim))
 
 
 class _PRelu(Function):
@@ -399,7 +408,7 @@ def dropout(input, p=0.5, training=True, inplace=False):
         return input
     if p == 1.0:                      # every element dropped (the kernel contract takes p < 1)
         return input * 0.0
-    return _Dropout.apply(input, float(p), default_generator.next_seed(), K=kernels_for(input._device))
+    return _Dropout.apply(input, float(p), default_generator.next_seed(), K=_K("dropout", input))
 
 
 # ---------------------------------------------------------------- batch norm
@@ -441,7 +450,7 @@ def batch_norm(input, running_mean, running_var, weight=None, bias=None, trainin
     rm = running_mean._data if running_mean is not None else None
     rv = running_var._data if running_var is not None else None
     return _BatchNorm.apply(input, weight, bias, rm, rv, bool(training), float(momentum), float(eps),
-                            K=kernels_for(input._device))
+                            K=_K("batch_norm", input))
 
 
 # ---------------------------------------------------------------- recurrent
@@ -481,7 +490,7 @@ def lstm(input, h0, c0, w_ih, w_hh, b_ih=None, b_hh=None):
     for nm, t in (("h0", h0), ("c0", c0), ("weight_ih", w_ih), ("weight_hh", w_hh), ("bias_ih", b_ih),
                   ("bias_hh", b_hh)):
         _same("lstm", "input", input, nm, t)
-    return _LSTM.apply(input, h0, c0, w_ih, w_hh, b_ih, b_hh, K=kernels_for(input._device))
+    return _LSTM.apply(input, h0, c0, w_ih, w_hh, b_ih, b_hh, K=_K("lstm", input))
 
 
 class _LSTMCell(Function):
@@ -506,7 +515,7 @@ def lstm_cell(input, hx, w_ih, w_hh, b_ih=None, b_hh=None):
     h, c = hx
     if input.ndim != 2 or input.shape[1] != w_ih.shape[1]:
         raise ValueError(f"lstm_cell: input {tuple(input.shape)} must be (N, {w_ih.shape[1]})")
-    return _LSTMCell.apply(input, h, c, w_ih, w_hh, b_ih, b_hh, K=kernels_for(input._device))
+    return _LSTMCell.apply(input, h, c, w_ih, w_hh, b_ih, b_hh, K=_K("lstm_cell", input))
 
 
 def rnn_tanh_cell(input, h, w_ih, w_hh, b_ih=None, b_hh=None):
@@ -600,7 +609,7 @@ def cross_entropy(input, target, weight=None, ignore_index=-100, reduction="mean
         tgt = tgt.astype(np.int64)
     if (input.ndim == 2 and weight is None and not label_smoothing and tgt.size
             and 0 <= int(tgt.min()) and int(tgt.max()) < C):
-        return _CrossEntropy.apply(input, tgt, reduction, K=kernels_for(input._device))
+        return _CrossEntropy.apply(input, tgt, reduction, K=_K("cross_entropy", input))
     valid = tgt != ignore_index
     if tgt.size and (np.any((tgt[valid] < 0) | (tgt[valid] >= C))):
         bad = tgt[valid][(tgt[valid] < 0) | (tgt[valid] >= C)][0]

@@ -396,8 +396,14 @@ class Sequential(Module):
                 self.add_module(str(i), m)
 
     def forward(self, x):
-        for m in self._modules.values():
-            x = m(x)
+        for name, m in self._modules.items():
+            try:
+                x = m(x)
+            except (ValueError, TypeError) as e:
+                if type(e) not in (ValueError, TypeError):
+                    raise
+                # Say where in the stack the bad shape arrived: "Sequential layer 4 (Conv2d): Conv2d(8, 16): ..."
+                raise type(e)(f"Sequential layer {name} ({type(m).__name__}): {e}") from e
         return x
 
     def __getitem__(self, idx):

@@ -117,8 +117,9 @@ def cases() -> list[AutogradCase]:
     add(C("getitem basic", ("getitem",), lambda r: [_T(_rn(r, 4, 5))], lambda a: a[1:3, ::2] * a[0, 1]))
     add(C("getitem integer arrays (repeats)", ("getitem",), lambda r: [_T(_rn(r, 4, 5))],
           lambda a: a[np.array([0, 2, 2, 3]), np.array([1, 1, 1, 4])]))
-    add(C("getitem tensor mask rows", ("getitem",), lambda r: [_T(_rn(r, 4, 3))],
+    add(C("getitem integer tensor rows", ("getitem",), lambda r: [_T(_rn(r, 4, 3))],
           lambda a: a[pe.tensor([3, 0, 3])]))
+    add(C("getitem boolean mask", ("getitem",), lambda r: [_T(_rn(r, 4, 3))], lambda a: a[a > 0] * 2))
     add(C("cat", ("cat",), lambda r: [_T(_rn(r, 2, 3)), _T(_rn(r, 4, 3))], lambda a, b: pe.cat([a, b], 0) * 1.5))
     add(C("stack", ("stack",), lambda r: [_T(_rn(r, 2, 3)), _T(_rn(r, 2, 3))], lambda a, b: pe.stack([a, b], 1)))
     add(C("where", ("where",), lambda r: [_T(_rn(r, 3, 4)), _T(_rn(r, 4))],

@@ -119,9 +119,10 @@ def test_detach_and_requires_grad_():
 @pytest.mark.filterwarnings("ignore::RuntimeWarning")
 def test_detect_anomaly_names_the_forward_op():
     x = pe.tensor([0.0, 1.0], requires_grad=True)
-    y = x.sqrt().sum()      # d sqrt / dx at 0 is inf
     with pe.detect_anomaly():
-        with pytest.raises(RuntimeError, match="backward of 'sqrt' produced inf"):
+        y = x.sqrt().sum()      # d sqrt / dx at 0 is inf
+        with pytest.raises(RuntimeError, match=r"backward of 'sqrt' produced inf.*forward ran at "
+                                               r".*test_engine.py:\d+: y = x.sqrt\(\).sum\(\)"):
             y.backward()
     z = pe.tensor([0.0, 1.0], requires_grad=True)
     z.sqrt().sum().backward()       # without anomaly mode: no error, inf in the gradient
@@ -167,3 +168,22 @@ def test_live_tensors_do_not_grow_over_training_steps():
     gc.collect()
     after = sum(type(o) is pe.Tensor for o in gc.get_objects())
     assert after <= before + 2
+
+
+def test_retain_grad_on_a_non_leaf():
+    x = pe.tensor([1.0, -2.0], requires_grad=True)
+    h = x * 3
+    h.retain_grad()
+    (h * h).sum().backward()
+    assert h.grad.tolist() == [6.0, -12.0] and x.grad.tolist() == [18.0, -36.0]
+
+
+def test_grad_mode_is_per_thread():
+    import threading
+    x = pe.randn(2, requires_grad=True)
+    seen = []
+    with pe.no_grad():
+        t = threading.Thread(target=lambda: seen.append((x * 2).requires_grad))
+        t.start()
+        t.join()
+    assert seen == [True]

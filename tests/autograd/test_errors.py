@@ -65,8 +65,10 @@ def test_functional_messages():
         nn.MSELoss(reduction="avg")
     with pytest.raises(ValueError, match="dropout: p must be in"):
         F.dropout(pe.randn(2), 1.5)
-    with pytest.raises(TypeError, match="must be a pyengine.Tensor"):
-        F.relu(np.zeros(3)) if False else F.conv2d(np.zeros((1, 1, 3, 3)), pe.randn(1, 1, 1, 1))
+    with pytest.raises(TypeError, match="conv2d: input must be a pyengine.Tensor, got ndarray"):
+        F.conv2d(np.zeros((1, 1, 3, 3)), pe.randn(1, 1, 1, 1))
+    with pytest.raises(TypeError, match="relu: input must be a pyengine.Tensor, got ndarray"):
+        F.relu(np.zeros(3))
 
 
 def test_unknown_device_and_dtype():
@@ -81,3 +83,10 @@ def test_device_mismatch_names_both_devices():
     w._device = "cuda"              # stands in for a CUDA tensor on a machine without one
     with pytest.raises(ValueError, match=r"conv2d: input is on cpu but weight is on cuda"):
         F.conv2d(pe.randn(1, 3, 5, 5), w)
+
+
+def test_sequential_names_the_layer_position():
+    m = nn.Sequential(nn.Conv2d(1, 4, 3), nn.ReLU(), nn.Flatten(), nn.Linear(10, 2))
+    with pytest.raises(ValueError, match=r"Sequential layer 3 \(Linear\): Linear\(in_features=10, out_features=2\): "
+                                         r"expected input of shape \(\*, 10\), got \(2, 36\)"):
+        m(pe.randn(2, 1, 5, 5))

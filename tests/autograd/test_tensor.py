@@ -119,3 +119,17 @@ def test_cat_stack_where():
         pe.cat([a, pe.zeros(1, 4)])
     with pytest.raises(ValueError, match=r"stack: .*\(2, 3\).*\(1, 3\)"):
         pe.stack([a, b])
+
+
+def test_manual_sgd_update_in_place_under_no_grad():
+    w = pe.tensor([1.0, 2.0], requires_grad=True)
+    storage = w.numpy()
+    (w * w).sum().backward()
+    with pe.no_grad():
+        w -= 0.5 * w.grad
+    assert w.requires_grad and w.numpy() is storage and w.tolist() == [0.0, 0.0]
+    with pytest.raises(RuntimeError, match="in-place"):
+        w += 1
+    h = w * 2
+    h += 1                                   # a non-leaf: recorded out of place
+    assert h.requires_grad

@@ -325,7 +325,7 @@ void max_fwd(const Pool2dShape& s, const T* x, T* y, std::int64_t* idx) {
   const index_t planes = s.N * s.C, in = s.H * s.W, out = s.OH * s.OW;
   const bool fast = is_2x2_stride2(s);
   const int threads = get_num_threads();
-#pragma omp parallel for schedule(static) num_threads(threads) if (threads > 1 && planes > 1)
+#pragma omp parallel for schedule(dynamic, 16) num_threads(threads) if (threads > 1 && planes > 1)
   for (index_t p = 0; p < planes; ++p) {
     if (fast)
       max_plane_2x2(s, x + p * in, y + p * out, idx + p * out);
@@ -340,7 +340,7 @@ index_t max_bwd(const Pool2dShape& s, const T* g, const std::int64_t* idx, T* gi
   const bool fast = 2 * s.OH <= s.H && 2 * s.OW <= s.W && s.H < 2 * s.OH + 2 && s.W < 2 * s.OW + 2;
   const int threads = get_num_threads();
   index_t bad = 0;
-#pragma omp parallel for schedule(static) num_threads(threads) if (threads > 1 && planes > 1) reduction(+ : bad)
+#pragma omp parallel for schedule(dynamic, 16) num_threads(threads) if (threads > 1 && planes > 1) reduction(+ : bad)
   for (index_t p = 0; p < planes; ++p) {
     if (!fast || !max_bwd_plane_2x2(s, g + p * out, idx + p * out, gi + p * in))
       bad += max_bwd_plane_general(in, out, g + p * out, idx + p * out, gi + p * in);
@@ -353,7 +353,7 @@ void avg_fwd(const Pool2dShape& s, bool include_pad, const T* x, T* y) {
   const index_t planes = s.N * s.C, in = s.H * s.W, out = s.OH * s.OW;
   const bool fast = is_2x2_stride2(s);
   const int threads = get_num_threads();
-#pragma omp parallel for schedule(static) num_threads(threads) if (threads > 1 && planes > 1)
+#pragma omp parallel for schedule(dynamic, 16) num_threads(threads) if (threads > 1 && planes > 1)
   for (index_t p = 0; p < planes; ++p) {
     if (fast)
       avg_plane_2x2(s, x + p * in, y + p * out);
@@ -367,7 +367,7 @@ void avg_bwd(const Pool2dShape& s, bool include_pad, const T* g, T* gi) {
   const index_t planes = s.N * s.C, in = s.H * s.W, out = s.OH * s.OW;
   const bool fast = is_2x2_stride2(s);
   const int threads = get_num_threads();
-#pragma omp parallel for schedule(static) num_threads(threads) if (threads > 1 && planes > 1)
+#pragma omp parallel for schedule(dynamic, 16) num_threads(threads) if (threads > 1 && planes > 1)
   for (index_t p = 0; p < planes; ++p) {
     if (fast)
       avg_bwd_plane_2x2(s, g + p * out, gi + p * in);

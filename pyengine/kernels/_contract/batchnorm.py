@@ -55,7 +55,7 @@ def check_batch_norm_forward(x, weight, bias, running_mean, running_var, trainin
     if (running_mean is None) != (running_var is None):
         raise ValueError(f"{fn}: running_mean and running_var must both be arrays or both be None")
     for name, v in (("running_mean", running_mean), ("running_var", running_var)):
-        if v is not None and not v.flags.writeable:
+        if v is not None and not getattr(v.flags, "writeable", True):  # CuPy arrays are always writeable
             raise ValueError(f"{fn}: {name} is read-only but is updated in place")
     if training and m == 1:
         raise ValueError(f"{fn}: training needs more than 1 value per channel, got x of shape {tuple(x.shape)}")
