@@ -18,3 +18,12 @@ def test_bad_input_matrix(op_name):
     report = json.loads(r.stdout.strip().splitlines()[-1])
     assert report["cases"] > 0
     assert not report["failures"], "\n".join(report["failures"])
+
+
+def test_layer_bad_input_matrix():
+    """The layer matrix (layer_matrix.py, its table at the top) in one fresh process."""
+    r = run_python(os.path.join(os.path.dirname(SCRIPT), "layer_matrix.py"))
+    assert r.returncode == 0, f"the process died with status {r.returncode}\n{r.stderr[-3000:]}"
+    report = json.loads(r.stdout.strip().splitlines()[-1])
+    assert report["cases"] > 150
+    assert not report["failures"], "\n".join(report["failures"])
