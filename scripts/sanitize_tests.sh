@@ -94,16 +94,19 @@ esac
 deps=$(LD_PRELOAD= ldd "$module")
 [[ $deps == *libasan* || $deps == *libubsan* ]] || { echo "sanitize_tests.sh: $module is not instrumented" >&2; exit 2; }
 
-# pytest runs from the stage: make path arguments (and node ids path::test) absolute.
+# pytest runs from the stage: make path arguments (and node ids path::test) absolute; option
+# values (-k EXPR, --deselect NODEID relative to the root) stay as they are.
 args=()
+prev=
 for a in "$@"; do
   p=${a%%::*}
-  if [[ $a != -* && -n $p ]]; then
+  if [[ $a != -* && -n $p && $prev != -k && $prev != -m && $prev != --deselect ]]; then
     if [ -e "$CALLER_PWD/$p" ]; then a="$(cd "$CALLER_PWD" && realpath "$p")${a#"$p"}"
     elif [ -e "$ROOT/$p" ]; then a="$ROOT/$a"
     fi
   fi
   args+=("$a")
+  prev=$a
 done
 set -- "${args[@]+"${args[@]}"}"
 if [ $# -eq 0 ] || [[ " $* " != *" $ROOT/"* ]]; then
