@@ -20,4 +20,16 @@ template <typename T>
 void gemm(bool trans_a, bool trans_b, index_t M, index_t N, index_t K, T alpha, const T* A,
           index_t lda, const T* B, index_t ldb, T beta, T* C, index_t ldc);
 
+// GEMM with a fused epilogue, applied as C is stored (no second pass over C):
+//
+//   C[i,j] = act( alpha · (op(A)·op(B))[i,j] + beta · C[i,j] + row_bias[i] + col_bias[j] )
+//
+//   row_bias: M values or null (convolution: one bias per output channel = row of C = K×L)
+//   col_bias: N values or null (linear: y = x·Wᵀ + b, one bias per column of C = N×O)
+//   relu:     act(v) = max(v, 0) (NaN stays NaN) when true, identity otherwise.
+template <typename T>
+void gemm_ex(bool trans_a, bool trans_b, index_t M, index_t N, index_t K, T alpha, const T* A,
+             index_t lda, const T* B, index_t ldb, T beta, T* C, index_t ldc, const T* row_bias,
+             const T* col_bias, bool relu);
+
 }  // namespace pyengine::cpu

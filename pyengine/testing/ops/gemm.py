@@ -7,7 +7,9 @@ from ..registry import ErrorInput, GradSpec, OpInfo, Sample, non_contiguous, ran
 
 # (M, N, K) with odd sizes, sizes just past the register tiles (12, 16, 32), 1, skinny shapes.
 SHAPES = [(1, 1, 1), (7, 5, 3), (13, 33, 17), (64, 48, 100), (97, 65, 129), (1, 70, 31), (70, 1, 31),
-          (300, 17, 257), (16, 300, 9), (0, 5, 3), (4, 0, 3), (4, 5, 0)]
+          (300, 17, 257), (16, 300, 9), (0, 5, 3), (4, 0, 3), (4, 5, 0),
+          (50, 40, 1100), (130, 16, 72),  # 3 K blocks of the float kernel; N one vector wide
+          (16, 72, 600)]  # few rows, long K: with trans_b computed as Cᵀ = B·Aᵀ
 
 
 def _samples(rng, dtype):

@@ -1,0 +1,490 @@
+"""The benchmark cases: one builder per case, returning our callable, the NumPy and PyTorch
+baselines on the same data, the work per call and a correctness check against the reference.
+
+A builder raises NotAvailable when the kernel, the reference or the nn API it needs is missing, so
+the suite runs (and says which cases it skipped) while kernel families are still being written.
+Work is counted the usual way: 2 flops per multiply-add of the mathematical operation (not of
+what an algorithm happens to compute), bytes = every array read once plus every array written.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Callable, Optional
+
+import numpy as np
+
+from .harness import NotAvailable
+
+
+@dataclass
+class Built:
+    work: float                       # flops, bytes or images per call
+    unit: str                         # "GFLOP/s", "GB/s" or "img/s"
+    ours: Callable
+    numpy: Optional[Callable] = None  # NumPy/OpenBLAS (np.matmul), or the NumPy reference kernel
+    torch: Optional[Callable] = None
+    check: Optional[Callable] = None  # () -> (ok, detail), run once before timing
+    extra: dict = field(default_factory=dict)
+
+
+@dataclass
+class Case:
+    name: str
+    family: str
+    build: Callable[[np.random.Generator], Built]
+    quick: bool = False               # part of --quick
+
+
+def _cpu(name):
+    from pyengine.kernels import cpu
+    fn = getattr(cpu, name, None)
+    if fn is None:
+        raise NotAvailable(f"pyengine.kernels.cpu.{name} not available")
+    return fn
+
+
+def _ref(name):
+    from pyengine import reference
+    fn = getattr(reference, name, None)
+    if fn is None:
+        raise NotAvailable(f"pyengine.reference.{name} not available")
+    return fn
+
+
+def _torch():
+    try:
+        import torch
+    except ImportError:
+        return None
+    return torch
+
+
+def rel_err(got, want) -> float:
+    got = np.asarray(got, np.float64)
+    want = np.asarray(want, np.float64)
+    if got.shape != want.shape:
+        return float("inf")
+    scale = max(float(np.max(np.abs(want))) if want.size else 0.0, 1e-12)
+    return float(np.max(np.abs(got - want))) / scale if want.size else 0.0
+
+
+def _compare(pairs, tol=1e-4):
+    """pairs: [(label, got, want)] → (ok, detail) with the worst relative error."""
+    worst, where = 0.0, ""
+    for label, g, w in pairs:
+        if g is None and w is None:
+            continue
+        e = rel_err(g, w)
+        if e > worst:
+            worst, where = e, label
+    return worst <= tol, f"max rel err {worst:.1e}" + (f" ({where})" if where else "")
+
+
+def randn(rng, shape, dtype=np.float32):
+    return rng.standard_normal(shape).astype(dtype)
+
+
+# --------------------------------------------------------------------------- GEMM
+def gemm_case(M, N, K, ta=False, tb=False):
+    def build(rng):
+        gemm = _cpu("gemm")
+        ref = _ref("gemm")
+        a = randn(rng, (K, M) if ta else (M, K))
+        b = randn(rng, (N, K) if tb else (K, N))
+        an, bn = (a.T if ta else a), (b.T if tb else b)   # views: OpenBLAS takes the transpose flags
+        torch = _torch()
+        tt = None
+        if torch is not None:
+            ta_t, tb_t = torch.from_numpy(a), torch.from_numpy(b)
+            ta_t, tb_t = (ta_t.T if ta else ta_t), (tb_t.T if tb else tb_t)
+            tt = lambda: torch.matmul(ta_t, tb_t)  # noqa: E731
+        return Built(
+            work=2.0 * M * N * K, unit="GFLOP/s",
+            ours=lambda: gemm(a, b, trans_a=ta, trans_b=tb),
+            numpy=lambda: np.matmul(an, bn),
+            torch=tt,
+            check=lambda: _compare([("C", gemm(a, b, trans_a=ta, trans_b=tb),
+                                     ref(a.astype(np.float64), b.astype(np.float64), trans_a=ta, trans_b=tb))]))
+    t = ("T" if ta else "N") + ("T" if tb else "N")
+    return build, f"gemm {M}x{N}x{K} {t}"
+
+
+# --------------------------------------------------------------------------- convolution
+CONV_LAYERS = {
+    # name: (N, C, H, W, K) with 3×3 kernels, padding 1, stride 1
+    "digit 1->8 28x28": (128, 1, 28, 28, 8),
+    "digit 8->16 14x14": (128, 8, 14, 14, 16),
+    "digit 16->32 7x7": (128, 16, 7, 7, 32),
+    "resnet 64->64 56x56": (32, 64, 56, 56, 64),
+    "resnet 128->128 28x28": (32, 128, 28, 28, 128),
+}
+
+
+def conv_case(layer, which, batch=None):
+    N, C, H, W, K = CONV_LAYERS[layer]
+    N = batch or N
+    R = S = 3
+    flops = 2.0 * N * K * C * R * S * H * W  # output H×W (padding 1, stride 1)
+
+    def build(rng):
+        torch = _torch()
+        x = randn(rng, (N, C, H, W))
+        w = randn(rng, (K, C, R, S)) * np.float32(1.0 / np.sqrt(C * R * S))
+        b = randn(rng, (K,))
+        gy = randn(rng, (N, K, H, W))
+        n_chk = min(N, 4)
+        xs, gys = x[:n_chk].copy(), gy[:n_chk].copy()
+        tx = tw = tb = tgy = None
+        if torch is not None:
+            tx, tw, tb, tgy = (torch.from_numpy(v) for v in (x, w, b, gy))
+        if which == "fwd":
+            f, r = _cpu("conv2d_forward"), _ref("conv2d_forward")
+            ours = lambda: f(x, w, b, stride=1, padding=1)  # noqa: E731
+            npf = lambda: r(x, w, b, stride=1, padding=1)  # noqa: E731
+            tf = None
+            if torch is not None:
+                def tf():
+                    with torch.no_grad():
+                        return torch.nn.functional.conv2d(tx, tw, tb, 1, 1)
+            check = lambda: _compare([("y", f(xs, w, b, stride=1, padding=1), r(xs, w, b, stride=1, padding=1))])  # noqa: E731
+        elif which == "bwd_input":
+            f, r = _cpu("conv2d_backward_input"), _ref("conv2d_backward_input")
+            ours = lambda: f(gy, w, x.shape, stride=1, padding=1)  # noqa: E731
+            npf = lambda: r(gy, w, x.shape, stride=1, padding=1)  # noqa: E731
+            tf = None
+            if torch is not None:
+                tf = lambda: torch.ops.aten.convolution_backward(  # noqa: E731
+                    tgy, tx, tw, None, [1, 1], [1, 1], [1, 1], False, [0, 0], 1, [True, False, False])
+            check = lambda: _compare([("dx", f(gys, w, xs.shape, stride=1, padding=1), r(gys, w, xs.shape, stride=1, padding=1))])  # noqa: E731
+        else:
+            f, r = _cpu("conv2d_backward_weight"), _ref("conv2d_backward_weight")
+            ours = lambda: f(gy, x, w.shape, stride=1, padding=1)  # noqa: E731
+            npf = lambda: r(gy, x, w.shape, stride=1, padding=1)  # noqa: E731
+            tf = None
+            if torch is not None:
+                tf = lambda: torch.ops.aten.convolution_backward(  # noqa: E731
+                    tgy, tx, tw, None, [1, 1], [1, 1], [1, 1], False, [0, 0], 1, [False, True, False])
+            check = lambda: _compare([("dw", f(gys, xs, w.shape, stride=1, padding=1), r(gys, xs, w.shape, stride=1, padding=1))])  # noqa: E731
+        return Built(work=flops, unit="GFLOP/s", ours=ours, numpy=npf, torch=tf, check=check)
+    return build, f"conv {layer} b{N} {which}"
+
+
+# --------------------------------------------------------------------------- pooling
+def pool_case(kind, which, shape=(128, 32, 28, 28)):
+    def build(rng):
+        torch = _torch()
+        x = randn(rng, shape)
+        N, C, H, W = shape
+        y_shape = (N, C, H // 2, W // 2)
+        gy = randn(rng, y_shape)
+        out_bytes = gy.nbytes
+        tx = tgy = None
+        if torch is not None:
+            tx, tgy = torch.from_numpy(x), torch.from_numpy(gy)
+        if kind == "max":
+            fwd, rfwd = _cpu("max_pool2d_forward"), _ref("max_pool2d_forward")
+            if which == "fwd":
+                ours = lambda: fwd(x, 2, 2)  # noqa: E731
+                npf = lambda: rfwd(x, 2, 2)  # noqa: E731
+                tf = (lambda: torch.nn.functional.max_pool2d(tx, 2, 2, return_indices=True)) if torch else None
+                work = x.nbytes + out_bytes + out_bytes * 2  # x, y, int64 indices
+                check = lambda: _compare([("y", fwd(x, 2, 2)[0], rfwd(x, 2, 2)[0]),  # noqa: E731
+                                          ("indices", fwd(x, 2, 2)[1], rfwd(x, 2, 2)[1])], tol=0.0)
+            else:
+                bwd, rbwd = _cpu("max_pool2d_backward_input"), _ref("max_pool2d_backward_input")
+                _, idx = fwd(x, 2, 2)
+                ours = lambda: bwd(gy, idx, x.shape)  # noqa: E731
+                npf = lambda: rbwd(gy, idx, x.shape)  # noqa: E731
+                tf = None
+                if torch is not None:
+                    tidx = torch.from_numpy(idx)
+                    tf = lambda: torch.ops.aten.max_pool2d_with_indices_backward(  # noqa: E731
+                        tgy, tx, [2, 2], [2, 2], [0, 0], [1, 1], False, tidx)
+                work = out_bytes + out_bytes * 2 + x.nbytes
+                check = lambda: _compare([("dx", bwd(gy, idx, x.shape), rbwd(gy, idx, x.shape))])  # noqa: E731
+        else:
+            if which == "fwd":
+                fwd, rfwd = _cpu("avg_pool2d_forward"), _ref("avg_pool2d_forward")
+                ours = lambda: fwd(x, 2, 2)  # noqa: E731
+                npf = lambda: rfwd(x, 2, 2)  # noqa: E731
+                tf = (lambda: torch.nn.functional.avg_pool2d(tx, 2, 2)) if torch else None
+                work = x.nbytes + out_bytes
+                check = lambda: _compare([("y", fwd(x, 2, 2), rfwd(x, 2, 2))])  # noqa: E731
+            else:
+                bwd, rbwd = _cpu("avg_pool2d_backward_input"), _ref("avg_pool2d_backward_input")
+                ours = lambda: bwd(gy, x.shape, 2, 2)  # noqa: E731
+                npf = lambda: rbwd(gy, x.shape, 2, 2)  # noqa: E731
+                tf = None
+                if torch is not None:
+                    tf = lambda: torch.ops.aten.avg_pool2d_backward(  # noqa: E731
+                        tgy, tx, [2, 2], [2, 2], [0, 0], False, True, None)
+                work = out_bytes + x.nbytes
+                check = lambda: _compare([("dx", bwd(gy, x.shape, 2, 2), rbwd(gy, x.shape, 2, 2))])  # noqa: E731
+        return Built(work=work, unit="GB/s", ours=ours, numpy=npf, torch=tf, check=check)
+    return build, f"{kind}pool 2x2/2 {'x'.join(map(str, shape))} {which}"
+
+
+# --------------------------------------------------------------------------- LSTM
+def lstm_case(which, T=50, N=64, I=128, H=256):
+    fwd_flops = T * (2.0 * N * I * 4 * H + 2.0 * N * H * 4 * H)
+
+    def build(rng):
+        torch = _torch()
+        f, r = _cpu("lstm_forward"), _ref("lstm_forward")
+        fb = rb = None
+        if which != "fwd":
+            fb, rb = _cpu("lstm_backward"), _ref("lstm_backward")
+        k = np.float32(1.0 / np.sqrt(H))
+        x, h0, c0 = randn(rng, (T, N, I)), randn(rng, (N, H)), randn(rng, (N, H))
+        w_ih, w_hh = randn(rng, (4 * H, I)) * k, randn(rng, (4 * H, H)) * k
+        b_ih, b_hh = randn(rng, (4 * H,)) * k, randn(rng, (4 * H,)) * k
+        gy = randn(rng, (T, N, H))
+
+        def run(fw, bw):
+            y, hT, cT, saved = fw(x, h0, c0, w_ih, w_hh, b_ih, b_hh)
+            if bw is None:
+                return (y, hT, cT)
+            return (y, hT, cT) + tuple(bw(gy, None, None, x, h0, c0, w_ih, w_hh, saved))
+
+        tf = None
+        if torch is not None:
+            lstm = torch.nn.LSTM(I, H)
+            with torch.no_grad():
+                for name, v in (("weight_ih_l0", w_ih), ("weight_hh_l0", w_hh), ("bias_ih_l0", b_ih), ("bias_hh_l0", b_hh)):
+                    getattr(lstm, name).copy_(torch.from_numpy(v))
+            tx, th0, tc0, tgy = (torch.from_numpy(v) for v in (x, h0[None], c0[None], gy))
+            if which == "fwd":
+                tf = lambda: lstm(tx, (th0, tc0))  # noqa: E731  (grad mode on: a training forward)
+            else:
+                txg = tx.clone().requires_grad_(True)
+
+                def tf():
+                    for p in lstm.parameters():
+                        p.grad = None
+                    txg.grad = None
+                    y, _ = lstm(txg, (th0, tc0))
+                    y.backward(tgy)
+        labels = ["y", "h_T", "c_T", "grad_x", "grad_h0", "grad_c0", "grad_w_ih", "grad_w_hh", "grad_b_ih", "grad_b_hh"]
+
+        def check():
+            got, want = run(f, fb), run(r, rb)
+            return _compare(list(zip(labels, got, want)), tol=2e-4)
+        return Built(work=fwd_flops * (1 if which == "fwd" else 3), unit="GFLOP/s",
+                     ours=lambda: run(f, fb), numpy=lambda: run(r, rb), torch=tf, check=check)
+    return build, f"lstm T{T} N{N} I{I} H{H} {which}"
+
+
+# --------------------------------------------------------------------------- small families
+def linear_case(which, N=256, I=1024, O=1024):
+    def build(rng):
+        torch = _torch()
+        x, w, b, gy = randn(rng, (N, I)), randn(rng, (O, I)), randn(rng, (O,)), randn(rng, (N, O))
+        tx, tw, tb, tgy = (torch.from_numpy(v) for v in (x, w, b, gy)) if torch else (None,) * 4
+        if which == "fwd":
+            f, r = _cpu("linear_forward"), _ref("linear_forward")
+            ours, npf = (lambda: f(x, w, b)), (lambda: x @ w.T + b)
+            tf = (lambda: torch.nn.functional.linear(tx, tw, tb)) if torch else None
+            check = lambda: _compare([("y", f(x, w, b), r(x, w, b))])  # noqa: E731
+            work = 2.0 * N * I * O
+        else:
+            f, r = _cpu("linear_backward"), _ref("linear_backward")
+            ours = lambda: f(gy, x, w)  # noqa: E731
+            npf = lambda: (gy @ w, gy.T @ x, gy.sum(0))  # noqa: E731
+            tf = (lambda: (tgy @ tw, tgy.T @ tx, tgy.sum(0))) if torch else None
+            check = lambda: _compare(list(zip(["dx", "dw", "db"], f(gy, x, w), r(gy, x, w))))  # noqa: E731
+            work = 4.0 * N * I * O
+        return Built(work=work, unit="GFLOP/s", ours=ours, numpy=npf, torch=tf, check=check)
+    return build, f"linear {N}x{I}->{O} {which}"
+
+
+def relu_case(which, shape=(128, 32, 28, 28)):
+    def build(rng):
+        torch = _torch()
+        x, gy = randn(rng, shape), randn(rng, shape)
+        tx, tgy = (torch.from_numpy(x), torch.from_numpy(gy)) if torch else (None, None)
+        if which == "fwd":
+            f, r = _cpu("relu_forward"), _ref("relu_forward")
+            ours, npf = (lambda: f(x)), (lambda: np.maximum(x, 0))
+            tf = (lambda: torch.relu(tx)) if torch else None
+            check = lambda: _compare([("y", f(x), r(x))], tol=0.0)  # noqa: E731
+            work = 2 * x.nbytes
+        else:
+            f, r = _cpu("relu_backward"), _ref("relu_backward")
+            ours, npf = (lambda: f(gy, x)), (lambda: gy * (x > 0))
+            tf = (lambda: torch.ops.aten.threshold_backward(tgy, tx, 0.0)) if torch else None
+            check = lambda: _compare([("dx", f(gy, x), r(gy, x))], tol=0.0)  # noqa: E731
+            work = 3 * x.nbytes
+        return Built(work=work, unit="GB/s", ours=ours, numpy=npf, torch=tf, check=check)
+    return build, f"relu {'x'.join(map(str, shape))} {which}"
+
+
+def batchnorm_case(which, shape=(128, 32, 28, 28)):
+    def build(rng):
+        torch = _torch()
+        C = shape[1]
+        x, gy = randn(rng, shape), randn(rng, shape)
+        w, b = randn(rng, (C,)), randn(rng, (C,))
+        rm, rv = np.zeros(C, np.float32), np.ones(C, np.float32)
+        f, r = _cpu("batch_norm_forward"), _ref("batch_norm_forward")
+        tf = None
+        if torch is not None:
+            tx, tgy, tw, tb, trm, trv = (torch.from_numpy(v.copy()) for v in (x, gy, w, b, rm, rv))
+        if which == "fwd":
+            ours = lambda: f(x, w, b, rm, rv, True)  # noqa: E731
+            npf = lambda: r(x, w, b, rm.copy(), rv.copy(), True)  # noqa: E731
+            if torch is not None:
+                tf = lambda: torch.native_batch_norm(tx, tw, tb, trm, trv, True, 0.1, 1e-5)  # noqa: E731
+            check = lambda: _compare(list(zip(["y", "mean", "invstd"], f(x, w, b, rm.copy(), rv.copy(), True),  # noqa: E731
+                                               r(x, w, b, rm.copy(), rv.copy(), True))))
+            work = 2 * x.nbytes
+        else:
+            fb, rb = _cpu("batch_norm_backward"), _ref("batch_norm_backward")
+            _, sm, si = f(x, w, b, rm.copy(), rv.copy(), True)
+            ours = lambda: fb(gy, x, w, sm, si, True)  # noqa: E731
+            npf = lambda: rb(gy, x, w, sm, si, True)  # noqa: E731
+            if torch is not None:
+                _, tsm, tsi = torch.native_batch_norm(tx, tw, tb, trm, trv, True, 0.1, 1e-5)
+                tf = lambda: torch.ops.aten.native_batch_norm_backward(  # noqa: E731
+                    tgy, tx, tw, trm, trv, tsm, tsi, True, 1e-5, [True, True, True])
+            check = lambda: _compare(list(zip(["dx", "dw", "db"], fb(gy, x, w, sm, si, True), rb(gy, x, w, sm, si, True))))  # noqa: E731
+            work = 3 * x.nbytes
+        return Built(work=work, unit="GB/s", ours=ours, numpy=npf, torch=tf, check=check)
+    return build, f"batchnorm {'x'.join(map(str, shape))} {which}"
+
+
+def softmax_case(shape=(4096, 1000)):
+    def build(rng):
+        torch = _torch()
+        x = randn(rng, shape)
+        f, r = _cpu("log_softmax_forward"), _ref("log_softmax_forward")
+        tx = torch.from_numpy(x) if torch else None
+        tf = (lambda: torch.log_softmax(tx, -1)) if torch else None
+        return Built(work=2 * x.nbytes, unit="GB/s", ours=lambda: f(x), numpy=lambda: r(x), torch=tf,
+                     check=lambda: _compare([("y", f(x), r(x))]))
+    return build, f"log_softmax {'x'.join(map(str, shape))} fwd"
+
+
+# --------------------------------------------------------------------------- training step
+DIGIT_BATCH = 128
+
+
+def _digit_cnn_ours():
+    try:
+        import pyengine
+        from pyengine import nn, optim
+    except ImportError as e:
+        raise NotAvailable(f"pyengine.nn / pyengine.optim not available ({e})") from None
+    try:
+        model = nn.Sequential(
+            nn.Conv2d(1, 8, 3, padding=1), nn.BatchNorm2d(8), nn.ReLU(), nn.MaxPool2d(2, 2),
+            nn.Conv2d(8, 16, 3, padding=1), nn.BatchNorm2d(16), nn.ReLU(), nn.MaxPool2d(2, 2),
+            nn.Conv2d(16, 32, 3, padding=1), nn.BatchNorm2d(32), nn.ReLU(),
+            nn.Flatten(), nn.Linear(32 * 7 * 7, 10))
+        loss_fn = nn.CrossEntropyLoss()
+        opt = optim.SGD(model.parameters(), lr=0.01, momentum=0.9)
+        tensor = getattr(pyengine, "tensor", None) or pyengine.Tensor
+    except (AttributeError, TypeError) as e:
+        raise NotAvailable(f"digit CNN cannot be built with pyengine.nn ({type(e).__name__}: {e})") from None
+    return model, loss_fn, opt, tensor
+
+
+def _digit_cnn_torch(torch):
+    nn = torch.nn
+    model = nn.Sequential(
+        nn.Conv2d(1, 8, 3, padding=1), nn.BatchNorm2d(8), nn.ReLU(), nn.MaxPool2d(2, 2),
+        nn.Conv2d(8, 16, 3, padding=1), nn.BatchNorm2d(16), nn.ReLU(), nn.MaxPool2d(2, 2),
+        nn.Conv2d(16, 32, 3, padding=1), nn.BatchNorm2d(32), nn.ReLU(),
+        nn.Flatten(), nn.Linear(32 * 7 * 7, 10))
+    return model, nn.CrossEntropyLoss(), torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.9)
+
+
+def train_case():
+    def build(rng):
+        model, loss_fn, opt, tensor = _digit_cnn_ours()
+        x = rng.random((DIGIT_BATCH, 1, 28, 28), dtype=np.float32)
+        y = rng.integers(0, 10, DIGIT_BATCH).astype(np.int64)
+        X, Y = tensor(x), tensor(y)
+
+        def step():
+            opt.zero_grad()
+            loss = loss_fn(model(X), Y)
+            loss.backward()
+            opt.step()
+            return loss
+
+        torch = _torch()
+        tstep = None
+        tmodel = None
+        if torch is not None:
+            tmodel, tloss_fn, topt = _digit_cnn_torch(torch)
+            tx, ty = torch.from_numpy(x), torch.from_numpy(y)
+
+            def tstep():
+                topt.zero_grad()
+                loss = tloss_fn(tmodel(tx), ty)
+                loss.backward()
+                topt.step()
+                return loss
+
+        def check():
+            # Same weights in both frameworks (PyTorch names), one step each: the losses agree.
+            if tmodel is None:
+                first = float(np.asarray(step().numpy()))
+                later = [float(np.asarray(step().numpy())) for _ in range(5)][-1]
+                return bool(np.isfinite(first) and later < first), f"loss {first:.4f} -> {later:.4f} (no torch)"
+            sd = {k: torch.from_numpy(np.array(v.numpy() if hasattr(v, "numpy") else v, np.float32))
+                  for k, v in model.state_dict().items() if not k.endswith("num_batches_tracked")}
+            tmodel.load_state_dict(sd, strict=False)
+            ours_loss = float(np.asarray(step().numpy()))
+            theirs = float(tstep().item())
+            err = abs(ours_loss - theirs) / max(abs(theirs), 1e-12)
+            return err < 1e-3, f"first-step loss {ours_loss:.5f} vs torch {theirs:.5f}"
+
+        def peak_memory():
+            import tracemalloc
+            tracemalloc.start()
+            step()
+            peak = tracemalloc.get_traced_memory()[1]
+            tracemalloc.stop()
+            return peak
+        return Built(work=DIGIT_BATCH, unit="img/s", ours=step, numpy=None, torch=tstep, check=check,
+                     extra={"peak_memory": peak_memory})
+    return build, f"train step digit CNN b{DIGIT_BATCH} SGD momentum"
+
+
+# --------------------------------------------------------------------------- the list
+def all_cases(quick: bool) -> list:
+    out = []
+
+    def add(family, pair, in_quick):
+        build, name = pair
+        if in_quick or not quick:
+            out.append(Case(name, family, build, in_quick))
+
+    for n in (128, 256, 512, 1024, 2048):
+        add("gemm", gemm_case(n, n, n), n in (128, 256, 1024))
+    for ta, tb in ((False, True), (True, False), (True, True)):
+        add("gemm", gemm_case(1024, 1024, 1024, ta, tb), False)
+    add("gemm", gemm_case(64, 1024, 384), True)
+    add("gemm", gemm_case(6272, 16, 72), True)
+    for layer, (N, *_rest) in CONV_LAYERS.items():
+        for which in ("fwd", "bwd_input", "bwd_weight"):
+            big = layer.startswith("resnet")
+            if quick:
+                add("conv", conv_case(layer, which, batch=4 if big else None), True)
+            else:
+                add("conv", conv_case(layer, which), False)
+    for kind in ("max", "avg"):
+        for which in ("fwd", "bwd"):
+            add("pool", pool_case(kind, which), True)
+    add("lstm", lstm_case("fwd", T=10) if quick else lstm_case("fwd"), True)
+    add("lstm", lstm_case("fwd+bwd", T=10) if quick else lstm_case("fwd+bwd"), True)
+    add("linear", linear_case("fwd"), True)
+    add("linear", linear_case("bwd"), False)
+    add("activation", relu_case("fwd"), True)
+    add("activation", relu_case("bwd"), False)
+    add("batchnorm", batchnorm_case("fwd"), True)
+    add("batchnorm", batchnorm_case("bwd"), False)
+    add("softmax", softmax_case(), False)
+    add("train", train_case(), True)
+    return out

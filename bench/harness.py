@@ -1,0 +1,77 @@
+"""Timing: interleaved rounds of our kernel and the baselines, medians and spread.
+
+Two threads' worth of OpenMP/OpenBLAS pools live in one process here (ours, OpenBLAS, PyTorch's
+libgomp). A pool keeps spinning for a while after its call returns (OpenBLAS ≈ 2^28 cycles, libgomp
+a few milliseconds), and on a 2-core machine a spinning pool halves whoever runs next. So each
+implementation's block of calls starts after a pause long enough for the other pools to go to
+sleep (PAUSE_S), and the order of implementations rotates between rounds. Each call is timed on
+its own; the statistics are the median, the quartiles (spread) and the minimum.
+"""
+from __future__ import annotations
+
+import statistics
+import time
+from dataclasses import dataclass, field
+
+PAUSE_S = 0.12
+
+
+class NotAvailable(Exception):
+    """A kernel, an API or a baseline this case needs is missing: the case is reported, not run."""
+
+
+@dataclass
+class Timing:
+    times: list = field(default_factory=list)
+
+    @property
+    def median(self) -> float:
+        return statistics.median(self.times)
+
+    @property
+    def minimum(self) -> float:
+        return min(self.times)
+
+    @property
+    def spread(self) -> float:
+        """Interquartile range over the median (0.05 = the middle half lies within 5 %)."""
+        if len(self.times) < 4:
+            return (max(self.times) - min(self.times)) / self.median
+        q = statistics.quantiles(self.times, n=4)
+        return (q[2] - q[0]) / self.median
+
+
+def _calls(fn, n: int, out: list) -> None:
+    perf = time.perf_counter
+    for _ in range(n):
+        t0 = perf()
+        fn()
+        out.append(perf() - t0)
+
+
+def time_interleaved(fns: dict, budget_s: float, rounds: int, threads: int, max_reps: int = 2000) -> dict:
+    """Times each callable in ``fns`` (name → callable) for about ``budget_s`` seconds in total,
+    split over ``rounds`` interleaved rounds. Returns name → Timing."""
+    names = [k for k, f in fns.items() if f is not None]
+    per_call = {}
+    for k in names:  # warm-up: first-touch allocation, thread pools, caches
+        time.sleep(PAUSE_S if threads > 1 else 0.0)
+        t0 = time.perf_counter()
+        fns[k]()
+        first = time.perf_counter() - t0
+        if first < budget_s / rounds / 4:  # cheap: a second warm-up call, the better estimate
+            t0 = time.perf_counter()
+            fns[k]()
+            first = time.perf_counter() - t0
+        per_call[k] = max(first, 1e-7)
+    res = {k: Timing() for k in names}
+    for r in range(rounds):
+        order = names[r % len(names):] + names[:r % len(names)] if names else []
+        for k in order:
+            if r > 0 and per_call[k] > budget_s:
+                continue  # a slow baseline (the float64 NumPy reference on big layers): one round is enough
+            reps = int(min(max_reps, max(1, budget_s / rounds / per_call[k])))
+            if threads > 1:
+                time.sleep(PAUSE_S)
+            _calls(fns[k], reps, res[k].times)
+    return res

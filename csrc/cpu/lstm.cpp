@@ -1,0 +1,253 @@
+// lstm.cpp — LSTM cell and sequence kernels (equations and algorithm in pyengine/lstm.h).
+//
+// The matrix work is pyengine::cpu::gemm (which splits each GEMM over the threads itself); the
+// element-wise work is one fused gate pass per step, split by batch rows over the threads. float
+// runs the vectorised pass of csrc/cpu/isa/lstm_isa.cpp, double a scalar pass with libm's exp and
+// tanh so float64 gradient checks see exact arithmetic. Workspaces (the transposed w_hh, the
+// gate gradients, the running dh and dc) are per-thread, grow-only buffers reused across calls.
+#include "pyengine/lstm.h"
+
+#include <cmath>
+#include <cstring>
+#include <vector>
+
+#include "pyengine/gemm.h"
+#include "pyengine/isa_dispatch.h"
+
+namespace pyengine::cpu {
+
+PE_ISA_DECLARE(void lstm_gates_forward_f32(index_t, index_t, float*, const float*, const float*,
+                                           const float*, float*, float*))
+PE_ISA_DECLARE(void lstm_gates_backward_f32(index_t, index_t, const float*, const float*, const float*,
+                                            const float*, const float*, const float*, float*, float*))
+
+namespace {
+
+// A grow-only buffer per thread, element type and slot; contents are not preserved across calls.
+template <typename T, int Slot>
+T* workspace(index_t count) {
+  static thread_local std::vector<T> buf;
+  if (static_cast<index_t>(buf.size()) < count) buf.resize(static_cast<size_t>(count));
+  return buf.data();
+}
+
+// Below this many elements per pass, waking a second thread costs more than it saves.
+constexpr index_t kParallelElems = 1 << 14;
+
+int threads_for(index_t elems) {
+  const int nt = get_num_threads();
+  return elems >= kParallelElems && nt > 1 ? nt : 1;
+}
+
+// --- the element-wise passes: float through the ISA copy, double in scalar with libm ----------
+
+void gate_fwd_rows(index_t rows, index_t H, float* g, const float* b_ih, const float* b_hh,
+                   const float* c_prev, float* c_next, float* h_next) {
+  PE_ISA_CALL(lstm_gates_forward_f32, rows, H, g, b_ih, b_hh, c_prev, c_next, h_next);
+}
+
+void gate_bwd_rows(index_t rows, index_t H, const float* g, const float* c_prev, const float* c_next,
+                   const float* dh_a, const float* dh_b, const float* dc_in, float* dc_out, float* dg) {
+  PE_ISA_CALL(lstm_gates_backward_f32, rows, H, g, c_prev, c_next, dh_a, dh_b, dc_in, dc_out, dg);
+}
+
+double sigmoid(double v) { return 1.0 / (1.0 + std::exp(-v)); }
+
+void gate_fwd_rows(index_t rows, index_t H, double* gates, const double* b_ih, const double* b_hh,
+                   const double* c_prev, double* c_next, double* h_next) {
+  for (index_t r = 0; r < rows; ++r) {
+    double* g = gates + r * 4 * H;
+    for (index_t j = 0; j < H; ++j) {
+      double a[4];
+      for (int q = 0; q < 4; ++q)
+        a[q] = g[q * H + j] + (b_ih ? b_ih[q * H + j] : 0.0) + (b_hh ? b_hh[q * H + j] : 0.0);
+      const double i = sigmoid(a[0]), f = sigmoid(a[1]), gg = std::tanh(a[2]), o = sigmoid(a[3]);
+      const double c = f * c_prev[r * H + j] + i * gg;
+      g[j] = i;
+      g[H + j] = f;
+      g[2 * H + j] = gg;
+      g[3 * H + j] = o;
+      c_next[r * H + j] = c;
+      h_next[r * H + j] = o * std::tanh(c);
+    }
+  }
+}
+
+void gate_bwd_rows(index_t rows, index_t H, const double* gates, const double* c_prev, const double* c_next,
+                   const double* dh_a, const double* dh_b, const double* dc_in, double* dc_out,
+                   double* dgates) {
+  for (index_t r = 0; r < rows; ++r) {
+    const double* g = gates + r * 4 * H;
+    double* dg = dgates + r * 4 * H;
+    for (index_t j = 0; j < H; ++j) {
+      const index_t e = r * H + j;
+      const double i = g[j], f = g[H + j], gg = g[2 * H + j], o = g[3 * H + j];
+      const double tc = std::tanh(c_next[e]);
+      const double dh = dh_a[e] + (dh_b ? dh_b[e] : 0.0);
+      const double dc = (dc_in ? dc_in[e] : 0.0) + dh * o * (1.0 - tc * tc);
+      dg[j] = dc * gg * i * (1.0 - i);
+      dg[H + j] = dc * c_prev[e] * f * (1.0 - f);
+      dg[2 * H + j] = dc * i * (1.0 - gg * gg);
+      dg[3 * H + j] = dh * tc * o * (1.0 - o);
+      dc_out[e] = dc * f;
+    }
+  }
+}
+
+// The passes over N rows, split by rows across the threads.
+template <typename T>
+void gates_forward(index_t N, index_t H, T* gates, const T* b_ih, const T* b_hh, const T* c_prev, T* c_next,
+                   T* h_next) {
+  const int nt = threads_for(N * 4 * H);
+#pragma omp parallel for num_threads(nt) schedule(static) if (nt > 1)
+  for (index_t r = 0; r < N; ++r)
+    gate_fwd_rows(1, H, gates + r * 4 * H, b_ih, b_hh, c_prev + r * H, c_next + r * H, h_next + r * H);
+}
+
+template <typename T>
+void gates_backward(index_t N, index_t H, const T* gates, const T* c_prev, const T* c_next, const T* dh_a,
+                    const T* dh_b, const T* dc_in, T* dc_out, T* dgates) {
+  const int nt = threads_for(N * 4 * H);
+#pragma omp parallel for num_threads(nt) schedule(static) if (nt > 1)
+  for (index_t r = 0; r < N; ++r) {
+    const index_t e = r * H;
+    gate_bwd_rows(1, H, gates + r * 4 * H, c_prev + e, c_next + e, dh_a + e, dh_b ? dh_b + e : nullptr,
+                  dc_in ? dc_in + e : nullptr, dc_out + e, dgates + r * 4 * H);
+  }
+}
+
+// out[j] = Σ_r a[r, j] for a (rows, cols); columns split across the threads.
+template <typename T>
+void column_sums(index_t rows, index_t cols, const T* a, T* out) {
+  const int nt = threads_for(rows * cols);
+  const index_t chunk = 64;
+  const index_t n_chunks = (cols + chunk - 1) / chunk;
+#pragma omp parallel for num_threads(nt) schedule(static) if (nt > 1)
+  for (index_t cb = 0; cb < n_chunks; ++cb) {
+    const index_t j0 = cb * chunk, j1 = j0 + chunk < cols ? j0 + chunk : cols;
+    T* o = out + j0;
+    for (index_t j = 0; j < j1 - j0; ++j) o[j] = T(0);
+    for (index_t r = 0; r < rows; ++r) {
+      const T* row = a + r * cols + j0;
+      for (index_t j = 0; j < j1 - j0; ++j) o[j] += row[j];
+    }
+  }
+}
+
+// dst (cols, rows) = srcᵀ for src (rows, cols).
+template <typename T>
+void transpose(index_t rows, index_t cols, const T* src, T* dst) {
+  constexpr index_t B = 32;
+  for (index_t r0 = 0; r0 < rows; r0 += B)
+    for (index_t c0 = 0; c0 < cols; c0 += B) {
+      const index_t r1 = r0 + B < rows ? r0 + B : rows, c1 = c0 + B < cols ? c0 + B : cols;
+      for (index_t r = r0; r < r1; ++r)
+        for (index_t c = c0; c < c1; ++c) dst[c * rows + r] = src[r * cols + c];
+    }
+}
+
+}  // namespace
+
+template <typename T>
+void lstm_cell_forward(index_t N, index_t I, index_t H, const T* x, const T* h, const T* c, const T* w_ih,
+                       const T* w_hh, const T* b_ih, const T* b_hh, T* h_next, T* c_next, T* gates) {
+  const index_t G = 4 * H;
+  // gates = x·w_ihᵀ + h·w_hhᵀ, then the fused pass adds the biases and applies the nonlinearities
+  gemm<T>(false, true, N, G, I, T(1), x, I, w_ih, I, T(0), gates, G);
+  gemm<T>(false, true, N, G, H, T(1), h, H, w_hh, H, T(1), gates, G);
+  gates_forward<T>(N, H, gates, b_ih, b_hh, c, c_next, h_next);
+}
+
+template <typename T>
+void lstm_cell_backward(index_t N, index_t I, index_t H, const T* grad_h_next, const T* grad_c_next,
+                        const T* x, const T* h, const T* c, const T* w_ih, const T* w_hh, const T* gates,
+                        const T* c_next, T* grad_x, T* grad_h, T* grad_c, T* grad_w_ih, T* grad_w_hh,
+                        T* grad_b) {
+  const index_t G = 4 * H;
+  T* dA = workspace<T, 0>(N * G);
+  gates_backward<T>(N, H, gates, c, c_next, grad_h_next, nullptr, grad_c_next, grad_c, dA);
+  gemm<T>(false, false, N, I, G, T(1), dA, G, w_ih, I, T(0), grad_x, I);    // grad_x = dA·w_ih
+  gemm<T>(false, false, N, H, G, T(1), dA, G, w_hh, H, T(0), grad_h, H);    // grad_h = dA·w_hh
+  gemm<T>(true, false, G, I, N, T(1), dA, G, x, I, T(0), grad_w_ih, I);     // grad_w_ih = dAᵀ·x
+  gemm<T>(true, false, G, H, N, T(1), dA, G, h, H, T(0), grad_w_hh, H);     // grad_w_hh = dAᵀ·h
+  column_sums<T>(N, G, dA, grad_b);
+}
+
+template <typename T>
+void lstm_forward(index_t T_, index_t N, index_t I, index_t H, const T* x, const T* h0, const T* c0,
+                  const T* w_ih, const T* w_hh, const T* b_ih, const T* b_hh, T* y, T* h_T, T* c_T,
+                  T* gates, T* cs) {
+  const index_t G = 4 * H, NH = N * H, NG = N * G;
+  // w_hhᵀ (H, G) once, so every step's GEMM streams B row by row without a transpose.
+  T* w_hh_t = workspace<T, 1>(G * H);
+  transpose<T>(G, H, w_hh, w_hh_t);
+  // A = X(T·N, I)·w_ihᵀ for every step at once.
+  gemm<T>(false, true, T_ * N, G, I, T(1), x, I, w_ih, I, T(0), gates, G);
+  for (index_t t = 0; t < T_; ++t) {
+    const T* h_prev = t ? y + (t - 1) * NH : h0;
+    const T* c_prev = t ? cs + (t - 1) * NH : c0;
+    T* g = gates + t * NG;
+    gemm<T>(false, false, N, G, H, T(1), h_prev, H, w_hh_t, G, T(1), g, G);   // A_t += h_{t−1}·w_hhᵀ
+    gates_forward<T>(N, H, g, b_ih, b_hh, c_prev, cs + t * NH, y + t * NH);
+  }
+  if (T_ > 0) {
+    std::memcpy(h_T, y + (T_ - 1) * NH, static_cast<size_t>(NH) * sizeof(T));
+    std::memcpy(c_T, cs + (T_ - 1) * NH, static_cast<size_t>(NH) * sizeof(T));
+  } else {
+    std::memcpy(h_T, h0, static_cast<size_t>(NH) * sizeof(T));
+    std::memcpy(c_T, c0, static_cast<size_t>(NH) * sizeof(T));
+  }
+}
+
+template <typename T>
+void lstm_backward(index_t T_, index_t N, index_t I, index_t H, const T* grad_y, const T* grad_h_T,
+                   const T* grad_c_T, const T* x, const T* h0, const T* c0, const T* w_ih, const T* w_hh,
+                   const T* gates, const T* cs, const T* hs, T* grad_x, T* grad_h0, T* grad_c0,
+                   T* grad_w_ih, T* grad_w_hh, T* grad_b) {
+  const index_t G = 4 * H, NH = N * H, NG = N * G;
+  T* dA = workspace<T, 0>(T_ * NG);
+  T* dh_buf = workspace<T, 2>(NH);
+  T* dc_buf = workspace<T, 3>(NH);
+  const T* dh_rec = grad_h_T;   // ∂L/∂h_t arriving from step t+1 (null: zero)
+  const T* dc_in = grad_c_T;    // ∂L/∂c_t arriving from step t+1 (null: zero)
+  if (T_ == 0) {
+    for (index_t e = 0; e < NH; ++e) {
+      grad_h0[e] = grad_h_T ? grad_h_T[e] : T(0);
+      grad_c0[e] = grad_c_T ? grad_c_T[e] : T(0);
+    }
+  }
+  for (index_t t = T_ - 1; t >= 0; --t) {
+    const T* c_prev = t ? cs + (t - 1) * NH : c0;
+    T* dA_t = dA + t * NG;
+    T* dc_out = t ? dc_buf : grad_c0;
+    gates_backward<T>(N, H, gates + t * NG, c_prev, cs + t * NH, grad_y + t * NH, dh_rec, dc_in, dc_out, dA_t);
+    dc_in = dc_out;
+    T* dh_out = t ? dh_buf : grad_h0;
+    gemm<T>(false, false, N, H, G, T(1), dA_t, G, w_hh, H, T(0), dh_out, H);   // ∂L/∂h_{t−1} = dA_t·w_hh
+    dh_rec = dh_out;
+  }
+  const index_t TN = T_ * N;
+  gemm<T>(false, false, TN, I, G, T(1), dA, G, w_ih, I, T(0), grad_x, I);     // grad_x = dA·w_ih
+  gemm<T>(true, false, G, I, TN, T(1), dA, G, x, I, T(0), grad_w_ih, I);      // grad_w_ih = dAᵀ·X
+  // grad_w_hh = Σ_t dA_tᵀ·h_{t−1}: h_0 apart, then h_1..h_{T−1} as one GEMM over (T−1)·N rows
+  gemm<T>(true, false, G, H, N, T(1), dA, G, h0, H, T(0), grad_w_hh, H);
+  if (T_ > 1) gemm<T>(true, false, G, H, (T_ - 1) * N, T(1), dA + NG, G, hs, H, T(1), grad_w_hh, H);
+  column_sums<T>(TN, G, dA, grad_b);
+}
+
+#define PE_LSTM_INSTANTIATE(T)                                                                            \
+  template void lstm_cell_forward<T>(index_t, index_t, index_t, const T*, const T*, const T*, const T*,   \
+                                     const T*, const T*, const T*, T*, T*, T*);                          \
+  template void lstm_cell_backward<T>(index_t, index_t, index_t, const T*, const T*, const T*, const T*,  \
+                                      const T*, const T*, const T*, const T*, const T*, T*, T*, T*, T*,  \
+                                      T*, T*);                                                           \
+  template void lstm_forward<T>(index_t, index_t, index_t, index_t, const T*, const T*, const T*,         \
+                                const T*, const T*, const T*, const T*, T*, T*, T*, T*, T*);             \
+  template void lstm_backward<T>(index_t, index_t, index_t, index_t, const T*, const T*, const T*,        \
+                                 const T*, const T*, const T*, const T*, const T*, const T*, const T*,   \
+                                 const T*, T*, T*, T*, T*, T*, T*);
+PE_LSTM_INSTANTIATE(float)
+PE_LSTM_INSTANTIATE(double)
+#undef PE_LSTM_INSTANTIATE
+
+}  // namespace pyengine::cpu

@@ -1,0 +1,63 @@
+// pyengine/lstm.h — LSTM cell and whole-sequence LSTM (one layer, one direction), PyTorch's layout.
+//
+// Legend: T time steps, N batch, I input features, H hidden size; G = 4H gate rows in the order
+// i (input), f (forget), g (cell candidate), o (output), as in torch.nn.LSTM.
+//   x (N, I) for the cell, (T, N, I) for the sequence; h, c (N, H); w_ih (G, I); w_hh (G, H);
+//   b_ih, b_hh (G,) or null (null means zero).
+//
+// Cell equations (σ = logistic sigmoid):
+//   a      = x·w_ihᵀ + h·w_hhᵀ + b_ih + b_hh                      (N, G), split into a_i a_f a_g a_o
+//   i = σ(a_i)   f = σ(a_f)   g = tanh(a_g)   o = σ(a_o)
+//   c_next = f⊙c + i⊙g        h_next = o⊙tanh(c_next)
+//
+// What forward keeps for backward ("saved", the same in every implementation):
+//   cell:     gates (N, G) = [i f g o] after their nonlinearity, and c_next (N, H)
+//   sequence: gates (T, N, G), cs (T, N, H) = c_1..c_T, hs (T, N, H) = h_1..h_T (the output y)
+//
+// Backward, per step, given dh = ∂L/∂h_next and dc = ∂L/∂c_next (zero when absent):
+//   dc' = dc + dh⊙o⊙(1 − tanh²c_next)
+//   d a_i = dc'⊙g⊙i(1−i)   d a_f = dc'⊙c⊙f(1−f)   d a_g = dc'⊙i⊙(1−g²)   d a_o = dh⊙tanh c_next⊙o(1−o)
+//   ∂L/∂c = dc'⊙f   ∂L/∂h = da·w_hh   ∂L/∂x = da·w_ih
+//   ∂L/∂w_ih = daᵀ·x   ∂L/∂w_hh = daᵀ·h   ∂L/∂b_ih = ∂L/∂b_hh = Σ_n da
+//
+// Sequence algorithm. Forward: one GEMM projects every step's input, A = X(T·N, I)·w_ihᵀ, into the
+// gates array; then per step one recurrent GEMM A_t += h_{t−1}·w_hhᵀ and one fused pass (bias,
+// nonlinearities, cell update, tanh c, h). Backward runs the steps in reverse: one fused pass turns
+// (dh_t = grad_y_t + recurrent dh, dc) into dA_t and the next dc, one GEMM gives the recurrent
+// dh = dA_t·w_hh; afterwards one GEMM each gives grad_x = dA·w_ih, grad_w_ih = dAᵀ·X and
+// grad_w_hh = dAᵀ·[h_0; h_1..h_{T−1}] over all steps, and a column sum gives the biases.
+// Every output is written, none accumulated. float runs the vectorised gate pass of
+// csrc/cpu/isa/lstm_isa.cpp; double runs exact libm functions (gradient checks).
+#pragma once
+#include "pyengine/common.h"
+
+namespace pyengine::cpu {
+
+// h_next, c_next (N, H); gates (N, G) (saved). b_ih / b_hh may be null.
+template <typename T>
+void lstm_cell_forward(index_t N, index_t I, index_t H, const T* x, const T* h, const T* c, const T* w_ih,
+                       const T* w_hh, const T* b_ih, const T* b_hh, T* h_next, T* c_next, T* gates);
+
+// grad_c_next may be null. grad_x (N, I), grad_h, grad_c (N, H), grad_w_ih (G, I), grad_w_hh (G, H),
+// grad_b (G,) (the gradient of b_ih and of b_hh alike).
+template <typename T>
+void lstm_cell_backward(index_t N, index_t I, index_t H, const T* grad_h_next, const T* grad_c_next,
+                        const T* x, const T* h, const T* c, const T* w_ih, const T* w_hh, const T* gates,
+                        const T* c_next, T* grad_x, T* grad_h, T* grad_c, T* grad_w_ih, T* grad_w_hh,
+                        T* grad_b);
+
+// y = hs (T, N, H), h_T, c_T (N, H), gates (T, N, G), cs (T, N, H). T ≥ 1.
+template <typename T>
+void lstm_forward(index_t T_, index_t N, index_t I, index_t H, const T* x, const T* h0, const T* c0,
+                  const T* w_ih, const T* w_hh, const T* b_ih, const T* b_hh, T* y, T* h_T, T* c_T,
+                  T* gates, T* cs);
+
+// grad_h_T / grad_c_T may be null. grad_x (T, N, I), grad_h0, grad_c0 (N, H), grad_w_ih (G, I),
+// grad_w_hh (G, H), grad_b (G,).
+template <typename T>
+void lstm_backward(index_t T_, index_t N, index_t I, index_t H, const T* grad_y, const T* grad_h_T,
+                   const T* grad_c_T, const T* x, const T* h0, const T* c0, const T* w_ih, const T* w_hh,
+                   const T* gates, const T* cs, const T* hs, T* grad_x, T* grad_h0, T* grad_c0,
+                   T* grad_w_ih, T* grad_w_hh, T* grad_b);
+
+}  // namespace pyengine::cpu
