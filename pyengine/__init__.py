@@ -12,6 +12,8 @@ from .tensor import (Tensor, arange, as_tensor, bool_, cat, concatenate, default
                      int32, int64, is_tensor, linspace, manual_seed, ones, ones_like, rand, rand_like, randint,
                      randn, randn_like, set_default_dtype, stack, tensor, uint8, where, zeros, zeros_like)
 from . import nn
+from . import data, io, optim, train
+from .io import load, save
 
 
 def matmul(a, b):
@@ -24,4 +26,4 @@ __all__ = ["__version__", "info", "cpu_isa", "get_num_threads", "set_num_threads
            "empty_like", "rand_like", "randn_like", "cat", "concatenate", "stack", "where", "matmul",
            "manual_seed", "default_generator", "no_grad", "enable_grad", "set_grad_enabled", "is_grad_enabled",
            "detect_anomaly", "float32", "float64", "float16", "int32", "int64", "uint8", "bool_",
-           "get_default_dtype", "set_default_dtype", "is_tensor"]
+           "get_default_dtype", "set_default_dtype", "is_tensor", "optim", "data", "io", "train", "save", "load"]
