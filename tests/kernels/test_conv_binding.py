@@ -2,7 +2,7 @@
 ValueError/TypeError (never crashes), so the kernels can trust their arguments."""
 import textwrap
 
-from tests.support import run_python
+from support import run_python
 
 CODE = textwrap.dedent(r'''
     import re
