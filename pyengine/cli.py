@@ -104,8 +104,6 @@ def _cmd_demo(args) -> int:
 
 def _load_data(args):
     """(train (x, y), validation (x, y), classes, description) as float32 (N, C, H, W) in [0, 1]."""
-    import numpy as np
-
     from .data import MNIST, DigitsDataset, ImageFolder, load_digits, split_each_label
 
     if args.data in ("digits", "sklearn"):
@@ -290,8 +288,6 @@ def _load_model(path):
 
 
 def _cmd_evaluate(args) -> int:
-    import numpy as np
-
     from .train import evaluate
 
     model, meta = _load_model(args.model_file)
