@@ -4,7 +4,8 @@ Kernels on NumPy arrays: ``pyengine.kernels.cpu`` (C++), ``pyengine.reference`` 
 Tensors with autograd: ``pyengine.tensor``, ``pyengine.nn``, ``pyengine.autograd``.
 """
 from . import cuda
-from ._runtime import __version__, cpu_isa, get_num_threads, info, set_num_threads
+from ._runtime import (__version__, are_deterministic_algorithms_enabled, cpu_isa, get_num_threads, info,
+                       set_num_threads, use_deterministic_algorithms)
 from . import autograd
 from .autograd import detect_anomaly, enable_grad, is_grad_enabled, no_grad, set_grad_enabled
 from .tensor import (Tensor, arange, as_tensor, bool_, cat, concatenate, default_generator, empty, empty_like,
@@ -20,7 +21,7 @@ def matmul(a, b):
     return a @ b
 
 
-__all__ = ["__version__", "info", "cpu_isa", "get_num_threads", "set_num_threads", "autograd", "nn",
+__all__ = ["__version__", "use_deterministic_algorithms", "are_deterministic_algorithms_enabled", "info", "cpu_isa", "get_num_threads", "set_num_threads", "autograd", "nn",
            "Tensor", "tensor", "as_tensor", "from_numpy", "from_dlpack", "zeros", "ones", "full", "empty",
            "arange", "linspace", "eye", "rand", "randn", "randint", "zeros_like", "ones_like", "full_like",
            "empty_like", "rand_like", "randn_like", "cat", "concatenate", "stack", "where", "matmul",

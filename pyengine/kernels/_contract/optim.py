@@ -49,7 +49,7 @@ def check_update_arrays(fn: str, param, grad, **buffers) -> None:
         check_shape(fn, name, arr, param.shape)
         if not arr.flags.c_contiguous:
             raise ValueError(f"{fn}: {name} must be C-contiguous: it is updated in place")
-        if not getattr(arr.flags, "writeable", True):   # CuPy arrays are always writeable
+        if not getattr(arr.flags, "writeable", True):  # CuPy arrays are always writeable
             raise ValueError(f"{fn}: {name} is read-only but the update writes into it")
 
 
