@@ -1,8 +1,27 @@
 """pyengine — a deep-learning tensor engine: C++/CUDA kernels behind a PyTorch-shaped API.
 
 Kernels on NumPy arrays: ``pyengine.kernels.cpu`` (C++), ``pyengine.reference`` (NumPy oracle).
+Tensors with autograd: ``pyengine.tensor``, ``pyengine.nn``, ``pyengine.autograd``.
 """
 from . import cuda
 from ._runtime import __version__, cpu_isa, get_num_threads, info, set_num_threads
+from . import autograd
+from .autograd import detect_anomaly, enable_grad, is_grad_enabled, no_grad, set_grad_enabled
+from .tensor import (Tensor, arange, as_tensor, bool_, cat, concatenate, default_generator, empty, empty_like,
+                     eye, float16, float32, float64, from_dlpack, from_numpy, full, full_like, get_default_dtype,
+                     int32, int64, is_tensor, linspace, manual_seed, ones, ones_like, rand, rand_like, randint,
+                     randn, randn_like, set_default_dtype, stack, tensor, uint8, where, zeros, zeros_like)
+from . import nn
 
-__all__ = ["__version__", "info", "cpu_isa", "get_num_threads", "set_num_threads"]
+
+def matmul(a, b):
+    return a @ b
+
+
+__all__ = ["__version__", "info", "cpu_isa", "get_num_threads", "set_num_threads", "autograd", "nn",
+           "Tensor", "tensor", "as_tensor", "from_numpy", "from_dlpack", "zeros", "ones", "full", "empty",
+           "arange", "linspace", "eye", "rand", "randn", "randint", "zeros_like", "ones_like", "full_like",
+           "empty_like", "rand_like", "randn_like", "cat", "concatenate", "stack", "where", "matmul",
+           "manual_seed", "default_generator", "no_grad", "enable_grad", "set_grad_enabled", "is_grad_enabled",
+           "detect_anomaly", "float32", "float64", "float16", "int32", "int64", "uint8", "bool_",
+           "get_default_dtype", "set_default_dtype", "is_tensor"]

@@ -1,7 +1,9 @@
 // conv2d.cpp — 2-D convolution forward and backward (see pyengine/conv2d.h for the contract).
 //
-// Picks the algorithm per shape: the direct kernels of csrc/cpu/isa/conv_isa.cpp when the
-// reduction per output (Cg·R·S) is small, im2col + pyengine::cpu::gemm otherwise.
+// Picks the algorithm per shape (see the header): the register-blocked stride-1 kernels of
+// csrc/cpu/isa/conv_s1_isa.cpp for groups 1 and stride 1; else the direct row kernels of
+// csrc/cpu/isa/conv_isa.cpp when the reduction per output (Cg·R·S) is small; else im2col +
+// pyengine::cpu::gemm:
 //  forward          per image and group:  y_g (Kg × L) = [w_g | bias_g] (Kg × CgRS+1) · [cols_g ; 1]
 //  backward_input   per image and group:  gcols = w_gᵀ · gy_g, then col2im into grad_x
 //  backward_weight  per chunk of images:  grad_w_g += gy_g (Kg × B·L) · cols_g (CgRS × B·L)ᵀ, the
@@ -25,7 +27,25 @@ PE_ISA_DECLARE(void conv_direct_backward_input_d(const ConvGeom&, const double*,
 PE_ISA_DECLARE(void conv_direct_backward_weight_f(const ConvGeom&, const float*, const float*, float*))
 PE_ISA_DECLARE(void conv_direct_backward_weight_d(const ConvGeom&, const double*, const double*, double*))
 
+PE_ISA_DECLARE(void conv_s1_f(const index_t*, const float*, const float*, const float*, float*))
+PE_ISA_DECLARE(void conv_s1_d(const index_t*, const double*, const double*, const double*, double*))
+PE_ISA_DECLARE(void conv_s1_bw_f(const index_t*, const float*, const float*, float*))
+PE_ISA_DECLARE(void conv_s1_bw_d(const index_t*, const double*, const double*, double*))
+
 namespace {
+
+void s1_conv(const index_t* geo, const float* in, const float* wp, const float* b, float* out) {
+  PE_ISA_CALL(conv_s1_f, geo, in, wp, b, out);
+}
+void s1_conv(const index_t* geo, const double* in, const double* wp, const double* b, double* out) {
+  PE_ISA_CALL(conv_s1_d, geo, in, wp, b, out);
+}
+void s1_backward_weight(const index_t* geo, const float* gy, const float* x, float* gw) {
+  PE_ISA_CALL(conv_s1_bw_f, geo, gy, x, gw);
+}
+void s1_backward_weight(const index_t* geo, const double* gy, const double* x, double* gw) {
+  PE_ISA_CALL(conv_s1_bw_d, geo, gy, x, gw);
+}
 
 void direct_forward(const ConvGeom& g, const float* x, const float* w, const float* b, float* y) {
   PE_ISA_CALL(conv_direct_forward_f, g, x, w, b, y);
@@ -73,6 +93,36 @@ bool use_direct(const ConvGeom& g) {
 // 1×1, stride 1, no padding: the image itself is the column matrix.
 bool is_pointwise(const ConvGeom& g) {
   return g.R == 1 && g.S == 1 && g.sh == 1 && g.sw == 1 && g.ph == 0 && g.pw == 0;
+}
+
+// The register-blocked stride-1 kernels (csrc/cpu/isa/conv_s1_isa.cpp) cover groups 1, stride 1.
+bool use_s1(const ConvGeom& g) { return g.G == 1 && g.sh == 1 && g.sw == 1; }
+
+// Backward input runs the forward kernel on grad_output padded by dilation·(kernel − 1) − padding,
+// which must not be negative.
+bool use_s1_backward_input(const ConvGeom& g) {
+  return use_s1(g) && g.ph <= g.dh * (g.R - 1) && g.pw <= g.dw * (g.S - 1);
+}
+
+template <typename T>
+void s1_forward(const ConvGeom& g, const T* x, const T* w, const T* bias, T* y) {
+  const index_t geo[13] = {g.N, g.C, g.H, g.W, g.K, g.R, g.S, g.ph, g.pw, g.dh, g.dw, g.OH, g.OW};
+  s1_conv(geo, x, w, bias, y);
+}
+
+// grad_x = conv(grad_y padded by (dh·(R−1) − ph, dw·(S−1) − pw), weights flipped in (r, s) and
+// transposed to (C × K·R·S)).
+template <typename T>
+void s1_backward_input(const ConvGeom& g, const T* gy, const T* w, T* gx) {
+  const index_t J = g.K * g.R * g.S, RS = g.R * g.S;
+  T* flipped = workspace<T>(0, g.C * J);
+  if (!flipped) return;
+  for (index_t c = 0; c < g.C; ++c)
+    for (index_t k = 0; k < g.K; ++k)
+      for (index_t rs = 0; rs < RS; ++rs) flipped[c * J + k * RS + rs] = w[(k * g.C + c) * RS + (RS - 1 - rs)];
+  const index_t geo[13] = {g.N, g.K, g.OH, g.OW, g.C, g.R, g.S, g.dh * (g.R - 1) - g.ph, g.dw * (g.S - 1) - g.pw,
+                           g.dh, g.dw, g.H, g.W};
+  s1_conv(geo, gy, flipped, static_cast<const T*>(nullptr), gx);
 }
 
 bool batch_parallel(const ConvGeom& g) {
@@ -176,14 +226,16 @@ void backward_weight_gemm(const ConvGeom& g, const T* gy, const T* x, T* gw) {
 template <typename T>
 void conv2d_forward(const ConvGeom& g, const T* x, const T* weight, const T* bias, T* y) {
   if (g.N == 0) return;
-  if (use_direct(g)) direct_forward(g, x, weight, bias, y);
+  if (use_s1(g)) s1_forward(g, x, weight, bias, y);
+  else if (use_direct(g)) direct_forward(g, x, weight, bias, y);
   else forward_gemm(g, x, weight, bias, y);
 }
 
 template <typename T>
 void conv2d_backward_input(const ConvGeom& g, const T* grad_y, const T* weight, T* grad_x) {
   if (g.N == 0) return;
-  if (use_direct(g)) direct_backward_input(g, grad_y, weight, grad_x);
+  if (use_s1_backward_input(g)) s1_backward_input(g, grad_y, weight, grad_x);
+  else if (use_direct(g)) direct_backward_input(g, grad_y, weight, grad_x);
   else backward_input_gemm(g, grad_y, weight, grad_x);
 }
 
@@ -193,14 +245,17 @@ void conv2d_backward_weight(const ConvGeom& g, const T* grad_y, const T* x, T* g
     std::memset(grad_w, 0, sizeof(T) * static_cast<size_t>(g.K * (g.C / g.G) * g.R * g.S));
     return;
   }
-  if (use_direct(g)) direct_backward_weight(g, grad_y, x, grad_w);
+  if (use_s1(g)) {
+    const index_t geo[13] = {g.N, g.C, g.H, g.W, g.K, g.R, g.S, g.ph, g.pw, g.dh, g.dw, g.OH, g.OW};
+    s1_backward_weight(geo, grad_y, x, grad_w);
+  } else if (use_direct(g)) direct_backward_weight(g, grad_y, x, grad_w);
   else backward_weight_gemm(g, grad_y, x, grad_w);
 }
 
 template <typename T>
 void conv2d_backward_bias(index_t N, index_t K, index_t L, const T* grad_y, T* grad_b) {
   constexpr int lanes = 16;  // independent partial sums, so the compiler can vectorise the reduction
-#pragma omp parallel for num_threads(get_num_threads()) schedule(static) if (K * N * L > 65536)
+#pragma omp parallel for num_threads(get_num_threads()) schedule(static) if (K * N * L > (index_t(1) << 22))
   for (index_t k = 0; k < K; ++k) {
     T acc[lanes] = {};
     T tail = T(0);

@@ -10,13 +10,20 @@
 // or zeros for grad_w / grad_b).
 //
 // Algorithms (csrc/cpu/conv2d.cpp picks per shape):
-//  * direct (csrc/cpu/isa/conv_isa.cpp, per ISA) when Cg·R·S is small (first layers, depthwise):
-//    each image is copied into a zero-padded buffer, and every output row is accumulated as
-//    vector FMAs along ow over the taps, with the bias as the accumulator's start value;
-//  * im2col + GEMM otherwise: per image y_g = [w_g | bias] · [cols_g ; 1] (the bias rides in the
-//    GEMM as an extra row of ones), grad_cols = w_gᵀ · grad_y_g then col2im; grad_w as one GEMM
-//    over the column buffer of a chunk of the batch laid side by side. Images are spread over
-//    threads when there are enough of them; otherwise the GEMM parallelises inside.
+//  * stride 1, groups 1 (the digit-CNN and ResNet 3×3 layers): register-blocked direct kernels
+//    (csrc/cpu/isa/conv_s1_isa.cpp). Each image is laid out zero-padded with rows sharing their
+//    padding, so tap (c, r, s) of output q = oh·Wp + ow reads input element off(c, r, s) + q: a
+//    GEMM whose B operand is the image itself, shifted (no im2col). Forward: MR output channels ×
+//    NV vectors of q per micro-tile, accumulators started at the bias. Backward input: the same
+//    kernel on grad_output with the weights flipped and transposed. Backward weight: MR taps ×
+//    NV vectors of output channels, summed over q of every image into one partial per thread;
+//  * direct row kernels (csrc/cpu/isa/conv_isa.cpp) for other shapes with small Cg·R·S
+//    (depthwise, strided first layers): vector FMAs along ow over a zero-padded copy;
+//  * im2col + GEMM otherwise: per image y_g = [w_g | bias_g] · [cols_g ; 1] (the bias rides in
+//    the GEMM as an extra row of ones), grad_cols = w_gᵀ · grad_y_g then col2im; grad_w as one
+//    GEMM over the column buffer of a chunk of the batch laid side by side (the whole batch when
+//    it fits the workspace budget). Images are spread over threads when there are enough of
+//    them; otherwise the GEMM parallelises inside.
 #pragma once
 #include "pyengine/im2col.h"
 

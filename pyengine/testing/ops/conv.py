@@ -27,6 +27,8 @@ CONV_SHAPES = [
     (1, 70, 5, 6, 3, 3, 3, 1, 1, 1, 1, True, "C=70"),
     (3, 16, 9, 9, 32, 3, 3, 1, 1, 1, 1, True, "16 -> 32, batch 3"),
     (2, 1, 12, 12, 8, 3, 3, 1, 1, 1, 1, True, "1 -> 8 (first layer)"),
+    (2, 32, 4, 5, 32, 3, 3, 1, 1, 1, 1, True, "32 -> 32 on 4x5 (channel-vector tiles)"),
+    (1, 7, 5, 5, 32, 3, 3, 1, (1, 2), (1, 2), 1, True, "K=32, 5x5, dilation (1, 2)"),
     (1, 2, 2, 3, 3, 3, 3, 1, 1, 1, 1, True, "input smaller than the kernel, padded"),
     (2, 5, 11, 11, 7, 5, 5, 3, 2, (2, 3), 1, False, "5x5, stride 3, dilation (2, 3)"),
     (2, 9, 6, 7, 5, 2, 2, 1, (1, 0), 1, 1, True, "2x2 kernel, C=9 (GEMM path)"),

@@ -1,0 +1,452 @@
+// conv_s1_isa.cpp — register-blocked direct convolution for stride 1 (groups 1), compiled per ISA.
+//
+// The trick: with stride 1, lay each output row on the padded input's row pitch Wp = W + pw
+// (rows share their zero padding; outputs ow ≥ OW are computed and thrown away). Output position q = oh·Wp + ow then reads, for tap
+// j = (c, r, s), the padded input at off[j] + q with off[j] = c·Hp·Wp + r·dh·Wp + s·dw — for
+// every q of the image. So the convolution of one image is a GEMM whose B operand needs no
+// im2col: row j of B is the padded image itself shifted by off[j].
+//  forward / backward_input  Y'(rows × Q) = Wpack(rows × J) · X'(J × Q): micro-tile of MR output
+//      channels × NV vectors of q; per tap one broadcast weight per row and NV unaligned loads.
+//      The accumulators start at the bias, so the bias costs nothing. Backward input is the same
+//      kernel on grad_output padded by dh·(R−1)−ph with the weights flipped and transposed.
+//  backward_weight  dWᵀ(J × K) += X'(J × Q) · goTᵀ(Q × K), goT the grad_output of one image
+//      transposed to (q, k) with zeros in the discarded columns: micro-tile of MR taps × NV
+//      vectors of k, one broadcast input value per tap and NV loads per q. One partial dWᵀ per
+//      thread, summed at the end; images are spread over threads (no serial batch loop).
+// Workspaces are thread-local and grow-only.
+#include <cstdlib>
+#include <cstring>
+#ifdef PYENGINE_OPENMP
+#include <omp.h>
+#endif
+#include "pyengine/common.h"
+
+#ifndef PYENGINE_ISA
+#error "conv_s1_isa.cpp is compiled once per ISA with -DPYENGINE_ISA=<name>"
+#endif
+
+namespace pyengine::cpu::PYENGINE_ISA {
+namespace {
+
+// The geometry seen by these kernels: in (N, Cin, Hin, Win) → out (N, Cout, Hout, Wout).
+struct ConvS1 {
+  index_t N, Cin, Hin, Win, Cout, R, S, ph, pw, dh, dw, Hout, Wout;
+};
+
+#if defined(__AVX512F__)
+constexpr int kVecBytes = 64;
+constexpr int kFwdMR = 8, kFwdNV = 3;                // 24 accumulators of 32 registers
+constexpr int kBwMR1 = 16, kBwMR2 = 12, kBwMR4 = 6;  // backward_weight taps for NV = 1, 2, 4
+#elif defined(__AVX2__)
+constexpr int kVecBytes = 32;
+constexpr int kFwdMR = 4, kFwdNV = 3;                // 12 accumulators of 16 registers
+constexpr int kBwMR1 = 12, kBwMR2 = 6, kBwMR4 = 3;
+#else
+constexpr int kVecBytes = 16;
+constexpr int kFwdMR = 4, kFwdNV = 2;
+constexpr int kBwMR1 = 8, kBwMR2 = 4, kBwMR4 = 2;
+#endif
+
+typedef float vfloat __attribute__((vector_size(kVecBytes)));
+typedef double vdouble __attribute__((vector_size(kVecBytes)));
+template <typename T> struct VecOf;
+template <> struct VecOf<float> { typedef vfloat type; };
+template <> struct VecOf<double> { typedef vdouble type; };
+
+void* scratch(int slot, index_t bytes) {
+  static thread_local void* buffers[4] = {nullptr, nullptr, nullptr, nullptr};
+  static thread_local index_t sizes[4] = {0, 0, 0, 0};
+  if (bytes < 64) bytes = 64;
+  if (bytes > sizes[slot]) {
+    std::free(buffers[slot]);
+    const index_t rounded = (bytes + 63) / 64 * 64;
+    buffers[slot] = std::aligned_alloc(64, static_cast<size_t>(rounded));
+    sizes[slot] = buffers[slot] ? rounded : 0;
+  }
+  return buffers[slot];
+}
+
+inline int thread_id() {
+#ifdef PYENGINE_OPENMP
+  return omp_get_thread_num();
+#else
+  return 0;
+#endif
+}
+
+inline int threads_for(index_t items) {
+  int t = get_num_threads();
+  if (items < t) t = static_cast<int>(items < 1 ? 1 : items);
+  return t;
+}
+
+template <typename V, typename T>
+inline V loadu(const T* p) { V v; std::memcpy(&v, p, sizeof(V)); return v; }
+template <typename V, typename T>
+inline void storeu(T* p, const V& v) { std::memcpy(p, &v, sizeof(V)); }
+
+struct Rows { index_t n, len, pitch; };   // the real outputs: n rows of len, pitch apart
+
+struct Plan {                       // the padded-width layout of one image
+  index_t Hp, Wp, Q, TQ, tiles, J, xsize;
+};
+
+template <typename T>
+Plan make_plan(const ConvS1& g, int nv) {
+  constexpr int VL = kVecBytes / static_cast<int>(sizeof(T));
+  Plan p;
+  p.Hp = g.Hin + 2 * g.ph;
+  // Rows share their zero columns: the right padding of one row is the left padding of the next,
+  // so a row needs only W + pw columns (and at least Wout, so that outputs do not overlap).
+  p.Wp = g.Win + g.pw > g.Wout ? g.Win + g.pw : g.Wout;
+  p.Q = g.Hout * p.Wp;
+  p.TQ = static_cast<index_t>(nv) * VL;
+  p.tiles = (p.Q + p.TQ - 1) / p.TQ;
+  p.J = g.Cin * g.R * g.S;
+  // the furthest read: the last tap's offset plus the last (rounded-up) output position
+  const index_t off_max = (g.Cin - 1) * p.Hp * p.Wp + (g.R - 1) * g.dh * p.Wp + (g.S - 1) * g.dw;
+  const index_t need = off_max + p.tiles * p.TQ;
+  const index_t used = g.pw + g.Cin * p.Hp * p.Wp;
+  p.xsize = need > used ? need : used;
+  return p;
+}
+
+// Lays one image (Cin, Hin, Win) out for the kernels: pixel (c, h, w) at
+// pw + c·Hp·Wp + (h + ph)·Wp + w, zeros everywhere else. Tap (c, r, s) of output q = oh·Wp + ow
+// then sits at off[j] + q with off[j] = c·Hp·Wp + r·dh·Wp + s·dw; columns w < 0 and w ≥ Win fall
+// into the zero gap between rows.
+template <typename T>
+void pad_into(const ConvS1& g, const Plan& p, const T* x, T* buf) {
+  std::memset(buf, 0, sizeof(T) * static_cast<size_t>(p.xsize));
+  for (index_t c = 0; c < g.Cin; ++c)
+    for (index_t h = 0; h < g.Hin; ++h)
+      std::memcpy(buf + g.pw + c * p.Hp * p.Wp + (h + g.ph) * p.Wp, x + (c * g.Hin + h) * g.Win,
+                  sizeof(T) * static_cast<size_t>(g.Win));
+}
+
+// y[i][q0 : q0 + NV·VL] = bias_i + Σ_j w[j][i] · x[off[j] + q0 + ...] for MR rows.
+template <typename T, int MR, int NV>
+inline void fwd_tile(index_t J, const index_t* __restrict off, const T* __restrict xq, const T* __restrict w,
+                     const T* bias, T* __restrict y, index_t ldy) {
+  using vec = typename VecOf<T>::type;
+  constexpr int VL = kVecBytes / static_cast<int>(sizeof(T));
+  vec acc[MR][NV];
+#pragma GCC unroll 16
+  for (int i = 0; i < MR; ++i) {
+    const vec b = vec{} + (bias ? bias[i] : T(0));
+#pragma GCC unroll 4
+    for (int v = 0; v < NV; ++v) acc[i][v] = b;
+  }
+  for (index_t j = 0; j < J; ++j) {
+    const T* xs = xq + off[j];
+    vec xv[NV];
+#pragma GCC unroll 4
+    for (int v = 0; v < NV; ++v) xv[v] = loadu<vec>(xs + v * VL);
+#pragma GCC unroll 16
+    for (int i = 0; i < MR; ++i) {
+      const vec wv = vec{} + w[j * MR + i];
+#pragma GCC unroll 4
+      for (int v = 0; v < NV; ++v) acc[i][v] += wv * xv[v];
+    }
+  }
+#pragma GCC unroll 16
+  for (int i = 0; i < MR; ++i)
+#pragma GCC unroll 4
+    for (int v = 0; v < NV; ++v) storeu(y + i * ldy + v * VL, acc[i][v]);
+}
+
+// Packs the row-major matrix m (rows × J) into MR-row panels ([j][i] within a panel), then the
+// rows left over one by one.
+template <typename T>
+void pack_rows(index_t rows, index_t J, const T* m, T* out) {
+  constexpr int MR = kFwdMR;
+  const index_t full = rows / MR;
+  for (index_t p = 0; p < full; ++p)
+    for (index_t j = 0; j < J; ++j)
+      for (int i = 0; i < MR; ++i) out[(p * J + j) * MR + i] = m[(p * MR + i) * J + j];
+  std::memcpy(out + full * MR * J, m + full * MR * J, sizeof(T) * static_cast<size_t>((rows - full * MR) * J));
+}
+
+// out (N, Cout, Hout, Wout) = conv(in, the packed (Cout × Cin·R·S) matrix wp) + bias.
+template <typename T, int NV>
+void conv_s1_nv(const ConvS1& g, const T* in, const T* wp, const T* bias, T* out) {
+  constexpr int MR = kFwdMR;
+  const Plan p = make_plan<T>(g, NV);
+  const index_t full = g.Cout / MR, rest = g.Cout - full * MR;
+  const index_t ldy = p.tiles * p.TQ;
+  index_t* off = static_cast<index_t*>(scratch(3, p.J * static_cast<index_t>(sizeof(index_t))));
+  if (!off) return;
+  for (index_t c = 0; c < g.Cin; ++c)
+    for (index_t r = 0; r < g.R; ++r)
+      for (index_t s = 0; s < g.S; ++s) off[(c * g.R + r) * g.S + s] = c * p.Hp * p.Wp + r * g.dh * p.Wp + s * g.dw;
+#pragma omp parallel for num_threads(threads_for(g.N)) schedule(static)
+  for (index_t n = 0; n < g.N; ++n) {
+    T* xb = static_cast<T*>(scratch(0, p.xsize * static_cast<index_t>(sizeof(T))));
+    T* yb = static_cast<T*>(scratch(1, g.Cout * ldy * static_cast<index_t>(sizeof(T))));
+    if (!xb || !yb) continue;  // out of memory: unreachable in practice
+    pad_into(g, p, in + n * g.Cin * g.Hin * g.Win, xb);
+    for (index_t pi = 0; pi < full; ++pi)
+      for (index_t t = 0; t < p.tiles; ++t)
+        fwd_tile<T, MR, NV>(p.J, off, xb + t * p.TQ, wp + pi * MR * p.J, bias ? bias + pi * MR : nullptr,
+                            yb + pi * MR * ldy + t * p.TQ, ldy);
+    for (index_t ri = 0; ri < rest; ++ri) {
+      const index_t row = full * MR + ri;
+      for (index_t t = 0; t < p.tiles; ++t)
+        fwd_tile<T, 1, NV>(p.J, off, xb + t * p.TQ, wp + row * p.J, bias ? bias + row : nullptr,
+                           yb + row * ldy + t * p.TQ, ldy);
+    }
+    T* on = out + n * g.Cout * g.Hout * g.Wout;
+    for (index_t k = 0; k < g.Cout; ++k)
+      for (index_t oh = 0; oh < g.Hout; ++oh)
+        std::memcpy(on + (k * g.Hout + oh) * g.Wout, yb + k * ldy + oh * p.Wp, sizeof(T) * static_cast<size_t>(g.Wout));
+  }
+}
+
+// Channel-vector variant for small images, where rounding Q up to whole q-vectors and the
+// discarded columns waste a quarter of the work (7×7): a micro-tile of MR output pixels × NV
+// vectors of output channels; per tap NV weight vectors (wk: J × Kp, channel-contiguous) and one
+// broadcast input value per pixel, xb[base[i] + off[j]]. No work is discarded; the tile is
+// written out transposed (y is channel-major).
+template <typename T, int MR, int NV>
+inline void kv_tile(index_t J, const index_t* __restrict off, const T* __restrict xb, const index_t* __restrict base,
+                    const T* __restrict wk, index_t ldw, const T* __restrict b, T* __restrict tmp) {
+  using vec = typename VecOf<T>::type;
+  constexpr int VL = kVecBytes / static_cast<int>(sizeof(T));
+  vec acc[MR][NV];
+#pragma GCC unroll 4
+  for (int v = 0; v < NV; ++v) {
+    const vec bv = loadu<vec>(b + v * VL);
+#pragma GCC unroll 16
+    for (int i = 0; i < MR; ++i) acc[i][v] = bv;
+  }
+  for (index_t j = 0; j < J; ++j) {
+    const T* xs = xb + off[j];
+    vec wv[NV];
+#pragma GCC unroll 4
+    for (int v = 0; v < NV; ++v) wv[v] = loadu<vec>(wk + j * ldw + v * VL);
+#pragma GCC unroll 16
+    for (int i = 0; i < MR; ++i) {
+      const vec xv = vec{} + xs[base[i]];
+#pragma GCC unroll 4
+      for (int v = 0; v < NV; ++v) acc[i][v] += xv * wv[v];
+    }
+  }
+#pragma GCC unroll 16
+  for (int i = 0; i < MR; ++i)
+#pragma GCC unroll 4
+    for (int v = 0; v < NV; ++v) storeu(tmp + (i * NV + v) * VL, acc[i][v]);
+}
+
+// Output pixels p0 .. p0+MR (flattened oh·Wout + ow) for channel vectors kv .. kv+NV.
+template <typename T, int MR, int NV>
+void kv_pixels(const ConvS1& g, const Plan& p, const index_t* off, const T* xb, const T* wk, index_t Kp,
+               const T* bias, index_t kv, index_t p0, T* on) {
+  constexpr int VL = kVecBytes / static_cast<int>(sizeof(T));
+  index_t base[MR];
+  for (int i = 0; i < MR; ++i) base[i] = (p0 + i) / g.Wout * p.Wp + (p0 + i) % g.Wout;
+  alignas(64) T tmp[MR * NV * VL];
+  kv_tile<T, MR, NV>(p.J, off, xb, base, wk + kv * VL, Kp, bias + kv * VL, tmp);
+  const index_t P = g.Hout * g.Wout;
+  for (int v = 0; v < NV; ++v)
+    for (int l = 0; l < VL; ++l) {
+      const index_t k = (kv + v) * VL + l;
+      if (k >= g.Cout) break;
+      T* dst = on + k * P + p0;
+      for (int i = 0; i < MR; ++i) dst[i] = tmp[(i * NV + v) * VL + l];
+    }
+}
+
+// All pixels of the image in tiles of MR, then 8, 4, 2, 1 (index loads are cheap next to the
+// MR·NV FMAs of a tap).
+template <typename T, int NV>
+void kv_image(const ConvS1& g, const Plan& p, const index_t* off, const T* xb, const T* wk, index_t Kp,
+              const T* bias, index_t kv, T* on) {
+  constexpr int MR = 12;
+  const index_t P = g.Hout * g.Wout;
+  index_t p0 = 0;
+  for (; p0 + MR <= P; p0 += MR) kv_pixels<T, MR, NV>(g, p, off, xb, wk, Kp, bias, kv, p0, on);
+  if (p0 + 8 <= P) { kv_pixels<T, 8, NV>(g, p, off, xb, wk, Kp, bias, kv, p0, on); p0 += 8; }
+  if (p0 + 4 <= P) { kv_pixels<T, 4, NV>(g, p, off, xb, wk, Kp, bias, kv, p0, on); p0 += 4; }
+  if (p0 + 2 <= P) { kv_pixels<T, 2, NV>(g, p, off, xb, wk, Kp, bias, kv, p0, on); p0 += 2; }
+  if (p0 < P) kv_pixels<T, 1, NV>(g, p, off, xb, wk, Kp, bias, kv, p0, on);
+}
+
+// out = conv(in, m) + bias with the channel-vector tiles; m row-major (Cout × J).
+template <typename T>
+void conv_kv_impl(const ConvS1& g, const T* in, const T* m, const T* bias, T* out) {
+  constexpr int VL = kVecBytes / static_cast<int>(sizeof(T));
+  const Plan p = make_plan<T>(g, 1);
+  const index_t Kp = (g.Cout + VL - 1) / VL * VL, J = p.J;
+  T* wk = static_cast<T*>(scratch(2, (J * Kp + Kp) * static_cast<index_t>(sizeof(T))));
+  index_t* off = static_cast<index_t*>(scratch(3, J * static_cast<index_t>(sizeof(index_t))));
+  if (!wk || !off) return;
+  T* bp = wk + J * Kp;
+  for (index_t j = 0; j < J; ++j)
+    for (index_t k = 0; k < Kp; ++k) wk[j * Kp + k] = k < g.Cout ? m[k * J + j] : T(0);
+  for (index_t k = 0; k < Kp; ++k) bp[k] = bias && k < g.Cout ? bias[k] : T(0);
+  for (index_t c = 0; c < g.Cin; ++c)
+    for (index_t r = 0; r < g.R; ++r)
+      for (index_t s = 0; s < g.S; ++s) off[(c * g.R + r) * g.S + s] = c * p.Hp * p.Wp + r * g.dh * p.Wp + s * g.dw;
+  const index_t nvec = Kp / VL;
+#pragma omp parallel for num_threads(threads_for(g.N)) schedule(static)
+  for (index_t n = 0; n < g.N; ++n) {
+    T* xb = static_cast<T*>(scratch(0, p.xsize * static_cast<index_t>(sizeof(T))));
+    if (!xb) continue;
+    pad_into(g, p, in + n * g.Cin * g.Hin * g.Win, xb);
+    T* on = out + n * g.Cout * g.Hout * g.Wout;
+    for (index_t kv = 0; kv + 2 <= nvec; kv += 2) kv_image<T, 2>(g, p, off, xb, wk, Kp, bp, kv, on);
+  }
+}
+
+// Picks the tiling: channel vectors when the output channels fill whole pairs of vectors (one
+// vector per tap does not keep the FMAs busy; measured no faster than q tiles) and the
+// q-vector tiles would waste more than a fifth (small images; AVX-512 only, where the registers
+// hold the 24 accumulators); else q-vector tiles of the widest width whose rounding of Q up to
+// whole tiles wastes at most ~5% more than the narrowest.
+template <typename T>
+void conv_s1_impl(const ConvS1& g, const T* in, const T* m, const T* bias, T* out) {
+  constexpr int VL = kVecBytes / static_cast<int>(sizeof(T));
+  const index_t Q = make_plan<T>(g, 1).Q;
+  const index_t best = (Q + VL - 1) / VL * VL;
+#if defined(__AVX512F__)
+  if (g.Cout % (2 * VL) == 0 && best * 5 > g.Hout * g.Wout * 6) {
+    conv_kv_impl<T>(g, in, m, bias, out);
+    return;
+  }
+#endif
+  T* wp = static_cast<T*>(scratch(2, g.Cout * make_plan<T>(g, 1).J * static_cast<index_t>(sizeof(T))));
+  if (!wp) return;
+  pack_rows<T>(g.Cout, make_plan<T>(g, 1).J, m, wp);
+  int nv = 1;
+  for (int cand = kFwdNV; cand > 1; --cand) {
+    const index_t t = static_cast<index_t>(cand) * VL;
+    if ((Q + t - 1) / t * t * 20 <= best * 21) { nv = cand; break; }
+  }
+  if (nv >= 3 && kFwdNV >= 3) conv_s1_nv<T, (kFwdNV >= 3 ? 3 : kFwdNV)>(g, in, wp, bias, out);
+  else if (nv == 2) conv_s1_nv<T, 2>(g, in, wp, bias, out);
+  else conv_s1_nv<T, 1>(g, in, wp, bias, out);
+}
+
+// acc(MR taps × NV k-vectors) += Σ_q x[off[i] + q] · goT[q][k-vector] over the real outputs
+// q = oh·Wp + ow (ow < Wout; the discarded columns are skipped); part rows have stride ldp.
+template <typename T, int MR, int NV>
+inline void bw_tile(const Rows& rows, const index_t* __restrict off, const T* __restrict x, const T* __restrict goT,
+                    index_t ldg, T* __restrict part, index_t ldp) {
+  using vec = typename VecOf<T>::type;
+  constexpr int VL = kVecBytes / static_cast<int>(sizeof(T));
+  vec acc[MR][NV];
+  const T* xs[MR];
+#pragma GCC unroll 16
+  for (int i = 0; i < MR; ++i) {
+    xs[i] = x + off[i];
+#pragma GCC unroll 4
+    for (int v = 0; v < NV; ++v) acc[i][v] = loadu<vec>(part + i * ldp + v * VL);
+  }
+  for (index_t oh = 0; oh < rows.n; ++oh)
+    for (index_t q = oh * rows.pitch, q_end = q + rows.len; q < q_end; ++q) {
+      vec gv[NV];
+#pragma GCC unroll 4
+      for (int v = 0; v < NV; ++v) gv[v] = loadu<vec>(goT + q * ldg + v * VL);
+#pragma GCC unroll 16
+      for (int i = 0; i < MR; ++i) {
+        const vec xv = vec{} + xs[i][q];
+#pragma GCC unroll 4
+        for (int v = 0; v < NV; ++v) acc[i][v] += xv * gv[v];
+      }
+    }
+#pragma GCC unroll 16
+  for (int i = 0; i < MR; ++i)
+#pragma GCC unroll 4
+    for (int v = 0; v < NV; ++v) storeu(part + i * ldp + v * VL, acc[i][v]);
+}
+
+template <typename T, int MR, int NV>
+void bw_block(index_t J, const Rows& Q, const index_t* off, const T* x, const T* goT, index_t ldg, T* part, index_t ldp) {
+  index_t j = 0;
+  for (; j + MR <= J; j += MR) bw_tile<T, MR, NV>(Q, off + j, x, goT, ldg, part + j * ldp, ldp);
+  // the taps left over in tiles of 8, 4, 2, 1 rows (the first layer has only 9 taps)
+  if (MR > 8 && j + 8 <= J) { bw_tile<T, (MR > 8 ? 8 : 1), NV>(Q, off + j, x, goT, ldg, part + j * ldp, ldp); j += (MR > 8 ? 8 : 1); }
+  if (MR > 4 && j + 4 <= J) { bw_tile<T, (MR > 4 ? 4 : 1), NV>(Q, off + j, x, goT, ldg, part + j * ldp, ldp); j += (MR > 4 ? 4 : 1); }
+  if (MR > 2 && j + 2 <= J) { bw_tile<T, (MR > 2 ? 2 : 1), NV>(Q, off + j, x, goT, ldg, part + j * ldp, ldp); j += (MR > 2 ? 2 : 1); }
+  for (; j < J; ++j) bw_tile<T, 1, NV>(Q, off + j, x, goT, ldg, part + j * ldp, ldp);
+}
+
+// grad_w (Cout × Cin·R·S) = Σ_n go[n] (Cout × Q) · X'[n]ᵀ; here Cout = K of the convolution.
+template <typename T>
+void conv_s1_bw_impl(const ConvS1& g, const T* go, const T* in, T* gw) {
+  constexpr int VL = kVecBytes / static_cast<int>(sizeof(T));
+  const Plan p = make_plan<T>(g, 1);
+  const index_t K = g.Cout, Kp = (K + VL - 1) / VL * VL, J = p.J;
+  const int threads = threads_for(g.N);
+  const index_t psize = J * Kp;
+  T* partial = static_cast<T*>(scratch(2, threads * psize * static_cast<index_t>(sizeof(T))));
+  index_t* off = static_cast<index_t*>(scratch(3, J * static_cast<index_t>(sizeof(index_t))));
+  if (!partial || !off) return;
+  std::memset(partial, 0, sizeof(T) * static_cast<size_t>(threads * psize));
+  for (index_t c = 0; c < g.Cin; ++c)
+    for (index_t r = 0; r < g.R; ++r)
+      for (index_t s = 0; s < g.S; ++s) off[(c * g.R + r) * g.S + s] = c * p.Hp * p.Wp + r * g.dh * p.Wp + s * g.dw;
+#pragma omp parallel num_threads(threads)
+  {
+    T* mine = partial + thread_id() * psize;
+    T* xb = static_cast<T*>(scratch(0, p.xsize * static_cast<index_t>(sizeof(T))));
+    T* gt = static_cast<T*>(scratch(1, p.Q * Kp * static_cast<index_t>(sizeof(T))));
+#pragma omp for schedule(static)
+    for (index_t n = 0; n < g.N; ++n) {
+      if (!xb || !gt) continue;
+      pad_into(g, p, in + n * g.Cin * g.Hin * g.Win, xb);
+      // goT[q][k] = go[n, k, oh, ow] for q = oh·Wp + ow with ow < Wout (other q are never read),
+      // lanes k ≥ K zero
+      if (Kp > K)
+        for (index_t oh = 0; oh < g.Hout; ++oh)
+          for (index_t ow = 0; ow < g.Wout; ++ow)
+            for (index_t k = K; k < Kp; ++k) gt[(oh * p.Wp + ow) * Kp + k] = T(0);
+      const T* gn = go + n * K * g.Hout * g.Wout;
+      for (index_t k = 0; k < K; ++k)
+        for (index_t oh = 0; oh < g.Hout; ++oh) {
+          const T* src = gn + (k * g.Hout + oh) * g.Wout;
+          T* dst = gt + oh * p.Wp * Kp + k;
+          for (index_t ow = 0; ow < g.Wout; ++ow) dst[ow * Kp] = src[ow];
+        }
+      const Rows Q{g.Hout, g.Wout, p.Wp};
+      index_t kv = 0;
+      const index_t nvec = Kp / VL;
+      for (; kv + 4 <= nvec; kv += 4) bw_block<T, kBwMR4, 4>(J, Q, off, xb, gt + kv * VL, Kp, mine + kv * VL, Kp);
+      for (; kv + 2 <= nvec; kv += 2) bw_block<T, kBwMR2, 2>(J, Q, off, xb, gt + kv * VL, Kp, mine + kv * VL, Kp);
+      for (; kv < nvec; ++kv) bw_block<T, kBwMR1, 1>(J, Q, off, xb, gt + kv * VL, Kp, mine + kv * VL, Kp);
+    }
+  }
+  for (index_t k = 0; k < K; ++k)
+    for (index_t j = 0; j < J; ++j) {
+      T sum = T(0);
+      for (int t = 0; t < threads; ++t) sum += partial[t * psize + j * Kp + k];
+      gw[k * J + j] = sum;
+    }
+}
+
+// The geometry arrives as 13 integers (see conv2d.cpp): N, Cin, Hin, Win, Cout, R, S, ph, pw, dh, dw,
+// Hout, Wout.
+ConvS1 unpack(const index_t* a) {
+  ConvS1 g;
+  g.N = a[0]; g.Cin = a[1]; g.Hin = a[2]; g.Win = a[3]; g.Cout = a[4]; g.R = a[5]; g.S = a[6];
+  g.ph = a[7]; g.pw = a[8]; g.dh = a[9]; g.dw = a[10]; g.Hout = a[11]; g.Wout = a[12];
+  return g;
+}
+
+}  // namespace
+
+// conv_s1_*: m is the row-major (Cout × Cin·R·S) weight matrix; bias may be null.
+void conv_s1_f(const index_t* geom, const float* in, const float* wp, const float* bias, float* out) {
+  conv_s1_impl<float>(unpack(geom), in, wp, bias, out);
+}
+void conv_s1_d(const index_t* geom, const double* in, const double* wp, const double* bias, double* out) {
+  conv_s1_impl<double>(unpack(geom), in, wp, bias, out);
+}
+void conv_s1_bw_f(const index_t* geom, const float* go, const float* in, float* gw) {
+  conv_s1_bw_impl<float>(unpack(geom), go, in, gw);
+}
+void conv_s1_bw_d(const index_t* geom, const double* go, const double* in, double* gw) {
+  conv_s1_bw_impl<double>(unpack(geom), go, in, gw);
+}
+
+}  // namespace pyengine::cpu::PYENGINE_ISA

@@ -1,0 +1,80 @@
+// pool2d.cpp — picks the ISA copy of the max/average pooling kernels (csrc/cpu/isa/pool_isa.cpp) and
+// holds global average pooling, a plain per-plane mean that the compiler vectorises.
+#include "pyengine/pool2d.h"
+
+#include "pyengine/isa_dispatch.h"
+
+namespace pyengine::cpu {
+
+PE_ISA_DECLARE(void max_pool_fwd_f32(const Pool2dShape&, const float*, float*, std::int64_t*))
+PE_ISA_DECLARE(void max_pool_fwd_f64(const Pool2dShape&, const double*, double*, std::int64_t*))
+PE_ISA_DECLARE(index_t max_pool_bwd_f32(const Pool2dShape&, const float*, const std::int64_t*, float*))
+PE_ISA_DECLARE(index_t max_pool_bwd_f64(const Pool2dShape&, const double*, const std::int64_t*, double*))
+PE_ISA_DECLARE(void avg_pool_fwd_f32(const Pool2dShape&, bool, const float*, float*))
+PE_ISA_DECLARE(void avg_pool_fwd_f64(const Pool2dShape&, bool, const double*, double*))
+PE_ISA_DECLARE(void avg_pool_bwd_f32(const Pool2dShape&, bool, const float*, float*))
+PE_ISA_DECLARE(void avg_pool_bwd_f64(const Pool2dShape&, bool, const double*, double*))
+
+template <>
+void max_pool2d_forward<float>(const Pool2dShape& s, const float* x, float* y, std::int64_t* idx) {
+  PE_ISA_CALL(max_pool_fwd_f32, s, x, y, idx);
+}
+template <>
+void max_pool2d_forward<double>(const Pool2dShape& s, const double* x, double* y, std::int64_t* idx) {
+  PE_ISA_CALL(max_pool_fwd_f64, s, x, y, idx);
+}
+template <>
+index_t max_pool2d_backward_input<float>(const Pool2dShape& s, const float* g, const std::int64_t* idx, float* gi) {
+  PE_ISA_CALL(max_pool_bwd_f32, s, g, idx, gi);
+}
+template <>
+index_t max_pool2d_backward_input<double>(const Pool2dShape& s, const double* g, const std::int64_t* idx,
+                                          double* gi) {
+  PE_ISA_CALL(max_pool_bwd_f64, s, g, idx, gi);
+}
+template <>
+void avg_pool2d_forward<float>(const Pool2dShape& s, bool cip, const float* x, float* y) {
+  PE_ISA_CALL(avg_pool_fwd_f32, s, cip, x, y);
+}
+template <>
+void avg_pool2d_forward<double>(const Pool2dShape& s, bool cip, const double* x, double* y) {
+  PE_ISA_CALL(avg_pool_fwd_f64, s, cip, x, y);
+}
+template <>
+void avg_pool2d_backward_input<float>(const Pool2dShape& s, bool cip, const float* g, float* gi) {
+  PE_ISA_CALL(avg_pool_bwd_f32, s, cip, g, gi);
+}
+template <>
+void avg_pool2d_backward_input<double>(const Pool2dShape& s, bool cip, const double* g, double* gi) {
+  PE_ISA_CALL(avg_pool_bwd_f64, s, cip, g, gi);
+}
+
+template <typename T>
+void global_avg_pool2d_forward(index_t planes, index_t hw, const T* x, T* y) {
+  const int threads = get_num_threads();
+#pragma omp parallel for schedule(static) num_threads(threads) if (threads > 1 && planes * hw > 32768)
+  for (index_t p = 0; p < planes; ++p) {
+    const T* src = x + p * hw;
+    double sum = 0.0;   // double: a float sum over a large plane loses digits
+    for (index_t i = 0; i < hw; ++i) sum += src[i];
+    y[p] = static_cast<T>(sum / static_cast<double>(hw));
+  }
+}
+
+template <typename T>
+void global_avg_pool2d_backward_input(index_t planes, index_t hw, const T* g, T* gi) {
+  const int threads = get_num_threads();
+#pragma omp parallel for schedule(static) num_threads(threads) if (threads > 1 && planes * hw > 32768)
+  for (index_t p = 0; p < planes; ++p) {
+    const T share = static_cast<T>(static_cast<double>(g[p]) / static_cast<double>(hw));
+    T* dst = gi + p * hw;
+    for (index_t i = 0; i < hw; ++i) dst[i] = share;
+  }
+}
+
+template void global_avg_pool2d_forward<float>(index_t, index_t, const float*, float*);
+template void global_avg_pool2d_forward<double>(index_t, index_t, const double*, double*);
+template void global_avg_pool2d_backward_input<float>(index_t, index_t, const float*, float*);
+template void global_avg_pool2d_backward_input<double>(index_t, index_t, const double*, double*);
+
+}  // namespace pyengine::cpu

@@ -1,0 +1,97 @@
+"""Global autograd switches: grad mode (``no_grad``, ``enable_grad``, ``set_grad_enabled``) and
+anomaly detection. The state is per thread (as in PyTorch: ``no_grad`` in an evaluation thread does
+not switch recording off in a training thread) and is read once per op, one attribute load."""
+from __future__ import annotations
+
+import functools
+import threading
+
+__all__ = ["no_grad", "enable_grad", "set_grad_enabled", "is_grad_enabled", "detect_anomaly",
+           "is_anomaly_enabled"]
+
+
+class _State(threading.local):
+    def __init__(self):
+        self.grad_enabled = True
+        self.anomaly = False
+
+
+STATE = _State()
+
+
+def is_grad_enabled() -> bool:
+    return STATE.grad_enabled
+
+
+def is_anomaly_enabled() -> bool:
+    return STATE.anomaly
+
+
+class _GradModeContext:
+    """Context manager and decorator that sets grad mode and restores the previous one on exit."""
+    _mode = True
+
+    def __enter__(self):
+        self._prev = STATE.grad_enabled
+        STATE.grad_enabled = self._mode
+        return self
+
+    def __exit__(self, *exc):
+        STATE.grad_enabled = self._prev
+        return False
+
+    def __call__(self, fn):
+        mode = self._mode
+
+        @functools.wraps(fn)
+        def wrapper(*args, **kwargs):
+            prev = STATE.grad_enabled
+            STATE.grad_enabled = mode
+            try:
+                return fn(*args, **kwargs)
+            finally:
+                STATE.grad_enabled = prev
+        return wrapper
+
+
+class no_grad(_GradModeContext):
+    """Ops run inside record no graph: outputs have requires_grad=False. Usable as ``@no_grad()``."""
+    _mode = False
+
+
+class enable_grad(_GradModeContext):
+    _mode = True
+
+
+class set_grad_enabled(_GradModeContext):
+    def __init__(self, mode: bool):
+        self._mode = bool(mode)
+        self._prev = STATE.grad_enabled
+        STATE.grad_enabled = self._mode
+
+    def __enter__(self):
+        return self
+
+
+class detect_anomaly:
+    """While active, a NaN or Inf produced by a backward raises RuntimeError naming the forward op
+    that created the node (e.g. ``log``), the input index, and how many elements are bad."""
+
+    def __init__(self, check_nan: bool = True):
+        self._mode = bool(check_nan)
+
+    def __enter__(self):
+        self._prev = STATE.anomaly
+        STATE.anomaly = self._mode
+        return self
+
+    def __exit__(self, *exc):
+        STATE.anomaly = self._prev
+        return False
+
+    def __call__(self, fn):
+        @functools.wraps(fn)
+        def wrapper(*args, **kwargs):
+            with detect_anomaly(self._mode):
+                return fn(*args, **kwargs)
+        return wrapper

@@ -1,0 +1,18 @@
+"""pyengine.kernels.cuda — the CUDA kernels (pyengine._cuda) with the reference's names and signatures.
+
+Arrays in, new arrays out, on the GPU: inputs are CuPy arrays or any device array with
+``__cuda_array_interface__`` or DLPack; outputs are CuPy arrays on the inputs' device. Every launch
+goes on CuPy's current stream and nothing waits for the device, except cross-entropy's check that the
+targets are valid class indices. Importing this package needs neither CuPy nor a GPU; the first call
+says which is missing. ``pyengine.backends.cuda.allow_tf32 = True`` lets float32 GEMMs and
+convolutions use TF32 tensor cores.
+"""
+from .gemm import *  # noqa: F401,F403
+from .conv import *  # noqa: F401,F403
+from .pool import *  # noqa: F401,F403
+from .linear import *  # noqa: F401,F403
+from .lstm import *  # noqa: F401,F403
+from .activation import *  # noqa: F401,F403
+from .softmax import *  # noqa: F401,F403
+from .batchnorm import *  # noqa: F401,F403
+from .dropout import *  # noqa: F401,F403

@@ -1,0 +1,18 @@
+"""pyengine.nn — Module, Parameter, containers, layers, losses, ``functional`` and ``init``.
+
+Names, arguments, parameter names and shapes follow PyTorch, so state dicts move between the two.
+"""
+from . import functional, init
+from .layers import *  # noqa: F401,F403
+from .layers import __all__ as _layers_all
+from .loss import *  # noqa: F401,F403
+from .loss import __all__ as _loss_all
+from .module import Module, ModuleDict, ModuleList, Parameter, Sequential
+
+try:   # clip_grad_norm_ and friends belong to the training work; absent until it lands
+    from . import utils  # noqa: F401
+except ImportError:
+    pass
+
+__all__ = ["Module", "Parameter", "Sequential", "ModuleList", "ModuleDict", "functional", "init"] + \
+    list(_layers_all) + list(_loss_all)

@@ -1,0 +1,506 @@
+"""The layers: PyTorch names, constructor arguments, parameter names/shapes and default initialisation.
+
+Default initialisations (PyTorch's): Linear and Conv2d weights kaiming_uniform(a=√5), i.e.
+uniform(±1/√fan_in), bias uniform(±1/√fan_in); BatchNorm weight 1, bias 0, running mean 0, var 1;
+LSTM/LSTMCell/RNN every weight and bias uniform(±1/√hidden_size); PReLU slope 0.25.
+A layer given an input of the wrong rank or channel count raises ValueError naming itself and what it
+expected, before any kernel runs.
+"""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from ..tensor import stack as _stack, zeros as _zeros
+from ..tensor import Tensor, get_default_dtype
+from . import functional as F
+from . import init
+from .module import Module, Parameter
+
+__all__ = ["Identity", "Linear", "Conv2d", "MaxPool2d", "AvgPool2d", "AdaptiveAvgPool2d", "BatchNorm1d",
+           "BatchNorm2d", "Dropout", "Flatten", "ReLU", "LeakyReLU", "PReLU", "ELU", "Sigmoid", "Tanh", "Softmax",
+           "LogSoftmax", "LSTM", "LSTMCell", "RNN"]
+
+
+def _param(*shape, dtype=None):
+    return Parameter(np.empty(shape, dtype=dtype or get_default_dtype()))
+
+
+def _shape_error(layer, expected, x):
+    return ValueError(f"{layer}: expected input of shape {expected}, got {tuple(x.shape)}")
+
+
+class Identity(Module):
+    def __init__(self, *args, **kwargs):
+        super().__init__()
+
+    def forward(self, x):
+        return x
+
+
+class Linear(Module):
+    """y = x·Wᵀ + b; x (*, in_features), W (out_features, in_features), b (out_features,)."""
+
+    def __init__(self, in_features, out_features, bias=True, dtype=None):
+        super().__init__()
+        self.in_features, self.out_features = in_features, out_features
+        self.weight = _param(out_features, in_features, dtype=dtype)
+        self.bias = _param(out_features, dtype=dtype) if bias else None
+        if not bias:
+            self.register_parameter("bias", None)
+        self.reset_parameters()
+
+    def reset_parameters(self):
+        init.kaiming_uniform_(self.weight, a=math.sqrt(5))
+        if self.bias is not None:
+            b = 1 / math.sqrt(self.in_features) if self.in_features > 0 else 0
+            init.uniform_(self.bias, -b, b)
+
+    def forward(self, x):
+        if x.ndim < 1 or x.shape[-1] != self.in_features:
+            raise _shape_error(f"Linear(in_features={self.in_features}, out_features={self.out_features})",
+                               f"(*, {self.in_features})", x)
+        return F.linear(x, self.weight, self.bias)
+
+    def extra_repr(self):
+        return f"in_features={self.in_features}, out_features={self.out_features}, bias={self.bias is not None}"
+
+
+def _pair(v):
+    return (v, v) if isinstance(v, int) else tuple(v)
+
+
+class Conv2d(Module):
+    """x (N, C_in, H, W) -> (N, C_out, OH, OW); weight (C_out, C_in/groups, kh, kw), bias (C_out,)."""
+
+    def __init__(self, in_channels, out_channels, kernel_size, stride=1, padding=0, dilation=1, groups=1,
+                 bias=True, padding_mode="zeros", dtype=None):
+        super().__init__()
+        if in_channels % groups or out_channels % groups:
+            raise ValueError(f"Conv2d: in_channels {in_channels} and out_channels {out_channels} must be "
+                             f"divisible by groups {groups}")
+        if padding_mode != "zeros":
+            raise ValueError(f"Conv2d: only padding_mode='zeros' is supported, got {padding_mode!r}")
+        self.in_channels, self.out_channels = in_channels, out_channels
+        self.kernel_size, self.stride = _pair(kernel_size), _pair(stride)
+        self.padding = padding if isinstance(padding, str) else _pair(padding)
+        self.dilation, self.groups = _pair(dilation), groups
+        self.weight = _param(out_channels, in_channels // groups, *self.kernel_size, dtype=dtype)
+        if bias:
+            self.bias = _param(out_channels, dtype=dtype)
+        else:
+            self.register_parameter("bias", None)
+        self.reset_parameters()
+
+    def reset_parameters(self):
+        init.kaiming_uniform_(self.weight, a=math.sqrt(5))
+        if self.bias is not None:
+            fan_in = self.weight.shape[1] * self.kernel_size[0] * self.kernel_size[1]
+            b = 1 / math.sqrt(fan_in) if fan_in else 0
+            init.uniform_(self.bias, -b, b)
+
+    def forward(self, x):
+        if x.ndim != 4 or x.shape[1] != self.in_channels:
+            raise _shape_error(f"Conv2d({self.in_channels}, {self.out_channels})",
+                               f"(N, {self.in_channels}, H, W)", x)
+        return F.conv2d(x, self.weight, self.bias, self.stride, self.padding, self.dilation, self.groups)
+
+    def extra_repr(self):
+        s = f"{self.in_channels}, {self.out_channels}, kernel_size={self.kernel_size}, stride={self.stride}"
+        if self.padding not in ((0, 0), "valid"):
+            s += f", padding={self.padding}"
+        if self.dilation != (1, 1):
+            s += f", dilation={self.dilation}"
+        if self.groups != 1:
+            s += f", groups={self.groups}"
+        if self.bias is None:
+            s += ", bias=False"
+        return s
+
+
+class _Pool(Module):
+    def _check(self, x):
+        if x.ndim != 4:
+            raise _shape_error(type(self).__name__, "(N, C, H, W)", x)
+
+
+class MaxPool2d(_Pool):
+    def __init__(self, kernel_size, stride=None, padding=0, dilation=1, return_indices=False, ceil_mode=False):
+        super().__init__()
+        self.kernel_size, self.stride = kernel_size, stride if stride is not None else kernel_size
+        self.padding, self.dilation = padding, dilation
+        self.return_indices, self.ceil_mode = return_indices, ceil_mode
+
+    def forward(self, x):
+        self._check(x)
+        return F.max_pool2d(x, self.kernel_size, self.stride, self.padding, self.dilation, self.ceil_mode,
+                            self.return_indices)
+
+    def extra_repr(self):
+        return (f"kernel_size={self.kernel_size}, stride={self.stride}, padding={self.padding}, "
+                f"dilation={self.dilation}, ceil_mode={self.ceil_mode}")
+
+
+class AvgPool2d(_Pool):
+    def __init__(self, kernel_size, stride=None, padding=0, ceil_mode=False, count_include_pad=True):
+        super().__init__()
+        self.kernel_size, self.stride = kernel_size, stride if stride is not None else kernel_size
+        self.padding, self.ceil_mode, self.count_include_pad = padding, ceil_mode, count_include_pad
+
+    def forward(self, x):
+        self._check(x)
+        return F.avg_pool2d(x, self.kernel_size, self.stride, self.padding, self.ceil_mode, self.count_include_pad)
+
+    def extra_repr(self):
+        return f"kernel_size={self.kernel_size}, stride={self.stride}, padding={self.padding}"
+
+
+class AdaptiveAvgPool2d(_Pool):
+    def __init__(self, output_size):
+        super().__init__()
+        self.output_size = output_size
+
+    def forward(self, x):
+        self._check(x)
+        return F.adaptive_avg_pool2d(x, self.output_size)
+
+    def extra_repr(self):
+        return f"output_size={self.output_size}"
+
+
+class _BatchNorm(Module):
+    _ranks = (4,)
+    _expect = "(N, C, H, W)"
+
+    def __init__(self, num_features, eps=1e-5, momentum=0.1, affine=True, track_running_stats=True, dtype=None):
+        super().__init__()
+        self.num_features, self.eps, self.momentum = num_features, eps, momentum
+        self.affine, self.track_running_stats = affine, track_running_stats
+        dt = dtype or get_default_dtype()
+        if affine:
+            self.weight = Parameter(np.ones(num_features, dt))
+            self.bias = Parameter(np.zeros(num_features, dt))
+        else:
+            self.register_parameter("weight", None)
+            self.register_parameter("bias", None)
+        if track_running_stats:
+            self.register_buffer("running_mean", Tensor(np.zeros(num_features, dt)))
+            self.register_buffer("running_var", Tensor(np.ones(num_features, dt)))
+            self.register_buffer("num_batches_tracked", Tensor(np.array(0, np.int64)))
+        else:
+            self.register_buffer("running_mean", None)
+            self.register_buffer("running_var", None)
+            self.register_buffer("num_batches_tracked", None)
+
+    def reset_running_stats(self):
+        if self.track_running_stats:
+            self.running_mean._data[...] = 0
+            self.running_var._data[...] = 1
+            self.num_batches_tracked._data[...] = 0
+
+    def forward(self, x):
+        if x.ndim not in self._ranks or x.shape[1] != self.num_features:
+            raise _shape_error(f"{type(self).__name__}({self.num_features})",
+                               self._expect.replace("C", str(self.num_features), 1), x)
+        use_batch = self.training or self.running_mean is None
+        if self.training and self.track_running_stats:
+            self.num_batches_tracked._data += 1
+        return F.batch_norm(x, self.running_mean if not self.training or self.track_running_stats else None,
+                            self.running_var if not self.training or self.track_running_stats else None,
+                            self.weight, self.bias, use_batch, self.momentum, self.eps)
+
+    def extra_repr(self):
+        return (f"{self.num_features}, eps={self.eps}, momentum={self.momentum}, affine={self.affine}, "
+                f"track_running_stats={self.track_running_stats}")
+
+
+class BatchNorm1d(_BatchNorm):
+    _ranks = (2, 3)
+    _expect = "(N, C) or (N, C, L)"
+
+
+class BatchNorm2d(_BatchNorm):
+    pass
+
+
+class Dropout(Module):
+    def __init__(self, p=0.5, inplace=False):
+        super().__init__()
+        if not 0.0 <= p <= 1.0:
+            raise ValueError(f"Dropout: p must be in [0, 1], got {p}")
+        self.p = p
+
+    def forward(self, x):
+        return F.dropout(x, self.p, self.training)
+
+    def extra_repr(self):
+        return f"p={self.p}"
+
+
+class Flatten(Module):
+    def __init__(self, start_dim=1, end_dim=-1):
+        super().__init__()
+        self.start_dim, self.end_dim = start_dim, end_dim
+
+    def forward(self, x):
+        return x.flatten(self.start_dim, self.end_dim)
+
+    def extra_repr(self):
+        return f"start_dim={self.start_dim}, end_dim={self.end_dim}"
+
+
+class ReLU(Module):
+    def __init__(self, inplace=False):
+        super().__init__()
+
+    def forward(self, x):
+        return F.relu(x)
+
+
+class LeakyReLU(Module):
+    def __init__(self, negative_slope=0.01, inplace=False):
+        super().__init__()
+        self.negative_slope = negative_slope
+
+    def forward(self, x):
+        return F.leaky_relu(x, self.negative_slope)
+
+    def extra_repr(self):
+        return f"negative_slope={self.negative_slope}"
+
+
+class PReLU(Module):
+    """y = x for x > 0, a·x otherwise, with a learned slope per channel (num_parameters = C) or shared."""
+
+    def __init__(self, num_parameters=1, init=0.25, dtype=None):
+        super().__init__()
+        self.num_parameters = num_parameters
+        self.weight = Parameter(np.full(num_parameters, init, dtype or get_default_dtype()))
+
+    def forward(self, x):
+        if self.num_parameters > 1 and (x.ndim < 2 or x.shape[1] != self.num_parameters):
+            raise _shape_error(f"PReLU(num_parameters={self.num_parameters})",
+                               f"(N, {self.num_parameters}, ...)", x)
+        return F.prelu(x, self.weight)
+
+    def extra_repr(self):
+        return f"num_parameters={self.num_parameters}"
+
+
+class ELU(Module):
+    def __init__(self, alpha=1.0, inplace=False):
+        super().__init__()
+        self.alpha = alpha
+
+    def forward(self, x):
+        return F.elu(x, self.alpha)
+
+    def extra_repr(self):
+        return f"alpha={self.alpha}"
+
+
+class Sigmoid(Module):
+    def forward(self, x):
+        return F.sigmoid(x)
+
+
+class Tanh(Module):
+    def forward(self, x):
+        return F.tanh(x)
+
+
+class Softmax(Module):
+    def __init__(self, dim=None):
+        super().__init__()
+        self.dim = dim
+
+    def forward(self, x):
+        return F.softmax(x, self.dim)
+
+    def extra_repr(self):
+        return f"dim={self.dim}"
+
+
+class LogSoftmax(Softmax):
+    def forward(self, x):
+        return F.log_softmax(x, self.dim)
+
+
+class _RNNBase(Module):
+    _gates = 4
+
+    def __init__(self, input_size, hidden_size, num_layers=1, bias=True, batch_first=False, dropout=0.0,
+                 bidirectional=False, dtype=None):
+        super().__init__()
+        if bidirectional:
+            raise NotImplementedError(f"{type(self).__name__}: bidirectional=True is not supported")
+        if not 0 <= dropout <= 1:
+            raise ValueError(f"{type(self).__name__}: dropout must be in [0, 1], got {dropout}")
+        self.input_size, self.hidden_size, self.num_layers = input_size, hidden_size, num_layers
+        self.bias, self.batch_first, self.dropout = bias, batch_first, float(dropout)
+        G = self._gates * hidden_size
+        for layer in range(num_layers):
+            i = input_size if layer == 0 else hidden_size
+            setattr(self, f"weight_ih_l{layer}", _param(G, i, dtype=dtype))
+            setattr(self, f"weight_hh_l{layer}", _param(G, hidden_size, dtype=dtype))
+            if bias:
+                setattr(self, f"bias_ih_l{layer}", _param(G, dtype=dtype))
+                setattr(self, f"bias_hh_l{layer}", _param(G, dtype=dtype))
+        self.reset_parameters()
+
+    def reset_parameters(self):
+        b = 1 / math.sqrt(self.hidden_size) if self.hidden_size > 0 else 0
+        for p in self.parameters():
+            init.uniform_(p, -b, b)
+
+    def _layer_params(self, layer):
+        p = self._parameters
+        return (p[f"weight_ih_l{layer}"], p[f"weight_hh_l{layer}"], p.get(f"bias_ih_l{layer}"),
+                p.get(f"bias_hh_l{layer}"))
+
+    def _prepare(self, x, hx):
+        name = f"{type(self).__name__}(input_size={self.input_size}, hidden_size={self.hidden_size})"
+        if x.ndim not in (2, 3) or x.shape[-1] != self.input_size:
+            exp = "(N, T, {0})" if self.batch_first else "(T, N, {0})"
+            raise _shape_error(name, exp.format(self.input_size) + f" or (T, {self.input_size})", x)
+        unbatched = x.ndim == 2
+        if unbatched:
+            x = x.unsqueeze(1)
+        elif self.batch_first:
+            x = x.transpose(0, 1)
+        N = x.shape[1]
+        return name, x, unbatched, N
+
+    def _check_state(self, name, what, h, N, unbatched):
+        want = (self.num_layers, self.hidden_size) if unbatched else (self.num_layers, N, self.hidden_size)
+        if tuple(h.shape) != want:
+            raise ValueError(f"{name}: expected {what} of shape {want}, got {tuple(h.shape)}")
+        return h.unsqueeze(1) if unbatched else h
+
+    def extra_repr(self):
+        s = f"{self.input_size}, {self.hidden_size}"
+        if self.num_layers != 1:
+            s += f", num_layers={self.num_layers}"
+        if self.batch_first:
+            s += ", batch_first=True"
+        if self.dropout:
+            s += f", dropout={self.dropout}"
+        return s
+
+
+class LSTM(_RNNBase):
+    """input (T, N, I) (or (N, T, I) with batch_first, or unbatched (T, I)); hx = (h0, c0), each
+    (num_layers, N, H), zeros when omitted. Returns output (T, N, H) and (h_n, c_n)."""
+
+    def forward(self, x, hx=None):
+        name, x, unbatched, N = self._prepare(x, hx)
+        H, L = self.hidden_size, self.num_layers
+        if hx is None:
+            z = _zeros(L, N, H, dtype=x.dtype, device=x.device)
+            h0, c0 = z, z
+        else:
+            h0 = self._check_state(name, "h0", hx[0], N, unbatched)
+            c0 = self._check_state(name, "c0", hx[1], N, unbatched)
+        hs, cs = [], []
+        out = x
+        for layer in range(L):
+            if layer > 0 and self.dropout and self.training:
+                out = F.dropout(out, self.dropout, True)
+            out, h, c = F.lstm(out, h0[layer], c0[layer], *self._layer_params(layer))
+            hs.append(h)
+            cs.append(c)
+        h_n, c_n = _stack(hs), _stack(cs)
+        if unbatched:
+            return out.squeeze(1), (h_n.squeeze(1), c_n.squeeze(1))
+        if self.batch_first:
+            out = out.transpose(0, 1)
+        return out, (h_n, c_n)
+
+
+class RNN(_RNNBase):
+    """Elman RNN: h_t = tanh(x_t·W_ihᵀ + b_ih + h_{t−1}·W_hhᵀ + b_hh) (or relu). Returns output, h_n."""
+    _gates = 1
+
+    def __init__(self, input_size, hidden_size, num_layers=1, nonlinearity="tanh", bias=True, batch_first=False,
+                 dropout=0.0, bidirectional=False, dtype=None):
+        if nonlinearity not in ("tanh", "relu"):
+            raise ValueError(f"RNN: nonlinearity must be 'tanh' or 'relu', got {nonlinearity!r}")
+        self.nonlinearity = nonlinearity
+        super().__init__(input_size, hidden_size, num_layers, bias, batch_first, dropout, bidirectional, dtype)
+
+    def __setattr__(self, name, value):
+        if name == "nonlinearity" and "_parameters" not in self.__dict__:
+            self.__dict__[name] = value
+            return
+        super().__setattr__(name, value)
+
+    def forward(self, x, hx=None):
+        name, x, unbatched, N = self._prepare(x, hx)
+        H, L, T = self.hidden_size, self.num_layers, x.shape[0]
+        h0 = _zeros(L, N, H, dtype=x.dtype, device=x.device) if hx is None else \
+            self._check_state(name, "h0", hx, N, unbatched)
+        act = F.tanh if self.nonlinearity == "tanh" else F.relu
+        out = x
+        hs = []
+        for layer in range(L):
+            if layer > 0 and self.dropout and self.training:
+                out = F.dropout(out, self.dropout, True)
+            w_ih, w_hh, b_ih, b_hh = self._layer_params(layer)
+            xp = F.linear(out, w_ih, b_ih)           # input projection for all steps at once
+            h = h0[layer]
+            steps = []
+            for t in range(T):
+                h = act(xp[t] + F.linear(h, w_hh, b_hh))
+                steps.append(h)
+            out = _stack(steps) if steps else xp[:, :, :H] * 0
+            hs.append(h)
+        h_n = _stack(hs)
+        if unbatched:
+            return out.squeeze(1), h_n.squeeze(1)
+        if self.batch_first:
+            out = out.transpose(0, 1)
+        return out, h_n
+
+
+class LSTMCell(Module):
+    """One LSTM step: input (N, I), hx = (h, c) each (N, H) (zeros when omitted) -> (h', c')."""
+
+    def __init__(self, input_size, hidden_size, bias=True, dtype=None):
+        super().__init__()
+        self.input_size, self.hidden_size, self.bias = input_size, hidden_size, bias
+        self.weight_ih = _param(4 * hidden_size, input_size, dtype=dtype)
+        self.weight_hh = _param(4 * hidden_size, hidden_size, dtype=dtype)
+        if bias:
+            self.bias_ih = _param(4 * hidden_size, dtype=dtype)
+            self.bias_hh = _param(4 * hidden_size, dtype=dtype)
+        else:
+            self.register_parameter("bias_ih", None)
+            self.register_parameter("bias_hh", None)
+        b = 1 / math.sqrt(hidden_size) if hidden_size > 0 else 0
+        for p in self.parameters():
+            init.uniform_(p, -b, b)
+
+    def forward(self, x, hx=None):
+        name = f"LSTMCell(input_size={self.input_size}, hidden_size={self.hidden_size})"
+        if x.ndim not in (1, 2) or x.shape[-1] != self.input_size:
+            raise _shape_error(name, f"(N, {self.input_size})", x)
+        unbatched = x.ndim == 1
+        if unbatched:
+            x = x.unsqueeze(0)
+        N = x.shape[0]
+        if hx is None:
+            z = _zeros(N, self.hidden_size, dtype=x.dtype, device=x.device)
+            hx = (z, z)
+        elif unbatched:
+            hx = (hx[0].unsqueeze(0), hx[1].unsqueeze(0))
+        for what, h in zip(("h", "c"), hx):
+            if tuple(h.shape) != (N, self.hidden_size):
+                raise ValueError(f"{name}: expected {what} of shape {(N, self.hidden_size)}, got {tuple(h.shape)}")
+        h, c = F.lstm_cell(x, hx, self.weight_ih, self.weight_hh, self.bias_ih, self.bias_hh)
+        if unbatched:
+            return h.squeeze(0), c.squeeze(0)
+        return h, c
+
+    def extra_repr(self):
+        return f"{self.input_size}, {self.hidden_size}"

@@ -1,0 +1,113 @@
+#!/usr/bin/env bash
+# Runs the kernel and autograd tests against an AddressSanitizer + UndefinedBehaviorSanitizer build
+# of pyengine._C; fails on any sanitizer report (also from subprocesses) or failing test.
+#
+# Usage: scripts/sanitize_tests.sh [pytest arguments...]
+#   no test path: tests/kernels plus tests/autograd and tests/test_autograd*.py where they exist;
+#   e.g. scripts/sanitize_tests.sh -k softmax
+#        scripts/sanitize_tests.sh tests/kernels/test_parity.py -k "gemm or relu"
+# Environment: PYENGINE_SANITIZE (default address,undefined), PYENGINE_SANITIZE_BUILD_DIR (default
+# build/sanitize), PYENGINE_BUILD_JOBS (default 2), PYTHON (default python3).
+#
+# How: CMake builds _C with -fsanitize=... into the build folder and writes the module into a
+# staging copy of the Python package there (build/sanitize/stage/pyengine), never over the
+# developer build in pyengine/. Python is not instrumented, so the ASan runtime of the compiler
+# that built the module is preloaded; PYTHONMALLOC=malloc routes Python's allocations through it.
+# Leak detection is off (the interpreter keeps memory until exit by design). Reports go to files
+# under the build folder and are printed at the end.
+set -euo pipefail
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+CALLER_PWD=$PWD
+cd "$ROOT"
+PYTHON=${PYTHON:-python3}
+SANITIZE=${PYENGINE_SANITIZE:-address,undefined}
+BUILD_DIR=${PYENGINE_SANITIZE_BUILD_DIR:-build/sanitize}
+mkdir -p "$BUILD_DIR"
+BUILD_DIR=$(cd "$BUILD_DIR" && pwd)
+STAGE=$BUILD_DIR/stage
+REPORTS=$BUILD_DIR/reports
+start=$(date +%s)
+
+"$PYTHON" -c "import pybind11, numpy, pytest" 2>/dev/null || {
+  echo "sanitize_tests.sh: needs pybind11, numpy and pytest in $PYTHON (pip install pybind11 numpy pytest)" >&2
+  exit 2
+}
+
+# 1. The Python sources, staged (the module is built into this copy).
+rm -rf "$STAGE"
+mkdir -p "$STAGE"
+(cd "$ROOT" && tar --exclude='__pycache__' --exclude='*.so' -cf - pyengine) | tar -xf - -C "$STAGE"
+
+# 2. The instrumented build.
+CXX_COMPILER=${CXX:-g++}
+echo "== building pyengine._C with -fsanitize=$SANITIZE ($CXX_COMPILER) in $BUILD_DIR"
+generator=()
+command -v ninja >/dev/null && generator=(-G Ninja)
+cmake -S "$ROOT" -B "$BUILD_DIR" "${generator[@]}" -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+  -DCMAKE_CXX_COMPILER="$CXX_COMPILER" -DPYENGINE_CUDA=OFF -DPYENGINE_SANITIZE="$SANITIZE" \
+  -DPYENGINE_MODULE_DIR="$STAGE/pyengine" -DPython_EXECUTABLE="$(command -v "$PYTHON")" \
+  -Dpybind11_DIR="$("$PYTHON" -m pybind11 --cmakedir)" >/dev/null
+cmake --build "$BUILD_DIR" --target _C -j "${PYENGINE_BUILD_JOBS:-2}"
+built=$(date +%s)
+
+# 3. The runtime environment.
+preload=()
+case ",$SANITIZE," in
+  *,address,*) preload+=("$("$CXX_COMPILER" -print-file-name=libasan.so)") ;;
+  *,undefined,*) preload+=("$("$CXX_COMPILER" -print-file-name=libubsan.so)") ;;
+esac
+for lib in "${preload[@]}"; do
+  [ -f "$lib" ] || { echo "sanitize_tests.sh: sanitizer runtime $lib not found" >&2; exit 2; }
+done
+rm -rf "$REPORTS"
+mkdir -p "$REPORTS"
+export LD_PRELOAD="${preload[*]}"
+export PYTHONMALLOC=malloc
+export ASAN_OPTIONS="detect_leaks=0:abort_on_error=1:log_path=$REPORTS/asan"
+export UBSAN_OPTIONS="halt_on_error=1:print_stacktrace=1:log_path=$REPORTS/ubsan"
+export PYENGINE_SANITIZED=1
+
+# The staged package, not the source tree, must be imported: run from the stage (python -m puts
+# the working folder first on sys.path) and check before testing.
+cd "$STAGE"
+module=$("$PYTHON" -c "import pyengine._C as m; print(m.__file__)")
+case "$module" in
+  "$STAGE"/*) ;;
+  *) echo "sanitize_tests.sh: imported $module instead of the staged module" >&2; exit 2 ;;
+esac
+ldd "$module" | grep -q "libasan\|libubsan" || { echo "sanitize_tests.sh: $module is not instrumented" >&2; exit 2; }
+
+# pytest runs from the stage: make path arguments (and node ids path::test) absolute.
+args=()
+for a in "$@"; do
+  p=${a%%::*}
+  if [[ $a != -* && -n $p ]]; then
+    if [ -e "$CALLER_PWD/$p" ]; then a="$(cd "$CALLER_PWD" && realpath "$p")${a#"$p"}"
+    elif [ -e "$ROOT/$p" ]; then a="$ROOT/$a"
+    fi
+  fi
+  args+=("$a")
+done
+set -- "${args[@]+"${args[@]}"}"
+if [ $# -eq 0 ] || [[ " $* " != *" $ROOT/"* ]]; then
+  # no test path given (only options such as -k): the default selection
+  set -- "$@" "$ROOT/tests/kernels"
+  [ -d "$ROOT/tests/autograd" ] && set -- "$@" "$ROOT/tests/autograd"
+  for f in "$ROOT"/tests/test_autograd*.py "$ROOT"/tests/test_functional*.py; do
+    [ -f "$f" ] && set -- "$@" "$f"
+  done
+fi
+echo "== pytest $* (ASan/UBSan, LD_PRELOAD=$LD_PRELOAD)"
+set +e
+"$PYTHON" -m pytest -q -p no:cacheprovider -c "$ROOT/pyproject.toml" --rootdir "$ROOT" "$@"
+status=$?
+set -e
+end=$(date +%s)
+
+if compgen -G "$REPORTS/*" >/dev/null; then
+  echo "== sanitizer reports:"
+  for f in "$REPORTS"/*; do echo "--- $f"; cat "$f"; done
+  status=1
+fi
+echo "== sanitize_tests.sh: $([ $status -eq 0 ] && echo clean || echo FAILED) (build $((built - start)) s, tests $((end - built)) s)"
+exit $status

@@ -1,0 +1,28 @@
+"""The README's gradcheck example runs as written, and a broken backward in it is caught."""
+import os
+import re
+
+import pytest
+
+import pyengine
+from pyengine.testing import GradcheckError
+
+README = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))), "README.md")
+
+
+def _example():
+    if not os.path.exists(README):
+        pytest.skip("README.md not next to the tests (installed package)")
+    text = open(README, encoding="utf-8").read()
+    section = text.split("## Checking gradients", 1)[1]
+    return re.search(r"```python\n(.*?)```", section, re.S).group(1)
+
+
+def test_readme_gradcheck_example_runs():
+    exec(compile(_example(), "README-gradcheck", "exec"), {})
+
+
+def test_readme_example_catches_a_wrong_backward():
+    code = _example().replace("(g * (t - x / c * dt)).sum(axis=0)", "(g * t).sum(axis=0)")
+    with pytest.raises(GradcheckError, match=r"gradient of parameter c differs at index"):
+        exec(compile(code, "README-gradcheck-broken", "exec"), {})
