@@ -80,3 +80,20 @@ def plot(doc: dict, path: str):
     fig.savefig(path, dpi=110)
     plt.close(fig)
     return path
+
+
+def headline(doc: dict) -> str:
+    """The README's table: ratios only (absolute times drift between runs and machines)."""
+    t = str(max(int(x) for x in doc["threads"]))
+    lines = [f"| case ({t} threads) | × NumPy | × PyTorch | % of peak | 2 threads / 1 |", "|---|---|---|---|---|"]
+    for row in doc["cases"]:
+        res = row.get("results", {})
+        o = res.get(t, {}).get("ours")
+        if not o:
+            continue
+        one = res.get("1", {}).get("ours")
+        scaling = f"{one['median_s'] / o['median_s']:.2f}" if one and t != "1" else ""
+        frac = f"{o['fraction_of_peak'] * 100:.0f}%" if "fraction_of_peak" in o else ""
+        lines.append(f"| {row['name']} | {_fmt_ratio(o.get('vs_numpy'))} | {_fmt_ratio(o.get('vs_torch'))} | "
+                     f"{frac} | {scaling} |")
+    return "\n".join(lines) + "\n"

@@ -21,7 +21,7 @@ import numpy as np
 from . import machine
 from .cases import all_cases
 from .harness import NotAvailable, time_interleaved
-from .report import markdown, plot
+from .report import headline, markdown, plot
 
 RESULTS_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "results")
 
@@ -205,6 +205,7 @@ def main(argv=None) -> int:
         json.dump(doc, f, indent=1)
     with open(path + ".md", "w") as f:
         f.write(markdown(doc))
+        f.write("\n## Headline (ratios)\n\n" + headline(doc))
     print(f"bench: {len(rows)} cases in {elapsed:.0f} s; wrote {path}.json and .md")
     if args.plot:
         png = plot(doc, path + ".png")
