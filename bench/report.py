@@ -39,6 +39,10 @@ def markdown(doc: dict) -> str:
                 f"| {row['name']} | {t} | {o['median_s'] * 1e3:.3f} | {o['spread'] * 100:.0f}% | "
                 f"{o['throughput']:.1f} {row['unit']} | {frac} | {_fmt_ratio(o.get('vs_numpy'))} | "
                 f"{_fmt_ratio(o.get('vs_torch'))} | {scaling} |")
+    for r in doc["cases"]:
+        if r.get("note"):
+            lines.append("")
+            lines.append(f"{r['name']}: {r['note']}.")
     extra = [r for r in doc["cases"] if "peak_traced_mb" in r]
     for r in extra:
         lines.append("")

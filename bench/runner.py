@@ -140,6 +140,8 @@ def main(argv=None) -> int:
             row["status"] = "check failed"
             print(f"  {case.name:55s} CHECK FAILED: {detail}")
             continue
+        if built.extra.get("note"):
+            row["note"] = built.extra["note"]
         if "peak_memory" in built.extra:
             try:
                 row["peak_traced_mb"] = built.extra["peak_memory"]() / 2**20
