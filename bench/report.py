@@ -19,14 +19,16 @@ def markdown(doc: dict) -> str:
         f"Time per call: median of interleaved rounds (± interquartile spread). "
         f"×NumPy / ×PyTorch = their median time / ours (> 1: ours is faster). "
         f"NumPy is np.matmul for GEMM and the NumPy reference kernel elsewhere. "
-        f"% peak: of the FMA peak (GFLOP/s cases) or of the copy bandwidth (GB/s cases).",
+        f"% peak: of the FMA peak (GFLOP/s cases) or of the copy bandwidth (GB/s cases). "
+        f"The cpu columns (1 thread only) compare CPU time of the calling thread, which a busy machine "
+        f"does not inflate.",
         "",
-        "| case | thr | ours ms | ± | throughput | % peak | ×NumPy | ×PyTorch | 2T/1T |",
-        "|---|---|---|---|---|---|---|---|---|",
+        "| case | thr | ours ms | ± | throughput | % peak | ×NumPy | ×PyTorch | 2T/1T | ×NumPy cpu | ×PyTorch cpu |",
+        "|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for row in doc["cases"]:
         if row["status"] != "ok":
-            lines.append(f"| {row['name']} | | {row['status']} | | | | | | |")
+            lines.append(f"| {row['name']} | | {row['status']} | | | | | | | | |")
             continue
         one = row["results"].get("1", {}).get("ours")
         for t, res in row["results"].items():
@@ -38,7 +40,8 @@ def markdown(doc: dict) -> str:
             lines.append(
                 f"| {row['name']} | {t} | {o['median_s'] * 1e3:.3f} | {o['spread'] * 100:.0f}% | "
                 f"{o['throughput']:.1f} {row['unit']} | {frac} | {_fmt_ratio(o.get('vs_numpy'))} | "
-                f"{_fmt_ratio(o.get('vs_torch'))} | {scaling} |")
+                f"{_fmt_ratio(o.get('vs_torch'))} | {scaling} | {_fmt_ratio(o.get('vs_numpy_cpu'))} | "
+                f"{_fmt_ratio(o.get('vs_torch_cpu'))} |")
     for r in doc["cases"]:
         if r.get("note"):
             lines.append("")
