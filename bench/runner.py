@@ -180,8 +180,8 @@ def main(argv=None) -> int:
                   + (f" {r['fraction_of_peak']*100:5.1f}% peak" if "fraction_of_peak" in r else "")
                   + (f"  x{r['vs_numpy']:.2f} numpy" if "vs_numpy" in r else "")
                   + (f"  x{r['vs_torch']:.2f} torch" if "vs_torch" in r else "")
-                  + (f"  (cpu time: x{r.get('vs_numpy_cpu', float('nan')):.2f} numpy x{r.get('vs_torch_cpu', float('nan')):.2f} torch)"
-                     if t == 1 else ""), flush=True)
+                  + ("  (cpu time:" + "".join(f" x{r[f'vs_{k}_cpu']:.2f} {k}" for k in ("numpy", "torch")
+                                              if f"vs_{k}_cpu" in r) + ")" if t == 1 else ""), flush=True)
 
     # Probe again at the end and keep the better figure: load from other processes only ever
     # lowers a probe, and "fraction of peak" must not flatter us by a peak measured in a busy moment.
