@@ -22,6 +22,23 @@ def set_num_threads(n: int) -> None:
     _C.set_num_threads(n)
 
 
+_deterministic = False
+
+
+def use_deterministic_algorithms(mode: bool) -> None:
+    """With True, every kernel must be deterministic: a GPU kernel whose result depends on the
+    order of atomic additions raises RuntimeError instead of running (the CPU kernels are
+    deterministic for a given thread count already)."""
+    global _deterministic
+    if not isinstance(mode, bool):
+        raise TypeError(f"use_deterministic_algorithms: mode must be a bool, got {type(mode).__name__}")
+    _deterministic = mode
+
+
+def are_deterministic_algorithms_enabled() -> bool:
+    return _deterministic
+
+
 def cpu_isa() -> str:
     """The instruction set whose kernels run: 'avx512', 'avx2' or 'generic'."""
     return _C.cpu_isa()

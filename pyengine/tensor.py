@@ -278,8 +278,11 @@ class Tensor:
         return (self[i] for i in range(self._data.shape[0]))
 
     # ---- autograd ---------------------------------------------------------------------------
-    def backward(self, gradient=None, retain_graph=False):
-        """Accumulates d(self)/d(leaf) (times ``gradient``) into the .grad of every leaf that requires grad."""
+    def backward(self, gradient=None, retain_graph=False, grad=None):
+        """Accumulates d(self)/d(leaf) (times ``gradient``, alias ``grad``) into the .grad of every leaf that
+        requires grad. Without retain_graph the graph's saved values are freed as backward passes them."""
+        if gradient is None:
+            gradient = grad
         if not self.requires_grad:
             raise RuntimeError("backward: tensor does not require grad and has no grad_fn")
         from .autograd.engine import run_backward

@@ -1,10 +1,14 @@
 // lstm.cpp — LSTM cell and sequence kernels (equations and algorithm in pyengine/lstm.h).
 //
-// The matrix work is pyengine::cpu::gemm (which splits each GEMM over the threads itself); the
-// element-wise work is one fused gate pass per step, split by batch rows over the threads. float
-// runs the vectorised pass of csrc/cpu/isa/lstm_isa.cpp, double a scalar pass with libm's exp and
-// tanh so float64 gradient checks see exact arithmetic. Workspaces (the transposed w_hh, the
-// gate gradients, the running dh and dc) are per-thread, grow-only buffers reused across calls.
+// The big matrix work (the input projection, grad_x, grad_w_ih, grad_w_hh) is pyengine::cpu::gemm,
+// which splits each GEMM over the threads itself. The recurrence over the steps comes in two
+// versions. float runs lstm_isa.cpp: the batch rows are split between the threads once for the
+// whole sequence (a row's step t needs only that row's step t−1), w_hh is packed once per call, and
+// each thread does per step and block of rows one register-blocked GEMM and the vectorised fused
+// gate pass, with no barrier between steps. double (the gradient-check path) runs per step one
+// gemm call and a scalar gate pass with libm's exp and tanh. The cell uses gemm and the gate pass.
+// Workspaces (packed w_hh, the gate gradients, the running dh and dc) are per-thread, grow-only
+// buffers reused across calls.
 #include "pyengine/lstm.h"
 
 #include <cmath>
@@ -20,6 +24,15 @@ PE_ISA_DECLARE(void lstm_gates_forward_f32(index_t, index_t, float*, const float
                                            const float*, float*, float*))
 PE_ISA_DECLARE(void lstm_gates_backward_f32(index_t, index_t, const float*, const float*, const float*,
                                             const float*, const float*, const float*, float*, float*))
+PE_ISA_DECLARE(void lstm_recurrence_forward_f32(index_t, index_t, index_t, const float*, const float*,
+                                                const float*, const float*, const float*, float*, float*, float*,
+                                                float*, float*, int))
+PE_ISA_DECLARE(void lstm_recurrence_backward_f32(index_t, index_t, index_t, const float*, const float*,
+                                                 const float*, const float*, const float*, const float*,
+                                                 const float*, float*, float*, float*, float*, float*, float*,
+                                                 float*, int))
+PE_ISA_DECLARE(index_t lstm_recurrence_packed_size(index_t))
+PE_ISA_DECLARE(index_t lstm_recurrence_apack_size(index_t, index_t, int))
 
 namespace {
 
@@ -134,6 +147,18 @@ void column_sums(index_t rows, index_t cols, const T* a, T* out) {
   }
 }
 
+index_t recurrence_packed_size(index_t H) { PE_ISA_CALL(lstm_recurrence_packed_size, H); }
+index_t recurrence_apack_size(index_t N, index_t H, int threads) {
+  PE_ISA_CALL(lstm_recurrence_apack_size, N, H, threads);
+}
+
+// Threads for the float recurrence: rows are split between them, so never more than N.
+int recurrence_threads(index_t N, index_t H) {
+  const int nt = get_num_threads();
+  if (nt <= 1 || static_cast<double>(N) * 4 * H * H < 64.0 * 64 * 64) return 1;
+  return N < nt ? static_cast<int>(N) : nt;
+}
+
 // dst (cols, rows) = srcᵀ for src (rows, cols).
 template <typename T>
 void transpose(index_t rows, index_t cols, const T* src, T* dst) {
@@ -144,6 +169,85 @@ void transpose(index_t rows, index_t cols, const T* src, T* dst) {
       for (index_t r = r0; r < r1; ++r)
         for (index_t c = c0; c < c1; ++c) dst[c * rows + r] = src[r * cols + c];
     }
+}
+
+// --- the recurrence over the steps (after the input projection) -------------------------------
+
+// Generic version: per step one recurrent GEMM (both threads) and one fused gate pass (rows split
+// across threads). gates holds x·w_ihᵀ on entry, the activated gates on exit.
+template <typename T>
+void recurrence_forward(index_t T_, index_t N, index_t H, const T* h0, const T* c0, const T* w_hh,
+                        const T* b_ih, const T* b_hh, T* gates, T* cs, T* y) {
+  const index_t G = 4 * H, NH = N * H, NG = N * G;
+  T* w_hh_t = workspace<T, 1>(G * H);   // w_hhᵀ (H, G): each step's GEMM reads B without a transpose
+  transpose<T>(G, H, w_hh, w_hh_t);
+  for (index_t t = 0; t < T_; ++t) {
+    const T* h_prev = t ? y + (t - 1) * NH : h0;
+    const T* c_prev = t ? cs + (t - 1) * NH : c0;
+    T* g = gates + t * NG;
+    gemm<T>(false, false, N, G, H, T(1), h_prev, H, w_hh_t, G, T(1), g, G);   // A_t += h_{t−1}·w_hhᵀ
+    gates_forward<T>(N, H, g, b_ih, b_hh, c_prev, cs + t * NH, y + t * NH);
+  }
+}
+
+// dA (T, N, G) receives the pre-activation gradients; grad_h0, grad_c0 the initial-state gradients.
+template <typename T>
+void recurrence_backward(index_t T_, index_t N, index_t H, const T* c0, const T* w_hh, const T* gates,
+                         const T* cs, const T* grad_y, const T* grad_h_T, const T* grad_c_T, T* dA, T* grad_h0,
+                         T* grad_c0) {
+  const index_t G = 4 * H, NH = N * H, NG = N * G;
+  T* dh_buf = workspace<T, 2>(NH);
+  T* dc_buf = workspace<T, 3>(NH);
+  const T* dh_rec = grad_h_T;   // ∂L/∂h_t arriving from step t+1 (null: zero)
+  const T* dc_in = grad_c_T;    // ∂L/∂c_t arriving from step t+1 (null: zero)
+  for (index_t t = T_ - 1; t >= 0; --t) {
+    const T* c_prev = t ? cs + (t - 1) * NH : c0;
+    T* dA_t = dA + t * NG;
+    T* dc_out = t ? dc_buf : grad_c0;
+    gates_backward<T>(N, H, gates + t * NG, c_prev, cs + t * NH, grad_y + t * NH, dh_rec, dc_in, dc_out, dA_t);
+    dc_in = dc_out;
+    T* dh_out = t ? dh_buf : grad_h0;
+    gemm<T>(false, false, N, H, G, T(1), dA_t, G, w_hh, H, T(0), dh_out, H);   // ∂L/∂h_{t−1} = dA_t·w_hh
+    dh_rec = dh_out;
+  }
+}
+
+// float: the row-split recurrence of lstm_isa.cpp with w_hh packed once per call.
+void recurrence_forward_isa(index_t T_, index_t N, index_t H, const float* h0, const float* c0, const float* w_hh,
+                            const float* b_ih, const float* b_hh, float* gates, float* cs, float* y, float* packed,
+                            float* apack, int nt) {
+  PE_ISA_CALL(lstm_recurrence_forward_f32, T_, N, H, h0, c0, w_hh, b_ih, b_hh, gates, cs, y, packed, apack, nt);
+}
+
+void recurrence_backward_isa(index_t T_, index_t N, index_t H, const float* c0, const float* w_hh,
+                             const float* gates, const float* cs, const float* grad_y, const float* grad_h_T,
+                             const float* grad_c_T, float* dA, float* grad_h0, float* grad_c0, float* dh_ws,
+                             float* dc_ws, float* packed, float* apack, int nt) {
+  PE_ISA_CALL(lstm_recurrence_backward_f32, T_, N, H, c0, w_hh, gates, cs, grad_y, grad_h_T, grad_c_T, dA, grad_h0,
+              grad_c0, dh_ws, dc_ws, packed, apack, nt);
+}
+
+template <>
+void recurrence_forward<float>(index_t T_, index_t N, index_t H, const float* h0, const float* c0,
+                               const float* w_hh, const float* b_ih, const float* b_hh, float* gates, float* cs,
+                               float* y) {
+  const int nt = recurrence_threads(N, H);
+  float* packed = workspace<float, 1>(recurrence_packed_size(H));
+  float* apack = workspace<float, 4>(recurrence_apack_size(N, H, nt));
+  recurrence_forward_isa(T_, N, H, h0, c0, w_hh, b_ih, b_hh, gates, cs, y, packed, apack, nt);
+}
+
+template <>
+void recurrence_backward<float>(index_t T_, index_t N, index_t H, const float* c0, const float* w_hh,
+                                const float* gates, const float* cs, const float* grad_y, const float* grad_h_T,
+                                const float* grad_c_T, float* dA, float* grad_h0, float* grad_c0) {
+  const int nt = recurrence_threads(N, H);
+  float* dh_ws = workspace<float, 2>(N * H);
+  float* dc_ws = workspace<float, 3>(N * H);
+  float* packed = workspace<float, 1>(recurrence_packed_size(H));
+  float* apack = workspace<float, 4>(recurrence_apack_size(N, H, nt));
+  recurrence_backward_isa(T_, N, H, c0, w_hh, gates, cs, grad_y, grad_h_T, grad_c_T, dA, grad_h0, grad_c0, dh_ws,
+                          dc_ws, packed, apack, nt);
 }
 
 }  // namespace
@@ -177,26 +281,12 @@ template <typename T>
 void lstm_forward(index_t T_, index_t N, index_t I, index_t H, const T* x, const T* h0, const T* c0,
                   const T* w_ih, const T* w_hh, const T* b_ih, const T* b_hh, T* y, T* h_T, T* c_T,
                   T* gates, T* cs) {
-  const index_t G = 4 * H, NH = N * H, NG = N * G;
-  // w_hhᵀ (H, G) once, so every step's GEMM streams B row by row without a transpose.
-  T* w_hh_t = workspace<T, 1>(G * H);
-  transpose<T>(G, H, w_hh, w_hh_t);
+  const index_t G = 4 * H, NH = N * H;
   // A = X(T·N, I)·w_ihᵀ for every step at once.
   gemm<T>(false, true, T_ * N, G, I, T(1), x, I, w_ih, I, T(0), gates, G);
-  for (index_t t = 0; t < T_; ++t) {
-    const T* h_prev = t ? y + (t - 1) * NH : h0;
-    const T* c_prev = t ? cs + (t - 1) * NH : c0;
-    T* g = gates + t * NG;
-    gemm<T>(false, false, N, G, H, T(1), h_prev, H, w_hh_t, G, T(1), g, G);   // A_t += h_{t−1}·w_hhᵀ
-    gates_forward<T>(N, H, g, b_ih, b_hh, c_prev, cs + t * NH, y + t * NH);
-  }
-  if (T_ > 0) {
-    std::memcpy(h_T, y + (T_ - 1) * NH, static_cast<size_t>(NH) * sizeof(T));
-    std::memcpy(c_T, cs + (T_ - 1) * NH, static_cast<size_t>(NH) * sizeof(T));
-  } else {
-    std::memcpy(h_T, h0, static_cast<size_t>(NH) * sizeof(T));
-    std::memcpy(c_T, c0, static_cast<size_t>(NH) * sizeof(T));
-  }
+  recurrence_forward(T_, N, H, h0, c0, w_hh, b_ih, b_hh, gates, cs, y);
+  std::memcpy(h_T, y + (T_ - 1) * NH, static_cast<size_t>(NH) * sizeof(T));
+  std::memcpy(c_T, cs + (T_ - 1) * NH, static_cast<size_t>(NH) * sizeof(T));
 }
 
 template <typename T>
@@ -204,28 +294,9 @@ void lstm_backward(index_t T_, index_t N, index_t I, index_t H, const T* grad_y,
                    const T* grad_c_T, const T* x, const T* h0, const T* c0, const T* w_ih, const T* w_hh,
                    const T* gates, const T* cs, const T* hs, T* grad_x, T* grad_h0, T* grad_c0,
                    T* grad_w_ih, T* grad_w_hh, T* grad_b) {
-  const index_t G = 4 * H, NH = N * H, NG = N * G;
+  const index_t G = 4 * H, NG = N * G;
   T* dA = workspace<T, 0>(T_ * NG);
-  T* dh_buf = workspace<T, 2>(NH);
-  T* dc_buf = workspace<T, 3>(NH);
-  const T* dh_rec = grad_h_T;   // ∂L/∂h_t arriving from step t+1 (null: zero)
-  const T* dc_in = grad_c_T;    // ∂L/∂c_t arriving from step t+1 (null: zero)
-  if (T_ == 0) {
-    for (index_t e = 0; e < NH; ++e) {
-      grad_h0[e] = grad_h_T ? grad_h_T[e] : T(0);
-      grad_c0[e] = grad_c_T ? grad_c_T[e] : T(0);
-    }
-  }
-  for (index_t t = T_ - 1; t >= 0; --t) {
-    const T* c_prev = t ? cs + (t - 1) * NH : c0;
-    T* dA_t = dA + t * NG;
-    T* dc_out = t ? dc_buf : grad_c0;
-    gates_backward<T>(N, H, gates + t * NG, c_prev, cs + t * NH, grad_y + t * NH, dh_rec, dc_in, dc_out, dA_t);
-    dc_in = dc_out;
-    T* dh_out = t ? dh_buf : grad_h0;
-    gemm<T>(false, false, N, H, G, T(1), dA_t, G, w_hh, H, T(0), dh_out, H);   // ∂L/∂h_{t−1} = dA_t·w_hh
-    dh_rec = dh_out;
-  }
+  recurrence_backward(T_, N, H, c0, w_hh, gates, cs, grad_y, grad_h_T, grad_c_T, dA, grad_h0, grad_c0);
   const index_t TN = T_ * N;
   gemm<T>(false, false, TN, I, G, T(1), dA, G, w_ih, I, T(0), grad_x, I);     // grad_x = dA·w_ih
   gemm<T>(true, false, G, I, TN, T(1), dA, G, x, I, T(0), grad_w_ih, I);      // grad_w_ih = dAᵀ·X

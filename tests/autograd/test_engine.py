@@ -62,6 +62,8 @@ def test_backward_requires_scalar_or_gradient():
         (x * 2).backward()
     (x * 2).backward(pe.ones(3))
     assert x.grad.tolist() == [2.0] * 3
+    (x * 2).backward(grad=pe.ones(3))
+    assert x.grad.tolist() == [4.0] * 3
     with pytest.raises(ValueError, match=r"gradient has shape \(2,\) but the tensor has shape \(3,\)"):
         (x * 2).backward(pe.ones(2))
     with pytest.raises(RuntimeError, match="does not require grad"):

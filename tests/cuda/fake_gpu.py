@@ -18,7 +18,10 @@ from pyengine import reference
 
 
 class FakeDeviceArray(np.ndarray):
-    """A NumPy array that claims to live on device 0, with CuPy's flags (no ``writeable``)."""
+    """A NumPy array that claims to live on device 0, with CuPy's flags (no ``writeable``) and get()."""
+
+    def get(self):
+        return np.array(self.view(np.ndarray), copy=True)
 
     @property
     def device(self):
@@ -49,6 +52,7 @@ def make_cupy():
     cp.empty = lambda shape, dtype=np.float64: _dev(np.empty(shape, dtype))
     cp.full = lambda shape, fill, dtype=None: _dev(np.full(shape, fill, dtype))
     cp.concatenate = lambda arrays, axis=0: _dev(np.concatenate([_host(a) for a in arrays], axis))
+    cp.stack = lambda arrays, axis=0: _dev(np.stack([_host(a) for a in arrays], axis))
     cp.from_dlpack = lambda x: _dev(np.from_dlpack(x))
     cp.int64, cp.uint8, cp.nan = np.int64, np.uint8, np.nan
     stream = types.SimpleNamespace(ptr=0, synchronize=lambda: None)
@@ -180,7 +184,16 @@ def make_cuda():
         _check(False, "output shape matches no pooling geometry")
 
     def max_pool2d_backward_input(gy, ind, gx, s):
-        _put(gx, reference.max_pool2d_backward_input(_host(gy), _host(ind), gx.shape))
+        # as the kernel: scatter-add, an index outside the plane skipped (never an error)
+        n, c, h, w = gx.shape
+        out = np.zeros((n * c, h * w))
+        ohw = gy.shape[2] * gy.shape[3]
+        idx = _host(ind).reshape(n * c, ohw)
+        g = _host(gy).reshape(n * c, ohw).astype(np.float64)
+        ok = (idx >= 0) & (idx < h * w)
+        planes = np.broadcast_to(np.arange(n * c)[:, None], idx.shape)
+        np.add.at(out, (planes[ok], idx[ok]), g[ok])
+        _put(gx, out.reshape(gx.shape).astype(gx.dtype))
 
     def avg_pool2d_forward(x, y, ksz, st, pad, include_pad, s):
         for ceil in (False, True):

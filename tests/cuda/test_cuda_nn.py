@@ -85,3 +85,26 @@ def test_mixing_devices_names_both():
     x = pyengine.tensor(np.ones((1, 1, 5, 5), np.float32), device="cuda")
     with pytest.raises((ValueError, RuntimeError, TypeError), match=r"cuda.*cpu|cpu.*cuda"):
         conv(x)
+
+
+@pytest.mark.parametrize("name", ["SGD", "Adam", "RMSprop", "Adagrad"])
+def test_optimizers_step_the_same_on_both_devices(name):
+    import pyengine.optim as optim
+    kwargs = {"SGD": dict(lr=0.1, momentum=0.9)}.get(name, dict(lr=0.01))
+    rng = np.random.default_rng(3)
+    x = rng.standard_normal((16, 6)).astype(np.float32)
+    pyengine.manual_seed(3)
+    a = nn.Linear(6, 4)
+    b = nn.Linear(6, 4)
+    b.load_state_dict(a.state_dict())
+    b.to("cuda")
+    results = []
+    for model, dev in ((a, "cpu"), (b, "cuda")):
+        opt = getattr(optim, name)(model.parameters(), **kwargs)
+        for _ in range(3):
+            opt.zero_grad()
+            (model(pyengine.tensor(x, device=dev)) ** 2).mean().backward()
+            opt.step()
+        results.append([p.cpu().numpy().copy() for p in model.parameters()])
+    for pa, pb in zip(*results):
+        np.testing.assert_allclose(pb, pa, rtol=1e-4, atol=1e-5)

@@ -31,9 +31,22 @@ def test_saved_from_one_implementation_feeds_the_others_backward(forward_impl, b
         assert_close(g, w, 1e-10, 1e-10, f"lstm_cell_backward output {i}")
 
 
-def test_long_float32_sequence_stays_close_to_the_float64_reference(cpu_isa):
+@pytest.mark.parametrize("threads", [1, 2])
+def test_long_float32_sequence_stays_close_to_the_float64_reference(cpu_isa, threads):
+    # N·4H·H is above the size where the float recurrence splits the rows between threads, N is odd
+    # and H = 70 leaves partial vectors and panels
+    import pyengine
+    before = pyengine.get_num_threads()
+    pyengine.set_num_threads(threads)
+    try:
+        _long_sequence(cpu_isa)
+    finally:
+        pyengine.set_num_threads(before)
+
+
+def _long_sequence(cpu_isa):
     rng = np.random.default_rng(6)
-    x, h0, c0, w_ih, w_hh, b_ih, b_hh = _seq_inputs(rng, F32, 30, 8, 24, 64)
+    x, h0, c0, w_ih, w_hh, b_ih, b_hh = _seq_inputs(rng, F32, 20, 23, 24, 70)
     y, h_T, c_T, saved = cpu.lstm_forward(x, h0, c0, w_ih, w_hh, b_ih, b_hh)
     args64 = [a.astype(np.float64) for a in (x, h0, c0, w_ih, w_hh, b_ih, b_hh)]
     ry, rh, rc, rsaved = reference.lstm_forward(*args64)

@@ -139,7 +139,7 @@ void bn_forward(index_t N, index_t C, index_t HW, const T* x, const T* weight, c
           sq += run_sum(x + (n * C + c) * HW, HW, [m](T v) { return (v - m.hi) * (v - m.hi); });
         const double lo = static_cast<double>(m.lo);
         sq -= static_cast<double>(M) * lo * lo;
-        st = finish_stats(sum, sq > 0.0 ? sq : 0.0, M, c, running_mean, running_var, momentum, eps);
+        st = finish_stats(sum, sq < 0.0 ? 0.0 : sq  /* NaN stays NaN */, M, c, running_mean, running_var, momentum, eps);
       }
       save_mean[c] = static_cast<T>(st.mean);
       save_invstd[c] = static_cast<T>(st.invstd);

@@ -12,7 +12,16 @@
 // 1e-7 over the clamped range [-87.3, 88.3]. σ(x) = 1/(1+e^−x). tanh uses an odd polynomial in x
 // for |x| < 0.625 (where 1 − 2/(e^{2|x|}+1) would cancel) and that identity elsewhere; relative
 // error about 1.3e-7. The polynomial coefficients are the classic minimax fits for float.
+//
+// The float32 sequence recurrence (forward and backward) also lives here. Threads split the batch
+// rows once for the whole sequence: step t of a row needs only that row's state from step t±1, so
+// each thread runs its rows through every step with no barrier. Per step and block of MR rows it
+// runs one register-blocked GEMM of its rows against w_hh, packed once per call into NR-column
+// panels, and then the fused gate pass on those rows while their gates are still in L2.
 #include <cstring>
+#ifdef PYENGINE_OPENMP
+#include <omp.h>
+#endif
 
 #include "pyengine/common.h"
 
@@ -32,10 +41,20 @@ constexpr int kVecBytes = 16;
 #endif
 constexpr int VL = kVecBytes / 4;
 
+#if defined(__AVX512F__)
+constexpr int MR = 12;   // 12×2 accumulators + 2 B vectors + a broadcast: 27 of 32 zmm registers
+#else
+constexpr int MR = 6;    // 6×2 + 2 + 1 = 15 of 16 registers
+#endif
+constexpr int NV = 2;
+constexpr int NR = NV * VL;
+
 typedef float vf __attribute__((vector_size(kVecBytes)));
 typedef int vi __attribute__((vector_size(kVecBytes)));
 
-inline vf splat(float v) { return vf{} + v; }
+// v in every lane. Written as v − 0 because that is exactly v, so the compiler folds it to a bare
+// broadcast; 0 + v is not (it turns −0 into +0) and costs a dependent scalar add per broadcast.
+inline vf splat(float v) { return v - vf{}; }
 
 // n lanes from p (the rest zero); n == VL is the common, branch-free case once inlined.
 inline vf load(const float* p, int n) {
@@ -161,6 +180,202 @@ void lstm_gates_backward_f32(index_t rows, index_t H, const float* gates, const 
     float* dg = dgates + r * 4 * H;
     for (index_t j = 0; j < full; j += VL) backward_vec(H, j, VL, g, cp, cn, da, db, di, dco, dg);
     if (full < H) backward_vec(H, full, static_cast<int>(H - full), g, cp, cn, da, db, di, dco, dg);
+  }
+}
+
+
+// ---- the sequence recurrence ----------------------------------------------------------------
+
+namespace {
+
+// ap[k·MR + i] = A[i, k] for the m ≤ MR rows of A (row stride lda) and k < K.
+void pack_rows(const float* A, index_t lda, int m, index_t K, float* ap) {
+  for (int i = 0; i < m; ++i) {
+    const float* row = A + i * lda;
+    for (index_t k = 0; k < K; ++k) ap[k * MR + i] = row[k];
+  }
+}
+
+// C[0:M, 0:n] (+)= Σ_k ap[k, 0:M] ⊗ bp[k, 0:NR], n ≤ NR; ACC adds onto C instead of writing it.
+template <int M, bool ACC>
+void micro(index_t K, const float* __restrict ap, const float* __restrict bp, float* c, index_t ldc, int n) {
+  vf acc[M][NV];
+#pragma GCC unroll 16
+  for (int i = 0; i < M; ++i)
+#pragma GCC unroll 4
+    for (int v = 0; v < NV; ++v) acc[i][v] = vf{};
+  for (index_t k = 0; k < K; ++k) {
+    vf b[NV];
+#pragma GCC unroll 4
+    for (int v = 0; v < NV; ++v) std::memcpy(&b[v], bp + k * NR + v * VL, sizeof(vf));
+#pragma GCC unroll 16
+    for (int i = 0; i < M; ++i) {
+      const vf a = splat(ap[k * MR + i]);
+#pragma GCC unroll 4
+      for (int v = 0; v < NV; ++v) acc[i][v] += a * b[v];
+    }
+  }
+#pragma GCC unroll 16
+  for (int i = 0; i < M; ++i)
+#pragma GCC unroll 4
+    for (int v = 0; v < NV; ++v) {
+      const int cnt = n - v * VL < VL ? n - v * VL : VL;
+      if (cnt <= 0) continue;
+      float* cp = c + i * ldc + v * VL;
+      store(cp, ACC ? acc[i][v] + load(cp, cnt) : acc[i][v], cnt);
+    }
+}
+
+template <int M, bool ACC>
+void micro_m(int m, index_t K, const float* ap, const float* bp, float* c, index_t ldc, int n) {
+  if constexpr (M > 0) {
+    if (m == M)
+      micro<M, ACC>(K, ap, bp, c, ldc, n);
+    else
+      micro_m<M - 1, ACC>(m, K, ap, bp, c, ldc, n);
+  }
+}
+
+// All `rows` rows of A (row stride lda, K columns) packed block by block: block b (rows b·MR …)
+// at ap + b·MR·K, in pack_rows' layout.
+void pack_all_rows(const float* A, index_t lda, index_t rows, index_t K, float* ap) {
+  for (index_t rb = 0; rb < rows; rb += MR)
+    pack_rows(A + rb * lda, lda, rows - rb < MR ? static_cast<int>(rows - rb) : MR, K, ap + rb * K);
+}
+
+// C[0:rows, 0:cols] (+)= A[0:rows, 0:K] · B, A packed by pack_all_rows, B packed in NR-column
+// panels of K rows. Loop order k-chunk → panel → row block: a KC×NR chunk of a B panel (32 KB)
+// is read from L2 once per step and reused from L1 by every row block.
+constexpr index_t KC = 256;
+template <bool ACC>
+void rows_gemm(index_t rows, index_t K, index_t cols, const float* ap, const float* bp, float* c, index_t ldc) {
+  for (index_t k0 = 0; k0 < K; k0 += KC) {
+    const index_t kc = K - k0 < KC ? K - k0 : KC;
+    for (index_t p = 0; p * NR < cols; ++p) {
+      const int n = cols - p * NR < NR ? static_cast<int>(cols - p * NR) : NR;
+      const float* b = bp + p * K * NR + k0 * NR;
+      for (index_t rb = 0; rb < rows; rb += MR) {
+        const int m = rows - rb < MR ? static_cast<int>(rows - rb) : MR;
+        const float* a = ap + rb * K + k0 * MR;
+        float* cp = c + rb * ldc + p * NR;
+        if (ACC || k0 > 0)
+          micro_m<MR, true>(m, kc, a, b, cp, ldc, n);
+        else
+          micro_m<MR, false>(m, kc, a, b, cp, ldc, n);
+      }
+    }
+  }
+}
+
+// The rows [r0, r1) of thread tid out of nt, in whole blocks where possible.
+void row_range(index_t N, int nt, int tid, index_t& r0, index_t& r1) {
+  const index_t per = (N + nt - 1) / nt;
+  r0 = per * tid < N ? per * tid : N;
+  r1 = r0 + per < N ? r0 + per : N;
+}
+
+}  // namespace
+
+// Workspace sizes (floats) the two recurrences need, for the caller to allocate.
+index_t lstm_recurrence_packed_size(index_t H) {
+  const index_t G = 4 * H;
+  const index_t fwd = (G + NR - 1) / NR * NR * H, bwd = (H + NR - 1) / NR * NR * G;
+  return fwd > bwd ? fwd : bwd;
+}
+// apack: for each thread room for every row (rounded up to MR; OpenMP may hand out fewer threads
+// than asked, giving each more rows) by the larger K (4H, of the backward).
+index_t lstm_apack_stride(index_t N, index_t H) { return (N + MR - 1) / MR * MR * 4 * H; }
+index_t lstm_recurrence_apack_size(index_t N, index_t H, int threads) {
+  return static_cast<index_t>(threads) * lstm_apack_stride(N, H);
+}
+
+
+// Forward recurrence over T steps. gates (T, N, 4H) holds x·w_ihᵀ on entry and the activated gates
+// on exit; cs, y (T, N, H) are written. packed, apack: the sizes below.
+void lstm_recurrence_forward_f32(index_t T, index_t N, index_t H, const float* h0, const float* c0,
+                                 const float* w_hh, const float* b_ih, const float* b_hh, float* gates,
+                                 float* cs, float* y, float* packed, float* apack, int threads) {
+  const index_t G = 4 * H, NH = N * H, NG = N * G;
+  const index_t panels = (G + NR - 1) / NR;
+#pragma omp parallel num_threads(threads) if (threads > 1)
+  {
+    int tid = 0, nt = 1;
+#ifdef PYENGINE_OPENMP
+    tid = omp_get_thread_num();
+    nt = omp_get_num_threads();
+#endif
+    // w_hhᵀ (H, G) into panels: packed[p][k][j] = w_hh[p·NR + j, k]
+#pragma omp for schedule(static)
+    for (index_t p = 0; p < panels; ++p) {
+      float* dst = packed + p * H * NR;
+      for (index_t k = 0; k < H; ++k)
+        for (int j = 0; j < NR; ++j) {
+          const index_t col = p * NR + j;
+          dst[k * NR + j] = col < G ? w_hh[col * H + k] : 0.0f;
+        }
+    }
+    index_t r0, r1;
+    row_range(N, nt, tid, r0, r1);
+    const index_t apack_stride = lstm_apack_stride(N, H);
+    float* ap = apack + static_cast<index_t>(tid) * apack_stride;
+    const index_t rows = r1 - r0;
+    for (index_t t = 0; t < T && rows > 0; ++t) {
+      const float* h_prev = t ? y + (t - 1) * NH : h0;
+      const float* c_prev = t ? cs + (t - 1) * NH : c0;
+      float* g = gates + t * NG + r0 * G;
+      pack_all_rows(h_prev + r0 * H, H, rows, H, ap);
+      rows_gemm<true>(rows, H, G, ap, packed, g, G);                          // A_t += h_{t−1}·w_hhᵀ
+      lstm_gates_forward_f32(rows, H, g, b_ih, b_hh, c_prev + r0 * H, cs + t * NH + r0 * H, y + t * NH + r0 * H);
+    }
+  }
+}
+
+// Backward recurrence over T steps, t = T−1 … 0: dA (T, N, 4H) is written with the pre-activation
+// gradients; grad_h0, grad_c0 (N, H) are written; grad_h_T, grad_c_T may be null. dh_ws, dc_ws: N·H
+// floats each; packed, apack: the sizes above.
+void lstm_recurrence_backward_f32(index_t T, index_t N, index_t H, const float* c0, const float* w_hh,
+                                  const float* gates, const float* cs, const float* grad_y,
+                                  const float* grad_h_T, const float* grad_c_T, float* dA, float* grad_h0,
+                                  float* grad_c0, float* dh_ws, float* dc_ws, float* packed, float* apack,
+                                  int threads) {
+  const index_t G = 4 * H, NH = N * H, NG = N * G;
+  const index_t panels = (H + NR - 1) / NR;
+#pragma omp parallel num_threads(threads) if (threads > 1)
+  {
+    int tid = 0, nt = 1;
+#ifdef PYENGINE_OPENMP
+    tid = omp_get_thread_num();
+    nt = omp_get_num_threads();
+#endif
+    // w_hh (G, H) into panels: packed[p][k][j] = w_hh[k, p·NR + j]
+#pragma omp for schedule(static)
+    for (index_t p = 0; p < panels; ++p) {
+      float* dst = packed + p * G * NR;
+      for (index_t k = 0; k < G; ++k)
+        for (int j = 0; j < NR; ++j) {
+          const index_t col = p * NR + j;
+          dst[k * NR + j] = col < H ? w_hh[k * H + col] : 0.0f;
+        }
+    }
+    index_t r0, r1;
+    row_range(N, nt, tid, r0, r1);
+    const index_t apack_stride = lstm_apack_stride(N, H);
+    float* ap = apack + static_cast<index_t>(tid) * apack_stride;
+    const index_t rows = r1 - r0;
+    for (index_t t = T - 1; t >= 0 && rows > 0; --t) {
+      const float* dh_src = t == T - 1 ? grad_h_T : dh_ws;   // ∂L/∂h_t from step t+1 (null: zero)
+      const float* dc_src = t == T - 1 ? grad_c_T : dc_ws;
+      float* dh_dst = t ? dh_ws : grad_h0;
+      float* dc_dst = t ? dc_ws : grad_c0;
+      const float* c_prev = t ? cs + (t - 1) * NH : c0;
+      float* dA_t = dA + t * NG;
+      const index_t e = r0 * H;
+      lstm_gates_backward_f32(rows, H, gates + t * NG + r0 * G, c_prev + e, cs + t * NH + e, grad_y + t * NH + e,
+                              dh_src ? dh_src + e : nullptr, dc_src ? dc_src + e : nullptr, dc_dst + e,
+                              dA_t + r0 * G);
+      pack_all_rows(dA_t + r0 * G, G, rows, G, ap);
+      rows_gemm<false>(rows, G, H, ap, packed, dh_dst + e, H);                // ∂L/∂h_{t−1} = dA_t·w_hh
+    }
   }
 }
 

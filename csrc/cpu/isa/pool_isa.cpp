@@ -53,39 +53,67 @@ bool is_2x2_stride2(const Pool2dShape& s) {
          2 * s.OH <= s.H && 2 * s.OW <= s.W && s.H * s.W < (index_t(1) << 30);
 }
 
-// The rows [i0, i1) of a window starting at `start` with step `dil` that fall inside [0, size).
+// The taps [i0, i1) of a window starting at `start` with step `dil` that fall inside [0, size)
+// (no division in the usual dilation-1 case).
 inline void clip_taps(index_t start, index_t k, index_t dil, index_t size, index_t& i0, index_t& i1) {
+  if (dil == 1) {
+    i0 = start < 0 ? -start : 0;
+    i1 = imin(k, size - start);
+    return;
+  }
   i0 = start < 0 ? (-start + dil - 1) / dil : 0;
   i1 = imin(k, (size - start + dil - 1) / dil);
 }
 
+// The 8-lane 2×2 paths need native 256/512-bit integer compares and shuffles; on plain x86-64 the
+// compiler splits them into scalar code slower than the scalar loops, so that copy uses those.
+#if defined(__AVX2__)
+constexpr bool kVector2x2 = true;
+#else
+constexpr bool kVector2x2 = false;
+#endif
+
 // ---- max pooling -------------------------------------------------------------------------------
 
+// The outputs [lo, hi) whose tap at column offset `off` (= j·dw − pw) lies inside [0, W).
+inline void tap_outputs(index_t off, index_t stride, index_t size, index_t out, index_t& lo, index_t& hi) {
+  lo = off >= 0 ? 0 : (-off + stride - 1) / stride;
+  hi = size - 1 - off < 0 ? 0 : imin(out, (size - 1 - off) / stride + 1);
+}
+
+// Row by row: for each tap (i, j) in the window's scan order, one pass over the output row with a
+// select-style update, so every output sees its taps in PyTorch's order and the inner loop is a
+// simple strided pass the compiler can if-convert.
 template <typename T>
 void max_plane_general(const Pool2dShape& s, const T* x, T* y, std::int64_t* idx) {
   for (index_t oh = 0; oh < s.OH; ++oh) {
     const index_t hs = oh * s.sh - s.ph;
     index_t i0, i1;
     clip_taps(hs, s.kh, s.dh, s.H, i0, i1);
-    for (index_t ow = 0; ow < s.OW; ++ow) {
+    T* yr = y + oh * s.OW;
+    std::int64_t* ir = idx + oh * s.OW;
+    for (index_t ow = 0; ow < s.OW; ++ow) {   // -inf, at the first input element of the window
       const index_t ws = ow * s.sw - s.pw;
       index_t j0, j1;
       clip_taps(ws, s.kw, s.dw, s.W, j0, j1);
-      T best = -__builtin_inf();
-      index_t where = (hs + i0 * s.dh) * s.W + ws + j0 * s.dw;
-      for (index_t i = i0; i < i1; ++i) {
-        const index_t row = (hs + i * s.dh) * s.W;
-        for (index_t j = j0; j < j1; ++j) {
-          const index_t at = row + ws + j * s.dw;
-          const T v = x[at];
-          if (v > best || v != v) {
-            best = v;
-            where = at;
-          }
+      yr[ow] = -__builtin_inf();
+      ir[ow] = (hs + i0 * s.dh) * s.W + ws + j0 * s.dw;
+    }
+    for (index_t i = i0; i < i1; ++i) {
+      const index_t row = (hs + i * s.dh) * s.W;
+      const T* xr = x + row;
+      for (index_t j = 0; j < s.kw; ++j) {
+        const index_t off = j * s.dw - s.pw;
+        index_t lo, hi;
+        tap_outputs(off, s.sw, s.W, s.OW, lo, hi);
+        for (index_t ow = lo; ow < hi; ++ow) {
+          const index_t col = ow * s.sw + off;
+          const T v = xr[col];
+          const bool take = (v > yr[ow]) | (v != v);   // greater or NaN: first max kept, NaN wins
+          yr[ow] = take ? v : yr[ow];
+          ir[ow] = take ? row + col : ir[ow];
         }
       }
-      y[oh * s.OW + ow] = best;
-      idx[oh * s.OW + ow] = where;
     }
   }
 }
@@ -97,11 +125,11 @@ inline void max2x2_one(const T* r0, const T* r1, index_t base, index_t W, T* y, 
   index_t where = base;
   const T c[3] = {r0[1], r1[0], r1[1]};
   const index_t off[3] = {1, W, W + 1};
-  for (int k = 0; k < 3; ++k)
-    if (c[k] > best || c[k] != c[k]) {
-      best = c[k];
-      where = base + off[k];
-    }
+  for (int k = 0; k < 3; ++k) {
+    const bool take = (c[k] > best) | (c[k] != c[k]);
+    best = take ? c[k] : best;
+    where = take ? base + off[k] : where;
+  }
   *y = best;
   *idx = where;
 }
@@ -119,7 +147,7 @@ void max_plane_2x2(const Pool2dShape& s, const T* x, T* y, std::int64_t* idx) {
     const T* r1 = r0 + s.W;
     T* yr = y + oh * s.OW;
     std::int64_t* ir = idx + oh * s.OW;
-    if (s.OW < 8) {
+    if (!kVector2x2 || s.OW < 8) {
       for (index_t ow = 0; ow < s.OW; ++ow)
         max2x2_one(r0 + 2 * ow, r1 + 2 * ow, 2 * oh * s.W + 2 * ow, s.W, yr + ow, ir + ow);
       continue;
@@ -174,12 +202,13 @@ bool max_bwd_plane_2x2(const Pool2dShape& s, const T* g, const std::int64_t* idx
   const v8l lane2 = {0, 2, 4, 6, 8, 10, 12, 14};
   const v8l one = zl + 1, offW = zl + W, offW1 = zl + (W + 1);
   const vec zero = {};
+  v8l missed = zl;
   for (index_t oh = 0; oh < s.OH; ++oh) {
     T* r0 = gi + 2 * oh * W;
     T* r1 = r0 + W;
     const T* gr = g + oh * s.OW;
     const std::int64_t* ir = idx + oh * s.OW;
-    if (s.OW < 8) {
+    if (!kVector2x2 || s.OW < 8) {
       for (index_t ow = 0; ow < s.OW; ++ow) {
         const index_t rel = ir[ow] - (2 * oh * W + 2 * ow);
         if (rel != 0 && rel != 1 && rel != W && rel != W + 1) return false;
@@ -194,9 +223,7 @@ bool max_bwd_plane_2x2(const Pool2dShape& s, const T* g, const std::int64_t* idx
         const vec gv = load<vec>(gr + ow);
         const v8l rel = load<v8l>(ir + ow) - lane2 - (2 * oh * W + 2 * ow);
         const v8l e0 = rel == zl, e1 = rel == one, e2 = rel == offW, e3 = rel == offW1;
-        const v8l any = e0 | e1 | e2 | e3;
-        for (int l = 0; l < 8; ++l)
-          if (!any[l]) return false;
+        missed |= ~(e0 | e1 | e2 | e3);   // checked once per plane: a miss redoes the whole plane
         const vec t0 = __builtin_convertvector(e0, msk) ? gv : zero;
         const vec t1 = __builtin_convertvector(e1, msk) ? gv : zero;
         const vec b0 = __builtin_convertvector(e2, msk) ? gv : zero;
@@ -210,6 +237,8 @@ bool max_bwd_plane_2x2(const Pool2dShape& s, const T* g, const std::int64_t* idx
     }
     if (W > 2 * s.OW) r0[W - 1] = r1[W - 1] = T(0);   // odd width: the last column is in no window
   }
+  for (int l = 0; l < 8; ++l)
+    if (missed[l]) return false;
   for (index_t i = 2 * s.OH * W; i < s.H * W; ++i) gi[i] = T(0);   // odd height: the last row
   return true;
 }
@@ -231,16 +260,25 @@ inline Span avg_span(index_t o, index_t stride, index_t pad, index_t k, index_t 
   return sp;
 }
 
+// Row by row like max_plane_general: sums accumulate in the output row, taps in row-major order.
 template <typename T>
 void avg_plane_general(const Pool2dShape& s, bool include_pad, const T* x, T* y) {
   for (index_t oh = 0; oh < s.OH; ++oh) {
     const Span h = avg_span(oh, s.sh, s.ph, s.kh, s.H, include_pad);
+    T* yr = y + oh * s.OW;
+    for (index_t ow = 0; ow < s.OW; ++ow) yr[ow] = T(0);
+    for (index_t r = h.lo; r < h.hi; ++r) {
+      const T* xr = x + r * s.W;
+      for (index_t j = 0; j < s.kw; ++j) {
+        const index_t off = j - s.pw;
+        index_t lo, hi;
+        tap_outputs(off, s.sw, s.W, s.OW, lo, hi);
+        for (index_t ow = lo; ow < hi; ++ow) yr[ow] += xr[ow * s.sw + off];
+      }
+    }
     for (index_t ow = 0; ow < s.OW; ++ow) {
       const Span w = avg_span(ow, s.sw, s.pw, s.kw, s.W, include_pad);
-      T sum = T(0);
-      for (index_t r = h.lo; r < h.hi; ++r)
-        for (index_t c = w.lo; c < w.hi; ++c) sum += x[r * s.W + c];
-      y[oh * s.OW + ow] = sum / static_cast<T>(h.factor * w.factor);
+      yr[ow] /= static_cast<T>(h.factor * w.factor);
     }
   }
 }

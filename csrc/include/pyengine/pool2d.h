@@ -17,9 +17,10 @@
 // global avg: y (N, C) = mean over H·W; backward grad_input = grad_output/(H·W) (written).
 //
 // Algorithm (csrc/cpu/isa/pool_isa.cpp): parallel over the N·C planes. The common 2×2 stride-2
-// unpadded case has a vector path (rows deinterleaved into the four window corners, 8 outputs at a
+// unpadded case has a vector path on AVX2/AVX-512 (rows deinterleaved into the four window corners, 8 outputs at a
 // time, the last chunk of a row overlapping the previous one); its backward writes each 2×2 block
-// once (value or zero) instead of zeroing the plane and scattering. Other shapes use a scalar loop.
+// once (value or zero) instead of zeroing the plane and scattering. Other shapes use a scalar
+// loop that walks each output row once per window tap.
 #pragma once
 #include "pyengine/common.h"
 

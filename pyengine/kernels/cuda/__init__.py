@@ -16,3 +16,5 @@ from .activation import *  # noqa: F401,F403
 from .softmax import *  # noqa: F401,F403
 from .batchnorm import *  # noqa: F401,F403
 from .dropout import *  # noqa: F401,F403
+from .optim import *  # noqa: F401,F403
+

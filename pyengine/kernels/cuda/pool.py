@@ -1,6 +1,8 @@
 """CUDA pooling (csrc/cuda/pool2d.cu): one thread per output for the forwards, one per input for the
 average backward (gathering from the windows that cover it), an atomic scatter for the max backward,
-one warp per plane for global average pooling. Checks and output sizes: kernels/_contract/pool.py.
+one warp per plane for global average pooling. Checks and output sizes: kernels/_contract/pool.py;
+the max backward also checks that every index lies in its plane (as the reference does), which
+waits for the device once per call.
 """
 from __future__ import annotations
 
@@ -38,6 +40,11 @@ def max_pool2d_backward_input(grad_output, indices, input_shape):
     shape = check_max_pool2d_backward(grad_output, indices, input_shape)
     indices = _ext.to_device(fn, "indices", indices)
     with _ext.on_device(_ext.device_of(fn, grad_output=grad_output, indices=indices)):
+        if indices.size:  # the contract's range check; it waits for the device once
+            lo, hi = (int(v) for v in _ext.cupy().stack([indices.min(), indices.max()]).get())
+            hw = shape[2] * shape[3]
+            if lo < 0 or hi >= hw:
+                raise ValueError(f"{fn}: indices must lie in [0, H*W) = [0, {hw}), got values from {lo} to {hi}")
         gx = _ext.empty(shape, grad_output.dtype)
         _ext.lib().max_pool2d_backward_input(_ext.contiguous(grad_output), _ext.contiguous(indices), gx,
                                              _ext.stream())

@@ -1,0 +1,165 @@
+"""Image transforms on NumPy arrays: Compose, ToTensor, Normalize, RandomCrop, RandomHorizontalFlip,
+Resize.
+
+Layouts: a uint8 image is (H, W) or (H, W, C), as read from a file; ToTensor turns it into a
+float32 (C, H, W) array in [0, 1]. The geometric transforms accept either layout (a float array
+is taken as (C, H, W)). Random transforms draw from their own Generator (``seed``), so a run is
+reproducible; they are meant for training data only.
+"""
+from __future__ import annotations
+
+import numbers
+
+import numpy as np
+
+__all__ = ["Compose", "ToTensor", "Normalize", "RandomCrop", "RandomHorizontalFlip", "Resize"]
+
+
+def _spatial_axes(img: np.ndarray) -> tuple[int, int]:
+    """(height axis, width axis): uint8 images are HW/HWC, float ones CHW (or HW)."""
+    if img.ndim == 2:
+        return 0, 1
+    if img.dtype == np.uint8:
+        return 0, 1
+    return img.ndim - 2, img.ndim - 1
+
+
+def _size_pair(name, size):
+    if isinstance(size, numbers.Integral):
+        return int(size), int(size)
+    if isinstance(size, (tuple, list)) and len(size) == 2:
+        return int(size[0]), int(size[1])
+    raise ValueError(f"{name}: size must be an int or (height, width), got {size!r}")
+
+
+class Compose:
+    """Applies transforms in order."""
+
+    def __init__(self, transforms):
+        self.transforms = list(transforms)
+
+    def __call__(self, x):
+        for t in self.transforms:
+            x = t(x)
+        return x
+
+    def __repr__(self):
+        return "Compose(" + ", ".join(repr(t) for t in self.transforms) + ")"
+
+
+class ToTensor:
+    """uint8 (H, W) or (H, W, C) image → float32 (C, H, W) in [0, 1]; float input is only reshaped
+    to have a channel axis."""
+
+    def __call__(self, img):
+        img = np.asarray(img)
+        if img.dtype == np.uint8:
+            out = img.astype(np.float32) * np.float32(1.0 / 255.0)
+            return out[None] if out.ndim == 2 else np.ascontiguousarray(out.transpose(2, 0, 1))
+        out = img.astype(np.float32, copy=False)
+        return out[None] if out.ndim == 2 else out
+
+    def __repr__(self):
+        return "ToTensor()"
+
+
+class Normalize:
+    """(x − mean[c]) / std[c] per channel of a float (C, H, W) array."""
+
+    def __init__(self, mean, std):
+        self.mean = np.asarray(mean, dtype=np.float32).reshape(-1, 1, 1)
+        self.std = np.asarray(std, dtype=np.float32).reshape(-1, 1, 1)
+        if np.any(self.std == 0):
+            raise ValueError(f"Normalize: std must be non-zero, got {std!r}")
+
+    def __call__(self, x):
+        return ((np.asarray(x, dtype=np.float32) - self.mean) / self.std).astype(np.float32)
+
+    def __repr__(self):
+        return f"Normalize(mean={self.mean.ravel().tolist()}, std={self.std.ravel().tolist()})"
+
+
+class RandomCrop:
+    """A random size crop, after zero-padding every border by ``padding`` pixels."""
+
+    def __init__(self, size, padding: int = 0, seed=None):
+        self.size = _size_pair("RandomCrop", size)
+        self.padding = int(padding)
+        self.rng = np.random.default_rng(seed)
+
+    def __call__(self, img):
+        img = np.asarray(img)
+        ha, wa = _spatial_axes(img)
+        if self.padding:
+            pad = [(0, 0)] * img.ndim
+            pad[ha] = pad[wa] = (self.padding, self.padding)
+            img = np.pad(img, pad)
+        th, tw = self.size
+        h, w = img.shape[ha], img.shape[wa]
+        if th > h or tw > w:
+            raise ValueError(f"RandomCrop: crop {th}x{tw} is larger than the (padded) image {h}x{w}")
+        top = int(self.rng.integers(0, h - th + 1))
+        left = int(self.rng.integers(0, w - tw + 1))
+        index = [slice(None)] * img.ndim
+        index[ha], index[wa] = slice(top, top + th), slice(left, left + tw)
+        return np.ascontiguousarray(img[tuple(index)])
+
+    def __repr__(self):
+        return f"RandomCrop(size={self.size}, padding={self.padding})"
+
+
+class RandomHorizontalFlip:
+    """Mirrors the image left–right with probability p."""
+
+    def __init__(self, p: float = 0.5, seed=None):
+        self.p = float(p)
+        self.rng = np.random.default_rng(seed)
+
+    def __call__(self, img):
+        img = np.asarray(img)
+        if self.rng.random() < self.p:
+            return np.ascontiguousarray(np.flip(img, axis=_spatial_axes(img)[1]))
+        return img
+
+    def __repr__(self):
+        return f"RandomHorizontalFlip(p={self.p})"
+
+
+class Resize:
+    """Bilinear resize to (height, width), sampling at pixel centres (half-pixel offsets, as
+    PIL and PyTorch with align_corners=False); uint8 stays uint8 (rounded)."""
+
+    def __init__(self, size):
+        self.size = _size_pair("Resize", size)
+
+    @staticmethod
+    def _coords(out_n, in_n):
+        x = (np.arange(out_n) + 0.5) * (in_n / out_n) - 0.5
+        x = np.clip(x, 0, in_n - 1)
+        lo = np.floor(x).astype(np.int64)
+        hi = np.minimum(lo + 1, in_n - 1)
+        return lo, hi, (x - lo)
+
+    def __call__(self, img):
+        img = np.asarray(img)
+        ha, wa = _spatial_axes(img)
+        th, tw = self.size
+        y0, y1, fy = self._coords(th, img.shape[ha])
+        x0, x1, fx = self._coords(tw, img.shape[wa])
+        f = img.astype(np.float64)
+        shape_y = [1] * img.ndim
+        shape_y[ha] = th
+        shape_x = [1] * img.ndim
+        shape_x[wa] = tw
+        top = np.take(f, y0, axis=ha)
+        bot = np.take(f, y1, axis=ha)
+        rows = top + (bot - top) * fy.reshape(shape_y)
+        left = np.take(rows, x0, axis=wa)
+        right = np.take(rows, x1, axis=wa)
+        out = left + (right - left) * fx.reshape(shape_x)
+        if img.dtype == np.uint8:
+            return np.clip(np.rint(out), 0, 255).astype(np.uint8)
+        return out.astype(img.dtype if img.dtype.kind == "f" else np.float32)
+
+    def __repr__(self):
+        return f"Resize(size={self.size})"

@@ -1,0 +1,297 @@
+"""The training loop: fit (with validation, early stopping, checkpoints, resume, progress and the
+training-progress plot), evaluate and predict.
+
+One iteration: forward, loss, ``optimizer.zero_grad()``, ``loss.backward()``, optional gradient
+clipping, ``optimizer.step()``. Mini-batch accuracy is read from the logits already computed.
+Validation runs every ``validation_frequency`` iterations (else at the end of every epoch) and at
+the last iteration, in ``model.eval()`` under ``no_grad``; the model is put back in training mode
+afterwards. The scheduler steps once per epoch (ReduceLROnPlateau on the last validation loss).
+"""
+from __future__ import annotations
+
+import math
+import os
+import sys
+import time
+from dataclasses import dataclass
+
+import numpy as np
+
+from ..data import DataLoader, TensorDataset
+from ..io.safetensors_io import load_checkpoint, save_checkpoint
+from .history import History
+
+__all__ = ["fit", "evaluate", "predict", "Evaluation"]
+
+
+def _np(t):
+    """A Tensor's (or array's) values as a NumPy array (copying from the GPU when needed)."""
+    arr = t._data if hasattr(t, "_data") else t
+    if not isinstance(arr, np.ndarray):
+        get = getattr(arr, "get", None)
+        arr = get() if get is not None else np.asarray(arr)
+    return arr
+
+
+def _loader(data, batch_size, shuffle, seed, what):
+    """A DataLoader over data: a DataLoader (used as is), a Dataset, or an (inputs, targets) pair."""
+    if data is None or isinstance(data, DataLoader):
+        return data
+    if isinstance(data, (tuple, list)) and len(data) == 2:
+        data = TensorDataset(*data)
+    if not (hasattr(data, "__len__") and hasattr(data, "__getitem__")):
+        raise TypeError(f"fit: {what} must be a Dataset, a DataLoader or an (inputs, targets) pair, "
+                        f"got {type(data).__name__}")
+    return DataLoader(data, batch_size=batch_size, shuffle=shuffle, seed=seed)
+
+
+def _to_device(x, device):
+    if device is None or not hasattr(x, "to"):
+        return x
+    return x.to(device)
+
+
+def _show_progress(progress) -> bool:
+    if progress == "auto" or progress is True:
+        return sys.stderr.isatty() if progress == "auto" else True
+    return bool(progress)
+
+
+def _call(callbacks, hook, *args):
+    for cb in callbacks:
+        fn = getattr(cb, hook, None)
+        if fn is not None:
+            fn(*args)
+        elif hook == "on_epoch_end" and callable(cb):
+            cb(*args)
+
+
+def _clip(model, grad_clip):
+    from ..nn.utils import clip_grad_norm_, clip_grad_value_
+    params = list(model.parameters())
+    if isinstance(grad_clip, (tuple, list)) and grad_clip and grad_clip[0] == "value":
+        clip_grad_value_(params, grad_clip[1])
+    else:
+        value = grad_clip[1] if isinstance(grad_clip, (tuple, list)) else grad_clip
+        clip_grad_norm_(params, value)
+
+
+def _snapshot(model) -> dict:
+    return {k: _np(v).copy() for k, v in model.state_dict().items()}
+
+
+def fit(model, train_data, loss_fn, optimizer, epochs: int = 10, batch_size: int = 128, validation_data=None,
+        validation_frequency: int | None = None, patience: int | None = None, scheduler=None, grad_clip=None,
+        metrics=("accuracy",), checkpoint_dir=None, callbacks=(), progress="auto", plot=None, resume_from=None,
+        shuffle: bool = True, seed: int | None = None, device=None, restore_best: bool = True) -> History:
+    """Trains ``model`` and returns its History.
+
+    train_data, validation_data: Dataset, DataLoader or (inputs (N, ...), targets (N,)) pair.
+    validation_frequency: validate every this many iterations (None: at the end of each epoch).
+    patience: stop when the validation loss has not improved for this many validations, then
+    restore the best weights (restore_best). grad_clip: max L2 norm of all gradients, or
+    ("value", v) to clamp each element. checkpoint_dir: a checkpoint (model, optimizer, scheduler,
+    epoch, history) after every epoch, written atomically; resume_from: a checkpoint to continue
+    from exactly (the data order of epoch e depends only on seed and e). progress: "auto" (a tqdm
+    bar when stderr is a terminal), True or False. plot: path of the training-progress PNG.
+    """
+    if isinstance(epochs, bool) or not isinstance(epochs, int) or epochs < 1:
+        raise ValueError(f"fit: epochs must be a positive int, got {epochs!r}")
+    if validation_frequency is not None and (not isinstance(validation_frequency, int) or validation_frequency < 1):
+        raise ValueError(f"fit: validation_frequency must be a positive int or None, got {validation_frequency!r}")
+    if patience is not None and (not isinstance(patience, int) or patience < 1):
+        raise ValueError(f"fit: patience must be a positive int or None, got {patience!r}")
+    seed = int(np.random.randint(0, 2**31 - 1)) if seed is None else int(seed)
+    train_loader = _loader(train_data, batch_size, shuffle, seed, "train_data")
+    val_loader = _loader(validation_data, max(batch_size, 256), False, seed, "validation_data")
+    want_acc = "accuracy" in tuple(metrics or ())
+    callbacks = list(callbacks or ())
+
+    history, start_epoch = History(), 0
+    best = {"loss": math.inf, "weights": None, "bad": 0, "iteration": None}
+    if resume_from is not None:
+        info = load_checkpoint(resume_from, model, optimizer, scheduler)
+        start_epoch = int(info["epoch"]) + 1
+        history = History.from_dict(info["history"] or {})
+        extra = info["extra"] or {}
+        best.update(loss=float(extra.get("best_loss", math.inf)), bad=int(extra.get("bad", 0)),
+                    iteration=extra.get("best_iteration"))
+        best_path = os.path.join(os.path.dirname(os.fspath(resume_from)), "best.safetensors")
+        if os.path.exists(best_path):
+            from ..io import load_file
+            best["weights"] = load_file(best_path)
+    if checkpoint_dir is not None:
+        os.makedirs(checkpoint_dir, exist_ok=True)
+
+    iteration = history.iteration[-1] if history.iteration else 0
+    t_start = time.perf_counter() - (history.time[-1] if history.time else 0.0)
+    total_iters = epochs * len(train_loader)
+    show = _show_progress(progress)
+    stop = False
+    _call(callbacks, "on_train_begin", model, history)
+
+    def validate():
+        nonlocal stop
+        ev = evaluate(model, val_loader, loss_fn, device=device)
+        history.val_iteration.append(iteration)
+        history.val_loss.append(ev.loss)
+        history.val_accuracy.append(ev.accuracy)
+        _call(callbacks, "on_validation_end", iteration, ev)
+        if patience is not None:
+            if ev.loss < best["loss"]:
+                best.update(loss=ev.loss, bad=0, iteration=iteration, weights=_snapshot(model))
+                if checkpoint_dir is not None:
+                    from ..io import save_file
+                    save_file(best["weights"], os.path.join(checkpoint_dir, "best.safetensors"))
+            else:
+                best["bad"] += 1
+                if best["bad"] >= patience:
+                    stop = True
+        return ev
+
+    for epoch in range(start_epoch, epochs):
+        train_loader.set_epoch(epoch)
+        model.train()
+        _call(callbacks, "on_epoch_begin", epoch)
+        bar = None
+        if show:
+            from tqdm.auto import tqdm
+            bar = tqdm(total=len(train_loader), desc=f"epoch {epoch + 1}/{epochs}", unit="batch", leave=False,
+                       dynamic_ncols=True, file=sys.stderr)
+        seen, t_epoch, epoch_loss, last_val = 0, time.perf_counter(), [], None
+        for x, y in train_loader:
+            x, y = _to_device(x, device), _to_device(y, device)
+            out = model(x)
+            loss = loss_fn(out, y)
+            optimizer.zero_grad()
+            loss.backward()
+            if grad_clip is not None:
+                _clip(model, grad_clip)
+            optimizer.step()
+            iteration += 1
+            n = len(_np(y))
+            seen += n
+            loss_v = float(loss.item())
+            acc = float((_np(out).argmax(axis=1) == _np(y)).mean()) if want_acc and n else None
+            history.iteration.append(iteration)
+            history.epoch.append(epoch)
+            history.loss.append(loss_v)
+            history.accuracy.append(acc)
+            history.lr.append(float(optimizer.param_groups[0]["lr"]))
+            history.time.append(time.perf_counter() - t_start)
+            epoch_loss.append(loss_v)
+            if val_loader is not None and ((validation_frequency and iteration % validation_frequency == 0)
+                                           or iteration == total_iters):
+                last_val = validate()
+                model.train()
+            if bar is not None:
+                post = {"loss": f"{loss_v:.3f}", "img/s": f"{seen / max(1e-9, time.perf_counter() - t_epoch):.0f}"}
+                if acc is not None:
+                    post["acc"] = f"{100 * acc:.1f}%"
+                if history.val_accuracy:
+                    post["val"] = f"{100 * history.val_accuracy[-1]:.1f}%"
+                bar.set_postfix(post, refresh=False)
+                bar.update(1)
+            if not math.isfinite(loss_v):
+                if bar is not None:
+                    bar.close()
+                raise FloatingPointError(f"fit: the training loss became {loss_v} at iteration {iteration} "
+                                         "(learning rate too high?)")
+            if stop:
+                break
+        if bar is not None:
+            bar.close()
+        if val_loader is not None and not validation_frequency and not stop and \
+                (not history.val_iteration or history.val_iteration[-1] != iteration):
+            last_val = validate()
+        if scheduler is not None:
+            if hasattr(scheduler, "step") and type(scheduler).__name__ == "ReduceLROnPlateau":
+                scheduler.step(last_val.loss if last_val is not None else float(np.mean(epoch_loss)))
+            else:
+                scheduler.step()
+        if checkpoint_dir is not None:
+            save_checkpoint(os.path.join(checkpoint_dir, f"checkpoint-epoch{epoch + 1:03d}.safetensors"), model,
+                            optimizer, scheduler, epoch=epoch, history=history,
+                            extra={"best_loss": best["loss"], "bad": best["bad"],
+                                   "best_iteration": best["iteration"]})
+        _call(callbacks, "on_epoch_end", epoch, history)
+        if stop:
+            history.stopped_early = True
+            break
+
+    if patience is not None and restore_best and best["weights"] is not None:
+        model.load_state_dict(best["weights"])
+        history.best_iteration = best["iteration"]
+    _call(callbacks, "on_train_end", model, history)
+    if plot is not None:
+        history.plot(plot)
+    return history
+
+
+@dataclass
+class Evaluation:
+    """loss (mean over samples), accuracy in [0, 1], confusion (C, C): rows true, columns predicted."""
+    loss: float
+    accuracy: float
+    confusion: np.ndarray
+    n: int
+
+
+def evaluate(model, data, loss_fn=None, batch_size: int = 256, num_classes: int | None = None,
+             device=None) -> Evaluation:
+    """Loss, accuracy and confusion matrix of ``model`` on data (Dataset, DataLoader or (x, y)),
+    in eval mode under no_grad; the model's previous mode is restored."""
+    from .. import no_grad
+    from ..nn import CrossEntropyLoss
+
+    loader = _loader(data, batch_size, False, 0, "data")
+    loss_fn = loss_fn or CrossEntropyLoss()
+    was_training = getattr(model, "training", True)
+    model.eval()
+    total, correct, loss_sum = 0, 0, 0.0
+    preds, trues = [], []
+    try:
+        with no_grad():
+            for x, y in loader:
+                out = model(_to_device(x, device))
+                yt = _to_device(y, device)
+                n = len(_np(y))
+                loss_sum += float(loss_fn(out, yt).item()) * n
+                p = _np(out).argmax(axis=1)
+                t = _np(y).astype(np.int64)
+                correct += int((p == t).sum())
+                total += n
+                preds.append(p)
+                trues.append(t)
+                if num_classes is None:
+                    num_classes = _np(out).shape[1]
+    finally:
+        model.train(was_training)
+    k = int(num_classes or 0)
+    confusion = np.zeros((k, k), np.int64)
+    if preds:
+        np.add.at(confusion, (np.concatenate(trues), np.concatenate(preds)), 1)
+    return Evaluation(loss=loss_sum / max(total, 1), accuracy=correct / max(total, 1), confusion=confusion, n=total)
+
+
+def predict(model, x, batch_size: int = 256, device=None):
+    """Class probabilities (N, C) and labels (N,) for inputs x (N, C, H, W), or one (C, H, W) input."""
+    from .. import from_numpy, no_grad
+
+    arr = _np(x)
+    if arr.ndim == 3:
+        arr = arr[None]
+    arr = np.ascontiguousarray(arr, dtype=np.float32)
+    was_training = getattr(model, "training", True)
+    model.eval()
+    probs = []
+    try:
+        with no_grad():
+            for s in range(0, len(arr), batch_size):
+                logits = _np(model(_to_device(from_numpy(arr[s:s + batch_size]), device))).astype(np.float64)
+                e = np.exp(logits - logits.max(axis=1, keepdims=True))
+                probs.append((e / e.sum(axis=1, keepdims=True)).astype(np.float32))
+    finally:
+        model.train(was_training)
+    p = np.concatenate(probs) if probs else np.zeros((0, 0), np.float32)
+    return p, p.argmax(axis=1) if len(p) else np.zeros(0, np.int64)
