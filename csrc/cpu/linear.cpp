@@ -1,8 +1,6 @@
 // linear.cpp — fully connected forward and backward (pyengine/linear.h), each one call of
-// pyengine::cpu::gemm; the bias is broadcast into the output rows first and the GEMM adds onto it.
+// pyengine::cpu::gemm; the forward adds the bias in gemm_ex's epilogue as y is stored.
 #include "pyengine/linear.h"
-
-#include <cstring>
 
 #include "pyengine/gemm.h"
 
@@ -10,10 +8,8 @@ namespace pyengine::cpu {
 
 template <typename T>
 void linear_forward(index_t N, index_t I, index_t O, const T* x, const T* weight, const T* bias, T* y) {
-  if (bias) {
-    for (index_t n = 0; n < N; ++n) std::memcpy(y + n * O, bias, static_cast<size_t>(O) * sizeof(T));
-  }
-  gemm<T>(false, true, N, O, I, T(1), x, I, weight, I, bias ? T(1) : T(0), y, O);   // y (+)= x·weightᵀ
+  // y = x·weightᵀ + bias, the bias added per column as the GEMM stores y
+  gemm_ex<T>(false, true, N, O, I, T(1), x, I, weight, I, T(0), y, O, nullptr, bias, false);
 }
 
 template <typename T>

@@ -80,17 +80,17 @@ def sigmoid_backward(grad_output, output):
     """grad_output·y·(1 − y) with y = sigmoid_forward(x) (the OUTPUT)."""
     check_unary_backward("sigmoid_backward", grad_output, output, "output")
     y = _f64(output)
-    return (_f64(grad_output) * y * (1.0 - y)).astype(output.dtype)
+    return np.asarray(_f64(grad_output) * y * (1.0 - y), dtype=output.dtype)  # 0-d stays an array
 
 
 def tanh_forward(x):
     """tanh(x) element-wise. x: any shape."""
     check_unary("tanh_forward", x)
-    return np.tanh(_f64(x)).astype(x.dtype)
+    return np.asarray(np.tanh(_f64(x)), dtype=x.dtype)  # 0-d stays an array
 
 
 def tanh_backward(grad_output, output):
     """grad_output·(1 − y²) with y = tanh_forward(x) (the OUTPUT)."""
     check_unary_backward("tanh_backward", grad_output, output, "output")
     y = _f64(output)
-    return (_f64(grad_output) * (1.0 - y * y)).astype(output.dtype)
+    return np.asarray(_f64(grad_output) * (1.0 - y * y), dtype=output.dtype)  # 0-d stays an array

@@ -142,3 +142,21 @@ def test_dropout_mask_matches_cpu(cp, kc, rng):
     y_cpu, mask_cpu = cpu.dropout_forward(x, 0.3, 12345)
     np.testing.assert_array_equal(cp.asnumpy(mask), mask_cpu)
     assert_close(cp.asnumpy(y), y_cpu, 1e-6, 1e-6, "dropout y")
+
+
+def test_deterministic_max_pool_backward(cp, kc, rng):
+    """Overlapping 3×3/1 windows send up to 9 gradients to one input element: with
+    use_deterministic_algorithms(True) the scatter avoids atomics, so two runs agree bit for bit."""
+    import pyengine
+    from pyengine import reference
+    x = rng.standard_normal((2, 3, 9, 9)).astype(np.float32)
+    y, idx = reference.max_pool2d_forward(x, 3, stride=1)
+    g = rng.standard_normal(y.shape).astype(np.float32)
+    pyengine.use_deterministic_algorithms(True)
+    try:
+        a = kc.max_pool2d_backward_input(cp.asarray(g), cp.asarray(idx), x.shape).get()
+        b = kc.max_pool2d_backward_input(cp.asarray(g), cp.asarray(idx), x.shape).get()
+    finally:
+        pyengine.use_deterministic_algorithms(False)
+    assert np.array_equal(a, b)
+    np.testing.assert_allclose(a, reference.max_pool2d_backward_input(g, idx, x.shape), atol=1e-5)

@@ -8,7 +8,7 @@
 //   backward weight   grad_weight[O,I] = grad_outputᵀ · x                 (written)
 //   backward bias     grad_bias[O]     = Σ_n grad_output[n, :]            (written)
 //
-// Each is one GEMM (the bias is broadcast into y first and the GEMM accumulates onto it).
+// Each is one GEMM; the forward adds the bias in the GEMM's epilogue (gemm_ex).
 #pragma once
 #include "pyengine/common.h"
 

@@ -26,8 +26,11 @@
 // (dh_t = grad_y_t + recurrent dh, dc) into dA_t and the next dc, one GEMM gives the recurrent
 // dh = dA_t·w_hh; afterwards one GEMM each gives grad_x = dA·w_ih, grad_w_ih = dAᵀ·X and
 // grad_w_hh = dAᵀ·[h_0; h_1..h_{T−1}] over all steps, and a column sum gives the biases.
-// Every output is written, none accumulated. float runs the vectorised gate pass of
-// csrc/cpu/isa/lstm_isa.cpp; double runs exact libm functions (gradient checks).
+// Every output is written, none accumulated. For float the per-step GEMMs and gate passes run in
+// csrc/cpu/isa/lstm_isa.cpp: the batch rows are split between the threads for the whole sequence
+// (no barrier between steps), w_hh is packed once per call, and the gate pass is vectorised with
+// exp/tanh accurate to ~1e-7. double runs pyengine::cpu::gemm per step and libm's exp/tanh
+// (the gradient-check path). The sequence kernels need T ≥ 1.
 #pragma once
 #include "pyengine/common.h"
 

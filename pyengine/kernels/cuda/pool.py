@@ -6,6 +6,8 @@ waits for the device once per call.
 """
 from __future__ import annotations
 
+from ..._runtime import are_deterministic_algorithms_enabled
+
 from .._contract.pool import (check_avg_pool2d_backward, check_avg_pool2d_forward,
                               check_global_avg_pool2d_backward, check_global_avg_pool2d_forward,
                               check_max_pool2d_backward, check_max_pool2d_forward)
@@ -45,10 +47,26 @@ def max_pool2d_backward_input(grad_output, indices, input_shape):
             hw = shape[2] * shape[3]
             if lo < 0 or hi >= hw:
                 raise ValueError(f"{fn}: indices must lie in [0, H*W) = [0, {hw}), got values from {lo} to {hi}")
+        if are_deterministic_algorithms_enabled():
+            return _max_pool2d_backward_deterministic(grad_output, indices, shape)
         gx = _ext.empty(shape, grad_output.dtype)
         _ext.lib().max_pool2d_backward_input(_ext.contiguous(grad_output), _ext.contiguous(indices), gx,
                                              _ext.stream())
     return gx
+
+
+def _max_pool2d_backward_deterministic(grad_output, indices, shape):
+    """The scatter of max_pool2d_backward_input without atomics (whose order, with three or more
+    windows sharing an input element, changes the float sum from run to run): np.add.at on the
+    host adds in index order. Chosen under pyengine.use_deterministic_algorithms(True)."""
+    import numpy as np
+    n, c, h, w = shape
+    g = _ext.cupy().asnumpy(grad_output).reshape(n * c, -1)
+    idx = _ext.cupy().asnumpy(indices).reshape(n * c, -1)
+    out = np.zeros((n * c, h * w), dtype=g.dtype)
+    rows = np.repeat(np.arange(n * c), idx.shape[1])
+    np.add.at(out, (rows, idx.reshape(-1)), g.reshape(-1))
+    return _ext.cupy().asarray(out.reshape(shape))
 
 
 def avg_pool2d_forward(x, kernel_size, stride=None, padding=0, ceil_mode=False, count_include_pad=True):
