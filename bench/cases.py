@@ -8,6 +8,7 @@ what an algorithm happens to compute), bytes = every array read once plus every 
 """
 from __future__ import annotations
 
+import itertools
 from dataclasses import dataclass, field
 from typing import Callable, Optional
 
@@ -156,6 +157,29 @@ def conv_case(layer, which, batch=None):
                 tf = lambda: torch.ops.aten.convolution_backward(  # noqa: E731
                     tgy, tx, tw, None, [1, 1], [1, 1], [1, 1], False, [0, 0], 1, [True, False, False])
             check = lambda: _compare([("dx", f(gys, w, xs.shape, stride=1, padding=1), r(gys, w, xs.shape, stride=1, padding=1))])  # noqa: E731
+        elif which == "fwd+bwd":
+            # What one training step runs per layer; PyTorch's backward is the single
+            # convolution_backward call autograd makes (input, weight and bias gradients).
+            f, fi, fw, fb = (_cpu(n) for n in ("conv2d_forward", "conv2d_backward_input",
+                                               "conv2d_backward_weight", "conv2d_backward_bias"))
+
+            def ours():
+                return (f(x, w, b, stride=1, padding=1), fi(gy, w, x.shape, stride=1, padding=1),
+                        fw(gy, x, w.shape, stride=1, padding=1), fb(gy))
+            npf = None
+            tf = None
+            if torch is not None:
+                def tf():
+                    with torch.no_grad():
+                        torch.nn.functional.conv2d(tx, tw, tb, 1, 1)
+                    return torch.ops.aten.convolution_backward(
+                        tgy, tx, tw, [K], [1, 1], [1, 1], [1, 1], False, [0, 0], 1, [True, True, True])
+            r, ri, rw = _ref("conv2d_forward"), _ref("conv2d_backward_input"), _ref("conv2d_backward_weight")
+            check = lambda: _compare([  # noqa: E731
+                ("y", f(xs, w, b, stride=1, padding=1), r(xs, w, b, stride=1, padding=1)),
+                ("dx", fi(gys, w, xs.shape, stride=1, padding=1), ri(gys, w, xs.shape, stride=1, padding=1)),
+                ("dw", fw(gys, xs, w.shape, stride=1, padding=1), rw(gys, xs, w.shape, stride=1, padding=1)),
+                ("db", fb(gys), gys.astype(np.float64).sum(axis=(0, 2, 3)))])
         else:
             f, r = _cpu("conv2d_backward_weight"), _ref("conv2d_backward_weight")
             ours = lambda: f(gy, x, w.shape, stride=1, padding=1)  # noqa: E731
@@ -165,61 +189,73 @@ def conv_case(layer, which, batch=None):
                 tf = lambda: torch.ops.aten.convolution_backward(  # noqa: E731
                     tgy, tx, tw, None, [1, 1], [1, 1], [1, 1], False, [0, 0], 1, [False, True, False])
             check = lambda: _compare([("dw", f(gys, xs, w.shape, stride=1, padding=1), r(gys, xs, w.shape, stride=1, padding=1))])  # noqa: E731
-        return Built(work=flops, unit="GFLOP/s", ours=ours, numpy=npf, torch=tf, check=check)
+        return Built(work=flops * (3 if which == "fwd+bwd" else 1), unit="GFLOP/s", ours=ours, numpy=npf,
+                     torch=tf, check=check)
     return build, f"conv {layer} b{N} {which}"
 
 
 # --------------------------------------------------------------------------- pooling
+POOL_SETS = 4  # input sets used in turn: 4 × 12.8 MB > L3, so each call streams from memory
+
+
+def _rotating(calls):
+    """One callable that runs the given callables in turn (a different input set per call)."""
+    it = itertools.cycle(calls)
+    return lambda: next(it)()
+
+
 def pool_case(kind, which, shape=(128, 32, 28, 28)):
     def build(rng):
         torch = _torch()
-        x = randn(rng, shape)
         N, C, H, W = shape
         y_shape = (N, C, H // 2, W // 2)
-        gy = randn(rng, y_shape)
+        xs = [randn(rng, shape) for _ in range(POOL_SETS)]
+        gys = [randn(rng, y_shape) for _ in range(POOL_SETS)]
+        x, gy = xs[0], gys[0]
         out_bytes = gy.nbytes
-        tx = tgy = None
-        if torch is not None:
-            tx, tgy = torch.from_numpy(x), torch.from_numpy(gy)
+        txs = [torch.from_numpy(v) for v in xs] if torch else None
+        tgys = [torch.from_numpy(v) for v in gys] if torch else None
+        sets = range(POOL_SETS)
+        tf = None
         if kind == "max":
             fwd, rfwd = _cpu("max_pool2d_forward"), _ref("max_pool2d_forward")
             if which == "fwd":
-                ours = lambda: fwd(x, 2, 2)  # noqa: E731
+                ours = _rotating([lambda i=i: fwd(xs[i], 2, 2) for i in sets])
                 npf = lambda: rfwd(x, 2, 2)  # noqa: E731
-                tf = (lambda: torch.nn.functional.max_pool2d(tx, 2, 2, return_indices=True)) if torch else None
+                if torch:
+                    tf = _rotating([lambda i=i: torch.nn.functional.max_pool2d(txs[i], 2, 2, return_indices=True) for i in sets])
                 work = x.nbytes + out_bytes + out_bytes * 2  # x, y, int64 indices
                 check = lambda: _compare([("y", fwd(x, 2, 2)[0], rfwd(x, 2, 2)[0]),  # noqa: E731
                                           ("indices", fwd(x, 2, 2)[1], rfwd(x, 2, 2)[1])], tol=0.0)
             else:
                 bwd, rbwd = _cpu("max_pool2d_backward_input"), _ref("max_pool2d_backward_input")
-                _, idx = fwd(x, 2, 2)
-                ours = lambda: bwd(gy, idx, x.shape)  # noqa: E731
-                npf = lambda: rbwd(gy, idx, x.shape)  # noqa: E731
-                tf = None
-                if torch is not None:
-                    tidx = torch.from_numpy(idx)
-                    tf = lambda: torch.ops.aten.max_pool2d_with_indices_backward(  # noqa: E731
-                        tgy, tx, [2, 2], [2, 2], [0, 0], [1, 1], False, tidx)
+                idxs = [fwd(v, 2, 2)[1] for v in xs]
+                ours = _rotating([lambda i=i: bwd(gys[i], idxs[i], shape) for i in sets])
+                npf = lambda: rbwd(gy, idxs[0], shape)  # noqa: E731
+                if torch:
+                    tidxs = [torch.from_numpy(v) for v in idxs]
+                    tf = _rotating([lambda i=i: torch.ops.aten.max_pool2d_with_indices_backward(
+                        tgys[i], txs[i], [2, 2], [2, 2], [0, 0], [1, 1], False, tidxs[i]) for i in sets])
                 work = out_bytes + out_bytes * 2 + x.nbytes
-                check = lambda: _compare([("dx", bwd(gy, idx, x.shape), rbwd(gy, idx, x.shape))])  # noqa: E731
+                check = lambda: _compare([("dx", bwd(gy, idxs[0], shape), rbwd(gy, idxs[0], shape))])  # noqa: E731
         else:
             if which == "fwd":
                 fwd, rfwd = _cpu("avg_pool2d_forward"), _ref("avg_pool2d_forward")
-                ours = lambda: fwd(x, 2, 2)  # noqa: E731
+                ours = _rotating([lambda i=i: fwd(xs[i], 2, 2) for i in sets])
                 npf = lambda: rfwd(x, 2, 2)  # noqa: E731
-                tf = (lambda: torch.nn.functional.avg_pool2d(tx, 2, 2)) if torch else None
+                if torch:
+                    tf = _rotating([lambda i=i: torch.nn.functional.avg_pool2d(txs[i], 2, 2) for i in sets])
                 work = x.nbytes + out_bytes
                 check = lambda: _compare([("y", fwd(x, 2, 2), rfwd(x, 2, 2))])  # noqa: E731
             else:
                 bwd, rbwd = _cpu("avg_pool2d_backward_input"), _ref("avg_pool2d_backward_input")
-                ours = lambda: bwd(gy, x.shape, 2, 2)  # noqa: E731
-                npf = lambda: rbwd(gy, x.shape, 2, 2)  # noqa: E731
-                tf = None
-                if torch is not None:
-                    tf = lambda: torch.ops.aten.avg_pool2d_backward(  # noqa: E731
-                        tgy, tx, [2, 2], [2, 2], [0, 0], False, True, None)
+                ours = _rotating([lambda i=i: bwd(gys[i], shape, 2, 2) for i in sets])
+                npf = lambda: rbwd(gy, shape, 2, 2)  # noqa: E731
+                if torch:
+                    tf = _rotating([lambda i=i: torch.ops.aten.avg_pool2d_backward(
+                        tgys[i], txs[i], [2, 2], [2, 2], [0, 0], False, True, None) for i in sets])
                 work = out_bytes + x.nbytes
-                check = lambda: _compare([("dx", bwd(gy, x.shape, 2, 2), rbwd(gy, x.shape, 2, 2))])  # noqa: E731
+                check = lambda: _compare([("dx", bwd(gy, shape, 2, 2), rbwd(gy, shape, 2, 2))])  # noqa: E731
         return Built(work=work, unit="GB/s", ours=ours, numpy=npf, torch=tf, check=check)
     return build, f"{kind}pool 2x2/2 {'x'.join(map(str, shape))} {which}"
 
@@ -368,12 +404,41 @@ def softmax_case(shape=(4096, 1000)):
 DIGIT_BATCH = 128
 
 
+class _SGDMomentum:
+    """PyTorch's SGD with momentum (dampening 0, no weight decay) on p._data / p.grad._data, used
+    only while pyengine.optim is not there: buf = momentum·buf + g; p -= lr·buf."""
+
+    def __init__(self, params, lr, momentum):
+        self.params, self.lr, self.momentum = list(params), lr, momentum
+        self.bufs = [None] * len(self.params)
+
+    def zero_grad(self):
+        for p in self.params:
+            p.grad = None
+
+    def step(self):
+        for i, p in enumerate(self.params):
+            if p.grad is None:
+                continue
+            g = p.grad._data
+            if self.bufs[i] is None:
+                self.bufs[i] = g.copy()
+            else:
+                self.bufs[i] *= self.momentum
+                self.bufs[i] += g
+            p._data -= self.lr * self.bufs[i]
+
+
 def _digit_cnn_ours():
     try:
         import pyengine
-        from pyengine import nn, optim
+        from pyengine import nn
     except ImportError as e:
-        raise NotAvailable(f"pyengine.nn / pyengine.optim not available ({e})") from None
+        raise NotAvailable(f"pyengine.nn not available ({e})") from None
+    try:
+        from pyengine import optim
+    except ImportError:
+        optim = None
     try:
         model = nn.Sequential(
             nn.Conv2d(1, 8, 3, padding=1), nn.BatchNorm2d(8), nn.ReLU(), nn.MaxPool2d(2, 2),
@@ -381,7 +446,10 @@ def _digit_cnn_ours():
             nn.Conv2d(16, 32, 3, padding=1), nn.BatchNorm2d(32), nn.ReLU(),
             nn.Flatten(), nn.Linear(32 * 7 * 7, 10))
         loss_fn = nn.CrossEntropyLoss()
-        opt = optim.SGD(model.parameters(), lr=0.01, momentum=0.9)
+        if optim is not None:
+            opt = optim.SGD(model.parameters(), lr=0.01, momentum=0.9)
+        else:
+            opt = _SGDMomentum(model.parameters(), lr=0.01, momentum=0.9)
         tensor = getattr(pyengine, "tensor", None) or pyengine.Tensor
     except (AttributeError, TypeError) as e:
         raise NotAvailable(f"digit CNN cannot be built with pyengine.nn ({type(e).__name__}: {e})") from None
@@ -448,7 +516,9 @@ def train_case():
             tracemalloc.stop()
             return peak
         return Built(work=DIGIT_BATCH, unit="img/s", ours=step, numpy=None, torch=tstep, check=check,
-                     extra={"peak_memory": peak_memory})
+                     extra={"peak_memory": peak_memory,
+                            "note": "" if not isinstance(opt, _SGDMomentum) else
+                            "SGD momentum written in bench/cases.py (pyengine.optim not available)"})
     return build, f"train step digit CNN b{DIGIT_BATCH} SGD momentum"
 
 
@@ -468,7 +538,7 @@ def all_cases(quick: bool) -> list:
     add("gemm", gemm_case(64, 1024, 384), True)
     add("gemm", gemm_case(6272, 16, 72), True)
     for layer, (N, *_rest) in CONV_LAYERS.items():
-        for which in ("fwd", "bwd_input", "bwd_weight"):
+        for which in ("fwd", "bwd_input", "bwd_weight", "fwd+bwd"):
             big = layer.startswith("resnet")
             if quick:
                 add("conv", conv_case(layer, which, batch=4 if big else None), True)

@@ -5,7 +5,10 @@ libgomp). A pool keeps spinning for a while after its call returns (OpenBLAS ≈
 a few milliseconds), and on a 2-core machine a spinning pool halves whoever runs next. So each
 implementation's block of calls starts after a pause long enough for the other pools to go to
 sleep (PAUSE_S), and the order of implementations rotates between rounds. Each call is timed on
-its own; the statistics are the median, the quartiles (spread) and the minimum.
+its own; the statistics are the median, the quartiles (spread) and the minimum. The CPU time of the
+calling thread is recorded too: with one thread all three libraries compute on the calling thread,
+so its median is a figure that other processes on a busy machine cannot inflate (a descheduled
+thread accrues no CPU time).
 """
 from __future__ import annotations
 
@@ -23,6 +26,11 @@ class NotAvailable(Exception):
 @dataclass
 class Timing:
     times: list = field(default_factory=list)
+    cpu_times: list = field(default_factory=list)  # CPU time of the calling thread, per call
+
+    @property
+    def cpu_median(self) -> float:
+        return statistics.median(self.cpu_times)
 
     @property
     def median(self) -> float:
@@ -41,12 +49,14 @@ class Timing:
         return (q[2] - q[0]) / self.median
 
 
-def _calls(fn, n: int, out: list) -> None:
-    perf = time.perf_counter
+def _calls(fn, n: int, out: list, cpu_out: list) -> None:
+    perf, cpu = time.perf_counter, time.thread_time
     for _ in range(n):
+        c0 = cpu()
         t0 = perf()
         fn()
         out.append(perf() - t0)
+        cpu_out.append(cpu() - c0)
 
 
 def time_interleaved(fns: dict, budget_s: float, rounds: int, threads: int, max_reps: int = 2000) -> dict:
@@ -73,5 +83,5 @@ def time_interleaved(fns: dict, budget_s: float, rounds: int, threads: int, max_
             reps = int(min(max_reps, max(1, budget_s / rounds / per_call[k])))
             if threads > 1:
                 time.sleep(PAUSE_S)
-            _calls(fns[k], reps, res[k].times)
+            _calls(fns[k], reps, res[k].times, res[k].cpu_times)
     return res

@@ -19,14 +19,16 @@ def markdown(doc: dict) -> str:
         f"Time per call: median of interleaved rounds (± interquartile spread). "
         f"×NumPy / ×PyTorch = their median time / ours (> 1: ours is faster). "
         f"NumPy is np.matmul for GEMM and the NumPy reference kernel elsewhere. "
-        f"% peak: of the FMA peak (GFLOP/s cases) or of the copy bandwidth (GB/s cases).",
+        f"% peak: of the FMA peak (GFLOP/s cases) or of the copy bandwidth (GB/s cases). "
+        f"The cpu columns (1 thread only) compare CPU time of the calling thread, which a busy machine "
+        f"does not inflate.",
         "",
-        "| case | thr | ours ms | ± | throughput | % peak | ×NumPy | ×PyTorch | 2T/1T |",
-        "|---|---|---|---|---|---|---|---|---|",
+        "| case | thr | ours ms | ± | throughput | % peak | ×NumPy | ×PyTorch | 2T/1T | ×NumPy cpu | ×PyTorch cpu |",
+        "|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for row in doc["cases"]:
         if row["status"] != "ok":
-            lines.append(f"| {row['name']} | | {row['status']} | | | | | | |")
+            lines.append(f"| {row['name']} | | {row['status']} | | | | | | | | |")
             continue
         one = row["results"].get("1", {}).get("ours")
         for t, res in row["results"].items():
@@ -38,7 +40,12 @@ def markdown(doc: dict) -> str:
             lines.append(
                 f"| {row['name']} | {t} | {o['median_s'] * 1e3:.3f} | {o['spread'] * 100:.0f}% | "
                 f"{o['throughput']:.1f} {row['unit']} | {frac} | {_fmt_ratio(o.get('vs_numpy'))} | "
-                f"{_fmt_ratio(o.get('vs_torch'))} | {scaling} |")
+                f"{_fmt_ratio(o.get('vs_torch'))} | {scaling} | {_fmt_ratio(o.get('vs_numpy_cpu'))} | "
+                f"{_fmt_ratio(o.get('vs_torch_cpu'))} |")
+    for r in doc["cases"]:
+        if r.get("note"):
+            lines.append("")
+            lines.append(f"{r['name']}: {r['note']}.")
     extra = [r for r in doc["cases"] if "peak_traced_mb" in r]
     for r in extra:
         lines.append("")
@@ -80,3 +87,20 @@ def plot(doc: dict, path: str):
     fig.savefig(path, dpi=110)
     plt.close(fig)
     return path
+
+
+def headline(doc: dict) -> str:
+    """The README's table: ratios only (absolute times drift between runs and machines)."""
+    t = str(max(int(x) for x in doc["threads"]))
+    lines = [f"| case ({t} threads) | × NumPy | × PyTorch | % of peak | 2 threads / 1 |", "|---|---|---|---|---|"]
+    for row in doc["cases"]:
+        res = row.get("results", {})
+        o = res.get(t, {}).get("ours")
+        if not o:
+            continue
+        one = res.get("1", {}).get("ours")
+        scaling = f"{one['median_s'] / o['median_s']:.2f}" if one and t != "1" else ""
+        frac = f"{o['fraction_of_peak'] * 100:.0f}%" if "fraction_of_peak" in o else ""
+        lines.append(f"| {row['name']} | {_fmt_ratio(o.get('vs_numpy'))} | {_fmt_ratio(o.get('vs_torch'))} | "
+                     f"{frac} | {scaling} |")
+    return "\n".join(lines) + "\n"

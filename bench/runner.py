@@ -21,7 +21,7 @@ import numpy as np
 from . import machine
 from .cases import all_cases
 from .harness import NotAvailable, time_interleaved
-from .report import markdown, plot
+from .report import headline, markdown, plot
 
 RESULTS_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "results")
 
@@ -140,6 +140,8 @@ def main(argv=None) -> int:
             row["status"] = "check failed"
             print(f"  {case.name:55s} CHECK FAILED: {detail}")
             continue
+        if built.extra.get("note"):
+            row["note"] = built.extra["note"]
         if "peak_memory" in built.extra:
             try:
                 row["peak_traced_mb"] = built.extra["peak_memory"]() / 2**20
@@ -156,7 +158,8 @@ def main(argv=None) -> int:
                     break
             res = {}
             for impl, tm in timings.items():
-                res[impl] = {"median_s": tm.median, "min_s": tm.minimum, "spread": tm.spread, "n": len(tm.times)}
+                res[impl] = {"median_s": tm.median, "min_s": tm.minimum, "spread": tm.spread, "n": len(tm.times),
+                             "cpu_median_s": tm.cpu_median}
             ours = res["ours"]
             scale = 1e9 if built.unit in ("GFLOP/s", "GB/s") else 1.0
             ours["throughput"] = built.work / ours["median_s"] / scale
@@ -168,13 +171,17 @@ def main(argv=None) -> int:
                 if impl in res:
                     ours[f"vs_{impl}"] = res[impl]["median_s"] / ours["median_s"]
                     ours[f"vs_{impl}_min"] = res[impl]["min_s"] / ours["min_s"]
+                    if t == 1:  # all the work on the calling thread: CPU time is load-proof
+                        ours[f"vs_{impl}_cpu"] = res[impl]["cpu_median_s"] / max(ours["cpu_median_s"], 1e-12)
             row["results"][str(t)] = res
             r = ours
             print(f"  {case.name:55s} {t}T {r['median_s']*1e3:9.3f} ms ±{r['spread']*100:4.1f}% "
                   f"{r['throughput']:8.1f} {built.unit:7s}"
                   + (f" {r['fraction_of_peak']*100:5.1f}% peak" if "fraction_of_peak" in r else "")
                   + (f"  x{r['vs_numpy']:.2f} numpy" if "vs_numpy" in r else "")
-                  + (f"  x{r['vs_torch']:.2f} torch" if "vs_torch" in r else ""), flush=True)
+                  + (f"  x{r['vs_torch']:.2f} torch" if "vs_torch" in r else "")
+                  + ("  (cpu time:" + "".join(f" x{r[f'vs_{k}_cpu']:.2f} {k}" for k in ("numpy", "torch")
+                                              if f"vs_{k}_cpu" in r) + ")" if t == 1 else ""), flush=True)
 
     # Probe again at the end and keep the better figure: load from other processes only ever
     # lowers a probe, and "fraction of peak" must not flatter us by a peak measured in a busy moment.
@@ -194,7 +201,8 @@ def main(argv=None) -> int:
         "fma_peak_gflops": {str(t): v for t, v in peaks.items()},
         "copy_bandwidth_gbs": {str(t): v for t, v in bandwidth.items()},
         "loadavg_end": machine.loadavg(), "elapsed_s": elapsed, "versions": machine.versions(),
-        "ratio_definition": "vs_X = median time of X / median time of ours (> 1: ours is faster)",
+        "ratio_definition": "vs_X = median time of X / median time of ours (> 1: ours is faster); "
+                            "vs_X_min: the same with minima; vs_X_cpu (1 thread): with the calling thread's CPU time",
         "cases": rows,
     }
     out_dir = args.out or RESULTS_DIR
@@ -205,6 +213,7 @@ def main(argv=None) -> int:
         json.dump(doc, f, indent=1)
     with open(path + ".md", "w") as f:
         f.write(markdown(doc))
+        f.write("\n## Headline (ratios)\n\n" + headline(doc))
     print(f"bench: {len(rows)} cases in {elapsed:.0f} s; wrote {path}.json and .md")
     if args.plot:
         png = plot(doc, path + ".png")

@@ -1,11 +1,13 @@
 """A character-level LSTM that learns from the Python standard library's own source code and then
 writes new "Python" one character at a time — the classic LSTM-on-source-code demo.
 
-    python examples/char_lstm.py [--iterations 600] [--hidden 256]
+    python examples/char_lstm.py [--iterations 1000] [--hidden 256]   (about 75 s of CPU time)
 
 Every machine with Python has the training text. The network: one-hot characters → LSTM →
 Linear → softmax over the vocabulary, trained with Adam on random 64-character windows
-(truncated back-propagation through time), then sampled with a temperature.
+(truncated back-propagation through time), then sampled with a temperature. After 1,000
+iterations (loss about 1.4) it writes indented comment lines, `self.` attribute calls and `elif`
+branches that look like the standard library at a glance.
 """
 import argparse
 import os
@@ -19,7 +21,7 @@ from pyengine import nn, optim
 from pyengine.nn.utils import clip_grad_norm_
 
 p = argparse.ArgumentParser()
-p.add_argument("--iterations", type=int, default=600)
+p.add_argument("--iterations", type=int, default=1000)
 p.add_argument("--hidden", type=int, default=256)
 p.add_argument("--seq", type=int, default=64)
 p.add_argument("--batch", type=int, default=32)

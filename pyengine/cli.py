@@ -104,8 +104,6 @@ def _cmd_demo(args) -> int:
 
 def _load_data(args):
     """(train (x, y), validation (x, y), classes, description) as float32 (N, C, H, W) in [0, 1]."""
-    import numpy as np
-
     from .data import MNIST, DigitsDataset, ImageFolder, load_digits, split_each_label
 
     if args.data in ("digits", "sklearn"):
@@ -187,6 +185,13 @@ class _EpochPrinter:
         print(line, flush=True)
 
 
+def _machine_is_busy() -> bool:
+    try:
+        return os.getloadavg()[0] > (os.cpu_count() or 1)
+    except (AttributeError, OSError):
+        return False
+
+
 def _cmd_train(args) -> int:
     import numpy as np
 
@@ -199,6 +204,13 @@ def _cmd_train(args) -> int:
     t0 = time.perf_counter()
     if args.threads:
         pyengine.set_num_threads(args.threads)
+    elif _machine_is_busy() and pyengine.get_num_threads() > 1:
+        # OpenMP teams on an oversubscribed CPU spend their time waiting for descheduled threads
+        # (10x slower measured at load 15 on 2 cores); one thread keeps the run fast.
+        pyengine.set_num_threads(1)
+        if not args.quiet:
+            print("pyengine train: the machine is busy (load average above the core count): using 1 thread; "
+                  "--threads N overrides", flush=True)
     if args.device == "cuda" and not pyengine.cuda.is_available():
         raise UsageError("--device cuda: no usable CUDA GPU (needs the CUDA build of pyengine, CuPy and a "
                          "driver); accepted here: --device cpu")
@@ -276,8 +288,6 @@ def _load_model(path):
 
 
 def _cmd_evaluate(args) -> int:
-    import numpy as np
-
     from .train import evaluate
 
     model, meta = _load_model(args.model_file)
@@ -391,7 +401,8 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--image-size", type=_positive_int, nargs=2, metavar=("H", "W"), default=None,
                    help="resize --data folder images to H W")
     t.add_argument("--device", choices=("cpu", "cuda"), default="cpu")
-    t.add_argument("--threads", type=_positive_int, default=None, help="CPU threads (default: all)")
+    t.add_argument("--threads", type=_positive_int, default=None,
+                   help="CPU threads (default: all, or 1 when the load average exceeds the core count)")
     t.add_argument("--output", default="pyengine-output", help="folder for the model file and the plot")
     t.add_argument("--seed", type=int, default=0)
     t.add_argument("--no-plot", action="store_true", help="do not write training-progress.png")

@@ -11,6 +11,7 @@
 //                   (the whole batch when it fits in the workspace budget).
 // Images go to threads when there are at least as many as threads (the GEMMs inside then run on
 // one thread); otherwise the GEMM parallelises. Workspaces are thread-local and grow-only.
+#include <cmath>
 #include <cstdlib>
 #include <cstring>
 
@@ -125,6 +126,16 @@ void s1_backward_input(const ConvGeom& g, const T* gy, const T* w, T* gx) {
   s1_conv(geo, gy, flipped, static_cast<const T*>(nullptr), gx);
 }
 
+// The stride-1 backward input multiplies the weights with grad_output's zero padding, where the
+// reference never forms those products: an inf weight would turn 0·inf into NaN at the border.
+// Such weights take the im2col/direct path, which matches the reference exactly.
+template <typename T>
+bool all_finite(const T* v, index_t n) {
+  for (index_t i = 0; i < n; ++i)
+    if (!std::isfinite(v[i])) return false;
+  return true;
+}
+
 bool batch_parallel(const ConvGeom& g) {
   const int t = get_num_threads();
   return t > 1 && g.N >= t;
@@ -234,7 +245,8 @@ void conv2d_forward(const ConvGeom& g, const T* x, const T* weight, const T* bia
 template <typename T>
 void conv2d_backward_input(const ConvGeom& g, const T* grad_y, const T* weight, T* grad_x) {
   if (g.N == 0) return;
-  if (use_s1_backward_input(g)) s1_backward_input(g, grad_y, weight, grad_x);
+  if (use_s1_backward_input(g) && all_finite(weight, g.K * (g.C / g.G) * g.R * g.S))
+    s1_backward_input(g, grad_y, weight, grad_x);
   else if (use_direct(g)) direct_backward_input(g, grad_y, weight, grad_x);
   else backward_input_gemm(g, grad_y, weight, grad_x);
 }

@@ -16,7 +16,6 @@ import gzip
 import hashlib
 import importlib.util
 import os
-import shutil
 import tempfile
 import urllib.error
 import urllib.request

@@ -142,7 +142,9 @@ def load_file(path, with_metadata: bool = False):
         arrays = st_load(raw)
     except Exception as exc:   # safetensors raises its own SafetensorError on inconsistent layouts
         raise CorruptFileError(f"{os.fspath(path)}: corrupt safetensors file ({exc})") from None
-    arrays = {k: v if v.flags.c_contiguous else v.copy(order="C") for k, v in arrays.items()}
+    # in the header's order (safetensors' own dict order is not stable between runs)
+    order = [k for k in header if k != "__metadata__" and k in arrays]
+    arrays = {k: arrays[k] if arrays[k].flags.c_contiguous else arrays[k].copy(order="C") for k in order}
     if with_metadata:
         return arrays, dict(header.get("__metadata__") or {})
     return arrays
@@ -206,8 +208,9 @@ def load_into(model, arrays: dict, meta: dict, path: str, strict: bool = True) -
         if missing or unexpected:
             raise ValueError(f"{path} does not fit this {type(model).__name__}: missing {missing[:4]}, "
                              f"unexpected {unexpected[:4]}")
-    for name, value in arrays.items():
-        if name in own:
+    for name in own:   # the model's order, so the first mismatch reported is deterministic
+        value = arrays.get(name)
+        if value is not None:
             want = tuple(_to_numpy(own[name]).shape)
             if tuple(value.shape) != want:
                 raise ValueError(f"{path} does not fit this {type(model).__name__}: {name} has shape "

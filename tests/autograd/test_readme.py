@@ -13,7 +13,8 @@ README = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path.ab
 def _example():
     if not os.path.exists(README):
         pytest.skip("README.md not next to the tests (installed package)")
-    text = open(README, encoding="utf-8").read()
+    with open(README, encoding="utf-8") as f:
+        text = f.read()
     section = text.split("## Checking gradients", 1)[1]
     return re.search(r"```python\n(.*?)```", section, re.S).group(1)
 

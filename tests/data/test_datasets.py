@@ -10,7 +10,6 @@ import numpy as np
 import pytest
 
 from pyengine.data import MNIST, DataError, ImageFolder, load_digits, read_idx, transforms as T
-from pyengine.data import datasets as dsmod
 
 
 def _idx_bytes(arr: np.ndarray) -> bytes:

@@ -20,7 +20,10 @@ def digits():
     ds = DigitsDataset(images, labels)
     train, val = split_each_label(ds, 0.75, seed=0)
     x, y = ds.arrays()
-    return x[train.indices], y[train.indices], x[val.indices], y[val.indices]
+    # the sample is ordered by class: shuffle so that any prefix holds every digit
+    rng = np.random.default_rng(0)
+    ti, vi = rng.permutation(train.indices), rng.permutation(val.indices)
+    return x[ti], y[ti], x[vi], y[vi]
 
 
 def _small(digits, n_train=640, n_val=200):
