@@ -8,7 +8,7 @@
 #        scripts/sanitize_tests.sh tests/kernels/test_parity.py -k "gemm or relu"
 # Environment: PYENGINE_SANITIZE (default address,undefined), PYENGINE_SANITIZE_BUILD_DIR (default
 # build/sanitize), PYENGINE_BUILD_JOBS (default 2), PYTHON (default python3), CXX (default g++:
-# the compiler whose sanitizer runtimes are preloaded). Not called by .ci/run (yet).
+# the compiler whose sanitizer runtimes are preloaded). .ci/run calls it after the main tests.
 #
 # How: CMake builds _C with -fsanitize=... into the build folder and writes the module into a
 # staging copy of the Python package there (build/sanitize/stage/pyengine), never over the
