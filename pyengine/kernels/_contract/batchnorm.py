@@ -6,15 +6,9 @@ from __future__ import annotations
 
 import numbers
 
-from .common import check_float_array, check_same_dtype, check_shape, checked_numel
+from .common import as_bool, check_float_array, check_same_dtype, check_shape, checked_numel
 
 __all__ = ["check_batch_norm_forward", "check_batch_norm_backward"]
-
-
-def _check_bool(fn: str, name: str, value) -> bool:
-    if not isinstance(value, bool) and type(value).__name__ != "bool_":
-        raise TypeError(f"{fn}: {name} must be a bool, got {type(value).__name__} {value!r}")
-    return bool(value)
 
 
 def _check_real(fn: str, name: str, value, minimum: float) -> float:
@@ -49,7 +43,7 @@ def check_batch_norm_forward(x, weight, bias, running_mean, running_var, trainin
     c, m = _channels(fn, x)
     for name, v in (("weight", weight), ("bias", bias), ("running_mean", running_mean), ("running_var", running_var)):
         _check_vector(fn, name, v, x, c)
-    training = _check_bool(fn, "training", training)
+    training = as_bool(fn, "training", training)
     momentum = _check_real(fn, "momentum", momentum, 0.0)
     eps = _check_real(fn, "eps", eps, 0.0)
     if (running_mean is None) != (running_var is None):
@@ -76,8 +70,8 @@ def check_batch_norm_backward(grad_output, x, weight, save_mean, save_invstd, tr
         if v is None:
             raise TypeError(f"{fn}: {name} must be a numpy.ndarray, got NoneType")
         _check_vector(fn, name, v, x, c)
-    training = _check_bool(fn, "training", training)
+    training = as_bool(fn, "training", training)
     if not isinstance(needs_input_grad, (tuple, list)) or len(needs_input_grad) != 3:
         raise ValueError(f"{fn}: needs_input_grad must be a sequence of 3 bools, got {needs_input_grad!r}")
-    needs = tuple(_check_bool(fn, "needs_input_grad", b) for b in needs_input_grad)
+    needs = tuple(as_bool(fn, "needs_input_grad", b) for b in needs_input_grad)
     return c, m, training, needs

@@ -47,6 +47,13 @@ def check_shape(fn: str, name: str, x, expected: tuple[int, ...]) -> None:
         raise ValueError(f"{fn}: {name} must have shape {tuple(expected)}, got {tuple(x.shape)}")
 
 
+def as_bool(fn: str, name: str, value) -> bool:
+    """A flag: a Python or NumPy bool (not an int, not None)."""
+    if not isinstance(value, (bool, np.bool_)):
+        raise TypeError(f"{fn}: {name} must be a bool, got {type(value).__name__} {value!r}")
+    return bool(value)
+
+
 def as_int(fn: str, name: str, value, minimum: int | None = None) -> int:
     """An integer parameter (Python or NumPy int, not bool) with an optional lower bound."""
     if isinstance(value, bool) or not isinstance(value, numbers.Integral):

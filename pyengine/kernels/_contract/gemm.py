@@ -1,7 +1,7 @@
 """Contract of gemm: alpha·op(a)·op(b) + beta·c with op = identity or transpose."""
 from __future__ import annotations
 
-from .common import check_float_array, check_same_dtype, check_shape, checked_numel
+from .common import as_bool, check_float_array, check_same_dtype, check_shape, checked_numel
 
 
 def check_gemm(a, b, c, trans_a: bool, trans_b: bool, fn: str = "gemm") -> tuple[int, int, int]:
@@ -9,9 +9,8 @@ def check_gemm(a, b, c, trans_a: bool, trans_b: bool, fn: str = "gemm") -> tuple
     check_float_array(fn, "a", a, 2)
     check_float_array(fn, "b", b, 2)
     check_same_dtype(fn, "a", a, b=b)
-    for name, flag in (("trans_a", trans_a), ("trans_b", trans_b)):
-        if not isinstance(flag, bool):
-            raise TypeError(f"{fn}: {name} must be a bool, got {type(flag).__name__}")
+    trans_a = as_bool(fn, "trans_a", trans_a)
+    trans_b = as_bool(fn, "trans_b", trans_b)
     m, k = (a.shape[1], a.shape[0]) if trans_a else a.shape
     kb, n = (b.shape[1], b.shape[0]) if trans_b else b.shape
     if k != kb:

@@ -9,7 +9,7 @@ from __future__ import annotations
 import math
 import numbers
 
-from .common import as_int, check_float_array, check_same_dtype, check_shape
+from .common import as_bool, as_int, check_float_array, check_same_dtype, check_shape
 
 
 def check_hyper(fn: str, name: str, value, minimum: float | None = None, maximum: float | None = None,
@@ -25,12 +25,6 @@ def check_hyper(fn: str, name: str, value, minimum: float | None = None, maximum
     if maximum is not None and (value >= maximum if open_max else value > maximum):
         bound = f"< {maximum}" if open_max else f"<= {maximum}"
         raise ValueError(f"{fn}: {name} must be {bound}, got {value}")
-    return value
-
-
-def check_bool(fn: str, name: str, value) -> bool:
-    if not isinstance(value, bool):
-        raise TypeError(f"{fn}: {name} must be a bool, got {type(value).__name__}")
     return value
 
 
@@ -61,7 +55,7 @@ def check_sgd(param, grad, momentum_buffer, lr, momentum, dampening, weight_deca
     check_hyper(fn, "dampening", dampening)
     check_hyper(fn, "weight_decay", weight_decay, 0.0)
     for name, flag in (("nesterov", nesterov), ("maximize", maximize), ("first_step", first_step)):
-        check_bool(fn, name, flag)
+        as_bool(fn, name, flag)
     if momentum != 0 and momentum_buffer is None:
         raise ValueError(f"{fn}: momentum_buffer is required when momentum is {momentum} (not 0)")
     if nesterov and (momentum <= 0 or dampening != 0):
@@ -80,8 +74,8 @@ def check_adam(param, grad, exp_avg, exp_avg_sq, max_exp_avg_sq, step, lr, beta1
     check_hyper(fn, "beta2", beta2, 0.0, 1.0, open_max=True)
     check_hyper(fn, "eps", eps, 0.0)
     check_hyper(fn, "weight_decay", weight_decay, 0.0)
-    check_bool(fn, "decoupled_weight_decay", decoupled_weight_decay)
-    check_bool(fn, "maximize", maximize)
+    as_bool(fn, "decoupled_weight_decay", decoupled_weight_decay)
+    as_bool(fn, "maximize", maximize)
     return step
 
 
@@ -95,7 +89,7 @@ def check_rmsprop(param, grad, square_avg, momentum_buffer, grad_avg, lr, alpha,
     check_hyper(fn, "eps", eps, 0.0)
     check_hyper(fn, "weight_decay", weight_decay, 0.0)
     check_hyper(fn, "momentum", momentum, 0.0)
-    check_bool(fn, "maximize", maximize)
+    as_bool(fn, "maximize", maximize)
     if momentum > 0 and momentum_buffer is None:
         raise ValueError(f"{fn}: momentum_buffer is required when momentum is {momentum} (> 0)")
 
@@ -110,5 +104,5 @@ def check_adagrad(param, grad, state_sum, step, lr, lr_decay, weight_decay, eps,
     check_hyper(fn, "lr_decay", lr_decay, 0.0)
     check_hyper(fn, "weight_decay", weight_decay, 0.0)
     check_hyper(fn, "eps", eps, 0.0)
-    check_bool(fn, "maximize", maximize)
+    as_bool(fn, "maximize", maximize)
     return step

@@ -15,7 +15,8 @@ from typing import NamedTuple
 
 import numpy as np
 
-from .common import check_float_array, check_input_shape, check_shape, checked_numel, conv_output_size, pair
+from .common import (as_bool, check_float_array, check_input_shape, check_shape, checked_numel, conv_output_size,
+                     pair)
 
 __all__ = ["PoolGeometry", "check_max_pool2d_forward", "check_max_pool2d_backward", "check_avg_pool2d_forward",
            "check_avg_pool2d_backward", "check_global_avg_pool2d_forward", "check_global_avg_pool2d_backward"]
@@ -37,12 +38,6 @@ class PoolGeometry(NamedTuple):
     dw: int
     OH: int
     OW: int
-
-
-def _check_bool(fn: str, name: str, value) -> bool:
-    if not isinstance(value, (bool, np.bool_)):
-        raise TypeError(f"{fn}: {name} must be a bool, got {type(value).__name__} {value!r}")
-    return bool(value)
 
 
 def _check_planes(fn: str, name: str, shape) -> None:
@@ -68,7 +63,7 @@ def _geometry(fn: str, shape, kernel_size, stride, padding, dilation, ceil_mode)
     sh, sw = (kh, kw) if stride is None else pair(fn, "stride", stride, 1)
     ph, pw = pair(fn, "padding", padding, 0)
     dh, dw = pair(fn, "dilation", dilation, 1)
-    ceil_mode = _check_bool(fn, "ceil_mode", ceil_mode)
+    ceil_mode = as_bool(fn, "ceil_mode", ceil_mode)
     if ph > kh // 2 or pw > kw // 2:
         raise ValueError(f"{fn}: padding must be at most half the kernel size, got padding ({ph}, {pw}) "
                          f"for kernel_size ({kh}, {kw})")
@@ -115,7 +110,7 @@ def check_avg_pool2d_forward(x, kernel_size, stride, padding, ceil_mode, count_i
     """x (N, C, H, W) float; returns the geometry with (OH, OW)."""
     check_float_array(fn, "x", x, 4)
     _check_planes(fn, "x", x.shape)
-    _check_bool(fn, "count_include_pad", count_include_pad)
+    as_bool(fn, "count_include_pad", count_include_pad)
     return _geometry(fn, x.shape, kernel_size, stride, padding, 1, ceil_mode)
 
 
@@ -125,7 +120,7 @@ def check_avg_pool2d_backward(grad_output, input_shape, kernel_size, stride, pad
     check_float_array(fn, "grad_output", grad_output, 4)
     shape = check_input_shape(fn, "input_shape", input_shape, 4)
     _check_planes(fn, "input_shape", shape)
-    _check_bool(fn, "count_include_pad", count_include_pad)
+    as_bool(fn, "count_include_pad", count_include_pad)
     geo = _geometry(fn, shape, kernel_size, stride, padding, 1, ceil_mode)
     check_shape(fn, "grad_output", grad_output, (geo.N, geo.C, geo.OH, geo.OW))
     return geo
