@@ -1,5 +1,9 @@
 import sys
 
+if len(sys.argv) > 1 and sys.argv[1] == "overhead":
+    from .overhead import main as overhead_main
+    sys.exit(overhead_main(sys.argv[2:]))
+
 from .runner import main
 
 sys.exit(main())

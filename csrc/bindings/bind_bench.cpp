@@ -88,6 +88,8 @@ void bind_bench(py::module_& m) {
      py::arg("row_bias") = py::none(), py::arg("col_bias") = py::none(), py::arg("relu") = false,
      "act(alpha·op(a)·op(b) + row_bias[:, None] + col_bias[None, :]) (C-contiguous arrays; tests only).");
 
+  // The floor of `python -m bench overhead`: the least any kernel call through pybind11 costs.
+  m.def("_noop", [] {});
   m.def("fma_peak_gflops", [](int threads, const py::object& isa_obj, double seconds) {
     const char* fn = "fma_peak_gflops";
     if (threads < 1) value_error(cat(fn, ": threads must be >= 1, got ", threads));
