@@ -172,16 +172,15 @@ class _EpochPrinter:
     def __init__(self, epochs, quiet):
         self.epochs, self.quiet, self.t = epochs, quiet, time.perf_counter()
 
-    def on_epoch_end(self, epoch, history):
+    def on_epoch_end(self, epoch, logs):
         if self.quiet:
             return
-        import numpy as np
-        losses = [l for l, e in zip(history.loss, history.epoch) if e == epoch]
-        accs = [a for a, e in zip(history.accuracy, history.epoch) if e == epoch and a is not None]
-        line = f"epoch {epoch + 1:>2}/{self.epochs}  loss {np.mean(losses):.4f}  train acc {100 * np.mean(accs):5.2f}%"
-        if history.val_accuracy:
-            line += f"  val loss {history.val_loss[-1]:.4f}  val acc {100 * history.val_accuracy[-1]:5.2f}%"
-        line += f"  lr {history.lr[-1]:.3g}  {time.perf_counter() - self.t:5.1f} s"
+        line = f"epoch {epoch + 1:>2}/{self.epochs}  loss {logs['loss']:.4f}"
+        if logs.get("accuracy") is not None:
+            line += f"  train acc {100 * logs['accuracy']:5.2f}%"
+        if logs.get("val_accuracy") is not None:
+            line += f"  val loss {logs['val_loss']:.4f}  val acc {100 * logs['val_accuracy']:5.2f}%"
+        line += f"  lr {logs['lr']:.3g}  {time.perf_counter() - self.t:5.1f} s"
         print(line, flush=True)
 
 

@@ -11,7 +11,8 @@ __all__ = ["History"]
 class History:
     """Per iteration: ``iteration``, ``epoch``, ``loss``, ``accuracy`` (of the mini-batch, None when
     not computed), ``lr``, ``time`` (seconds since the start). Per validation: ``val_iteration``,
-    ``val_loss``, ``val_accuracy``. ``stopped_early`` and ``best_iteration`` when early stopping ran."""
+    ``val_loss``, ``val_accuracy``. ``stopped_early`` and ``best_iteration`` when early stopping ran; ``stop_reason``
+    "patience" or "callback" when training stopped before its last epoch."""
 
     iteration: list = field(default_factory=list)
     epoch: list = field(default_factory=list)
@@ -24,6 +25,7 @@ class History:
     val_accuracy: list = field(default_factory=list)
     stopped_early: bool = False
     best_iteration: int | None = None
+    stop_reason: str | None = None
 
     def to_dict(self) -> dict:
         return asdict(self)
