@@ -628,7 +628,9 @@ def cross_entropy(input, target, weight=None, ignore_index=-100, reduction="mean
         smooth = -(logp * Tensor(w)).sum(1) * Tensor(vmask * (label_smoothing / C))
         loss = loss + smooth
     if reduction == "mean":
-        return loss.sum() / float(wt.sum())
+        den = float(wt.sum())
+        # every target ignored: the mean is 0/0 = NaN, as in torch, and the gradient stays 0
+        return loss.sum() / den if den else loss.sum() + float("nan")
     if reduction == "sum":
         return loss.sum()
     return loss.reshape(expect)
@@ -651,7 +653,8 @@ def nll_loss(input, target, weight=None, ignore_index=-100, reduction="mean"):
     wt = w[t] * valid
     loss = -(input[np.arange(t.size), t] * wt)
     if reduction == "mean":
-        return loss.sum() / float(wt.sum())
+        den = float(wt.sum())
+        return loss.sum() / den if den else loss.sum() + float("nan")    # all ignored: NaN, gradient 0
     return _reduce(loss, reduction)
 
 

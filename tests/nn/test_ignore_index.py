@@ -2,6 +2,8 @@
 2-D logits with and without an ignored target (the fused kernel runs only without one), an
 ignore_index inside and outside [0, C), class weights, label smoothing, (N, C, d...) logits, each
 reduction, float32 and float64, loss and input gradient. Skipped where torch is not installed."""
+import zlib
+
 import numpy as np
 import pytest
 
@@ -31,7 +33,7 @@ def _both(logits, target, dtype, **kw):
 
 def _close(a, b, dtype, what):
     tol = dict(rtol=1e-5, atol=1e-6) if dtype == np.float32 else dict(rtol=1e-10, atol=1e-12)
-    np.testing.assert_allclose(a, b, err_msg=what, **tol)
+    np.testing.assert_allclose(a, b, err_msg=what, equal_nan=True, **tol)
 
 
 def test_issue_example_in_range_ignore_index_on_the_2d_fast_path():
@@ -50,9 +52,10 @@ def test_issue_example_in_range_ignore_index_on_the_2d_fast_path():
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize("reduction", REDUCTIONS)
 @pytest.mark.parametrize("case", ["none-ignored", "in-range", "default-minus-100", "all-but-one", "weight",
-                                  "smoothing", "weight+smoothing", "spatial", "spatial+weight", "batch1"])
+                                  "smoothing", "weight+smoothing", "spatial", "spatial+weight", "batch1",
+                                  "all-ignored"])
 def test_cross_entropy_ignore_index_matches_torch(case, reduction, dtype):
-    rng = np.random.default_rng(abs(hash((case, reduction))) % 2**32)
+    rng = np.random.default_rng(zlib.crc32(f"{case} {reduction}".encode()))
     N, C = 13, 7
     logits = rng.standard_normal((N, C)) * 2
     target = rng.integers(0, C, N)
@@ -85,6 +88,9 @@ def test_cross_entropy_ignore_index_matches_torch(case, reduction, dtype):
         kw["ignore_index"] = 6
         if case == "spatial+weight":
             kw["weight"] = rng.uniform(0.2, 2.0, C)
+    if case == "all-ignored":                          # torch: mean is NaN, the gradient 0
+        kw["ignore_index"] = 4
+        target[:] = 4
     if case == "batch1":
         logits, target = logits[:2], target[:2].copy()
         target[0] = 0
@@ -113,3 +119,14 @@ def test_nll_loss_and_module_ignore_index_match_torch(reduction):
     t = torch.nn.CrossEntropyLoss(ignore_index=2, reduction=reduction)(torch.tensor(logits),
                                                                          torch.tensor(target)).numpy()
     np.testing.assert_allclose(m, t, rtol=1e-5, atol=1e-6)
+
+
+def test_nll_loss_every_target_ignored_is_nan_with_zero_gradient():
+    logp = np.log(np.random.default_rng(4).dirichlet(np.ones(3), 4))
+    x, tx = pe.tensor(logp, requires_grad=True), torch.tensor(logp, requires_grad=True)
+    ours = F.nll_loss(x, pe.tensor(np.full(4, 1)), ignore_index=1)
+    theirs = tF.nll_loss(tx, torch.tensor(np.full(4, 1)), ignore_index=1)
+    assert np.isnan(ours.item()) and np.isnan(theirs.item())
+    ours.backward()
+    theirs.backward()
+    np.testing.assert_array_equal(x.grad.numpy(), tx.grad.numpy())
