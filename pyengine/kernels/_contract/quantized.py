@@ -13,7 +13,7 @@ from typing import NamedTuple
 import numpy as np
 
 from .common import _is_array, as_int, check_shape
-from .conv import ConvGeometry, conv_geometry
+from .conv2d import ConvGeometry, conv_geometry
 
 MAX_REDUCTION = 32768
 BIAS_LIMIT = 2 ** 30
