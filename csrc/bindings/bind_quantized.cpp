@@ -4,7 +4,7 @@
 // pyengine/kernels/_contract/quantized.py and pass plain ints; this file re-checks everything the
 // kernels rely on, so a direct _C call with bad input raises instead of crashing or overflowing:
 // dtypes (x uint8, weight int8, bias int32, multiplier float32), ranks, contiguity, shape agreement,
-// the convolution geometry, zero points and clamp bounds in [0, 255], multipliers finite and > 0,
+// the convolution geometry, zero points and clamp bounds in [0, 255], multipliers finite (uint8 output),
 // weights in [−127, 127], |bias| ≤ 2^30 and the reduction length J ≤ 32768.
 #include <cmath>
 #include <string>
@@ -65,10 +65,12 @@ Common check_common(const char* fn, const py::array& w, const py::object& bias_o
   check_typed<float>(fn, "multiplier", mult, "float32", 1);
   check_shape(fn, "multiplier", mult, {K});
   const float* pm = cptr<float>(mult);
-  for (index_t i = 0; i < K; ++i)
-    if (!(std::isfinite(pm[i]) && pm[i] > 0.0f))
-      value_error(cat(fn, ": multiplier[", i, "] = ", pm[i], " must be finite and > 0"));
-  return Common{pw, pb, pm, out_dtype == "uint8"};
+  const bool out_u8 = out_dtype == "uint8";
+  // rint of a NaN or an infinity has no integer; the float32 output follows IEEE arithmetic.
+  for (index_t i = 0; out_u8 && i < K; ++i)
+    if (!std::isfinite(pm[i]))
+      value_error(cat(fn, ": multiplier[", i, "] = ", pm[i], " must be finite for a uint8 output"));
+  return Common{pw, pb, pm, out_u8};
 }
 
 py::array new_output(bool out_u8, const std::vector<index_t>& shape) {

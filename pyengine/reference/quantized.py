@@ -21,7 +21,7 @@ from ..kernels._contract.quantized import check_quantized_conv2d, check_quantize
 __all__ = ["quantized_conv2d", "quantized_linear"]
 
 
-def _requantize(v: np.ndarray, multiplier: np.ndarray, q, channel_axis: int) -> np.ndarray:
+def _requantize(v, multiplier, q, channel_axis: int):
     """v int64 (any shape) with channels on channel_axis → the uint8 or float32 output."""
     shape = [1] * v.ndim
     shape[channel_axis] = -1
@@ -30,6 +30,33 @@ def _requantize(v: np.ndarray, multiplier: np.ndarray, q, channel_axis: int) -> 
     if q.out_dtype == np.float32:
         return f
     return np.clip(np.rint(f) + q.y_zero_point, q.qmin, q.qmax).astype(np.uint8)
+
+
+def _conv2d(x, weight, bias, multiplier, geo, q):
+    (sh, sw), (ph, pw), (dh, dw) = geo.stride, geo.padding, geo.dilation
+    G, Cg, Kg = geo.G, geo.C // geo.G, geo.K // geo.G
+    xpad = np.pad(x.astype(np.int64), ((0, 0), (0, 0), (ph, ph), (pw, pw)), constant_values=q.x_zero_point)
+    cols = np.empty((geo.N, geo.C, geo.R, geo.S, geo.OH, geo.OW), np.int64)
+    for r in range(geo.R):
+        for s in range(geo.S):
+            cols[:, :, r, s] = xpad[:, :, r * dh: r * dh + sh * (geo.OH - 1) + 1: sh,
+                                   s * dw: s * dw + sw * (geo.OW - 1) + 1: sw]
+    cols = cols.reshape(geo.N, G, Cg * geo.R * geo.S, geo.OH * geo.OW)
+    w = weight.astype(np.int64).reshape(G, Kg, Cg * geo.R * geo.S)
+    acc = np.einsum("gkj,ngjl->ngkl", w, cols).reshape(geo.N, geo.K, geo.OH, geo.OW)
+    offset = -q.x_zero_point * w.reshape(geo.K, -1).sum(axis=1)
+    if bias is not None:
+        offset = offset + bias.astype(np.int64)
+    return _requantize(acc + offset[None, :, None, None], multiplier, q, 1)
+
+
+def _linear(x, weight, bias, multiplier, q):
+    w = weight.astype(np.int64)
+    acc = x.astype(np.int64) @ w.T
+    offset = -q.x_zero_point * w.sum(axis=1)
+    if bias is not None:
+        offset = offset + bias.astype(np.int64)
+    return _requantize(acc + offset[None, :], multiplier, q, 1)
 
 
 def quantized_conv2d(x, x_zero_point, weight, bias, multiplier, y_zero_point=0, qmin=0, qmax=255, stride=1,
@@ -42,21 +69,7 @@ def quantized_conv2d(x, x_zero_point, weight, bias, multiplier, y_zero_point=0, 
     """
     geo, q = check_quantized_conv2d(x, x_zero_point, weight, bias, multiplier, y_zero_point, qmin, qmax,
                                     stride, padding, dilation, groups, out_dtype)
-    (sh, sw), (ph, pw), (dh, dw) = geo.stride, geo.padding, geo.dilation
-    G, Cg, Kg = geo.G, geo.C // geo.G, geo.K // geo.G
-    xp = np.pad(x.astype(np.int64), ((0, 0), (0, 0), (ph, ph), (pw, pw)), constant_values=q.x_zero_point)
-    cols = np.empty((geo.N, geo.C, geo.R, geo.S, geo.OH, geo.OW), np.int64)
-    for r in range(geo.R):
-        for s in range(geo.S):
-            cols[:, :, r, s] = xp[:, :, r * dh: r * dh + sh * (geo.OH - 1) + 1: sh,
-                                  s * dw: s * dw + sw * (geo.OW - 1) + 1: sw]
-    cols = cols.reshape(geo.N, G, Cg * geo.R * geo.S, geo.OH * geo.OW)
-    w = weight.astype(np.int64).reshape(G, Kg, Cg * geo.R * geo.S)
-    acc = np.einsum("gkj,ngjl->ngkl", w, cols).reshape(geo.N, geo.K, geo.OH, geo.OW)
-    offset = -q.x_zero_point * w.reshape(geo.K, -1).sum(axis=1)
-    if bias is not None:
-        offset = offset + bias.astype(np.int64)
-    return _requantize(acc + offset[None, :, None, None], multiplier, q, 1)
+    return _conv2d(x, weight, bias, multiplier, geo, q)
 
 
 def quantized_linear(x, x_zero_point, weight, bias, multiplier, y_zero_point=0, qmin=0, qmax=255,
@@ -67,9 +80,4 @@ def quantized_linear(x, x_zero_point, weight, bias, multiplier, y_zero_point=0, 
     Returns (N, O) uint8 (or float32 with out_dtype).
     """
     q = check_quantized_linear(x, x_zero_point, weight, bias, multiplier, y_zero_point, qmin, qmax, out_dtype)
-    w = weight.astype(np.int64)
-    acc = x.astype(np.int64) @ w.T
-    offset = -q.x_zero_point * w.sum(axis=1)
-    if bias is not None:
-        offset = offset + bias.astype(np.int64)
-    return _requantize(acc + offset[None, :], multiplier, q, 1)
+    return _linear(x, weight, bias, multiplier, q)

@@ -17,7 +17,8 @@
 //   uint8 output:    y[k, p] = clamp(rint(float32(v) · multiplier[k]) + y_zero_point, qmin, qmax)
 //                    multiplier[k] = x_scale · w_scale[k] / y_scale; a fused ReLU is qmin = y_zp
 //   float32 output:  y[k, p] = float32(v) · multiplier[k]          multiplier[k] = x_scale · w_scale[k]
-// The outputs are written (never accumulated), NCHW for convolution and (N, O) for linear.
+// The outputs are written (never accumulated), NCHW for convolution and (N, O) for linear. The
+// uint8 output needs finite multipliers; the float32 one propagates NaN and Inf as IEEE does.
 //
 // Limits checked by the binding: J ≤ 32768 and |bias| ≤ 2^30, so that |acc| ≤ 255·127·J < 2^30 and
 // every int32 sum above is exact; weights never −128 (see the AVX2 kernel below).

@@ -1,8 +1,8 @@
 """Contract of the int8 family: quantized_conv2d and quantized_linear (csrc/include/pyengine/quantized.h).
 
 Inputs: x uint8 with its zero point; weight int8 in [-127, 127] (symmetric, zero point 0); bias
-int32 in the scale x_scale·w_scale[k] or None; multiplier float32, one per output channel, finite
-and > 0. The uint8 output is clamp(rint(float32(acc + offset)·multiplier) + y_zero_point, qmin, qmax);
+int32 in the scale x_scale·w_scale[k] or None; multiplier float32, one per output channel (finite
+for the uint8 output; the float32 output follows IEEE arithmetic). The uint8 output is clamp(rint(float32(acc + offset)·multiplier) + y_zero_point, qmin, qmax);
 the float32 output is float32(acc + offset)·multiplier (see the header for acc and offset).
 Limits: reduction length J (Cg·R·S, or I) ≤ 32768 and |bias| ≤ 2**30, so int32 sums are exact.
 """
@@ -38,6 +38,11 @@ def check_int_array(fn: str, name: str, x, dtype, ndim: int):
     return x
 
 
+def _host(a) -> np.ndarray:
+    """A small array (bias, multiplier) on the host, for the value checks (CuPy arrays copied)."""
+    return a.get() if hasattr(a, "get") and not isinstance(a, np.ndarray) else np.asarray(a)
+
+
 def _u8(fn: str, name: str, v) -> int:
     v = as_int(fn, name, v)
     if not 0 <= v <= 255:
@@ -60,25 +65,27 @@ def _check_common(fn, weight, bias, multiplier, K, J, x_zero_point, y_zero_point
         raise ValueError(f"{fn}: the reduction length {J} (products per output) exceeds {MAX_REDUCTION}, "
                          "beyond which int32 accumulation could overflow")
     if weight.size and int(weight.min()) == -128:
-        raise ValueError(f"{fn}: weight holds -128 at flat index {int(np.argmin(weight.reshape(-1)))}; "
+        raise ValueError(f"{fn}: weight holds -128 at flat index {int(weight.reshape(-1).argmin())}; "
                          "int8 weights must lie in [-127, 127]")
     if bias is not None:
         check_int_array(fn, "bias", bias, np.int32, 1)
         check_shape(fn, "bias", bias, (K,))
-        bad = np.flatnonzero(np.abs(bias.astype(np.int64)) > BIAS_LIMIT)
+        hb = _host(bias)
+        bad = np.flatnonzero(np.abs(hb.astype(np.int64)) > BIAS_LIMIT)
         if bad.size:
-            raise ValueError(f"{fn}: bias[{bad[0]}] = {bias[bad[0]]} is outside [-2^30, 2^30]")
+            raise ValueError(f"{fn}: bias[{bad[0]}] = {hb[bad[0]]} is outside [-2^30, 2^30]")
     if not _is_array(multiplier):
         raise TypeError(f"{fn}: multiplier must be a numpy.ndarray, got {type(multiplier).__name__}")
-    if multiplier.dtype.kind != "f":
-        raise TypeError(f"{fn}: multiplier must be float32, got {multiplier.dtype}")
+    if multiplier.dtype not in (np.dtype(np.float32), np.dtype(np.float64)):
+        raise TypeError(f"{fn}: multiplier must be float32 (float64 is rounded to float32), got {multiplier.dtype}")
     if multiplier.ndim != 1:
         raise ValueError(f"{fn}: multiplier must be 1-D, got {multiplier.ndim}-D array of shape {tuple(multiplier.shape)}")
     check_shape(fn, "multiplier", multiplier, (K,))
-    m32 = multiplier.astype(np.float32)
-    bad = np.flatnonzero(~(np.isfinite(m32) & (m32 > 0)))
-    if bad.size:
-        raise ValueError(f"{fn}: multiplier[{bad[0]}] = {float(m32[bad[0]]):g} must be finite and > 0")
+    if od == np.uint8:      # a float32 output follows IEEE (NaN and Inf propagate); rint needs finite values
+        m32 = _host(multiplier).astype(np.float32)
+        bad = np.flatnonzero(~np.isfinite(m32))
+        if bad.size:
+            raise ValueError(f"{fn}: multiplier[{bad[0]}] = {float(m32[bad[0]]):g} must be finite for a uint8 output")
     return QuantParams(xz, yz, lo, hi, od)
 
 
