@@ -14,7 +14,7 @@ kernel relies on it): scale[k] = max|w[k]| / 127, zero_point 0.
   grows) and chooses the range either at a percentile (``method='percentile'``, clipping the
   rarest outliers: 99.99% by default) or by minimising the expected quantization error over the
   histogram (``method='mse'``: clipping error of the values outside plus scale²/12 rounding error of
-  those inside, searched over ranges that shrink bin by bin from either end).
+  those inside, searched over ranges that drop tail masses of 0 … 3% at either end).
 * ``PerChannelMinMaxObserver`` gives the symmetric per-channel weight parameters.
 """
 from __future__ import annotations
@@ -146,20 +146,26 @@ class HistogramObserver(_Observer):
         return affine_qparams(*self._least_error_range(edges))
 
     def _least_error_range(self, edges):
-        """The [lo, hi] (bin edges) minimising clipping error + rounding error over the histogram."""
+        """The [lo, hi] minimising clipping error + rounding error over the histogram, searched over
+        ranges that drop a tail mass of 0, 1e-7 … 3e-2 of the values at either end."""
         centres = (edges[:-1] + edges[1:]) / 2
+        cdf = np.cumsum(self.hist)
+        total = cdf[-1]
+        tails = np.concatenate([[0.0], np.logspace(-7, np.log10(3e-2), 22)])
+        los = [edges[min(int(np.searchsorted(cdf, t * total, side="right")), self.bins - 1)] for t in tails]
+        his = [edges[min(int(np.searchsorted(cdf, total - t * total, side="left")) + 1, self.bins)] for t in tails]
+        if self.lo >= 0:        # non-negative data (after ReLU): the bottom stays at 0
+            los = [self.lo]
         best, best_range = np.inf, (edges[0], edges[-1])
-        step = max(1, self.bins // 256)
-        nonneg = self.lo >= 0
-        for cut in range(0, self.bins // 2, step):
-            for lo_i, hi_i in ([(0, self.bins - cut)] if nonneg else
-                               [(cut, self.bins), (0, self.bins - cut), (cut // 2, self.bins - cut // 2)]):
-                lo, hi = edges[lo_i], edges[hi_i]
+        for lo in los:
+            for hi in his:
                 lo0, hi0 = min(lo, 0.0), max(hi, 0.0)
+                if hi0 <= lo0:
+                    continue
                 scale = max((hi0 - lo0) / 255.0, _EPS)
                 clipped = np.clip(centres, lo0, hi0)
-                err = float((self.hist * (centres - clipped) ** 2).sum() +
-                            self.hist[(centres >= lo0) & (centres <= hi0)].sum() * scale * scale / 12.0)
+                inside = (centres >= lo0) & (centres <= hi0)
+                err = float((self.hist * (centres - clipped) ** 2).sum() + self.hist[inside].sum() * scale * scale / 12.0)
                 if err < best:
                     best, best_range = err, (lo, hi)
         return best_range
