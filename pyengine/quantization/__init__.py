@@ -11,6 +11,7 @@ from .dynamic import DynamicQuantizedLinear, DynamicQuantizedLSTM, quantize_dyna
 from .modules import (DeQuantize, QuantizedAdaptiveAvgPool2d, QuantizedAdd, QuantizedConv2d,
                       QuantizedInvertedResidual, QuantizedLinear, QuantizedMaxPool2d, QuantizedMobileNetV2,
                       QuantizedReLU, QuantizedReLU6, Quantize)
+from .onnx_export import export_onnx
 from .observer import (HistogramObserver, MinMaxObserver, PerChannelMinMaxObserver, affine_qparams,
                        quantize_weight)
 from .qtensor import QTensor, quantize_per_tensor
@@ -22,4 +23,5 @@ __all__ = ["QTensor", "quantize_per_tensor", "QConfig", "default_qconfig", "get_
            "MinMaxObserver", "HistogramObserver", "PerChannelMinMaxObserver", "affine_qparams", "quantize_weight",
            "Quantize", "DeQuantize", "QuantizedConv2d", "QuantizedLinear", "QuantizedMaxPool2d",
            "QuantizedAdaptiveAvgPool2d", "QuantizedReLU", "QuantizedReLU6", "QuantizedAdd",
-           "QuantizedInvertedResidual", "QuantizedMobileNetV2", "DynamicQuantizedLinear", "DynamicQuantizedLSTM"]
+           "QuantizedInvertedResidual", "QuantizedMobileNetV2", "DynamicQuantizedLinear", "DynamicQuantizedLSTM",
+           "export_onnx"]

@@ -18,7 +18,7 @@ import copy
 import numpy as np
 
 from .. import nn
-from ..autograd.device import kernels_for
+from ..kernels.cpu._ext import _C
 from ..nn.module import Module
 from ..tensor import Tensor, _wrap
 from .observer import affine_qparams, quantize_weight
@@ -33,11 +33,8 @@ def dynamic_linear(a: np.ndarray, wq: np.ndarray, w_scale: np.ndarray, bias) -> 
         s, z = affine_qparams(float(a.min()), float(a.max()))
     else:
         s, z = 1.0, 0
-    q = np.rint(a / np.float32(s))
-    q += z
-    np.clip(q, 0, 255, out=q)
-    y = kernels_for("cpu").quantized_linear(q.astype(np.uint8), z, wq, None, (s * w_scale).astype(np.float32),
-                                            out_dtype=np.float32)
+    q = _C.quantize_per_tensor(a, s, z)
+    y = _C.quantized_linear(q, z, wq, None, (s * w_scale).astype(np.float32), 0, 0, 255, "float32")
     if bias is not None:
         y += bias
     return y

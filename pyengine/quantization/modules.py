@@ -16,7 +16,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..autograd.device import kernels_for
+from ..kernels._contract.common import pair as _check_pair
+from ..kernels.cpu import quantized as K
+from ..kernels.cpu._ext import _C
 from ..nn import functional as F
 from ..nn.module import Module
 from ..tensor import Tensor, _wrap
@@ -112,6 +114,9 @@ class QuantizedConv2d(_QuantizedWeighted):
     def __init__(self, weight, bias, stride, padding, dilation, groups, scale, zero_point, max_value=False):
         super().__init__()
         self.stride, self.padding, self.dilation, self.groups = stride, padding, dilation, groups
+        (sh, sw), (ph, pw) = _check_pair("QuantizedConv2d", "stride", stride, 1), _check_pair("QuantizedConv2d", "padding", padding, 0)
+        dh, dw = _check_pair("QuantizedConv2d", "dilation", dilation, 1)
+        self._geo = (sh, sw, ph, pw, dh, dw)
         self._setup(np.asarray(weight, np.float64), bias, scale, zero_point, max_value)
 
     @classmethod
@@ -126,10 +131,11 @@ class QuantizedConv2d(_QuantizedWeighted):
         _need_q("QuantizedConv2d", x)
         mult, bq = self._requant(x.scale)
         lo, hi = self._clamp()
-        y = kernels_for("cpu").quantized_conv2d(x.data, x.zero_point, self.weight._data, bq, mult,
-                                                int(self.zero_point._data), lo, hi, self.stride, self.padding,
-                                                self.dilation, self.groups)
-        return QTensor(y, float(self.scale._data), int(self.zero_point._data))
+        zy = int(self.zero_point._data)
+        # The binding checks every argument; the geometry was normalised once in __init__.
+        y = _C.quantized_conv2d(np.ascontiguousarray(x.data), x.zero_point, self.weight._data, bq, mult, zy, lo, hi,
+                                *self._geo, self.groups, "uint8")
+        return QTensor(y, float(self.scale._data), zy)
 
     def extra_repr(self):
         k = tuple(self.weight.shape)
@@ -157,8 +163,8 @@ class QuantizedLinear(_QuantizedWeighted):
         mult, bq = self._requant(x.scale)
         lo, hi = self._clamp()
         lead = x.data.shape[:-1]
-        y = kernels_for("cpu").quantized_linear(x.data.reshape(-1, x.data.shape[-1]), x.zero_point,
-                                                self.weight._data, bq, mult, int(self.zero_point._data), lo, hi)
+        y = _C.quantized_linear(np.ascontiguousarray(x.data.reshape(-1, x.data.shape[-1])), x.zero_point,
+                                self.weight._data, bq, mult, int(self.zero_point._data), lo, hi, "uint8")
         return QTensor(y.reshape(lead + (y.shape[-1],)), float(self.scale._data), int(self.zero_point._data))
 
     def extra_repr(self):
@@ -190,24 +196,8 @@ def _pair(v):
 
 
 def max_pool2d_u8(x: np.ndarray, kernel_size, stride, padding, dilation, ceil_mode) -> np.ndarray:
-    """Max pooling of uint8 x (N, C, H, W); the float kernel's output size rule."""
-    (kh, kw), (sh, sw), (ph, pw), (dh, dw) = _pair(kernel_size), _pair(stride), _pair(padding), _pair(dilation)
-    N, C, H, W = x.shape
-    if (kh, kw) == (sh, sw) and (ph, pw) == (0, 0) and (dh, dw) == (1, 1) and H % kh == 0 and W % kw == 0:
-        return x.reshape(N, C, H // kh, kh, W // kw, kw).max(axis=(3, 5))
-    from ..kernels._contract.common import conv_output_size
-    oh = conv_output_size("max_pool2d", "height", H, kh, sh, ph, dh, ceil_mode)
-    ow = conv_output_size("max_pool2d", "width", W, kw, sw, pw, dw, ceil_mode)
-    # Padding with 0, the smallest uint8, never changes a maximum over a window that has real values.
-    need_h, need_w = (oh - 1) * sh + dh * (kh - 1) + 1, (ow - 1) * sw + dw * (kw - 1) + 1
-    xp = np.zeros((N, C, max(H + 2 * ph, need_h), max(W + 2 * pw, need_w)), np.uint8)
-    xp[:, :, ph:ph + H, pw:pw + W] = x
-    out = None
-    for r in range(kh):
-        for s in range(kw):
-            v = xp[:, :, r * dh: r * dh + sh * (oh - 1) + 1: sh, s * dw: s * dw + sw * (ow - 1) + 1: sw]
-            out = v.copy() if out is None else np.maximum(out, v, out=out)
-    return out
+    """Max pooling of uint8 x (N, C, H, W) with the C++ kernel; the float max_pool2d's geometry."""
+    return K.quantized_max_pool2d(x, kernel_size, stride, padding, dilation, ceil_mode)
 
 
 class QuantizedAdaptiveAvgPool2d(Module):
@@ -293,12 +283,11 @@ class QuantizedMobileNetV2(Module):
 
     def __init__(self, features, classifier):
         super().__init__()
+        from ..nn.layers import Flatten
         self.features, self.classifier = features, classifier
+        self.pool, self.flatten = QuantizedAdaptiveAvgPool2d(1), Flatten()
 
     def forward(self, x):
         y = self.features(x)
-        if isinstance(y, QTensor):
-            y = y._like(adaptive_avg_pool2d_u8(y.data, 1))
-        else:
-            y = F.adaptive_avg_pool2d(y, (1, 1))
-        return self.classifier(y.flatten(1))
+        y = self.pool(y) if isinstance(y, QTensor) else F.adaptive_avg_pool2d(y, (1, 1))
+        return self.classifier(self.flatten(y))

@@ -14,13 +14,11 @@ __all__ = ["QTensor", "quantize_per_tensor"]
 
 def quantize_per_tensor(x, scale: float, zero_point: int) -> "QTensor":
     """q = clamp(rint(x / scale) + zero_point, 0, 255) as uint8 (x a Tensor or a float array)."""
+    from ..kernels.cpu import quantize_per_tensor as kernel
     a = x._data if isinstance(x, Tensor) else np.asarray(x)
     if a.dtype.kind != "f":
         raise TypeError(f"quantize_per_tensor: x must hold floats, got {a.dtype}")
-    q = np.rint(a.astype(np.float32, copy=False) / np.float32(scale))
-    q += zero_point
-    np.clip(q, 0, 255, out=q)
-    return QTensor(q.astype(np.uint8), scale, zero_point)
+    return QTensor(kernel(np.ascontiguousarray(a, dtype=np.float32), float(scale), int(zero_point)), scale, zero_point)
 
 
 class QTensor:

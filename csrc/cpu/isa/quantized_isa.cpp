@@ -40,6 +40,18 @@ using std::int32_t;
 using std::int8_t;
 using std::uint8_t;
 
+// Runs f(0..n-1) on `threads` OpenMP threads, or inline without entering a parallel region (whose
+// fork costs about a microsecond even when its if-clause is false) when one thread is asked for.
+template <typename F>
+inline void parallel_for(index_t n, int threads, F&& f) {
+  if (threads > 1 && n > 1) {
+#pragma omp parallel for num_threads(threads) schedule(static)
+    for (index_t i = 0; i < n; ++i) f(i);
+  } else {
+    for (index_t i = 0; i < n; ++i) f(i);
+  }
+}
+
 [[maybe_unused]] void* scratch(int slot, index_t bytes) {
   static thread_local void* buffers[2] = {nullptr, nullptr};
   static thread_local index_t sizes[2] = {0, 0};
@@ -180,18 +192,25 @@ void pack_columns(index_t J, const uint8_t* cols, index_t ld, index_t l0, index_
   }
 }
 
-// RM weight rows (a, row stride lda ≥ 4Q, zero beyond J) × kNV vectors of packed columns b.
-template <int RM>
-void conv_tile(index_t Q, const int8_t* a, index_t lda, const uint8_t* b, ivec (&acc)[kMR][kNV]) {
+// RM weight rows (a, row stride lda ≥ 4Q, zero beyond J) × kNV vectors of columns, accumulated
+// in registers and stored requantized: output row m0 + i, positions [0, n) of the tile at
+// y[(m0 + i)·ldy + y0 …]. The columns of quad q are the packed tile at b + q·kTile·4 (S1 false)
+// or the channel-quad image at b + off[q] (S1 true, see quantized_conv_s1). One function for the
+// loop and the stores keeps the accumulators in registers.
+template <int RM, bool S1>
+void gemm_tile(index_t Q, const int8_t* a, index_t lda, const uint8_t* b, const index_t* off, const Requant& rq,
+               index_t m0, const int32_t* offs, void* y, index_t y0, index_t ldy, index_t n) {
+  ivec acc[RM][kNV];
 #pragma GCC unroll 8
   for (int i = 0; i < RM; ++i)
 #pragma GCC unroll 4
     for (int v = 0; v < kNV; ++v) acc[i][v] = vzero();
   for (index_t q = 0; q < Q; ++q) {
+    const uint8_t* bq = S1 ? b + off[q] : b + q * kTile * 4;
     ivec bv[kNV], babs[kNV];
 #pragma GCC unroll 4
     for (int v = 0; v < kNV; ++v) {
-      bv[v] = vload(b + q * kTile * 4 + v * kLanes * 4);
+      bv[v] = vload(bq + v * kLanes * 4);
       babs[v] = prep_abs(bv[v]);
     }
 #pragma GCC unroll 8
@@ -199,6 +218,38 @@ void conv_tile(index_t Q, const int8_t* a, index_t lda, const uint8_t* b, ivec (
       const ivec w = vbcast(a + i * lda + 4 * q);
 #pragma GCC unroll 4
       for (int v = 0; v < kNV; ++v) acc[i][v] = dot4(acc[i][v], bv[v], babs[v], w);
+    }
+  }
+#pragma GCC unroll 8
+  for (int i = 0; i < RM; ++i)
+#pragma GCC unroll 4
+    for (int v = 0; v < kNV; ++v) {
+      const index_t start = v * kLanes;
+      if (start < n)
+        store_vec(rq, m0 + i, offs[m0 + i], acc[i][v], y, (m0 + i) * ldy + y0 + start,
+                  static_cast<int>(n - start < kLanes ? n - start : kLanes));
+    }
+}
+
+// Every block of weight rows (8, then 4, 2, 1) of one tile of positions.
+template <bool S1>
+void gemm_rows(index_t M, index_t Q, const int8_t* w, index_t lda, const uint8_t* b, const index_t* off,
+               const Requant& rq, const int32_t* offs, void* y, index_t y0, index_t ldy, index_t n) {
+  for (index_t m0 = 0; m0 < M;) {
+    const index_t left = M - m0;
+    const int8_t* a = w + m0 * lda;
+    if (left >= 8) {
+      gemm_tile<8, S1>(Q, a, lda, b, off, rq, m0, offs, y, y0, ldy, n);
+      m0 += 8;
+    } else if (left >= 4) {
+      gemm_tile<4, S1>(Q, a, lda, b, off, rq, m0, offs, y, y0, ldy, n);
+      m0 += 4;
+    } else if (left >= 2) {
+      gemm_tile<2, S1>(Q, a, lda, b, off, rq, m0, offs, y, y0, ldy, n);
+      m0 += 2;
+    } else {
+      gemm_tile<1, S1>(Q, a, lda, b, off, rq, m0, offs, y, y0, ldy, n);
+      m0 += 1;
     }
   }
 }
@@ -210,31 +261,106 @@ void conv_columns(index_t M, index_t L, index_t J, const int8_t* wpad, index_t l
   uint8_t* b = static_cast<uint8_t*>(scratch(1, Q * kTile * 4));
   if (!b) return;
   pack_columns(J, cols, ld, l0, n, b);
-  ivec acc[kMR][kNV];
-  for (index_t m0 = 0; m0 < M;) {
-    const index_t left = M - m0;
-    const int rm = left >= 8 ? 8 : left >= 4 ? 4 : left >= 2 ? 2 : 1;
-    const int8_t* a = wpad + m0 * lda;
-    switch (rm) {
-      case 8: conv_tile<8>(Q, a, lda, b, acc); break;
-      case 4: conv_tile<4>(Q, a, lda, b, acc); break;
-      case 2: conv_tile<2>(Q, a, lda, b, acc); break;
-      default: conv_tile<1>(Q, a, lda, b, acc); break;
-    }
-    for (int i = 0; i < rm; ++i)
-      for (int v = 0; v < kNV; ++v) {
-        const index_t start = v * kLanes;
-        if (start >= n) break;
-        const int valid = static_cast<int>(n - start < kLanes ? n - start : kLanes);
-        store_vec(rq, m0 + i, off[m0 + i], acc[i][v], y, (m0 + i) * L + l0 + start, valid);
-      }
-    m0 += rm;
+  gemm_rows<false>(M, Q, wpad, lda, b, nullptr, rq, off, y, l0, L, n);
+}
+
+// dst row r (of OW) = src[(r / OH)·ldy + (r % OH)·Wp …]: the kept positions of each output row.
+// A function of its own so that the loop bounds are plain values (a lambda's captures could alias
+// the stores and be reloaded every element).
+template <typename T>
+void copy_rows(index_t rows, index_t OH, index_t OW, index_t Wp, index_t ldy, const T* __restrict src, T* __restrict dst) {
+  for (index_t r = 0; r < rows; ++r) {
+    const T* s = src + (r / OH) * ldy + (r % OH) * Wp;
+    T* d = dst + r * OW;
+    for (index_t i = 0; i < OW; ++i) d[i] = s[i];
   }
 }
 
 #endif  // AVX-512 or AVX2
 
 }  // namespace
+
+// A stride-1, groups-1 convolution without im2col. Each image is laid out padded (Hp × Wp,
+// padding x_zero_point) with its channels interleaved in quads, xq[cq][hp][wp][4], so output
+// position p = oh·Wp + ow (ow ≥ OW computed and dropped) reads for tap quad j = (cq, r, s) the 4
+// bytes at off[j] + 4p, off[j] = 4·(cq·Hp·Wp + r·dh·Wp + s·dw): a GEMM whose B operand is the
+// shifted image. The weights are regrouped once per call into the same quads (channels ≥ C get
+// weight 0). x (N, C, H, W); y (N, K, OH, OW), uint8 or float32 per rq. Images go to threads when
+// there are at least as many as threads, else the tiles of positions of each image do.
+void quantized_conv_s1(const ConvGeom& g, const uint8_t* x, uint8_t pad, const int8_t* w, const int32_t* rowsum,
+                       const Requant& rq, void* y) {
+#if defined(__AVX512F__) || defined(__AVX2__)
+  const index_t C = g.C, H = g.H, W = g.W, K = g.K, OH = g.OH, OW = g.OW, R = g.R, S = g.S;
+  const index_t CQ = (C + 3) / 4, RS = R * S, Qn = CQ * RS, lda = 4 * Qn;
+  const index_t Hp = H + 2 * g.ph, Wp = W + 2 * g.pw, P = OH * Wp;
+  const index_t tiles = (P + kTile - 1) / kTile, ldy = tiles * kTile;
+  // Positions up to tiles·kTile read past the last real row: pad the buffer by that much.
+  const index_t plane = Hp * Wp * 4, xbytes = CQ * plane + (ldy - P + S * g.dw + 64) * 4;
+  const size_t esize = rq.out_u8 ? 1 : sizeof(float);
+  int8_t* wq = static_cast<int8_t*>(std::malloc(static_cast<size_t>(K * lda + Qn * 8 + 4 * K + 64)));
+  if (!wq) return;
+  index_t* off = reinterpret_cast<index_t*>(wq + (K * lda + 7) / 8 * 8);
+  int32_t* offs = reinterpret_cast<int32_t*>(off + Qn);
+  for (index_t k = 0; k < K; ++k) {
+    int8_t* dst = wq + k * lda;
+    std::memset(dst, 0, static_cast<size_t>(lda));
+    for (index_t c = 0; c < C; ++c)
+      for (index_t rs = 0; rs < RS; ++rs) dst[((c / 4) * RS + rs) * 4 + (c % 4)] = w[(k * C + c) * RS + rs];
+    offs[k] = rq.offset[k] + (kShift ? 128 * rowsum[k] : 0);
+  }
+  for (index_t cq = 0; cq < CQ; ++cq)
+    for (index_t r = 0; r < R; ++r)
+      for (index_t s2 = 0; s2 < S; ++s2) off[(cq * R + r) * S + s2] = cq * plane + (r * g.dh * Wp + s2 * g.dw) * 4;
+  const uint8_t padv = static_cast<uint8_t>(pad ^ kShift);
+  const int threads = thread_count();
+  const bool by_image = threads > 1 && g.N >= threads;
+
+  auto tile = [&, K, lda, Qn, ldy](const uint8_t* xq, char* yb, index_t t) {
+    gemm_rows<true>(K, Qn, wq, lda, xq + 4 * t * kTile, off, rq, offs, yb, t * kTile, ldy, kTile);
+  };
+  auto image = [&, C, H, W, K, OH, OW, CQ, Wp, ldy, plane, xbytes, esize, padv](index_t n, bool split) {
+    uint8_t* xq = static_cast<uint8_t*>(scratch(0, xbytes + 64));
+    char* yb = static_cast<char*>(scratch(1, static_cast<index_t>(K * ldy * esize) + 64));
+    if (!xq || !yb) return;
+    std::memset(xq, padv, static_cast<size_t>(xbytes));
+    const uint8_t* xn = x + n * C * H * W;
+    const __m128i shift = _mm_set1_epi8(static_cast<char>(kShift)), padq = _mm_set1_epi8(static_cast<char>(padv));
+    for (index_t cq = 0; cq < CQ; ++cq)
+      for (index_t h = 0; h < H; ++h) {
+        // 4 channel rows → W positions × 4 bytes, 16 positions per step (missing channels read as pad).
+        const uint8_t* rows[4];
+        for (int i = 0; i < 4; ++i) rows[i] = 4 * cq + i < C ? xn + ((4 * cq + i) * H + h) * W : nullptr;
+        uint8_t* d = xq + cq * plane + ((h + g.ph) * Wp + g.pw) * 4;
+        index_t ww = 0;
+        for (; ww + 16 <= W; ww += 16) {
+          __m128i r[4];
+          for (int i = 0; i < 4; ++i)
+            r[i] = rows[i] ? _mm_xor_si128(_mm_loadu_si128(reinterpret_cast<const __m128i*>(rows[i] + ww)), shift) : padq;
+          const __m128i a_lo = _mm_unpacklo_epi8(r[0], r[1]), a_hi = _mm_unpackhi_epi8(r[0], r[1]);
+          const __m128i b_lo = _mm_unpacklo_epi8(r[2], r[3]), b_hi = _mm_unpackhi_epi8(r[2], r[3]);
+          __m128i* o = reinterpret_cast<__m128i*>(d + ww * 4);
+          _mm_storeu_si128(o + 0, _mm_unpacklo_epi16(a_lo, b_lo));
+          _mm_storeu_si128(o + 1, _mm_unpackhi_epi16(a_lo, b_lo));
+          _mm_storeu_si128(o + 2, _mm_unpacklo_epi16(a_hi, b_hi));
+          _mm_storeu_si128(o + 3, _mm_unpackhi_epi16(a_hi, b_hi));
+        }
+        for (; ww < W; ++ww)
+          for (int i = 0; i < 4; ++i)
+            if (rows[i]) d[4 * ww + i] = static_cast<uint8_t>(rows[i][ww] ^ kShift);
+      }
+    parallel_for(tiles, split ? threads : 1, [&](index_t t) { tile(xq, yb, t); });
+    // Rows of Wp computed positions → rows of OW outputs.
+    if (rq.out_u8)
+      copy_rows(K * OH, OH, OW, Wp, ldy, reinterpret_cast<const uint8_t*>(yb), static_cast<uint8_t*>(y) + n * K * OH * OW);
+    else
+      copy_rows(K * OH, OH, OW, Wp, ldy, reinterpret_cast<const float*>(yb), static_cast<float*>(y) + n * K * OH * OW);
+  };
+  parallel_for(g.N, by_image ? threads : 1, [&](index_t n) { image(n, !by_image); });
+  std::free(wq);
+#else
+  (void)g; (void)x; (void)pad; (void)w; (void)rowsum; (void)rq; (void)y;
+#endif
+}
 
 // Y (M × L, row stride L; uint8 or float32 per rq) = W (M × J) · cols (J × L, row stride ld),
 // requantized; rowsum[k] = Σ_j W[k, j]. split: spread the tiles of positions over the threads.
@@ -254,11 +380,10 @@ void quantized_conv_gemm(index_t M, index_t L, index_t J, const int8_t* w, const
   }
   const index_t tiles = (L + kTile - 1) / kTile;
   const int threads = split ? thread_count() : 1;
-#pragma omp parallel for num_threads(threads) schedule(static) if (threads > 1 && tiles > 1)
-  for (index_t t = 0; t < tiles; ++t) {
+  parallel_for(tiles, threads, [&](index_t t) {
     const index_t l0 = t * kTile, n = L - l0 < kTile ? L - l0 : kTile;
     conv_columns(M, L, J, wpad, lda, cols, ld, off, rq, y, l0, n);
-  }
+  });
 #else
   (void)rowsum;
   (void)split;
@@ -285,8 +410,7 @@ void quantized_linear_gemm(index_t N, index_t I, index_t O, const uint8_t* x, co
   const index_t steps = I / 64;
   const int rest = static_cast<int>(I - steps * 64);
   const __mmask64 tail = rest ? (~__mmask64(0)) >> (64 - rest) : 0;
-#pragma omp parallel for num_threads(threads) schedule(static) if (threads > 1 && tiles > 1)
-  for (index_t t = 0; t < tiles; ++t) {
+  parallel_for(tiles, (threads > 1 && tiles > 1) ? threads : 1, [&](index_t t) {
     const index_t n0 = (t / ot) * RN, o0 = (t % ot) * RO;
     const int rn = static_cast<int>(N - n0 < RN ? N - n0 : RN), ro = static_cast<int>(O - o0 < RO ? O - o0 : RO);
     // Missing rows repeat the last one (their results are not stored), so the loop is fixed-size.
@@ -324,7 +448,7 @@ void quantized_linear_gemm(index_t N, index_t I, index_t O, const uint8_t* x, co
     for (int i = 0; i < rn; ++i)
       for (int o = 0; o < ro; ++o)
         store_scalar(rq, o0 + o, _mm512_reduce_add_epi32(acc[i][o]), y, (n0 + i) * O + o0 + o);
-  }
+  });
 #elif defined(__AVX2__)
   // x' = x − 128 rows, padded to whole vectors with x' = 0; the weights' tail is copied per tile.
   constexpr int RN = 2, RO = 4;
@@ -338,8 +462,7 @@ void quantized_linear_gemm(index_t N, index_t I, index_t O, const uint8_t* x, co
   const index_t nt = (N + RN - 1) / RN, ot = (O + RO - 1) / RO;
   const index_t tiles = nt * ot;
   const int threads = N * O * I > (index_t(1) << 18) ? thread_count() : 1;
-#pragma omp parallel for num_threads(threads) schedule(static) if (threads > 1 && tiles > 1)
-  for (index_t t = 0; t < tiles; ++t) {
+  parallel_for(tiles, (threads > 1 && tiles > 1) ? threads : 1, [&](index_t t) {
     const index_t n0 = (t / ot) * RN, o0 = (t % ot) * RO;
     const int rn = static_cast<int>(N - n0 < RN ? N - n0 : RN), ro = static_cast<int>(O - o0 < RO ? O - o0 : RO);
     const uint8_t* xr[RN];
@@ -374,7 +497,7 @@ void quantized_linear_gemm(index_t N, index_t I, index_t O, const uint8_t* x, co
         // Σ w·x = Σ w·x' + 128·Σ w
         store_scalar(rq, o0 + o, _mm_cvtsi128_si32(s) + 128 * rowsum[o0 + o], y, (n0 + i) * O + o0 + o);
       }
-  }
+  });
 #else
   (void)rowsum;
   for (index_t n = 0; n < N; ++n)
