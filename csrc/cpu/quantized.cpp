@@ -9,12 +9,17 @@
 #include "pyengine/isa_dispatch.h"
 #include "pyengine/quantized.h"
 
+// PE_ISA_CALL as a statement inside a function (PE_ISA_CALL itself returns from the function).
+#define PE_ISA_CALL_VOID(fn, ...) [&]() { PE_ISA_CALL(fn, __VA_ARGS__); }()
+
 namespace pyengine::cpu {
 
 PE_ISA_DECLARE(void quantized_conv_gemm(index_t, index_t, index_t, const std::int8_t*, const std::uint8_t*, index_t,
                                         const std::int32_t*, const Requant&, void*, bool))
 PE_ISA_DECLARE(void quantized_conv_s1(const ConvGeom&, const std::uint8_t*, std::uint8_t, const std::int8_t*,
                                       const std::int32_t*, const Requant&, void*))
+PE_ISA_DECLARE(void quantize_f32(index_t, const float*, float, std::int32_t, std::uint8_t*))
+PE_ISA_DECLARE(void max_pool_2x2_row(index_t, const std::uint8_t*, const std::uint8_t*, std::uint8_t*))
 PE_ISA_DECLARE(void quantized_linear_gemm(index_t, index_t, index_t, const std::uint8_t*, const std::int8_t*,
                                           const std::int32_t*, const Requant&, void*))
 
@@ -163,16 +168,8 @@ void quantized_max_pool2d(index_t N, index_t C, index_t H, index_t W, index_t kh
     std::uint8_t* yp = y + p * OH * OW;
     if (kh == 2 && kw == 2 && sh == 2 && sw == 2 && ph == 0 && pw == 0 && dh == 1 && dw == 1 && 2 * OH <= H &&
         2 * OW <= W) {
-      for (index_t oh = 0; oh < OH; ++oh) {   // the common 2×2/2 case: a loop the compiler vectorises
-        const std::uint8_t* r0 = xp + 2 * oh * W;
-        const std::uint8_t* r1 = r0 + W;
-        std::uint8_t* out = yp + oh * OW;
-        for (index_t ow = 0; ow < OW; ++ow) {
-          const std::uint8_t a = r0[2 * ow] > r0[2 * ow + 1] ? r0[2 * ow] : r0[2 * ow + 1];
-          const std::uint8_t b = r1[2 * ow] > r1[2 * ow + 1] ? r1[2 * ow] : r1[2 * ow + 1];
-          out[ow] = a > b ? a : b;
-        }
-      }
+      for (index_t oh = 0; oh < OH; ++oh)   // the common 2×2/2 case, vectorised per ISA
+        PE_ISA_CALL_VOID(max_pool_2x2_row, OW, xp + 2 * oh * W, xp + (2 * oh + 1) * W, yp + oh * OW);
       return;
     }
     for (index_t oh = 0; oh < OH; ++oh)
@@ -192,12 +189,11 @@ void quantized_max_pool2d(index_t N, index_t C, index_t H, index_t W, index_t kh
 }
 
 void quantize_per_tensor(index_t n, const float* x, float scale, std::int32_t zero_point, std::uint8_t* y) {
-  const float zp = static_cast<float>(zero_point);
-  const bool par = get_num_threads() > 1 && n > (index_t(1) << 18);
-  parallel_for(n, (par) ? get_num_threads() : 1, [&](index_t i) {
-    float q = __builtin_nearbyintf(x[i] / scale) + zp;   // exact: an integer-valued float plus ≤ 255
-    q = q < 0.0f ? 0.0f : (q > 255.0f ? 255.0f : q);
-    y[i] = q == q ? static_cast<std::uint8_t>(q) : static_cast<std::uint8_t>(zero_point);
+  const int threads = get_num_threads() > 1 && n > (index_t(1) << 18) ? get_num_threads() : 1;
+  const index_t chunk = (n + threads - 1) / threads;
+  parallel_for(threads, threads, [&](index_t t) {
+    const index_t b = t * chunk, e = b + chunk < n ? b + chunk : n;
+    if (b < e) PE_ISA_CALL_VOID(quantize_f32, e - b, x + b, scale, zero_point, y + b);
   });
 }
 

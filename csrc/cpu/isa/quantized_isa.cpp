@@ -53,8 +53,8 @@ inline void parallel_for(index_t n, int threads, F&& f) {
 }
 
 [[maybe_unused]] void* scratch(int slot, index_t bytes) {
-  static thread_local void* buffers[2] = {nullptr, nullptr};
-  static thread_local index_t sizes[2] = {0, 0};
+  static thread_local void* buffers[4] = {nullptr, nullptr, nullptr, nullptr};
+  static thread_local index_t sizes[4] = {0, 0, 0, 0};
   if (bytes < 64) bytes = 64;
   if (bytes > sizes[slot]) {
     std::free(buffers[slot]);
@@ -159,16 +159,18 @@ inline void store_vec(const Requant& rq, index_t k, int32_t off, ivec acc, void*
 #endif
 }
 
-// Packs columns [l0, l0 + n) of cols (J × L, row stride ld) into dst (Q quads × kTile × 4 bytes),
-// byte (q, l, i) = cols[4q + i, l0 + l] XOR kShift; rows j ≥ J and positions l ≥ n are filled with
-// kShift (x' = 0 in the AVX2 layout; their weights or outputs are zero or discarded anyway).
-void pack_columns(index_t J, const uint8_t* cols, index_t ld, index_t l0, index_t n, uint8_t* dst) {
+// Packs n positions of J rows into dst (Q quads × kTile × 4 bytes): byte (q, l, i) = row(4q + i)[l]
+// XOR kShift, where row(j) points at the first of the n positions of row j. Rows j ≥ J and
+// positions l ≥ n are filled with kShift (x' = 0 in the AVX2 layout; their weights or outputs are
+// zero or discarded anyway).
+template <typename Row>
+void pack_quads(index_t J, Row row, index_t n, uint8_t* dst) {
   const index_t Q = (J + 3) / 4;
   const __m128i shift = _mm_set1_epi8(static_cast<char>(kShift));
   for (index_t q = 0; q < Q; ++q) {
     uint8_t* d = dst + q * kTile * 4;
     const uint8_t* rows[4];
-    for (int i = 0; i < 4; ++i) rows[i] = 4 * q + i < J ? cols + (4 * q + i) * ld + l0 : nullptr;
+    for (int i = 0; i < 4; ++i) rows[i] = 4 * q + i < J ? row(4 * q + i) : nullptr;
     index_t l = 0;
     if (rows[3]) {
       for (; l + 16 <= n; l += 16) {
@@ -190,6 +192,10 @@ void pack_columns(index_t J, const uint8_t* cols, index_t ld, index_t l0, index_
     for (; l < kTile; ++l)
       for (int i = 0; i < 4; ++i) d[l * 4 + i] = kShift;
   }
+}
+
+void pack_columns(index_t J, const uint8_t* cols, index_t ld, index_t l0, index_t n, uint8_t* dst) {
+  pack_quads(J, [=](index_t j) { return cols + j * ld + l0; }, n, dst);
 }
 
 // RM weight rows (a, row stride lda ≥ 4Q, zero beyond J) × kNV vectors of columns, accumulated
@@ -280,22 +286,34 @@ void copy_rows(index_t rows, index_t OH, index_t OW, index_t Wp, index_t ldy, co
 
 }  // namespace
 
-// A stride-1, groups-1 convolution without im2col. Each image is laid out padded (Hp × Wp,
-// padding x_zero_point) with its channels interleaved in quads, xq[cq][hp][wp][4], so output
-// position p = oh·Wp + ow (ow ≥ OW computed and dropped) reads for tap quad j = (cq, r, s) the 4
-// bytes at off[j] + 4p, off[j] = 4·(cq·Hp·Wp + r·dh·Wp + s·dw): a GEMM whose B operand is the
-// shifted image. The weights are regrouped once per call into the same quads (channels ≥ C get
-// weight 0). x (N, C, H, W); y (N, K, OH, OW), uint8 or float32 per rq. Images go to threads when
-// there are at least as many as threads, else the tiles of positions of each image do.
+// A stride-1, groups-1 convolution without im2col. Each image is laid out padded (Hp × Wp, padding
+// x_zero_point), so output position p = oh·Wp + ow (ow ≥ OW computed and dropped) reads tap
+// (c, r, s) at offset r·dh·Wp + s·dw + p of channel c's plane. Two layouts of the quads of the
+// reduction:
+//  * C ≥ 4, channel quads: the channels are interleaved in fours, xq[cq][hp][wp][4]; quad
+//    j = (cq, r, s) of position p is the 4 bytes at off[j] + 4p, off[j] = 4·(cq·Hp·Wp + r·dh·Wp +
+//    s·dw) — a GEMM whose B operand is the shifted image itself, no packing at all. The weights
+//    are regrouped once per call into the same quads (channels ≥ C get weight 0).
+//  * C < 4 (first layers), tap quads: quad q holds taps 4q … 4q+3 in (c, r, s) order (im2col's
+//    rows), packed per tile of positions from the shifted planes — a third of the work of
+//    channel quads that would be mostly zero.
+// x (N, C, H, W); y (N, K, OH, OW), uint8 or float32 per rq. Images go to threads when there are
+// at least as many as threads, else the tiles of positions of each image do.
 void quantized_conv_s1(const ConvGeom& g, const uint8_t* x, uint8_t pad, const int8_t* w, const int32_t* rowsum,
                        const Requant& rq, void* y) {
 #if defined(__AVX512F__) || defined(__AVX2__)
   const index_t C = g.C, H = g.H, W = g.W, K = g.K, OH = g.OH, OW = g.OW, R = g.R, S = g.S;
-  const index_t CQ = (C + 3) / 4, RS = R * S, Qn = CQ * RS, lda = 4 * Qn;
+  const bool taps = C < 4;
+  const index_t RS = R * S, CQ = taps ? C : (C + 3) / 4;
+  const index_t Qn = taps ? (C * RS + 3) / 4 : CQ * RS, lda = 4 * Qn;
   const index_t Hp = H + 2 * g.ph, Wp = W + 2 * g.pw, P = OH * Wp;
   const index_t tiles = (P + kTile - 1) / kTile, ldy = tiles * kTile;
-  // Positions up to tiles·kTile read past the last real row: pad the buffer by that much.
-  const index_t plane = Hp * Wp * 4, xbytes = CQ * plane + (ldy - P + S * g.dw + 64) * 4;
+  const index_t bpp = taps ? 1 : 4;                    // bytes per position in a plane
+  // Positions up to tiles·kTile (and the 16-wide row writes below) read or write past the last
+  // real row: pad each plane by that much.
+  const index_t Wr = (W + 15) / 16 * 16;
+  const index_t plane = Hp * Wp * bpp, slack = (ldy - P + (R - 1) * g.dh * Wp + S * g.dw + Wr + 64) * bpp;
+  const index_t xbytes = CQ * plane + slack;
   const size_t esize = rq.out_u8 ? 1 : sizeof(float);
   int8_t* wq = static_cast<int8_t*>(std::malloc(static_cast<size_t>(K * lda + Qn * 8 + 4 * K + 64)));
   if (!wq) return;
@@ -304,50 +322,82 @@ void quantized_conv_s1(const ConvGeom& g, const uint8_t* x, uint8_t pad, const i
   for (index_t k = 0; k < K; ++k) {
     int8_t* dst = wq + k * lda;
     std::memset(dst, 0, static_cast<size_t>(lda));
-    for (index_t c = 0; c < C; ++c)
-      for (index_t rs = 0; rs < RS; ++rs) dst[((c / 4) * RS + rs) * 4 + (c % 4)] = w[(k * C + c) * RS + rs];
+    if (taps) {
+      std::memcpy(dst, w + k * C * RS, static_cast<size_t>(C * RS));
+    } else {
+      for (index_t c = 0; c < C; ++c)
+        for (index_t rs = 0; rs < RS; ++rs) dst[((c / 4) * RS + rs) * 4 + (c % 4)] = w[(k * C + c) * RS + rs];
+    }
     offs[k] = rq.offset[k] + (kShift ? 128 * rowsum[k] : 0);
   }
-  for (index_t cq = 0; cq < CQ; ++cq)
-    for (index_t r = 0; r < R; ++r)
-      for (index_t s2 = 0; s2 < S; ++s2) off[(cq * R + r) * S + s2] = cq * plane + (r * g.dh * Wp + s2 * g.dw) * 4;
+  if (!taps)
+    for (index_t cq = 0; cq < CQ; ++cq)
+      for (index_t r = 0; r < R; ++r)
+        for (index_t s2 = 0; s2 < S; ++s2) off[(cq * R + r) * S + s2] = cq * plane + (r * g.dh * Wp + s2 * g.dw) * 4;
   const uint8_t padv = static_cast<uint8_t>(pad ^ kShift);
   const int threads = thread_count();
   const bool by_image = threads > 1 && g.N >= threads;
+  const index_t ph = g.ph, pw = g.pw, dh = g.dh, dw = g.dw;
 
-  auto tile = [&, K, lda, Qn, ldy](const uint8_t* xq, char* yb, index_t t) {
-    gemm_rows<true>(K, Qn, wq, lda, xq + 4 * t * kTile, off, rq, offs, yb, t * kTile, ldy, kTile);
+  auto tile = [&, K, lda, Qn, ldy, C, R, S, RS, Wp, plane, dh, dw, taps](const uint8_t* xq, char* yb, index_t t) {
+    const index_t p0 = t * kTile;
+    if (!taps) {
+      gemm_rows<true>(K, Qn, wq, lda, xq + 4 * p0, off, rq, offs, yb, p0, ldy, kTile);
+      return;
+    }
+    uint8_t* b = static_cast<uint8_t*>(scratch(2, Qn * kTile * 4));
+    if (!b) return;
+    pack_quads(C * RS, [=](index_t j) {
+      const index_t c = j / RS, r = (j % RS) / S, s2 = j % S;
+      return xq + c * plane + r * dh * Wp + s2 * dw + p0;
+    }, kTile, b);
+    gemm_rows<false>(K, Qn, wq, lda, b, nullptr, rq, offs, yb, p0, ldy, kTile);
   };
-  auto image = [&, C, H, W, K, OH, OW, CQ, Wp, ldy, plane, xbytes, esize, padv](index_t n, bool split) {
+  auto image = [&, C, H, W, K, OH, OW, CQ, Wp, Wr, ldy, plane, xbytes, esize, padv, ph, pw, taps](index_t n, bool split) {
     uint8_t* xq = static_cast<uint8_t*>(scratch(0, xbytes + 64));
     char* yb = static_cast<char*>(scratch(1, static_cast<index_t>(K * ldy * esize) + 64));
-    if (!xq || !yb) return;
-    std::memset(xq, padv, static_cast<size_t>(xbytes));
+    uint8_t* rowbuf = static_cast<uint8_t*>(scratch(3, 4 * Wr + 64));
+    if (!xq || !yb || !rowbuf) return;
+    // Tap planes stay unshifted (pack_quads applies the AVX2 shift); channel quads are read as
+    // they are, so they are stored shifted.
+    std::memset(xq, taps ? pad : padv, static_cast<size_t>(xbytes));
     const uint8_t* xn = x + n * C * H * W;
-    const __m128i shift = _mm_set1_epi8(static_cast<char>(kShift)), padq = _mm_set1_epi8(static_cast<char>(padv));
-    for (index_t cq = 0; cq < CQ; ++cq)
-      for (index_t h = 0; h < H; ++h) {
-        // 4 channel rows → W positions × 4 bytes, 16 positions per step (missing channels read as pad).
-        const uint8_t* rows[4];
-        for (int i = 0; i < 4; ++i) rows[i] = 4 * cq + i < C ? xn + ((4 * cq + i) * H + h) * W : nullptr;
-        uint8_t* d = xq + cq * plane + ((h + g.ph) * Wp + g.pw) * 4;
-        index_t ww = 0;
-        for (; ww + 16 <= W; ww += 16) {
-          __m128i r[4];
-          for (int i = 0; i < 4; ++i)
-            r[i] = rows[i] ? _mm_xor_si128(_mm_loadu_si128(reinterpret_cast<const __m128i*>(rows[i] + ww)), shift) : padq;
-          const __m128i a_lo = _mm_unpacklo_epi8(r[0], r[1]), a_hi = _mm_unpackhi_epi8(r[0], r[1]);
-          const __m128i b_lo = _mm_unpacklo_epi8(r[2], r[3]), b_hi = _mm_unpackhi_epi8(r[2], r[3]);
-          __m128i* o = reinterpret_cast<__m128i*>(d + ww * 4);
-          _mm_storeu_si128(o + 0, _mm_unpacklo_epi16(a_lo, b_lo));
-          _mm_storeu_si128(o + 1, _mm_unpackhi_epi16(a_lo, b_lo));
-          _mm_storeu_si128(o + 2, _mm_unpacklo_epi16(a_hi, b_hi));
-          _mm_storeu_si128(o + 3, _mm_unpackhi_epi16(a_hi, b_hi));
+    const __m128i shift = _mm_set1_epi8(static_cast<char>(kShift));
+    if (taps) {
+      for (index_t c = 0; c < C; ++c)
+        for (index_t h = 0; h < H; ++h)
+          std::memcpy(xq + c * plane + (h + ph) * Wp + pw, xn + (c * H + h) * W, static_cast<size_t>(W));
+    } else {
+      // 4 channel rows → W positions × 4 bytes, 16 positions per step. The rows are first copied
+      // into a buffer padded to whole steps with the pad value, so the step writes past W put the
+      // pad value in the row's right padding and the next row's left padding; the rows below,
+      // written afterwards, replace what they cover.
+      for (index_t cq = 0; cq < CQ; ++cq)
+        for (index_t h = 0; h < H; ++h) {
+          for (int i = 0; i < 4; ++i) {
+            uint8_t* rb = rowbuf + i * Wr;
+            if (4 * cq + i < C) {
+              std::memcpy(rb, xn + ((4 * cq + i) * H + h) * W, static_cast<size_t>(W));
+              std::memset(rb + W, pad, static_cast<size_t>(Wr - W));
+            } else {
+              std::memset(rb, pad, static_cast<size_t>(Wr));
+            }
+          }
+          uint8_t* d = xq + cq * plane + ((h + ph) * Wp + pw) * 4;
+          for (index_t ww = 0; ww < Wr; ww += 16) {
+            __m128i r[4];
+            for (int i = 0; i < 4; ++i)
+              r[i] = _mm_xor_si128(_mm_loadu_si128(reinterpret_cast<const __m128i*>(rowbuf + i * Wr + ww)), shift);
+            const __m128i a_lo = _mm_unpacklo_epi8(r[0], r[1]), a_hi = _mm_unpackhi_epi8(r[0], r[1]);
+            const __m128i b_lo = _mm_unpacklo_epi8(r[2], r[3]), b_hi = _mm_unpackhi_epi8(r[2], r[3]);
+            __m128i* o = reinterpret_cast<__m128i*>(d + ww * 4);
+            _mm_storeu_si128(o + 0, _mm_unpacklo_epi16(a_lo, b_lo));
+            _mm_storeu_si128(o + 1, _mm_unpackhi_epi16(a_lo, b_lo));
+            _mm_storeu_si128(o + 2, _mm_unpacklo_epi16(a_hi, b_hi));
+            _mm_storeu_si128(o + 3, _mm_unpackhi_epi16(a_hi, b_hi));
+          }
         }
-        for (; ww < W; ++ww)
-          for (int i = 0; i < 4; ++i)
-            if (rows[i]) d[4 * ww + i] = static_cast<uint8_t>(rows[i][ww] ^ kShift);
-      }
+    }
     parallel_for(tiles, split ? threads : 1, [&](index_t t) { tile(xq, yb, t); });
     // Rows of Wp computed positions → rows of OW outputs.
     if (rq.out_u8)
@@ -507,6 +557,77 @@ void quantized_linear_gemm(index_t N, index_t I, index_t O, const uint8_t* x, co
       store_scalar(rq, o, acc, y, n * O + o);
     }
 #endif
+}
+
+}  // namespace pyengine::cpu::PYENGINE_ISA
+
+namespace pyengine::cpu::PYENGINE_ISA {
+
+// y = clamp(rint(x / scale) + zero_point, 0, 255), NaN → zero_point (see quantized.h).
+void quantize_f32(index_t n, const float* x, float scale, int32_t zero_point, uint8_t* y) {
+  const float zp = static_cast<float>(zero_point);
+  index_t i = 0;
+#if defined(__AVX512F__)
+  const __m512 vs = _mm512_set1_ps(scale), vz = _mm512_set1_ps(zp), lo = _mm512_setzero_ps(),
+               hi = _mm512_set1_ps(255.0f);
+  for (; i + 16 <= n; i += 16) {
+    const __m512 v = _mm512_loadu_ps(x + i);
+    __m512 r = _mm512_add_ps(_mm512_roundscale_ps(_mm512_div_ps(v, vs), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC), vz);
+    r = _mm512_min_ps(_mm512_max_ps(r, lo), hi);
+    r = _mm512_mask_mov_ps(r, _mm512_cmp_ps_mask(v, v, _CMP_UNORD_Q), vz);
+    _mm_storeu_si128(reinterpret_cast<__m128i*>(y + i), _mm512_cvtusepi32_epi8(_mm512_cvtps_epi32(r)));
+  }
+#elif defined(__AVX2__)
+  const __m256 vs = _mm256_set1_ps(scale), vz = _mm256_set1_ps(zp), lo = _mm256_setzero_ps(),
+               hi = _mm256_set1_ps(255.0f);
+  for (; i + 8 <= n; i += 8) {
+    const __m256 v = _mm256_loadu_ps(x + i);
+    __m256 r = _mm256_add_ps(_mm256_round_ps(_mm256_div_ps(v, vs), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC), vz);
+    r = _mm256_min_ps(_mm256_max_ps(r, lo), hi);
+    r = _mm256_blendv_ps(r, vz, _mm256_cmp_ps(v, v, _CMP_UNORD_Q));
+    const __m256i q = _mm256_cvtps_epi32(r);
+    const __m128i w16 = _mm_packus_epi32(_mm256_castsi256_si128(q), _mm256_extracti128_si256(q, 1));
+    _mm_storel_epi64(reinterpret_cast<__m128i*>(y + i), _mm_packus_epi16(w16, w16));
+  }
+#endif
+  for (; i < n; ++i) {
+    float q = __builtin_nearbyintf(x[i] / scale) + zp;
+    q = q < 0.0f ? 0.0f : (q > 255.0f ? 255.0f : q);
+    y[i] = q == q ? static_cast<uint8_t>(q) : static_cast<uint8_t>(zero_point);
+  }
+}
+
+// One output row of 2×2 / stride-2 max pooling: out[o] = max(r0[2o], r0[2o+1], r1[2o], r1[2o+1]).
+// AVX-512 handles any width with masked loads and stores (the digit CNN's rows are 28 and 14 wide).
+void max_pool_2x2_row(index_t OW, const uint8_t* r0, const uint8_t* r1, uint8_t* out) {
+  index_t o = 0;
+#if defined(__AVX512F__)
+  for (; o < OW; o += 32) {
+    const index_t left = OW - o < 32 ? OW - o : 32;
+    const __mmask64 in = left == 32 ? ~__mmask64(0) : (__mmask64(1) << (2 * left)) - 1;
+    const __m512i m = _mm512_max_epu8(_mm512_maskz_loadu_epi8(in, r0 + 2 * o), _mm512_maskz_loadu_epi8(in, r1 + 2 * o));
+    const __m512i t = _mm512_max_epu8(m, _mm512_srli_epi16(m, 8));     // low byte of each pair: the max
+    _mm256_mask_storeu_epi8(out + o, left == 32 ? ~__mmask32(0) : (__mmask32(1) << left) - 1,
+                            _mm512_cvtepi16_epi8(t));
+  }
+#elif defined(__AVX2__)
+  const __m256i low = _mm256_set1_epi16(0x00FF);
+  for (; o + 32 <= OW; o += 32) {
+    const __m256i m0 = _mm256_max_epu8(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(r0 + 2 * o)),
+                                       _mm256_loadu_si256(reinterpret_cast<const __m256i*>(r1 + 2 * o)));
+    const __m256i m1 = _mm256_max_epu8(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(r0 + 2 * o + 32)),
+                                       _mm256_loadu_si256(reinterpret_cast<const __m256i*>(r1 + 2 * o + 32)));
+    const __m256i t0 = _mm256_and_si256(_mm256_max_epu8(m0, _mm256_srli_epi16(m0, 8)), low);
+    const __m256i t1 = _mm256_and_si256(_mm256_max_epu8(m1, _mm256_srli_epi16(m1, 8)), low);
+    _mm256_storeu_si256(reinterpret_cast<__m256i*>(out + o),
+                        _mm256_permute4x64_epi64(_mm256_packus_epi16(t0, t1), 0xD8));
+  }
+#endif
+  for (; o < OW; ++o) {
+    const uint8_t a = r0[2 * o] > r0[2 * o + 1] ? r0[2 * o] : r0[2 * o + 1];
+    const uint8_t b = r1[2 * o] > r1[2 * o + 1] ? r1[2 * o] : r1[2 * o + 1];
+    out[o] = a > b ? a : b;
+  }
 }
 
 }  // namespace pyengine::cpu::PYENGINE_ISA
