@@ -12,6 +12,7 @@ from .modules import (DeQuantize, QuantizedAdaptiveAvgPool2d, QuantizedAdd, Quan
                       QuantizedInvertedResidual, QuantizedLinear, QuantizedMaxPool2d, QuantizedMobileNetV2,
                       QuantizedReLU, QuantizedReLU6, Quantize)
 from .onnx_export import export_onnx
+from .serialize import is_quantized_file, load_quantized, save_quantized
 from .observer import (HistogramObserver, MinMaxObserver, PerChannelMinMaxObserver, affine_qparams,
                        quantize_weight)
 from .qtensor import QTensor, quantize_per_tensor
@@ -24,4 +25,4 @@ __all__ = ["QTensor", "quantize_per_tensor", "QConfig", "default_qconfig", "get_
            "Quantize", "DeQuantize", "QuantizedConv2d", "QuantizedLinear", "QuantizedMaxPool2d",
            "QuantizedAdaptiveAvgPool2d", "QuantizedReLU", "QuantizedReLU6", "QuantizedAdd",
            "QuantizedInvertedResidual", "QuantizedMobileNetV2", "DynamicQuantizedLinear", "DynamicQuantizedLSTM",
-           "export_onnx"]
+           "export_onnx", "save_quantized", "load_quantized", "is_quantized_file"]

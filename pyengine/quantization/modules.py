@@ -104,9 +104,6 @@ class _QuantizedWeighted(Module):
     def _clamp(self):
         return _clamp_for(self.max_value, float(self.scale._data), int(self.zero_point._data))
 
-    def _load_from_state_dict_hook(self):
-        self._cache = (None, None, None)
-
 
 class QuantizedConv2d(_QuantizedWeighted):
     """int8 Conv2d: QTensor (N, C, H, W) → QTensor (N, K, OH, OW); with max_value a fused ReLU(6)."""

@@ -31,6 +31,7 @@
 // GCC 12 reports its own _mm512_undefined_* (used inside the conversion intrinsics) as maybe
 // uninitialised; the warning is about the header, not this file.
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#pragma GCC diagnostic ignored "-Wuninitialized"
 #endif
 
 namespace pyengine::cpu::PYENGINE_ISA {
@@ -167,28 +168,27 @@ template <typename Row>
 void pack_quads(index_t J, Row row, index_t n, uint8_t* dst) {
   const index_t Q = (J + 3) / 4;
   const __m128i shift = _mm_set1_epi8(static_cast<char>(kShift));
+  alignas(16) static const uint8_t zeros[kTile + 16] = {};   // rows j ≥ J: 0 XOR kShift = kShift
   for (index_t q = 0; q < Q; ++q) {
     uint8_t* d = dst + q * kTile * 4;
     const uint8_t* rows[4];
-    for (int i = 0; i < 4; ++i) rows[i] = 4 * q + i < J ? row(4 * q + i) : nullptr;
+    for (int i = 0; i < 4; ++i) rows[i] = 4 * q + i < J ? row(4 * q + i) : zeros;
     index_t l = 0;
-    if (rows[3]) {
-      for (; l + 16 <= n; l += 16) {
-        const __m128i r0 = _mm_xor_si128(_mm_loadu_si128(reinterpret_cast<const __m128i*>(rows[0] + l)), shift);
-        const __m128i r1 = _mm_xor_si128(_mm_loadu_si128(reinterpret_cast<const __m128i*>(rows[1] + l)), shift);
-        const __m128i r2 = _mm_xor_si128(_mm_loadu_si128(reinterpret_cast<const __m128i*>(rows[2] + l)), shift);
-        const __m128i r3 = _mm_xor_si128(_mm_loadu_si128(reinterpret_cast<const __m128i*>(rows[3] + l)), shift);
-        const __m128i a_lo = _mm_unpacklo_epi8(r0, r1), a_hi = _mm_unpackhi_epi8(r0, r1);
-        const __m128i b_lo = _mm_unpacklo_epi8(r2, r3), b_hi = _mm_unpackhi_epi8(r2, r3);
-        __m128i* o = reinterpret_cast<__m128i*>(d + l * 4);
-        _mm_storeu_si128(o + 0, _mm_unpacklo_epi16(a_lo, b_lo));
-        _mm_storeu_si128(o + 1, _mm_unpackhi_epi16(a_lo, b_lo));
-        _mm_storeu_si128(o + 2, _mm_unpacklo_epi16(a_hi, b_hi));
-        _mm_storeu_si128(o + 3, _mm_unpackhi_epi16(a_hi, b_hi));
-      }
+    for (; l + 16 <= n; l += 16) {
+      const __m128i r0 = _mm_xor_si128(_mm_loadu_si128(reinterpret_cast<const __m128i*>(rows[0] + l)), shift);
+      const __m128i r1 = _mm_xor_si128(_mm_loadu_si128(reinterpret_cast<const __m128i*>(rows[1] + l)), shift);
+      const __m128i r2 = _mm_xor_si128(_mm_loadu_si128(reinterpret_cast<const __m128i*>(rows[2] + l)), shift);
+      const __m128i r3 = _mm_xor_si128(_mm_loadu_si128(reinterpret_cast<const __m128i*>(rows[3] + l)), shift);
+      const __m128i a_lo = _mm_unpacklo_epi8(r0, r1), a_hi = _mm_unpackhi_epi8(r0, r1);
+      const __m128i b_lo = _mm_unpacklo_epi8(r2, r3), b_hi = _mm_unpackhi_epi8(r2, r3);
+      __m128i* o = reinterpret_cast<__m128i*>(d + l * 4);
+      _mm_storeu_si128(o + 0, _mm_unpacklo_epi16(a_lo, b_lo));
+      _mm_storeu_si128(o + 1, _mm_unpackhi_epi16(a_lo, b_lo));
+      _mm_storeu_si128(o + 2, _mm_unpacklo_epi16(a_hi, b_hi));
+      _mm_storeu_si128(o + 3, _mm_unpackhi_epi16(a_hi, b_hi));
     }
     for (; l < n; ++l)
-      for (int i = 0; i < 4; ++i) d[l * 4 + i] = rows[i] ? static_cast<uint8_t>(rows[i][l] ^ kShift) : kShift;
+      for (int i = 0; i < 4; ++i) d[l * 4 + i] = static_cast<uint8_t>(rows[i][l] ^ kShift);
     for (; l < kTile; ++l)
       for (int i = 0; i < 4; ++i) d[l * 4 + i] = kShift;
   }
@@ -278,7 +278,22 @@ void copy_rows(index_t rows, index_t OH, index_t OW, index_t Wp, index_t ldy, co
   for (index_t r = 0; r < rows; ++r) {
     const T* s = src + (r / OH) * ldy + (r % OH) * Wp;
     T* d = dst + r * OW;
+#if defined(__AVX512F__)
+    // Short rows (7, 14, 28 wide): masked vector moves instead of a memmove call per row.
+    constexpr index_t V = 64 / sizeof(T);
+    for (index_t i = 0; i < OW; i += V) {
+      const index_t left = OW - i < V ? OW - i : V;
+      if (sizeof(T) == 1) {
+        const __mmask64 m = left == V ? ~__mmask64(0) : (__mmask64(1) << left) - 1;
+        _mm512_mask_storeu_epi8(d + i, m, _mm512_maskz_loadu_epi8(m, s + i));
+      } else {
+        const __mmask16 m = left == V ? __mmask16(0xFFFF) : __mmask16((1u << left) - 1);
+        _mm512_mask_storeu_epi32(d + i, m, _mm512_maskz_loadu_epi32(m, s + i));
+      }
+    }
+#else
     for (index_t i = 0; i < OW; ++i) d[i] = s[i];
+#endif
   }
 }
 
@@ -315,10 +330,11 @@ void quantized_conv_s1(const ConvGeom& g, const uint8_t* x, uint8_t pad, const i
   const index_t plane = Hp * Wp * bpp, slack = (ldy - P + (R - 1) * g.dh * Wp + S * g.dw + Wr + 64) * bpp;
   const index_t xbytes = CQ * plane + slack;
   const size_t esize = rq.out_u8 ? 1 : sizeof(float);
-  int8_t* wq = static_cast<int8_t*>(std::malloc(static_cast<size_t>(K * lda + Qn * 8 + 4 * K + 64)));
+  const index_t noff = CQ * RS;                        // quads (channel layout) or taps (tap layout)
+  int8_t* wq = static_cast<int8_t*>(std::malloc(static_cast<size_t>(K * lda + noff * 8 + 4 * K + 64)));
   if (!wq) return;
   index_t* off = reinterpret_cast<index_t*>(wq + (K * lda + 7) / 8 * 8);
-  int32_t* offs = reinterpret_cast<int32_t*>(off + Qn);
+  int32_t* offs = reinterpret_cast<int32_t*>(off + noff);
   for (index_t k = 0; k < K; ++k) {
     int8_t* dst = wq + k * lda;
     std::memset(dst, 0, static_cast<size_t>(lda));
@@ -330,16 +346,17 @@ void quantized_conv_s1(const ConvGeom& g, const uint8_t* x, uint8_t pad, const i
     }
     offs[k] = rq.offset[k] + (kShift ? 128 * rowsum[k] : 0);
   }
-  if (!taps)
-    for (index_t cq = 0; cq < CQ; ++cq)
-      for (index_t r = 0; r < R; ++r)
-        for (index_t s2 = 0; s2 < S; ++s2) off[(cq * R + r) * S + s2] = cq * plane + (r * g.dh * Wp + s2 * g.dw) * 4;
+  // Where quad j (channel quads) or tap j (tap quads) starts in the padded image.
+  for (index_t cq = 0; cq < CQ; ++cq)
+    for (index_t r = 0; r < R; ++r)
+      for (index_t s2 = 0; s2 < S; ++s2)
+        off[(cq * R + r) * S + s2] = cq * plane + (r * g.dh * Wp + s2 * g.dw) * (taps ? 1 : 4);
   const uint8_t padv = static_cast<uint8_t>(pad ^ kShift);
   const int threads = thread_count();
   const bool by_image = threads > 1 && g.N >= threads;
-  const index_t ph = g.ph, pw = g.pw, dh = g.dh, dw = g.dw;
+  const index_t ph = g.ph, pw = g.pw;
 
-  auto tile = [&, K, lda, Qn, ldy, C, R, S, RS, Wp, plane, dh, dw, taps](const uint8_t* xq, char* yb, index_t t) {
+  auto tile = [&, K, lda, Qn, ldy, C, RS, taps](const uint8_t* xq, char* yb, index_t t) {
     const index_t p0 = t * kTile;
     if (!taps) {
       gemm_rows<true>(K, Qn, wq, lda, xq + 4 * p0, off, rq, offs, yb, p0, ldy, kTile);
@@ -347,10 +364,7 @@ void quantized_conv_s1(const ConvGeom& g, const uint8_t* x, uint8_t pad, const i
     }
     uint8_t* b = static_cast<uint8_t*>(scratch(2, Qn * kTile * 4));
     if (!b) return;
-    pack_quads(C * RS, [=](index_t j) {
-      const index_t c = j / RS, r = (j % RS) / S, s2 = j % S;
-      return xq + c * plane + r * dh * Wp + s2 * dw + p0;
-    }, kTile, b);
+    pack_quads(C * RS, [=](index_t j) { return xq + off[j] + p0; }, kTile, b);
     gemm_rows<false>(K, Qn, wq, lda, b, nullptr, rq, offs, yb, p0, ldy, kTile);
   };
   auto image = [&, C, H, W, K, OH, OW, CQ, Wp, Wr, ldy, plane, xbytes, esize, padv, ph, pw, taps](index_t n, bool split) {
@@ -363,6 +377,7 @@ void quantized_conv_s1(const ConvGeom& g, const uint8_t* x, uint8_t pad, const i
     std::memset(xq, taps ? pad : padv, static_cast<size_t>(xbytes));
     const uint8_t* xn = x + n * C * H * W;
     const __m128i shift = _mm_set1_epi8(static_cast<char>(kShift));
+    [[maybe_unused]] const __m128i padraw = _mm_set1_epi8(static_cast<char>(pad));
     if (taps) {
       for (index_t c = 0; c < C; ++c)
         for (index_t h = 0; h < H; ++h)
@@ -374,6 +389,7 @@ void quantized_conv_s1(const ConvGeom& g, const uint8_t* x, uint8_t pad, const i
       // written afterwards, replace what they cover.
       for (index_t cq = 0; cq < CQ; ++cq)
         for (index_t h = 0; h < H; ++h) {
+#if !defined(__AVX512F__)
           for (int i = 0; i < 4; ++i) {
             uint8_t* rb = rowbuf + i * Wr;
             if (4 * cq + i < C) {
@@ -383,11 +399,21 @@ void quantized_conv_s1(const ConvGeom& g, const uint8_t* x, uint8_t pad, const i
               std::memset(rb, pad, static_cast<size_t>(Wr));
             }
           }
+#endif
           uint8_t* d = xq + cq * plane + ((h + ph) * Wp + pw) * 4;
           for (index_t ww = 0; ww < Wr; ww += 16) {
             __m128i r[4];
+#if defined(__AVX512F__)
+            // Masked loads: the bytes past W (and missing channels) take the pad value.
+            const index_t left = W - ww < 16 ? W - ww : 16;
+            const __mmask16 m = left >= 16 ? __mmask16(0xFFFF) : __mmask16((1u << left) - 1);
+            for (int i = 0; i < 4; ++i)
+              r[i] = _mm_xor_si128(4 * cq + i < C ? _mm_mask_loadu_epi8(padraw, m, xn + ((4 * cq + i) * H + h) * W + ww)
+                                                  : padraw, shift);
+#else
             for (int i = 0; i < 4; ++i)
               r[i] = _mm_xor_si128(_mm_loadu_si128(reinterpret_cast<const __m128i*>(rowbuf + i * Wr + ww)), shift);
+#endif
             const __m128i a_lo = _mm_unpacklo_epi8(r[0], r[1]), a_hi = _mm_unpackhi_epi8(r[0], r[1]);
             const __m128i b_lo = _mm_unpacklo_epi8(r[2], r[3]), b_hi = _mm_unpackhi_epi8(r[2], r[3]);
             __m128i* o = reinterpret_cast<__m128i*>(d + ww * 4);
