@@ -407,6 +407,148 @@ def _cmd_train(args) -> int:
     return 0
 
 
+TUNE_SPACE = {"lr": "1e-3:1e-1:log", "batch_size": "32,64,128", "solver": "sgdm,adam", "l2": "0:1e-3",
+              "momentum": "0.9"}
+TUNE_DEFAULTS = {"lr": 0.01, "batch_size": 32, "solver": "sgdm", "l2": 0.0, "momentum": 0.9}
+
+
+def _tune_space(args):
+    """The search space from the --lr/--batch-size/--solver/--l2/--momentum specs, checked."""
+    from .tune import space as sp
+
+    out = {}
+    for name in TUNE_SPACE:
+        text = getattr(args, name)
+        opt = "--" + name.replace("_", "-")
+        try:
+            r = sp.parse(text, opt)
+        except ValueError as exc:
+            raise UsageError(str(exc)) from None
+        values = list(r.choices) if isinstance(r, sp.Categorical) else [r.low, r.high]
+        bad = {"solver": lambda v: v not in SOLVERS,
+               "batch_size": lambda v: not isinstance(v, int) or v < 1,
+               "lr": lambda v: isinstance(v, str) or not v > 0,
+               "l2": lambda v: isinstance(v, str) or not v >= 0,
+               "momentum": lambda v: isinstance(v, str) or not 0 <= v < 1}[name]
+        wrong = [v for v in values if bad(v)]
+        if wrong or (name == "batch_size" and isinstance(r, sp.Float)):
+            accepted = {"solver": ", ".join(SOLVERS), "batch_size": "positive integers (a list or LOW:HIGH:int)",
+                        "lr": "positive numbers", "l2": "numbers >= 0", "momentum": "numbers in [0, 1)"}[name]
+            raise UsageError(f"{opt} {text}: {wrong[0] if wrong else text!r} is not accepted; expected {accepted}")
+        out[name] = r
+    return out
+
+
+def _cmd_tune(args) -> int:
+    import copy
+
+    from .io import save
+    from .io.safetensors_io import _write_atomic
+    from .train.callbacks import Callback
+    from .tune import tune
+
+    t0 = time.perf_counter()
+    space = _tune_space(args)
+    if args.timeout is not None and not args.timeout > 0:
+        raise UsageError(f"--timeout must be a positive number of seconds, got {args.timeout}")
+    if args.storage is not None:
+        folder = os.path.dirname(os.path.abspath(args.storage))
+        if not os.path.isdir(folder):
+            raise UsageError(f"--storage {args.storage}: folder {folder} does not exist")
+    try:
+        import optuna  # noqa: F401
+    except ImportError:
+        raise UsageError("pyengine tune needs Optuna: pip install \"pyengine[tune]\"") from None
+    _set_threads(args, "tune")
+    device = _check_device(args)
+    created = _prepare_output(args.output)
+    done = False
+    try:
+        data = _load_data(args)
+        _check_model_fits_data(args, data)
+        (x, _), (vx, _), classes, data_meta = data
+        searched = {k: str(r) for k, r in space.items() if not (hasattr(r, "choices") and len(r.choices) == 1)}
+        print(f"pyengine tune: {args.model} on {_dataset_name(data_meta)}: {len(x)} training / {len(vx)} "
+              f"validation images; {args.sampler} search over " + ", ".join(f"{k} {v}" for k, v in searched.items())
+              + f"; {args.trials} trials of {args.epochs} epochs" + ("" if args.no_pruning else ", median pruning"),
+              flush=True)
+        model_path = os.path.join(args.output, MODEL_FILE)
+        best = {"value": None}
+
+        class Report(Callback):
+            def __init__(self, trial):
+                self.trial = trial
+
+            def on_epoch_end(self, epoch, logs=None):
+                self.trial.report(logs["val_accuracy"], epoch)
+
+        def objective(params, trial):
+            run = copy.copy(args)
+            for k, v in params.items():
+                setattr(run, k, v)
+            prior = [t.value for t in trial._trial.study.get_trials(deepcopy=False) if t.value is not None]
+            model, history = _train_model(run, data, device, [Report(trial)], quiet=True)
+            value = history.val_accuracy[-1]
+            if not prior or value > max(prior):
+                meta = {"classes": classes, "data": data_meta, "solver": run.solver, "lr": run.lr,
+                        "epochs": run.epochs, "batch_size": run.batch_size, "val_accuracy": value,
+                        "tuned": {"trial": trial.number, "params": params}}
+                save(model, model_path, metadata=meta)
+            return value
+
+        def progress(row, result):
+            v = row["value"]
+            what = {"COMPLETE": f"val acc {100 * v:.2f}%" if v is not None else "",
+                    "PRUNED": f"pruned after epoch {row['epochs']} ({100 * v:.2f}%)" if v is not None else "pruned",
+                    "FAIL": "failed (diverged)"}.get(row["state"], row["state"].lower())
+            ps = ", ".join(f"{k} {v:.3g}" if isinstance(v, float) else f"{k} {v}" for k, v in row["params"].items())
+            b = result.best
+            print(f"trial {row['trial']:>3}: {what:<34} {ps}  ({row['seconds'] or 0:.1f} s)"
+                  + (f"  best {100 * b['value']:.2f}%" if b else ""), flush=True)
+
+        try:
+            result = tune(objective, space, trials=args.trials, timeout=args.timeout, sampler=args.sampler,
+                          seed=args.seed, storage=args.storage, study_name=args.study_name,
+                          pruning=not args.no_pruning, grid_points=args.grid_points,
+                          enqueue=[{k: v for k, v in TUNE_DEFAULTS.items() if k in space}], on_trial_end=progress)
+        except KeyboardInterrupt:
+            done = os.path.exists(model_path)        # keep the best model of the finished trials
+            print("pyengine tune: interrupted; " + (f"the study is kept in {args.storage}: run the same command "
+                  "again to continue it" if args.storage else "pass --storage FILE to be able to continue a study"),
+                  file=sys.stderr)
+            return 130
+        table = result.table()
+        _write_atomic(os.path.join(args.output, "results.txt"), (table + "\n").encode())
+        plot_note = ""
+        try:
+            import matplotlib  # noqa: F401
+        except ImportError:
+            plot_note = "search plot skipped: matplotlib is not installed"
+        else:
+            result.plot(os.path.join(args.output, "search.png"),
+                        title=f"pyengine tune: {args.model} on {_dataset_name(data_meta)}")
+        done = True
+    finally:
+        if not done:
+            _discard_output(created)
+    print("\nresults (best first):")
+    print(table)
+    b = result.best
+    if b is not None:
+        defaults = next((r for r in result.rows if r["trial"] == 0), None)
+        print(f"\nbest: trial {b['trial']}, validation accuracy {100 * b['value']:.2f}%"
+              + (f" (the defaults, trial 0: {100 * defaults['value']:.2f}%)"
+                 if defaults and defaults["value"] is not None and defaults["params"] == {
+                     k: v for k, v in TUNE_DEFAULTS.items() if k in space} else ""))
+        print(f"best model: {model_path}")
+    print(f"table: {os.path.join(args.output, 'results.txt')}")
+    print(plot_note or f"search plot: {os.path.join(args.output, 'search.png')}")
+    if args.storage:
+        print(f"study: {args.storage} (run the same command again to continue it)")
+    print(f"time: {time.perf_counter() - t0:.1f} s")
+    return 0
+
+
 def _load_model(path):
     """The network stored in a model file written by `pyengine train` (architecture from its header)."""
     from .io import load_file
@@ -580,6 +722,31 @@ def build_parser() -> argparse.ArgumentParser:
                         "when tensorboardX is installed (default: no log)")
     t.add_argument("--quiet", action="store_true", help="print only the results")
     t.set_defaults(func=_cmd_train)
+
+    u = sub.add_parser("tune", help="hyperparameter search (Optuna: TPE, random or grid)",
+                       description="Searches the training options of the network for the best validation accuracy. "
+                                   "A range is LOW:HIGH (uniform), LOW:HIGH:log, LOW:HIGH:int, or a list A,B,C; "
+                                   "a single value fixes the option. The defaults of pyengine train are tried "
+                                   "first. Writes the best model, results.txt and search.png into --output.")
+    for name, spec in TUNE_SPACE.items():
+        u.add_argument("--" + name.replace("_", "-"), default=spec, metavar="RANGE",
+                       help={"lr": "learning rate", "batch_size": "mini-batch size", "solver": "optimizers",
+                             "l2": "L2 regularisation", "momentum": "sgdm momentum"}[name])
+    u.add_argument("--trials", type=_positive_int, default=20, help="trials to finish (completed or pruned)")
+    u.add_argument("--timeout", type=_positive_float, default=None,
+                   help="seconds after which no new trial starts (default: none)")
+    u.add_argument("--sampler", choices=("tpe", "random", "grid"), default="tpe",
+                   help="tpe (Bayesian), random, or grid (every combination)")
+    u.add_argument("--grid-points", type=_positive_int, default=3, help="values per range for --sampler grid")
+    u.add_argument("--no-pruning", action="store_true",
+                   help="run every trial to the end (default: the median pruner stops trials below the median)")
+    u.add_argument("--storage", default=None,
+                   help="SQLite file keeping the study; the same command continues it (default: in memory)")
+    u.add_argument("--study-name", default="pyengine-tune", help="study name inside --storage")
+    _add_training_options(u, tuning=True)
+    u.add_argument("--output", default="pyengine-tune", help="folder for the best model, the table and the plot")
+    u.add_argument("--quiet", action="store_true", help=argparse.SUPPRESS)
+    u.set_defaults(func=_cmd_tune)
 
     e = sub.add_parser("evaluate", help="loss, accuracy and confusion matrix of a saved model")
     e.add_argument("model_file", help="a model file written by pyengine train")
