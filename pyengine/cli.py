@@ -684,6 +684,99 @@ def _cmd_predict(args) -> int:
     return 0
 
 
+VIEWS = ("filters", "activations", "grad_cam", "saliency", "occlusion", "deep_dream", "graph")
+
+
+def _cmd_visualize(args) -> int:
+    """The pictures of pyengine.viz for a saved model and one image."""
+    import matplotlib
+    matplotlib.use("Agg")
+    import numpy as np
+
+    from . import viz
+
+    model, meta = _load_model(args.model_file)
+    classes = json.loads(meta.get("classes", "null")) or [str(i) for i in range(model.config["num_classes"])]
+    cfg = model.config
+    chosen = [v for v in VIEWS if getattr(args, v)] or ["filters", "activations", "grad_cam", "graph"]
+    if args.layer is not None:
+        try:
+            viz.find_layer(model, args.layer)
+        except ValueError as exc:
+            raise UsageError(f"--layer {exc}".replace("--layer layer ", "--layer ")) from None
+    if args.target is not None and not 0 <= args.target < cfg["num_classes"]:
+        raise UsageError(f"--target must be a class index in [0, {cfg['num_classes']}), got {args.target}")
+    xs, names = _prepare_images(args.image, cfg["in_channels"], cfg["image_size"])
+    if len(xs) > 1:
+        print(f"pyengine visualize: {args.image} holds {len(xs)} images; using the first", file=sys.stderr)
+    x = xs[0]
+    created = _prepare_output(args.output)
+    # the short names (conv1, conv3) make the default file names and titles read like --layer
+    short = {}
+    for a, (n, _) in viz.layer_aliases(model).items():
+        short.setdefault(n, a)
+    convs = [short.get(n, n) for n, m in model.named_modules() if type(m).__name__ == "Conv2d"]
+    layer = args.layer or (convs[0] if convs else None)
+    from .train import predict
+    probs, label = predict(model, x[None])
+    target = int(label[0]) if args.target is None else args.target
+    what = f"class {classes[target]} ({100 * probs[0, target]:.1f}%)"
+    title_img = os.path.basename(args.image)
+    written = []
+    try:
+        def out(name):
+            path = os.path.join(args.output, name)
+            written.append(path)
+            return path
+
+        lname = (layer or "").replace(".", "-")
+        if "filters" in chosen:
+            flayer = layer if layer and type(viz.find_layer(model, layer)[1]).__name__ == "Conv2d" else None
+            if flayer is None:
+                raise UsageError(f"--filters needs a Conv2d --layer; {layer} is not one")
+            viz.plot_filters(flayer, out(f"filters-{flayer.replace('.', '-')}.png"), model=model)
+        if "activations" in chosen:
+            if layer is None:
+                raise UsageError("--activations needs --layer (the model has no Conv2d)")
+            viz.plot_activations(model, x, layer, out(f"activations-{lname}.png"),
+                                 title=None)
+        if "grad_cam" in chosen:
+            glayer = args.layer if args.layer and viz.activations(model, x, args.layer).ndim == 3 else \
+                (convs[-1] if convs else None)
+            if glayer is None:
+                raise UsageError("--grad-cam needs a convolutional layer")
+            cam = viz.grad_cam(model, x, target, glayer)
+            viz.plot_heatmap(x, cam, out(f"grad-cam-{glayer.replace('.', '-')}.png"), label="Grad-CAM",
+                             title=f"Grad-CAM of {viz.display_name(model, viz.find_layer(model, glayer)[0])} "
+                                   f"for {what}, {title_img}")
+        if "saliency" in chosen:
+            viz.plot_heatmap(x, viz.saliency(model, x, target), out("saliency.png"), label="saliency |d score / d pixel|",
+                             title=f"Saliency for {what}, {title_img}")
+        if "occlusion" in chosen:
+            viz.plot_heatmap(x, viz.occlusion_sensitivity(model, x, target), out("occlusion.png"),
+                             label="probability drop when covered",
+                             title=f"Occlusion sensitivity for {what}, {title_img}")
+        if "deep_dream" in chosen:
+            act = viz.activations(model, x, layer)
+            channels = list(range(min(args.channels, act.shape[0])))
+            viz.plot_deep_dream(model, layer, channels, out(f"deep-dream-{lname}.png"),
+                                input_shape=x.shape, seed=args.seed)
+        if "graph" in chosen:
+            viz.plot_graph(model, (1, *x.shape), out("graph.png"),
+                           title=f"{meta.get('architecture', type(model).__name__)}: layer graph")
+    except BaseException:
+        for p in written:
+            if os.path.exists(p):
+                os.remove(p)
+        _discard_output(created)
+        raise
+    print(f"{args.image}: predicted {what}" + (f"; pictures for class {classes[target]}" if args.target is not None
+                                               else ""))
+    for p in written:
+        print(p)
+    return 0
+
+
 # Parser ------------------------------------------------------------------------------------------
 
 def _add_data_options(p, default_data):
@@ -747,6 +840,28 @@ def build_parser() -> argparse.ArgumentParser:
     u.add_argument("--output", default="pyengine-tune", help="folder for the best model, the table and the plot")
     u.add_argument("--quiet", action="store_true", help=argparse.SUPPRESS)
     u.set_defaults(func=_cmd_tune)
+
+    v = sub.add_parser("visualize", help="pictures of a trained network: filters, activations, Grad-CAM, graph",
+                       description="Writes PNGs that show what a trained network does with one image. With no "
+                                   "picture option: --filters --activations --grad-cam --graph.")
+    v.add_argument("model_file", help="a model file written by pyengine train")
+    v.add_argument("image", help="an image file (.png, .jpg, or .npy)")
+    v.add_argument("--layer", default=None,
+                   help="layer to look at: a name from the graph (features.4) or kind and position (conv2, relu1) "
+                        "(default: the first Conv2d; Grad-CAM: the last)")
+    v.add_argument("--filters", action="store_true", help="the layer's filters")
+    v.add_argument("--activations", action="store_true", help="the layer's feature maps, strongest channel marked")
+    v.add_argument("--grad-cam", dest="grad_cam", action="store_true", help="Grad-CAM heatmap over the image")
+    v.add_argument("--saliency", action="store_true", help="gradient saliency heatmap over the image")
+    v.add_argument("--occlusion", action="store_true", help="occlusion-sensitivity heatmap over the image")
+    v.add_argument("--deep-dream", dest="deep_dream", action="store_true",
+                   help="inputs that excite the layer's first --channels channels")
+    v.add_argument("--graph", action="store_true", help="the layer graph with shapes and parameter counts")
+    v.add_argument("--target", type=int, default=None, help="class to explain (default: the predicted one)")
+    v.add_argument("--channels", type=_positive_int, default=8, help="channels for --deep-dream")
+    v.add_argument("--seed", type=int, default=0, help="seed of --deep-dream's starting noise")
+    v.add_argument("--output", default="pyengine-viz", help="folder for the PNG files")
+    v.set_defaults(func=_cmd_visualize)
 
     e = sub.add_parser("evaluate", help="loss, accuracy and confusion matrix of a saved model")
     e.add_argument("model_file", help="a model file written by pyengine train")
