@@ -216,7 +216,7 @@ def plot_graph(model, input_shape, path=None, title=None):
     ax.set_xlim(-box_w / 2 - 0.6, (n_cols - 1) * dx + box_w / 2 + 1.0)
     ax.set_ylim(-(n_rows - 1) * dy - box_h, box_h)
     ax.axis("off")
-    n_layers = sum(1 for n in nodes if n.kind not in ("input", "output", "op"))
+    n_layers = len({n.label for n in nodes if n.kind not in ("input", "output", "op")})   # a shared layer once
     ax.set_title(title or f"{type(model).__name__}: {n_layers} layers, {total:,} parameters, input "
                           f"{_fmt_shape(tuple(input_shape))}", fontsize=9)
     fig.tight_layout()
