@@ -318,3 +318,20 @@ def test_visualize_command(tmp_path, capsys, image):
         err = capsys.readouterr().err.strip()
         assert match in err and len(err.splitlines()) == 1, err
     assert not (tmp_path / "bad").exists()
+
+
+def test_graph_of_the_zoo_resnet18():
+    models = pytest.importorskip("pyengine.models")
+    net = models.resnet18(num_classes=10)
+    nodes = viz.trace_graph(net, (1, 3, 64, 64))
+    adds = [n for n in nodes if n.kind == "op" and n.label == "add"]
+    assert len(adds) == 8 and all(len(a.inputs) == 2 for a in adds)
+    by = {n.id: n for n in nodes}
+    shortcut = sorted({by[i].label for a in adds for i in a.inputs if "downsample" in by[i].label})
+    assert shortcut == ["layer2.0.downsample.1", "layer3.0.downsample.1", "layer4.0.downsample.1"]
+    assert sum(n.params for n in nodes if not n.shared) == sum(p.numel() for p in net.parameters())
+    assert nodes[-1].shape == (1, 10)
+    from pyengine.viz.graph import _layout
+    _, col = _layout(nodes)
+    assert {col[n.id] for n in nodes if "downsample" in n.label} == {1}
+    assert max(col.values()) == 1
