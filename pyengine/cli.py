@@ -689,9 +689,11 @@ VIEWS = ("filters", "activations", "grad_cam", "saliency", "occlusion", "deep_dr
 
 def _cmd_visualize(args) -> int:
     """The pictures of pyengine.viz for a saved model and one image."""
-    import matplotlib
+    try:
+        import matplotlib
+    except ImportError:
+        raise UsageError("pyengine visualize needs matplotlib: pip install \"pyengine[plot]\"") from None
     matplotlib.use("Agg")
-    import numpy as np
 
     from . import viz
 
