@@ -95,7 +95,10 @@ def short_name(readable: str) -> str:
 
 
 def merge(ptxas: dict, cuobj: dict, arch: str) -> list[dict]:
-    keys = sorted({k for k in list(ptxas) + list(cuobj) if k[0] == arch}, key=lambda k: k[1])
+    """One row per kernel of `arch`: the kernels linked into the module when a cuobjdump report is given
+    (the ptxas log then only adds spills and barriers), else every kernel the log names."""
+    source = cuobj if any(k[0] == arch for k in cuobj) else ptxas
+    keys = sorted({k for k in source if k[0] == arch}, key=lambda k: k[1])
     names = demangle(k[1] for k in keys)
     rows = []
     for k in keys:

@@ -257,3 +257,27 @@ def test_resource_table_of_the_built_module():
     assert {"gemm_kernel", "gemm_tf32_kernel", "conv2d_direct_kernel", "im2col_kernel", "softmax_rows_kernel",
             "lstm_gates_forward_kernel", "batch_norm_stats_kernel", "sgd_step_kernel"} <= names, names
     assert all(r["local"] == 0 for r in rows), [r for r in rows if r["local"]]
+
+
+def test_gpu_only_code_imports_what_exists():
+    """The imports that run only on a GPU machine (inside the GPU tests and in gpu_bench.py) name pyengine
+    modules and attributes that exist: a rename must not wait for the next GPU run to be noticed."""
+    import ast
+    import importlib
+    import importlib.util
+    files = sorted((ROOT / "tests" / "cuda").glob("*.py")) + [BENCH / "gpu_bench.py"]
+    seen = 0
+    for f in files:
+        for node in ast.walk(ast.parse(f.read_text(), str(f))):
+            if isinstance(node, ast.Import):
+                for alias in node.names:
+                    if alias.name.split(".")[0] == "pyengine":
+                        importlib.import_module(alias.name)
+                        seen += 1
+            elif isinstance(node, ast.ImportFrom) and node.level == 0 and (node.module or "").split(".")[0] == "pyengine":
+                mod = importlib.import_module(node.module)
+                for alias in node.names:
+                    assert hasattr(mod, alias.name) or importlib.util.find_spec(f"{node.module}.{alias.name}"), (
+                        f"{f.name}:{node.lineno}: from {node.module} import {alias.name}")
+                seen += 1
+    assert seen > 20
