@@ -57,10 +57,23 @@ def test_shrink_removes_pruned_channels_and_keeps_the_function(rng):
 
 
 def test_shrink_keeps_channels_that_do_not_output_zero(rng):
+    """Filters zeroed but bias and batch norm left: a channel outputs the constant relu(bn(bias)),
+    so only the channels where that is 0 may go."""
     model = _bn_stats(digit_cnn(), rng)
-    prune.ln_structured(model.features[0], "weight", 4, n=2, dim=0)   # filters zero, bias and BN not
-    _, report = prune.shrink(model, pe.randn(1, 1, 28, 28))
-    assert report == {}
+    conv, bn = model.features[0], model.features[1]
+    prune.ln_structured(conv, "weight", 4, n=2, dim=0)
+    zero = conv.weight.numpy().reshape(8, -1).max(axis=1) == 0
+    const = (bn.weight.numpy() * (conv.bias.numpy() - bn.running_mean.numpy()) /
+             np.sqrt(bn.running_var.numpy() + bn.eps) + bn.bias.numpy())
+    removable = int((zero & (np.maximum(const, 0) == 0)).sum())
+    assert 0 < removable < 4, "the seed must give both kinds of channel"
+    x = pe.tensor(rng.standard_normal((3, 1, 28, 28)).astype(np.float32))
+    with pe.no_grad():
+        want = model(x).numpy()
+    _, report = prune.shrink(model, x[:1])
+    assert report == {"features.0": (8, 8 - removable)}
+    with pe.no_grad():
+        np.testing.assert_allclose(model(x).numpy(), want, rtol=1e-5, atol=1e-5)
 
 
 def test_sparse_file_round_trip_is_exact_and_smaller(rng, tmp_path):
