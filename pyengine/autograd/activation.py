@@ -1,7 +1,7 @@
 """Activations as autograd Functions over the device's kernels (``<op>_forward`` / ``<op>_backward``
 of pyengine.kernels.cpu / .cuda): ReLU, leaky ReLU, ELU, sigmoid, tanh — and PReLU, in NumPy.
 
-Any shape; the output has the input's shape and dtype. ReLU, leaky ReLU and ELU save their input,
+ReLU6 (MobileNet's min(max(x, 0), 6)) is NumPy too. Any shape; the output has the input's shape and dtype. ReLU, leaky ReLU and ELU save their input,
 sigmoid and tanh their output (the backward kernels take what is saved). At x = 0 the gradient is
 PyTorch's: 0 for ReLU, negative_slope for leaky ReLU, alpha for ELU and PReLU's slope (the kernels
 test x > 0).
@@ -13,8 +13,8 @@ import numpy as np
 from .core import Function
 from .device import kernels_of
 
-__all__ = ["Relu", "LeakyRelu", "Elu", "Sigmoid", "Tanh", "PRelu", "relu", "leaky_relu", "elu", "sigmoid",
-           "tanh", "prelu"]
+__all__ = ["Relu", "LeakyRelu", "Elu", "Sigmoid", "Tanh", "PRelu", "Relu6", "relu", "leaky_relu", "elu",
+           "sigmoid", "tanh", "prelu", "relu6"]
 
 
 class _Act(Function):
@@ -108,3 +108,23 @@ def prelu(input, weight):
         raise ValueError(f"prelu: weight {tuple(weight.shape)} must have 1 or C={input.shape[1]} elements "
                          f"for input {tuple(input.shape)}")
     return PRelu.apply(input, weight)
+
+
+class Relu6(Function):
+    """y = min(max(x, 0), 6); the gradient passes only strictly inside (0, 6), as torch's hardtanh."""
+    name = "relu6"
+    torch_name = "HardtanhBackward0"
+
+    @staticmethod
+    def forward(ctx, x):
+        ctx.x = x
+        return x.clip(0, 6)
+
+    @staticmethod
+    def backward(ctx, g):
+        x = ctx.x
+        return g * ((x > 0) & (x < 6))
+
+
+def relu6(input, inplace=False):
+    return Relu6.apply(input)

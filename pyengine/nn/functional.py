@@ -12,7 +12,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..autograd import batch_norm as _bn, conv2d as _conv, linear as _lin, lstm as _lstm, pool2d as _pool
-from ..autograd.activation import elu, leaky_relu, prelu, relu, sigmoid, tanh
+from ..autograd.activation import elu, leaky_relu, prelu, relu, relu6, sigmoid, tanh
 from ..autograd.device import xp_of
 from ..autograd.dropout import dropout
 from ..autograd.function import Function
@@ -22,7 +22,7 @@ from ..autograd.softmax import CrossEntropy, log_softmax, softmax
 from ..tensor import Tensor, _wrap, where
 
 __all__ = ["conv2d", "max_pool2d", "avg_pool2d", "adaptive_avg_pool2d", "global_avg_pool2d", "linear", "relu",
-           "leaky_relu", "prelu", "elu", "sigmoid", "tanh", "softmax", "log_softmax", "dropout", "batch_norm",
+           "leaky_relu", "relu6", "prelu", "elu", "sigmoid", "tanh", "softmax", "log_softmax", "dropout", "batch_norm",
            "lstm", "lstm_cell", "rnn_tanh_cell", "flatten", "pad", "cross_entropy", "nll_loss", "mse_loss",
            "l1_loss", "smooth_l1_loss", "binary_cross_entropy", "binary_cross_entropy_with_logits",
            "multi_margin_loss", "hinge_embedding_loss", "kl_div", "one_hot"]
@@ -279,8 +279,11 @@ def cross_entropy(input, target, weight=None, ignore_index=-100, reduction="mean
     tgt = target._data
     if tgt.dtype != np.int64:
         tgt = tgt.astype(np.int64)
+    # The fused kernel has no ignore_index: it runs only when every target is a real class that
+    # is not the ignored one (an in-range ignore_index, e.g. 0, would otherwise be counted).
     if (input.ndim == 2 and weight is None and not label_smoothing and tgt.size
-            and 0 <= int(tgt.min()) and int(tgt.max()) < C):
+            and 0 <= int(tgt.min()) and int(tgt.max()) < C
+            and not (0 <= ignore_index < C and bool((tgt == ignore_index).any()))):
         return CrossEntropy.apply(input, tgt, reduction)
     valid = tgt != ignore_index
     if tgt.size and (np.any((tgt[valid] < 0) | (tgt[valid] >= C))):
@@ -297,7 +300,9 @@ def cross_entropy(input, target, weight=None, ignore_index=-100, reduction="mean
         smooth = -(logp * Tensor(w)).sum(1) * Tensor(vmask * (label_smoothing / C))
         loss = loss + smooth
     if reduction == "mean":
-        return loss.sum() / float(wt.sum())
+        den = float(wt.sum())
+        # every target ignored: the mean is 0/0 = NaN, as in torch, and the gradient stays 0
+        return loss.sum() / den if den else loss.sum() + float("nan")
     if reduction == "sum":
         return loss.sum()
     return loss.reshape(expect)
@@ -320,7 +325,8 @@ def nll_loss(input, target, weight=None, ignore_index=-100, reduction="mean"):
     wt = w[t] * valid
     loss = -(input[np.arange(t.size), t] * wt)
     if reduction == "mean":
-        return loss.sum() / float(wt.sum())
+        den = float(wt.sum())
+        return loss.sum() / den if den else loss.sum() + float("nan")    # all ignored: NaN, gradient 0
     return _reduce(loss, reduction)
 
 

@@ -15,7 +15,7 @@ import math
 
 import numpy as np
 
-from ..autograd.activation import Elu, LeakyRelu, Relu, Sigmoid as Sigmoid_, Tanh as Tanh_
+from ..autograd.activation import Elu, LeakyRelu, Relu, Relu6 as Relu6_, Sigmoid as Sigmoid_, Tanh as Tanh_
 from ..autograd.batch_norm import batch_norm as _batch_norm
 from ..autograd.conv2d import Conv2d as _Conv2dFn
 from ..autograd.linear import Linear as _LinearFn
@@ -28,7 +28,7 @@ from . import init
 from .module import Module, Parameter
 
 __all__ = ["Identity", "Linear", "Conv2d", "MaxPool2d", "AvgPool2d", "AdaptiveAvgPool2d", "BatchNorm1d",
-           "BatchNorm2d", "Dropout", "Flatten", "ReLU", "LeakyReLU", "PReLU", "ELU", "Sigmoid", "Tanh", "Softmax",
+           "BatchNorm2d", "Dropout", "Flatten", "ReLU", "ReLU6", "LeakyReLU", "PReLU", "ELU", "Sigmoid", "Tanh", "Softmax",
            "LogSoftmax", "LSTM", "LSTMCell", "RNN"]
 
 
@@ -296,6 +296,16 @@ class ReLU(Module):
 
     def forward(self, x):
         return Relu.apply(x)
+
+
+class ReLU6(Module):
+    """y = min(max(x, 0), 6) (MobileNet's activation)."""
+
+    def __init__(self, inplace=False):
+        super().__init__()
+
+    def forward(self, x):
+        return Relu6_.apply(x)
 
 
 class LeakyReLU(Module):

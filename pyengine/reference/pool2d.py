@@ -1,0 +1,137 @@
+"""Reference 2-D pooling: max, average and global average, forward and backward, in float64.
+
+Each kernel loops over the kh·kw offsets (i, j) of the window and works on the whole
+(N, C, OH, OW) output at once: offset (i, j) of output (oh, ow) reads input row
+oh·sh − ph + i·dh and column ow·sw − pw + j·dw, or nothing when that lies in the padding.
+
+Max pooling follows PyTorch exactly: the window is scanned row by row, a value replaces the
+running maximum when it is greater or NaN, so ties keep the FIRST maximum and a NaN wins (the last
+NaN of the window gives the index). Indices are flat positions h·W + w inside each input plane.
+Average pooling divides by the window area clipped to the padded input (count_include_pad=True)
+or by the number of input elements in the window (count_include_pad=False), as PyTorch does.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from ..kernels._contract.pool2d import (check_avg_pool2d_backward, check_avg_pool2d_forward,
+                                      check_global_avg_pool2d_backward, check_global_avg_pool2d_forward,
+                                      check_max_pool2d_backward, check_max_pool2d_forward)
+
+__all__ = ["max_pool2d_forward", "max_pool2d_backward_input", "avg_pool2d_forward", "avg_pool2d_backward_input",
+           "global_avg_pool2d_forward", "global_avg_pool2d_backward_input"]
+
+
+def _positions(out: int, size: int, stride: int, padding: int, dilation: int, i: int):
+    """Input positions read by offset i of each output position, clipped, and which are inside the input."""
+    pos = np.arange(out) * stride - padding + i * dilation
+    valid = (pos >= 0) & (pos < size)
+    return np.clip(pos, 0, size - 1), valid
+
+
+def max_pool2d_forward(x, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False):
+    """Max over each window.
+
+    x: (N, C, H, W). Returns (output (N, C, OH, OW) of x's dtype, indices (N, C, OH, OW) int64 with
+    the flat position h·W + w of the maximum in its input plane).
+    OH = floor((H + 2·ph − dh·(kh − 1) − 1) / sh) + 1 (ceil with ceil_mode), likewise OW;
+    stride defaults to kernel_size.
+    """
+    g = check_max_pool2d_forward(x, kernel_size, stride, padding, dilation, ceil_mode)
+    xd = x.astype(np.float64)
+    best = np.full((g.N, g.C, g.OH, g.OW), -np.inf)
+    # the first in-input position of each window, PyTorch's index when nothing beats -inf
+    first_r = np.array([next(r for r in range(oh * g.sh - g.ph, oh * g.sh - g.ph + g.kh * g.dh, g.dh) if r >= 0)
+                        for oh in range(g.OH)], dtype=np.int64)
+    first_c = np.array([next(c for c in range(ow * g.sw - g.pw, ow * g.sw - g.pw + g.kw * g.dw, g.dw) if c >= 0)
+                        for ow in range(g.OW)], dtype=np.int64)
+    index = np.broadcast_to(first_r[:, None] * g.W + first_c[None, :], best.shape).copy()
+    for i in range(g.kh):
+        rows, rvalid = _positions(g.OH, g.H, g.sh, g.ph, g.dh, i)
+        for j in range(g.kw):
+            cols, cvalid = _positions(g.OW, g.W, g.sw, g.pw, g.dw, j)
+            vals = xd[:, :, rows[:, None], cols[None, :]]
+            take = (rvalid[:, None] & cvalid[None, :]) & ((vals > best) | np.isnan(vals))
+            best = np.where(take, vals, best)
+            index = np.where(take, rows[:, None] * g.W + cols[None, :], index)
+    return best.astype(x.dtype), index.astype(np.int64)
+
+
+def max_pool2d_backward_input(grad_output, indices, input_shape):
+    """grad_input[n, c].flat[indices[n, c, oh, ow]] += grad_output[n, c, oh, ow].
+
+    grad_output, indices: (N, C, OH, OW); input_shape: (N, C, H, W). Every index must lie in [0, H·W).
+    """
+    n, c, h, w = check_max_pool2d_backward(grad_output, indices, input_shape)
+    fn = "max_pool2d_backward_input"
+    if indices.size and (indices.min() < 0 or indices.max() >= h * w):
+        raise ValueError(f"{fn}: indices must lie in [0, H*W) = [0, {h * w}), got values from "
+                         f"{int(indices.min())} to {int(indices.max())}")
+    grad = np.zeros((n * c, h * w))
+    planes = np.repeat(np.arange(n * c), grad_output[0, 0].size if n * c else 0)
+    np.add.at(grad, (planes, indices.reshape(-1)), grad_output.astype(np.float64).reshape(-1))
+    return grad.reshape(n, c, h, w).astype(grad_output.dtype)
+
+
+def _avg_divisor(g, count_include_pad: bool) -> np.ndarray:
+    """(OH, OW) divisors: the window clipped to the padded input, or to the input alone."""
+    def one_dim(out, size, k, s, p):
+        start = np.arange(out) * s - p
+        end = np.minimum(start + k, size + p)
+        padded = end - start
+        inside = np.minimum(end, size) - np.maximum(start, 0)
+        return padded if count_include_pad else inside
+    return (one_dim(g.OH, g.H, g.kh, g.sh, g.ph)[:, None] * one_dim(g.OW, g.W, g.kw, g.sw, g.pw)[None, :]).astype(
+        np.float64)
+
+
+def avg_pool2d_forward(x, kernel_size, stride=None, padding=0, ceil_mode=False, count_include_pad=True):
+    """Mean over each window.
+
+    x: (N, C, H, W). Returns (N, C, OH, OW), OH = floor((H + 2·ph − kh) / sh) + 1 (ceil with ceil_mode).
+    Divisor: the window's area inside the padded input when count_include_pad, else the number of
+    input elements it covers.
+    """
+    g = check_avg_pool2d_forward(x, kernel_size, stride, padding, ceil_mode, count_include_pad)
+    xd = x.astype(np.float64)
+    total = np.zeros((g.N, g.C, g.OH, g.OW))
+    for i in range(g.kh):
+        rows, rvalid = _positions(g.OH, g.H, g.sh, g.ph, 1, i)
+        for j in range(g.kw):
+            cols, cvalid = _positions(g.OW, g.W, g.sw, g.pw, 1, j)
+            total += np.where(rvalid[:, None] & cvalid[None, :], xd[:, :, rows[:, None], cols[None, :]], 0.0)
+    return (total / _avg_divisor(g, count_include_pad)).astype(x.dtype)
+
+
+def avg_pool2d_backward_input(grad_output, input_shape, kernel_size, stride=None, padding=0, ceil_mode=False,
+                              count_include_pad=True):
+    """Each input element receives grad_output / divisor from every window that covers it.
+
+    grad_output: (N, C, OH, OW) with OH, OW the forward's output size for input_shape (N, C, H, W).
+    """
+    g = check_avg_pool2d_backward(grad_output, input_shape, kernel_size, stride, padding, ceil_mode,
+                                  count_include_pad)
+    share = grad_output.astype(np.float64) / _avg_divisor(g, count_include_pad)
+    grad = np.zeros((g.N, g.C, g.H, g.W))
+    for i in range(g.kh):
+        rows, rvalid = _positions(g.OH, g.H, g.sh, g.ph, 1, i)
+        for j in range(g.kw):
+            cols, cvalid = _positions(g.OW, g.W, g.sw, g.pw, 1, j)
+            valid = rvalid[:, None] & cvalid[None, :]
+            r = np.broadcast_to(rows[:, None], valid.shape)[valid]
+            c = np.broadcast_to(cols[None, :], valid.shape)[valid]
+            np.add.at(grad, (slice(None), slice(None), r, c), share[:, :, valid])
+    return grad.astype(grad_output.dtype)
+
+
+def global_avg_pool2d_forward(x):
+    """Mean over each whole plane: x (N, C, H, W) → (N, C, 1, 1)."""
+    check_global_avg_pool2d_forward(x)
+    return x.astype(np.float64).mean(axis=(2, 3), keepdims=True).astype(x.dtype)
+
+
+def global_avg_pool2d_backward_input(grad_output, input_shape):
+    """grad_input[n, c, h, w] = grad_output[n, c, 0, 0] / (H·W); grad_output (N, C, 1, 1)."""
+    n, c, h, w = check_global_avg_pool2d_backward(grad_output, input_shape)
+    share = grad_output.astype(np.float64) / (h * w)
+    return np.broadcast_to(share, (n, c, h, w)).astype(grad_output.dtype)
