@@ -9,8 +9,8 @@ topological order; ``no_grad``/``enable_grad``/``set_grad_enabled`` switch recor
 from .core import Function, Tensor, _wrap
 from .device import kernels_for, xp_of
 from .engine import _store_grad, root_grad, run_backward
-from .grad_mode import (detect_anomaly, enable_grad, is_anomaly_enabled, is_grad_enabled, no_grad,
-                        set_grad_enabled)
+from .grad_mode import (detect_anomaly, enable_grad, inference_mode, is_anomaly_enabled, is_grad_enabled,
+                        is_inference_mode_enabled, no_grad, set_grad_enabled)
 from . import activation, batch_norm, conv2d, dropout, linear, lstm, ops, pool2d, softmax  # noqa: F401
 
 
@@ -72,4 +72,5 @@ def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph=Fal
 
 
 __all__ = ["Function", "Tensor", "backward", "grad", "no_grad", "enable_grad", "set_grad_enabled",
-           "is_grad_enabled", "detect_anomaly", "is_anomaly_enabled", "kernels_for"]
+           "is_grad_enabled", "detect_anomaly", "is_anomaly_enabled", "kernels_for", "inference_mode",
+           "is_inference_mode_enabled"]
