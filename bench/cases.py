@@ -121,7 +121,7 @@ CONV_LAYERS = {
 }
 
 
-def conv_case(layer, which, batch=None):
+def conv2d_case(layer, which, batch=None):
     N, C, H, W, K = CONV_LAYERS[layer]
     N = batch or N
     R = S = 3
@@ -204,7 +204,7 @@ def _rotating(calls):
     return lambda: next(it)()
 
 
-def pool_case(kind, which, shape=(128, 32, 28, 28)):
+def pool2d_case(kind, which, shape=(128, 32, 28, 28)):
     def build(rng):
         torch = _torch()
         N, C, H, W = shape
@@ -354,7 +354,7 @@ def relu_case(which, shape=(128, 32, 28, 28)):
     return build, f"relu {'x'.join(map(str, shape))} {which}"
 
 
-def batchnorm_case(which, shape=(128, 32, 28, 28)):
+def batch_norm_case(which, shape=(128, 32, 28, 28)):
     def build(rng):
         torch = _torch()
         C = shape[1]
@@ -541,20 +541,20 @@ def all_cases(quick: bool) -> list:
         for which in ("fwd", "bwd_input", "bwd_weight", "fwd+bwd"):
             big = layer.startswith("resnet")
             if quick:
-                add("conv", conv_case(layer, which, batch=4 if big else None), True)
+                add("conv2d", conv2d_case(layer, which, batch=4 if big else None), True)
             else:
-                add("conv", conv_case(layer, which), False)
+                add("conv2d", conv2d_case(layer, which), False)
     for kind in ("max", "avg"):
         for which in ("fwd", "bwd"):
-            add("pool", pool_case(kind, which), True)
+            add("pool2d", pool2d_case(kind, which), True)
     add("lstm", lstm_case("fwd", T=10) if quick else lstm_case("fwd"), True)
     add("lstm", lstm_case("fwd+bwd", T=10) if quick else lstm_case("fwd+bwd"), True)
     add("linear", linear_case("fwd"), True)
     add("linear", linear_case("bwd"), False)
     add("activation", relu_case("fwd"), True)
     add("activation", relu_case("bwd"), False)
-    add("batchnorm", batchnorm_case("fwd"), True)
-    add("batchnorm", batchnorm_case("bwd"), False)
+    add("batch_norm", batch_norm_case("fwd"), True)
+    add("batch_norm", batch_norm_case("bwd"), False)
     add("softmax", softmax_case(), False)
     add("train", train_case(), True)
     return out

@@ -1,5 +1,6 @@
 # The fast kernels in csrc/cpu/isa/ are compiled once per instruction set, each copy in its own
-# namespace (pyengine::cpu::<isa>), and csrc/cpu/dispatch.cpp picks one copy at import by CPUID.
+# namespace (pyengine::cpu::<isa>); csrc/cpu/runtime.cpp picks one copy at import by CPUID and the
+# callers reach it through the dispatch declared in pyengine/isa_dispatch.h.
 # The default build never uses -march=native: a wheel built here runs on any x86-64.
 
 function(pe_link_openmp target)

@@ -2,7 +2,7 @@
 //   fma_peak_gflops(threads, isa)  measured fp32 FMA throughput of the ISA's copy of the FMA loop
 //   bench_copy(dst, src, threads)  parallel float32 copy, for memory bandwidth (timed in Python)
 // and _gemm_ex, the GEMM with the fused bias/ReLU epilogue of pyengine/gemm.h, exposed so the tests
-// (tests/kernels/test_gemm_epilogue.py) reach it before a kernel family uses it.
+// (tests/kernels/test_gemm.py) reach it before a kernel family uses it.
 #include <chrono>
 #include <string>
 #include <tuple>

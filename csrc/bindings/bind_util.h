@@ -119,13 +119,13 @@ const T* cptr(const py::array& a) { return static_cast<const T*>(a.data()); }
 // Declarations of each op family's binding (one file each in csrc/bindings/).
 void bind_runtime(py::module_& m);
 void bind_gemm(py::module_& m);
-void bind_conv(py::module_& m);
-void bind_pool(py::module_& m);
+void bind_conv2d(py::module_& m);
+void bind_pool2d(py::module_& m);
 void bind_lstm(py::module_& m);
 void bind_linear(py::module_& m);
 void bind_activation(py::module_& m);
 void bind_softmax(py::module_& m);
-void bind_batchnorm(py::module_& m);
+void bind_batch_norm(py::module_& m);
 void bind_dropout(py::module_& m);
 void bind_optim(py::module_& m);
 void bind_bench(py::module_& m);

@@ -98,7 +98,7 @@ void check_workspace(const char* fn, const pc::ConvShape& s, const Dev& ws, inde
     value_error(cat(fn, ": workspace must hold ", need, " elements, got ", ws.present ? ws.numel : 0));
 }
 
-void bind_conv(py::module_& m) {
+void bind_conv2d(py::module_& m) {
   m.def(
       "conv2d_plan",
       [](std::vector<index_t> xs, std::vector<index_t> wsh, Pair st, Pair pad, Pair dil, index_t groups,
@@ -241,7 +241,7 @@ pc::PoolShape pool_shape(const char* fn, const Dev& x, const Dev& y, Pair ksz, P
   return s;
 }
 
-void bind_pool(py::module_& m) {
+void bind_pool2d(py::module_& m) {
   m.def("max_pool2d_forward", [](py::handle x_, py::handle y_, py::handle ind_, Pair ksz, Pair st, Pair pad, Pair dil,
                                  std::uintptr_t stream) {
     const char* fn = "max_pool2d_forward";
@@ -403,8 +403,8 @@ void bind_lstm(py::module_& m) {
 
 void bind_cuda_dense(py::module_& m) {
   bind_gemm(m);
-  bind_conv(m);
-  bind_pool(m);
+  bind_conv2d(m);
+  bind_pool2d(m);
   bind_lstm(m);
 }
 

@@ -5,7 +5,7 @@
 #include <cstdint>
 
 #include "cuda_bind_util.h"
-#include "pyengine/cuda/batchnorm.h"
+#include "pyengine/cuda/batch_norm.h"
 #include "pyengine/cuda/dropout_rng.h"
 #include "pyengine/cuda/elementwise.h"
 #include "pyengine/cuda/optim.h"
@@ -213,7 +213,7 @@ std::tuple<index_t, index_t, index_t> bn_dims(const char* fn, const Dev& x) {
   value_error(cat(fn, ": x must be 2-D (N, C) or 4-D (N, C, H, W), got ", shape_str(x.shape)));
 }
 
-void bind_batchnorm(py::module_& m) {
+void bind_batch_norm(py::module_& m) {
   m.def("batch_norm_forward", [](py::handle x_, py::handle w_, py::handle b_, py::handle rm_, py::handle rv_,
                                  bool training, double momentum, double eps, py::handle y_, py::handle sm_,
                                  py::handle si_, std::uintptr_t stream) {
@@ -363,7 +363,7 @@ void bind_cuda_pointwise(py::module_& m) {
   bind_dropout(m);
   bind_reduce(m);
   bind_softmax(m);
-  bind_batchnorm(m);
+  bind_batch_norm(m);
   bind_optim(m);
 }
 

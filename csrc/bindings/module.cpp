@@ -6,13 +6,13 @@ PYBIND11_MODULE(_C, m) {
   using namespace pyengine::bind;
   bind_runtime(m);
   bind_gemm(m);
-  bind_conv(m);
-  bind_pool(m);
+  bind_conv2d(m);
+  bind_pool2d(m);
   bind_lstm(m);
   bind_linear(m);
   bind_activation(m);
   bind_softmax(m);
-  bind_batchnorm(m);
+  bind_batch_norm(m);
   bind_dropout(m);
   bind_optim(m);
   bind_bench(m);

@@ -1,4 +1,4 @@
-// pool2d.cpp — picks the ISA copy of the max/average pooling kernels (csrc/cpu/isa/pool_isa.cpp) and
+// pool2d.cpp — picks the ISA copy of the max/average pooling kernels (csrc/cpu/isa/pool2d_isa.cpp) and
 // holds global average pooling, a plain per-plane mean that the compiler vectorises.
 #include "pyengine/pool2d.h"
 

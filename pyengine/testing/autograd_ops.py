@@ -1,6 +1,6 @@
 """The autograd registry: one entry per differentiable Tensor op, functional op, layer and loss, with
 float64 sample inputs kept away from kinks, checked by ``gradcheck`` through autograd and the device's
-C++ kernels (tests/autograd/test_gradcheck_registry.py).
+C++ kernels (tests/autograd/test_gradcheck.py).
 
 An entry's ``fn`` takes the sample's Tensors (and a Module when ``module`` builds one; its parameters
 are then checked too). ``covers`` names what the entry exercises, so the completeness test can require
@@ -20,7 +20,7 @@ import numpy as np
 
 F64 = np.float64
 
-# Tensor methods and operators the registry must cover (the differentiable ones of issue 3).
+# Tensor methods and operators the registry must cover (the differentiable ones).
 TENSOR_OPS = ["add", "sub", "mul", "div", "pow", "neg", "matmul", "radd", "rsub", "rmul", "rtruediv", "rpow",
               "exp", "log", "sqrt", "abs", "clamp", "sum", "mean", "max", "min", "var", "reshape", "view",
               "flatten", "squeeze", "unsqueeze", "transpose", "permute", "T", "getitem", "cat", "stack", "where",

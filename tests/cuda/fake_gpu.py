@@ -126,7 +126,7 @@ def make_cuda():
     m.cross_entropy_forward, m.cross_entropy_backward = cross_entropy_forward, cross_entropy_backward
 
     def _geo(xs, ws, st, pad, dil, groups):
-        from pyengine.kernels._contract.conv import conv_geometry
+        from pyengine.kernels._contract.conv2d import conv_geometry
         return conv_geometry("fake", xs, ws, st, pad, dil, groups)
 
     def _pointwise(g):

@@ -16,7 +16,7 @@
 //       element receives grad_output/divisor (grad_input written).
 // global avg: y (N, C) = mean over H·W; backward grad_input = grad_output/(H·W) (written).
 //
-// Algorithm (csrc/cpu/isa/pool_isa.cpp): parallel over the N·C planes. The common 2×2 stride-2
+// Algorithm (csrc/cpu/isa/pool2d_isa.cpp): parallel over the N·C planes. The common 2×2 stride-2
 // unpadded case has a vector path on AVX2/AVX-512 (rows deinterleaved into the four window corners, 8 outputs at a
 // time, the last chunk of a row overlapping the previous one); its backward writes each 2×2 block
 // once (value or zero) instead of zeroing the plane and scattering. Other shapes use a scalar

@@ -4,12 +4,12 @@ Arrays in, new arrays out. Views are made contiguous here before the binding see
 binding checks again, so calling pyengine._C directly with bad input also raises, never crashes.
 """
 from .gemm import *  # noqa: F401,F403
-from .conv import *  # noqa: F401,F403
-from .pool import *  # noqa: F401,F403
+from .conv2d import *  # noqa: F401,F403
+from .pool2d import *  # noqa: F401,F403
 from .linear import *  # noqa: F401,F403
 from .lstm import *  # noqa: F401,F403
 from .activation import *  # noqa: F401,F403
 from .softmax import *  # noqa: F401,F403
-from .batchnorm import *  # noqa: F401,F403
+from .batch_norm import *  # noqa: F401,F403
 from .dropout import *  # noqa: F401,F403
 from .optim import *  # noqa: F401,F403

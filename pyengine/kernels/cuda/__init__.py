@@ -8,13 +8,13 @@ says which is missing. ``pyengine.backends.cuda.allow_tf32 = True`` lets float32
 convolutions use TF32 tensor cores.
 """
 from .gemm import *  # noqa: F401,F403
-from .conv import *  # noqa: F401,F403
-from .pool import *  # noqa: F401,F403
+from .conv2d import *  # noqa: F401,F403
+from .pool2d import *  # noqa: F401,F403
 from .linear import *  # noqa: F401,F403
 from .lstm import *  # noqa: F401,F403
 from .activation import *  # noqa: F401,F403
 from .softmax import *  # noqa: F401,F403
-from .batchnorm import *  # noqa: F401,F403
+from .batch_norm import *  # noqa: F401,F403
 from .dropout import *  # noqa: F401,F403
 from .optim import *  # noqa: F401,F403
 

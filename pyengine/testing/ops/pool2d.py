@@ -236,10 +236,10 @@ GAP_GRAD = GradSpec(
 )
 
 OPS = [
-    OpInfo("max_pool2d_forward", "pool", _max_fwd_samples, _max_fwd_errors, grad=MAX_GRAD),
-    OpInfo("max_pool2d_backward_input", "pool", _max_bwd_samples, _max_bwd_errors),
-    OpInfo("avg_pool2d_forward", "pool", _avg_fwd_samples, _avg_fwd_errors, grad=AVG_GRAD),
-    OpInfo("avg_pool2d_backward_input", "pool", _avg_bwd_samples, _avg_bwd_errors),
-    OpInfo("global_avg_pool2d_forward", "pool", _gap_fwd_samples, _gap_fwd_errors, grad=GAP_GRAD),
-    OpInfo("global_avg_pool2d_backward_input", "pool", _gap_bwd_samples, _gap_bwd_errors),
+    OpInfo("max_pool2d_forward", "pool2d", _max_fwd_samples, _max_fwd_errors, grad=MAX_GRAD),
+    OpInfo("max_pool2d_backward_input", "pool2d", _max_bwd_samples, _max_bwd_errors),
+    OpInfo("avg_pool2d_forward", "pool2d", _avg_fwd_samples, _avg_fwd_errors, grad=AVG_GRAD),
+    OpInfo("avg_pool2d_backward_input", "pool2d", _avg_bwd_samples, _avg_bwd_errors),
+    OpInfo("global_avg_pool2d_forward", "pool2d", _gap_fwd_samples, _gap_fwd_errors, grad=GAP_GRAD),
+    OpInfo("global_avg_pool2d_backward_input", "pool2d", _gap_bwd_samples, _gap_bwd_errors),
 ]

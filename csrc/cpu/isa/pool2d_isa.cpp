@@ -1,4 +1,4 @@
-// pool_isa.cpp — 2-D max and average pooling (see pyengine/pool2d.h), compiled once per ISA.
+// pool2d_isa.cpp — 2-D max and average pooling (see pyengine/pool2d.h), compiled once per ISA.
 //
 // Parallel over the N·C planes (static schedule, one plane per iteration). Two paths per op:
 //  * 2×2 window, stride 2, no padding, dilation 1 (the usual down-sampling layer): per output row
@@ -20,7 +20,7 @@
 #pragma GCC diagnostic ignored "-Wpsabi"
 
 #ifndef PYENGINE_ISA
-#error "pool_isa.cpp is compiled once per ISA with -DPYENGINE_ISA=<name>"
+#error "pool2d_isa.cpp is compiled once per ISA with -DPYENGINE_ISA=<name>"
 #endif
 
 namespace pyengine::cpu::PYENGINE_ISA {

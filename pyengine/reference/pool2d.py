@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..kernels._contract.pool import (check_avg_pool2d_backward, check_avg_pool2d_forward,
+from ..kernels._contract.pool2d import (check_avg_pool2d_backward, check_avg_pool2d_forward,
                                       check_global_avg_pool2d_backward, check_global_avg_pool2d_forward,
                                       check_max_pool2d_backward, check_max_pool2d_forward)
 

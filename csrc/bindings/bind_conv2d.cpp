@@ -1,6 +1,6 @@
-// bind_conv.cpp — im2col, col2im, conv2d_forward and its three backwards.
+// bind_conv2d.cpp — im2col, col2im, conv2d_forward and its three backwards.
 //
-// The Python wrappers (pyengine/kernels/cpu/conv.py) normalise int-or-pair arguments and make
+// The Python wrappers (pyengine/kernels/cpu/conv2d.py) normalise int-or-pair arguments and make
 // arrays contiguous; this file re-checks everything the kernels rely on (so a direct _C call with
 // bad input raises instead of crashing): dtypes, ranks, contiguity, stride/dilation ≥ 1,
 // padding ≥ 0, groups dividing C and K, weight channels matching x, a kernel span that fits the
@@ -156,7 +156,7 @@ py::array col2im_typed(const ConvGeom& g, const py::array& cols) {
 
 }  // namespace
 
-void bind_conv(py::module_& m) {
+void bind_conv2d(py::module_& m) {
   m.def("conv2d_forward", [](const py::array& x, const py::array& w, const py::object& bias, index_t sh,
                              index_t sw, index_t ph, index_t pw, index_t dh, index_t dw, index_t groups) {
     const char* fn = "conv2d_forward";

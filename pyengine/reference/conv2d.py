@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..kernels._contract.conv import (ConvGeometry, check_col2im, check_conv2d_backward_bias,
+from ..kernels._contract.conv2d import (ConvGeometry, check_col2im, check_conv2d_backward_bias,
                                       check_conv2d_backward_input, check_conv2d_backward_weight,
                                       check_conv2d_forward, check_im2col)
 

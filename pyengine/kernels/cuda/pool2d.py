@@ -1,6 +1,6 @@
 """CUDA pooling (csrc/cuda/pool2d.cu): one thread per output for the forwards, one per input for the
 average backward (gathering from the windows that cover it), an atomic scatter for the max backward,
-one warp per plane for global average pooling. Checks and output sizes: kernels/_contract/pool.py;
+one warp per plane for global average pooling. Checks and output sizes: kernels/_contract/pool2d.py;
 the max backward also checks that every index lies in its plane (as the reference does), which
 waits for the device once per call.
 """
@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from ..._runtime import are_deterministic_algorithms_enabled
 
-from .._contract.pool import (check_avg_pool2d_backward, check_avg_pool2d_forward,
+from .._contract.pool2d import (check_avg_pool2d_backward, check_avg_pool2d_forward,
                               check_global_avg_pool2d_backward, check_global_avg_pool2d_forward,
                               check_max_pool2d_backward, check_max_pool2d_forward)
 from . import _ext

@@ -1,4 +1,4 @@
-// pyengine/batchnorm.h — batch normalisation over x (N, C, HW) (HW = 1 for 2-D (N, C) input).
+// pyengine/batch_norm.h — batch normalisation over x (N, C, HW) (HW = 1 for 2-D (N, C) input).
 //
 // Per channel c over M = N·HW values:
 //   training: mean = Σx/M, var = Σ(x − mean)²/M (biased, normalises);

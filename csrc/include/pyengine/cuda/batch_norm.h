@@ -1,4 +1,4 @@
-// pyengine/cuda/batchnorm.h — batch normalisation over (N, C, L) (L = H·W, or 1 for (N, C) input).
+// pyengine/cuda/batch_norm.h — batch normalisation over (N, C, L) (L = H·W, or 1 for (N, C) input).
 //
 // forward, training: per channel c over the M = N·L values: mean, biased variance var;
 //   save_mean = mean, save_invstd = 1/sqrt(var + eps); y = (x − mean)·invstd·w + b;

@@ -6,7 +6,7 @@ at WORKSPACE_ELEMENTS (at least one image's columns).
 """
 from __future__ import annotations
 
-from .._contract.conv import (check_col2im, check_conv2d_backward_bias, check_conv2d_backward_input,
+from .._contract.conv2d import (check_col2im, check_conv2d_backward_bias, check_conv2d_backward_input,
                               check_conv2d_backward_weight, check_conv2d_forward, check_im2col)
 from . import _ext
 

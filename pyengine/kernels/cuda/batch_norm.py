@@ -1,10 +1,10 @@
-"""CUDA batch normalisation (csrc/cuda/batchnorm.cu): per-channel statistics with one block per
+"""CUDA batch normalisation (csrc/cuda/batch_norm.cu): per-channel statistics with one block per
 channel, normalisation and the input gradient as elementwise kernels. The running statistics are
 updated in place on the device (a non-contiguous view through a contiguous copy written back).
 """
 from __future__ import annotations
 
-from .._contract.batchnorm import check_batch_norm_backward, check_batch_norm_forward
+from .._contract.batch_norm import check_batch_norm_backward, check_batch_norm_forward
 from . import _ext
 
 __all__ = ["batch_norm_forward", "batch_norm_backward"]

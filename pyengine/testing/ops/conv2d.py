@@ -338,13 +338,13 @@ COL2IM_GRAD = GradSpec(
 
 
 OPS = [
-    OpInfo("im2col", "conv", _im2col_samples, _im2col_errors, tol=dict(TOL), grad=IM2COL_GRAD),
-    OpInfo("col2im", "conv", _col2im_samples, _col2im_errors, tol=dict(TOL), grad=COL2IM_GRAD),
-    OpInfo("conv2d_forward", "conv", _forward_samples, _forward_errors, tol=dict(TOL), grad=CONV_GRAD),
-    OpInfo("conv2d_backward_input", "conv", _backward_input_samples, _backward_input_errors, tol=dict(TOL),
+    OpInfo("im2col", "conv2d", _im2col_samples, _im2col_errors, tol=dict(TOL), grad=IM2COL_GRAD),
+    OpInfo("col2im", "conv2d", _col2im_samples, _col2im_errors, tol=dict(TOL), grad=COL2IM_GRAD),
+    OpInfo("conv2d_forward", "conv2d", _forward_samples, _forward_errors, tol=dict(TOL), grad=CONV_GRAD),
+    OpInfo("conv2d_backward_input", "conv2d", _backward_input_samples, _backward_input_errors, tol=dict(TOL),
            grad=BACKWARD_INPUT_GRAD),
-    OpInfo("conv2d_backward_weight", "conv", _backward_weight_samples, _backward_weight_errors, tol=dict(TOL),
+    OpInfo("conv2d_backward_weight", "conv2d", _backward_weight_samples, _backward_weight_errors, tol=dict(TOL),
            grad=BACKWARD_WEIGHT_GRAD),
-    OpInfo("conv2d_backward_bias", "conv", _backward_bias_samples, _backward_bias_errors, tol=dict(TOL),
+    OpInfo("conv2d_backward_bias", "conv2d", _backward_bias_samples, _backward_bias_errors, tol=dict(TOL),
            grad=BACKWARD_BIAS_GRAD),
 ]

@@ -1,14 +1,14 @@
-"""CPU pooling: the kernels of csrc/cpu/isa/pool_isa.cpp (see csrc/include/pyengine/pool2d.h).
+"""CPU pooling: the kernels of csrc/cpu/isa/pool2d_isa.cpp (see csrc/include/pyengine/pool2d.h).
 
 Same names, signatures and errors as ``pyengine.reference.pool``; the shared checks live in
-``kernels/_contract/pool.py``. Views are copied to C order here before the binding sees them.
+``kernels/_contract/pool2d.py``. Views are copied to C order here before the binding sees them.
 Max pooling keeps the first maximum of a window on ties and lets NaN win, as PyTorch does.
 """
 from __future__ import annotations
 
 import numpy as np
 
-from .._contract.pool import (check_avg_pool2d_backward, check_avg_pool2d_forward,
+from .._contract.pool2d import (check_avg_pool2d_backward, check_avg_pool2d_forward,
                               check_global_avg_pool2d_backward, check_global_avg_pool2d_forward,
                               check_max_pool2d_backward, check_max_pool2d_forward)
 from ._ext import _C

@@ -1,5 +1,5 @@
-// batchnorm.cpp — picks the ISA copy of the batch-norm kernels (csrc/cpu/isa/batchnorm_isa.cpp).
-#include "pyengine/batchnorm.h"
+// batch_norm.cpp — picks the ISA copy of the batch-norm kernels (csrc/cpu/isa/batch_norm_isa.cpp).
+#include "pyengine/batch_norm.h"
 
 #include "pyengine/isa_dispatch.h"
 

@@ -1,4 +1,4 @@
-// batchnorm_isa.cpp — batch normalisation forward/backward (see pyengine/batchnorm.h), compiled
+// batch_norm_isa.cpp — batch normalisation forward/backward (see pyengine/batch_norm.h), compiled
 // once per ISA.
 //
 // Channel c of x (N, C, HW) is N runs of HW contiguous values. With HW > 1 the loops run over
@@ -12,10 +12,10 @@
 #include <cmath>
 
 
-#include "pyengine/batchnorm.h"
+#include "pyengine/batch_norm.h"
 
 #ifndef PYENGINE_ISA
-#error "batchnorm_isa.cpp is compiled once per ISA with -DPYENGINE_ISA=<name>"
+#error "batch_norm_isa.cpp is compiled once per ISA with -DPYENGINE_ISA=<name>"
 #endif
 
 namespace pyengine::cpu::PYENGINE_ISA {

@@ -159,6 +159,6 @@ def _grad_vjp(impl, g, x, w, b, stats):
 GRAD = GradSpec(forward=_grad_forward, vjp=_grad_vjp, inputs=_grad_inputs)
 
 OPS = [
-    OpInfo("batch_norm_forward", "batchnorm", _fwd_samples, _fwd_errors, call=_fwd_call, grad=GRAD),
-    OpInfo("batch_norm_backward", "batchnorm", _bwd_samples, _bwd_errors),
+    OpInfo("batch_norm_forward", "batch_norm", _fwd_samples, _fwd_errors, call=_fwd_call, grad=GRAD),
+    OpInfo("batch_norm_backward", "batch_norm", _bwd_samples, _bwd_errors),
 ]

@@ -1,4 +1,4 @@
-// bind_batchnorm.cpp — batch_norm_forward / batch_norm_backward (pyengine/batchnorm.h).
+// bind_batch_norm.cpp — batch_norm_forward / batch_norm_backward (pyengine/batch_norm.h).
 //
 // weight, bias and the running statistics are optional (None); the running statistics are updated in
 // place, so they must be writeable C-contiguous arrays of x's dtype (the Python wrapper copies a view
@@ -6,7 +6,7 @@
 #include <cmath>
 
 #include "bind_util.h"
-#include "pyengine/batchnorm.h"
+#include "pyengine/batch_norm.h"
 
 namespace pyengine::bind {
 namespace {
@@ -82,7 +82,7 @@ py::tuple backward(const py::array& g, const py::array& x, const Dims& d, const 
 
 }  // namespace
 
-void bind_batchnorm(py::module_& m) {
+void bind_batch_norm(py::module_& m) {
   m.def("batch_norm_forward", [](const py::array& x, const py::object& weight, const py::object& bias,
                                  const py::object& running_mean, const py::object& running_var, bool training,
                                  double momentum, double eps) -> py::tuple {

@@ -1,9 +1,9 @@
-// batchnorm.cu — batch normalisation of pyengine/cuda/batchnorm.h. Statistics: one block per channel,
+// batch_norm.cu — batch normalisation of pyengine/cuda/batch_norm.h. Statistics: one block per channel,
 // two passes (mean, then Σ(x − mean)², so the variance does not cancel catastrophically).
 // Normalisation and the input gradient: grid-stride elementwise kernels reading per-channel values.
 #include <cmath>
 
-#include "pyengine/cuda/batchnorm.h"
+#include "pyengine/cuda/batch_norm.h"
 #include "pyengine/cuda/common.cuh"
 
 namespace pyengine::cuda {

@@ -1,4 +1,4 @@
-// device.cu — queries of the CUDA runtime for pyengine.info() and pyengine.cuda.*.
+// runtime.cu — queries of the CUDA runtime for pyengine.info() and pyengine.cuda.*.
 #include <cuda_runtime.h>
 
 #include <string>

@@ -1,4 +1,4 @@
-"""CPU batch normalisation: csrc/cpu/batchnorm.cpp (see csrc/include/pyengine/batchnorm.h).
+"""CPU batch normalisation: csrc/cpu/batch_norm.cpp (see csrc/include/pyengine/batch_norm.h).
 
 Same names, signatures and errors as ``pyengine.reference.batchnorm``. The running statistics are
 updated in place; a non-contiguous view is updated through a contiguous copy written back.
@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .._contract.batchnorm import check_batch_norm_backward, check_batch_norm_forward
+from .._contract.batch_norm import check_batch_norm_backward, check_batch_norm_forward
 from ._ext import _C
 
 __all__ = ["batch_norm_forward", "batch_norm_backward"]

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..kernels._contract.batchnorm import check_batch_norm_backward, check_batch_norm_forward
+from ..kernels._contract.batch_norm import check_batch_norm_backward, check_batch_norm_forward
 
 __all__ = ["batch_norm_forward", "batch_norm_backward"]
 

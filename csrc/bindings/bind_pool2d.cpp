@@ -1,4 +1,4 @@
-// bind_pool.cpp — max, average and global average pooling (pyengine/pool2d.h).
+// bind_pool2d.cpp — max, average and global average pooling (pyengine/pool2d.h).
 //
 // The binding recomputes the geometry the Python contract computes (output size, PyTorch's limits,
 // windows that hold at least one input element) so a direct _C call with any arguments raises
@@ -160,7 +160,7 @@ void check_grad_shape(const char* fn, const py::array& g, const Shape4& in, inde
 
 }  // namespace
 
-void bind_pool(py::module_& m) {
+void bind_pool2d(py::module_& m) {
   m.def("max_pool2d_forward", [](const py::array& x, const Pair& k, const Pair& s, const Pair& p, const Pair& d,
                                  bool ceil_mode) -> py::tuple {
     const char* fn = "max_pool2d_forward";
