@@ -47,16 +47,21 @@ class DataLoader:
 
     batch_size ≥ 1; shuffle: a new order every epoch; drop_last: skip the last incomplete batch;
     collate_fn: list of samples → batch (default_collate); generator (numpy Generator) or seed fix
-    the shuffling. ``len(loader)`` is the number of batches per epoch.
+    the shuffling. sampler: an iterable of dataset indices (e.g. a DistributedSampler) that gives
+    the order instead (not with shuffle); set_epoch is passed on to it. ``len(loader)`` is the
+    number of batches per epoch.
     """
 
     def __init__(self, dataset, batch_size: int = 1, shuffle: bool = False, drop_last: bool = False,
-                 collate_fn=None, generator=None, *, seed=None):
+                 collate_fn=None, generator=None, *, seed=None, sampler=None):
         if isinstance(batch_size, bool) or not isinstance(batch_size, numbers.Integral) or batch_size < 1:
             raise ValueError(f"DataLoader: batch_size must be a positive int, got {batch_size!r}")
         if generator is not None and not isinstance(generator, np.random.Generator):
             raise TypeError(f"DataLoader: generator must be a numpy.random.Generator, got {type(generator).__name__}")
+        if sampler is not None and shuffle:
+            raise ValueError("DataLoader: sampler and shuffle=True exclude each other (the sampler gives the order)")
         self.dataset = dataset
+        self.sampler = sampler
         self.batch_size = int(batch_size)
         self.shuffle = bool(shuffle)
         self.drop_last = bool(drop_last)
@@ -68,12 +73,16 @@ class DataLoader:
     def set_epoch(self, epoch: int) -> None:
         """The epoch whose order the next iteration uses (the fit loop sets it; resume relies on it)."""
         self.epoch = int(epoch)
+        if hasattr(self.sampler, "set_epoch"):
+            self.sampler.set_epoch(epoch)
 
     def __len__(self):
-        n = len(self.dataset)
+        n = len(self.dataset) if self.sampler is None else len(self.sampler)
         return n // self.batch_size if self.drop_last else -(-n // self.batch_size)
 
     def _order(self) -> np.ndarray:
+        if self.sampler is not None:
+            return np.fromiter(iter(self.sampler), dtype=np.int64)
         n = len(self.dataset)
         if not self.shuffle:
             return np.arange(n)

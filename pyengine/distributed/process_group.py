@@ -362,6 +362,8 @@ def _excepthook(etype, value, tb):
     sys.stderr.write("".join(prefix + line + "\n" for line in text.rstrip("\n").split("\n")))
     sys.stderr.flush()
     sys.stdout.flush()
+    from . import launch
+    launch.record_status(g.rank, "failed", f"{etype.__name__}: {value}")   # first: mpiexec may kill us soon
     if not isinstance(value, PeerFailedError):      # the others already know about that failure
         summary = f"{etype.__name__}: {value}"
         if len(summary) > 600:
@@ -370,8 +372,6 @@ def _excepthook(etype, value, tb):
             g.notify_failure(summary)
         except Exception:
             pass
-    from . import launch
-    launch.record_status(g.rank, "failed", f"{etype.__name__}: {value}")
     os._exit(1)
 
 
