@@ -607,8 +607,11 @@ def cross_entropy(input, target, weight=None, ignore_index=-100, reduction="mean
     tgt = target._data
     if tgt.dtype != np.int64:
         tgt = tgt.astype(np.int64)
+    # The fused kernel has no ignore_index: it runs only when every target is a real class that
+    # is not the ignored one (an in-range ignore_index, e.g. 0, would otherwise be counted).
     if (input.ndim == 2 and weight is None and not label_smoothing and tgt.size
-            and 0 <= int(tgt.min()) and int(tgt.max()) < C):
+            and 0 <= int(tgt.min()) and int(tgt.max()) < C
+            and not (0 <= ignore_index < C and bool((tgt == ignore_index).any()))):
         return _CrossEntropy.apply(input, tgt, reduction, K=_K("cross_entropy", input))
     valid = tgt != ignore_index
     if tgt.size and (np.any((tgt[valid] < 0) | (tgt[valid] >= C))):
@@ -625,7 +628,9 @@ def cross_entropy(input, target, weight=None, ignore_index=-100, reduction="mean
         smooth = -(logp * Tensor(w)).sum(1) * Tensor(vmask * (label_smoothing / C))
         loss = loss + smooth
     if reduction == "mean":
-        return loss.sum() / float(wt.sum())
+        den = float(wt.sum())
+        # every target ignored: the mean is 0/0 = NaN, as in torch, and the gradient stays 0
+        return loss.sum() / den if den else loss.sum() + float("nan")
     if reduction == "sum":
         return loss.sum()
     return loss.reshape(expect)
@@ -648,7 +653,8 @@ def nll_loss(input, target, weight=None, ignore_index=-100, reduction="mean"):
     wt = w[t] * valid
     loss = -(input[np.arange(t.size), t] * wt)
     if reduction == "mean":
-        return loss.sum() / float(wt.sum())
+        den = float(wt.sum())
+        return loss.sum() / den if den else loss.sum() + float("nan")    # all ignored: NaN, gradient 0
     return _reduce(loss, reduction)
 
 
