@@ -32,7 +32,45 @@ import tempfile
 import threading
 import time
 
-__all__ = ["launch", "find_mpiexec", "mpiexec_command", "record_status", "main"]
+__all__ = ["launch", "find_mpiexec", "mpiexec_command", "record_status", "world_size_from_env", "rank_from_env",
+           "relaunch", "main"]
+
+# What MPICH's Hydra (PMI_*), Open MPI (OMPI_COMM_WORLD_*) and MVAPICH (MV2_*) tell each rank.
+_SIZE_VARS = ("PMI_SIZE", "OMPI_COMM_WORLD_SIZE", "MV2_COMM_WORLD_SIZE", "PYENGINE_DIST_NPROC")
+_RANK_VARS = ("PMI_RANK", "OMPI_COMM_WORLD_RANK", "MV2_COMM_WORLD_RANK")
+
+
+def world_size_from_env() -> int:
+    """The job's size as mpiexec announced it to this process (1 outside an MPI job); reads no MPI."""
+    for v in _SIZE_VARS:
+        s = os.environ.get(v, "")
+        if s.isdigit() and int(s) > 0:
+            return int(s)
+    return 1
+
+
+def rank_from_env() -> int:
+    for v in _RANK_VARS:
+        s = os.environ.get(v, "")
+        if s.isdigit():
+            return int(s)
+    return 0
+
+
+def relaunch(nproc: int, argv, add=()) -> int:
+    """Runs ``python -m pyengine ARGV`` (less any --nproc option, plus ``add``) as ``nproc`` ranks."""
+    rest, skip = [], False
+    for a in argv:
+        if skip:
+            skip = False
+            continue
+        if a == "--nproc":
+            skip = True
+            continue
+        if a.startswith("--nproc="):
+            continue
+        rest.append(a)
+    return launch(nproc, [sys.executable, "-m", "pyengine", *rest, *add])
 
 
 def record_status(rank: int, state: str, message: str = "") -> None:

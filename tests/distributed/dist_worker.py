@@ -253,6 +253,31 @@ def scenario_fault(out, how):
         f.write("finished")
 
 
+def scenario_fit(out):
+    """fit(execution_environment='parallel') of a small MLP with a checkpoint per epoch.
+    PYE_RESUME: a checkpoint to resume from; PYE_KILL_EPOCH: rank 1 kills itself in that epoch."""
+    from pyengine.train import DigitMLP, fit
+    r = dist.get_rank()
+    rng = np.random.default_rng(3)
+    x = rng.random((72, 1, 8, 8)).astype(np.float32)
+    y = rng.integers(0, 10, 72)
+    pe.manual_seed(11 + r)
+    model = DigitMLP(image_size=8, hidden=16)
+    opt = optim.SGD(model.parameters(), lr=0.1, momentum=0.9)
+    kill = int(os.environ.get("PYE_KILL_EPOCH", "-1"))
+
+    class Killer:
+        def on_batch_begin(self, batch, logs):
+            if r == 1 and logs["epoch"] == kill and batch == 2:
+                os.kill(os.getpid(), signal.SIGKILL)
+
+    hist = fit(model, (x, y), nn.CrossEntropyLoss(), opt, epochs=3, batch_size=16, validation_data=(x[:20], y[:20]),
+               checkpoint_dir=os.path.join(out, "ckpt"), callbacks=[Killer()], progress=False, seed=0,
+               execution_environment="parallel", resume_from=os.environ.get("PYE_RESUME") or None)
+    _save(out, r, "fit", loss=np.array(hist.loss), val=np.array(hist.val_loss),
+          **{k: v._data for k, v in model.state_dict().items()})
+
+
 def scenario_nccl_fake(out):
     """The NCCL path on the stand-in CuPy/NCCL of fake_nccl.py: collectives and DDP buckets."""
     import fake_nccl

@@ -229,6 +229,56 @@ def test_a_stopped_rank_times_out_with_its_state(tmp_path):
     assert "DistributedTimeoutError" in text and "rank 1" in text and "is stopped" in text, text
 
 
+# ---- fit(execution_environment='parallel'): checkpoints and resume ------------------------------
+
+def test_fit_parallel_checkpoints_survive_a_killed_rank_and_resume(tmp_path):
+    from pyengine.io import load_file
+    whole = tmp_path / "whole"
+    whole.mkdir()
+    rc, text, _ = launch("fit", whole)
+    assert rc == 0, text
+    w0, w1 = np.load(whole / "rank0-fit.npz"), np.load(whole / "rank1-fit.npz")
+    for k in w0.files:
+        np.testing.assert_array_equal(w0[k], w1[k], err_msg=f"{k}: ranks disagree")   # averaged metrics too
+    # rank 0 alone wrote the checkpoints
+    assert sorted(os.listdir(whole / "ckpt")) == [f"checkpoint-epoch00{e}.safetensors" for e in (1, 2, 3)]
+
+    cut = tmp_path / "cut"
+    cut.mkdir()
+    rc, text, seconds = launch("fit", cut, PYE_KILL_EPOCH="1")
+    assert rc != 0 and "rank 1" in text and "killed by signal 9" in text, text
+    assert seconds < 60
+    files = sorted(os.listdir(cut / "ckpt"))
+    assert files[:1] == ["checkpoint-epoch001.safetensors"], files
+    for f in files:                       # whatever is there is whole: a torn file would not load
+        if f.endswith(".safetensors"):
+            load_file(str(cut / "ckpt" / f))
+    assert "checkpoint-epoch003.safetensors" not in files
+    rc, text, _ = launch("fit", cut, PYE_RESUME=str(cut / "ckpt" / "checkpoint-epoch001.safetensors"))
+    assert rc == 0, text
+    resumed, ref = np.load(cut / "rank0-fit.npz"), w0
+    for k in ref.files:
+        np.testing.assert_array_equal(resumed[k], ref[k], err_msg=f"{k}: the resumed run differs")
+
+
+def test_cli_nproc_and_mpiexec(tmp_path):
+    from pyengine.distributed.launch import find_mpiexec
+    args = ["train", "--model", "mlp", "--epochs", "1", "--batch-size", "64", "--no-plot"]
+    p = subprocess.run([sys.executable, "-m", "pyengine", *args, "--nproc", "2", "--output", str(tmp_path / "a")],
+                       capture_output=True, text=True, timeout=240, env=_env(), cwd=ROOT)
+    assert p.returncode == 0, p.stdout + p.stderr
+    assert p.stdout.count("validation accuracy:") == 1, p.stdout       # rank 0 alone prints
+    assert os.listdir(tmp_path / "a") == ["model.safetensors"]
+    mpiexec, _ = find_mpiexec()
+    cmd = [mpiexec, "-n", "2", sys.executable, "-m", "pyengine", *args, "--output", str(tmp_path / "b")]
+    p = subprocess.run(cmd, capture_output=True, text=True, timeout=240, env=_env(), cwd=ROOT)
+    assert p.returncode == 0, p.stdout + p.stderr
+    assert p.stdout.count("validation accuracy:") == 1, p.stdout
+    assert os.listdir(tmp_path / "b") == ["model.safetensors"]
+    acc = [line for line in p.stdout.splitlines() if line.startswith("validation accuracy")]
+    assert acc and float(acc[0].split()[2].rstrip("%")) > 50, p.stdout
+
+
 # ---- the NCCL path on a stand-in GPU -------------------------------------------------------------
 
 def test_nccl_path_on_fake_gpu(tmp_path):
