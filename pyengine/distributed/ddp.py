@@ -63,11 +63,14 @@ class _Bucket:
 class DistributedDataParallel(Module):
     """Wraps ``module`` for data-parallel training: call it like the module; after backward every
     rank holds the same averaged gradients. State-dict keys get the ``module.`` prefix, as in
-    PyTorch (``ddp.module`` is the wrapped network)."""
+    PyTorch (``ddp.module`` is the wrapped network). delay_allreduce=True (as in apex's DDP) starts
+    every bucket's allreduce only once backward has produced all gradients: no overlap, for
+    measuring what the overlap gains. device_ids / output_device are accepted for PyTorch
+    compatibility; the module's parameters already live on this rank's device."""
 
     def __init__(self, module, bucket_cap_mb: float = 25, broadcast_buffers: bool = True,
                  find_unused_parameters: bool = False, first_bucket_cap_mb: float = 1, device_ids=None,
-                 output_device=None, dim: int = 0):
+                 output_device=None, dim: int = 0, delay_allreduce: bool = False):
         super().__init__()
         if not isinstance(module, Module):
             raise TypeError(f"DistributedDataParallel: module must be an nn.Module, got {type(module).__name__}")
@@ -83,6 +86,7 @@ class DistributedDataParallel(Module):
         d["broadcast_buffers"] = bool(broadcast_buffers)
         d["find_unused_parameters"] = bool(find_unused_parameters)
         d["bucket_cap_mb"] = float(bucket_cap_mb)
+        d["delay_allreduce"] = bool(delay_allreduce)
         d["_require_sync"] = True
         d["_armed"] = False
         d["_fired"] = 0
@@ -106,7 +110,7 @@ class DistributedDataParallel(Module):
         g = self._g
         if g.size == 1:
             return
-        mine = [(n, tuple(p.shape), str(p.dtype), p._device) for n, p in self._named]
+        mine = [[n, list(p.shape), str(p.dtype), p._device] for n, p in self._named]
         theirs = pg.broadcast_object(mine, src=0)
         if mine != theirs:
             for i in range(max(len(mine), len(theirs))):
@@ -264,6 +268,8 @@ class DistributedDataParallel(Module):
     def _launch_ready(self):
         d = self.__dict__
         bs = self._buckets
+        if self.delay_allreduce and bs[-1].pending and any(b.pending for b in bs):
+            return
         while self._next < len(bs) and bs[self._next].pending == 0:
             b = bs[self._next]
             b.work = self._start_allreduce(b)

@@ -56,6 +56,22 @@ def _dtype_code(nccl, dtype, what):
     return getattr(nccl, name)
 
 
+def _bcast_uid(group, uid):
+    """Rank 0's NCCL unique id on every rank, as raw bytes over MPI (CuPy gives bytes, older CuPy a
+    tuple of ints); the type it had on rank 0 is kept."""
+    import numpy as np
+    head = np.zeros(2, np.int64)
+    if group.rank == 0:
+        is_bytes = isinstance(uid, (bytes, bytearray))
+        body = np.frombuffer(bytes(uid), np.uint8).astype(np.int64) if is_bytes else np.asarray(uid, np.int64)
+        head[:] = (1 if is_bytes else 0, body.size)
+    group.wait(group.comm.Ibcast(head, root=0), "NCCL unique id")
+    if group.rank != 0:
+        body = np.empty(int(head[1]), np.int64)
+    group.wait(group.comm.Ibcast(body, root=0), "NCCL unique id")
+    return bytes(body.astype(np.uint8)) if head[0] else tuple(int(v) for v in body)
+
+
 def _ptr(a) -> int:
     return int(a.__cuda_array_interface__["data"][0])
 
@@ -67,8 +83,7 @@ class Communicator:
         n = max(1, int(cupy.cuda.runtime.getDeviceCount()))
         self.device = group.local_rank % n
         cupy.cuda.Device(self.device).use()
-        uid = nccl.get_unique_id() if group.rank == 0 else None
-        uid = group.comm.bcast(uid, root=0)            # the rendezvous runs over MPI
+        uid = _bcast_uid(group, nccl.get_unique_id() if group.rank == 0 else None)   # the rendezvous, over MPI
         self.comm = nccl.NcclCommunicator(group.size, uid, group.rank)
         self.stream = cupy.cuda.Stream(non_blocking=True)
         self.inflight = []                             # (event, started, what)

@@ -21,6 +21,7 @@ excepthook installed here, waits a moment for the acknowledgements, and leaves w
 from __future__ import annotations
 
 import atexit
+import json
 import numbers
 import os
 import socket
@@ -37,6 +38,7 @@ __all__ = ["init_process_group", "destroy_process_group", "is_initialized", "is_
 
 DEFAULT_TIMEOUT = 60.0          # seconds a rank waits in one collective before it gives up
 _NOTICE, _ACK = 7, 8
+_ACK_BYTE = np.ones(1, np.uint8)
 _NOTICE_EVERY, _ALIVE_EVERY = 0.05, 0.5
 
 
@@ -123,8 +125,8 @@ class _Group:
         self.seq = 0
         self.failed_peers = {}
         self.host = socket.gethostname()
-        me = (self.host, os.getpid(), _host_key())
-        self.peers = self.comm.allgather(me)
+        me = [self.host, os.getpid(), _host_key()]
+        self.peers = _gather_json(self.comm, me, MPI)
         shared = self.comm.Split_type(MPI.COMM_TYPE_SHARED, key=self.rank)
         self.local_rank, self.local_size = shared.Get_rank(), shared.Get_size()
         shared.Free()
@@ -144,9 +146,11 @@ class _Group:
                 if req.Test():
                     return
                 spins += 1
-                if spins > 300:               # past ~0.1 ms: let the other ranks have the core
+                if spins > 2000:              # a long wait: sleep, up to 1 ms, so a waiting rank costs no core
                     time.sleep(nap)
                     nap = min(nap * 2, 1e-3)
+                elif spins > 200:             # yield, in case a peer shares this core
+                    time.sleep(0)
                 now = time.monotonic()
                 if now - self._last_notice >= _NOTICE_EVERY:
                     self._last_notice = now
@@ -164,12 +168,13 @@ class _Group:
     def check_notices(self, what):
         """Raises PeerFailedError when a peer has sent a failure notice (and acknowledges it)."""
         MPI = self.MPI
-        while self.ctrl.iprobe(source=MPI.ANY_SOURCE, tag=_NOTICE):
-            st = MPI.Status()
-            msg = self.ctrl.recv(source=MPI.ANY_SOURCE, tag=_NOTICE, status=st)
+        st = MPI.Status()
+        while self.ctrl.Iprobe(source=MPI.ANY_SOURCE, tag=_NOTICE, status=st):
             src = st.Get_source()
-            self.ctrl.isend(self.rank, dest=src, tag=_ACK)
-            self.failed_peers[src] = msg
+            buf = np.empty(st.Get_count(MPI.BYTE), np.uint8)
+            self.ctrl.Recv(buf, source=src, tag=_NOTICE)
+            self.ctrl.Isend(_ACK_BYTE, dest=src, tag=_ACK)
+            self.failed_peers[src] = buf.tobytes().decode("utf-8", "replace")
         if self.failed_peers:
             src, msg = sorted(self.failed_peers.items())[0]
             host, pid, _ = self.peers[src]
@@ -215,18 +220,20 @@ class _Group:
         acknowledgements (each is then able to print its own error), and returns."""
         MPI = self.MPI
         reqs = []
+        data = np.frombuffer(summary.encode("utf-8"), np.uint8)
         for r in range(self.size):
             if r != self.rank and r not in self.failed_peers:
                 try:
-                    reqs.append(self.ctrl.isend(summary, dest=r, tag=_NOTICE))
+                    reqs.append(self.ctrl.Isend(data, dest=r, tag=_NOTICE))
                 except MPI.Exception:
                     pass
         want = len(reqs)
         got, end = 0, time.monotonic() + grace
         while got < want and time.monotonic() < end:
             try:
-                while self.ctrl.iprobe(source=MPI.ANY_SOURCE, tag=_ACK):
-                    self.ctrl.recv(source=MPI.ANY_SOURCE, tag=_ACK)
+                st = MPI.Status()
+                while self.ctrl.Iprobe(source=MPI.ANY_SOURCE, tag=_ACK, status=st):
+                    self.ctrl.Recv(np.empty(1, np.uint8), source=st.Get_source(), tag=_ACK)
                     got += 1
             except MPI.Exception:
                 break
@@ -392,12 +399,15 @@ def _array(fn, name, t):
 
 
 def _check_op(fn, op):
-    if op not in _OPS:
+    if op not in _MPI_OPS:
         raise ValueError(f"{fn}: op must be one of {', '.join(_OPS)}, got {op!r}")
 
 
+_MPI_OPS = {"sum": "SUM", "avg": "SUM", "max": "MAX", "min": "MIN", "product": "PROD"}
+
+
 def _mpi_op(MPI, op):
-    return {"sum": MPI.SUM, "avg": MPI.SUM, "max": MPI.MAX, "min": MPI.MIN, "product": MPI.PROD}[op]
+    return getattr(MPI, _MPI_OPS[op])
 
 
 def _use_nccl(g, a):
@@ -437,7 +447,10 @@ class Work:
 
 
 def _start(g, fn):
-    g.check_notices(fn)
+    now = time.monotonic()
+    if now - g._last_notice >= _NOTICE_EVERY:       # a peer's failure notice, read at most every 50 ms
+        g._last_notice = now
+        g.check_notices(fn)
     g.seq += 1
     return f"{fn} #{g.seq}"
 
@@ -456,8 +469,12 @@ def all_reduce(tensor, op: str = "sum", async_op: bool = False):
                        divide=op == "avg")
     else:
         req = g.comm.Iallreduce(g.MPI.IN_PLACE, a, op=_mpi_op(g.MPI, op))
-        finish = (lambda: _divide(a, g.size)) if op == "avg" else None
-        work = Work(g, req, what, finish)
+        if not async_op:                 # the common case without a Work object
+            g.wait(req, what)
+            if op == "avg":
+                _divide(a, g.size)
+            return None
+        work = Work(g, req, what, (lambda: _divide(a, g.size)) if op == "avg" else None)
     return work if async_op else work.wait() and None
 
 
@@ -542,32 +559,43 @@ def barrier(timeout: float | None = None):
 
 
 def broadcast_object(obj=None, src: int = 0):
-    """A picklable object from rank ``src`` to every rank (returned)."""
+    """A JSON-serialisable object (numbers, strings, lists, dicts) from rank ``src`` to every rank
+    (returned; tuples come back as lists). JSON, not pickle: nothing a peer sends is executed."""
     g = _require("broadcast_object")
     _check_rank("broadcast_object", "src", src, g.size)
-    import pickle
     what = _start(g, "broadcast_object")
-    n = np.zeros(1, np.int64)
-    data = pickle.dumps(obj) if g.rank == src else b""
-    n[0] = len(data)
+    data = _encode(obj, "broadcast_object") if g.rank == src else b""
+    n = np.array([len(data)], np.int64)
     g.wait(g.comm.Ibcast(n, root=src), what)
     buf = np.frombuffer(data, np.uint8).copy() if g.rank == src else np.empty(int(n[0]), np.uint8)
     g.wait(g.comm.Ibcast(buf, root=src), what)
-    return obj if g.rank == src else pickle.loads(buf.tobytes())
+    return json.loads(buf.tobytes().decode("utf-8"))
 
 
 def all_gather_object(obj):
-    """A list of every rank's picklable ``obj``, in rank order."""
+    """A list of every rank's JSON-serialisable ``obj``, in rank order."""
     g = _require("all_gather_object")
-    import pickle
     what = _start(g, "all_gather_object")
-    data = np.frombuffer(pickle.dumps(obj), np.uint8)
-    sizes = np.zeros(g.size, np.int64)
-    g.wait(g.comm.Iallgather(np.array([data.size], np.int64), sizes), what)
+    return _gather_json(g.comm, obj, g.MPI, lambda req: g.wait(req, what))
+
+
+def _encode(obj, fn):
+    try:
+        return json.dumps(obj).encode("utf-8")
+    except (TypeError, ValueError) as e:
+        raise TypeError(f"{fn}: the object must be JSON-serialisable (numbers, strings, lists, dicts): {e}") from None
+
+
+def _gather_json(comm, obj, MPI, wait=None):
+    wait = wait or (lambda req: req.Wait())
+    data = np.frombuffer(_encode(obj, "all_gather_object"), np.uint8)
+    size = comm.Get_size()
+    sizes = np.zeros(size, np.int64)
+    wait(comm.Iallgather(np.array([data.size], np.int64), sizes))
     recv = np.empty(int(sizes.sum()), np.uint8)
-    offsets = np.concatenate([[0], np.cumsum(sizes)[:-1]])
-    g.wait(g.comm.Iallgatherv(data, [recv, sizes, offsets, g.MPI.BYTE]), what)
-    return [pickle.loads(recv[o:o + s].tobytes()) for o, s in zip(offsets, sizes)]
+    offsets = np.concatenate([[0], np.cumsum(sizes)[:-1]]).astype(np.int64)
+    wait(comm.Iallgatherv(data, [recv, sizes, offsets, MPI.BYTE]))
+    return [json.loads(recv[o:o + n].tobytes().decode("utf-8")) for o, n in zip(offsets, sizes)]
 
 
 def _check_rank(fn, name, r, size):
