@@ -79,7 +79,8 @@ def _mpi():
         except ImportError as e:
             raise ImportError('pyengine.distributed needs mpi4py and an MPI library: '
                               'pip install "pyengine[distributed]"') from e
-        mpi4py.rc.thread_level = "serialized"
+        if "MPI4PY_RC_THREAD_LEVEL" not in os.environ:     # e.g. "multiple" for MPICH's async progress thread
+            mpi4py.rc.thread_level = "serialized"
         mpi4py.rc.finalize = True
     try:
         from mpi4py import MPI

@@ -279,6 +279,23 @@ def test_cli_nproc_and_mpiexec(tmp_path):
     assert acc and float(acc[0].split()[2].rstrip("%")) > 50, p.stdout
 
 
+def test_readme_example_runs_at_two_ranks(tmp_path):
+    import re
+    readme = os.path.join(ROOT, "README.md")
+    if not os.path.exists(readme):
+        pytest.skip("README.md not next to the tests (installed package)")
+    with open(readme, encoding="utf-8") as f:
+        section = f.read().split("## Data-parallel training", 1)[1]
+    script = tmp_path / "readme_example.py"
+    script.write_text(re.search(r"```python\n(.*?)```", section, re.S).group(1))
+    p = subprocess.run([sys.executable, "-m", "pyengine.distributed.launch", "--nproc", "2", "--timeout", "200", "--",
+                        sys.executable, str(script)], capture_output=True, text=True, timeout=240, env=_env(),
+                       cwd=str(tmp_path))
+    assert p.returncode == 0, p.stdout + p.stderr
+    lines = [ln for ln in p.stdout.splitlines() if ln.startswith("epoch")]
+    assert len(lines) == 2 and all(ln.endswith("on 2 ranks") for ln in lines), p.stdout
+
+
 # ---- the NCCL path on a stand-in GPU -------------------------------------------------------------
 
 def test_nccl_path_on_fake_gpu(tmp_path):
