@@ -9,7 +9,9 @@ What it takes out of the user's hands:
 - Open MPI refuses to run as root without --allow-run-as-root and OMPI_ALLOW_RUN_AS_ROOT(_CONFIRM);
   it refuses more ranks than cores without --oversubscribe; its CMA single-copy transport fails in
   containers without ptrace rights (turned off). MPICH needs none of this; local runs use Hydra's
-  fork launcher (no ssh) and, when this machine's host name does not resolve, localhost.
+  fork launcher (no ssh) and, when this machine's host name does not resolve, localhost. Without a
+  writable /dev/shm, MPICH is told to use its network path for local ranks too (MPIR_CVAR_NOLOCAL)
+  and Open MPI to keep its shared-memory files in the temporary folder.
 - OMP_NUM_THREADS: the cores divided among the ranks (unless set), so N ranks do not each start
   a team of all cores and wait for each other.
 - Reporting: every rank writes its state (running / done / failed with its exception) into a run
@@ -131,6 +133,12 @@ def mpiexec_command(nproc: int, argv, env=None):
     env.setdefault("OMP_NUM_THREADS", str(max(1, cores // nproc)))
     env["PYENGINE_DIST_NPROC"] = str(nproc)
     cmd = [path]
+    shm_ok = os.path.isdir("/dev/shm") and os.access("/dev/shm", os.W_OK)
+    if not shm_ok:                      # containers without a writable /dev/shm: no shared-memory transport
+        if flavour == "openmpi":
+            env.setdefault("OMPI_MCA_btl_sm_backing_directory", tempfile.gettempdir())
+        else:
+            env.setdefault("MPIR_CVAR_NOLOCAL", "1")
     if flavour == "openmpi":
         if hasattr(os, "geteuid") and os.geteuid() == 0:
             env["OMPI_ALLOW_RUN_AS_ROOT"] = "1"

@@ -345,6 +345,15 @@ def scenario_nccl_fake(out):
         res[f"is_device.{name}"] = np.array(isinstance(p.grad._data, fake_nccl.FakeCudaArray))
     res["log_kinds"] = np.array([e[0] for e in fake_nccl.LOG])
     res["x_all"] = x_all
+    # backend "mpi" with device arrays: staged through host copies, NCCL never called
+    dist.destroy_process_group()
+    dist.init_process_group(backend="mpi")
+    fake_nccl.LOG.clear()
+    c = fake_nccl.device(np.arange(4, dtype=np.float64) * (r + 1))
+    dist.all_reduce(c)
+    res["staged"] = cp.asnumpy(c)
+    res["staged_is_device"] = np.array(isinstance(c, fake_nccl.FakeCudaArray))
+    res["staged_log"] = np.array(len([e for e in fake_nccl.LOG if e[0] == "allReduce"]))
     _save(out, r, "nccl_fake", **res)
 
 

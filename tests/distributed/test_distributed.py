@@ -327,3 +327,5 @@ def test_nccl_path_on_fake_gpu(tmp_path):
             np.testing.assert_allclose(r[f"grad.{k}"], v, rtol=1e-12, atol=1e-12, err_msg=k)
             assert r[f"is_device.{k}"], f"{k}: .grad left the (fake) device"
         np.testing.assert_array_equal(r["param.w1"], w1)
+        np.testing.assert_array_equal(r["staged"], np.arange(4) * 3.0)     # backend mpi: through the host
+        assert r["staged_is_device"] and int(r["staged_log"]) == 0
