@@ -158,9 +158,9 @@ def mpiexec_command(nproc: int, argv, env=None):
     return cmd + list(argv), env
 
 
-_PID_LINE = re.compile(r"PID (\d+)")
-_OMPI_LINE = re.compile(r"rank (\d+) with PID (\d+)[^\n]*?(signal \d+[^\n]*|exit(?:ed)? [^\n]*)")
+_PID_LINE = re.compile(r"PID (\d+)")                                      # MPICH's Hydra
 _EXIT_CODE = re.compile(r"EXIT CODE: (\d+)")
+_OMPI_LINE = re.compile(r"rank (\d+) with PID (\d+) on node (\S+) exited on\s+signal (\d+)")   # Open MPI
 
 
 def _pump(src, dst, keep):
@@ -175,8 +175,16 @@ def _pump(src, dst, keep):
     src.close()
 
 
+def _signal_name(code):
+    try:
+        return signal.Signals(code).name
+    except ValueError:
+        return f"signal {code}"
+
+
 def _report(run_dir, nproc, rc, launcher_text):
-    """One line per failed rank, the primary failure first."""
+    """What went wrong, one clause per failed rank: a rank that raised (not merely because a peer
+    failed) first; else the ranks mpiexec saw killed by a signal; else what the survivors said."""
     states = {}
     for r in range(nproc):
         try:
@@ -185,35 +193,34 @@ def _report(run_dir, nproc, rc, launcher_text):
         except (OSError, ValueError):
             pass
     by_pid = {s["pid"]: r for r, s in states.items()}
-    lines = []
     raised = [r for r, s in states.items() if s["state"] == "failed"]
     primary = [r for r in raised if not s_is_peer(states[r])]
-    for r in primary or raised:
-        s = states[r]
-        lines.append(f"rank {r} (pid {s['pid']} on {s['host']}) raised {s['message']}")
-    if not primary:
-        killed = set()
-        for m in _OMPI_LINE.finditer(launcher_text):
-            r = int(m.group(1))
-            killed.add(r)
-            lines.append(f"rank {r} (pid {m.group(2)}) {m.group(3).strip()}")
-        pids = [int(p) for p in _PID_LINE.findall(launcher_text)]
-        codes = _EXIT_CODE.findall(launcher_text)
-        for i, pid in enumerate(dict.fromkeys(pids)):
-            r = by_pid.get(pid)
-            if r is not None and r not in killed:
-                killed.add(r)
-                code = int(codes[i]) if i < len(codes) else None
-                how = f"was killed by signal {code} ({signal.Signals(code).name})" if code and code < 64 and \
-                    code in signal.valid_signals() else f"exited with code {code}"
-                lines.append(f"rank {r} (pid {pid} on {states[r]['host']}) {how}")
-        if not lines:
-            missing = [r for r in range(nproc) if r not in states]
-            if missing:
-                lines.append(f"rank(s) {', '.join(map(str, missing))} never started (see the output above)")
-            else:
-                lines.append("no rank reported an error (see mpiexec's output above)")
-    return lines
+    lines = [f"rank {r} (pid {states[r]['pid']} on {states[r]['host']}) raised {states[r]['message']}"
+             for r in primary]
+    if lines:
+        return lines
+    seen = set()
+    for m in _OMPI_LINE.finditer(launcher_text):
+        r, code = int(m.group(1)), int(m.group(4))
+        seen.add(r)
+        lines.append(f"rank {r} (pid {m.group(2)} on {m.group(3)}) was killed by signal {code} ({_signal_name(code)})")
+    codes = _EXIT_CODE.findall(launcher_text)
+    for i, pid in enumerate(dict.fromkeys(int(p) for p in _PID_LINE.findall(launcher_text))):
+        r = by_pid.get(pid)
+        if r is None or r in seen:
+            continue
+        seen.add(r)
+        code = int(codes[i]) if i < len(codes) else None
+        how = f"was killed by signal {code} ({_signal_name(code)})" if code and 0 < code < 64 else \
+            f"exited with code {code}"
+        lines.append(f"rank {r} (pid {pid} on {states[r]['host']}) {how}")
+    if lines:
+        return lines
+    lines = [f"rank {r} (pid {states[r]['pid']} on {states[r]['host']}) raised {states[r]['message']}" for r in raised]
+    missing = [r for r in range(nproc) if r not in states]
+    if missing:
+        lines.append(f"rank(s) {', '.join(map(str, missing))} never started (see the output above)")
+    return lines or ["no rank reported an error (see mpiexec's output above)"]
 
 
 def s_is_peer(state):
