@@ -17,7 +17,7 @@ from ..autograd.function import Function
 from ..tensor import Tensor, _wrap, default_generator, where
 
 __all__ = ["conv2d", "max_pool2d", "avg_pool2d", "adaptive_avg_pool2d", "global_avg_pool2d", "linear", "relu",
-           "leaky_relu", "prelu", "elu", "sigmoid", "tanh", "softmax", "log_softmax", "dropout", "batch_norm",
+           "leaky_relu", "relu6", "prelu", "elu", "sigmoid", "tanh", "softmax", "log_softmax", "dropout", "batch_norm",
            "lstm", "lstm_cell", "rnn_tanh_cell", "flatten", "pad", "cross_entropy", "nll_loss", "mse_loss",
            "l1_loss", "smooth_l1_loss", "binary_cross_entropy", "binary_cross_entropy_with_logits",
            "multi_margin_loss", "hinge_embedding_loss", "kl_div", "one_hot"]
@@ -318,6 +318,26 @@ class _LogSoftmax(_Act):
 
 def relu(input, inplace=False):
     return _Relu.apply(input, K=_K("relu", input))
+
+
+class _Relu6(Function):
+    """y = min(max(x, 0), 6); the gradient passes only strictly inside (0, 6), as torch's hardtanh."""
+    name = "relu6"
+
+    @staticmethod
+    def forward(ctx, x):
+        ctx.x = x
+        return x.clip(0, 6)
+
+    @staticmethod
+    def backward(ctx, g):
+        x = ctx.x
+        return g * ((x > 0) & (x < 6))
+
+
+def relu6(input, inplace=False):
+    _need_tensor("relu6", "input", input)
+    return _Relu6.apply(input)
 
 
 def leaky_relu(input, negative_slope=0.01, inplace=False):
