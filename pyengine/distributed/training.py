@@ -49,9 +49,12 @@ class DataParallelFit:
             return loader
         sampler = DistributedSampler(loader.dataset, self.world_size, self.rank, shuffle=loader.shuffle,
                                      seed=loader.seed, drop_last=loader.drop_last)
+        if loader.batch_size is None:
+            raise ValueError("fit: data-parallel training needs a DataLoader with a batch_size (it is divided "
+                             "among the ranks)")
         return DataLoader(loader.dataset, batch_size=math.ceil(loader.batch_size / self.world_size),
                           drop_last=loader.drop_last, collate_fn=loader.collate_fn, seed=loader.seed,
-                          sampler=sampler)
+                          sampler=sampler, num_workers=loader.num_workers)
 
     def metrics(self, loss_v: float, acc, n: int):
         """(loss, accuracy) of the global batch: the ranks' sums added, divided by the global count."""
