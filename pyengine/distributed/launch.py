@@ -101,7 +101,7 @@ def find_mpiexec():
             path = cand
             break
     if path is None:
-        raise FileNotFoundError('pyengine: no mpiexec found beside this Python or on PATH; '
+        raise FileNotFoundError('no mpiexec found beside this Python or on PATH; '
                                 'pip install "pyengine[distributed]" installs MPICH with its mpiexec')
     try:
         out = subprocess.run([path, "--version"], capture_output=True, text=True, timeout=30)
