@@ -238,11 +238,11 @@ def _latest(what):
         return json.load(f), files[-1]
 
 
-def fit_alpha_beta(rows, ranks=2):
-    """α, β of the ring model from raw MPI medians: at p ranks T = 2(p−1)α + 2(p−1)/p·M·β, a line in M
+def fit_alpha_beta(rows, ranks=2, stat="median_s", impl="mpi4py"):
+    """α, β of the ring model from raw MPI times: at p ranks T = 2(p−1)α + 2(p−1)/p·M·β, a line in M
     fitted by least squares weighted by 1/T (every size counts alike, from 1 KiB to 256 MiB)."""
     m = np.array([r["bytes"] for r in rows], np.float64)
-    t = np.array([r["mpi4py"]["median_s"] for r in rows], np.float64)
+    t = np.array([r[impl][stat] for r in rows], np.float64)
     a = np.stack([np.full_like(m, 2 * (ranks - 1)), 2 * (ranks - 1) / ranks * m], axis=1)
     w = 1 / t
     (alpha, beta), *_ = np.linalg.lstsq(a * w[:, None], t * w, rcond=None)
@@ -255,16 +255,18 @@ def ring_time(p, nbytes, alpha, beta, buckets=1):
     return buckets * 2 * (p - 1) * alpha + 2 * (p - 1) / p * nbytes * beta
 
 
-def cost_model():
+def cost_model(stat="min_s"):
+    """stat: which statistic of the measurements feeds the model (min_s: the least disturbed sample,
+    the right one on a shared machine; median_s on a quiet one)."""
     ar, ar_file = _latest("allreduce")
     st, st_file = _latest("step")
-    alpha, beta = fit_alpha_beta(ar["rows"], ar["ranks"])
-    print(f"from {ar_file}: α = {alpha * 1e6:.2f} µs, β = {beta * 1e9:.3f} ns/byte "
+    alpha, beta = fit_alpha_beta(ar["rows"], ar["ranks"], stat)
+    print(f"from {ar_file} ({stat}): α = {alpha * 1e6:.2f} µs, β = {beta * 1e9:.3f} ns/byte "
           f"({1 / beta / 1e9:.2f} GB/s per link); steps from {st_file}\n")
     print("| model | params | buckets | compute/step (1 rank of 2) | p=2 | 8 | 64 | 256 |")
     print("|---|---|---|---|---|---|---|---|")
     for r in st["rows"]:
-        tc = r["median_s"]["compute"]
+        tc = r[stat]["compute"]
         cells = []
         for p in (2, 8, 64, 256):
             tcomm = ring_time(p, r["grad_bytes"], alpha, beta, r["buckets"])
@@ -284,7 +286,7 @@ def main(argv):
     elif what == "step":
         bench_step(quick)
     elif what == "model":
-        cost_model()
+        cost_model("median_s" if "--median" in argv else "min_s")
     else:
         raise SystemExit(f"unknown benchmark {what!r}: allreduce, step or model")
 

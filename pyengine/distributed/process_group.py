@@ -142,17 +142,20 @@ class _Group:
                 return
             start = time.monotonic()
             deadline = start + self.timeout
-            spins, nap = 0, 2e-5
+            nap = 2e-5
             while True:
                 if req.Test():
                     return
-                spins += 1
-                if spins > 2000:              # a long wait: sleep, up to 1 ms, so a waiting rank costs no core
+                now = time.monotonic()
+                waited = now - start
+                # Spin like MPI's own blocking calls for the first 5 ms (a yielded core goes to whoever
+                # else runs on a busy machine, and comes back late); then yield; past 50 ms sleep, up to
+                # 1 ms at a time, so a rank waiting long (a peer writing a checkpoint) costs no core.
+                if waited > 0.05:
                     time.sleep(nap)
                     nap = min(nap * 2, 1e-3)
-                elif spins > 200:             # yield, in case a peer shares this core
+                elif waited > 0.005:
                     time.sleep(0)
-                now = time.monotonic()
                 if now - self._last_notice >= _NOTICE_EVERY:
                     self._last_notice = now
                     self.check_notices(what)
