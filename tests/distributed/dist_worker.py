@@ -101,6 +101,25 @@ def scenario_equivalence(out):
     _save(out, r, "equivalence", **res)
 
 
+def scenario_buffers(out):
+    """Plain BatchNorm (not synchronised): with broadcast_buffers every forward starts from rank 0's
+    running statistics; without, each rank keeps its own. Snapshot taken between the first conv and
+    the first BatchNorm of the 4th forward (after the broadcast, before this forward's update)."""
+    r, n = dist.get_rank(), dist.get_world_size()
+    res = {}
+    for bb in (True, False):
+        model = make_model("cnn", np.float64, seed=3)
+        ddp = dist.DistributedDataParallel(model, broadcast_buffers=bb)
+        snap = []
+        model.features[0].register_forward_hook(
+            lambda m, a, o: snap.append(model.features[1].running_mean._data.copy()))
+        xs, ys = batches("cnn", np.float64, steps=4)
+        h = BATCH // n
+        train(model, ddp, xs[:, r * h:(r + 1) * h], ys[:, r * h:(r + 1) * h], 4)
+        res[f"bb{int(bb)}"] = snap[-1]
+    _save(out, r, "buffers", **res)
+
+
 def scenario_no_sync(out):
     """k = 3 micro-batches: two backward passes inside no_sync, the third synchronised."""
     r, n = dist.get_rank(), dist.get_world_size()

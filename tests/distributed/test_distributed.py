@@ -60,7 +60,7 @@ def launch(scenario, out, timeout=240, **env):
 @pytest.fixture(scope="module")
 def results(tmp_path_factory):
     out = tmp_path_factory.mktemp("dist")
-    rc, text, _ = launch("equivalence,no_sync,sync_bn,sampler,collectives,unused", out)
+    rc, text, _ = launch("equivalence,no_sync,sync_bn,sampler,collectives,unused,buffers", out)
     assert rc == 0, text
     return lambda name, rank: np.load(out / f"rank{rank}-{name}.npz")
 
@@ -131,6 +131,12 @@ def test_no_sync_accumulates_like_one_batch_of_k_times_b(results):
         _assert_close(r0[f"grad.{k}"], p.grad._data, 1e-12, f"rank 0 accumulated gradient of {k}")
         _assert_close(r1[f"grad.{k}"], p.grad._data, 1e-12, f"rank 1 accumulated gradient of {k}")
         assert not np.allclose(r0[f"local0.{k}"], r1[f"local0.{k}"]), f"{k}: no_sync still communicated"
+
+
+def test_broadcast_buffers(results):
+    r0, r1 = results("buffers", 0), results("buffers", 1)
+    np.testing.assert_array_equal(r0["bb1"], r1["bb1"])          # rank 0's running statistics everywhere
+    assert np.abs(r0["bb0"] - r1["bb0"]).max() > 1e-6             # each rank its own without it
 
 
 def test_sync_batchnorm_equals_batchnorm_on_the_whole_batch(results):
