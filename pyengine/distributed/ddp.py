@@ -6,7 +6,9 @@ rank 0, and takes rank 0's parameters and buffers (one broadcast per dtype, pack
 Gradient buckets: the parameters that require grad, in reverse registration order (backward
 produces the last layer's gradients first), are cut into buckets of about ``bucket_cap_mb`` MiB
 (the first one ``first_bucket_cap_mb``, small, so communication starts early), one dtype and
-device per bucket; every rank makes the same buckets. Each bucket owns one flat buffer.
+device per bucket; every rank makes the same buckets. Each bucket owns one flat buffer. After the
+first synchronised iteration the buckets are made again in the order rank 0's gradients became
+ready (broadcast, so every rank agrees), as PyTorch does.
 
 One iteration:
   forward (armed unless inside no_sync(); rank 0's buffers broadcast first when broadcast_buffers)
@@ -100,8 +102,10 @@ class DistributedDataParallel(Module):
         d["_index"] = {id(p): i for i, (_, p) in enumerate(named)}
         self._check_same_parameters()
         self._broadcast_state()
-        d["_buckets"] = self._make_buckets(bucket_cap_mb * _MiB, first_bucket_cap_mb * _MiB)
-        d["_where"] = {id(p): b for b in self._buckets for p in b.params}
+        d["_caps"] = (bucket_cap_mb * _MiB, first_bucket_cap_mb * _MiB)
+        d["_order"] = None                  # the order gradients became ready in, recorded in iteration 1
+        d["_rebuilt"] = False
+        self._set_buckets(list(range(len(named)))[::-1])
         d["_next"] = 0
         d["_handles"] = [p.register_post_accumulate_grad_hook(self._hook) for _, p in named] if g.size > 1 else []
 
@@ -143,7 +147,23 @@ class DistributedDataParallel(Module):
         tensors = [p for _, p in self.module.named_parameters()] + [b for _, b in self.module.named_buffers()]
         self._coalesced(tensors, lambda flat: pg.broadcast(flat, src=0))
 
-    def _make_buckets(self, cap, first_cap):
+    def _set_buckets(self, order):
+        d = self.__dict__
+        d["_buckets"] = self._make_buckets(order, *self._caps)
+        d["_where"] = {id(p): b for b in self._buckets for p in b.params}
+
+    def _rebuild_buckets(self):
+        """After the first synchronised iteration, as PyTorch does: buckets in the order rank 0's
+        gradients became ready (registration order need not be the order backward runs in)."""
+        d = self.__dict__
+        d["_rebuilt"] = True
+        order = np.array(self._order if self._order and len(self._order) == len(self._named) else
+                         list(range(len(self._named)))[::-1], np.int64)
+        self._wait(("mpi", self._comm.Ibcast(order, root=0), None), "DDP bucket order")
+        if sorted(order.tolist()) == list(range(len(self._named))):
+            self._set_buckets(order.tolist())
+
+    def _make_buckets(self, order, cap, first_cap):
         buckets, cur, size, key = [], [], 0, None
         limit = first_cap
 
@@ -158,7 +178,8 @@ class DistributedDataParallel(Module):
                 limit = cap
             cur, size = [], 0
 
-        for _, p in reversed(self._named):
+        for i in order:
+            p = self._named[i][1]
             k = (str(p._data.dtype), _is_cuda(p._data))
             nbytes = p._data.size * p._data.itemsize
             if cur and (k != key or size + nbytes > limit):
@@ -174,6 +195,8 @@ class DistributedDataParallel(Module):
         g = self._g
         if g.size > 1:
             self._check_previous_iteration()
+            if not self._rebuilt and self._order is not None and self._require_sync and STATE.grad_enabled:
+                self._rebuild_buckets()
             grad = STATE.grad_enabled
             if self.broadcast_buffers and grad and self.module.training:
                 bufs = [b for _, b in self.module.named_buffers()]
@@ -213,6 +236,8 @@ class DistributedDataParallel(Module):
         d = self.__dict__
         d["_armed"] = True
         d["_fired"] = 0
+        if not self._rebuilt and self._order is None:
+            d["_order"] = []
         d["_next"] = 0
         d["_ready"] = set()
         d["_unused_marked"] = False
@@ -263,6 +288,8 @@ class DistributedDataParallel(Module):
             if not _same_memory(src, dst):       # .grad is already this slot when it accumulated in place
                 dst[...] = src
         self._ready.add(id(p))
+        if self._order is not None and not self._rebuilt:
+            self._order.append(self._index[id(p)])
         b.pending -= 1
 
     def _launch_ready(self):

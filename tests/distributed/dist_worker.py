@@ -120,6 +120,32 @@ def scenario_buffers(out):
     _save(out, r, "buffers", **res)
 
 
+def scenario_rebuild(out):
+    """Registered head first, run last: the buckets are remade in the order gradients arrived."""
+    r = dist.get_rank()
+
+    class HeadFirst(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.head = nn.Linear(6, 2)
+            self.body = nn.Linear(3, 6)
+
+        def forward(self, x):
+            return self.head(self.body(x))
+
+    pe.manual_seed(0)
+    model = HeadFirst().double()
+    ddp = dist.DistributedDataParallel(model, bucket_cap_mb=1e-6, first_bucket_cap_mb=1e-6)
+    names = {id(p): n for n, p in model.named_parameters()}
+    before = [names[id(b.params[0])] for b in ddp._buckets]
+    x = pe.tensor(np.random.default_rng(r).standard_normal((4, 3)))
+    for _ in range(3):
+        ddp(x).sum().backward()
+    after = [names[id(b.params[0])] for b in ddp._buckets]
+    _save(out, r, "rebuild", before=np.array(before), after=np.array(after),
+          grad=model.body.weight.grad._data)
+
+
 def scenario_no_sync(out):
     """k = 3 micro-batches: two backward passes inside no_sync, the third synchronised."""
     r, n = dist.get_rank(), dist.get_world_size()

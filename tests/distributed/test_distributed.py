@@ -60,7 +60,7 @@ def launch(scenario, out, timeout=240, **env):
 @pytest.fixture(scope="module")
 def results(tmp_path_factory):
     out = tmp_path_factory.mktemp("dist")
-    rc, text, _ = launch("equivalence,no_sync,sync_bn,sampler,collectives,unused,buffers", out)
+    rc, text, _ = launch("equivalence,no_sync,sync_bn,sampler,collectives,unused,buffers,rebuild", out)
     assert rc == 0, text
     return lambda name, rank: np.load(out / f"rank{rank}-{name}.npz")
 
@@ -131,6 +131,15 @@ def test_no_sync_accumulates_like_one_batch_of_k_times_b(results):
         _assert_close(r0[f"grad.{k}"], p.grad._data, 1e-12, f"rank 0 accumulated gradient of {k}")
         _assert_close(r1[f"grad.{k}"], p.grad._data, 1e-12, f"rank 1 accumulated gradient of {k}")
         assert not np.allclose(r0[f"local0.{k}"], r1[f"local0.{k}"]), f"{k}: no_sync still communicated"
+
+
+def test_buckets_follow_the_order_gradients_arrive_in(results):
+    for rank in (0, 1):
+        r = results("rebuild", rank)
+        assert list(r["before"]) == ["body.bias", "body.weight", "head.bias", "head.weight"]   # reversed registration
+        assert list(r["after"][:2]) == ["head.bias", "head.weight"] or \
+            list(r["after"][:2]) == ["head.weight", "head.bias"], list(r["after"])             # backward's order
+    np.testing.assert_array_equal(results("rebuild", 0)["grad"], results("rebuild", 1)["grad"])
 
 
 def test_broadcast_buffers(results):
