@@ -354,6 +354,9 @@ def _cmd_train(args) -> int:
     from .train.callbacks import CSVLogger, TensorBoardLogger, tensorboard_writer_class
 
     world = launch.world_size_from_env()
+    if args.nproc > 1 and args.execution_environment not in (None, "parallel", "multi-gpu"):
+        raise UsageError(f"--nproc {args.nproc} is data-parallel training: --execution-environment must be "
+                         f"parallel or multi-gpu (or left out), not {args.execution_environment}")
     if args.nproc > 1 and world == 1:               # start the ranks: this command again, N times
         env = [] if args.execution_environment else ["--execution-environment", "parallel"]
         return launch.relaunch(args.nproc, getattr(args, "argv", sys.argv[1:]), env)
