@@ -3,6 +3,7 @@
     python -m pyengine.distributed.launch --nproc 2 -- python bench/distributed_bench.py allreduce
     python -m pyengine.distributed.launch --nproc 2 -- python bench/distributed_bench.py step
     python bench/distributed_bench.py model          # the α-β cost model from the two JSON files
+    python bench/distributed_bench.py report         # both results as markdown tables
 
 allreduce: float32 buffers of 1 KiB … 256 MiB, summed in place; ours (pyengine.distributed.all_reduce:
   Iallreduce + the watchdog's polling wait) against raw mpi4py ``comm.Allreduce(IN_PLACE, buf)`` on the
@@ -278,6 +279,32 @@ def cost_model(stat="min_s"):
     print("\ncells: predicted weak-scaling efficiency without overlap / with perfect overlap")
 
 
+def report():
+    """The allreduce and step results as markdown tables (for bench/NOTES.md)."""
+    ar, ar_file = _latest("allreduce")
+    print(f"{ar_file}: {ar['mpi']}, load {ar['load_before'][0]:.1f} → {ar['load_after'][0]:.1f}\n")
+    print("| size | ours median (min) | raw mpi4py median (min) | raw / ours | ours busbw | raw busbw |")
+    print("|---|---|---|---|---|---|")
+    for r in ar["rows"]:
+        o, m = r["ours"], r["mpi4py"]
+        print(f"| {_human(r['bytes'])} | {_t(o['median_s'])} ({_t(o['min_s'])}) | {_t(m['median_s'])} ({_t(m['min_s'])}) | "
+              f"{m['median_s'] / o['median_s']:.2f} | {o['busbw_GBps']:.2f} GB/s | {m['busbw_GBps']:.2f} GB/s |")
+    st, st_file = _latest("step")
+    print(f"\n{st_file}: load {st['load_before'][0]:.1f} → {st['load_after'][0]:.1f}\n")
+    print("| model (batch/rank) | params | buckets | compute only | DDP, no overlap | DDP, overlap | comm share no overlap / overlap |")
+    print("|---|---|---|---|---|---|---|")
+    for r in st["rows"]:
+        md, mn = r["median_s"], r["min_s"]
+        cells = [f"{_t(md[k])} ({_t(mn[k])})" for k in ("compute", "no_overlap", "overlap")]
+        share = "{:.0f}% / {:.0f}%".format(100 * r["comm_share"]["no_overlap"], 100 * r["comm_share"]["overlap"])
+        print(f"| {r['model']} ({r['batch_per_rank']}) | {r['params'] / 1e6:.2f} M | {r['buckets']} | " +
+              " | ".join(cells) + f" | {share} |")
+
+
+def _t(s):
+    return f"{s * 1e6:.1f} µs" if s < 1e-3 else f"{s * 1e3:.1f} ms" if s < 1 else f"{s:.2f} s"
+
+
 def main(argv):
     what = argv[0] if argv else "allreduce"
     quick = "--quick" in argv
@@ -287,6 +314,8 @@ def main(argv):
         bench_step(quick)
     elif what == "model":
         cost_model("median_s" if "--median" in argv else "min_s")
+    elif what == "report":
+        report()
     else:
         raise SystemExit(f"unknown benchmark {what!r}: allreduce, step or model")
 
