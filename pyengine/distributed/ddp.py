@@ -408,7 +408,7 @@ def _reachable_leaves(out):
         if id(node) in seen:
             continue
         seen.add(id(node))
-        for e in node.__dict__.get("next_edges") or ():
+        for e in getattr(node, "next_edges", None) or ():
             if e is None:
                 continue
             nxt = e[0]
