@@ -256,9 +256,10 @@ def ring_time(p, nbytes, alpha, beta, buckets=1):
     return buckets * 2 * (p - 1) * alpha + 2 * (p - 1) / p * nbytes * beta
 
 
-def cost_model(stat="min_s"):
+def cost_model(stat="min_s", speedup=1.0):
     """stat: which statistic of the measurements feeds the model (min_s: the least disturbed sample,
-    the right one on a shared machine; median_s on a quiet one)."""
+    the right one on a shared machine; median_s on a quiet one). speedup: compute that many times
+    faster than measured (a what-if for faster processors on the same links)."""
     ar, ar_file = _latest("allreduce")
     st, st_file = _latest("step")
     alpha, beta = fit_alpha_beta(ar["rows"], ar["ranks"], stat)
@@ -267,7 +268,7 @@ def cost_model(stat="min_s"):
     print("| model | params | buckets | compute/step (1 rank of 2) | p=2 | 8 | 64 | 256 |")
     print("|---|---|---|---|---|---|---|---|")
     for r in st["rows"]:
-        tc = r[stat]["compute"]
+        tc = r[stat]["compute"] / speedup
         cells = []
         for p in (2, 8, 64, 256):
             tcomm = ring_time(p, r["grad_bytes"], alpha, beta, r["buckets"])
@@ -275,8 +276,9 @@ def cost_model(stat="min_s"):
             tb = 2 * tc / 3
             e_ov = tc / (tc - tb + max(tb, tcomm))
             cells.append(f"{100 * e_no:.0f}% / {100 * e_ov:.0f}%")
-        print(f"| {r['model']} | {r['params'] / 1e6:.2f} M | {r['buckets']} | {tc * 1e3:.1f} ms | " + " | ".join(cells) + " |")
-    print("\ncells: predicted weak-scaling efficiency without overlap / with perfect overlap")
+        print(f"| {r['model']} | {r['params'] / 1e6:.2f} M | {r['buckets']} | {_t(tc)} | " + " | ".join(cells) + " |")
+    print("\ncells: predicted weak-scaling efficiency without overlap / with perfect overlap"
+          + (f"; compute {speedup:g}x faster than measured" if speedup != 1 else ""))
 
 
 def report():
@@ -313,7 +315,8 @@ def main(argv):
     elif what == "step":
         bench_step(quick)
     elif what == "model":
-        cost_model("median_s" if "--median" in argv else "min_s")
+        speed = [float(a.split("=", 1)[1]) for a in argv if a.startswith("--speedup=")]
+        cost_model("median_s" if "--median" in argv else "min_s", speed[0] if speed else 1.0)
     elif what == "report":
         report()
     else:
