@@ -81,6 +81,9 @@ class DistributedDataParallel(Module):
                 raise ValueError(f"DistributedDataParallel: {name} must be a positive number of MiB, got {v!r}")
         if dim != 0:
             raise ValueError(f"DistributedDataParallel: only dim=0 (the batch dimension) is supported, got {dim}")
+        if not hasattr(Tensor, "register_post_accumulate_grad_hook"):
+            raise RuntimeError("DistributedDataParallel needs Tensor.register_post_accumulate_grad_hook, which this "
+                               "build of pyengine's engine does not have")
         self.module = module
         g = pg._group or pg.init_process_group()
         d = self.__dict__
