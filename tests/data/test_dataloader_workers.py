@@ -16,6 +16,8 @@ import time
 import numpy as np
 import pytest
 
+from support import child_env
+
 from pyengine.data import DataLoader, Dataset, TensorDataset, get_worker_info, pin_memory
 from pyengine.data import transforms as T
 
@@ -269,8 +271,8 @@ def test_workers_exit_when_the_main_process_is_killed(tmp_path):
         print(" ".join(map(str, sorted(pids))), flush=True)
         time.sleep(60)
     """)
-    env = dict(os.environ, PYTHONPATH=os.getcwd() + os.pathsep + os.environ.get("PYTHONPATH", ""))
-    proc = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True, env=env)
+    proc = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True, env=child_env(),
+                            cwd=tmp_path)
     try:
         pids = [int(p) for p in proc.stdout.readline().split()]
         assert len(pids) == 2
