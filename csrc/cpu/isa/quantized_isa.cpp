@@ -27,7 +27,7 @@
 
 #if defined(__AVX512F__)
 // This copy is only called on CPUs with AVX-512 VNNI (vpdpbusd); the others take the AVX2 copy.
-#pragma GCC target("avx512vnni")
+#pragma GCC target("avx512vnni,avx512vbmi")  // vpermb: checked at run time in quantized_depthwise
 // GCC 12 reports its own _mm512_undefined_* (used inside the conversion intrinsics) as maybe
 // uninitialised; the warning is about the header, not this file.
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
@@ -654,6 +654,68 @@ void max_pool_2x2_row(index_t OW, const uint8_t* r0, const uint8_t* r1, uint8_t*
     const uint8_t b = r1[2 * o] > r1[2 * o + 1] ? r1[2 * o] : r1[2 * o + 1];
     out[o] = a > b ? a : b;
   }
+}
+
+}  // namespace pyengine::cpu::PYENGINE_ISA
+
+namespace pyengine::cpu::PYENGINE_ISA {
+
+// Depthwise convolution (groups = C = K), kernel R × S with R ≤ 8, S ≤ 4, AVX-512 VNNI + VBMI only (returns
+// false elsewhere; the caller then takes the GEMM path). Per channel the image is padded once (pad
+// = x_zero_point); for output row oh and 16 output columns ow … ow+15, kernel row r contributes
+// Σ_s w[r, s]·xpad[oh·sh + r·dh, (ow + i)·sw + s·dw] to lane i: one 64-byte load of that padded row
+// from column ow·sw, one vpermb that gathers for every lane i its S taps into the 4 bytes of the
+// lane, and one vpdpbusd with the broadcast (w[r, 0], …, w[r, S−1], 0…). R loads, permutes and
+// dot products per 16 outputs — the taps of a filter row in one instruction.
+bool quantized_depthwise(const ConvGeom& g, const uint8_t* x, uint8_t pad, const int8_t* w, const Requant& rq,
+                         void* y) {
+#if defined(__AVX512F__)
+  static const bool vbmi = __builtin_cpu_supports("avx512vbmi");
+  if (!vbmi || g.S > 4 || g.R > 8 || 15 * g.sw + (g.S - 1) * g.dw > 63) return false;
+  const index_t C = g.C, H = g.H, W = g.W, OH = g.OH, OW = g.OW, R = g.R, S = g.S;
+  const index_t Hp = H + 2 * g.ph, Wp = W + 2 * g.pw;
+  const index_t owv = (OW + 15) / 16 * 16;
+  const index_t Wb = (owv - 1) * g.sw + 64 > Wp ? (owv - 1) * g.sw + 64 : Wp;   // row pitch with slack
+  const size_t esize = rq.out_u8 ? 1 : sizeof(float);
+  alignas(64) uint8_t idx[64];
+  for (int i = 0; i < 16; ++i)
+    for (int j = 0; j < 4; ++j) idx[4 * i + j] = static_cast<uint8_t>(i * g.sw + (j < S ? j : 0) * g.dw);
+  const __m512i perm = _mm512_load_si512(idx);
+  const int threads = thread_count();
+  const index_t items = g.N * C;
+  parallel_for(items, threads > 1 && items >= threads ? threads : 1, [&, C, H, W, OH, OW, R, S, Hp, Wp, Wb,
+                                                                      esize](index_t it) {
+    const index_t n = it / C, c = it % C;
+    uint8_t* xp = static_cast<uint8_t*>(scratch(0, Hp * Wb + 64));
+    if (!xp) return;
+    std::memset(xp, pad, static_cast<size_t>(Hp * Wb));
+    const uint8_t* xc = x + (n * C + c) * H * W;
+    for (index_t h = 0; h < H; ++h) std::memcpy(xp + (h + g.ph) * Wb + g.pw, xc + h * W, static_cast<size_t>(W));
+    __m512i wr[8];
+    for (index_t r = 0; r < R; ++r) {
+      int32_t q = 0;
+      for (index_t s = 0; s < S; ++s) q |= static_cast<int32_t>(static_cast<uint8_t>(w[(c * R + r) * S + s])) << (8 * s);
+      wr[r] = _mm512_set1_epi32(q);
+    }
+    const int32_t off = rq.offset[c];
+    char* yc = static_cast<char*>(y) + static_cast<size_t>((n * C + c) * OH * OW) * esize;
+    for (index_t oh = 0; oh < OH; ++oh) {
+      const uint8_t* base = xp + oh * g.sh * Wb;
+      for (index_t ow = 0; ow < OW; ow += 16) {
+        __m512i acc = _mm512_setzero_si512();
+        for (index_t r = 0; r < R; ++r) {
+          const __m512i v = _mm512_loadu_si512(base + r * g.dh * Wb + ow * g.sw);
+          acc = _mm512_dpbusd_epi32(acc, _mm512_permutexvar_epi8(perm, v), wr[r]);
+        }
+        store_vec(rq, c, off, acc, yc, oh * OW + ow, static_cast<int>(OW - ow < 16 ? OW - ow : 16));
+      }
+    }
+  });
+  return true;
+#else
+  (void)g; (void)x; (void)pad; (void)w; (void)rq; (void)y;
+  return false;
+#endif
 }
 
 }  // namespace pyengine::cpu::PYENGINE_ISA
