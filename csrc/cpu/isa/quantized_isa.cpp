@@ -203,19 +203,19 @@ void pack_columns(index_t J, const uint8_t* cols, index_t ld, index_t l0, index_
 // y[(m0 + i)·ldy + y0 …]. The columns of quad q are the packed tile at b + q·kTile·4 (S1 false)
 // or the channel-quad image at b + off[q] (S1 true, see quantized_conv_s1). One function for the
 // loop and the stores keeps the accumulators in registers.
-template <int RM, bool S1>
+template <int RM, bool S1, int NV = kNV>
 void gemm_tile(index_t Q, const int8_t* a, index_t lda, const uint8_t* b, const index_t* off, const Requant& rq,
                index_t m0, const int32_t* offs, void* y, index_t y0, index_t ldy, index_t n) {
-  ivec acc[RM][kNV];
+  ivec acc[RM][NV];
 #pragma GCC unroll 8
   for (int i = 0; i < RM; ++i)
 #pragma GCC unroll 4
-    for (int v = 0; v < kNV; ++v) acc[i][v] = vzero();
+    for (int v = 0; v < NV; ++v) acc[i][v] = vzero();
   for (index_t q = 0; q < Q; ++q) {
     const uint8_t* bq = S1 ? b + off[q] : b + q * kTile * 4;
-    ivec bv[kNV], babs[kNV];
+    ivec bv[NV], babs[NV];
 #pragma GCC unroll 4
-    for (int v = 0; v < kNV; ++v) {
+    for (int v = 0; v < NV; ++v) {
       bv[v] = vload(bq + v * kLanes * 4);
       babs[v] = prep_abs(bv[v]);
     }
@@ -223,13 +223,13 @@ void gemm_tile(index_t Q, const int8_t* a, index_t lda, const uint8_t* b, const 
     for (int i = 0; i < RM; ++i) {
       const ivec w = vbcast(a + i * lda + 4 * q);
 #pragma GCC unroll 4
-      for (int v = 0; v < kNV; ++v) acc[i][v] = dot4(acc[i][v], bv[v], babs[v], w);
+      for (int v = 0; v < NV; ++v) acc[i][v] = dot4(acc[i][v], bv[v], babs[v], w);
     }
   }
 #pragma GCC unroll 8
   for (int i = 0; i < RM; ++i)
 #pragma GCC unroll 4
-    for (int v = 0; v < kNV; ++v) {
+    for (int v = 0; v < NV; ++v) {
       const index_t start = v * kLanes;
       if (start < n)
         store_vec(rq, m0 + i, offs[m0 + i], acc[i][v], y, (m0 + i) * ldy + y0 + start,
@@ -238,23 +238,23 @@ void gemm_tile(index_t Q, const int8_t* a, index_t lda, const uint8_t* b, const 
 }
 
 // Every block of weight rows (8, then 4, 2, 1) of one tile of positions.
-template <bool S1>
+template <bool S1, int NV = kNV>
 void gemm_rows(index_t M, index_t Q, const int8_t* w, index_t lda, const uint8_t* b, const index_t* off,
                const Requant& rq, const int32_t* offs, void* y, index_t y0, index_t ldy, index_t n) {
   for (index_t m0 = 0; m0 < M;) {
     const index_t left = M - m0;
     const int8_t* a = w + m0 * lda;
     if (left >= 8) {
-      gemm_tile<8, S1>(Q, a, lda, b, off, rq, m0, offs, y, y0, ldy, n);
+      gemm_tile<8, S1, NV>(Q, a, lda, b, off, rq, m0, offs, y, y0, ldy, n);
       m0 += 8;
     } else if (left >= 4) {
-      gemm_tile<4, S1>(Q, a, lda, b, off, rq, m0, offs, y, y0, ldy, n);
+      gemm_tile<4, S1, NV>(Q, a, lda, b, off, rq, m0, offs, y, y0, ldy, n);
       m0 += 4;
     } else if (left >= 2) {
-      gemm_tile<2, S1>(Q, a, lda, b, off, rq, m0, offs, y, y0, ldy, n);
+      gemm_tile<2, S1, NV>(Q, a, lda, b, off, rq, m0, offs, y, y0, ldy, n);
       m0 += 2;
     } else {
-      gemm_tile<1, S1>(Q, a, lda, b, off, rq, m0, offs, y, y0, ldy, n);
+      gemm_tile<1, S1, NV>(Q, a, lda, b, off, rq, m0, offs, y, y0, ldy, n);
       m0 += 1;
     }
   }
@@ -322,7 +322,18 @@ void quantized_conv_s1(const ConvGeom& g, const uint8_t* x, uint8_t pad, const i
   const index_t RS = R * S, CQ = taps ? C : (C + 3) / 4;
   const index_t Qn = taps ? (C * RS + 3) / 4 : CQ * RS, lda = 4 * Qn;
   const index_t Hp = H + 2 * g.ph, Wp = W + 2 * g.pw, P = OH * Wp;
-  const index_t tiles = (P + kTile - 1) / kTile, ldy = tiles * kTile;
+  // Channel quads: tiles of nv vectors, the widest that wastes at most ~5% more positions than one
+  // vector would (a 7×9 image is 63 positions: 64 in tiles of 2 vectors, 96 in tiles of 3).
+  int nv = kNV;
+  if (!taps) {
+    const index_t best = (P + kLanes - 1) / kLanes * kLanes;
+    for (nv = kNV; nv > 1; --nv) {
+      const index_t t = nv * kLanes;
+      if ((P + t - 1) / t * t * 20 <= best * 21) break;
+    }
+  }
+  const index_t tile_w = taps ? kTile : nv * kLanes;
+  const index_t tiles = (P + tile_w - 1) / tile_w, ldy = tiles * tile_w;
   const index_t bpp = taps ? 1 : 4;                    // bytes per position in a plane
   // Positions up to tiles·kTile (and the 16-wide row writes below) read or write past the last
   // real row: pad each plane by that much.
@@ -356,10 +367,13 @@ void quantized_conv_s1(const ConvGeom& g, const uint8_t* x, uint8_t pad, const i
   const bool by_image = threads > 1 && g.N >= threads;
   const index_t ph = g.ph, pw = g.pw;
 
-  auto tile = [&, K, lda, Qn, ldy, C, RS, taps](const uint8_t* xq, char* yb, index_t t) {
-    const index_t p0 = t * kTile;
+  auto tile = [&, K, lda, Qn, ldy, C, RS, taps, nv, tile_w](const uint8_t* xq, char* yb, index_t t) {
+    const index_t p0 = t * tile_w;
     if (!taps) {
-      gemm_rows<true>(K, Qn, wq, lda, xq + 4 * p0, off, rq, offs, yb, p0, ldy, kTile);
+      const uint8_t* b = xq + 4 * p0;
+      if (nv >= 3) gemm_rows<true, (kNV >= 3 ? 3 : kNV)>(K, Qn, wq, lda, b, off, rq, offs, yb, p0, ldy, tile_w);
+      else if (nv == 2) gemm_rows<true, 2>(K, Qn, wq, lda, b, off, rq, offs, yb, p0, ldy, tile_w);
+      else gemm_rows<true, 1>(K, Qn, wq, lda, b, off, rq, offs, yb, p0, ldy, tile_w);
       return;
     }
     uint8_t* b = static_cast<uint8_t*>(scratch(2, Qn * kTile * 4));
