@@ -18,6 +18,8 @@ PE_ISA_DECLARE(void quantized_conv_gemm(index_t, index_t, index_t, const std::in
                                         const std::int32_t*, const Requant&, void*, bool))
 PE_ISA_DECLARE(void quantized_conv_s1(const ConvGeom&, const std::uint8_t*, std::uint8_t, const std::int8_t*,
                                       const std::int32_t*, const Requant&, void*))
+PE_ISA_DECLARE(bool quantized_depthwise(const ConvGeom&, const std::uint8_t*, std::uint8_t, const std::int8_t*,
+                                        const Requant&, void*))
 PE_ISA_DECLARE(void quantize_f32(index_t, const float*, float, std::int32_t, std::uint8_t*))
 PE_ISA_DECLARE(void max_pool_2x2_row(index_t, const std::uint8_t*, const std::uint8_t*, std::uint8_t*))
 PE_ISA_DECLARE(void quantized_linear_gemm(index_t, index_t, index_t, const std::uint8_t*, const std::int8_t*,
@@ -221,6 +223,16 @@ void quantized_conv2d(const ConvGeom& g, const std::uint8_t* x, std::int32_t x_z
   const index_t items = g.N * g.G;
   const int threads = get_num_threads();
   const bool par_items = threads > 1 && items >= threads;
+  // Depthwise (one input and one output channel per group): the VNNI row kernel when it applies.
+  if (g.G == g.C && g.G == g.K && g.R <= 8 && active_kernel() == QKernel::vnni) {
+#if defined(PYENGINE_HAVE_AVX512)
+    const Requant rq{offset, multiplier, y_zero_point, qmin, qmax, out_u8};
+    if (avx512::quantized_depthwise(g, x, static_cast<std::uint8_t>(x_zero_point), w, rq, y)) {
+      std::free(sums);
+      return;
+    }
+#endif
+  }
   // Stride 1, one group, a real kernel window: the shifted-image kernel, no im2col.
   if (g.G == 1 && g.sh == 1 && g.sw == 1 && !pointwise && active_kernel() != QKernel::generic) {
     const Requant rq{offset, multiplier, y_zero_point, qmin, qmax, out_u8};

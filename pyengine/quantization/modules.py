@@ -90,19 +90,19 @@ class _QuantizedWeighted(Module):
         self._cache = (None, None, None)
 
     def _requant(self, x_scale: float):
-        """(multiplier float32, bias int32 or None) for inputs of scale x_scale (cached)."""
-        if self._cache[0] != x_scale:
+        """(multiplier float32, bias int32 or None, y_scale, y_zero_point, qmin, qmax) for inputs of
+        scale x_scale, cached: the per-call path of the int8 layers is a lookup and one kernel call."""
+        c = self._cache
+        if c[0] != x_scale:
             sw = self.weight_scale._data
             acc_scale = x_scale * sw
-            mult = (acc_scale / float(self.scale._data)).astype(np.float32)
+            sy, zy = float(self.scale._data), int(self.zero_point._data)
+            mult = (acc_scale / sy).astype(np.float32)
             bq = None
             if self.bias is not None:
                 bq = np.clip(np.rint(self.bias._data / acc_scale), -_BIAS_LIMIT, _BIAS_LIMIT).astype(np.int32)
-            self._cache = (x_scale, mult, bq)
-        return self._cache[1], self._cache[2]
-
-    def _clamp(self):
-        return _clamp_for(self.max_value, float(self.scale._data), int(self.zero_point._data))
+            c = self._cache = (x_scale, mult, bq, sy, zy) + _clamp_for(self.max_value, sy, zy)
+        return c[1:]
 
 
 class QuantizedConv2d(_QuantizedWeighted):
@@ -125,14 +125,13 @@ class QuantizedConv2d(_QuantizedWeighted):
                    conv.dilation, conv.groups, scale, zero_point, max_value)
 
     def forward(self, x):
-        _need_q("QuantizedConv2d", x)
-        mult, bq = self._requant(x.scale)
-        lo, hi = self._clamp()
-        zy = int(self.zero_point._data)
+        if type(x) is not QTensor:
+            _need_q("QuantizedConv2d", x)
+        mult, bq, sy, zy, lo, hi = self._requant(x.scale)
         # The binding checks every argument; the geometry was normalised once in __init__.
-        y = _C.quantized_conv2d(np.ascontiguousarray(x.data), x.zero_point, self.weight._data, bq, mult, zy, lo, hi,
-                                *self._geo, self.groups, "uint8")
-        return QTensor(y, float(self.scale._data), zy)
+        y = _C.quantized_conv2d(np.ascontiguousarray(x.data), x.zero_point, self.weight._data, bq, mult, zy, lo, hi, *self._geo, self.groups,
+                                "uint8")
+        return QTensor(y, sy, zy)
 
     def extra_repr(self):
         k = tuple(self.weight.shape)
@@ -156,13 +155,16 @@ class QuantizedLinear(_QuantizedWeighted):
                    max_value)
 
     def forward(self, x):
-        _need_q("QuantizedLinear", x)
-        mult, bq = self._requant(x.scale)
-        lo, hi = self._clamp()
-        lead = x.data.shape[:-1]
-        y = _C.quantized_linear(np.ascontiguousarray(x.data.reshape(-1, x.data.shape[-1])), x.zero_point,
-                                self.weight._data, bq, mult, int(self.zero_point._data), lo, hi, "uint8")
-        return QTensor(y.reshape(lead + (y.shape[-1],)), float(self.scale._data), int(self.zero_point._data))
+        if type(x) is not QTensor:
+            _need_q("QuantizedLinear", x)
+        mult, bq, sy, zy, lo, hi = self._requant(x.scale)
+        d = x.data
+        if d.ndim == 2 and d.flags.c_contiguous:
+            return QTensor(_C.quantized_linear(d, x.zero_point, self.weight._data, bq, mult, zy, lo, hi, "uint8"), sy, zy)
+        lead = d.shape[:-1]
+        y = _C.quantized_linear(np.ascontiguousarray(d.reshape(-1, d.shape[-1])), x.zero_point, self.weight._data, bq,
+                                mult, zy, lo, hi, "uint8")
+        return QTensor(y.reshape(lead + (y.shape[-1],)), sy, zy)
 
     def extra_repr(self):
         o, i = self.weight.shape

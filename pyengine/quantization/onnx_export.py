@@ -81,7 +81,7 @@ class _Graph:
                                            self.init("w_zp", np.zeros(K, np.int8))], "w", axis=0)
         if m.bias is None:
             return w, None
-        _, bq = m._requant(x_scale)
+        bq = m._requant(x_scale)[1]
         bscale = (x_scale * m.weight_scale._data).astype(np.float32)
         b = self.node("DequantizeLinear", [self.init("bias", bq), self.init("b_scale", bscale),
                                            self.init("b_zp", np.zeros(K, np.int32))], "b", axis=0)

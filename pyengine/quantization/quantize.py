@@ -241,6 +241,9 @@ def _convert_children(module):
     for name, child in list(module._modules.items()):
         if child is None:
             continue
+        if type(module) is Sequential and type(child) is nn.Identity:
+            del module._modules[name]      # fusion's placeholders: one call less each (names of the rest kept)
+            continue
         module._modules[name] = _convert_children(child)
     return module
 

@@ -27,7 +27,7 @@
 
 #if defined(__AVX512F__)
 // This copy is only called on CPUs with AVX-512 VNNI (vpdpbusd); the others take the AVX2 copy.
-#pragma GCC target("avx512vnni")
+#pragma GCC target("avx512vnni,avx512vbmi")  // vpermb: checked at run time in quantized_depthwise
 // GCC 12 reports its own _mm512_undefined_* (used inside the conversion intrinsics) as maybe
 // uninitialised; the warning is about the header, not this file.
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
@@ -203,19 +203,19 @@ void pack_columns(index_t J, const uint8_t* cols, index_t ld, index_t l0, index_
 // y[(m0 + i)·ldy + y0 …]. The columns of quad q are the packed tile at b + q·kTile·4 (S1 false)
 // or the channel-quad image at b + off[q] (S1 true, see quantized_conv_s1). One function for the
 // loop and the stores keeps the accumulators in registers.
-template <int RM, bool S1>
+template <int RM, bool S1, int NV = kNV>
 void gemm_tile(index_t Q, const int8_t* a, index_t lda, const uint8_t* b, const index_t* off, const Requant& rq,
                index_t m0, const int32_t* offs, void* y, index_t y0, index_t ldy, index_t n) {
-  ivec acc[RM][kNV];
+  ivec acc[RM][NV];
 #pragma GCC unroll 8
   for (int i = 0; i < RM; ++i)
 #pragma GCC unroll 4
-    for (int v = 0; v < kNV; ++v) acc[i][v] = vzero();
+    for (int v = 0; v < NV; ++v) acc[i][v] = vzero();
   for (index_t q = 0; q < Q; ++q) {
     const uint8_t* bq = S1 ? b + off[q] : b + q * kTile * 4;
-    ivec bv[kNV], babs[kNV];
+    ivec bv[NV], babs[NV];
 #pragma GCC unroll 4
-    for (int v = 0; v < kNV; ++v) {
+    for (int v = 0; v < NV; ++v) {
       bv[v] = vload(bq + v * kLanes * 4);
       babs[v] = prep_abs(bv[v]);
     }
@@ -223,13 +223,13 @@ void gemm_tile(index_t Q, const int8_t* a, index_t lda, const uint8_t* b, const 
     for (int i = 0; i < RM; ++i) {
       const ivec w = vbcast(a + i * lda + 4 * q);
 #pragma GCC unroll 4
-      for (int v = 0; v < kNV; ++v) acc[i][v] = dot4(acc[i][v], bv[v], babs[v], w);
+      for (int v = 0; v < NV; ++v) acc[i][v] = dot4(acc[i][v], bv[v], babs[v], w);
     }
   }
 #pragma GCC unroll 8
   for (int i = 0; i < RM; ++i)
 #pragma GCC unroll 4
-    for (int v = 0; v < kNV; ++v) {
+    for (int v = 0; v < NV; ++v) {
       const index_t start = v * kLanes;
       if (start < n)
         store_vec(rq, m0 + i, offs[m0 + i], acc[i][v], y, (m0 + i) * ldy + y0 + start,
@@ -238,23 +238,23 @@ void gemm_tile(index_t Q, const int8_t* a, index_t lda, const uint8_t* b, const 
 }
 
 // Every block of weight rows (8, then 4, 2, 1) of one tile of positions.
-template <bool S1>
+template <bool S1, int NV = kNV>
 void gemm_rows(index_t M, index_t Q, const int8_t* w, index_t lda, const uint8_t* b, const index_t* off,
                const Requant& rq, const int32_t* offs, void* y, index_t y0, index_t ldy, index_t n) {
   for (index_t m0 = 0; m0 < M;) {
     const index_t left = M - m0;
     const int8_t* a = w + m0 * lda;
     if (left >= 8) {
-      gemm_tile<8, S1>(Q, a, lda, b, off, rq, m0, offs, y, y0, ldy, n);
+      gemm_tile<8, S1, NV>(Q, a, lda, b, off, rq, m0, offs, y, y0, ldy, n);
       m0 += 8;
     } else if (left >= 4) {
-      gemm_tile<4, S1>(Q, a, lda, b, off, rq, m0, offs, y, y0, ldy, n);
+      gemm_tile<4, S1, NV>(Q, a, lda, b, off, rq, m0, offs, y, y0, ldy, n);
       m0 += 4;
     } else if (left >= 2) {
-      gemm_tile<2, S1>(Q, a, lda, b, off, rq, m0, offs, y, y0, ldy, n);
+      gemm_tile<2, S1, NV>(Q, a, lda, b, off, rq, m0, offs, y, y0, ldy, n);
       m0 += 2;
     } else {
-      gemm_tile<1, S1>(Q, a, lda, b, off, rq, m0, offs, y, y0, ldy, n);
+      gemm_tile<1, S1, NV>(Q, a, lda, b, off, rq, m0, offs, y, y0, ldy, n);
       m0 += 1;
     }
   }
@@ -322,7 +322,18 @@ void quantized_conv_s1(const ConvGeom& g, const uint8_t* x, uint8_t pad, const i
   const index_t RS = R * S, CQ = taps ? C : (C + 3) / 4;
   const index_t Qn = taps ? (C * RS + 3) / 4 : CQ * RS, lda = 4 * Qn;
   const index_t Hp = H + 2 * g.ph, Wp = W + 2 * g.pw, P = OH * Wp;
-  const index_t tiles = (P + kTile - 1) / kTile, ldy = tiles * kTile;
+  // Channel quads: tiles of nv vectors, the widest that wastes at most ~5% more positions than one
+  // vector would (a 7×9 image is 63 positions: 64 in tiles of 2 vectors, 96 in tiles of 3).
+  int nv = kNV;
+  if (!taps) {
+    const index_t best = (P + kLanes - 1) / kLanes * kLanes;
+    for (nv = kNV; nv > 1; --nv) {
+      const index_t t = nv * kLanes;
+      if ((P + t - 1) / t * t * 20 <= best * 21) break;
+    }
+  }
+  const index_t tile_w = taps ? kTile : nv * kLanes;
+  const index_t tiles = (P + tile_w - 1) / tile_w, ldy = tiles * tile_w;
   const index_t bpp = taps ? 1 : 4;                    // bytes per position in a plane
   // Positions up to tiles·kTile (and the 16-wide row writes below) read or write past the last
   // real row: pad each plane by that much.
@@ -356,10 +367,13 @@ void quantized_conv_s1(const ConvGeom& g, const uint8_t* x, uint8_t pad, const i
   const bool by_image = threads > 1 && g.N >= threads;
   const index_t ph = g.ph, pw = g.pw;
 
-  auto tile = [&, K, lda, Qn, ldy, C, RS, taps](const uint8_t* xq, char* yb, index_t t) {
-    const index_t p0 = t * kTile;
+  auto tile = [&, K, lda, Qn, ldy, C, RS, taps, nv, tile_w](const uint8_t* xq, char* yb, index_t t) {
+    const index_t p0 = t * tile_w;
     if (!taps) {
-      gemm_rows<true>(K, Qn, wq, lda, xq + 4 * p0, off, rq, offs, yb, p0, ldy, kTile);
+      const uint8_t* b = xq + 4 * p0;
+      if (nv >= 3) gemm_rows<true, (kNV >= 3 ? 3 : kNV)>(K, Qn, wq, lda, b, off, rq, offs, yb, p0, ldy, tile_w);
+      else if (nv == 2) gemm_rows<true, 2>(K, Qn, wq, lda, b, off, rq, offs, yb, p0, ldy, tile_w);
+      else gemm_rows<true, 1>(K, Qn, wq, lda, b, off, rq, offs, yb, p0, ldy, tile_w);
       return;
     }
     uint8_t* b = static_cast<uint8_t*>(scratch(2, Qn * kTile * 4));
@@ -654,6 +668,68 @@ void max_pool_2x2_row(index_t OW, const uint8_t* r0, const uint8_t* r1, uint8_t*
     const uint8_t b = r1[2 * o] > r1[2 * o + 1] ? r1[2 * o] : r1[2 * o + 1];
     out[o] = a > b ? a : b;
   }
+}
+
+}  // namespace pyengine::cpu::PYENGINE_ISA
+
+namespace pyengine::cpu::PYENGINE_ISA {
+
+// Depthwise convolution (groups = C = K), kernel R × S with R ≤ 8, S ≤ 4, AVX-512 VNNI + VBMI only (returns
+// false elsewhere; the caller then takes the GEMM path). Per channel the image is padded once (pad
+// = x_zero_point); for output row oh and 16 output columns ow … ow+15, kernel row r contributes
+// Σ_s w[r, s]·xpad[oh·sh + r·dh, (ow + i)·sw + s·dw] to lane i: one 64-byte load of that padded row
+// from column ow·sw, one vpermb that gathers for every lane i its S taps into the 4 bytes of the
+// lane, and one vpdpbusd with the broadcast (w[r, 0], …, w[r, S−1], 0…). R loads, permutes and
+// dot products per 16 outputs — the taps of a filter row in one instruction.
+bool quantized_depthwise(const ConvGeom& g, const uint8_t* x, uint8_t pad, const int8_t* w, const Requant& rq,
+                         void* y) {
+#if defined(__AVX512F__)
+  static const bool vbmi = __builtin_cpu_supports("avx512vbmi");
+  if (!vbmi || g.S > 4 || g.R > 8 || 15 * g.sw + (g.S - 1) * g.dw > 63) return false;
+  const index_t C = g.C, H = g.H, W = g.W, OH = g.OH, OW = g.OW, R = g.R, S = g.S;
+  const index_t Hp = H + 2 * g.ph, Wp = W + 2 * g.pw;
+  const index_t owv = (OW + 15) / 16 * 16;
+  const index_t Wb = (owv - 1) * g.sw + 64 > Wp ? (owv - 1) * g.sw + 64 : Wp;   // row pitch with slack
+  const size_t esize = rq.out_u8 ? 1 : sizeof(float);
+  alignas(64) uint8_t idx[64];
+  for (int i = 0; i < 16; ++i)
+    for (int j = 0; j < 4; ++j) idx[4 * i + j] = static_cast<uint8_t>(i * g.sw + (j < S ? j : 0) * g.dw);
+  const __m512i perm = _mm512_load_si512(idx);
+  const int threads = thread_count();
+  const index_t items = g.N * C;
+  parallel_for(items, threads > 1 && items >= threads ? threads : 1, [&, C, H, W, OH, OW, R, S, Hp, Wp, Wb,
+                                                                      esize](index_t it) {
+    const index_t n = it / C, c = it % C;
+    uint8_t* xp = static_cast<uint8_t*>(scratch(0, Hp * Wb + 64));
+    if (!xp) return;
+    std::memset(xp, pad, static_cast<size_t>(Hp * Wb));
+    const uint8_t* xc = x + (n * C + c) * H * W;
+    for (index_t h = 0; h < H; ++h) std::memcpy(xp + (h + g.ph) * Wb + g.pw, xc + h * W, static_cast<size_t>(W));
+    __m512i wr[8];
+    for (index_t r = 0; r < R; ++r) {
+      int32_t q = 0;
+      for (index_t s = 0; s < S; ++s) q |= static_cast<int32_t>(static_cast<uint8_t>(w[(c * R + r) * S + s])) << (8 * s);
+      wr[r] = _mm512_set1_epi32(q);
+    }
+    const int32_t off = rq.offset[c];
+    char* yc = static_cast<char*>(y) + static_cast<size_t>((n * C + c) * OH * OW) * esize;
+    for (index_t oh = 0; oh < OH; ++oh) {
+      const uint8_t* base = xp + oh * g.sh * Wb;
+      for (index_t ow = 0; ow < OW; ow += 16) {
+        __m512i acc = _mm512_setzero_si512();
+        for (index_t r = 0; r < R; ++r) {
+          const __m512i v = _mm512_loadu_si512(base + r * g.dh * Wb + ow * g.sw);
+          acc = _mm512_dpbusd_epi32(acc, _mm512_permutexvar_epi8(perm, v), wr[r]);
+        }
+        store_vec(rq, c, off, acc, yc, oh * OW + ow, static_cast<int>(OW - ow < 16 ? OW - ow : 16));
+      }
+    }
+  });
+  return true;
+#else
+  (void)g; (void)x; (void)pad; (void)w; (void)rq; (void)y;
+  return false;
+#endif
 }
 
 }  // namespace pyengine::cpu::PYENGINE_ISA

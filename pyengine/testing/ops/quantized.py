@@ -25,7 +25,11 @@ CONV_SHAPES = [
     (2, 3, 9, 11, 5, 3, 2, 2, 1, 1, 1),        # odd sizes, non-square kernel, stride 2
     (1, 5, 10, 9, 7, 3, 3, 1, 2, 2, 1),        # dilation 2, padding 2
     (2, 6, 8, 8, 9, 3, 3, 2, 1, 1, 3),         # groups 3
-    (2, 12, 9, 9, 12, 3, 3, 1, 1, 1, 12),      # depthwise
+    (2, 12, 9, 9, 12, 3, 3, 1, 1, 1, 12),      # depthwise (the VNNI row kernel)
+    (2, 16, 11, 10, 16, 3, 3, 2, 1, 1, 16),    # depthwise, stride 2
+    (1, 8, 9, 9, 8, 3, 3, 1, 2, 2, 8),         # depthwise, dilation 2
+    (1, 40, 20, 37, 40, 3, 3, 1, 1, 1, 40),    # depthwise, rows of more than one vector
+    (1, 4, 6, 6, 4, 5, 5, 1, 2, 1, 4),         # depthwise 5×5 (wider than 4 taps: the GEMM path)
     (1, 24, 5, 7, 48, 3, 3, 2, 1, 1, 24),      # depthwise, channel multiplier 2, stride 2
     (2, 37, 6, 5, 19, 1, 1, 1, 0, 1, 1),       # 1×1 pointwise (the image is the column matrix)
     (1, 3, 4, 4, 2, 1, 1, 2, 1, 1, 1),         # 1×1 with stride and padding (im2col path)
