@@ -43,6 +43,8 @@ LAYERS = {
     "LSTMCell": (lambda: nn.LSTMCell(4, 3), [(2, 4)]),
     "RNN": (lambda: nn.RNN(4, 3), [(5, 2, 4)]),
     "RNN-relu-2-layers": (lambda: nn.RNN(4, 3, num_layers=2, nonlinearity="relu", batch_first=True), [(2, 5, 4)]),
+    "RNNCell": (lambda: nn.RNNCell(4, 3), [(2, 4)]),
+    "RNNCell-relu-no-bias": (lambda: nn.RNNCell(4, 3, bias=False, nonlinearity="relu"), [(2, 4)]),
 }
 
 LOSSES = {

@@ -2,7 +2,7 @@
 
 Default initialisations (PyTorch's): Linear and Conv2d weights kaiming_uniform(a=√5), i.e.
 uniform(±1/√fan_in), bias uniform(±1/√fan_in); BatchNorm weight 1, bias 0, running mean 0, var 1;
-LSTM/LSTMCell/RNN every weight and bias uniform(±1/√hidden_size); PReLU slope 0.25.
+PReLU slope 0.25. The recurrent layers (RNN, LSTM, GRU and their cells) are in rnn.py.
 
 A layer's forward calls its autograd Function directly and checks nothing on the way: the kernel
 binding checks every argument before any kernel runs. When it raises, the layer names itself and
@@ -19,17 +19,17 @@ from ..autograd.activation import Elu, LeakyRelu, Relu, Relu6 as Relu6_, Sigmoid
 from ..autograd.batch_norm import batch_norm as _batch_norm
 from ..autograd.conv2d import Conv2d as _Conv2dFn
 from ..autograd.linear import Linear as _LinearFn
-from ..autograd.lstm import LSTMCell as _LSTMCellFn
 from ..autograd.pool2d import AvgPool2d as _AvgPoolFn, MaxPool2d as _MaxPoolFn
-from ..tensor import stack as _stack, zeros as _zeros
 from ..tensor import Tensor, get_default_dtype
 from . import functional as F
 from . import init
 from .module import Module, Parameter
+from .rnn import *  # noqa: F401,F403  (the recurrent layers live in rnn.py)
+from .rnn import __all__ as _rnn_all
 
 __all__ = ["Identity", "Linear", "Conv2d", "MaxPool2d", "AvgPool2d", "AdaptiveAvgPool2d", "BatchNorm1d",
            "BatchNorm2d", "Dropout", "Flatten", "ReLU", "ReLU6", "LeakyReLU", "PReLU", "ELU", "Sigmoid", "Tanh", "Softmax",
-           "LogSoftmax", "LSTM", "LSTMCell", "RNN"]
+           "LogSoftmax"] + _rnn_all
 
 
 def _param(*shape, dtype=None):
@@ -377,186 +377,3 @@ class LogSoftmax(Softmax):
         return F.log_softmax(x, self.dim)
 
 
-class _RNNBase(Module):
-    _gates = 4
-
-    def __init__(self, input_size, hidden_size, num_layers=1, bias=True, batch_first=False, dropout=0.0,
-                 bidirectional=False, dtype=None):
-        super().__init__()
-        if bidirectional:
-            raise NotImplementedError(f"{type(self).__name__}: bidirectional=True is not supported")
-        if not 0 <= dropout <= 1:
-            raise ValueError(f"{type(self).__name__}: dropout must be in [0, 1], got {dropout}")
-        self.input_size, self.hidden_size, self.num_layers = input_size, hidden_size, num_layers
-        self.bias, self.batch_first, self.dropout = bias, batch_first, float(dropout)
-        G = self._gates * hidden_size
-        for layer in range(num_layers):
-            i = input_size if layer == 0 else hidden_size
-            setattr(self, f"weight_ih_l{layer}", _param(G, i, dtype=dtype))
-            setattr(self, f"weight_hh_l{layer}", _param(G, hidden_size, dtype=dtype))
-            if bias:
-                setattr(self, f"bias_ih_l{layer}", _param(G, dtype=dtype))
-                setattr(self, f"bias_hh_l{layer}", _param(G, dtype=dtype))
-        self.reset_parameters()
-
-    def reset_parameters(self):
-        b = 1 / math.sqrt(self.hidden_size) if self.hidden_size > 0 else 0
-        for p in self.parameters():
-            init.uniform_(p, -b, b)
-
-    def _layer_params(self, layer):
-        p = self._parameters
-        return (p[f"weight_ih_l{layer}"], p[f"weight_hh_l{layer}"], p.get(f"bias_ih_l{layer}"),
-                p.get(f"bias_hh_l{layer}"))
-
-    def _prepare(self, x, hx):
-        name = f"{type(self).__name__}(input_size={self.input_size}, hidden_size={self.hidden_size})"
-        if x.ndim not in (2, 3) or x.shape[-1] != self.input_size:
-            exp = "(N, T, {0})" if self.batch_first else "(T, N, {0})"
-            raise _shape_error(name, exp.format(self.input_size) + f" or (T, {self.input_size})", x)
-        unbatched = x.ndim == 2
-        if unbatched:
-            x = x.unsqueeze(1)
-        elif self.batch_first:
-            x = x.transpose(0, 1)
-        N = x.shape[1]
-        return name, x, unbatched, N
-
-    def _check_state(self, name, what, h, N, unbatched):
-        want = (self.num_layers, self.hidden_size) if unbatched else (self.num_layers, N, self.hidden_size)
-        if tuple(h.shape) != want:
-            raise ValueError(f"{name}: expected {what} of shape {want}, got {tuple(h.shape)}")
-        return h.unsqueeze(1) if unbatched else h
-
-    def extra_repr(self):
-        s = f"{self.input_size}, {self.hidden_size}"
-        if self.num_layers != 1:
-            s += f", num_layers={self.num_layers}"
-        if self.batch_first:
-            s += ", batch_first=True"
-        if self.dropout:
-            s += f", dropout={self.dropout}"
-        return s
-
-
-class LSTM(_RNNBase):
-    """input (T, N, I) (or (N, T, I) with batch_first, or unbatched (T, I)); hx = (h0, c0), each
-    (num_layers, N, H), zeros when omitted. Returns output (T, N, H) and (h_n, c_n)."""
-
-    def forward(self, x, hx=None):
-        name, x, unbatched, N = self._prepare(x, hx)
-        H, L = self.hidden_size, self.num_layers
-        if hx is None:
-            z = _zeros(L, N, H, dtype=x.dtype, device=x.device)
-            h0, c0 = z, z
-        else:
-            h0 = self._check_state(name, "h0", hx[0], N, unbatched)
-            c0 = self._check_state(name, "c0", hx[1], N, unbatched)
-        hs, cs = [], []
-        out = x
-        for layer in range(L):
-            if layer > 0 and self.dropout and self.training:
-                out = F.dropout(out, self.dropout, True)
-            out, h, c = F.lstm(out, h0[layer], c0[layer], *self._layer_params(layer))
-            hs.append(h)
-            cs.append(c)
-        h_n, c_n = _stack(hs), _stack(cs)
-        if unbatched:
-            return out.squeeze(1), (h_n.squeeze(1), c_n.squeeze(1))
-        if self.batch_first:
-            out = out.transpose(0, 1)
-        return out, (h_n, c_n)
-
-
-class RNN(_RNNBase):
-    """Elman RNN: h_t = tanh(x_t·W_ihᵀ + b_ih + h_{t−1}·W_hhᵀ + b_hh) (or relu). Returns output, h_n."""
-    _gates = 1
-
-    def __init__(self, input_size, hidden_size, num_layers=1, nonlinearity="tanh", bias=True, batch_first=False,
-                 dropout=0.0, bidirectional=False, dtype=None):
-        if nonlinearity not in ("tanh", "relu"):
-            raise ValueError(f"RNN: nonlinearity must be 'tanh' or 'relu', got {nonlinearity!r}")
-        self.nonlinearity = nonlinearity
-        super().__init__(input_size, hidden_size, num_layers, bias, batch_first, dropout, bidirectional, dtype)
-
-    def __setattr__(self, name, value):
-        if name == "nonlinearity" and "_parameters" not in self.__dict__:
-            self.__dict__[name] = value
-            return
-        super().__setattr__(name, value)
-
-    def forward(self, x, hx=None):
-        name, x, unbatched, N = self._prepare(x, hx)
-        H, L, T = self.hidden_size, self.num_layers, x.shape[0]
-        h0 = _zeros(L, N, H, dtype=x.dtype, device=x.device) if hx is None else \
-            self._check_state(name, "h0", hx, N, unbatched)
-        act = F.tanh if self.nonlinearity == "tanh" else F.relu
-        out = x
-        hs = []
-        for layer in range(L):
-            if layer > 0 and self.dropout and self.training:
-                out = F.dropout(out, self.dropout, True)
-            w_ih, w_hh, b_ih, b_hh = self._layer_params(layer)
-            xp = F.linear(out, w_ih, b_ih)           # input projection for all steps at once
-            h = h0[layer]
-            steps = []
-            for t in range(T):
-                h = act(xp[t] + F.linear(h, w_hh, b_hh))
-                steps.append(h)
-            out = _stack(steps) if steps else xp[:, :, :H] * 0
-            hs.append(h)
-        h_n = _stack(hs)
-        if unbatched:
-            return out.squeeze(1), h_n.squeeze(1)
-        if self.batch_first:
-            out = out.transpose(0, 1)
-        return out, h_n
-
-
-class LSTMCell(Module):
-    """One LSTM step: input (N, I), hx = (h, c) each (N, H) (zeros when omitted) -> (h', c')."""
-
-    def __init__(self, input_size, hidden_size, bias=True, dtype=None):
-        super().__init__()
-        self.input_size, self.hidden_size, self.bias = input_size, hidden_size, bias
-        self.weight_ih = _param(4 * hidden_size, input_size, dtype=dtype)
-        self.weight_hh = _param(4 * hidden_size, hidden_size, dtype=dtype)
-        if bias:
-            self.bias_ih = _param(4 * hidden_size, dtype=dtype)
-            self.bias_hh = _param(4 * hidden_size, dtype=dtype)
-        else:
-            self.register_parameter("bias_ih", None)
-            self.register_parameter("bias_hh", None)
-        b = 1 / math.sqrt(hidden_size) if hidden_size > 0 else 0
-        for p in self.parameters():
-            init.uniform_(p, -b, b)
-
-    def forward(self, x, hx=None):
-        unbatched = x.ndim == 1
-        if unbatched:
-            x = x.unsqueeze(0)
-        if hx is None:
-            z = _zeros(x.shape[0], self.hidden_size, dtype=x.dtype, device=x.device)
-            hx = (z, z)
-        elif unbatched:
-            hx = (hx[0].unsqueeze(0), hx[1].unsqueeze(0))
-        try:
-            h, c = _LSTMCellFn.apply(x, hx[0], hx[1], self.weight_ih, self.weight_hh, self.bias_ih, self.bias_hh)
-        except (ValueError, TypeError) as e:
-            raise self._error(e, x, hx) from None
-        if unbatched:
-            return h.squeeze(0), c.squeeze(0)
-        return h, c
-
-    def _error(self, e, x, hx):
-        name = f"LSTMCell(input_size={self.input_size}, hidden_size={self.hidden_size})"
-        if isinstance(x, Tensor) and x.ndim == 2 and x.shape[-1] == self.input_size:
-            for what, h in zip(("h", "c"), hx):
-                if tuple(h.shape) != (x.shape[0], self.hidden_size):
-                    return ValueError(f"{name}: expected {what} of shape {(x.shape[0], self.hidden_size)}, "
-                                      f"got {tuple(h.shape)}")
-        return _layer_error(name, e, x, lambda x: None if x.ndim in (1, 2) and x.shape[-1] == self.input_size
-                            else f"(N, {self.input_size})")
-
-    def extra_repr(self):
-        return f"{self.input_size}, {self.hidden_size}"

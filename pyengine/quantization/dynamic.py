@@ -81,6 +81,8 @@ class DynamicQuantizedLSTM(Module):
         super().__init__()
         if not isinstance(lstm, nn.LSTM):
             raise TypeError(f"DynamicQuantizedLSTM: expected an nn.LSTM, got {type(lstm).__name__}")
+        if getattr(lstm, "bidirectional", False):
+            raise NotImplementedError("DynamicQuantizedLSTM: a bidirectional LSTM is not supported yet")
         self.input_size, self.hidden_size, self.num_layers = lstm.input_size, lstm.hidden_size, lstm.num_layers
         self.batch_first = lstm.batch_first
         for layer in range(self.num_layers):
