@@ -35,8 +35,8 @@ HISTORY_KEYS = ("iteration", "epoch", "loss", "accuracy", "lr", "val_iteration",
                 "stopped_early", "best_iteration")
 
 
-def _env(kill=None):
-    env = dict(os.environ, PYTHONPATH=os.pathsep.join([HOOK, ROOT, os.environ.get("PYTHONPATH", "")]),
+def _env(kill=None, **extra):
+    env = dict(os.environ, **extra, PYTHONPATH=os.pathsep.join([HOOK, ROOT, os.environ.get("PYTHONPATH", "")]),
                OMP_NUM_THREADS="1", PYTHONHASHSEED="0")
     env.pop("PYENGINE_TEST_KILL", None)
     if kill:
@@ -60,19 +60,28 @@ def _final_history(folder):
     return {k: info["history"][k] for k in HISTORY_KEYS}
 
 
-def _kill_plan(rng):
-    plan = [(f"timer:{rng.uniform(0.05, 1.5):.3f}", None) for _ in range(8)]
+def _kill_plan(rng, fit_seconds):
+    plan = [(f"timer:{rng.uniform(0.03, 0.7) * fit_seconds:.3f}", None) for _ in range(8)]
     plan += [(f"checkpoint:{rng.randint(1, 3)}:{phase}", None) for phase in ("partial", "synced", "renamed")] * 2
     plan += [(f"validation:{rng.randint(1, 2)}", None)] * 6
     rng.shuffle(plan)
     return [p for p, _ in plan]
 
 
-def _run_killed(cmd, ckpt, out_file, reset, rng):
+def _reference(cmd, ckpt, out_file, tmp_path):
+    """The uninterrupted run: (final weights, history, seconds fit() took)."""
+    measure = tmp_path / "fit-seconds"
+    subprocess.run(cmd, env=_env("measure:0", PYENGINE_TEST_MEASURE_FILE=str(measure)), check=True,
+                   capture_output=True, cwd=ROOT, timeout=300)
+    return load_file(out_file), _final_history(ckpt), float(measure.read_text())
+
+
+def _run_killed(cmd, ckpt, out_file, reset, rng, fit_seconds):
     """Kills the program KILLS times, resuming after each; returns (kills per mode, finished runs,
     final weight files of every finished run)."""
-    plan = _kill_plan(rng)
+    plan = _kill_plan(rng, fit_seconds)
     finished, kinds = [], {}
+    misses, misses_mode = 0, None
     reset()
     while plan:
         mode = plan[0]
@@ -82,6 +91,8 @@ def _run_killed(cmd, ckpt, out_file, reset, rng):
         except subprocess.TimeoutExpired:
             proc.kill()
             raise
+        print(f"kill-resume: {mode}: exit {proc.returncode}, {len(os.listdir(ckpt)) if ckpt.exists() else 0} "
+              f"files in {ckpt.name}, {len(plan)} kills to go", file=sys.stderr, flush=True)
         if proc.returncode == -signal.SIGKILL:
             plan.pop(0)
             kinds[mode.split(":")[0]] = kinds.get(mode.split(":")[0], 0) + 1
@@ -90,6 +101,9 @@ def _run_killed(cmd, ckpt, out_file, reset, rng):
         assert proc.returncode == 0, f"the resumed run failed ({proc.returncode}): {err.decode()[-2000:]}"
         # finished before the planned kill: check it, then start a fresh interrupted run
         finished.append((load_file(out_file), _final_history(ckpt)))
+        misses = misses + 1 if misses_mode == mode else 1
+        misses_mode = mode
+        assert misses <= 3, f"the kill {mode} never happened in 3 whole runs (is the hook still in place?)"
         reset()
     while True:   # the last interrupted run, to its end
         proc = subprocess.run(cmd, env=_env(), capture_output=True, cwd=ROOT, timeout=300)
@@ -123,10 +137,9 @@ def test_cli_killed_20_times_resumes_bit_identically(tmp_path):
            "--lr-schedule", "piecewise", "--lr-drop-period", "1", "--validation-frequency", "25", "--threads", "1",
            "--checkpoint-dir", str(ckpt), "--checkpoint-frequency", "10", "--checkpoint-frequency-unit", "iteration",
            "--output", str(out), "--no-plot", "--quiet", "--resume"]
-    subprocess.run(cmd, env=_env(), check=True, capture_output=True, cwd=ROOT, timeout=300)
-    ref = (load_file(out / "model.safetensors"), _final_history(ckpt))
+    *ref, seconds = _reference(cmd, ckpt, out / "model.safetensors", tmp_path)
     rng = random.Random(int(os.environ.get("PYENGINE_KILL_SEED", "18")))
-    kinds, finished = _run_killed(cmd, ckpt, out / "model.safetensors", lambda: _clear(ckpt, out), rng)
+    kinds, finished = _run_killed(cmd, ckpt, out / "model.safetensors", lambda: _clear(ckpt, out), rng, seconds)
     assert sum(kinds.values()) == KILLS and set(kinds) == {"timer", "checkpoint", "validation"}, kinds
     _assert_same(*ref, finished)
 
@@ -176,15 +189,14 @@ def test_fit_with_dropout_schedule_and_workers_killed_20_times_resumes_bit_ident
     script.write_text(FIT_SCRIPT)
     ckpt, out = tmp_path / "ckpt", tmp_path / "model.safetensors"
     cmd = [sys.executable, str(script), str(ckpt), str(out)]
-    subprocess.run(cmd, env=_env(), check=True, capture_output=True, cwd=ROOT, timeout=300)
-    ref = (load_file(out), _final_history(ckpt))
+    *ref, seconds = _reference(cmd, ckpt, out, tmp_path)
 
     def reset():
         _clear(ckpt)
         if out.exists():
             out.unlink()
     rng = random.Random(int(os.environ.get("PYENGINE_KILL_SEED", "18")) + 1)
-    kinds, finished = _run_killed(cmd, ckpt, out, reset, rng)
+    kinds, finished = _run_killed(cmd, ckpt, out, reset, rng, seconds)
     assert sum(kinds.values()) == KILLS and set(kinds) == {"timer", "checkpoint", "validation"}, kinds
     _assert_same(*ref, finished)
     assert not [n for n in os.listdir(ckpt) if n.endswith(".tmp")], "temp files of killed writes are removed"
