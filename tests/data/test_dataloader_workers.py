@@ -80,7 +80,7 @@ class Slow(Dataset):
         return 4
 
     def __getitem__(self, i):
-        time.sleep(3 if i == 2 else 0)
+        time.sleep(30 if i == 2 else 0)
         return i
 
 
@@ -190,7 +190,7 @@ def test_timeout():
     t0 = time.monotonic()
     with pytest.raises(RuntimeError, match="timed out after 0.5 seconds"):
         list(DataLoader(Slow(), batch_size=1, num_workers=1, timeout=0.5))
-    assert time.monotonic() - t0 < 2.9, "the stuck worker is not waited for"
+    assert time.monotonic() - t0 < 10, "the stuck worker is not waited for"
     assert _no_children()
 
 
