@@ -817,7 +817,8 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--output", default="pyengine-output", help="folder for the model file and the plot")
     t.add_argument("--no-plot", action="store_true", help="do not write training-progress.png")
     t.add_argument("--checkpoint-dir", default=None,
-                   help="write checkpoints (everything training depends on, atomically) into DIR")
+                   help="write checkpoints (everything training depends on, atomically) into DIR "
+                        "(default: no checkpoints)")
     t.add_argument("--checkpoint-frequency", type=_positive_int, default=1,
                    help="a checkpoint every N epochs (or iterations, with --checkpoint-frequency-unit)")
     t.add_argument("--checkpoint-frequency-unit", choices=("epoch", "iteration"), default="epoch",
