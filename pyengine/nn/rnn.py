@@ -125,8 +125,8 @@ class _RNNBase(Module):
             raise TypeError(f"{self._name()}: {what} must be a pyengine.Tensor, got {type(h).__name__}")
         want = (LD, H) if unbatched else (LD, N, H)
         if tuple(h.shape) != want:
-            raise ValueError(f"{self._name()}: expected {what} of shape {want} (num_layers*num_directions, "
-                             f"{'' if unbatched else 'N, '}hidden_size), got {tuple(h.shape)}")
+            raise ValueError(f"{self._name()}: expected {what} of shape {want}, got {tuple(h.shape)} ({what} is "
+                             f"(num_layers*num_directions, {'' if unbatched else 'N, '}hidden_size))")
         return h.unsqueeze(1) if unbatched else h
 
     def _run(self, x, run):

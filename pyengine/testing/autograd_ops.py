@@ -262,6 +262,11 @@ def cases() -> list[AutogradCase]:
     layer("LSTMCell", ("LSTMCell",), lambda: nn.LSTMCell(3, 4), lambda r: [_T(_rn(r, 2, 3))])
     layer("RNN tanh 2 layers", ("RNN",), lambda: nn.RNN(3, 4, num_layers=2), lambda r: [_T(_rn(r, 3, 2, 3))],
           lambda m, x: m(x)[0])
+    layer("LSTM bidirectional 2 layers", ("LSTM",), lambda: nn.LSTM(3, 2, num_layers=2, bidirectional=True),
+          lambda r: [_T(_rn(r, 3, 2, 3))], lambda m, x: m(x)[0] * 1 + m(x)[1][1].sum())
+    layer("RNN bidirectional batch_first", ("RNN",), lambda: nn.RNN(3, 2, bidirectional=True, batch_first=True),
+          lambda r: [_T(_rn(r, 2, 3, 3))], lambda m, x: m(x)[0] * 1 + m(x)[1].sum())
+    layer("RNNCell", ("RNNCell",), lambda: nn.RNNCell(3, 4), lambda r: [_T(_rn(r, 2, 3))])
     layer("digit CNN (Sequential of Conv2d, BatchNorm2d, ReLU, MaxPool2d, Flatten, Linear)", ("Sequential",),
           lambda: nn.Sequential(nn.Conv2d(1, 3, 3, padding=1), nn.BatchNorm2d(3), nn.ReLU(), nn.MaxPool2d(2, 2),
                                 nn.Conv2d(3, 4, 3, padding=1), nn.BatchNorm2d(4), nn.ReLU(), nn.Flatten(),
