@@ -157,6 +157,21 @@ py::tuple forward_typed(const Dims& d, const py::array& x, const py::array& h0, 
 }
 
 template <typename T>
+py::tuple inference_typed(const Dims& d, const py::array& x, const py::array& h0, const py::array& c0,
+                          const py::array& w_ih, const py::array& w_hh, const py::array& b_ih, const py::array& b_hh) {
+  py::array y = new_array<T>({d.T, d.N, d.H});
+  py::array h_T = new_array<T>({d.N, d.H}), c_T = new_array<T>({d.N, d.H});
+  const T *px = cptr<T>(x), *ph = cptr<T>(h0), *pc = cptr<T>(c0), *pwi = cptr<T>(w_ih), *pwh = cptr<T>(w_hh);
+  const T *pbi = optr<T>(b_ih), *pbh = optr<T>(b_hh);
+  T *py_ = ptr<T>(y), *phT = ptr<T>(h_T), *pcT = ptr<T>(c_T);
+  {
+    py::gil_scoped_release release;
+    cpu::lstm_forward_inference<T>(d.T, d.N, d.I, d.H, px, ph, pc, pwi, pwh, pbi, pbh, py_, phT, pcT);
+  }
+  return py::make_tuple(y, h_T, c_T);
+}
+
+template <typename T>
 py::tuple backward_typed(const Dims& d, const py::array& gy, const py::array& ghT, const py::array& gcT,
                          const py::array& x, const py::array& h0, const py::array& c0, const py::array& w_ih,
                          const py::array& w_hh, const std::vector<py::array>& saved) {
@@ -220,6 +235,19 @@ void bind_lstm(py::module_& m) {
                               : forward_typed<double>(d, x, h0, c0, w_ih, w_hh, b_ih, b_hh);
   }, py::arg("x"), py::arg("h0"), py::arg("c0"), py::arg("w_ih"), py::arg("w_hh"), py::arg("b_ih") = py::none(),
      py::arg("b_hh") = py::none(), "Whole sequence → (y, h_T, c_T, saved=(gates, cs, y)).");
+
+  m.def("lstm_inference_forward", [](const py::array& x, const py::array& h0, const py::array& c0,
+                                     const py::array& w_ih, const py::array& w_hh, const py::object& b_ih_o,
+                                     const py::object& b_hh_o) {
+    const char* fn = "lstm_inference_forward";
+    py::array b_ih = optional(b_ih_o), b_hh = optional(b_hh_o);
+    Dims d = check_inputs(fn, true, x, w_ih, w_hh, b_ih, b_hh);
+    check_state(fn, "h0", h0, d);
+    check_state(fn, "c0", c0, d);
+    return d.dt == DType::f32 ? inference_typed<float>(d, x, h0, c0, w_ih, w_hh, b_ih, b_hh)
+                              : inference_typed<double>(d, x, h0, c0, w_ih, w_hh, b_ih, b_hh);
+  }, py::arg("x"), py::arg("h0"), py::arg("c0"), py::arg("w_ih"), py::arg("w_hh"), py::arg("b_ih") = py::none(),
+     py::arg("b_hh") = py::none(), "Whole sequence → (y, h_T, c_T), nothing kept for a backward.");
 
   m.def("lstm_backward", [](const py::array& grad_y, const py::object& grad_h_T_o, const py::object& grad_c_T_o,
                             const py::array& x, const py::array& h0, const py::array& c0, const py::array& w_ih,

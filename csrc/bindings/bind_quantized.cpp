@@ -159,6 +159,50 @@ void bind_quantized(py::module_& m) {
      py::arg("y_zero_point"), py::arg("qmin"), py::arg("qmax"), py::arg("out_dtype"),
      "y (N, O) uint8 or float32 = requantized x (N, I) uint8 · weight (O, I) int8 transposed (pyengine/quantized.h).");
 
+  m.def("quantized_max_pool2d", [](const py::array& x, index_t kh, index_t kw, index_t sh, index_t sw, index_t ph,
+                                   index_t pw, index_t dh, index_t dw, index_t OH, index_t OW) {
+    const char* fn = "quantized_max_pool2d";
+    check_typed<std::uint8_t>(fn, "x", x, "uint8", 4);
+    if (kh < 1 || kw < 1 || sh < 1 || sw < 1 || dh < 1 || dw < 1 || ph < 0 || pw < 0 || 2 * ph > kh || 2 * pw > kw)
+      value_error(cat(fn, ": kernel, stride, dilation must be >= 1 and padding in [0, kernel/2]"));
+    const index_t N = x.shape(0), C = x.shape(1), H = x.shape(2), W = x.shape(3);
+    if (OH < 1 || OW < 1 || (OH - 1) * sh - ph >= H || (OW - 1) * sw - pw >= W ||
+        (OH - 1) * sh - ph + (kh - 1) * dh < 0 || (OW - 1) * sw - pw + (kw - 1) * dw < 0 ||
+        (OH - 1) * sh - ph + (kh - 1) * dh >= H + ph + (kh - 1) * dh || H < 1 || W < 1)
+      value_error(cat(fn, ": output size ", OH, "x", OW, " does not fit the input ", H, "x", W));
+    checked_numel(fn, "output size", {N, C, OH, OW});
+    py::array y = new_array<std::uint8_t>({N, C, OH, OW});
+    const std::uint8_t* px = cptr<std::uint8_t>(x);
+    std::uint8_t* py_ = ptr<std::uint8_t>(y);
+    {
+      py::gil_scoped_release release;
+      cpu::quantized_max_pool2d(N, C, H, W, kh, kw, sh, sw, ph, pw, dh, dw, OH, OW, px, py_);
+    }
+    return y;
+  }, py::arg("x"), py::arg("kh"), py::arg("kw"), py::arg("sh"), py::arg("sw"), py::arg("ph"), py::arg("pw"),
+     py::arg("dh"), py::arg("dw"), py::arg("OH"), py::arg("OW"),
+     "y (N, C, OH, OW) uint8 = max pooling of x (N, C, H, W) uint8 (geometry computed by the caller).");
+
+  m.def("quantize_per_tensor", [](const py::array& x, double scale, index_t zero_point) {
+    const char* fn = "quantize_per_tensor";
+    if (!x.dtype().is(py::dtype::of<float>()))
+      type_error(cat(fn, ": x must be float32, got ", std::string(py::str(x.dtype()))));
+    check_contiguous(fn, "x", x);
+    if (!(std::isfinite(scale) && scale > 0)) value_error(cat(fn, ": scale must be finite and > 0, got ", scale));
+    check_u8_value(fn, "zero_point", zero_point);
+    std::vector<py::ssize_t> shape(x.shape(), x.shape() + x.ndim());
+    py::array y = py::array_t<std::uint8_t>(shape);
+    const float* px = cptr<float>(x);
+    std::uint8_t* py_ = ptr<std::uint8_t>(y);
+    const index_t n = x.size();
+    {
+      py::gil_scoped_release release;
+      cpu::quantize_per_tensor(n, px, static_cast<float>(scale), static_cast<std::int32_t>(zero_point), py_);
+    }
+    return y;
+  }, py::arg("x"), py::arg("scale"), py::arg("zero_point"),
+     "uint8 clamp(rint(x / scale) + zero_point, 0, 255) of float32 x (NaN → zero_point).");
+
   m.def("quantized_kernel", []() { return std::string(cpu::quantized_kernel_name()); },
         "The int8 kernel the current CPU and instruction-set choice run: avx512_vnni, avx2 or generic.");
 }

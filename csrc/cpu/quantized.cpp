@@ -9,14 +9,35 @@
 #include "pyengine/isa_dispatch.h"
 #include "pyengine/quantized.h"
 
+// PE_ISA_CALL as a statement inside a function (PE_ISA_CALL itself returns from the function).
+#define PE_ISA_CALL_VOID(fn, ...) [&]() { PE_ISA_CALL(fn, __VA_ARGS__); }()
+
 namespace pyengine::cpu {
 
 PE_ISA_DECLARE(void quantized_conv_gemm(index_t, index_t, index_t, const std::int8_t*, const std::uint8_t*, index_t,
                                         const std::int32_t*, const Requant&, void*, bool))
+PE_ISA_DECLARE(void quantized_conv_s1(const ConvGeom&, const std::uint8_t*, std::uint8_t, const std::int8_t*,
+                                      const std::int32_t*, const Requant&, void*))
+PE_ISA_DECLARE(bool quantized_depthwise(const ConvGeom&, const std::uint8_t*, std::uint8_t, const std::int8_t*,
+                                        const Requant&, void*))
+PE_ISA_DECLARE(void quantize_f32(index_t, const float*, float, std::int32_t, std::uint8_t*))
+PE_ISA_DECLARE(void max_pool_2x2_row(index_t, const std::uint8_t*, const std::uint8_t*, std::uint8_t*))
 PE_ISA_DECLARE(void quantized_linear_gemm(index_t, index_t, index_t, const std::uint8_t*, const std::int8_t*,
                                           const std::int32_t*, const Requant&, void*))
 
 namespace {
+
+// Runs f(0..n-1) on `threads` OpenMP threads, or inline without entering a parallel region (whose
+// fork costs about a microsecond even when its if-clause is false) when one thread is asked for.
+template <typename F>
+inline void parallel_for(index_t n, int threads, F&& f) {
+  if (threads > 1 && n > 1) {
+#pragma omp parallel for num_threads(threads) schedule(static)
+    for (index_t i = 0; i < n; ++i) f(i);
+  } else {
+    for (index_t i = 0; i < n; ++i) f(i);
+  }
+}
 
 enum class QKernel { vnni, avx2, generic };
 
@@ -50,6 +71,20 @@ void conv_gemm(index_t M, index_t L, index_t J, const std::int8_t* w, const std:
     case QKernel::avx2: return avx2::quantized_conv_gemm(M, L, J, w, cols, ld, rowsum, rq, y, split);
 #endif
     default: return generic::quantized_conv_gemm(M, L, J, w, cols, ld, rowsum, rq, y, split);
+  }
+}
+
+// false when only the generic copy would run (it has no stride-1 kernel; im2col + loops instead).
+bool conv_s1(const ConvGeom& g, const std::uint8_t* x, std::uint8_t pad, const std::int8_t* w,
+             const std::int32_t* rowsum, const Requant& rq, void* y) {
+  switch (active_kernel()) {
+#if defined(PYENGINE_HAVE_AVX512)
+    case QKernel::vnni: avx512::quantized_conv_s1(g, x, pad, w, rowsum, rq, y); return true;
+#endif
+#if defined(PYENGINE_HAVE_AVX2)
+    case QKernel::avx2: avx2::quantized_conv_s1(g, x, pad, w, rowsum, rq, y); return true;
+#endif
+    default: return false;
   }
 }
 
@@ -125,6 +160,45 @@ void offsets(index_t K, index_t J, const std::int8_t* w, const std::int32_t* bia
 
 }  // namespace
 
+void quantized_max_pool2d(index_t N, index_t C, index_t H, index_t W, index_t kh, index_t kw, index_t sh,
+                          index_t sw, index_t ph, index_t pw, index_t dh, index_t dw, index_t OH, index_t OW,
+                          const std::uint8_t* x, std::uint8_t* y) {
+  const index_t planes = N * C;
+  const bool par = get_num_threads() > 1 && planes * OH * OW > (index_t(1) << 16);
+  parallel_for(planes, (par) ? get_num_threads() : 1, [&](index_t p) {
+    const std::uint8_t* xp = x + p * H * W;
+    std::uint8_t* yp = y + p * OH * OW;
+    if (kh == 2 && kw == 2 && sh == 2 && sw == 2 && ph == 0 && pw == 0 && dh == 1 && dw == 1 && 2 * OH <= H &&
+        2 * OW <= W) {
+      for (index_t oh = 0; oh < OH; ++oh)   // the common 2×2/2 case, vectorised per ISA
+        PE_ISA_CALL_VOID(max_pool_2x2_row, OW, xp + 2 * oh * W, xp + (2 * oh + 1) * W, yp + oh * OW);
+      return;
+    }
+    for (index_t oh = 0; oh < OH; ++oh)
+      for (index_t ow = 0; ow < OW; ++ow) {
+        std::uint8_t m = 0;
+        for (index_t r = 0; r < kh; ++r) {
+          const index_t ih = oh * sh - ph + r * dh;
+          if (ih < 0 || ih >= H) continue;
+          for (index_t s = 0; s < kw; ++s) {
+            const index_t iw = ow * sw - pw + s * dw;
+            if (iw >= 0 && iw < W && xp[ih * W + iw] > m) m = xp[ih * W + iw];
+          }
+        }
+        yp[oh * OW + ow] = m;
+      }
+  });
+}
+
+void quantize_per_tensor(index_t n, const float* x, float scale, std::int32_t zero_point, std::uint8_t* y) {
+  const int threads = get_num_threads() > 1 && n > (index_t(1) << 18) ? get_num_threads() : 1;
+  const index_t chunk = (n + threads - 1) / threads;
+  parallel_for(threads, threads, [&](index_t t) {
+    const index_t b = t * chunk, e = b + chunk < n ? b + chunk : n;
+    if (b < e) PE_ISA_CALL_VOID(quantize_f32, e - b, x + b, scale, zero_point, y + b);
+  });
+}
+
 const char* quantized_kernel_name() {
   switch (active_kernel()) {
     case QKernel::vnni: return "avx512_vnni";
@@ -149,21 +223,37 @@ void quantized_conv2d(const ConvGeom& g, const std::uint8_t* x, std::int32_t x_z
   const index_t items = g.N * g.G;
   const int threads = get_num_threads();
   const bool par_items = threads > 1 && items >= threads;
-#pragma omp parallel for num_threads(threads) schedule(static) if (par_items)
-  for (index_t it = 0; it < items; ++it) {
+  // Depthwise (one input and one output channel per group): the VNNI row kernel when it applies.
+  if (g.G == g.C && g.G == g.K && g.R <= 8 && active_kernel() == QKernel::vnni) {
+#if defined(PYENGINE_HAVE_AVX512)
+    const Requant rq{offset, multiplier, y_zero_point, qmin, qmax, out_u8};
+    if (avx512::quantized_depthwise(g, x, static_cast<std::uint8_t>(x_zero_point), w, rq, y)) {
+      std::free(sums);
+      return;
+    }
+#endif
+  }
+  // Stride 1, one group, a real kernel window: the shifted-image kernel, no im2col.
+  if (g.G == 1 && g.sh == 1 && g.sw == 1 && !pointwise && active_kernel() != QKernel::generic) {
+    const Requant rq{offset, multiplier, y_zero_point, qmin, qmax, out_u8};
+    conv_s1(g, x, static_cast<std::uint8_t>(x_zero_point), w, rowsum, rq, y);
+    std::free(sums);
+    return;
+  }
+  parallel_for(items, (par_items) ? threads : 1, [&](index_t it) {
     const index_t n = it / g.G, gr = it % g.G;
     const std::uint8_t* xg = x + (n * g.C + gr * Cg) * HW;
     const std::uint8_t* cols = xg;
     if (!pointwise) {
       std::uint8_t* buf = static_cast<std::uint8_t*>(workspace(0, J * L));
-      if (!buf) continue;
+      if (!buf) return;
       im2col_u8(g, Cg, xg, static_cast<std::uint8_t>(x_zero_point), buf);
       cols = buf;
     }
     const Requant rq{offset + gr * Kg, multiplier + gr * Kg, y_zero_point, qmin, qmax, out_u8};
     void* yg = static_cast<char*>(y) + static_cast<size_t>((n * g.K + gr * Kg) * L) * esize;
     conv_gemm(Kg, L, J, w + gr * Kg * J, cols, L, rowsum + gr * Kg, rq, yg, !par_items);
-  }
+  });
   std::free(sums);
 }
 

@@ -12,7 +12,8 @@ import numpy as np
 
 from ..kernels._contract.lstm import check_lstm, check_lstm_backward, check_lstm_cell, check_lstm_cell_backward
 
-__all__ = ["lstm_cell_forward", "lstm_cell_backward", "lstm_forward", "lstm_backward"]
+__all__ = ["lstm_cell_forward", "lstm_cell_backward", "lstm_forward", "lstm_inference_forward",
+           "lstm_backward"]
 
 
 def _f64(a):
@@ -101,6 +102,13 @@ def lstm_forward(x, h0, c0, w_ih, w_hh, b_ih=None, b_hh=None):
     dt = x.dtype
     y = ys.astype(dt)
     return y, h.astype(dt), c.astype(dt), (gates.astype(dt), cs.astype(dt), y)
+
+
+def lstm_inference_forward(x, h0, c0, w_ih, w_hh, b_ih=None, b_hh=None):
+    """lstm_forward without what a backward needs: (y (T, N, H), h_T, c_T)."""
+    check_lstm("lstm_inference_forward", x, h0, c0, w_ih, w_hh, b_ih, b_hh)
+    y, h, c, _ = lstm_forward(x, h0, c0, w_ih, w_hh, b_ih, b_hh)
+    return y, h, c
 
 
 def lstm_backward(grad_y, grad_h_T, grad_c_T, x, h0, c0, w_ih, w_hh, saved):

@@ -16,9 +16,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..kernels._contract.quantized import check_quantized_conv2d, check_quantized_linear
+from ..kernels._contract.quantized import (check_quantize_per_tensor, check_quantized_conv2d, check_quantized_linear,
+                                           check_quantized_max_pool2d)
 
-__all__ = ["quantized_conv2d", "quantized_linear"]
+__all__ = ["quantized_conv2d", "quantized_linear", "quantized_max_pool2d", "quantize_per_tensor"]
 
 
 def _requantize(v, multiplier, q, channel_axis: int):
@@ -81,3 +82,28 @@ def quantized_linear(x, x_zero_point, weight, bias, multiplier, y_zero_point=0, 
     """
     q = check_quantized_linear(x, x_zero_point, weight, bias, multiplier, y_zero_point, qmin, qmax, out_dtype)
     return _linear(x, weight, bias, multiplier, q)
+
+
+def quantized_max_pool2d(x, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False):
+    """Max pooling of uint8 x (N, C, H, W) → (N, C, OH, OW) uint8, the float max_pool2d's geometry
+    (padding never wins a maximum)."""
+    geo = check_quantized_max_pool2d(x, kernel_size, stride, padding, dilation, ceil_mode)
+    H, W = geo.H, geo.W
+    xp = np.full((geo.N, geo.C, H + 2 * geo.ph + geo.dh * geo.kh + geo.sh,
+                  W + 2 * geo.pw + geo.dw * geo.kw + geo.sw), -1, np.int16)
+    xp[:, :, geo.ph:geo.ph + H, geo.pw:geo.pw + W] = x
+    out = np.full((geo.N, geo.C, geo.OH, geo.OW), -1, np.int16)
+    for r in range(geo.kh):
+        for s in range(geo.kw):
+            v = xp[:, :, r * geo.dh: r * geo.dh + geo.sh * (geo.OH - 1) + 1: geo.sh,
+                   s * geo.dw: s * geo.dw + geo.sw * (geo.OW - 1) + 1: geo.sw]
+            out = np.maximum(out, v)
+    return out.astype(np.uint8)
+
+
+def quantize_per_tensor(x, scale, zero_point):
+    """uint8 clamp(rint(x / scale) + zero_point, 0, 255) of float32 x, in float32 (NaN → zero_point)."""
+    scale, zero_point = check_quantize_per_tensor(x, scale, zero_point)
+    with np.errstate(invalid="ignore"):
+        q = np.clip(np.rint(x.astype(np.float32) / np.float32(scale)) + np.float32(zero_point), 0, 255)
+    return np.where(np.isnan(q), zero_point, q).astype(np.uint8)

@@ -71,6 +71,17 @@ void quantized_linear(index_t N, index_t I, index_t O, const std::uint8_t* x, st
                       const std::int8_t* w, const std::int32_t* bias, const float* multiplier,
                       std::int32_t y_zero_point, std::int32_t qmin, std::int32_t qmax, bool out_u8, void* y);
 
+// Max pooling of uint8 x (N, C, H, W) → y (N, C, OH, OW) (the float max_pool2d's geometry; every
+// window holds at least one input element, checked by the binding). Scale and zero point unchanged:
+// max commutes with the monotone quantization.
+void quantized_max_pool2d(index_t N, index_t C, index_t H, index_t W, index_t kh, index_t kw, index_t sh,
+                          index_t sw, index_t ph, index_t pw, index_t dh, index_t dw, index_t OH, index_t OW,
+                          const std::uint8_t* x, std::uint8_t* y);
+
+// y = clamp(rint(x / scale) + zero_point, 0, 255) for n float32 values (NaN → zero_point), float32
+// division and round to nearest even, as the reference.
+void quantize_per_tensor(index_t n, const float* x, float scale, std::int32_t zero_point, std::uint8_t* y);
+
 // The int8 kernel the current CPU and instruction-set choice run: "avx512_vnni", "avx2" or "generic".
 const char* quantized_kernel_name();
 

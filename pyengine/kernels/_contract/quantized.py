@@ -100,6 +100,28 @@ def check_quantized_conv2d(x, x_zero_point, weight, bias, multiplier, y_zero_poi
     return geo, q
 
 
+def check_quantized_max_pool2d(x, kernel_size, stride, padding, dilation, ceil_mode, fn: str = "quantized_max_pool2d"):
+    """The float max_pool2d's geometry (PoolGeometry) for uint8 x (N, C, H, W)."""
+    from .pool2d import _check_planes, _geometry
+    check_int_array(fn, "x", x, np.uint8, 4)
+    _check_planes(fn, "x", x.shape)
+    return _geometry(fn, x.shape, kernel_size, stride, padding, dilation, ceil_mode)
+
+
+def check_quantize_per_tensor(x, scale, zero_point, fn: str = "quantize_per_tensor"):
+    """Returns (scale as float, zero_point as int) for float32 x of any shape (float64 is accepted and
+    rounded to float32 first)."""
+    if not _is_array(x):
+        raise TypeError(f"{fn}: x must be a numpy.ndarray, got {type(x).__name__}")
+    if x.dtype not in (np.dtype(np.float32), np.dtype(np.float64)):
+        raise TypeError(f"{fn}: x must be float32, got {x.dtype}")
+    if isinstance(scale, bool) or not isinstance(scale, (int, float, np.floating, np.integer)):
+        raise TypeError(f"{fn}: scale must be a number, got {type(scale).__name__}")
+    if not (np.isfinite(scale) and scale > 0):
+        raise ValueError(f"{fn}: scale must be finite and > 0, got {scale}")
+    return float(scale), _u8(fn, "zero_point", zero_point)
+
+
 def check_quantized_linear(x, x_zero_point, weight, bias, multiplier, y_zero_point, qmin, qmax, out_dtype,
                            fn: str = "quantized_linear"):
     """Returns QuantParams after every check of the contract."""

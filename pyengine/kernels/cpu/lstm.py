@@ -7,7 +7,8 @@ import numpy as np
 from .._contract.lstm import check_lstm, check_lstm_backward, check_lstm_cell, check_lstm_cell_backward
 from ._ext import _C
 
-__all__ = ["lstm_cell_forward", "lstm_cell_backward", "lstm_forward", "lstm_backward"]
+__all__ = ["lstm_cell_forward", "lstm_cell_backward", "lstm_forward", "lstm_inference_forward",
+           "lstm_backward"]
 
 
 def _c(a):
@@ -44,6 +45,13 @@ def lstm_forward(x, h0, c0, w_ih, w_hh, b_ih=None, b_hh=None):
     """
     check_lstm("lstm_forward", x, h0, c0, w_ih, w_hh, b_ih, b_hh)
     return _C.lstm_forward(_c(x), _c(h0), _c(c0), _c(w_ih), _c(w_hh), _c(b_ih), _c(b_hh))
+
+
+def lstm_inference_forward(x, h0, c0, w_ih, w_hh, b_ih=None, b_hh=None):
+    """lstm_forward for inference: returns (y (T, N, H), h_T, c_T) and keeps nothing for a backward
+    (the steps' gates and cell states live in a reused workspace)."""
+    check_lstm("lstm_inference_forward", x, h0, c0, w_ih, w_hh, b_ih, b_hh)
+    return _C.lstm_inference_forward(_c(x), _c(h0), _c(c0), _c(w_ih), _c(w_hh), _c(b_ih), _c(b_hh))
 
 
 def lstm_backward(grad_y, grad_h_T, grad_c_T, x, h0, c0, w_ih, w_hh, saved):

@@ -5,10 +5,11 @@ from __future__ import annotations
 
 import numpy as np
 
-from .._contract.quantized import check_quantized_conv2d, check_quantized_linear
+from .._contract.quantized import (check_quantize_per_tensor, check_quantized_conv2d, check_quantized_linear,
+                                  check_quantized_max_pool2d)
 from ._ext import _C
 
-__all__ = ["quantized_conv2d", "quantized_linear"]
+__all__ = ["quantized_conv2d", "quantized_linear", "quantized_max_pool2d", "quantize_per_tensor"]
 
 
 def _f32(a):
@@ -43,3 +44,15 @@ def quantized_linear(x, x_zero_point, weight, bias, multiplier, y_zero_point=0, 
     b = None if bias is None else np.ascontiguousarray(bias)
     return _C.quantized_linear(np.ascontiguousarray(x), q.x_zero_point, np.ascontiguousarray(weight), b,
                                _f32(multiplier), q.y_zero_point, q.qmin, q.qmax, q.out_dtype.name)
+
+
+def quantized_max_pool2d(x, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False):
+    """Max pooling of uint8 x (N, C, H, W) → (N, C, OH, OW) uint8, the float max_pool2d's geometry."""
+    g = check_quantized_max_pool2d(x, kernel_size, stride, padding, dilation, ceil_mode)
+    return _C.quantized_max_pool2d(np.ascontiguousarray(x), g.kh, g.kw, g.sh, g.sw, g.ph, g.pw, g.dh, g.dw, g.OH, g.OW)
+
+
+def quantize_per_tensor(x, scale, zero_point):
+    """uint8 clamp(rint(x / scale) + zero_point, 0, 255) of float32 x, in float32 (NaN → zero_point)."""
+    scale, zero_point = check_quantize_per_tensor(x, scale, zero_point)
+    return _C.quantize_per_tensor(np.ascontiguousarray(x, dtype=np.float32), scale, zero_point)

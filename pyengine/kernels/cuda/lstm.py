@@ -13,7 +13,8 @@ from __future__ import annotations
 from .._contract.lstm import check_lstm, check_lstm_backward, check_lstm_cell, check_lstm_cell_backward
 from . import _ext
 
-__all__ = ["lstm_cell_forward", "lstm_cell_backward", "lstm_forward", "lstm_backward"]
+__all__ = ["lstm_cell_forward", "lstm_cell_backward", "lstm_forward", "lstm_inference_forward",
+           "lstm_backward"]
 
 
 def _dev(fn, names, values):
@@ -102,6 +103,16 @@ def lstm_forward(x, h0, c0, w_ih, w_hh, b_ih=None, b_hh=None):
             lib.gemm(h_prev, w_hh, gates[t], gates[t], False, True, 1.0, 1.0, b_hh, False, tf, s)
             lib.lstm_gates_forward(gates[t], c_prev, gates[t], cs[t], y[t], s)
     return y, y[steps - 1].copy(), cs[steps - 1].copy(), (gates, cs, y)
+
+
+def lstm_inference_forward(x, h0, c0, w_ih, w_hh, b_ih=None, b_hh=None):
+    """lstm_forward without what a backward needs: (y (T, N, H), h_T, c_T). On the GPU the saved
+    gates are computed and dropped (there is no separate inference kernel)."""
+    fn = "lstm_inference_forward"
+    a = _dev(fn, ("x", "h0", "c0", "w_ih", "w_hh", "b_ih", "b_hh"), (x, h0, c0, w_ih, w_hh, b_ih, b_hh))
+    check_lstm(fn, *a.values())
+    y, h, c, _ = lstm_forward(x, h0, c0, w_ih, w_hh, b_ih, b_hh)
+    return y, h, c
 
 
 def lstm_backward(grad_y, grad_h_T, grad_c_T, x, h0, c0, w_ih, w_hh, saved):

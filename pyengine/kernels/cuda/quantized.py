@@ -7,10 +7,11 @@ from __future__ import annotations
 
 import numpy as np
 
-from .._contract.quantized import check_quantized_conv2d, check_quantized_linear
+from .._contract.quantized import (check_quantize_per_tensor, check_quantized_conv2d, check_quantized_linear,
+                                  check_quantized_max_pool2d)
 from . import _ext
 
-__all__ = ["quantized_conv2d", "quantized_linear"]
+__all__ = ["quantized_conv2d", "quantized_linear", "quantized_max_pool2d", "quantize_per_tensor"]
 
 
 def _host(cp, a):
@@ -48,3 +49,23 @@ def quantized_linear(x, x_zero_point, weight, bias, multiplier, y_zero_point=0, 
         y = host_linear(_host(cp, x), x_zero_point, _host(cp, weight), _host(cp, bias), _host(cp, multiplier),
                         y_zero_point, qmin, qmax, out_dtype)
         return cp.asarray(y)
+
+
+def quantized_max_pool2d(x, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False):
+    """Max pooling of a uint8 device array (see pyengine.reference.quantized_max_pool2d), on the host."""
+    from ...reference.quantized import quantized_max_pool2d as host_pool
+    x = _ext.to_device("quantized_max_pool2d", "x", x)
+    check_quantized_max_pool2d(x, kernel_size, stride, padding, dilation, ceil_mode)
+    cp = _ext.cupy()
+    with _ext.on_device(_ext.device_of("quantized_max_pool2d", x=x)):
+        return cp.asarray(host_pool(cp.asnumpy(x), kernel_size, stride, padding, dilation, ceil_mode))
+
+
+def quantize_per_tensor(x, scale, zero_point):
+    """uint8 quantization of a float32 device array (see pyengine.reference.quantize_per_tensor), on the host."""
+    from ...reference.quantized import quantize_per_tensor as host_q
+    x = _ext.to_device("quantize_per_tensor", "x", x)
+    check_quantize_per_tensor(x, scale, zero_point)
+    cp = _ext.cupy()
+    with _ext.on_device(_ext.device_of("quantize_per_tensor", x=x)):
+        return cp.asarray(host_q(cp.asnumpy(x), scale, zero_point))
