@@ -34,7 +34,7 @@ import numpy as np
 from . import dtype as _dtype
 from .core import Function, Tensor, _check_cast
 from .device import xp_of
-from .ops import Clamp, _Binary, _promote, unbroadcast
+from .ops import Clamp, _Binary, _broadcast_error, _operands, _promote, unbroadcast
 
 __all__ = ["UNARY", "erf_array", "erfc_array", "erfinv_array", "unary", "unary_", "binary_", "clamp", "clamp_",
            "lerp", "addcmul", "addcdiv", "where", "div", "floor_divide", "nan_to_num", "logit", "round_", "isclose"]
@@ -344,9 +344,12 @@ class _Bin(_Binary):
         if cls.float_result:
             a, b = _promote(cls, a, b)
         else:
-            a, b = cls._operands(a, b)
+            a, b = _operands(cls, a, b)
         with np.errstate(all="ignore"):
-            y = cls._apply_f(a, b)
+            try:
+                y = cls._f(a, b)
+            except ValueError:
+                raise _broadcast_error(cls.name, a, b) from None
         if isinstance(y, np.generic):
             y = np.asarray(y)
         if any(ctx.needs_input_grad):
@@ -528,7 +531,7 @@ class DivRounded(_Bin):
     @classmethod
     def forward(cls, ctx, a, b, mode):
         ctx.mode = mode
-        a, b = cls._operands(a, b)
+        a, b = _operands(cls, a, b)
         with np.errstate(all="ignore"):
             try:
                 if a.dtype.kind in "iub" if hasattr(a, "dtype") else False:
