@@ -40,9 +40,10 @@ def batch_axes(model, xs, in_axes):
 
 
 def assert_matches(model, sample_shapes, in_axes=None, batches=(1, 5), rtol=1e-4, seed=0, out_axes=None,
-                   **export_kw):
+                   roundtrip=True, **export_kw):
     """Exports model on random inputs of sample_shapes with the batch axes symbolic, then compares
-    onnxruntime with pyengine at other batch sizes. Returns the ModelProto."""
+    onnxruntime with pyengine at other batch sizes — and, with roundtrip, the model read back by
+    pyengine.onnx.load too. Returns the ModelProto."""
     from pyengine import onnx as po
     model.eval()
     rng = np.random.default_rng(seed)
@@ -56,6 +57,7 @@ def assert_matches(model, sample_shapes, in_axes=None, batches=(1, 5), rtol=1e-4
     proto = po.export(model, tuple(pyengine.from_numpy(x) for x in xs), input_names=in_names,
                       output_names=out_names, dynamic_axes=dyn, **export_kw)
     sess = session(proto)
+    back = po.load(proto) if roundtrip else None
     for b in batches:
         feeds = []
         for s, ax in zip(sample_shapes, in_axes):
@@ -68,6 +70,11 @@ def assert_matches(model, sample_shapes, in_axes=None, batches=(1, 5), rtol=1e-4
         for g, w in zip(got, want):
             assert g.shape == w.shape
             np.testing.assert_allclose(g, w, rtol=rtol, atol=rtol * max(1.0, float(np.abs(w).max())) * 1e-1)
+        if back is not None:
+            again = run_pyengine(back, feeds)
+            for g, w in zip(again, want):
+                assert g.shape == w.shape
+                np.testing.assert_allclose(g, w, rtol=rtol, atol=rtol * max(1.0, float(np.abs(w).max())) * 1e-1)
     return proto
 
 
