@@ -90,14 +90,15 @@ std::vector<index_t> shape_arg(const char* fn, const char* name, const std::vect
 }
 
 template <typename T>
-py::array forward_typed(const ConvGeom& g, const py::array& x, const py::array& w, const py::array* bias) {
+py::array forward_typed(const ConvGeom& g, const py::array& x, const py::array& w, const py::array* bias,
+                        bool relu) {
   py::array y = new_array<T>({g.N, g.K, g.OH, g.OW});
   const T* px = cptr<T>(x);
   const T* pw = cptr<T>(w);
   const T* pb = bias ? cptr<T>(*bias) : nullptr;
   T* py_ = ptr<T>(y);
   py::gil_scoped_release release;
-  cpu::conv2d_forward<T>(g, px, pw, pb, py_);
+  cpu::conv2d_forward<T>(g, px, pw, pb, py_, relu);
   return y;
 }
 
@@ -158,7 +159,8 @@ py::array col2im_typed(const ConvGeom& g, const py::array& cols) {
 
 void bind_conv2d(py::module_& m) {
   m.def("conv2d_forward", [](const py::array& x, const py::array& w, const py::object& bias, index_t sh,
-                             index_t sw, index_t ph, index_t pw, index_t dh, index_t dw, index_t groups) {
+                             index_t sw, index_t ph, index_t pw, index_t dh, index_t dw, index_t groups,
+                             bool relu) {
     const char* fn = "conv2d_forward";
     DType dt = check_array(fn, "x", x, 4);
     check_array(fn, "weight", w, 4);
@@ -172,10 +174,11 @@ void bind_conv2d(py::module_& m) {
       check_shape(fn, "bias", b, {g.K});
     }
     const py::array* pb = bias.is_none() ? nullptr : &b;
-    return dt == DType::f32 ? forward_typed<float>(g, x, w, pb) : forward_typed<double>(g, x, w, pb);
+    return dt == DType::f32 ? forward_typed<float>(g, x, w, pb, relu) : forward_typed<double>(g, x, w, pb, relu);
   }, py::arg("x"), py::arg("weight"), py::arg("bias"), py::arg("sh"), py::arg("sw"), py::arg("ph"),
-     py::arg("pw"), py::arg("dh"), py::arg("dw"), py::arg("groups"),
-     "y (N, K, OH, OW) = conv2d(x (N, C, H, W), weight (K, C/groups, R, S)) + bias (K,) or None.");
+     py::arg("pw"), py::arg("dh"), py::arg("dw"), py::arg("groups"), py::arg("relu") = false,
+     "y (N, K, OH, OW) = conv2d(x (N, C, H, W), weight (K, C/groups, R, S)) + bias (K,) or None; "
+     "relu=True applies max(y, 0) as the output is stored.");
 
   m.def("conv2d_backward_input", [](const py::array& gy, const py::array& w, const std::vector<index_t>& input_shape,
                                     index_t sh, index_t sw, index_t ph, index_t pw, index_t dh, index_t dw,

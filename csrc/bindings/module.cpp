@@ -15,5 +15,6 @@ PYBIND11_MODULE(_C, m) {
   bind_batch_norm(m);
   bind_dropout(m);
   bind_optim(m);
+  bind_quantized(m);
   bind_bench(m);
 }

@@ -10,8 +10,8 @@ from .._contract.conv2d import (check_col2im, check_conv2d_backward_bias, check_
                               check_conv2d_backward_weight, check_conv2d_forward, check_im2col)
 from ._ext import _C
 
-__all__ = ["im2col", "col2im", "conv2d_forward", "conv2d_backward_input", "conv2d_backward_weight",
-           "conv2d_backward_bias"]
+__all__ = ["im2col", "col2im", "conv2d_forward", "conv2d_relu_forward", "conv2d_backward_input",
+           "conv2d_backward_weight", "conv2d_backward_bias"]
 
 
 def _params(geo):
@@ -48,6 +48,14 @@ def conv2d_forward(x, weight, bias=None, stride=1, padding=0, dilation=1, groups
     geo = check_conv2d_forward(x, weight, bias, stride, padding, dilation, groups)
     b = None if bias is None else np.ascontiguousarray(bias)
     return _C.conv2d_forward(np.ascontiguousarray(x), np.ascontiguousarray(weight), b, *_params(geo), geo.G)
+
+
+def conv2d_relu_forward(x, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
+    """max(conv2d_forward(x, weight, bias, ...), 0), NaN kept, with the ReLU applied as the kernel
+    stores each output tile (the GEMM epilogue; no second pass). Shapes as conv2d_forward."""
+    geo = check_conv2d_forward(x, weight, bias, stride, padding, dilation, groups, fn="conv2d_relu_forward")
+    b = None if bias is None else np.ascontiguousarray(bias)
+    return _C.conv2d_forward(np.ascontiguousarray(x), np.ascontiguousarray(weight), b, *_params(geo), geo.G, True)
 
 
 def conv2d_backward_input(grad_output, weight, input_shape, stride=1, padding=0, dilation=1, groups=1):

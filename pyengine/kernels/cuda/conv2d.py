@@ -10,8 +10,8 @@ from .._contract.conv2d import (check_col2im, check_conv2d_backward_bias, check_
                               check_conv2d_backward_weight, check_conv2d_forward, check_im2col)
 from . import _ext
 
-__all__ = ["im2col", "col2im", "conv2d_forward", "conv2d_backward_input", "conv2d_backward_weight",
-           "conv2d_backward_bias"]
+__all__ = ["im2col", "col2im", "conv2d_forward", "conv2d_relu_forward", "conv2d_backward_input",
+           "conv2d_backward_weight", "conv2d_backward_bias"]
 
 WORKSPACE_ELEMENTS = 1 << 26
 
@@ -74,6 +74,16 @@ def conv2d_forward(x, weight, bias=None, stride=1, padding=0, dilation=1, groups
         _ext.lib().conv2d_forward(_ext.contiguous(x), _ext.contiguous(weight), _ext.contiguous(bias), y, ws, chunk,
                                   *_p(geo), geo.G, _ext.tf32() and x.dtype.itemsize == 4, _ext.stream())
     return y
+
+
+def conv2d_relu_forward(x, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
+    """max(conv2d_forward(x, weight, bias, ...), 0), NaN kept. Shapes as conv2d_forward. On the GPU
+    the ReLU is a second elementwise kernel (relu_forward), not fused into the convolution."""
+    from .activation import relu_forward
+    fn = "conv2d_relu_forward"
+    check_conv2d_forward(_ext.to_device(fn, "x", x), _ext.to_device(fn, "weight", weight),
+                         _ext.to_device(fn, "bias", bias, optional=True), stride, padding, dilation, groups, fn=fn)
+    return relu_forward(conv2d_forward(x, weight, bias, stride, padding, dilation, groups))
 
 
 def conv2d_backward_input(grad_output, weight, input_shape, stride=1, padding=0, dilation=1, groups=1):
