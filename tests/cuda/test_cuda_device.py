@@ -74,7 +74,7 @@ def test_gemm_tf32_switch(cp, kc, rng, monkeypatch):
 
 
 def test_conv_in_several_chunks(cp, kc, rng, monkeypatch):
-    import pyengine.kernels.cuda.conv as conv
+    import pyengine.kernels.cuda.conv2d as conv
     x, w = _rand(cp, rng, (7, 6, 11, 9), np.float64), _rand(cp, rng, (8, 3, 3, 3), np.float64)
     args = dict(stride=(2, 1), padding=1, dilation=(1, 2), groups=2)
     y_one = cp.asnumpy(kc.conv2d_forward(x, w, **args))
