@@ -619,7 +619,12 @@ def _load_saved_module(path, arch, meta):
     """A model file of another network (a zoo model trained by `pyengine train --model resnet18`),
     rebuilt from the architecture in its header; its input description comes from the "config"."""
     from .io import load
+    from .io.architecture import META_KEY
+    from .train import MODELS
 
+    if META_KEY not in meta:
+        raise UsageError(f"{path} holds a {arch or 'model of unknown architecture'}; accepted: models written "
+                         f"by `pyengine train` ({', '.join(MODELS)}, or a zoo model)")
     try:
         model = load(path)
         config = json.loads(meta.get("config", "null"))
@@ -1018,13 +1023,16 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--key", default=None, help="the checkpoint entry that holds the state dict "
                                                "(default: the file itself, or its state_dict/model entry)")
     c.add_argument("--strip-prefix", default="module.", help="removed from names (DataParallel's 'module.')")
-    c.add_argument("--model", default=None, help="check the names and shapes against this zoo model")
+    c.add_argument("--model", default=None, help="check the names and shapes against this zoo model "
+                                                 "(default: no check)")
     c.add_argument("--imagenet", action="store_true",
                    help="record ImageNet's normalisation (mean, std, 224 crop of a 256 resize) with the weights")
-    c.add_argument("--mean", type=float, nargs="+", default=None, help="per-channel mean to record")
-    c.add_argument("--std", type=float, nargs="+", default=None, help="per-channel std to record")
+    c.add_argument("--mean", type=float, nargs="+", default=None,
+                   help="per-channel mean to record (default: none, or ImageNet's with --imagenet)")
+    c.add_argument("--std", type=float, nargs="+", default=None,
+                   help="per-channel std to record (default: none, or ImageNet's with --imagenet)")
     c.add_argument("--size", type=_positive_int, nargs=2, metavar=("H", "W"), default=None,
-                   help="input size to record")
+                   help="input size to record (default: none, or 224 224 with --imagenet)")
     c.set_defaults(func=_cmd_convert)
     return p
 
@@ -1039,7 +1047,7 @@ def _add_training_options(t, tuning=False):
         t.add_argument("--pretrained", default=None, metavar="FILE",
                        help="start a zoo model from these weights (safetensors; a torchvision .pth converted "
                             "by `pyengine convert`, or a model file of `pyengine train`); a head of another "
-                            "size is replaced")
+                            "size is replaced (default: random initial weights)")
         t.add_argument("--freeze-body", action="store_true",
                        help="train only the zoo model's head; the rest keeps its weights and batch-norm "
                             "statistics")
