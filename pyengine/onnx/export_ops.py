@@ -550,10 +550,13 @@ def _gates(order, n):
     return f
 
 
+# gate blocks per op and the order ONNX wants PyTorch's blocks in
+_GATES = {"LSTM": (4, _LSTM_GATES), "GRU": (3, [1, 0, 2]), "RNN": (1, [0])}   # GRU: r, z, n -> z, r, h
+
+
 def _recurrent_layer(ctx, op_type, x, w_ih, w_hh, b_ih, b_hh, H, initial, extra_attrs):
     """One single-direction layer: returns (Y as (T, N, H), [Y_h, (Y_c)] each (1, N, H))."""
-    n = 4 if op_type == "LSTM" else 1
-    order = _LSTM_GATES if op_type == "LSTM" else [0]
+    n, order = _GATES[op_type]
     W = ctx.param(w_ih, lambda a: _gates(order, n)(a)[None], "W")
     R = ctx.param(w_hh, lambda a: _gates(order, n)(a)[None], "R")
     ins = [x, W, R]
@@ -668,3 +671,49 @@ def _lstm_cell_op(ctx, args, kwargs, names, out):
     x, h, c, w_ih, w_hh, b_ih, b_hh = args[:7]
     return _cell(ctx, names[0], 2, _as_param(ctx, w_ih), _as_param(ctx, w_hh), _as_param(ctx, b_ih),
                  _as_param(ctx, b_hh), w_hh.shape[1], names[1], names[2])
+
+
+# ------------------------------------------------------------------------------ layers to come
+# Exporters for layers pyengine is about to get (GRU, LayerNorm, Embedding, ConvTranspose2d), written
+# against PyTorch's attribute names; each registers once its class exists in pyengine.nn, and the
+# export test of every layer in tests/layer_cases.py then runs it.
+def _when_layer(name):
+    cls = getattr(nn, name, None)
+    return register_layer_exporter(cls) if cls is not None else (lambda fn: fn)
+
+
+@_when_layer("GRU")
+def _gru_layer(ctx, m, inputs, args, out, **kw):
+    hx = args[1] if len(args) > 1 else kw.get("hx")
+    return _rnn_export(ctx, m, inputs, args, out, hx, "GRU", {"linear_before_reset": 1})
+
+
+@_when_layer("LayerNorm")
+def _layer_norm_layer(ctx, m, inputs, args, out, **kw):
+    shape = tuple(m.normalized_shape) if isinstance(m.normalized_shape, (tuple, list)) else (m.normalized_shape,)
+    dt = _dtype_of(args[0])
+    w = ctx.param(m.weight) if getattr(m, "weight", None) is not None else ctx.const(np.ones(shape, dt), "ln_scale")
+    b = ctx.param(m.bias) if getattr(m, "bias", None) is not None else ""
+    if ctx.opset >= 17:
+        return ctx.op("LayerNormalization", [inputs[0], w] + ([b] if b else []), axis=-len(shape), epsilon=float(m.eps))
+    axes = list(range(args[0].ndim - len(shape), args[0].ndim))
+    d = ctx.op("Sub", [inputs[0], ctx.reduce("ReduceMean", inputs[0], axes, True)])
+    var = ctx.reduce("ReduceMean", ctx.op("Mul", [d, d]), axes, True)
+    y = ctx.op("Div", [d, ctx.op("Sqrt", [ctx.op("Add", [var, ctx.const(np.asarray(m.eps, dt), "eps")])])])
+    y = ctx.op("Mul", [y, w])
+    return ctx.op("Add", [y, b]) if b else y
+
+
+@_when_layer("Embedding")
+def _embedding_layer(ctx, m, inputs, args, out, **kw):
+    return ctx.op("Gather", [ctx.param(m.weight), inputs[0]], axis=0)
+
+
+@_when_layer("ConvTranspose2d")
+def _conv_transpose_layer(ctx, m, inputs, args, out, **kw):
+    kh, kw_ = (int(v) for v in m.weight.shape[2:])
+    ph, pw = _pair(m.padding)
+    ins = [inputs[0], ctx.param(m.weight)] + ([ctx.param(m.bias)] if m.bias is not None else [])
+    return ctx.op("ConvTranspose", ins, kernel_shape=[kh, kw_], strides=list(_pair(m.stride)), pads=[ph, pw, ph, pw],
+                  output_padding=list(_pair(getattr(m, "output_padding", 0))), dilations=list(_pair(m.dilation)),
+                  group=int(m.groups))

@@ -27,13 +27,18 @@ def skip_reason(case, importers):
     return None
 
 
-def main_op(case):
-    """The op a node test is about: its node for single-node tests, else the op named by the test."""
+def main_op(case, cases=None):
+    """The op a node test is about: its node for single-node tests, the op of the test it expands
+    (``<name>_expanded[_verN]`` runs the function body of ``<name>``'s op), else the op the name starts with."""
     ops = ops_of(case)
     if len(ops) == 1:
         return ops[0]
+    if cases is not None and "_expanded" in case.name:
+        base = cases.get(case.name.split("_expanded")[0])
+        if base is not None and len(ops_of(base)) == 1:
+            return ops_of(base)[0]
     name = case.name[len("test_"):].replace("_", "").lower()
     for op in sorted(ops, key=len, reverse=True):
         if name.startswith(op.lower()):
             return op
-    return ops[0] if case.model.graph.node else "?"
+    return "(other: multi-node tests of ops not named in the test)"

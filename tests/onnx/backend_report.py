@@ -21,8 +21,9 @@ def main():
 
     counts = collections.defaultdict(lambda: [0, 0, 0])
     failures = []
-    for name, case in sorted(node_cases().items()):
-        op = main_op(case)
+    cases = node_cases()
+    for name, case in sorted(cases.items()):
+        op = main_op(case, cases)
         if skip_reason(case, importer.OP_IMPORTERS) is not None:
             counts[op][2] += 1
             continue

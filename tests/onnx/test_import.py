@@ -289,3 +289,18 @@ def test_wrong_inputs_are_named():
         m(np.ones((1, 3), np.float32), np.ones(1))
     with pytest.raises(ValueError, match="ONNX node 'MatMul_0' \\(MatMul, opset 17\\)"):
         m(np.ones((1, 4), np.float32))
+
+
+def test_pyengine_works_without_onnx_installed():
+    from support import run_python
+    code = ("import sys; sys.modules['onnx'] = None; sys.modules['onnxruntime'] = None\n"
+            "import pyengine, pyengine.onnx, pyengine.models\n"
+            "m = pyengine.models.lenet5()\n"
+            "try:\n    pyengine.onnx.export(m, pyengine.randn(1, 1, 28, 28))\n"
+            "except ImportError as e:\n    print('export:', e)\n"
+            "try:\n    pyengine.onnx.load(b'x')\n"
+            "except ImportError as e:\n    print('load:', e)\n")
+    r = run_python(code=code)
+    assert r.returncode == 0, r.stderr
+    assert 'export: pyengine.onnx.export needs the onnx package: pip install "pyengine[onnx]"' in r.stdout
+    assert "load: pyengine.onnx.load needs the onnx package" in r.stdout
