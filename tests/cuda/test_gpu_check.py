@@ -272,7 +272,7 @@ def test_gpu_only_code_imports_what_exists():
             if isinstance(node, ast.Import):
                 for alias in node.names:
                     if alias.name == "pyengine._cuda" and importlib.util.find_spec("pyengine._cuda") is None:
-                        continue             # a CPU-only build has no _cuda to import (the tests skip then)
+                        continue      # a CPU-only build (-DPYENGINE_CUDA=OFF) has no _cuda module to import
                     if alias.name.split(".")[0] == "pyengine":
                         importlib.import_module(alias.name)
                         seen += 1
