@@ -398,8 +398,26 @@ def _reduce(op_type):
 
 register_op_exporter("sum")(_reduce("ReduceSum"))
 register_op_exporter("mean")(_reduce("ReduceMean"))
-register_op_exporter("max")(_reduce("ReduceMax"))
-register_op_exporter("min")(_reduce("ReduceMin"))
+
+
+def _extreme(op_type, arg_type):
+    """max / min: over axes (one output), or along one dim as (values, indices) — ArgMax/ArgMin give
+    the first extreme, as PyTorch does."""
+    plain = _reduce(op_type)
+
+    def fn(ctx, args, kwargs, names, out):
+        if not isinstance(out, (tuple, list)):
+            return plain(ctx, args, kwargs, names, out)
+        a = args[0]
+        axis = int(args[1] if len(args) > 1 else kwargs.get("axis")) % max(a.ndim, 1)
+        keep = bool(args[2] if len(args) > 2 else kwargs.get("keepdim", False))
+        return (ctx.reduce(op_type, names[0], [axis], keep),
+                ctx.op(arg_type, [names[0]], axis=axis, keepdims=int(keep)))
+    return fn
+
+
+register_op_exporter("max")(_extreme("ReduceMax", "ArgMax"))
+register_op_exporter("min")(_extreme("ReduceMin", "ArgMin"))
 
 
 @register_op_exporter("var")
