@@ -338,7 +338,9 @@ def _train_model(args, data, device, callbacks=(), quiet=False, progress="auto")
     history = fit(model, loader, nn.CrossEntropyLoss(), opt, epochs=args.epochs, batch_size=args.batch_size,
                   validation_data=(vx, vy), validation_frequency=args.validation_frequency,
                   patience=args.patience, scheduler=sched, grad_clip=args.grad_clip, callbacks=list(callbacks),
-                  progress=progress if not quiet else False, seed=args.seed, shuffle=args.shuffle, device=device)
+                  progress=progress if not quiet else False, seed=args.seed, shuffle=args.shuffle, device=device,
+                  execution_environment=args.execution_environment
+                  if args.execution_environment in ("parallel", "multi-gpu") else None)
     return model, history
 
 
@@ -390,13 +392,28 @@ def _dataset_name(data_meta) -> str:
 
 
 def _cmd_train(args) -> int:
+    from .distributed import launch
     from .io import save
     from .train.callbacks import CSVLogger, TensorBoardLogger, tensorboard_writer_class
 
+    world = launch.world_size_from_env()
+    if args.nproc > 1 and args.execution_environment not in (None, "parallel", "multi-gpu"):
+        raise UsageError(f"--nproc {args.nproc} is data-parallel training: --execution-environment must be "
+                         f"parallel or multi-gpu (or left out), not {args.execution_environment}")
+    if args.nproc > 1 and world == 1:               # start the ranks: this command again, N times
+        env = [] if args.execution_environment else ["--execution-environment", "parallel"]
+        return launch.relaunch(args.nproc, getattr(args, "argv", sys.argv[1:]), env)
+    main_rank = launch.rank_from_env() == 0
+    if world > 1:                                   # one rank of `mpiexec -n N pyengine train`
+        if args.execution_environment is None:
+            args.execution_environment = "multi-gpu" if args.device == "cuda" else "parallel"
+            args.device = "cpu"
+        if not main_rank:                           # rank 0 alone prints and writes
+            args.quiet, args.no_plot, args.log_dir = True, True, None
     t0 = time.perf_counter()
     _set_threads(args)
     device = _check_device(args)
-    created = _prepare_output(args.output)
+    created = _prepare_output(args.output) if main_rank else []
     done = False
     try:
         if args.log_dir is not None:
@@ -425,6 +442,8 @@ def _cmd_train(args) -> int:
         model_path = os.path.join(args.output, MODEL_FILE)
         meta = {"classes": classes, "data": data_meta, "solver": args.solver, "lr": args.lr, "epochs": args.epochs,
                 "batch_size": args.batch_size, "val_accuracy": val_acc, "train_seconds": round(train_s, 2)}
+        if not main_rank:
+            return 0
         save(model, model_path, metadata=meta)
         plot_note = ""
         if not args.no_plot:
@@ -1085,12 +1104,16 @@ def _add_training_options(t, tuning=False):
                         "multi-gpu or parallel (data-parallel; started by a launcher) (default: --device)")
     t.add_argument("--threads", type=_positive_int, default=None,
                    help="CPU threads (default: all, or 1 when the load average exceeds the core count)")
+    t.add_argument("--nproc", type=_positive_int, default=1,
+                   help="data-parallel ranks on this machine, started through mpiexec (the distributed extra); "
+                        "the mini-batch is divided among them (default 1)")
     t.add_argument("--seed", type=int, default=0, help="seed of the initial weights, the split and the shuffling")
 
 
 def main(argv=None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    args.argv = list(sys.argv[1:] if argv is None else argv)
     if not getattr(args, "func", None):
         parser.print_help()
         return 2

@@ -130,6 +130,12 @@ def fit(model, train_data, loss_fn, optimizer, epochs: int = 10, batch_size: int
     if shuffle_mode == "once" and getattr(train_data, "generator", None) is not None:
         raise ValueError("fit: shuffle='once' needs a DataLoader shuffled from a seed (seed=...), not from a Generator")
     train_loader = _loader(train_data, batch_size, shuffle_mode != "never", seed, "train_data")
+    par = None
+    if data_parallel:                   # N ranks × B/N, averaged metrics, rank 0 writes (distributed.training)
+        from ..distributed.training import DataParallelFit
+        par = DataParallelFit(str(execution_environment).lower())
+        train_loader = par.shard(train_loader)
+    is_main = par is None or par.is_main
     val_loader = _loader(validation_data, max(batch_size, 256), False, seed, "validation_data")
     want_acc = "accuracy" in tuple(metrics or ())
     callbacks = list(callbacks) if isinstance(callbacks, (list, tuple)) else [callbacks] if callbacks else []
@@ -149,15 +155,16 @@ def fit(model, train_data, loss_fn, optimizer, epochs: int = 10, batch_size: int
         if os.path.exists(best_path):
             from ..io import load_file
             best["weights"] = load_file(best_path)
-    if checkpoint_dir is not None:
+    if checkpoint_dir is not None and is_main:
         os.makedirs(checkpoint_dir, exist_ok=True)
+    step_model = par.wrap(model) if par is not None else model
 
     iteration = history.iteration[-1] if history.iteration else 0
     t_start = time.perf_counter() - (history.time[-1] if history.time else 0.0)
     batches = len(train_loader)
     total_iters = epochs * batches
-    show = _show_progress(progress) and not verbose
-    if verbose:
+    show = _show_progress(progress) and not verbose and is_main
+    if verbose and is_main:
         callbacks.insert(0, VerboseTable(verbose_frequency, total_iters))
     cbs = Dispatcher(callbacks, model, history)
     stop = False
@@ -174,6 +181,8 @@ def fit(model, train_data, loss_fn, optimizer, epochs: int = 10, batch_size: int
 
     def validate():
         nonlocal stop
+        if par is not None:
+            par.before_validation()
         ev = evaluate(model, val_loader, loss_fn, device=device)
         history.val_iteration.append(iteration)
         history.val_loss.append(ev.loss)
@@ -183,7 +192,7 @@ def fit(model, train_data, loss_fn, optimizer, epochs: int = 10, batch_size: int
         if patience is not None:
             if ev.loss < best["loss"]:
                 best.update(loss=ev.loss, bad=0, iteration=iteration, weights=_snapshot(model))
-                if checkpoint_dir is not None:
+                if checkpoint_dir is not None and is_main:
                     from ..io import save_file
                     save_file(best["weights"], os.path.join(checkpoint_dir, "best.safetensors"))
             else:
@@ -215,7 +224,7 @@ def fit(model, train_data, loss_fn, optimizer, epochs: int = 10, batch_size: int
             if cbs.objects:
                 cbs.call("on_batch_begin", batch_index, {"batch": batch_index, "epoch": epoch})
             x, y = _to_device(x, device), _to_device(y, device)
-            out = model(x)
+            out = step_model(x)
             loss = loss_fn(out, y)
             optimizer.zero_grad()
             loss.backward()
@@ -227,6 +236,8 @@ def fit(model, train_data, loss_fn, optimizer, epochs: int = 10, batch_size: int
             seen += n
             loss_v = float(loss.item())
             acc = float((_np(out).argmax(axis=1) == _np(y)).mean()) if want_acc and n else None
+            if par is not None:
+                loss_v, acc = par.metrics(loss_v, acc, n)
             history.iteration.append(iteration)
             history.epoch.append(epoch)
             history.loss.append(loss_v)
@@ -279,7 +290,7 @@ def fit(model, train_data, loss_fn, optimizer, epochs: int = 10, batch_size: int
                 scheduler.step(last_val.loss if last_val is not None else float(np.mean(epoch_loss)))
             else:
                 scheduler.step()
-        if checkpoint_dir is not None:
+        if checkpoint_dir is not None and is_main:
             save_checkpoint(os.path.join(checkpoint_dir, f"checkpoint-epoch{epoch + 1:03d}.safetensors"), model,
                             optimizer, scheduler, epoch=epoch, history=history,
                             extra={"best_loss": best["loss"], "bad": best["bad"],
@@ -303,7 +314,7 @@ def fit(model, train_data, loss_fn, optimizer, epochs: int = 10, batch_size: int
         history.best_iteration = best["iteration"]
     cbs.output(training_info("done"))
     cbs.call("on_train_end", {"iteration": iteration, "stop_reason": history.stop_reason})
-    if plot is not None:
+    if plot is not None and is_main:
         history.plot(plot)
     return history
 
