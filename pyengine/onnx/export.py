@@ -465,12 +465,15 @@ def export(model, args, path=None, *, opset_version: int = 17, input_names=None,
     tracer = _Tracer(ctx)
     patches = _Patches()
     model.eval()
+    from ..autograd import core as _core
     try:
         _install(tracer, model, patches)
+        _core._plain_ops = False          # every op through a Function, where the tracer sees it
         try:
             with no_grad():
                 out = model(*inputs)
         finally:
+            _core._plain_ops = True
             patches.restore()
     finally:
         for m, mode in was_training.items():
