@@ -234,6 +234,38 @@ void backward_weight_gemm(const ConvGeom& g, const T* gy, const T* x, T* gw) {
 
 }  // namespace
 
+double conv2d_workspace_bytes(const ConvGeom& g, index_t elem_size, Conv2dPass pass) {
+  if (g.N == 0) return 0.0;
+  // In doubles: the estimate of an absurd request must not overflow.
+  const double t = get_num_threads(), e = static_cast<double>(elem_size);
+  const double C = g.C, K = g.K, Cg = static_cast<double>(g.C / g.G), RS = static_cast<double>(g.R) * g.S;
+  const double L = static_cast<double>(g.OH) * g.OW;
+  const double padded = C * (static_cast<double>(g.H) + 2.0 * g.ph + 1) * (static_cast<double>(g.W) + 2.0 * g.pw + 1);
+  const double crs = Cg * RS;
+  const double s1_image = padded + K * (static_cast<double>(g.OH) + 1) * (static_cast<double>(g.W) + g.pw + 16);
+  switch (pass) {
+    case Conv2dPass::forward:
+      if (use_s1(g)) return e * (K * C * RS + t * s1_image);
+      if (use_direct(g)) return e * t * Cg * padded / C;
+      return e * (K * (crs + 1) + (batch_parallel(g) ? t : 1.0) * (crs + 1) * L);
+    case Conv2dPass::backward_input:
+      if (use_s1_backward_input(g))
+        return e * (K * C * RS + t * (K * (static_cast<double>(g.OH) + 2.0 * g.R * g.dh) *
+                                          (static_cast<double>(g.OW) + 2.0 * g.S * g.dw) + C * (g.H + 1.0) * (g.W + 16.0)));
+      if (use_direct(g)) return e * t * Cg * padded / C;
+      return e * (batch_parallel(g) ? t : 1.0) * crs * L;
+    case Conv2dPass::backward_weight: {
+      if (use_s1(g)) return e * t * (C * RS * (K + 16) + padded + (g.OH + 1.0) * (g.W + g.pw + 16.0) * (K + 16));
+      if (use_direct(g)) return e * t * (K * crs + Cg * padded / C + g.OW);
+      const double rows = C * RS;
+      double chunk = static_cast<double>(kColumnBudget) / (rows * L > 0 ? rows * L : 1.0);
+      chunk = chunk < 1 ? 1 : (chunk > g.N ? g.N : static_cast<double>(static_cast<index_t>(chunk)));
+      return e * (rows + K) * chunk * L;
+    }
+  }
+  return 0.0;
+}
+
 template <typename T>
 void conv2d_forward(const ConvGeom& g, const T* x, const T* weight, const T* bias, T* y) {
   if (g.N == 0) return;

@@ -14,7 +14,7 @@
 #ifdef PYENGINE_OPENMP
 #include <omp.h>
 #endif
-#include "pyengine/im2col.h"
+#include "pyengine/conv2d.h"
 
 #ifndef PYENGINE_ISA
 #error "conv_isa.cpp is compiled once per ISA with -DPYENGINE_ISA=<name>"

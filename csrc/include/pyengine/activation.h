@@ -19,6 +19,29 @@
 #pragma once
 #include "pyengine/common.h"
 
+#if !defined(PYENGINE_ISA) && !defined(__CUDACC__)
+#include "pyengine/check.h"
+
+// The contract (checked by csrc/bindings/bind_activation.cpp for both devices): forward takes a
+// float array x of any shape; backward takes grad_output and the forward's x (relu, leaky_relu,
+// elu) or output (sigmoid, tanh), which must agree in dtype and shape. Returns the dtype.
+namespace pyengine::contract {
+
+inline DType activation_forward(const char* fn, const Array& x) { return float_array(fn, x); }
+
+inline DType activation_backward(const char* fn, const Array& grad_output, const Array& ref) {
+  float_array(fn, ref);
+  float_array(fn, grad_output);
+  same_dtype(fn, ref, grad_output);
+  if (grad_output.shape != ref.shape)
+    value_error(fn, ": grad_output must have the shape of ", ref.name, " ", shape_str(ref.shape), ", got ",
+                shape_str(grad_output.shape));
+  return ref.dtype;
+}
+
+}  // namespace pyengine::contract
+#endif
+
 namespace pyengine::cpu {
 
 template <typename T> void relu_forward(index_t n, const T* x, T* y);

@@ -14,6 +14,36 @@
 #pragma once
 #include "pyengine/common.h"
 
+#if !defined(PYENGINE_ISA) && !defined(__CUDACC__)
+#include "pyengine/check.h"
+
+// The contract (csrc/bindings/bind_gemm.cpp, both devices): a and b float 2-D of one dtype,
+// inner dimensions equal, c (when given) (M, N) of the same dtype. Returns {M, N, K}.
+namespace pyengine::contract {
+
+struct GemmDims { index_t M, N, K; };
+
+inline GemmDims gemm(const char* fn, const Array& a, const Array& b, const Array& c, bool trans_a, bool trans_b) {
+  float_array(fn, a, 2);
+  float_array(fn, b, 2);
+  same_dtype(fn, a, b);
+  const index_t m = trans_a ? a.dim(1) : a.dim(0), k = trans_a ? a.dim(0) : a.dim(1);
+  const index_t kb = trans_b ? b.dim(1) : b.dim(0), n = trans_b ? b.dim(0) : b.dim(1);
+  if (k != kb)
+    value_error(fn, ": op(a) is ", m, "x", k, " and op(b) is ", kb, "x", n, "; inner dimensions ", k, " and ", kb,
+                " differ");
+  checked_numel(fn, "output shape", {m, n});
+  if (c.present) {
+    float_array(fn, c, 2);
+    same_dtype(fn, a, c);
+    shape_is(fn, c, {m, n});
+  }
+  return {m, n, k};
+}
+
+}  // namespace pyengine::contract
+#endif
+
 namespace pyengine::cpu {
 
 template <typename T>
