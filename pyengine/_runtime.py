@@ -72,8 +72,26 @@ def info_dict() -> dict:
         d["gpus"] = [{"name": cuda.device_name(i), "compute_capability": cuda.compute_capability(i) / 10,
                       "memory_gib": round(cuda.total_memory(i) / 2**30, 1)} for i in range(n)]
         if n == 0:
-            d["cuda_unavailable_reason"] = cuda.last_error() or "no CUDA device"
+            # Without libcuda the CUDA runtime reports "driver version is insufficient", which
+            # reads as an old driver; say what is really missing.
+            d["cuda_unavailable_reason"] = ("no NVIDIA driver found" if not nvidia_driver_present()
+                                            else cuda.last_error() or "no CUDA device")
+    else:
+        d["cuda_unavailable_reason"] = "this pyengine was built without CUDA"
     return d
+
+
+def nvidia_driver_present() -> bool:
+    """Whether the NVIDIA driver's user-space library (libcuda / nvcuda.dll) can be loaded."""
+    import ctypes
+
+    for name in (("nvcuda.dll",) if os.name == "nt" else ("libcuda.so.1", "libcuda.so", "libcuda.dylib")):
+        try:
+            ctypes.CDLL(name)
+            return True
+        except OSError:
+            continue
+    return False
 
 
 def info(file=None) -> dict:
@@ -83,7 +101,7 @@ def info(file=None) -> dict:
         f"pyengine {d['version']} (Python {d['python']})",
         f"  CPU ISA     : {d['cpu_isa']} (supported: {', '.join(d['cpu_isas_supported'])}"
         + (f"; PYENGINE_CPU_ISA={d['cpu_isa_override']}" if d["cpu_isa_override"] else "") + ")",
-        f"  OpenMP      : {'yes' if d['openmp'] else 'no (single-threaded build)'}, {d['num_threads']} threads",
+        f"  OpenMP      : {'yes' if d['openmp'] else 'no (single-threaded build)'}, {d['num_threads']} thread{'s' if d['num_threads'] != 1 else ''}",
         f"  CUDA built  : {'yes (' + d.get('cuda_architectures', '') + ')' if d['cuda_built'] else 'no'}",
     ]
     if d["cuda_available"]:

@@ -20,6 +20,7 @@ import time
 SOLVERS = ("sgdm", "sgd", "adam", "adamw", "rmsprop", "adagrad")
 DATASETS = ("digits", "sklearn", "mnist", "folder")
 SCHEDULES = ("none", "piecewise", "cosine")
+ENVIRONMENTS = ("auto", "cpu", "gpu", "multi-gpu", "parallel")
 MODEL_FILE = "model.safetensors"
 PLOT_FILE = "training-progress.png"
 
@@ -29,10 +30,30 @@ class UsageError(Exception):
 
 
 class _Parser(argparse.ArgumentParser):
-    """argparse that reports a bad option as one line (no usage block) and exits with status 2."""
+    """argparse that reports a bad option as one line (no usage block) and exits with status 2,
+    and shows every option's default in --help."""
+
+    def __init__(self, *args, **kwargs):
+        kwargs.setdefault("formatter_class", _Formatter)
+        super().__init__(*args, **kwargs)
 
     def error(self, message):
         self.exit(2, f"{self.prog}: error: {message}\n")
+
+
+class _Formatter(argparse.HelpFormatter):
+    """Appends "(default: X)" to an option's help unless the help already states its default; a
+    flag (store_true) or an option whose default is None says what it means in its help text."""
+
+    def _get_help_string(self, action):
+        text = action.help or ""
+        d = action.default
+        if (action.option_strings and d is not None and d is not False and d != argparse.SUPPRESS
+                and "default" not in text
+                and not isinstance(action, (argparse._StoreTrueAction, argparse._VersionAction))):
+            d = " ".join(map(str, d)) if isinstance(d, (list, tuple)) else d
+            text += f" (default: {str(d).replace('%', '%%')})"
+        return text
 
 
 def _positive_int(text):
@@ -65,6 +86,17 @@ def _non_negative_float(text):
     return v
 
 
+def _unit_interval(text):
+    """A number in [0, 1) (sgdm's momentum: 1 or more never converges)."""
+    try:
+        v = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number in [0, 1), got {text!r}") from None
+    if not 0 <= v < 1:
+        raise argparse.ArgumentTypeError(f"must be in [0, 1), got {text}")
+    return v
+
+
 def _fraction(text):
     try:
         v = float(text)
@@ -84,22 +116,42 @@ def _cmd_info(args) -> int:
 
 
 def _cmd_demo(args) -> int:
-    """A short tour of the kernel API: each CPU kernel against the NumPy reference."""
+    """Each CPU kernel once, on the largest sample input the op registry gives it, against the
+    float64 NumPy reference: time of the call and the largest difference, within the tolerance."""
     import numpy as np
 
     from . import info, reference
     from .kernels import cpu
+    from .testing.registry import all_ops, to_float64
 
     info()
-    rng = np.random.default_rng(args.seed)
-    a = rng.standard_normal((512, 384), dtype=np.float32)
-    b = rng.standard_normal((384, 256), dtype=np.float32)
-    t0 = time.perf_counter()
-    c = cpu.gemm(a, b)
-    dt = time.perf_counter() - t0
-    err = np.abs(c - reference.gemm(a.astype(np.float64), b.astype(np.float64))).max()
-    print(f"gemm 512x384 @ 384x256: {2 * 512 * 384 * 256 / dt / 1e9:.1f} GFLOP/s, max |cpu - reference| = {err:.2e}")
-    return 0
+    print()
+    f32 = np.dtype(np.float32)
+    rows, bad = [], 0
+    for op in all_ops():
+        dtype = f32 if f32 in op.dtypes else op.dtypes[0]
+        samples = op.samples(np.random.default_rng(args.seed), dtype)
+        s = max(samples, key=lambda smp: sum(a.size for a in smp.args if isinstance(a, np.ndarray)))
+        t0 = time.perf_counter()
+        got = op.comparable(op.run(cpu, s))
+        dt = time.perf_counter() - t0
+        want = op.comparable(op.run(reference, type(s)(to_float64(s.args), to_float64(s.kwargs), s.desc)))
+        atol, rtol = op.tol[dtype]
+        err, ok = 0.0, True
+        for g, w in zip(got, want):
+            g, w = np.asarray(g, np.float64), np.asarray(w, np.float64)
+            if g.size:
+                err = max(err, float(np.abs(g - w).max()))
+                ok = ok and bool(np.allclose(g, w, atol=atol, rtol=rtol, equal_nan=True))
+        bad += not ok
+        rows.append((op.family, op.name, s.desc, f"{1e3 * dt:.3f}", f"{err:.1e}", "ok" if ok else "MISMATCH"))
+    head = ("family", "kernel", "sample (the largest in the op registry)", "ms", "max |cpu-ref|", "")
+    widths = [max(len(r[i]) for r in rows + [head]) for i in range(len(head))]
+    for r in [head] + rows:
+        print("  ".join(f"{c:<{w}}" if i < 3 or i == 5 else f"{c:>{w}}" for i, (c, w) in enumerate(zip(r, widths))))
+    print(f"\n{len(rows)} kernels run once each against the NumPy reference ({dtype.name}); "
+          f"{len(rows) - bad} within tolerance" + (f", {bad} NOT" if bad else ""))
+    return 1 if bad else 0
 
 
 def _load_data(args):
@@ -172,16 +224,15 @@ class _EpochPrinter:
     def __init__(self, epochs, quiet):
         self.epochs, self.quiet, self.t = epochs, quiet, time.perf_counter()
 
-    def on_epoch_end(self, epoch, history):
+    def on_epoch_end(self, epoch, logs):
         if self.quiet:
             return
-        import numpy as np
-        losses = [l for l, e in zip(history.loss, history.epoch) if e == epoch]
-        accs = [a for a, e in zip(history.accuracy, history.epoch) if e == epoch and a is not None]
-        line = f"epoch {epoch + 1:>2}/{self.epochs}  loss {np.mean(losses):.4f}  train acc {100 * np.mean(accs):5.2f}%"
-        if history.val_accuracy:
-            line += f"  val loss {history.val_loss[-1]:.4f}  val acc {100 * history.val_accuracy[-1]:5.2f}%"
-        line += f"  lr {history.lr[-1]:.3g}  {time.perf_counter() - self.t:5.1f} s"
+        line = f"epoch {epoch + 1:>2}/{self.epochs}  loss {logs['loss']:.4f}"
+        if logs.get("accuracy") is not None:
+            line += f"  train acc {100 * logs['accuracy']:5.2f}%"
+        if logs.get("val_accuracy") is not None:
+            line += f"  val loss {logs['val_loss']:.4f}  val acc {100 * logs['val_accuracy']:5.2f}%"
+        line += f"  lr {logs['lr']:.3g}  {time.perf_counter() - self.t:5.1f} s"
         print(line, flush=True)
 
 
@@ -192,16 +243,9 @@ def _machine_is_busy() -> bool:
         return False
 
 
-def _cmd_train(args) -> int:
-    import numpy as np
-
+def _set_threads(args, command="train"):
     import pyengine
-    from . import nn
-    from .data import DataLoader, TensorDataset
-    from .io import save
-    from .train import build_model, fit
 
-    t0 = time.perf_counter()
     if args.threads:
         pyengine.set_num_threads(args.threads)
     elif _machine_is_busy() and pyengine.get_num_threads() > 1:
@@ -209,56 +253,156 @@ def _cmd_train(args) -> int:
         # (10x slower measured at load 15 on 2 cores); one thread keeps the run fast.
         pyengine.set_num_threads(1)
         if not args.quiet:
-            print("pyengine train: the machine is busy (load average above the core count): using 1 thread; "
+            print(f"pyengine {command}: the machine is busy (load average above the core count): using 1 thread; "
                   "--threads N overrides", flush=True)
+
+
+def _check_device(args):
+    """The device fit trains on (None: CPU), checked before any data is read."""
+    import pyengine
+    from .train import environment
+
+    if args.execution_environment is not None and args.device != "cpu":
+        raise UsageError("give --device or --execution-environment, not both")
     if args.device == "cuda" and not pyengine.cuda.is_available():
         raise UsageError("--device cuda: no usable CUDA GPU (needs the CUDA build of pyengine, CuPy and a "
                          "driver); accepted here: --device cpu")
-    out_dir = args.output
-    if os.path.exists(out_dir) and not os.path.isdir(out_dir):
-        raise UsageError(f"--output {out_dir} exists and is not a folder")
-    (x, y), (vx, vy), classes, data_meta = _load_data(args)
+    if args.execution_environment is not None:
+        try:
+            return environment.resolve(args.execution_environment)[0]
+        except ValueError as exc:
+            raise UsageError(str(exc).replace("fit: execution_environment=", "--execution-environment ")) from None
+    return None if args.device == "cpu" else args.device
+
+
+def _prepare_output(out_dir, option="--output"):
+    """Checks before training that the results can be written into out_dir: creates the folder
+    when missing and writes and removes a probe file. Returns the folders it created, which
+    _discard_output removes again (when still empty) if the run fails."""
+    import tempfile
+
+    path = os.path.abspath(out_dir)
+    if os.path.exists(path) and not os.path.isdir(path):
+        raise UsageError(f"{option} {out_dir} exists and is not a folder")
+    created, q = [], path
+    while not os.path.exists(q) and os.path.dirname(q) != q:
+        created.append(q)
+        q = os.path.dirname(q)
+    try:
+        os.makedirs(path, exist_ok=True)
+        fd, probe = tempfile.mkstemp(dir=path, prefix=".pyengine-probe-")
+        os.close(fd)
+        os.remove(probe)
+    except OSError as exc:
+        _discard_output(created)
+        raise UsageError(f"{option} {out_dir}: cannot write there ({exc.strerror or exc})") from None
+    return created
+
+
+def _discard_output(created):
+    for folder in created:                      # deepest first
+        try:
+            os.rmdir(folder)
+        except OSError:
+            return
+
+
+def _train_model(args, data, device, callbacks=(), quiet=False, progress="auto"):
+    """Builds the network and optimizer that args describe and trains it on data with fit.
+    Returns (model, history)."""
+    import numpy as np
+
+    import pyengine
+    from . import nn
+    from .data import DataLoader, TensorDataset
+    from .train import build_model, fit
+
+    (x, y), (vx, vy), classes, _ = data
     pyengine.manual_seed(args.seed)
     np.random.seed(args.seed)
     c, h, w = x.shape[1:]
+    model = build_model(args.model, in_channels=c, num_classes=len(classes), image_size=(h, w))
+    if device is not None:
+        model.to(device)
+    opt = _optimizer(args, model.parameters())
+    sched = _scheduler(args, opt)
+    loader = DataLoader(TensorDataset(x, y), batch_size=args.batch_size, shuffle=args.shuffle != "never",
+                        seed=args.seed)
+    history = fit(model, loader, nn.CrossEntropyLoss(), opt, epochs=args.epochs, batch_size=args.batch_size,
+                  validation_data=(vx, vy), validation_frequency=args.validation_frequency,
+                  patience=args.patience, scheduler=sched, grad_clip=args.grad_clip, callbacks=list(callbacks),
+                  progress=progress if not quiet else False, seed=args.seed, shuffle=args.shuffle, device=device)
+    return model, history
+
+
+def _check_model_fits_data(args, data):
+    h, w = data[0][0].shape[2:]
     if args.model == "digit-cnn" and (h % 4 or w % 4):
         raise UsageError(f"--model digit-cnn needs image sides divisible by 4, the data has {h}x{w}; "
                          "pass --image-size")
-    model = build_model(args.model, in_channels=c, num_classes=len(classes), image_size=(h, w))
-    if args.device != "cpu":
-        model.to(args.device)
-    opt = _optimizer(args, model.parameters())
-    sched = _scheduler(args, opt)
-    loader = DataLoader(TensorDataset(x, y), batch_size=args.batch_size, shuffle=True, seed=args.seed)
-    if not args.quiet:
-        print(f"pyengine train: {args.model} on {data_meta.get('description', data_meta['source'])}: "
-              f"{len(x)} training / {len(vx)} validation images, {len(classes)} classes; "
-              f"{args.solver} lr {args.lr}, {args.epochs} epochs, mini-batch {args.batch_size}", flush=True)
-    history = fit(model, loader, nn.CrossEntropyLoss(), opt, epochs=args.epochs, batch_size=args.batch_size,
-                  validation_data=(vx, vy), validation_frequency=args.validation_frequency,
-                  patience=args.patience, scheduler=sched, grad_clip=args.grad_clip,
-                  callbacks=[_EpochPrinter(args.epochs, args.quiet)],
-                  progress="auto" if not args.quiet else False, seed=args.seed,
-                  device=None if args.device == "cpu" else args.device)
-    train_s = time.perf_counter() - t0
-    val_acc = history.val_accuracy[-1]
-    os.makedirs(out_dir, exist_ok=True)
-    model_path = os.path.join(out_dir, MODEL_FILE)
-    meta = {"classes": classes, "data": data_meta, "solver": args.solver, "lr": args.lr, "epochs": args.epochs,
-            "batch_size": args.batch_size, "val_accuracy": val_acc, "train_seconds": round(train_s, 2)}
-    save(model, model_path, metadata=meta)
-    plot_note = ""
-    if not args.no_plot:
-        try:
-            import matplotlib  # noqa: F401
-        except ImportError:
-            plot_note = "training-progress plot skipped: matplotlib is not installed (pip install \"pyengine[plot]\")"
+
+
+def _dataset_name(data_meta) -> str:
+    return data_meta.get("description", data_meta.get("source", "data"))
+
+
+def _cmd_train(args) -> int:
+    from .io import save
+    from .train.callbacks import CSVLogger, TensorBoardLogger, tensorboard_writer_class
+
+    t0 = time.perf_counter()
+    _set_threads(args)
+    device = _check_device(args)
+    created = _prepare_output(args.output)
+    done = False
+    try:
+        if args.log_dir is not None:
+            created = _prepare_output(args.log_dir, "--log-dir") + created
+        data = _load_data(args)
+        _check_model_fits_data(args, data)
+        (x, _), (vx, _), classes, data_meta = data
+        if not args.quiet:
+            print(f"pyengine train: {args.model} on {_dataset_name(data_meta)}: "
+                  f"{len(x)} training / {len(vx)} validation images, {len(classes)} classes; "
+                  f"{args.solver} lr {args.lr}, {args.epochs} epochs, mini-batch {args.batch_size}", flush=True)
+        callbacks = []
+        if args.verbose_frequency and not args.quiet:
+            from .train.callbacks import VerboseTable
+            callbacks.append(VerboseTable(args.verbose_frequency, args.epochs * -(-len(x) // args.batch_size)))
         else:
-            history.plot(os.path.join(out_dir, PLOT_FILE), title=f"{args.model}, {args.solver}")
+            callbacks.append(_EpochPrinter(args.epochs, args.quiet))
+        if args.log_dir is not None:
+            callbacks.append(CSVLogger(os.path.join(args.log_dir, "scalars.csv")))
+            if tensorboard_writer_class() is not None:
+                callbacks.append(TensorBoardLogger(args.log_dir))
+        model, history = _train_model(args, data, device, callbacks, args.quiet,
+                                      progress=False if args.verbose_frequency else "auto")
+        train_s = time.perf_counter() - t0
+        val_acc = history.val_accuracy[-1]
+        model_path = os.path.join(args.output, MODEL_FILE)
+        meta = {"classes": classes, "data": data_meta, "solver": args.solver, "lr": args.lr, "epochs": args.epochs,
+                "batch_size": args.batch_size, "val_accuracy": val_acc, "train_seconds": round(train_s, 2)}
+        save(model, model_path, metadata=meta)
+        plot_note = ""
+        if not args.no_plot:
+            try:
+                import matplotlib  # noqa: F401
+            except ImportError:
+                plot_note = ("training-progress plot skipped: matplotlib is not installed "
+                             "(pip install \"pyengine[plot]\")")
+            else:
+                history.plot(os.path.join(args.output, PLOT_FILE), title=f"{args.model}, {args.solver}",
+                             dataset=_dataset_name(data_meta))
+        done = True
+    finally:
+        if not done:
+            _discard_output(created)
     print(f"validation accuracy: {100 * val_acc:.2f}% ({len(vx)} images)")
     print(f"model: {model_path}")
     if not args.no_plot:
-        print(plot_note or f"training progress: {os.path.join(out_dir, PLOT_FILE)}")
+        print(plot_note or f"training progress: {os.path.join(args.output, PLOT_FILE)}")
+    if args.log_dir is not None:
+        print(f"scalars: {os.path.join(args.log_dir, 'scalars.csv')}")
     print(f"time: {time.perf_counter() - t0:.1f} s")
     return 0
 
@@ -316,8 +460,42 @@ def _cmd_evaluate(args) -> int:
     return 0
 
 
-def _prepare_image(path, channels, size):
-    """An image file as the network's input: grayscale (or RGB), resized, white-on-black like MNIST."""
+def _npy_images(path, channels):
+    """The images of a .npy file as a list of (H, W) or (H, W, C) arrays: (H, W), (1, H, W) or
+    (N, H, W) for grayscale models, (N, 1, H, W) or (N, C, H, W) channel-first batches, (H, W, C)."""
+    import numpy as np
+
+    try:
+        arr = np.load(path, allow_pickle=False)
+    except (ValueError, OSError) as exc:
+        raise UsageError(f"{path}: not a readable .npy image ({exc})") from None
+    if arr.dtype.kind not in "uif" or arr.size == 0:
+        raise UsageError(f"{path}: expected a non-empty numeric array, got dtype {arr.dtype} shape {arr.shape}")
+    if arr.dtype != np.uint8:
+        arr = np.nan_to_num(arr.astype(np.float64))
+        arr = np.clip(arr * (255.0 if arr.max() <= 1.0 else 1.0), 0, 255).round().astype(np.uint8)
+    shape = arr.shape
+    if arr.ndim == 2:
+        return [arr]
+    if arr.ndim == 3:
+        if channels > 1 and shape[-1] == channels:
+            return [arr]                                      # one (H, W, C) image
+        if channels > 1 and shape[0] == channels:
+            return [arr.transpose(1, 2, 0)]                   # one (C, H, W) image
+        return list(arr)                                      # (N, H, W) grayscale images
+    if arr.ndim == 4 and shape[1] == channels:
+        return [a[0] if channels == 1 else a.transpose(1, 2, 0) for a in arr]
+    if arr.ndim == 4 and shape[-1] == channels:
+        return [a[..., 0] if channels == 1 else a for a in arr]
+    raise UsageError(f"{path}: array of shape {shape} is not an image or a batch for a {channels}-channel "
+                     "model; accepted: (H, W), (N, H, W), (N, 1, H, W), (N, H, W, 1)"
+                     + ("" if channels == 1 else f", (H, W, {channels}), (N, {channels}, H, W)"))
+
+
+def _prepare_images(path, channels, size):
+    """An image file (PNG/JPEG, or .npy with one image or a batch) as the network's inputs
+    (n, C, H, W): grayscale (or RGB), resized to the model's size (with a warning on stderr),
+    white-on-black like MNIST. Returns (inputs, labels for the output lines)."""
     import numpy as np
 
     from .data.datasets import read_image
@@ -325,20 +503,22 @@ def _prepare_image(path, channels, size):
 
     if not os.path.exists(path):
         raise UsageError(f"image file {path} does not exist")
-    if path.endswith(".npy"):
-        try:
-            img = np.load(path, allow_pickle=False)
-        except (ValueError, OSError) as exc:
-            raise UsageError(f"{path}: not a readable .npy image ({exc})") from None
-        if img.dtype != np.uint8:
-            img = np.clip(img * (255.0 if img.max() <= 1.0 else 1.0), 0, 255).astype(np.uint8)
-    else:
-        img = read_image(path, grayscale=channels == 1)
-    img = Resize(tuple(size))(img)
-    if img.ndim == 2 and img.mean() > 127:      # dark digit on a light background: invert
-        img = 255 - img
-    x = img.astype(np.float32) / 255.0
-    return x[None] if x.ndim == 2 else x.transpose(2, 0, 1)
+    imgs = _npy_images(path, channels) if path.endswith(".npy") else [read_image(path, grayscale=channels == 1)]
+    out = []
+    for i, img in enumerate(imgs):
+        if img.ndim == 3 and img.shape[-1] != channels:
+            raise UsageError(f"{path}: image has {img.shape[-1]} channels, the model takes {channels}")
+        if tuple(img.shape[:2]) != tuple(size):
+            where = f"{path}[{i}]" if len(imgs) > 1 else path
+            print(f"pyengine predict: warning: {where} is {img.shape[0]}x{img.shape[1]}, resized to the model's "
+                  f"{size[0]}x{size[1]}", file=sys.stderr)
+            img = Resize(tuple(size))(img)
+        if img.ndim == 2 and img.mean() > 127:      # dark digit on a light background: invert
+            img = 255 - img
+        x = img.astype(np.float32) / 255.0
+        out.append(x[None] if x.ndim == 2 else x.transpose(2, 0, 1))
+    names = [path] if len(out) == 1 else [f"{path}[{i}]" for i in range(len(out))]
+    return out, names
 
 
 def _cmd_predict(args) -> int:
@@ -349,12 +529,16 @@ def _cmd_predict(args) -> int:
     model, meta = _load_model(args.model_file)
     classes = json.loads(meta.get("classes", "null")) or [str(i) for i in range(model.config["num_classes"])]
     cfg = model.config
-    xs = np.stack([_prepare_image(p, cfg["in_channels"], cfg["image_size"]) for p in args.images])
-    probs, labels = predict(model, xs)
-    for path, p, k in zip(args.images, probs, labels):
+    xs, names = [], []
+    for p in args.images:
+        x, n = _prepare_images(p, cfg["in_channels"], cfg["image_size"])
+        xs += x
+        names += n
+    probs, labels = predict(model, np.stack(xs))
+    for name, p, k in zip(names, probs, labels):
         top = np.argsort(p)[::-1][:3]
         alts = ", ".join(f"{classes[i]} {100 * p[i]:.1f}%" for i in top[1:])
-        print(f"{path}: {classes[k]} ({100 * p[k]:.1f}%; next: {alts})")
+        print(f"{name}: {classes[k]} ({100 * p[k]:.1f}%; next: {alts})")
     return 0
 
 
@@ -362,64 +546,92 @@ def _cmd_predict(args) -> int:
 
 def _add_data_options(p, default_data):
     p.add_argument("--data", choices=DATASETS, default=default_data,
-                   help="digits: the embedded MNIST sample (default); sklearn: 8x8 digits; mnist: full MNIST "
-                        "from IDX files in --root; folder: one sub-folder of images per label in --root")
-    p.add_argument("--root", default=None, help="data folder for --data mnist or folder")
+                   help="digits: the embedded MNIST sample; sklearn: 8x8 digits; mnist: full MNIST "
+                        "from IDX files in --root; folder: one sub-folder of images per label in --root"
+                        + (" (default: the data the model was trained on)" if default_data is None else ""))
+    p.add_argument("--root", default=None,
+                   help="data folder for --data mnist (default: ./mnist) or --data folder")
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from ._runtime import __version__
+
     p = _Parser(prog="pyengine", description="pyengine: a deep-learning tensor engine")
+    p.add_argument("--version", action="version", version=f"pyengine {__version__}")
     sub = p.add_subparsers(dest="command", parser_class=_Parser)
     sub.add_parser("info", help="version, CPU instruction set, threads, CUDA").set_defaults(func=_cmd_info)
-    d = sub.add_parser("demo", help="run each CPU kernel once against the NumPy reference")
-    d.add_argument("--seed", type=int, default=0)
+    d = sub.add_parser("demo", help="run each CPU kernel once against the NumPy reference",
+                       description="Runs each CPU kernel of the op registry once, on its largest sample input, "
+                                   "and compares it with the float64 NumPy reference.")
+    d.add_argument("--seed", type=int, default=0, help="seed of the sample inputs")
     d.set_defaults(func=_cmd_demo)
 
     t = sub.add_parser("train", help="train the digit CNN (the main job)",
                        description="Trains a network and writes model.safetensors and training-progress.png "
                                    "into --output. With no options: the digit CNN, sgdm, lr 0.01, on the "
                                    "embedded MNIST sample split 75/25 per class.")
-    t.add_argument("--model", choices=("digit-cnn", "mlp"), default="digit-cnn")
-    t.add_argument("--solver", choices=SOLVERS, default="sgdm")
-    t.add_argument("--lr", type=_positive_float, default=0.01, help="initial learning rate (default 0.01)")
-    t.add_argument("--momentum", type=_non_negative_float, default=0.9, help="sgdm momentum (default 0.9)")
-    t.add_argument("--epochs", type=_positive_int, default=6)
-    t.add_argument("--batch-size", type=_positive_int, default=32)
-    t.add_argument("--l2", type=_non_negative_float, default=0.0, help="L2 regularisation (weight decay)")
-    t.add_argument("--grad-clip", type=_positive_float, default=None, help="gradient threshold (L2 norm)")
-    t.add_argument("--lr-schedule", choices=SCHEDULES, default="piecewise",
-                   help="piecewise (default): multiply the rate by --lr-drop-factor every --lr-drop-period "
-                        "epochs; cosine; none")
-    t.add_argument("--lr-drop-period", type=_positive_int, default=4, help="epochs between drops (default 4)")
-    t.add_argument("--lr-drop-factor", type=_fraction, default=0.1, help="factor per drop (default 0.1)")
-    t.add_argument("--validation-frequency", type=_positive_int, default=None,
-                   help="validate every N iterations (default: every epoch)")
-    t.add_argument("--patience", type=_positive_int, default=None, help="early-stopping patience (validations)")
-    t.add_argument("--val-fraction", type=_fraction, default=0.25, help="held out per class (default 0.25)")
-    _add_data_options(t, "digits")
-    t.add_argument("--download", action="store_true", help="fetch MNIST into --root when missing")
-    t.add_argument("--image-size", type=_positive_int, nargs=2, metavar=("H", "W"), default=None,
-                   help="resize --data folder images to H W")
-    t.add_argument("--device", choices=("cpu", "cuda"), default="cpu")
-    t.add_argument("--threads", type=_positive_int, default=None,
-                   help="CPU threads (default: all, or 1 when the load average exceeds the core count)")
+    _add_training_options(t)
     t.add_argument("--output", default="pyengine-output", help="folder for the model file and the plot")
-    t.add_argument("--seed", type=int, default=0)
     t.add_argument("--no-plot", action="store_true", help="do not write training-progress.png")
+    t.add_argument("--verbose-frequency", type=_positive_int, default=None,
+                   help="print a progress table row every N iterations (default: one line per epoch)")
+    t.add_argument("--log-dir", default=None,
+                   help="write the scalars per iteration to DIR/scalars.csv, and TensorBoard event files "
+                        "when tensorboardX is installed (default: no log)")
     t.add_argument("--quiet", action="store_true", help="print only the results")
     t.set_defaults(func=_cmd_train)
 
     e = sub.add_parser("evaluate", help="loss, accuracy and confusion matrix of a saved model")
-    e.add_argument("model_file")
+    e.add_argument("model_file", help="a model file written by pyengine train")
     _add_data_options(e, None)
     e.add_argument("--seed", type=int, default=None, help="split seed (default: the one used in training)")
     e.set_defaults(func=_cmd_evaluate)
 
-    r = sub.add_parser("predict", help="classify image files (PNG/JPEG through Pillow, or .npy)")
-    r.add_argument("model_file")
-    r.add_argument("images", nargs="+")
+    r = sub.add_parser("predict", help="classify image files (PNG/JPEG through Pillow, or .npy)",
+                       description="Classifies images: PNG/JPEG files, or .npy arrays holding one image (H, W) "
+                                   "or a batch (N, H, W) / (N, 1, H, W). Images of another size are resized "
+                                   "to the model's, with a warning.")
+    r.add_argument("model_file", help="a model file written by pyengine train")
+    r.add_argument("images", nargs="+", help="image files (.png, .jpg, .npy)")
     r.set_defaults(func=_cmd_predict)
     return p
+
+
+def _add_training_options(t, tuning=False):
+    """The options of `pyengine train` (and the fixed ones of `pyengine tune`)."""
+    t.add_argument("--model", choices=("digit-cnn", "mlp"), default="digit-cnn", help="network to train")
+    if not tuning:
+        t.add_argument("--solver", choices=SOLVERS, default="sgdm", help="optimizer")
+        t.add_argument("--lr", type=_positive_float, default=0.01, help="initial learning rate")
+        t.add_argument("--momentum", type=_unit_interval, default=0.9, help="sgdm momentum, in [0, 1)")
+        t.add_argument("--batch-size", type=_positive_int, default=32, help="mini-batch size")
+        t.add_argument("--l2", type=_non_negative_float, default=0.0, help="L2 regularisation (weight decay)")
+    t.add_argument("--epochs", type=_positive_int, default=6, help="passes over the training data")
+    t.add_argument("--grad-clip", type=_positive_float, default=None,
+                   help="gradient threshold, L2 norm of all gradients (default: no clipping)")
+    t.add_argument("--lr-schedule", choices=SCHEDULES, default="piecewise",
+                   help="piecewise: multiply the rate by --lr-drop-factor every --lr-drop-period epochs; "
+                        "cosine; none")
+    t.add_argument("--lr-drop-period", type=_positive_int, default=4, help="epochs between drops")
+    t.add_argument("--lr-drop-factor", type=_fraction, default=0.1, help="factor per drop, in (0, 1)")
+    t.add_argument("--validation-frequency", type=_positive_int, default=None,
+                   help="validate every N iterations (default: every epoch)")
+    t.add_argument("--patience", type=_positive_int, default=None,
+                   help="stop when the validation loss has not improved for N validations (default: never)")
+    t.add_argument("--shuffle", choices=("every-epoch", "once", "never"), default="every-epoch",
+                   help="order of the training data: reshuffled every epoch, shuffled once, or as stored")
+    t.add_argument("--val-fraction", type=_fraction, default=0.25, help="held out per class for validation")
+    _add_data_options(t, "digits")
+    t.add_argument("--download", action="store_true", help="fetch MNIST into --root when missing")
+    t.add_argument("--image-size", type=_positive_int, nargs=2, metavar=("H", "W"), default=None,
+                   help="resize --data folder images to H W (default: their own size)")
+    t.add_argument("--device", choices=("cpu", "cuda"), default="cpu", help="where to train")
+    t.add_argument("--execution-environment", choices=ENVIRONMENTS, default=None,
+                   help="MATLAB's ExecutionEnvironment: auto (the GPU when usable, else the CPU), cpu, gpu, "
+                        "multi-gpu or parallel (data-parallel; started by a launcher) (default: --device)")
+    t.add_argument("--threads", type=_positive_int, default=None,
+                   help="CPU threads (default: all, or 1 when the load average exceeds the core count)")
+    t.add_argument("--seed", type=int, default=0, help="seed of the initial weights, the split and the shuffling")
 
 
 def main(argv=None) -> int:
@@ -436,6 +648,9 @@ def main(argv=None) -> int:
     except KeyboardInterrupt:
         print(f"pyengine {args.command}: interrupted; nothing was written", file=sys.stderr)
         return 130
+    except BrokenPipeError:                     # e.g. `pyengine info | head -1`
+        sys.stdout = open(os.devnull, "w")
+        return 0
     except (UsageError, DataError, CorruptFileError, ValueError, TypeError, OSError, ImportError,
             FloatingPointError) as exc:
         if os.environ.get("PYENGINE_DEBUG"):

@@ -3,7 +3,8 @@
 //
 // stride, padding and dilation are an int or a pair; every op reads them, then the arrays' shapes,
 // through one geometry check (contract::conv2d). On the GPU the column workspace of the im2col +
-// GEMM path comes from CuPy's pool, capped at kCudaWorkspace elements (at least one image's).
+// GEMM path comes from CuPy's pool, capped at RUNTIME.conv2d_workspace_elements (at least one
+// image's columns; pyengine/kernels/cuda/_ext.py).
 #include "bind.h"
 #include "pyengine/conv2d.h"
 #include "pyengine/cuda/conv2d.h"
@@ -12,7 +13,6 @@
 namespace pyengine::bind::conv2d {
 
 using Pair = std::array<index_t, 2>;
-constexpr index_t kCudaWorkspace = index_t(1) << 26;
 
 struct Params {
   Pair stride, padding, dilation;
@@ -30,16 +30,18 @@ inline ConvGeom geometry(const char* fn, const std::vector<index_t>& in, const s
 // The column workspace of the GPU's im2col path (none for 1×1 convolutions and the direct kernel).
 template <class D, typename T>
 auto cuda_workspace(typename D::Call& call, const ConvGeom& g, bool forward, index_t& chunk) {
-  chunk = cuda::conv2d_chunk(g, kCudaWorkspace, forward);
+  const index_t budget = call.runtime().attr("conv2d_workspace_elements").template cast<index_t>();
+  chunk = cuda::conv2d_chunk(g, budget, forward);
   const index_t elems = chunk * g.C * g.R * g.S * g.OH * g.OW;
   using Out = decltype(call.template empty<T>("", {}));
   return elems > 0 ? call.template empty<T>("the column workspace", {elems}) : Out{};
 }
 
+// conv2d_forward, and conv2d_relu_forward (relu: max(y, 0) applied as the CPU kernels store each
+// output tile; on the GPU a second elementwise kernel over y).
 template <class D>
-py::object forward(py::handle x_obj, py::handle w_obj, py::handle b_obj, py::handle s, py::handle p, py::handle d,
-                   py::handle gr) {
-  const char* fn = "conv2d_forward";
+py::object forward(const char* fn, bool relu, py::handle x_obj, py::handle w_obj, py::handle b_obj, py::handle s,
+                   py::handle p, py::handle d, py::handle gr) {
   auto x = D::arg(fn, "x", x_obj), w = D::arg(fn, "weight", w_obj);
   contract::float_array(fn, x.a, 4);
   contract::float_array(fn, w.a, 4);
@@ -63,10 +65,14 @@ py::object forward(py::handle x_obj, py::handle w_obj, py::handle b_obj, py::han
       auto ws = cuda_workspace<D, T>(call, g, true, chunk);
       T* pws = out<T>(ws);
       const bool tf32 = call.tf32() && sizeof(T) == 4;
-      call.run([&] { cuda::conv2d_forward<T>(g, px, pw, pb, py_, pws, chunk, tf32, call.stream()); });
+      const index_t n = g.N * g.K * g.OH * g.OW;
+      call.run([&] {
+        cuda::conv2d_forward<T>(g, px, pw, pb, py_, pws, chunk, tf32, call.stream());
+        if (relu) cuda::activation_forward<T>(cuda::Act::relu, n, py_, py_, 0.0, call.stream());
+      });
     } else {
       call.workspace("the workspace", cpu::conv2d_workspace_bytes(g, sizeof(T), cpu::Conv2dPass::forward));
-      call.run([&] { cpu::conv2d_forward<T>(g, px, pw, pb, py_); });
+      call.run([&] { cpu::conv2d_forward<T>(g, px, pw, pb, py_, relu); });
     }
     return y.object();
   });
@@ -214,10 +220,17 @@ void bind(py::module_& m) {
          arg("padding") = 0, arg("dilation") = 1,
          "The adjoint of im2col: cols (N, C·kh·kw, OH·OW) scattered back to input_shape (N, C, H, W), overlaps "
          "summed; values that fall on padding are dropped.");
-  kernel(m, "conv2d_forward", &forward<D>, arg("x"), arg("weight"), arg("bias") = py::none(), arg("stride") = 1,
-         arg("padding") = 0, arg("dilation") = 1, arg("groups") = 1,
-         "2-D cross-correlation (PyTorch's conv2d). x (N, C, H, W), weight (K, C/groups, R, S), bias (K,) or None "
-         "→ (N, K, OH, OW), OH = floor((H + 2·ph − dh·(R − 1) − 1) / sh) + 1 (OW likewise).");
+  for (bool relu : {false, true}) {
+    const char* name = relu ? "conv2d_relu_forward" : "conv2d_forward";
+    kernel(m, name, [name, relu](py::handle x, py::handle w, py::handle b, py::handle s, py::handle p, py::handle d,
+                                 py::handle g) { return forward<D>(name, relu, x, w, b, s, p, d, g); },
+           arg("x"), arg("weight"), arg("bias") = py::none(), arg("stride") = 1, arg("padding") = 0, arg("dilation") = 1,
+           arg("groups") = 1,
+           relu ? "max(conv2d_forward(x, weight, bias, ...), 0), NaN kept: the fused conv + bias + ReLU of inference, "
+                  "the ReLU applied as each output tile is stored. Shapes as conv2d_forward."
+                : "2-D cross-correlation (PyTorch's conv2d). x (N, C, H, W), weight (K, C/groups, R, S), bias (K,) or "
+                  "None → (N, K, OH, OW), OH = floor((H + 2·ph − dh·(R − 1) − 1) / sh) + 1 (OW likewise).");
+  }
   kernel(m, "conv2d_backward_input", &backward_input<D>, arg("grad_output"), arg("weight"), arg("input_shape"),
          arg("stride") = 1, arg("padding") = 0, arg("dilation") = 1, arg("groups") = 1,
          "Gradient of conv2d_forward w.r.t. x: grad_output (N, K, OH, OW), weight → (N, C, H, W) = input_shape.");

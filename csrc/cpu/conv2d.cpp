@@ -4,7 +4,8 @@
 // csrc/cpu/isa/conv_s1_isa.cpp for groups 1 and stride 1; else the direct row kernels of
 // csrc/cpu/isa/conv_isa.cpp when the reduction per output (Cg·R·S) is small; else im2col +
 // pyengine::cpu::gemm:
-//  forward          per image and group:  y_g (Kg × L) = [w_g | bias_g] (Kg × CgRS+1) · [cols_g ; 1]
+//  forward          per image and group:  y_g (Kg × L) = w_g (Kg × CgRS) · cols_g, + bias and ReLU in
+//                   the GEMM epilogue (gemm_ex)
 //  backward_input   per image and group:  gcols = w_gᵀ · gy_g, then col2im into grad_x
 //  backward_weight  per chunk of images:  grad_w_g += gy_g (Kg × B·L) · cols_g (CgRS × B·L)ᵀ, the
 //                   chunk's columns and grad_y laid side by side so one GEMM covers the chunk
@@ -21,25 +22,25 @@
 
 namespace pyengine::cpu {
 
-PE_ISA_DECLARE(void conv_direct_forward_f(const ConvGeom&, const float*, const float*, const float*, float*))
-PE_ISA_DECLARE(void conv_direct_forward_d(const ConvGeom&, const double*, const double*, const double*, double*))
+PE_ISA_DECLARE(void conv_direct_forward_f(const ConvGeom&, const float*, const float*, const float*, float*, bool))
+PE_ISA_DECLARE(void conv_direct_forward_d(const ConvGeom&, const double*, const double*, const double*, double*, bool))
 PE_ISA_DECLARE(void conv_direct_backward_input_f(const ConvGeom&, const float*, const float*, float*))
 PE_ISA_DECLARE(void conv_direct_backward_input_d(const ConvGeom&, const double*, const double*, double*))
 PE_ISA_DECLARE(void conv_direct_backward_weight_f(const ConvGeom&, const float*, const float*, float*))
 PE_ISA_DECLARE(void conv_direct_backward_weight_d(const ConvGeom&, const double*, const double*, double*))
 
-PE_ISA_DECLARE(void conv_s1_f(const index_t*, const float*, const float*, const float*, float*))
-PE_ISA_DECLARE(void conv_s1_d(const index_t*, const double*, const double*, const double*, double*))
+PE_ISA_DECLARE(void conv_s1_f(const index_t*, const float*, const float*, const float*, float*, bool))
+PE_ISA_DECLARE(void conv_s1_d(const index_t*, const double*, const double*, const double*, double*, bool))
 PE_ISA_DECLARE(void conv_s1_bw_f(const index_t*, const float*, const float*, float*))
 PE_ISA_DECLARE(void conv_s1_bw_d(const index_t*, const double*, const double*, double*))
 
 namespace {
 
-void s1_conv(const index_t* geo, const float* in, const float* wp, const float* b, float* out) {
-  PE_ISA_CALL(conv_s1_f, geo, in, wp, b, out);
+void s1_conv(const index_t* geo, const float* in, const float* wp, const float* b, float* out, bool relu) {
+  PE_ISA_CALL(conv_s1_f, geo, in, wp, b, out, relu);
 }
-void s1_conv(const index_t* geo, const double* in, const double* wp, const double* b, double* out) {
-  PE_ISA_CALL(conv_s1_d, geo, in, wp, b, out);
+void s1_conv(const index_t* geo, const double* in, const double* wp, const double* b, double* out, bool relu) {
+  PE_ISA_CALL(conv_s1_d, geo, in, wp, b, out, relu);
 }
 void s1_backward_weight(const index_t* geo, const float* gy, const float* x, float* gw) {
   PE_ISA_CALL(conv_s1_bw_f, geo, gy, x, gw);
@@ -48,11 +49,11 @@ void s1_backward_weight(const index_t* geo, const double* gy, const double* x, d
   PE_ISA_CALL(conv_s1_bw_d, geo, gy, x, gw);
 }
 
-void direct_forward(const ConvGeom& g, const float* x, const float* w, const float* b, float* y) {
-  PE_ISA_CALL(conv_direct_forward_f, g, x, w, b, y);
+void direct_forward(const ConvGeom& g, const float* x, const float* w, const float* b, float* y, bool relu) {
+  PE_ISA_CALL(conv_direct_forward_f, g, x, w, b, y, relu);
 }
-void direct_forward(const ConvGeom& g, const double* x, const double* w, const double* b, double* y) {
-  PE_ISA_CALL(conv_direct_forward_d, g, x, w, b, y);
+void direct_forward(const ConvGeom& g, const double* x, const double* w, const double* b, double* y, bool relu) {
+  PE_ISA_CALL(conv_direct_forward_d, g, x, w, b, y, relu);
 }
 void direct_backward_input(const ConvGeom& g, const float* gy, const float* w, float* gx) {
   PE_ISA_CALL(conv_direct_backward_input_f, g, gy, w, gx);
@@ -106,9 +107,9 @@ bool use_s1_backward_input(const ConvGeom& g) {
 }
 
 template <typename T>
-void s1_forward(const ConvGeom& g, const T* x, const T* w, const T* bias, T* y) {
+void s1_forward(const ConvGeom& g, const T* x, const T* w, const T* bias, T* y, bool relu) {
   const index_t geo[13] = {g.N, g.C, g.H, g.W, g.K, g.R, g.S, g.ph, g.pw, g.dh, g.dw, g.OH, g.OW};
-  s1_conv(geo, x, w, bias, y);
+  s1_conv(geo, x, w, bias, y, relu);
 }
 
 // grad_x = conv(grad_y padded by (dh·(R−1) − ph, dw·(S−1) − pw), weights flipped in (r, s) and
@@ -123,7 +124,7 @@ void s1_backward_input(const ConvGeom& g, const T* gy, const T* w, T* gx) {
       for (index_t rs = 0; rs < RS; ++rs) flipped[c * J + k * RS + rs] = w[(k * g.C + c) * RS + (RS - 1 - rs)];
   const index_t geo[13] = {g.N, g.K, g.OH, g.OW, g.C, g.R, g.S, g.dh * (g.R - 1) - g.ph, g.dw * (g.S - 1) - g.pw,
                            g.dh, g.dw, g.H, g.W};
-  s1_conv(geo, gy, flipped, static_cast<const T*>(nullptr), gx);
+  s1_conv(geo, gy, flipped, static_cast<const T*>(nullptr), gx, false);
 }
 
 // The stride-1 backward input multiplies the weights with grad_output's zero padding, where the
@@ -142,44 +143,22 @@ bool batch_parallel(const ConvGeom& g) {
 }
 
 template <typename T>
-void forward_gemm(const ConvGeom& g, const T* x, const T* w, const T* bias, T* y) {
+void forward_gemm(const ConvGeom& g, const T* x, const T* w, const T* bias, T* y, bool relu) {
   const index_t Cg = g.C / g.G, Kg = g.K / g.G, L = g.OH * g.OW, HW = g.H * g.W;
   const index_t crs = Cg * g.R * g.S;
   const bool pointwise = is_pointwise(g);
-  // With a bias and columns of our own, the bias is one more GEMM column: [w | bias] · [cols ; 1].
-  const bool bias_in_gemm = bias != nullptr && !pointwise;
-  const index_t kdim = crs + (bias_in_gemm ? 1 : 0);
-  const T* wa = w;
-  if (bias_in_gemm) {
-    T* aug = workspace<T>(0, g.K * kdim);
-    if (!aug) return;
-    for (index_t k = 0; k < g.K; ++k) {
-      std::memcpy(aug + k * kdim, w + k * crs, sizeof(T) * static_cast<size_t>(crs));
-      aug[k * kdim + crs] = bias[k];
-    }
-    wa = aug;
-  }
   const bool par = batch_parallel(g);
 #pragma omp parallel for num_threads(get_num_threads()) schedule(static) if (par)
   for (index_t n = 0; n < g.N; ++n) {
-    T* cols = pointwise ? nullptr : workspace<T>(1, kdim * L);
+    T* cols = pointwise ? nullptr : workspace<T>(1, crs * L);
     if (!pointwise && !cols) continue;
     for (index_t gr = 0; gr < g.G; ++gr) {
       const T* xg = x + (n * g.C + gr * Cg) * HW;
       T* yg = y + (n * g.K + gr * Kg) * L;
-      const T* b = xg;
-      T beta = T(0);
-      if (!pointwise) {
-        im2col_image(g, Cg, xg, cols, L);
-        if (bias_in_gemm)
-          for (index_t l = 0; l < L; ++l) cols[crs * L + l] = T(1);
-        b = cols;
-      } else if (bias) {
-        for (index_t k = 0; k < Kg; ++k)
-          for (index_t l = 0; l < L; ++l) yg[k * L + l] = bias[gr * Kg + k];
-        beta = T(1);
-      }
-      gemm<T>(false, false, Kg, L, kdim, T(1), wa + gr * Kg * kdim, kdim, b, L, beta, yg, L);
+      if (!pointwise) im2col_image(g, Cg, xg, cols, L);
+      // The bias (one per output channel = row of y_g) and the ReLU ride in the GEMM's epilogue.
+      gemm_ex<T>(false, false, Kg, L, crs, T(1), w + gr * Kg * crs, crs, pointwise ? xg : cols, L, T(0), yg, L,
+                 bias ? bias + gr * Kg : nullptr, nullptr, relu);
     }
   }
 }
@@ -267,11 +246,11 @@ double conv2d_workspace_bytes(const ConvGeom& g, index_t elem_size, Conv2dPass p
 }
 
 template <typename T>
-void conv2d_forward(const ConvGeom& g, const T* x, const T* weight, const T* bias, T* y) {
+void conv2d_forward(const ConvGeom& g, const T* x, const T* weight, const T* bias, T* y, bool relu) {
   if (g.N == 0) return;
-  if (use_s1(g)) s1_forward(g, x, weight, bias, y);
-  else if (use_direct(g)) direct_forward(g, x, weight, bias, y);
-  else forward_gemm(g, x, weight, bias, y);
+  if (use_s1(g)) s1_forward(g, x, weight, bias, y, relu);
+  else if (use_direct(g)) direct_forward(g, x, weight, bias, y, relu);
+  else forward_gemm(g, x, weight, bias, y, relu);
 }
 
 template <typename T>
@@ -317,7 +296,7 @@ void conv2d_backward_bias(index_t N, index_t K, index_t L, const T* grad_y, T* g
 }
 
 #define PE_INSTANTIATE(T)                                                                          \
-  template void conv2d_forward<T>(const ConvGeom&, const T*, const T*, const T*, T*);              \
+  template void conv2d_forward<T>(const ConvGeom&, const T*, const T*, const T*, T*, bool);        \
   template void conv2d_backward_input<T>(const ConvGeom&, const T*, const T*, T*);                 \
   template void conv2d_backward_weight<T>(const ConvGeom&, const T*, const T*, T*);                \
   template void conv2d_backward_bias<T>(index_t, index_t, index_t, const T*, T*);

@@ -6,8 +6,8 @@ topological order; ``no_grad``/``enable_grad``/``set_grad_enabled`` switch recor
 """
 from .device import kernels_for
 from .function import Function
-from .grad_mode import (detect_anomaly, enable_grad, is_anomaly_enabled, is_grad_enabled, no_grad,
-                        set_grad_enabled)
+from .grad_mode import (detect_anomaly, enable_grad, inference_mode, is_anomaly_enabled, is_grad_enabled,
+                        is_inference_mode_enabled, no_grad, set_grad_enabled)
 
 
 def backward(tensors, grad_tensors=None, retain_graph=False):
@@ -49,4 +49,5 @@ def grad(outputs, inputs, grad_outputs=None, retain_graph=False):
 
 
 __all__ = ["Function", "backward", "grad", "no_grad", "enable_grad", "set_grad_enabled",
-           "is_grad_enabled", "detect_anomaly", "is_anomaly_enabled", "kernels_for"]
+           "is_grad_enabled", "detect_anomaly", "is_anomaly_enabled", "kernels_for", "inference_mode",
+           "is_inference_mode_enabled"]

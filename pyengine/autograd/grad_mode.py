@@ -7,13 +7,14 @@ import functools
 import threading
 
 __all__ = ["no_grad", "enable_grad", "set_grad_enabled", "is_grad_enabled", "detect_anomaly",
-           "is_anomaly_enabled"]
+           "is_anomaly_enabled", "inference_mode", "is_inference_mode_enabled"]
 
 
 class _State(threading.local):
     def __init__(self):
         self.grad_enabled = True
         self.anomaly = False
+        self.inference = False
 
 
 STATE = _State()
@@ -71,6 +72,41 @@ class set_grad_enabled(_GradModeContext):
 
     def __enter__(self):
         return self
+
+
+class inference_mode:
+    """no_grad for inference: nothing is recorded and layers may take their inference kernels
+    (fused conv + bias + ReLU, an LSTM forward that keeps no activations for a backward).
+    ``inference_mode(False)`` is a no-op, as in PyTorch. Usable as ``@inference_mode()``."""
+
+    def __init__(self, mode: bool = True):
+        if not isinstance(mode, bool):
+            raise TypeError(f"inference_mode: mode must be a bool, got {type(mode).__name__}")
+        self._mode = mode
+
+    def __enter__(self):
+        self._prev = (STATE.grad_enabled, STATE.inference)
+        if self._mode:
+            STATE.grad_enabled = False
+            STATE.inference = True
+        return self
+
+    def __exit__(self, *exc):
+        STATE.grad_enabled, STATE.inference = self._prev
+        return False
+
+    def __call__(self, fn):
+        mode = self._mode
+
+        @functools.wraps(fn)
+        def wrapper(*args, **kwargs):
+            with inference_mode(mode):
+                return fn(*args, **kwargs)
+        return wrapper
+
+
+def is_inference_mode_enabled() -> bool:
+    return STATE.inference
 
 
 class detect_anomaly:

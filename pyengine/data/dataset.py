@@ -1,4 +1,5 @@
-"""Datasets and splits: Dataset, TensorDataset, Subset, random_split, split_each_label.
+"""Datasets and splits: Dataset, TensorDataset, ConcatDataset (also ``a + b``), Subset,
+random_split, split_each_label.
 
 A dataset maps an index to a sample (usually ``(image, label)``). ``__getitems__(indices)``
 (optional, as in PyTorch) returns a whole batch at once; TensorDataset implements it with one
@@ -6,12 +7,13 @@ fancy-indexing per array, which is what makes in-memory training loops cheap.
 """
 from __future__ import annotations
 
+import bisect
 import math
 import numbers
 
 import numpy as np
 
-__all__ = ["Dataset", "TensorDataset", "Subset", "random_split", "split_each_label", "stratified_split",
+__all__ = ["Dataset", "TensorDataset", "ConcatDataset", "Subset", "random_split", "split_each_label", "stratified_split",
            "labels_of"]
 
 
@@ -27,6 +29,9 @@ class Dataset:
 
     def __len__(self):  # pragma: no cover - abstract
         raise NotImplementedError
+
+    def __add__(self, other) -> "ConcatDataset":
+        return ConcatDataset([self, other])
 
 
 class TensorDataset(Dataset):
@@ -71,6 +76,44 @@ class TensorDataset(Dataset):
         return self.tensors[-1]
 
 
+class ConcatDataset(Dataset):
+    """The samples of several datasets one after the other; ``cumulative_sizes[i]`` is the number of
+    samples in datasets[0..i]. Index j is looked up by bisection in cumulative_sizes."""
+
+    def __init__(self, datasets):
+        self.datasets = list(datasets)
+        if not self.datasets:
+            raise ValueError("ConcatDataset: datasets should not be an empty iterable")
+        for i, d in enumerate(self.datasets):
+            if not hasattr(d, "__len__") or not hasattr(d, "__getitem__"):
+                raise TypeError(f"ConcatDataset: datasets[{i}] must be a map-style dataset (with __len__ and "
+                                f"__getitem__), got {type(d).__name__}")
+        self.cumulative_sizes = np.cumsum([len(d) for d in self.datasets]).astype(np.int64).tolist()
+
+    def __len__(self):
+        return self.cumulative_sizes[-1]
+
+    def _locate(self, index):
+        index = int(index)
+        n = len(self)
+        if index < 0:
+            if -index > n:
+                raise ValueError("absolute value of index should not exceed dataset length")
+            index += n
+        if index >= n:
+            raise IndexError(f"ConcatDataset: index {index} is out of range for {n} samples")
+        d = bisect.bisect_right(self.cumulative_sizes, index)
+        return d, index - (self.cumulative_sizes[d - 1] if d > 0 else 0)
+
+    def __getitem__(self, index):
+        d, i = self._locate(index)
+        return self.datasets[d][i]
+
+    @property
+    def targets(self):
+        return np.concatenate([labels_of(d) for d in self.datasets])
+
+
 class _Batch(tuple):
     """Already-stacked batch arrays from __getitems__ (the default collate passes them through)."""
 
@@ -88,6 +131,10 @@ class Subset(Dataset):
         return len(self.indices)
 
     def __getitem__(self, index):
+        if isinstance(index, list):   # as PyTorch: the underlying dataset gets the list
+            if self.transform is None:
+                return self.dataset[[int(self.indices[i]) for i in index]]
+            return [self[i] for i in index]
         item = self.dataset[int(self.indices[index])]
         if self.transform is not None:
             item = (self.transform(item[0]),) + tuple(item[1:])

@@ -3,14 +3,19 @@ Resize.
 
 Layouts: a uint8 image is (H, W) or (H, W, C), as read from a file; ToTensor turns it into a
 float32 (C, H, W) array in [0, 1]. The geometric transforms accept either layout (a float array
-is taken as (C, H, W)). Random transforms draw from their own Generator (``seed``), so a run is
-reproducible; they are meant for training data only.
+is taken as (C, H, W)). Random transforms draw from ``pyengine.data.sample_rng``: inside a
+DataLoader that is keyed by the batch being loaded (so the augmented images depend only on the
+loader's seed, the epoch and the batch, whatever the number of workers, and a resumed run sees
+the same ones); outside, a transform with a ``seed`` uses its own Generator, one without the
+process-wide generator seeded by ``pyengine.manual_seed``. They are meant for training data only.
 """
 from __future__ import annotations
 
 import numbers
 
 import numpy as np
+
+from ._random import sample_rng
 
 __all__ = ["Compose", "ToTensor", "Normalize", "RandomCrop", "RandomHorizontalFlip", "Resize"]
 
@@ -85,6 +90,7 @@ class RandomCrop:
     def __init__(self, size, padding: int = 0, seed=None):
         self.size = _size_pair("RandomCrop", size)
         self.padding = int(padding)
+        self.seed = None if seed is None else int(seed)
         self.rng = np.random.default_rng(seed)
 
     def __call__(self, img):
@@ -98,8 +104,9 @@ class RandomCrop:
         h, w = img.shape[ha], img.shape[wa]
         if th > h or tw > w:
             raise ValueError(f"RandomCrop: crop {th}x{tw} is larger than the (padded) image {h}x{w}")
-        top = int(self.rng.integers(0, h - th + 1))
-        left = int(self.rng.integers(0, w - tw + 1))
+        rng = sample_rng(self.seed) or self.rng
+        top = int(rng.integers(0, h - th + 1))
+        left = int(rng.integers(0, w - tw + 1))
         index = [slice(None)] * img.ndim
         index[ha], index[wa] = slice(top, top + th), slice(left, left + tw)
         return np.ascontiguousarray(img[tuple(index)])
@@ -113,11 +120,12 @@ class RandomHorizontalFlip:
 
     def __init__(self, p: float = 0.5, seed=None):
         self.p = float(p)
+        self.seed = None if seed is None else int(seed)
         self.rng = np.random.default_rng(seed)
 
     def __call__(self, img):
         img = np.asarray(img)
-        if self.rng.random() < self.p:
+        if (sample_rng(self.seed) or self.rng).random() < self.p:
             return np.ascontiguousarray(np.flip(img, axis=_spatial_axes(img)[1]))
         return img
 

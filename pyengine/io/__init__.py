@@ -2,7 +2,8 @@
 
 A file is safetensors (a JSON header of tensor names, dtypes, shapes and offsets, then raw data;
 no pickle, nothing executed on load). Its header metadata carries ``format: pyengine``, the
-pyengine version, and the model's architecture name and its construction arguments when known.
+pyengine version, the model's class name, and the whole module tree as JSON
+(``io.architecture``) so ``load(path)`` rebuilds the Module without its code.
 
 Atomic write: the bytes go to a temp file in the target's folder, are flushed and fsync'ed, and
 the temp file is renamed over the target (then the folder is fsync'ed). A failure at any point
@@ -10,6 +11,9 @@ removes the temp file and leaves the previous file at that path untouched.
 """
 from .safetensors_io import (CorruptFileError, load, load_checkpoint, load_file, read_metadata, save,
                              save_checkpoint, save_file)
+from .architecture import ArchitectureError, register_architecture, register_builtin_layers
+
+register_builtin_layers()
 
 
 
@@ -35,4 +39,4 @@ def _attach_to_module():
 _attach_to_module()
 
 __all__ = ["save", "load", "save_file", "load_file", "read_metadata", "save_checkpoint", "load_checkpoint",
-           "CorruptFileError"]
+           "CorruptFileError", "ArchitectureError", "register_architecture"]

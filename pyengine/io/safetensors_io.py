@@ -165,10 +165,17 @@ def read_metadata(path) -> dict:
 
 
 def _architecture(module) -> dict:
+    """Header metadata naming the module's class (and its ``config``), with the whole tree as JSON
+    when every module in it is a built-in layer or a registered architecture (else the reason not)."""
+    from .architecture import META_KEY, ArchitectureError, to_json
     meta = {"architecture": type(module).__name__}
     config = getattr(module, "config", None)
     if isinstance(config, dict):
         meta["config"] = json.dumps(config)
+    try:
+        meta[META_KEY] = to_json(module)
+    except ArchitectureError as e:
+        meta[META_KEY + ".missing"] = str(e)
     return meta
 
 
@@ -189,12 +196,46 @@ def save(obj, path, metadata: dict | None = None) -> None:
 def load(path, model=None, strict: bool = True):
     """Reads a file written by save. With ``model``, loads the weights into it (checking the
     architecture name and every shape first, so a file of another network changes nothing) and
-    returns the model; otherwise returns the dict name → NumPy array."""
+    returns the model. Without, rebuilds the saved Module from the architecture in the header (no
+    code from the file runs: only built-in layers, the zoo and registered classes can be made) and
+    returns it; a file of plain arrays (``save(dict, path)``) gives the dict name → NumPy array."""
     arrays, meta = load_file(path, with_metadata=True)
     if model is None:
-        return arrays
+        model = _rebuild(os.fspath(path), arrays, meta)
+        if model is None:
+            return arrays
     load_into(model, arrays, meta, os.fspath(path), strict)
     return model
+
+
+def _rebuild(path, arrays, meta):
+    """The Module a file's header describes; None for a file of arrays with no architecture."""
+    from .architecture import META_KEY, ArchitectureError, from_json, registered_architectures
+    shapes = [tuple(a.shape) for a in arrays.values()]
+    if META_KEY in meta:
+        try:
+            return from_json(meta[META_KEY], shapes)
+        except ArchitectureError as e:
+            raise ArchitectureError(f"{path}: {e}") from None
+    arch = meta.get("architecture")
+    if arch is None:
+        return None
+    by_class = {cls.__name__: cls for cls in registered_architectures().values()}
+    if "config" in meta and arch in by_class:     # written before architectures were stored whole
+        try:
+            from .architecture import build
+            config = json.loads(meta["config"])
+            node = {"type": next(n for n, c in registered_architectures().items() if c is by_class[arch]),
+                    "config": config if isinstance(config, dict) else {}}
+            model = build(node, shapes)
+        except (json.JSONDecodeError, StopIteration) as e:
+            raise ArchitectureError(f"{path}: its {arch} configuration is unreadable ({e})") from None
+        except ArchitectureError as e:
+            raise ArchitectureError(f"{path}: {e}") from None
+        return model
+    why = meta.get(META_KEY + ".missing", f"its class {arch} is not a registered architecture")
+    raise ArchitectureError(f"{path} holds the weights of a {arch} but not its architecture ({why}); "
+                            f"load them into a model you build: pyengine.load(path, model)")
 
 
 def load_into(model, arrays: dict, meta: dict, path: str, strict: bool = True) -> None:

@@ -17,7 +17,7 @@ from ..autograd.function import Function
 from ..tensor import Tensor, _wrap, default_generator, where
 
 __all__ = ["conv2d", "max_pool2d", "avg_pool2d", "adaptive_avg_pool2d", "global_avg_pool2d", "linear", "relu",
-           "leaky_relu", "prelu", "elu", "sigmoid", "tanh", "softmax", "log_softmax", "dropout", "batch_norm",
+           "leaky_relu", "relu6", "prelu", "elu", "sigmoid", "tanh", "softmax", "log_softmax", "dropout", "batch_norm",
            "lstm", "lstm_cell", "rnn_tanh_cell", "flatten", "pad", "cross_entropy", "nll_loss", "mse_loss",
            "l1_loss", "smooth_l1_loss", "binary_cross_entropy", "binary_cross_entropy_with_logits",
            "multi_margin_loss", "hinge_embedding_loss", "kl_div", "one_hot"]
@@ -320,6 +320,26 @@ def relu(input, inplace=False):
     return _Relu.apply(input, K=_K("relu", input))
 
 
+class _Relu6(Function):
+    """y = min(max(x, 0), 6); the gradient passes only strictly inside (0, 6), as torch's hardtanh."""
+    name = "relu6"
+
+    @staticmethod
+    def forward(ctx, x):
+        ctx.x = x
+        return x.clip(0, 6)
+
+    @staticmethod
+    def backward(ctx, g):
+        x = ctx.x
+        return g * ((x > 0) & (x < 6))
+
+
+def relu6(input, inplace=False):
+    _need_tensor("relu6", "input", input)
+    return _Relu6.apply(input)
+
+
 def leaky_relu(input, negative_slope=0.01, inplace=False):
     return _LeakyRelu.apply(input, K=_K("leaky_relu", input), negative_slope=float(negative_slope))
 
@@ -607,8 +627,11 @@ def cross_entropy(input, target, weight=None, ignore_index=-100, reduction="mean
     tgt = target._data
     if tgt.dtype != np.int64:
         tgt = tgt.astype(np.int64)
+    # The fused kernel has no ignore_index: it runs only when every target is a real class that
+    # is not the ignored one (an in-range ignore_index, e.g. 0, would otherwise be counted).
     if (input.ndim == 2 and weight is None and not label_smoothing and tgt.size
-            and 0 <= int(tgt.min()) and int(tgt.max()) < C):
+            and 0 <= int(tgt.min()) and int(tgt.max()) < C
+            and not (0 <= ignore_index < C and bool((tgt == ignore_index).any()))):
         return _CrossEntropy.apply(input, tgt, reduction, K=_K("cross_entropy", input))
     valid = tgt != ignore_index
     if tgt.size and (np.any((tgt[valid] < 0) | (tgt[valid] >= C))):
@@ -625,7 +648,9 @@ def cross_entropy(input, target, weight=None, ignore_index=-100, reduction="mean
         smooth = -(logp * Tensor(w)).sum(1) * Tensor(vmask * (label_smoothing / C))
         loss = loss + smooth
     if reduction == "mean":
-        return loss.sum() / float(wt.sum())
+        den = float(wt.sum())
+        # every target ignored: the mean is 0/0 = NaN, as in torch, and the gradient stays 0
+        return loss.sum() / den if den else loss.sum() + float("nan")
     if reduction == "sum":
         return loss.sum()
     return loss.reshape(expect)
@@ -648,7 +673,8 @@ def nll_loss(input, target, weight=None, ignore_index=-100, reduction="mean"):
     wt = w[t] * valid
     loss = -(input[np.arange(t.size), t] * wt)
     if reduction == "mean":
-        return loss.sum() / float(wt.sum())
+        den = float(wt.sum())
+        return loss.sum() / den if den else loss.sum() + float("nan")    # all ignored: NaN, gradient 0
     return _reduce(loss, reduction)
 
 

@@ -19,7 +19,7 @@ from . import init
 from .module import Module, Parameter
 
 __all__ = ["Identity", "Linear", "Conv2d", "MaxPool2d", "AvgPool2d", "AdaptiveAvgPool2d", "BatchNorm1d",
-           "BatchNorm2d", "Dropout", "Flatten", "ReLU", "LeakyReLU", "PReLU", "ELU", "Sigmoid", "Tanh", "Softmax",
+           "BatchNorm2d", "Dropout", "Flatten", "ReLU", "ReLU6", "LeakyReLU", "PReLU", "ELU", "Sigmoid", "Tanh", "Softmax",
            "LogSoftmax", "LSTM", "LSTMCell", "RNN"]
 
 
@@ -256,6 +256,16 @@ class ReLU(Module):
 
     def forward(self, x):
         return F.relu(x)
+
+
+class ReLU6(Module):
+    """y = min(max(x, 0), 6) (MobileNet's activation)."""
+
+    def __init__(self, inplace=False):
+        super().__init__()
+
+    def forward(self, x):
+        return F.relu6(x)
 
 
 class LeakyReLU(Module):

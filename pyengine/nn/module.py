@@ -7,6 +7,7 @@ A Module keeps its parameters, buffers and sub-modules in three ordered dicts fi
 """
 from __future__ import annotations
 
+import itertools
 from collections import OrderedDict, namedtuple
 
 import numpy as np
@@ -38,6 +39,8 @@ class Parameter(Tensor):
         return "Parameter containing:\n" + super().__repr__()
 
 
+_hook_ids = itertools.count()
+
 IncompatibleKeys = namedtuple("IncompatibleKeys", ["missing_keys", "unexpected_keys"])
 
 
@@ -64,6 +67,7 @@ class Module:
         d["_non_persistent"] = set()
         d["_modules"] = OrderedDict()
         d["_forward_hooks"] = OrderedDict()
+        d["_forward_pre_hooks"] = OrderedDict()
         d["training"] = True
 
     # ---- attribute registration ---------------------------------------------------------------
@@ -139,6 +143,11 @@ class Module:
         raise NotImplementedError(f"{type(self).__name__} has no forward()")
 
     def __call__(self, *args, **kwargs):
+        if self._forward_pre_hooks:
+            for hook in list(self._forward_pre_hooks.values()):
+                r = hook(self, args)
+                if r is not None:
+                    args = r if isinstance(r, tuple) else (r,)
         out = self.forward(*args, **kwargs)
         if self._forward_hooks:
             for hook in list(self._forward_hooks.values()):
@@ -153,6 +162,21 @@ class Module:
         hooks = self._forward_hooks
 
         class _Handle:
+            def remove(self_inner):
+                hooks.pop(key, None)
+        return _Handle()
+
+    def register_forward_pre_hook(self, hook):
+        """hook(module, args) runs before forward; a non-None result replaces args (a tuple, or a
+        single value). Returns a handle whose remove() unregisters it. Hooks run in order of
+        registration; ``_forward_pre_hooks`` maps each handle's id to its hook, as in PyTorch."""
+        key = next(_hook_ids)
+        self._forward_pre_hooks[key] = hook
+        hooks = self._forward_pre_hooks
+
+        class _Handle:
+            id = key
+
             def remove(self_inner):
                 hooks.pop(key, None)
         return _Handle()

@@ -20,8 +20,8 @@ import numpy as np
 from ._checks import (as_int, check_float_array, check_input_shape, check_same_dtype, check_shape,
                       checked_numel, conv_output_size, pair)
 
-__all__ = ["im2col", "col2im", "conv2d_forward", "conv2d_backward_input", "conv2d_backward_weight",
-           "conv2d_backward_bias"]
+__all__ = ["im2col", "col2im", "conv2d_forward", "conv2d_relu_forward", "conv2d_backward_input",
+           "conv2d_backward_weight", "conv2d_backward_bias"]
 
 
 # ---- the contract, as the oracle checks it (the same messages as the C++ bindings) ----
@@ -230,6 +230,16 @@ def conv2d_forward(x, weight, bias=None, stride=1, padding=0, dilation=1, groups
     if bias is not None:
         y = y + bias.astype(np.float64)[None, :, None, None]
     return y.astype(x.dtype)
+
+
+def conv2d_relu_forward(x, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
+    """max(conv2d_forward(x, weight, bias, ...), 0), NaN kept: the fused conv + bias + ReLU of inference.
+
+    Shapes as conv2d_forward.
+    """
+    check_conv2d_forward(x, weight, bias, stride, padding, dilation, groups, fn="conv2d_relu_forward")
+    y = conv2d_forward(x, weight, bias, stride, padding, dilation, groups)
+    return np.where(y < 0, np.zeros((), y.dtype), y)
 
 
 def conv2d_backward_input(grad_output, weight, input_shape, stride=1, padding=0, dilation=1, groups=1):

@@ -52,6 +52,11 @@ def _rn(rng, *shape):
     return rng.standard_normal(shape)
 
 
+def _bands(rng, *shape):
+    """Values in (-2, 8) at least 0.1 away from ReLU6's kinks at 0 and 6 (and from 2 and 4)."""
+    return rng.uniform(0.1, 1.9, shape) + 2.0 * rng.integers(-1, 4, shape)
+
+
 def _away(rng, *shape, gap=0.1):
     """Random values with |x| ≥ gap (away from the kink at 0)."""
     v = rng.uniform(gap, 1.5, shape)
@@ -152,6 +157,7 @@ def cases() -> list[AutogradCase]:
           lambda x, w, b: F.linear(x, w, b).sum(1) + F.linear(x[0], w).sum()))
     add(C("relu", ("relu",), lambda r: [_T(_away(r, 4, 5))], F.relu))
     add(C("leaky_relu", ("leaky_relu",), lambda r: [_T(_away(r, 4, 5))], lambda x: F.leaky_relu(x, 0.2)))
+    add(C("relu6", ("relu6",), lambda r: [_T(_bands(r, 4, 5))], F.relu6))
     add(C("elu", ("elu",), lambda r: [_T(_away(r, 4, 5))], lambda x: F.elu(x, 1.3)))
     add(C("prelu per channel", ("prelu",), lambda r: [_T(_away(r, 2, 3, 2, 2)), _T(r.uniform(0.1, 0.4, 3))],
           F.prelu))
@@ -242,6 +248,7 @@ def cases() -> list[AutogradCase]:
     layer("Flatten", ("Flatten",), lambda: nn.Flatten(), lambda r: [_T(_rn(r, 2, 3, 2))])
     layer("ReLU", ("ReLU",), lambda: nn.ReLU(), lambda r: [_T(_away(r, 3, 4))])
     layer("LeakyReLU", ("LeakyReLU",), lambda: nn.LeakyReLU(0.1), lambda r: [_T(_away(r, 3, 4))])
+    layer("ReLU6", ("ReLU6",), lambda: nn.ReLU6(), lambda r: [_T(_bands(r, 3, 4))])
     layer("PReLU (slope learned per channel)", ("PReLU",), lambda: nn.PReLU(3), lambda r: [_T(_away(r, 2, 3, 2))])
     layer("ELU", ("ELU",), lambda: nn.ELU(), lambda r: [_T(_away(r, 3, 4))])
     layer("Sigmoid", ("Sigmoid",), lambda: nn.Sigmoid(), lambda r: [_T(_rn(r, 3, 4))])

@@ -19,6 +19,8 @@ import numpy as np
 
 from ..data import DataLoader, TensorDataset
 from ..io.safetensors_io import load_checkpoint, save_checkpoint
+from . import environment
+from .callbacks import Dispatcher, TrainingInfo, VerboseTable
 from .history import History
 
 __all__ = ["fit", "evaluate", "predict", "Evaluation"]
@@ -57,13 +59,19 @@ def _show_progress(progress) -> bool:
     return bool(progress)
 
 
-def _call(callbacks, hook, *args):
-    for cb in callbacks:
-        fn = getattr(cb, hook, None)
-        if fn is not None:
-            fn(*args)
-        elif hook == "on_epoch_end" and callable(cb):
-            cb(*args)
+SHUFFLE = ("every-epoch", "once", "never")
+
+
+def _shuffle_mode(shuffle):
+    """MATLAB's Shuffle option ('once', 'every-epoch', 'never'; True/False mean every-epoch/never)."""
+    if shuffle is True or shuffle is None:
+        return "every-epoch"
+    if shuffle is False:
+        return "never"
+    if shuffle not in SHUFFLE:
+        raise ValueError(f"fit: shuffle must be one of {', '.join(map(repr, SHUFFLE))} (or True/False), "
+                         f"got {shuffle!r}")
+    return shuffle
 
 
 def _clip(model, grad_clip):
@@ -83,7 +91,8 @@ def _snapshot(model) -> dict:
 def fit(model, train_data, loss_fn, optimizer, epochs: int = 10, batch_size: int = 128, validation_data=None,
         validation_frequency: int | None = None, patience: int | None = None, scheduler=None, grad_clip=None,
         metrics=("accuracy",), checkpoint_dir=None, callbacks=(), progress="auto", plot=None, resume_from=None,
-        shuffle: bool = True, seed: int | None = None, device=None, restore_best: bool = True) -> History:
+        shuffle="every-epoch", seed: int | None = None, device=None, restore_best: bool = True,
+        verbose: bool = False, verbose_frequency: int = 50, execution_environment: str | None = None) -> History:
     """Trains ``model`` and returns its History.
 
     train_data, validation_data: Dataset, DataLoader or (inputs (N, ...), targets (N,)) pair.
@@ -94,6 +103,13 @@ def fit(model, train_data, loss_fn, optimizer, epochs: int = 10, batch_size: int
     epoch, history) after every epoch, written atomically; resume_from: a checkpoint to continue
     from exactly (the data order of epoch e depends only on seed and e). progress: "auto" (a tqdm
     bar when stderr is a terminal), True or False. plot: path of the training-progress PNG.
+
+    callbacks: Keras-style objects and MATLAB-style output functions (see pyengine.train.callbacks);
+    either can stop training. verbose: print MATLAB's progress table every verbose_frequency
+    iterations (and at each validation). shuffle: 'every-epoch' (a new order each epoch),
+    'once' (one shuffled order, reused every epoch) or 'never'. execution_environment: 'auto',
+    'cpu', 'gpu', 'multi-gpu' or 'parallel' (see pyengine.train.environment); the model is moved
+    to the device it names.
     """
     if isinstance(epochs, bool) or not isinstance(epochs, int) or epochs < 1:
         raise ValueError(f"fit: epochs must be a positive int, got {epochs!r}")
@@ -102,10 +118,20 @@ def fit(model, train_data, loss_fn, optimizer, epochs: int = 10, batch_size: int
     if patience is not None and (not isinstance(patience, int) or patience < 1):
         raise ValueError(f"fit: patience must be a positive int or None, got {patience!r}")
     seed = int(np.random.randint(0, 2**31 - 1)) if seed is None else int(seed)
-    train_loader = _loader(train_data, batch_size, shuffle, seed, "train_data")
+    shuffle_mode = _shuffle_mode(shuffle)
+    device, data_parallel = environment.resolve(execution_environment, device)
+    if isinstance(train_data, DataLoader) and shuffle not in (None, True, "every-epoch") \
+            and train_data.shuffle != (shuffle_mode != "never"):
+        raise ValueError(f"fit: shuffle={shuffle!r} contradicts the DataLoader given (shuffle={train_data.shuffle}); "
+                         "pass the data as a Dataset or (inputs, targets), or a DataLoader that matches")
+    if shuffle_mode == "once" and getattr(train_data, "generator", None) is not None:
+        raise ValueError("fit: shuffle='once' needs a DataLoader shuffled from a seed (seed=...), not from a Generator")
+    train_loader = _loader(train_data, batch_size, shuffle_mode != "never", seed, "train_data")
     val_loader = _loader(validation_data, max(batch_size, 256), False, seed, "validation_data")
     want_acc = "accuracy" in tuple(metrics or ())
-    callbacks = list(callbacks or ())
+    callbacks = list(callbacks) if isinstance(callbacks, (list, tuple)) else [callbacks] if callbacks else []
+    if execution_environment is not None and device is not None:
+        model.to(device)
 
     history, start_epoch = History(), 0
     best = {"loss": math.inf, "weights": None, "bad": 0, "iteration": None}
@@ -125,10 +151,23 @@ def fit(model, train_data, loss_fn, optimizer, epochs: int = 10, batch_size: int
 
     iteration = history.iteration[-1] if history.iteration else 0
     t_start = time.perf_counter() - (history.time[-1] if history.time else 0.0)
-    total_iters = epochs * len(train_loader)
-    show = _show_progress(progress)
+    batches = len(train_loader)
+    total_iters = epochs * batches
+    show = _show_progress(progress) and not verbose
+    if verbose:
+        callbacks.insert(0, VerboseTable(verbose_frequency, total_iters))
+    cbs = Dispatcher(callbacks, model, history)
     stop = False
-    _call(callbacks, "on_train_begin", model, history)
+    cbs.call("on_train_begin", {})
+
+    def training_info(state, **kw):
+        return TrainingInfo(state=state, epoch=history.epoch[-1] if history.epoch else start_epoch,
+                            iteration=iteration, time_since_start=time.perf_counter() - t_start,
+                            training_loss=history.loss[-1] if history.loss else None,
+                            training_accuracy=history.accuracy[-1] if history.accuracy else None,
+                            base_learn_rate=float(optimizer.param_groups[0]["lr"]), **kw)
+
+    cbs.output(training_info("start"))
 
     def validate():
         nonlocal stop
@@ -136,7 +175,8 @@ def fit(model, train_data, loss_fn, optimizer, epochs: int = 10, batch_size: int
         history.val_iteration.append(iteration)
         history.val_loss.append(ev.loss)
         history.val_accuracy.append(ev.accuracy)
-        _call(callbacks, "on_validation_end", iteration, ev)
+        cbs.call("on_validation_end", iteration, {"iteration": iteration, "val_loss": ev.loss,
+                                                  "val_accuracy": ev.accuracy})
         if patience is not None:
             if ev.loss < best["loss"]:
                 best.update(loss=ev.loss, bad=0, iteration=iteration, weights=_snapshot(model))
@@ -150,16 +190,18 @@ def fit(model, train_data, loss_fn, optimizer, epochs: int = 10, batch_size: int
         return ev
 
     for epoch in range(start_epoch, epochs):
-        train_loader.set_epoch(epoch)
+        train_loader.set_epoch(0 if shuffle_mode == "once" else epoch)
         model.train()
-        _call(callbacks, "on_epoch_begin", epoch)
+        cbs.call("on_epoch_begin", epoch, {})
         bar = None
         if show:
             from tqdm.auto import tqdm
             bar = tqdm(total=len(train_loader), desc=f"epoch {epoch + 1}/{epochs}", unit="batch", leave=False,
                        dynamic_ncols=True, file=sys.stderr)
-        seen, t_epoch, epoch_loss, last_val = 0, time.perf_counter(), [], None
-        for x, y in train_loader:
+        seen, t_epoch, epoch_loss, epoch_acc, last_val = 0, time.perf_counter(), [], [], None
+        for batch_index, (x, y) in enumerate(train_loader):
+            if cbs.objects:
+                cbs.call("on_batch_begin", batch_index, {"batch": batch_index, "epoch": epoch})
             x, y = _to_device(x, device), _to_device(y, device)
             out = model(x)
             loss = loss_fn(out, y)
@@ -180,10 +222,26 @@ def fit(model, train_data, loss_fn, optimizer, epochs: int = 10, batch_size: int
             history.lr.append(float(optimizer.param_groups[0]["lr"]))
             history.time.append(time.perf_counter() - t_start)
             epoch_loss.append(loss_v)
+            if acc is not None:
+                epoch_acc.append(acc)
+            validated = None
+            # every validation_frequency iterations, else at each epoch's last batch; always at the end
             if val_loader is not None and ((validation_frequency and iteration % validation_frequency == 0)
+                                           or (not validation_frequency and batch_index == batches - 1)
                                            or iteration == total_iters):
-                last_val = validate()
+                last_val = validated = validate()
                 model.train()
+            if cbs.objects or cbs.functions:
+                logs = {"batch": batch_index, "epoch": epoch, "iteration": iteration, "loss": loss_v,
+                        "accuracy": acc, "lr": history.lr[-1], "time": history.time[-1]}
+                vkw = {}
+                if validated is not None:
+                    logs.update(val_loss=validated.loss, val_accuracy=validated.accuracy)
+                    vkw = {"validation_loss": validated.loss, "validation_accuracy": validated.accuracy}
+                cbs.call("on_batch_end", batch_index, logs)
+                if cbs.output(training_info("iteration", **vkw)) and not stop:
+                    stop = True
+                    history.stop_reason = "callback"
             if bar is not None:
                 post = {"loss": f"{loss_v:.3f}", "img/s": f"{seen / max(1e-9, time.perf_counter() - t_epoch):.0f}"}
                 if acc is not None:
@@ -201,8 +259,8 @@ def fit(model, train_data, loss_fn, optimizer, epochs: int = 10, batch_size: int
                 break
         if bar is not None:
             bar.close()
-        if val_loader is not None and not validation_frequency and not stop and \
-                (not history.val_iteration or history.val_iteration[-1] != iteration):
+        if val_loader is not None and (not validation_frequency and not stop or history.stop_reason == "callback") \
+                and (not history.val_iteration or history.val_iteration[-1] != iteration):
             last_val = validate()
         if scheduler is not None:
             if hasattr(scheduler, "step") and type(scheduler).__name__ == "ReduceLROnPlateau":
@@ -214,15 +272,25 @@ def fit(model, train_data, loss_fn, optimizer, epochs: int = 10, batch_size: int
                             optimizer, scheduler, epoch=epoch, history=history,
                             extra={"best_loss": best["loss"], "bad": best["bad"],
                                    "best_iteration": best["iteration"]})
-        _call(callbacks, "on_epoch_end", epoch, history)
+        epoch_logs = {"loss": float(np.mean(epoch_loss)) if epoch_loss else None,
+                      "accuracy": float(np.mean(epoch_acc)) if epoch_acc else None,
+                      "lr": history.lr[-1] if history.lr else float(optimizer.param_groups[0]["lr"]),
+                      "time": time.perf_counter() - t_start}
+        if history.val_loss:
+            epoch_logs.update(val_loss=history.val_loss[-1], val_accuracy=history.val_accuracy[-1])
+        if cbs.call("on_epoch_end", epoch, epoch_logs) and not stop:
+            stop = True
+            history.stop_reason = "callback"
         if stop:
             history.stopped_early = True
+            history.stop_reason = history.stop_reason or "patience"
             break
 
     if patience is not None and restore_best and best["weights"] is not None:
         model.load_state_dict(best["weights"])
         history.best_iteration = best["iteration"]
-    _call(callbacks, "on_train_end", model, history)
+    cbs.output(training_info("done"))
+    cbs.call("on_train_end", {"iteration": iteration, "stop_reason": history.stop_reason})
     if plot is not None:
         history.plot(plot)
     return history

@@ -2,35 +2,19 @@
 
 A model records its constructor arguments in ``model.config``; ``pyengine.save`` writes them
 with the architecture name into the file's header, and ``build_model(name, **config)`` makes the
-same network again for ``pyengine evaluate`` and ``pyengine predict``.
+same network again for ``pyengine evaluate`` and ``pyengine predict``. The digit CNN itself lives in
+the zoo (``pyengine.models.digit_cnn``).
 """
 from __future__ import annotations
 
 from .. import nn
+from ..io.architecture import register_architecture
+from ..models.digit import DigitCNN
 
 __all__ = ["DigitCNN", "DigitMLP", "MODELS", "build_model"]
 
 
-class DigitCNN(nn.Module):
-    """The classic digit network: conv3×3(8, pad 1) → BN → ReLU → maxpool 2/2 → conv3×3(16, pad 1)
-    → BN → ReLU → maxpool 2/2 → conv3×3(32, pad 1) → BN → ReLU → FC(num_classes); softmax is in the
-    loss. Input (N, in_channels, H, W) with H, W divisible by 4; output logits (N, num_classes)."""
-
-    def __init__(self, in_channels: int = 1, num_classes: int = 10, image_size=(28, 28)):
-        super().__init__()
-        h, w = (image_size, image_size) if isinstance(image_size, int) else tuple(image_size)
-        self.config = {"in_channels": int(in_channels), "num_classes": int(num_classes), "image_size": [h, w]}
-        self.features = nn.Sequential(
-            nn.Conv2d(in_channels, 8, 3, padding=1), nn.BatchNorm2d(8), nn.ReLU(), nn.MaxPool2d(2, 2),
-            nn.Conv2d(8, 16, 3, padding=1), nn.BatchNorm2d(16), nn.ReLU(), nn.MaxPool2d(2, 2),
-            nn.Conv2d(16, 32, 3, padding=1), nn.BatchNorm2d(32), nn.ReLU())
-        self.flatten = nn.Flatten()
-        self.fc = nn.Linear(32 * (h // 4) * (w // 4), num_classes)
-
-    def forward(self, x):
-        return self.fc(self.flatten(self.features(x)))
-
-
+@register_architecture
 class DigitMLP(nn.Module):
     """A small fully connected baseline: flatten → FC(hidden) → ReLU → FC(num_classes)."""
 

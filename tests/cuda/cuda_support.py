@@ -30,6 +30,23 @@ def gpu_usable() -> tuple[bool, str]:
     return True, ""
 
 
+def spread(samples: list, n) -> list:
+    """n of the samples (all when n is None or empty), evenly spread over the list with the first and the
+    last among them: the sanitizer runs take a few samples per op and should still reach the odd sizes,
+    strides and zero-size batches that the registry puts late in its lists."""
+    if not n:
+        return samples
+    n = int(n)
+    if n < 1:
+        raise ValueError(f"PYENGINE_CUDA_SAMPLES must be a positive integer, got {n}")
+    if n >= len(samples):
+        return samples
+    if n == 1:
+        return samples[:1]
+    picks = sorted({round(i * (len(samples) - 1) / (n - 1)) for i in range(n)})
+    return [samples[i] for i in picks]
+
+
 _OK, _WHY = gpu_usable()
 requires_gpu = pytest.mark.skipif(not _OK, reason=_WHY or "GPU usable")
 

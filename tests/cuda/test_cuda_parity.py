@@ -12,7 +12,7 @@ import pytest
 from pyengine import reference
 from pyengine.testing.registry import all_ops, to_float64
 
-from cuda_support import HostCuda, requires_gpu
+from cuda_support import HostCuda, requires_gpu, spread
 from kernels.helpers import assert_close
 
 pytestmark = [requires_gpu, pytest.mark.cuda]
@@ -29,8 +29,7 @@ def _params():
 def _compare(op, dtype, impl, atol, rtol, label):
     samples = op.samples(np.random.default_rng(7), dtype)
     assert samples, f"{op.name} has no samples"
-    if os.environ.get("PYENGINE_CUDA_QUICK"):  # compute-sanitizer runs: a few samples per op
-        samples = samples[:4]
+    samples = spread(samples, os.environ.get("PYENGINE_CUDA_SAMPLES"))
     for s in samples:
         got = op.comparable(op.run(impl, s))
         want = op.comparable(op.run(reference, type(s)(to_float64(s.args), to_float64(s.kwargs), s.desc)))

@@ -96,7 +96,7 @@ inline void mul_acc_row(index_t n, const T* __restrict a, const T* __restrict x,
 }
 
 template <typename T>
-void forward_impl(const ConvGeom& g, const T* x, const T* w, const T* bias, T* y) {
+void forward_impl(const ConvGeom& g, const T* x, const T* w, const T* bias, T* y, bool relu) {
   const index_t Cg = g.C / g.G, Kg = g.K / g.G, Hp = g.H + 2 * g.ph, Wp = g.W + 2 * g.pw;
   const index_t L = g.OH * g.OW, RS = g.R * g.S, items = g.N * g.G;
   const index_t pad_bytes = Cg * Hp * Wp * static_cast<index_t>(sizeof(T));
@@ -120,6 +120,8 @@ void forward_impl(const ConvGeom& g, const T* x, const T* w, const T* bias, T* y
             for (index_t s = 0; s < g.S; ++s)
               axpy_row(g.OW, wk[(c * g.R + r) * g.S + s], xrow + s * g.dw, g.sw, yrow);
           }
+        if (relu)  // while the row is in L1; NaN stays NaN
+          for (index_t ow = 0; ow < g.OW; ++ow) yrow[ow] = yrow[ow] < T(0) ? T(0) : yrow[ow];
       }
     }
   }
@@ -206,11 +208,12 @@ void backward_weight_impl(const ConvGeom& g, const T* gy, const T* x, T* gw) {
 
 }  // namespace
 
-void conv_direct_forward_f(const ConvGeom& g, const float* x, const float* w, const float* b, float* y) {
-  forward_impl<float>(g, x, w, b, y);
+void conv_direct_forward_f(const ConvGeom& g, const float* x, const float* w, const float* b, float* y, bool relu) {
+  forward_impl<float>(g, x, w, b, y, relu);
 }
-void conv_direct_forward_d(const ConvGeom& g, const double* x, const double* w, const double* b, double* y) {
-  forward_impl<double>(g, x, w, b, y);
+void conv_direct_forward_d(const ConvGeom& g, const double* x, const double* w, const double* b, double* y,
+                           bool relu) {
+  forward_impl<double>(g, x, w, b, y, relu);
 }
 void conv_direct_backward_input_f(const ConvGeom& g, const float* gy, const float* w, float* gx) {
   backward_input_impl<float>(g, gy, w, gx);

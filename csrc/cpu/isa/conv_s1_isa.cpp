@@ -169,7 +169,7 @@ void pack_rows(index_t rows, index_t J, const T* m, T* out) {
 
 // out (N, Cout, Hout, Wout) = conv(in, the packed (Cout × Cin·R·S) matrix wp) + bias.
 template <typename T, int NV>
-void conv_s1_nv(const ConvS1& g, const T* in, const T* wp, const T* bias, T* out) {
+void conv_s1_nv(const ConvS1& g, const T* in, const T* wp, const T* bias, T* out, bool relu) {
   constexpr int MR = kFwdMR;
   const Plan p = make_plan<T>(g, NV);
   const index_t full = g.Cout / MR, rest = g.Cout - full * MR;
@@ -197,8 +197,14 @@ void conv_s1_nv(const ConvS1& g, const T* in, const T* wp, const T* bias, T* out
     }
     T* on = out + n * g.Cout * g.Hout * g.Wout;
     for (index_t k = 0; k < g.Cout; ++k)
-      for (index_t oh = 0; oh < g.Hout; ++oh)
-        std::memcpy(on + (k * g.Hout + oh) * g.Wout, yb + k * ldy + oh * p.Wp, sizeof(T) * static_cast<size_t>(g.Wout));
+      for (index_t oh = 0; oh < g.Hout; ++oh) {
+        T* dst = on + (k * g.Hout + oh) * g.Wout;
+        const T* src = yb + k * ldy + oh * p.Wp;
+        if (relu)  // the fused ReLU, on the way out of the tile buffer; NaN stays NaN
+          for (index_t ow = 0; ow < g.Wout; ++ow) dst[ow] = src[ow] < T(0) ? T(0) : src[ow];
+        else
+          std::memcpy(dst, src, sizeof(T) * static_cast<size_t>(g.Wout));
+      }
   }
 }
 
@@ -240,7 +246,7 @@ inline void kv_tile(index_t J, const index_t* __restrict off, const T* __restric
 // Output pixels p0 .. p0+MR (flattened oh·Wout + ow) for channel vectors kv .. kv+NV.
 template <typename T, int MR, int NV>
 void kv_pixels(const ConvS1& g, const Plan& p, const index_t* off, const T* xb, const T* wk, index_t Kp,
-               const T* bias, index_t kv, index_t p0, T* on) {
+               const T* bias, index_t kv, index_t p0, T* on, bool relu) {
   constexpr int VL = kVecBytes / static_cast<int>(sizeof(T));
   index_t base[MR];
   for (int i = 0; i < MR; ++i) base[i] = (p0 + i) / g.Wout * p.Wp + (p0 + i) % g.Wout;
@@ -252,7 +258,10 @@ void kv_pixels(const ConvS1& g, const Plan& p, const index_t* off, const T* xb, 
       const index_t k = (kv + v) * VL + l;
       if (k >= g.Cout) break;
       T* dst = on + k * P + p0;
-      for (int i = 0; i < MR; ++i) dst[i] = tmp[(i * NV + v) * VL + l];
+      if (relu)
+        for (int i = 0; i < MR; ++i) dst[i] = tmp[(i * NV + v) * VL + l] < T(0) ? T(0) : tmp[(i * NV + v) * VL + l];
+      else
+        for (int i = 0; i < MR; ++i) dst[i] = tmp[(i * NV + v) * VL + l];
     }
 }
 
@@ -260,20 +269,20 @@ void kv_pixels(const ConvS1& g, const Plan& p, const index_t* off, const T* xb, 
 // MR·NV FMAs of a tap).
 template <typename T, int NV>
 void kv_image(const ConvS1& g, const Plan& p, const index_t* off, const T* xb, const T* wk, index_t Kp,
-              const T* bias, index_t kv, T* on) {
+              const T* bias, index_t kv, T* on, bool relu) {
   constexpr int MR = 12;
   const index_t P = g.Hout * g.Wout;
   index_t p0 = 0;
-  for (; p0 + MR <= P; p0 += MR) kv_pixels<T, MR, NV>(g, p, off, xb, wk, Kp, bias, kv, p0, on);
-  if (p0 + 8 <= P) { kv_pixels<T, 8, NV>(g, p, off, xb, wk, Kp, bias, kv, p0, on); p0 += 8; }
-  if (p0 + 4 <= P) { kv_pixels<T, 4, NV>(g, p, off, xb, wk, Kp, bias, kv, p0, on); p0 += 4; }
-  if (p0 + 2 <= P) { kv_pixels<T, 2, NV>(g, p, off, xb, wk, Kp, bias, kv, p0, on); p0 += 2; }
-  if (p0 < P) kv_pixels<T, 1, NV>(g, p, off, xb, wk, Kp, bias, kv, p0, on);
+  for (; p0 + MR <= P; p0 += MR) kv_pixels<T, MR, NV>(g, p, off, xb, wk, Kp, bias, kv, p0, on, relu);
+  if (p0 + 8 <= P) { kv_pixels<T, 8, NV>(g, p, off, xb, wk, Kp, bias, kv, p0, on, relu); p0 += 8; }
+  if (p0 + 4 <= P) { kv_pixels<T, 4, NV>(g, p, off, xb, wk, Kp, bias, kv, p0, on, relu); p0 += 4; }
+  if (p0 + 2 <= P) { kv_pixels<T, 2, NV>(g, p, off, xb, wk, Kp, bias, kv, p0, on, relu); p0 += 2; }
+  if (p0 < P) kv_pixels<T, 1, NV>(g, p, off, xb, wk, Kp, bias, kv, p0, on, relu);
 }
 
 // out = conv(in, m) + bias with the channel-vector tiles; m row-major (Cout × J).
 template <typename T>
-void conv_kv_impl(const ConvS1& g, const T* in, const T* m, const T* bias, T* out) {
+void conv_kv_impl(const ConvS1& g, const T* in, const T* m, const T* bias, T* out, bool relu) {
   constexpr int VL = kVecBytes / static_cast<int>(sizeof(T));
   const Plan p = make_plan<T>(g, 1);
   const index_t Kp = (g.Cout + VL - 1) / VL * VL, J = p.J;
@@ -294,7 +303,7 @@ void conv_kv_impl(const ConvS1& g, const T* in, const T* m, const T* bias, T* ou
     if (!xb) continue;
     pad_into(g, p, in + n * g.Cin * g.Hin * g.Win, xb);
     T* on = out + n * g.Cout * g.Hout * g.Wout;
-    for (index_t kv = 0; kv + 2 <= nvec; kv += 2) kv_image<T, 2>(g, p, off, xb, wk, Kp, bp, kv, on);
+    for (index_t kv = 0; kv + 2 <= nvec; kv += 2) kv_image<T, 2>(g, p, off, xb, wk, Kp, bp, kv, on, relu);
   }
 }
 
@@ -304,13 +313,13 @@ void conv_kv_impl(const ConvS1& g, const T* in, const T* m, const T* bias, T* ou
 // hold the 24 accumulators); else q-vector tiles of the widest width whose rounding of Q up to
 // whole tiles wastes at most ~5% more than the narrowest.
 template <typename T>
-void conv_s1_impl(const ConvS1& g, const T* in, const T* m, const T* bias, T* out) {
+void conv_s1_impl(const ConvS1& g, const T* in, const T* m, const T* bias, T* out, bool relu) {
   constexpr int VL = kVecBytes / static_cast<int>(sizeof(T));
   const index_t Q = make_plan<T>(g, 1).Q;
   const index_t best = (Q + VL - 1) / VL * VL;
 #if defined(__AVX512F__)
   if (g.Cout % (2 * VL) == 0 && best * 5 > g.Hout * g.Wout * 6) {
-    conv_kv_impl<T>(g, in, m, bias, out);
+    conv_kv_impl<T>(g, in, m, bias, out, relu);
     return;
   }
 #endif
@@ -322,9 +331,9 @@ void conv_s1_impl(const ConvS1& g, const T* in, const T* m, const T* bias, T* ou
     const index_t t = static_cast<index_t>(cand) * VL;
     if ((Q + t - 1) / t * t * 20 <= best * 21) { nv = cand; break; }
   }
-  if (nv >= 3 && kFwdNV >= 3) conv_s1_nv<T, (kFwdNV >= 3 ? 3 : kFwdNV)>(g, in, wp, bias, out);
-  else if (nv == 2) conv_s1_nv<T, 2>(g, in, wp, bias, out);
-  else conv_s1_nv<T, 1>(g, in, wp, bias, out);
+  if (nv >= 3 && kFwdNV >= 3) conv_s1_nv<T, (kFwdNV >= 3 ? 3 : kFwdNV)>(g, in, wp, bias, out, relu);
+  else if (nv == 2) conv_s1_nv<T, 2>(g, in, wp, bias, out, relu);
+  else conv_s1_nv<T, 1>(g, in, wp, bias, out, relu);
 }
 
 // acc(MR taps × NV k-vectors) += Σ_q x[off[i] + q] · goT[q][k-vector] over the real outputs
@@ -436,11 +445,11 @@ ConvS1 unpack(const index_t* a) {
 }  // namespace
 
 // conv_s1_*: m is the row-major (Cout × Cin·R·S) weight matrix; bias may be null.
-void conv_s1_f(const index_t* geom, const float* in, const float* wp, const float* bias, float* out) {
-  conv_s1_impl<float>(unpack(geom), in, wp, bias, out);
+void conv_s1_f(const index_t* geom, const float* in, const float* wp, const float* bias, float* out, bool relu) {
+  conv_s1_impl<float>(unpack(geom), in, wp, bias, out, relu);
 }
-void conv_s1_d(const index_t* geom, const double* in, const double* wp, const double* bias, double* out) {
-  conv_s1_impl<double>(unpack(geom), in, wp, bias, out);
+void conv_s1_d(const index_t* geom, const double* in, const double* wp, const double* bias, double* out, bool relu) {
+  conv_s1_impl<double>(unpack(geom), in, wp, bias, out, relu);
 }
 void conv_s1_bw_f(const index_t* geom, const float* go, const float* in, float* gw) {
   conv_s1_bw_impl<float>(unpack(geom), go, in, gw);

@@ -27,8 +27,8 @@
 //    NV vectors of output channels, summed over q of every image into one partial per thread;
 //  * direct row kernels (csrc/cpu/isa/conv_isa.cpp) for other shapes with small Cg·R·S
 //    (depthwise, strided first layers): vector FMAs along ow over a zero-padded copy;
-//  * im2col + GEMM otherwise: per image y_g = [w_g | bias_g] · [cols_g ; 1] (the bias rides in
-//    the GEMM as an extra row of ones), grad_cols = w_gᵀ · grad_y_g then col2im; grad_w as one
+//  * im2col + GEMM otherwise: per image y_g = w_g · cols_g with the bias (and the ReLU) in the
+//    GEMM's epilogue (gemm_ex), grad_cols = w_gᵀ · grad_y_g then col2im; grad_w as one
 //    GEMM over the column buffer of a chunk of the batch laid side by side (the whole batch when
 //    it fits the workspace budget). Images are spread over threads when there are enough of
 //    them; otherwise the GEMM parallelises inside.
@@ -109,7 +109,6 @@ inline std::vector<index_t> conv2d_output_shape(const ConvGeom& g) { return {g.N
 
 namespace pyengine::cpu {
 
-
 // One image, `channels` channels starting at x: writes cols (channels·R·S, OH·OW) with row
 // stride ld ≥ OH·OW (so a batch can be laid side by side in one column buffer).
 template <typename T>
@@ -127,9 +126,10 @@ void im2col(const ConvGeom& g, const T* x, T* cols);
 template <typename T>
 void col2im(const ConvGeom& g, const T* cols, T* x);
 
-
+// relu: y = max(conv + bias, 0) (NaN stays NaN), applied as each output tile is stored — the fused
+// epilogue of conv + bias + ReLU for inference, no second pass over y.
 template <typename T>
-void conv2d_forward(const ConvGeom& g, const T* x, const T* weight, const T* bias, T* y);
+void conv2d_forward(const ConvGeom& g, const T* x, const T* weight, const T* bias, T* y, bool relu = false);
 
 template <typename T>
 void conv2d_backward_input(const ConvGeom& g, const T* grad_y, const T* weight, T* grad_x);

@@ -6,7 +6,8 @@ when the CUDA module is built: it checks its arguments against the contract the 
 launches on CuPy's current stream; nothing waits for the device except the checks that read
 values (cross-entropy's targets, max-pooling's indices). Inputs are CuPy arrays or any device array
 with ``__cuda_array_interface__`` or DLPack. Without the CUDA build each name is a function that
-raises ImportError saying so. ``pyengine.backends.cuda.allow_tf32 = True`` lets float32 GEMMs and
+raises ImportError saying so. The int8 ops have no CUDA kernel: kernels/cuda/quantized.py runs them
+on the host. ``pyengine.backends.cuda.allow_tf32 = True`` lets float32 GEMMs and
 convolutions use TF32 tensor cores.
 """
 import functools as _functools
@@ -29,4 +30,8 @@ try:
     from ... import _cuda as _lib
 except ImportError:
     _lib = None
-globals().update({name: getattr(_lib, name) if _lib is not None else _missing(name) for name in __all__})
+globals().update({name: getattr(_lib, name) if _lib is not None else _missing(name) for name in __all__
+                  if _lib is None or name in _lib.__kernels__})
+
+# The families without a CUDA kernel run on the host through the CPU binding (see quantized.py).
+from .quantized import quantized_conv2d, quantized_linear  # noqa: E402,F401

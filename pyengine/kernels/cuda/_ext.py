@@ -16,6 +16,10 @@ __all__ = ["RUNTIME", "Runtime", "lib"]
 class Runtime:
     """The services the bindings call back (one instance, RUNTIME; tests may replace its methods)."""
 
+    # Elements of the column workspace a convolution may take from CuPy's pool (at least one
+    # image's columns are always granted): the batch is processed in chunks that fit.
+    conv2d_workspace_elements = 1 << 26
+
     def __init__(self):
         self._cupy = None
 

@@ -71,6 +71,19 @@ def _forward_samples(rng, dtype):
     return [Sample((x, w, b), kw, desc) for (x, w, b, _, kw, desc) in _conv_cases(rng, dtype)]
 
 
+def _relu_forward_samples(rng, dtype):
+    out = _forward_samples(rng, dtype)
+    x = randn(rng, (2, 3, 6, 6), dtype)
+    x[0, 0, 2, 2] = np.nan
+    out.append(Sample((x, randn(rng, (4, 3, 3, 3), dtype), np.zeros(4, dtype)), dict(padding=1), "NaN stays NaN"))
+    return out
+
+
+def _relu_forward_errors(rng):
+    return [ErrorInput(e.args, e.kwargs, e.error, e.match.replace("conv2d_forward", "conv2d_relu_forward"), e.desc)
+            for e in _forward_errors(rng)]
+
+
 def _backward_input_samples(rng, dtype):
     return [Sample((go, w, tuple(x.shape)), kw, desc) for (x, w, _, go, kw, desc) in _conv_cases(rng, dtype)]
 
@@ -341,6 +354,7 @@ OPS = [
     OpInfo("im2col", "conv2d", _im2col_samples, _im2col_errors, tol=dict(TOL), grad=IM2COL_GRAD),
     OpInfo("col2im", "conv2d", _col2im_samples, _col2im_errors, tol=dict(TOL), grad=COL2IM_GRAD),
     OpInfo("conv2d_forward", "conv2d", _forward_samples, _forward_errors, tol=dict(TOL), grad=CONV_GRAD),
+    OpInfo("conv2d_relu_forward", "conv2d", _relu_forward_samples, _relu_forward_errors, tol=dict(TOL)),
     OpInfo("conv2d_backward_input", "conv2d", _backward_input_samples, _backward_input_errors, tol=dict(TOL),
            grad=BACKWARD_INPUT_GRAD),
     OpInfo("conv2d_backward_weight", "conv2d", _backward_weight_samples, _backward_weight_errors, tol=dict(TOL),

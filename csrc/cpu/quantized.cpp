@@ -1,0 +1,182 @@
+// quantized.cpp — int8 convolution and linear (see pyengine/quantized.h): offsets, im2col in uint8,
+// the split over threads, and the choice of the ISA copy of csrc/cpu/isa/quantized_isa.cpp.
+//
+// The copy: AVX-512 with VNNI when the active instruction set is avx512 and the CPU has VNNI; the
+// AVX2 copy when the active set is avx512 (without VNNI) or avx2; generic otherwise.
+#include <cstdlib>
+#include <cstring>
+
+#include "pyengine/isa_dispatch.h"
+#include "pyengine/quantized.h"
+
+namespace pyengine::cpu {
+
+PE_ISA_DECLARE(void quantized_conv_gemm(index_t, index_t, index_t, const std::int8_t*, const std::uint8_t*, index_t,
+                                        const std::int32_t*, const Requant&, void*, bool))
+PE_ISA_DECLARE(void quantized_linear_gemm(index_t, index_t, index_t, const std::uint8_t*, const std::int8_t*,
+                                          const std::int32_t*, const Requant&, void*))
+
+namespace {
+
+enum class QKernel { vnni, avx2, generic };
+
+bool cpu_has_vnni() {
+#if defined(__x86_64__) || defined(_M_X64)
+  return __builtin_cpu_supports("avx512vnni");
+#else
+  return false;
+#endif
+}
+
+QKernel active_kernel() {
+  const Isa isa = active_isa();
+#if defined(PYENGINE_HAVE_AVX512)
+  if (isa == Isa::avx512 && cpu_has_vnni()) return QKernel::vnni;
+#endif
+#if defined(PYENGINE_HAVE_AVX2)
+  if (isa == Isa::avx512 || isa == Isa::avx2) return QKernel::avx2;
+#endif
+  (void)isa;
+  return QKernel::generic;
+}
+
+void conv_gemm(index_t M, index_t L, index_t J, const std::int8_t* w, const std::uint8_t* cols, index_t ld,
+               const std::int32_t* rowsum, const Requant& rq, void* y, bool split) {
+  switch (active_kernel()) {
+#if defined(PYENGINE_HAVE_AVX512)
+    case QKernel::vnni: return avx512::quantized_conv_gemm(M, L, J, w, cols, ld, rowsum, rq, y, split);
+#endif
+#if defined(PYENGINE_HAVE_AVX2)
+    case QKernel::avx2: return avx2::quantized_conv_gemm(M, L, J, w, cols, ld, rowsum, rq, y, split);
+#endif
+    default: return generic::quantized_conv_gemm(M, L, J, w, cols, ld, rowsum, rq, y, split);
+  }
+}
+
+void linear_gemm(index_t N, index_t I, index_t O, const std::uint8_t* x, const std::int8_t* w,
+                 const std::int32_t* rowsum, const Requant& rq, void* y) {
+  switch (active_kernel()) {
+#if defined(PYENGINE_HAVE_AVX512)
+    case QKernel::vnni: return avx512::quantized_linear_gemm(N, I, O, x, w, rowsum, rq, y);
+#endif
+#if defined(PYENGINE_HAVE_AVX2)
+    case QKernel::avx2: return avx2::quantized_linear_gemm(N, I, O, x, w, rowsum, rq, y);
+#endif
+    default: return generic::quantized_linear_gemm(N, I, O, x, w, rowsum, rq, y);
+  }
+}
+
+// Grow-only, 64-byte-aligned workspace of the calling thread.
+void* workspace(int slot, index_t bytes) {
+  static thread_local void* buffers[2] = {nullptr, nullptr};
+  static thread_local index_t sizes[2] = {0, 0};
+  if (bytes < 64) bytes = 64;
+  if (bytes > sizes[slot]) {
+    std::free(buffers[slot]);
+    const index_t rounded = (bytes + 63) / 64 * 64;
+    buffers[slot] = std::aligned_alloc(64, static_cast<size_t>(rounded));
+    sizes[slot] = buffers[slot] ? rounded : 0;
+  }
+  return buffers[slot];
+}
+
+// cols (Cg·R·S, OH·OW) of one image's group: x (Cg, H, W) under each tap, pad outside the image.
+void im2col_u8(const ConvGeom& g, index_t Cg, const std::uint8_t* x, std::uint8_t pad, std::uint8_t* cols) {
+  const index_t L = g.OH * g.OW;
+  for (index_t c = 0; c < Cg; ++c)
+    for (index_t r = 0; r < g.R; ++r)
+      for (index_t s = 0; s < g.S; ++s) {
+        std::uint8_t* row = cols + ((c * g.R + r) * g.S + s) * L;
+        // Output columns whose input column iw = ow·sw + s·dw − pw lies inside [0, W).
+        const index_t shift = s * g.dw - g.pw;
+        index_t ow0 = shift >= 0 ? 0 : (-shift + g.sw - 1) / g.sw;
+        index_t ow1 = g.W - shift <= 0 ? 0 : (g.W - shift + g.sw - 1) / g.sw;
+        if (ow1 > g.OW) ow1 = g.OW;
+        if (ow0 > ow1) ow0 = ow1;
+        for (index_t oh = 0; oh < g.OH; ++oh) {
+          std::uint8_t* out = row + oh * g.OW;
+          const index_t ih = oh * g.sh + r * g.dh - g.ph;
+          if (ih < 0 || ih >= g.H) {
+            std::memset(out, pad, static_cast<size_t>(g.OW));
+            continue;
+          }
+          const std::uint8_t* in = x + (c * g.H + ih) * g.W;
+          std::memset(out, pad, static_cast<size_t>(ow0));
+          if (g.sw == 1) {
+            if (ow1 > ow0) std::memcpy(out + ow0, in + ow0 + shift, static_cast<size_t>(ow1 - ow0));
+          } else {
+            for (index_t ow = ow0; ow < ow1; ++ow) out[ow] = in[ow * g.sw + shift];
+          }
+          std::memset(out + ow1, pad, static_cast<size_t>(g.OW - ow1));
+        }
+      }
+}
+
+// rowsum[k] = Σ_j w[k, j] and offset[k] = bias[k] − x_zero_point·rowsum[k] (both fit int32: J ≤ 2^15).
+void offsets(index_t K, index_t J, const std::int8_t* w, const std::int32_t* bias, std::int32_t x_zero_point,
+             std::int32_t* rowsum, std::int32_t* offset) {
+  for (index_t k = 0; k < K; ++k) {
+    std::int32_t s = 0;
+    for (index_t j = 0; j < J; ++j) s += w[k * J + j];
+    rowsum[k] = s;
+    offset[k] = (bias ? bias[k] : 0) - x_zero_point * s;
+  }
+}
+
+}  // namespace
+
+const char* quantized_kernel_name() {
+  switch (active_kernel()) {
+    case QKernel::vnni: return "avx512_vnni";
+    case QKernel::avx2: return "avx2";
+    default: return "generic";
+  }
+}
+
+void quantized_conv2d(const ConvGeom& g, const std::uint8_t* x, std::int32_t x_zero_point, const std::int8_t* w,
+                      const std::int32_t* bias, const float* multiplier, std::int32_t y_zero_point, std::int32_t qmin,
+                      std::int32_t qmax, bool out_u8, void* y) {
+  if (g.N == 0) return;
+  const index_t Cg = g.C / g.G, Kg = g.K / g.G, J = Cg * g.R * g.S, L = g.OH * g.OW, HW = g.H * g.W;
+  const size_t esize = out_u8 ? 1 : sizeof(float);
+  std::int32_t* sums = static_cast<std::int32_t*>(std::malloc(sizeof(std::int32_t) * 2 * static_cast<size_t>(g.K)));
+  if (!sums) return;
+  std::int32_t* rowsum = sums;
+  std::int32_t* offset = sums + g.K;
+  offsets(g.K, J, w, bias, x_zero_point, rowsum, offset);
+  const bool pointwise = g.R == 1 && g.S == 1 && g.sh == 1 && g.sw == 1 && g.ph == 0 && g.pw == 0;
+  // (image, group) items go to threads when there are enough; otherwise each GEMM splits its columns.
+  const index_t items = g.N * g.G;
+  const int threads = get_num_threads();
+  const bool par_items = threads > 1 && items >= threads;
+#pragma omp parallel for num_threads(threads) schedule(static) if (par_items)
+  for (index_t it = 0; it < items; ++it) {
+    const index_t n = it / g.G, gr = it % g.G;
+    const std::uint8_t* xg = x + (n * g.C + gr * Cg) * HW;
+    const std::uint8_t* cols = xg;
+    if (!pointwise) {
+      std::uint8_t* buf = static_cast<std::uint8_t*>(workspace(0, J * L));
+      if (!buf) continue;
+      im2col_u8(g, Cg, xg, static_cast<std::uint8_t>(x_zero_point), buf);
+      cols = buf;
+    }
+    const Requant rq{offset + gr * Kg, multiplier + gr * Kg, y_zero_point, qmin, qmax, out_u8};
+    void* yg = static_cast<char*>(y) + static_cast<size_t>((n * g.K + gr * Kg) * L) * esize;
+    conv_gemm(Kg, L, J, w + gr * Kg * J, cols, L, rowsum + gr * Kg, rq, yg, !par_items);
+  }
+  std::free(sums);
+}
+
+void quantized_linear(index_t N, index_t I, index_t O, const std::uint8_t* x, std::int32_t x_zero_point,
+                      const std::int8_t* w, const std::int32_t* bias, const float* multiplier,
+                      std::int32_t y_zero_point, std::int32_t qmin, std::int32_t qmax, bool out_u8, void* y) {
+  if (N == 0) return;
+  std::int32_t* sums = static_cast<std::int32_t*>(std::malloc(sizeof(std::int32_t) * 2 * static_cast<size_t>(O)));
+  if (!sums) return;
+  offsets(O, I, w, bias, x_zero_point, sums, sums + O);
+  const Requant rq{sums + O, multiplier, y_zero_point, qmin, qmax, out_u8};
+  linear_gemm(N, I, O, x, w, sums, rq, y);
+  std::free(sums);
+}
+
+}  // namespace pyengine::cpu

@@ -1,0 +1,73 @@
+"""One sample of every built-in layer: how to build it (with non-default arguments where it has them)
+and an input to run it on. Shared by the save/load tests (every layer reloads without code) and the
+ONNX export tests (every layer exports and runs in onnxruntime). A layer added to ``pyengine.nn``
+without an entry here fails ``test_every_layer_has_a_case``.
+"""
+from pyengine import nn
+
+# name -> (build, input shapes (batch first), kind: "float" | "index")
+LAYERS = {
+    "Identity": (lambda: nn.Identity(), [(2, 3)]),
+    "Linear": (lambda: nn.Linear(5, 4), [(3, 5)]),
+    "Linear-3d-no-bias": (lambda: nn.Linear(5, 4, bias=False), [(2, 3, 5)]),
+    "Conv2d": (lambda: nn.Conv2d(3, 4, 3, padding=1), [(2, 3, 7, 6)]),
+    "Conv2d-stride-dilation-groups": (lambda: nn.Conv2d(4, 6, (3, 2), stride=(2, 1), padding=(2, 1), dilation=(2, 1),
+                                                        groups=2, bias=False), [(2, 4, 9, 8)]),
+    "Conv2d-same": (lambda: nn.Conv2d(2, 3, 4, padding="same"), [(1, 2, 7, 7)]),
+    "Conv2d-depthwise": (lambda: nn.Conv2d(4, 4, 3, stride=2, groups=4), [(2, 4, 9, 9)]),
+    "MaxPool2d": (lambda: nn.MaxPool2d(3, 2, padding=1), [(2, 3, 9, 8)]),
+    "MaxPool2d-ceil-dilation": (lambda: nn.MaxPool2d(3, 2, dilation=2, ceil_mode=True), [(2, 2, 10, 11)]),
+    "AvgPool2d": (lambda: nn.AvgPool2d(3, 2, padding=1), [(2, 3, 9, 8)]),
+    "AvgPool2d-exclude-pad-ceil": (lambda: nn.AvgPool2d(3, 2, padding=1, ceil_mode=True, count_include_pad=False),
+                                   [(2, 3, 8, 9)]),
+    "AdaptiveAvgPool2d-global": (lambda: nn.AdaptiveAvgPool2d(1), [(2, 3, 5, 7)]),
+    "AdaptiveAvgPool2d-divisible": (lambda: nn.AdaptiveAvgPool2d((2, 3)), [(2, 3, 6, 9)]),
+    "BatchNorm1d": (lambda: nn.BatchNorm1d(5), [(4, 5)]),
+    "BatchNorm1d-3d": (lambda: nn.BatchNorm1d(3, eps=1e-3), [(4, 3, 6)]),
+    "BatchNorm2d": (lambda: nn.BatchNorm2d(3, momentum=0.2), [(4, 3, 5, 5)]),
+    "Dropout": (lambda: nn.Dropout(0.3), [(3, 5)]),
+    "Flatten": (lambda: nn.Flatten(), [(2, 3, 4, 5)]),
+    "Flatten-middle": (lambda: nn.Flatten(1, 2), [(2, 3, 4, 5)]),
+    "ReLU": (lambda: nn.ReLU(inplace=True), [(3, 5)]),
+    "ReLU6": (lambda: nn.ReLU6(), [(3, 5)]),
+    "LeakyReLU": (lambda: nn.LeakyReLU(0.2), [(3, 5)]),
+    "PReLU": (lambda: nn.PReLU(3, init=0.1), [(2, 3, 4)]),
+    "PReLU-shared": (lambda: nn.PReLU(), [(2, 3)]),
+    "ELU": (lambda: nn.ELU(0.7), [(3, 5)]),
+    "Sigmoid": (lambda: nn.Sigmoid(), [(3, 5)]),
+    "Tanh": (lambda: nn.Tanh(), [(3, 5)]),
+    "Softmax": (lambda: nn.Softmax(dim=1), [(3, 5, 2)]),
+    "LogSoftmax": (lambda: nn.LogSoftmax(dim=-1), [(3, 5)]),
+    "LSTM": (lambda: nn.LSTM(4, 6), [(5, 2, 4)]),
+    "LSTM-2-layers-batch-first": (lambda: nn.LSTM(4, 3, num_layers=2, batch_first=True), [(2, 5, 4)]),
+    "LSTMCell": (lambda: nn.LSTMCell(4, 3), [(2, 4)]),
+    "RNN": (lambda: nn.RNN(4, 3), [(5, 2, 4)]),
+    "RNN-relu-2-layers": (lambda: nn.RNN(4, 3, num_layers=2, nonlinearity="relu", batch_first=True), [(2, 5, 4)]),
+}
+
+LOSSES = {
+    "CrossEntropyLoss": lambda: nn.CrossEntropyLoss(label_smoothing=0.1),
+    "NLLLoss": lambda: nn.NLLLoss(),
+    "MSELoss": lambda: nn.MSELoss(reduction="sum"),
+    "L1Loss": lambda: nn.L1Loss(),
+    "SmoothL1Loss": lambda: nn.SmoothL1Loss(beta=0.5),
+    "BCELoss": lambda: nn.BCELoss(),
+    "BCEWithLogitsLoss": lambda: nn.BCEWithLogitsLoss(),
+    "MultiMarginLoss": lambda: nn.MultiMarginLoss(margin=2.0),
+    "HingeEmbeddingLoss": lambda: nn.HingeEmbeddingLoss(),
+    "KLDivLoss": lambda: nn.KLDivLoss(reduction="batchmean"),
+}
+
+
+def layer_classes():
+    """Every Module class pyengine.nn exports, containers excluded."""
+    import inspect
+    return {n for n in nn.__all__ if inspect.isclass(getattr(nn, n)) and issubclass(getattr(nn, n), nn.Module)
+            and n not in ("Module", "Sequential", "ModuleList", "ModuleDict")}
+
+
+def covered():
+    names = set(LOSSES)
+    for build, _ in LAYERS.values():
+        names.add(type(build()).__name__)
+    return names
