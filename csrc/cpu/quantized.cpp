@@ -6,20 +6,15 @@
 #include <cstdlib>
 #include <cstring>
 
-#include "pyengine/isa_dispatch.h"
 #include "pyengine/quantized.h"
+#include "pyengine/workspace.h"
 
 namespace pyengine::cpu {
 
-PE_ISA_DECLARE(void quantized_conv_gemm(index_t, index_t, index_t, const std::int8_t*, const std::uint8_t*, index_t,
-                                        const std::int32_t*, const Requant&, void*, bool))
-PE_ISA_DECLARE(void quantized_linear_gemm(index_t, index_t, index_t, const std::uint8_t*, const std::int8_t*,
-                                          const std::int32_t*, const Requant&, void*))
-
 namespace {
 
-enum class QKernel { vnni, avx2, generic };
-
+// The copy of quantized_isa.cpp to run: the AVX-512 one only with VNNI (vpdpbusd); an AVX-512
+// machine without it takes the AVX2 copy.
 bool cpu_has_vnni() {
 #if defined(__x86_64__) || defined(_M_X64)
   return __builtin_cpu_supports("avx512vnni");
@@ -28,56 +23,21 @@ bool cpu_has_vnni() {
 #endif
 }
 
-QKernel active_kernel() {
+Isa int8_isa() {
   const Isa isa = active_isa();
-#if defined(PYENGINE_HAVE_AVX512)
-  if (isa == Isa::avx512 && cpu_has_vnni()) return QKernel::vnni;
-#endif
-#if defined(PYENGINE_HAVE_AVX2)
-  if (isa == Isa::avx512 || isa == Isa::avx2) return QKernel::avx2;
-#endif
-  (void)isa;
-  return QKernel::generic;
+  if (isa == Isa::avx512 && cpu_has_vnni()) return Isa::avx512;
+  if (isa == Isa::avx512 || isa == Isa::avx2) return Isa::avx2;
+  return Isa::generic;
 }
 
 void conv_gemm(index_t M, index_t L, index_t J, const std::int8_t* w, const std::uint8_t* cols, index_t ld,
                const std::int32_t* rowsum, const Requant& rq, void* y, bool split) {
-  switch (active_kernel()) {
-#if defined(PYENGINE_HAVE_AVX512)
-    case QKernel::vnni: return avx512::quantized_conv_gemm(M, L, J, w, cols, ld, rowsum, rq, y, split);
-#endif
-#if defined(PYENGINE_HAVE_AVX2)
-    case QKernel::avx2: return avx2::quantized_conv_gemm(M, L, J, w, cols, ld, rowsum, rq, y, split);
-#endif
-    default: return generic::quantized_conv_gemm(M, L, J, w, cols, ld, rowsum, rq, y, split);
-  }
+  quantized_conv_gemm.of(int8_isa())(M, L, J, w, cols, ld, rowsum, rq, y, split);
 }
 
 void linear_gemm(index_t N, index_t I, index_t O, const std::uint8_t* x, const std::int8_t* w,
                  const std::int32_t* rowsum, const Requant& rq, void* y) {
-  switch (active_kernel()) {
-#if defined(PYENGINE_HAVE_AVX512)
-    case QKernel::vnni: return avx512::quantized_linear_gemm(N, I, O, x, w, rowsum, rq, y);
-#endif
-#if defined(PYENGINE_HAVE_AVX2)
-    case QKernel::avx2: return avx2::quantized_linear_gemm(N, I, O, x, w, rowsum, rq, y);
-#endif
-    default: return generic::quantized_linear_gemm(N, I, O, x, w, rowsum, rq, y);
-  }
-}
-
-// Grow-only, 64-byte-aligned workspace of the calling thread.
-void* workspace(int slot, index_t bytes) {
-  static thread_local void* buffers[2] = {nullptr, nullptr};
-  static thread_local index_t sizes[2] = {0, 0};
-  if (bytes < 64) bytes = 64;
-  if (bytes > sizes[slot]) {
-    std::free(buffers[slot]);
-    const index_t rounded = (bytes + 63) / 64 * 64;
-    buffers[slot] = std::aligned_alloc(64, static_cast<size_t>(rounded));
-    sizes[slot] = buffers[slot] ? rounded : 0;
-  }
-  return buffers[slot];
+  quantized_linear_gemm.of(int8_isa())(N, I, O, x, w, rowsum, rq, y);
 }
 
 // cols (Cg·R·S, OH·OW) of one image's group: x (Cg, H, W) under each tap, pad outside the image.
@@ -126,11 +86,9 @@ void offsets(index_t K, index_t J, const std::int8_t* w, const std::int32_t* bia
 }  // namespace
 
 const char* quantized_kernel_name() {
-  switch (active_kernel()) {
-    case QKernel::vnni: return "avx512_vnni";
-    case QKernel::avx2: return "avx2";
-    default: return "generic";
-  }
+  const Isa isa = int8_isa();
+  if (!quantized_conv_gemm.copy[static_cast<int>(isa)]) return "generic";   // that copy was not built
+  return isa == Isa::avx512 ? "avx512_vnni" : isa == Isa::avx2 ? "avx2" : "generic";
 }
 
 void quantized_conv2d(const ConvGeom& g, const std::uint8_t* x, std::int32_t x_zero_point, const std::int8_t* w,
@@ -152,10 +110,11 @@ void quantized_conv2d(const ConvGeom& g, const std::uint8_t* x, std::int32_t x_z
 #pragma omp parallel for num_threads(threads) schedule(static) if (par_items)
   for (index_t it = 0; it < items; ++it) {
     const index_t n = it / g.G, gr = it % g.G;
+    Workspace ws;   // this image's columns
     const std::uint8_t* xg = x + (n * g.C + gr * Cg) * HW;
     const std::uint8_t* cols = xg;
     if (!pointwise) {
-      std::uint8_t* buf = static_cast<std::uint8_t*>(workspace(0, J * L));
+      std::uint8_t* buf = workspace_take<std::uint8_t>(ws, J * L);
       if (!buf) continue;
       im2col_u8(g, Cg, xg, static_cast<std::uint8_t>(x_zero_point), buf);
       cols = buf;

@@ -9,21 +9,17 @@
 //               of w, one accumulator vector per (row, weight row), reduced across lanes at the end.
 // The AVX-512 copy runs only on CPUs with VNNI (csrc/cpu/quantized.cpp picks the copy) and uses
 // vpdpbusd; the AVX2 copy uses vpmaddubsw on |x'| and w·sign(x'), x' = x − 128, which cannot
-// saturate (quantized.h); the generic copy is plain integer code. Workspaces are thread-local.
+// saturate (quantized.h); the generic copy is plain integer code. Workspaces come from the calling
+// thread's arena.
 #include <cstdint>
 #include <cstdlib>
 #include <cstring>
 #if defined(__AVX2__) || defined(__AVX512F__)
 #include <immintrin.h>
 #endif
-#ifdef PYENGINE_OPENMP
-#include <omp.h>
-#endif
+#include "isa.h"
 #include "pyengine/quantized.h"
 
-#ifndef PYENGINE_ISA
-#error "quantized_isa.cpp is compiled once per ISA with -DPYENGINE_ISA=<name>"
-#endif
 
 #if defined(__AVX512F__)
 // This copy is only called on CPUs with AVX-512 VNNI (vpdpbusd); the others take the AVX2 copy.
@@ -39,19 +35,6 @@ namespace {
 using std::int32_t;
 using std::int8_t;
 using std::uint8_t;
-
-[[maybe_unused]] void* scratch(int slot, index_t bytes) {
-  static thread_local void* buffers[2] = {nullptr, nullptr};
-  static thread_local index_t sizes[2] = {0, 0};
-  if (bytes < 64) bytes = 64;
-  if (bytes > sizes[slot]) {
-    std::free(buffers[slot]);
-    const index_t rounded = (bytes + 63) / 64 * 64;
-    buffers[slot] = std::aligned_alloc(64, static_cast<size_t>(rounded));
-    sizes[slot] = buffers[slot] ? rounded : 0;
-  }
-  return buffers[slot];
-}
 
 // The scalar requantization of quantized.h (also the tail of the vector stores).
 inline float clamp_f(float f, float lo, float hi) { return f < lo ? lo : (f > hi ? hi : f); }
@@ -207,7 +190,8 @@ void conv_tile(index_t Q, const int8_t* a, index_t lda, const uint8_t* b, ivec (
 void conv_columns(index_t M, index_t L, index_t J, const int8_t* wpad, index_t lda, const uint8_t* cols, index_t ld,
                   const int32_t* off, const Requant& rq, void* y, index_t l0, index_t n) {
   const index_t Q = (J + 3) / 4;
-  uint8_t* b = static_cast<uint8_t*>(scratch(1, Q * kTile * 4));
+  Workspace ws;
+  uint8_t* b = workspace_take<uint8_t>(ws, Q * kTile * 4);
   if (!b) return;
   pack_columns(J, cols, ld, l0, n, b);
   ivec acc[kMR][kNV];
@@ -243,7 +227,8 @@ void quantized_conv_gemm(index_t M, index_t L, index_t J, const int8_t* w, const
 #if defined(__AVX512F__) || defined(__AVX2__)
   // Weights padded to a whole number of quads per row, and the offsets of this copy's layout.
   const index_t lda = (J + 3) / 4 * 4;
-  int8_t* wpad = static_cast<int8_t*>(scratch(0, M * lda + 4 * M));
+  Workspace ws;
+  int8_t* wpad = workspace_take<int8_t>(ws, M * lda + 4 * M);
   if (!wpad) return;
   int32_t* off = reinterpret_cast<int32_t*>(wpad + M * lda);
   for (index_t k = 0; k < M; ++k) {
@@ -329,7 +314,8 @@ void quantized_linear_gemm(index_t N, index_t I, index_t O, const uint8_t* x, co
   // x' = x − 128 rows, padded to whole vectors with x' = 0; the weights' tail is copied per tile.
   constexpr int RN = 2, RO = 4;
   const index_t Ip = (I + 31) / 32 * 32, steps = Ip / 32, full = I / 32;
-  uint8_t* xs = static_cast<uint8_t*>(scratch(0, N * Ip));
+  Workspace ws;
+  uint8_t* xs = workspace_take<uint8_t>(ws, N * Ip);
   if (!xs) return;
   for (index_t n = 0; n < N; ++n) {
     for (index_t i = 0; i < I; ++i) xs[n * Ip + i] = static_cast<uint8_t>(x[n * I + i] ^ 0x80);
@@ -385,5 +371,8 @@ void quantized_linear_gemm(index_t N, index_t I, index_t O, const uint8_t* x, co
     }
 #endif
 }
+
+PE_ISA_REGISTER(quantized_conv_gemm, quantized_conv_gemm)
+PE_ISA_REGISTER(quantized_linear_gemm, quantized_linear_gemm)
 
 }  // namespace pyengine::cpu::PYENGINE_ISA

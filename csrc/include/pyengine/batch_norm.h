@@ -17,6 +17,7 @@
 // then one pass writing y. Sums are accumulated in double. No allocation besides the outputs.
 #pragma once
 #include "pyengine/common.h"
+#include "pyengine/isa_dispatch.h"
 
 #if !defined(PYENGINE_ISA) && !defined(__CUDACC__)
 #include "pyengine/check.h"
@@ -75,5 +76,15 @@ template <typename T>
 void batch_norm_backward(index_t N, index_t C, index_t HW, const T* grad_output, const T* x, const T* weight,
                          const T* save_mean, const T* save_invstd, bool training, T* grad_input, T* grad_weight,
                          T* grad_bias);
+
+// ---- the per-ISA kernels (csrc/cpu/isa/batch_norm_isa.cpp registers one copy per instruction set)
+PE_ISA_KERNEL(bn_forward_f32, void(index_t, index_t, index_t, const float*, const float*, const float*, float*, float*,
+              bool, double, double, float*, float*, float*));
+PE_ISA_KERNEL(bn_forward_f64, void(index_t, index_t, index_t, const double*, const double*, const double*, double*,
+              double*, bool, double, double, double*, double*, double*));
+PE_ISA_KERNEL(bn_backward_f32, void(index_t, index_t, index_t, const float*, const float*, const float*, const float*,
+              const float*, bool, float*, float*, float*));
+PE_ISA_KERNEL(bn_backward_f64, void(index_t, index_t, index_t, const double*, const double*, const double*,
+              const double*, const double*, bool, double*, double*, double*));
 
 }  // namespace pyengine::cpu

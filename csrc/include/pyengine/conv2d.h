@@ -34,6 +34,7 @@
 //    them; otherwise the GEMM parallelises inside.
 #pragma once
 #include "pyengine/common.h"
+#include "pyengine/isa_dispatch.h"
 
 namespace pyengine {
 
@@ -146,5 +147,18 @@ double conv2d_workspace_bytes(const ConvGeom& g, index_t elem_size, Conv2dPass p
 // grad_y (N, K, L) → grad_b (K,)
 template <typename T>
 void conv2d_backward_bias(index_t N, index_t K, index_t L, const T* grad_y, T* grad_b);
+
+// ---- the per-ISA kernels (csrc/cpu/isa/conv2d_isa.cpp registers one copy per instruction set)
+PE_ISA_KERNEL(conv_direct_forward_f, void(const ConvGeom&, const float*, const float*, const float*, float*, bool));
+PE_ISA_KERNEL(conv_direct_forward_d, void(const ConvGeom&, const double*, const double*, const double*, double*,
+              bool));
+PE_ISA_KERNEL(conv_direct_backward_input_f, void(const ConvGeom&, const float*, const float*, float*));
+PE_ISA_KERNEL(conv_direct_backward_input_d, void(const ConvGeom&, const double*, const double*, double*));
+PE_ISA_KERNEL(conv_direct_backward_weight_f, void(const ConvGeom&, const float*, const float*, float*));
+PE_ISA_KERNEL(conv_direct_backward_weight_d, void(const ConvGeom&, const double*, const double*, double*));
+PE_ISA_KERNEL(conv_s1_f, void(const ConvGeom&, const float*, const float*, const float*, float*, bool));
+PE_ISA_KERNEL(conv_s1_d, void(const ConvGeom&, const double*, const double*, const double*, double*, bool));
+PE_ISA_KERNEL(conv_s1_bw_f, void(const ConvGeom&, const float*, const float*, float*));
+PE_ISA_KERNEL(conv_s1_bw_d, void(const ConvGeom&, const double*, const double*, double*));
 
 }  // namespace pyengine::cpu

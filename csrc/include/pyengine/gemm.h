@@ -13,6 +13,7 @@
 // the same code with half the lanes so gradient checks run through the real kernel.
 #pragma once
 #include "pyengine/common.h"
+#include "pyengine/isa_dispatch.h"
 
 #if !defined(PYENGINE_ISA) && !defined(__CUDACC__)
 #include "pyengine/check.h"
@@ -61,5 +62,11 @@ template <typename T>
 void gemm_ex(bool trans_a, bool trans_b, index_t M, index_t N, index_t K, T alpha, const T* A,
              index_t lda, const T* B, index_t ldb, T beta, T* C, index_t ldc, const T* row_bias,
              const T* col_bias, bool relu);
+
+// ---- the per-ISA kernels (csrc/cpu/isa/gemm_isa.cpp registers one copy per instruction set)
+PE_ISA_KERNEL(sgemm, void(bool, bool, index_t, index_t, index_t, float, const float*, index_t, const float*, index_t,
+              float, float*, index_t, const float*, const float*, bool));
+PE_ISA_KERNEL(dgemm, void(bool, bool, index_t, index_t, index_t, double, const double*, index_t, const double*,
+              index_t, double, double*, index_t, const double*, const double*, bool));
 
 }  // namespace pyengine::cpu

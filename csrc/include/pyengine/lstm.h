@@ -33,6 +33,7 @@
 // (the gradient-check path). The sequence kernels need T ≥ 1.
 #pragma once
 #include "pyengine/common.h"
+#include "pyengine/isa_dispatch.h"
 
 #if !defined(PYENGINE_ISA) && !defined(__CUDACC__)
 #include "pyengine/check.h"
@@ -126,5 +127,18 @@ void lstm_backward(index_t T_, index_t N, index_t I, index_t H, const T* grad_y,
                    const T* grad_c_T, const T* x, const T* h0, const T* c0, const T* w_ih, const T* w_hh,
                    const T* gates, const T* cs, const T* hs, T* grad_x, T* grad_h0, T* grad_c0,
                    T* grad_w_ih, T* grad_w_hh, T* grad_b);
+
+// ---- the per-ISA kernels (csrc/cpu/isa/lstm_isa.cpp registers one copy per instruction set)
+PE_ISA_KERNEL(lstm_gates_forward_f32, void(index_t, index_t, float*, const float*, const float*, const float*, float*,
+              float*));
+PE_ISA_KERNEL(lstm_gates_backward_f32, void(index_t, index_t, const float*, const float*, const float*, const float*,
+              const float*, const float*, float*, float*));
+PE_ISA_KERNEL(lstm_recurrence_forward_f32, void(index_t, index_t, index_t, const float*, const float*, const float*,
+              const float*, const float*, float*, float*, float*, float*, float*, int));
+PE_ISA_KERNEL(lstm_recurrence_backward_f32, void(index_t, index_t, index_t, const float*, const float*, const float*,
+              const float*, const float*, const float*, const float*, float*, float*, float*, float*, float*, float*,
+              float*, int));
+PE_ISA_KERNEL(lstm_recurrence_packed_size, index_t(index_t));
+PE_ISA_KERNEL(lstm_recurrence_apack_size, index_t(index_t, index_t, int));
 
 }  // namespace pyengine::cpu

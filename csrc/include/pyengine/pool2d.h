@@ -23,6 +23,7 @@
 // loop that walks each output row once per window tap.
 #pragma once
 #include "pyengine/common.h"
+#include "pyengine/isa_dispatch.h"
 
 namespace pyengine {
 
@@ -141,5 +142,15 @@ void global_avg_pool2d_forward(index_t planes, index_t hw, const T* x, T* y);
 
 template <typename T>
 void global_avg_pool2d_backward_input(index_t planes, index_t hw, const T* grad_output, T* grad_input);
+
+// ---- the per-ISA kernels (csrc/cpu/isa/pool2d_isa.cpp registers one copy per instruction set)
+PE_ISA_KERNEL(max_pool_fwd_f32, void(const Pool2dShape&, const float*, float*, std::int64_t*));
+PE_ISA_KERNEL(max_pool_fwd_f64, void(const Pool2dShape&, const double*, double*, std::int64_t*));
+PE_ISA_KERNEL(max_pool_bwd_f32, index_t(const Pool2dShape&, const float*, const std::int64_t*, float*));
+PE_ISA_KERNEL(max_pool_bwd_f64, index_t(const Pool2dShape&, const double*, const std::int64_t*, double*));
+PE_ISA_KERNEL(avg_pool_fwd_f32, void(const Pool2dShape&, bool, const float*, float*));
+PE_ISA_KERNEL(avg_pool_fwd_f64, void(const Pool2dShape&, bool, const double*, double*));
+PE_ISA_KERNEL(avg_pool_bwd_f32, void(const Pool2dShape&, bool, const float*, float*));
+PE_ISA_KERNEL(avg_pool_bwd_f64, void(const Pool2dShape&, bool, const double*, double*));
 
 }  // namespace pyengine::cpu

@@ -135,4 +135,10 @@ void quantized_linear(index_t N, index_t I, index_t O, const std::uint8_t* x, st
 // The int8 kernel the current CPU and instruction-set choice run: "avx512_vnni", "avx2" or "generic".
 const char* quantized_kernel_name();
 
+// ---- the per-ISA kernels (csrc/cpu/isa/quantized_isa.cpp registers one copy per instruction set)
+PE_ISA_KERNEL(quantized_conv_gemm, void(index_t, index_t, index_t, const std::int8_t*, const std::uint8_t*, index_t,
+              const std::int32_t*, const Requant&, void*, bool));
+PE_ISA_KERNEL(quantized_linear_gemm, void(index_t, index_t, index_t, const std::uint8_t*, const std::int8_t*,
+              const std::int32_t*, const Requant&, void*));
+
 }  // namespace pyengine::cpu

@@ -27,6 +27,7 @@
 #include <cstdint>
 
 #include "pyengine/common.h"
+#include "pyengine/isa_dispatch.h"
 
 namespace pyengine {
 enum class Reduction : int { none = 0, mean = 1, sum = 2 };
@@ -137,5 +138,9 @@ void cross_entropy_backward(index_t N, index_t C, const T* grad_output, const T*
 
 // Operation codes of the per-ISA entry points softmax_f32/softmax_f64 (internal).
 enum class SoftmaxOp : int { softmax, log_softmax };
+
+// ---- the per-ISA kernels (csrc/cpu/isa/softmax_isa.cpp registers one copy per instruction set)
+PE_ISA_KERNEL(softmax_f32, void(int, bool, index_t, index_t, index_t, const float*, const float*, float*));
+PE_ISA_KERNEL(softmax_f64, void(int, bool, index_t, index_t, index_t, const double*, const double*, double*));
 
 }  // namespace pyengine::cpu
