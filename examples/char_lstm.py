@@ -11,6 +11,7 @@ branches that look like the standard library at a glance.
 """
 import argparse
 import os
+import re
 import sysconfig
 import time
 
@@ -84,6 +85,11 @@ for it in range(1, args.iterations + 1):
         print(f"iteration {it:>5}  loss {loss.item():.3f}  ({time.perf_counter() - t0:.0f} s)", flush=True)
 
 
+# The longest run of spaces in the training text: a sample never makes a longer one (a small
+# model at a low temperature otherwise falls into runs of hundreds of spaces, its likeliest character).
+longest_spaces = max((len(run) for run in re.findall(" +", text)), default=0)
+
+
 def sample(prime="def ", length=400, temperature=args.temperature):
     model.eval()
     out, state = list(prime), None
@@ -92,6 +98,9 @@ def sample(prime="def ", length=400, temperature=args.temperature):
         for _ in range(length):
             z = logits.numpy()[-1].astype(np.float64) / temperature
             p = np.exp(z - z.max())
+            run = len(out) - len("".join(out).rstrip(" "))
+            if run >= longest_spaces and " " in index:
+                p[index[" "]] = 0.0
             k = int(rng.choice(V, p=p / p.sum()))
             out.append(chars[k])
             logits, state = model(one_hot(np.array([[k]])), state)

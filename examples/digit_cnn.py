@@ -50,5 +50,9 @@ print(result.confusion)
 # Save (safetensors, atomic) and reload into a fresh network of the same architecture.
 pyengine.io.save(model, "digit-cnn.safetensors")
 reloaded = pyengine.io.load("digit-cnn.safetensors", build())
-probs, predicted = predict(reloaded, val[0][:8])
-print("first validation digits:", val[1][:8].tolist(), "predicted:", predicted.tolist())
+# The split is ordered by class (all zeros first): show eight validation digits drawn at random.
+import numpy as np  # noqa: E402
+
+show = np.random.default_rng(1).choice(len(val[1]), 8, replace=False)
+probs, predicted = predict(reloaded, val[0][show])
+print("eight validation digits:", val[1][show].tolist(), "predicted:", predicted.tolist())

@@ -407,6 +407,148 @@ def _cmd_train(args) -> int:
     return 0
 
 
+TUNE_SPACE = {"lr": "1e-3:1e-1:log", "batch_size": "32,64,128", "solver": "sgdm,adam", "l2": "0:1e-3",
+              "momentum": "0.9"}
+TUNE_DEFAULTS = {"lr": 0.01, "batch_size": 32, "solver": "sgdm", "l2": 0.0, "momentum": 0.9}
+
+
+def _tune_space(args):
+    """The search space from the --lr/--batch-size/--solver/--l2/--momentum specs, checked."""
+    from .tune import space as sp
+
+    out = {}
+    for name in TUNE_SPACE:
+        text = getattr(args, name)
+        opt = "--" + name.replace("_", "-")
+        try:
+            r = sp.parse(text, opt)
+        except ValueError as exc:
+            raise UsageError(str(exc)) from None
+        values = list(r.choices) if isinstance(r, sp.Categorical) else [r.low, r.high]
+        bad = {"solver": lambda v: v not in SOLVERS,
+               "batch_size": lambda v: not isinstance(v, int) or v < 1,
+               "lr": lambda v: isinstance(v, str) or not v > 0,
+               "l2": lambda v: isinstance(v, str) or not v >= 0,
+               "momentum": lambda v: isinstance(v, str) or not 0 <= v < 1}[name]
+        wrong = [v for v in values if bad(v)]
+        if wrong or (name == "batch_size" and isinstance(r, sp.Float)):
+            accepted = {"solver": ", ".join(SOLVERS), "batch_size": "positive integers (a list or LOW:HIGH:int)",
+                        "lr": "positive numbers", "l2": "numbers >= 0", "momentum": "numbers in [0, 1)"}[name]
+            raise UsageError(f"{opt} {text}: {wrong[0] if wrong else text!r} is not accepted; expected {accepted}")
+        out[name] = r
+    return out
+
+
+def _cmd_tune(args) -> int:
+    import copy
+
+    from .io import save
+    from .io.safetensors_io import _write_atomic
+    from .train.callbacks import Callback
+    from .tune import tune
+
+    t0 = time.perf_counter()
+    space = _tune_space(args)
+    if args.timeout is not None and not args.timeout > 0:
+        raise UsageError(f"--timeout must be a positive number of seconds, got {args.timeout}")
+    if args.storage is not None:
+        folder = os.path.dirname(os.path.abspath(args.storage))
+        if not os.path.isdir(folder):
+            raise UsageError(f"--storage {args.storage}: folder {folder} does not exist")
+    try:
+        import optuna  # noqa: F401
+    except ImportError:
+        raise UsageError("pyengine tune needs Optuna: pip install \"pyengine[tune]\"") from None
+    _set_threads(args, "tune")
+    device = _check_device(args)
+    created = _prepare_output(args.output)
+    done = False
+    try:
+        data = _load_data(args)
+        _check_model_fits_data(args, data)
+        (x, _), (vx, _), classes, data_meta = data
+        searched = {k: str(r) for k, r in space.items() if not (hasattr(r, "choices") and len(r.choices) == 1)}
+        print(f"pyengine tune: {args.model} on {_dataset_name(data_meta)}: {len(x)} training / {len(vx)} "
+              f"validation images; {args.sampler} search over " + ", ".join(f"{k} {v}" for k, v in searched.items())
+              + f"; {args.trials} trials of {args.epochs} epochs" + ("" if args.no_pruning else ", median pruning"),
+              flush=True)
+        model_path = os.path.join(args.output, MODEL_FILE)
+        best = {"value": None}
+
+        class Report(Callback):
+            def __init__(self, trial):
+                self.trial = trial
+
+            def on_epoch_end(self, epoch, logs=None):
+                self.trial.report(logs["val_accuracy"], epoch)
+
+        def objective(params, trial):
+            run = copy.copy(args)
+            for k, v in params.items():
+                setattr(run, k, v)
+            prior = [t.value for t in trial._trial.study.get_trials(deepcopy=False) if t.value is not None]
+            model, history = _train_model(run, data, device, [Report(trial)], quiet=True)
+            value = history.val_accuracy[-1]
+            if not prior or value > max(prior):
+                meta = {"classes": classes, "data": data_meta, "solver": run.solver, "lr": run.lr,
+                        "epochs": run.epochs, "batch_size": run.batch_size, "val_accuracy": value,
+                        "tuned": {"trial": trial.number, "params": params}}
+                save(model, model_path, metadata=meta)
+            return value
+
+        def progress(row, result):
+            v = row["value"]
+            what = {"COMPLETE": f"val acc {100 * v:.2f}%" if v is not None else "",
+                    "PRUNED": f"pruned after epoch {row['epochs']} ({100 * v:.2f}%)" if v is not None else "pruned",
+                    "FAIL": "failed (diverged)"}.get(row["state"], row["state"].lower())
+            ps = ", ".join(f"{k} {v:.3g}" if isinstance(v, float) else f"{k} {v}" for k, v in row["params"].items())
+            b = result.best
+            print(f"trial {row['trial']:>3}: {what:<34} {ps}  ({row['seconds'] or 0:.1f} s)"
+                  + (f"  best {100 * b['value']:.2f}%" if b else ""), flush=True)
+
+        try:
+            result = tune(objective, space, trials=args.trials, timeout=args.timeout, sampler=args.sampler,
+                          seed=args.seed, storage=args.storage, study_name=args.study_name,
+                          pruning=not args.no_pruning, grid_points=args.grid_points,
+                          enqueue=[{k: v for k, v in TUNE_DEFAULTS.items() if k in space}], on_trial_end=progress)
+        except KeyboardInterrupt:
+            done = os.path.exists(model_path)        # keep the best model of the finished trials
+            print("pyengine tune: interrupted; " + (f"the study is kept in {args.storage}: run the same command "
+                  "again to continue it" if args.storage else "pass --storage FILE to be able to continue a study"),
+                  file=sys.stderr)
+            return 130
+        table = result.table()
+        _write_atomic(os.path.join(args.output, "results.txt"), (table + "\n").encode())
+        plot_note = ""
+        try:
+            import matplotlib  # noqa: F401
+        except ImportError:
+            plot_note = "search plot skipped: matplotlib is not installed"
+        else:
+            result.plot(os.path.join(args.output, "search.png"),
+                        title=f"pyengine tune: {args.model} on {_dataset_name(data_meta)}")
+        done = True
+    finally:
+        if not done:
+            _discard_output(created)
+    print("\nresults (best first):")
+    print(table)
+    b = result.best
+    if b is not None:
+        defaults = next((r for r in result.rows if r["trial"] == 0), None)
+        print(f"\nbest: trial {b['trial']}, validation accuracy {100 * b['value']:.2f}%"
+              + (f" (the defaults, trial 0: {100 * defaults['value']:.2f}%)"
+                 if defaults and defaults["value"] is not None and defaults["params"] == {
+                     k: v for k, v in TUNE_DEFAULTS.items() if k in space} else ""))
+        print(f"best model: {model_path}")
+    print(f"table: {os.path.join(args.output, 'results.txt')}")
+    print(plot_note or f"search plot: {os.path.join(args.output, 'search.png')}")
+    if args.storage:
+        print(f"study: {args.storage} (run the same command again to continue it)")
+    print(f"time: {time.perf_counter() - t0:.1f} s")
+    return 0
+
+
 def _load_model(path):
     """The network stored in a model file written by `pyengine train` (architecture from its header)."""
     from .io import load_file
@@ -542,6 +684,101 @@ def _cmd_predict(args) -> int:
     return 0
 
 
+VIEWS = ("filters", "activations", "grad_cam", "saliency", "occlusion", "deep_dream", "graph")
+
+
+def _cmd_visualize(args) -> int:
+    """The pictures of pyengine.viz for a saved model and one image."""
+    try:
+        import matplotlib
+    except ImportError:
+        raise UsageError("pyengine visualize needs matplotlib: pip install \"pyengine[plot]\"") from None
+    matplotlib.use("Agg")
+
+    from . import viz
+
+    model, meta = _load_model(args.model_file)
+    classes = json.loads(meta.get("classes", "null")) or [str(i) for i in range(model.config["num_classes"])]
+    cfg = model.config
+    chosen = [v for v in VIEWS if getattr(args, v)] or ["filters", "activations", "grad_cam", "graph"]
+    if args.layer is not None:
+        try:
+            viz.find_layer(model, args.layer)
+        except ValueError as exc:
+            raise UsageError(f"--layer {exc}".replace("--layer layer ", "--layer ")) from None
+    if args.target is not None and not 0 <= args.target < cfg["num_classes"]:
+        raise UsageError(f"--target must be a class index in [0, {cfg['num_classes']}), got {args.target}")
+    xs, names = _prepare_images(args.image, cfg["in_channels"], cfg["image_size"])
+    if len(xs) > 1:
+        print(f"pyengine visualize: {args.image} holds {len(xs)} images; using the first", file=sys.stderr)
+    x = xs[0]
+    created = _prepare_output(args.output)
+    # the short names (conv1, conv3) make the default file names and titles read like --layer
+    short = {}
+    for a, (n, _) in viz.layer_aliases(model).items():
+        short.setdefault(n, a)
+    convs = [short.get(n, n) for n, m in model.named_modules() if type(m).__name__ == "Conv2d"]
+    layer = args.layer or (convs[0] if convs else None)
+    from .train import predict
+    probs, label = predict(model, x[None])
+    target = int(label[0]) if args.target is None else args.target
+    what = f"class {classes[target]} ({100 * probs[0, target]:.1f}%)"
+    title_img = os.path.basename(args.image)
+    written = []
+    try:
+        def out(name):
+            path = os.path.join(args.output, name)
+            written.append(path)
+            return path
+
+        lname = (layer or "").replace(".", "-")
+        if "filters" in chosen:
+            flayer = layer if layer and type(viz.find_layer(model, layer)[1]).__name__ == "Conv2d" else None
+            if flayer is None:
+                raise UsageError(f"--filters needs a Conv2d --layer; {layer} is not one")
+            viz.plot_filters(flayer, out(f"filters-{flayer.replace('.', '-')}.png"), model=model)
+        if "activations" in chosen:
+            if layer is None:
+                raise UsageError("--activations needs --layer (the model has no Conv2d)")
+            viz.plot_activations(model, x, layer, out(f"activations-{lname}.png"),
+                                 title=None)
+        if "grad_cam" in chosen:
+            glayer = args.layer if args.layer and viz.activations(model, x, args.layer).ndim == 3 else \
+                (convs[-1] if convs else None)
+            if glayer is None:
+                raise UsageError("--grad-cam needs a convolutional layer")
+            cam = viz.grad_cam(model, x, target, glayer)
+            viz.plot_heatmap(x, cam, out(f"grad-cam-{glayer.replace('.', '-')}.png"), label="Grad-CAM",
+                             title=f"Grad-CAM of {viz.display_name(model, viz.find_layer(model, glayer)[0])} "
+                                   f"for {what}, {title_img}")
+        if "saliency" in chosen:
+            viz.plot_heatmap(x, viz.saliency(model, x, target), out("saliency.png"), label="saliency |d score / d pixel|",
+                             title=f"Saliency for {what}, {title_img}")
+        if "occlusion" in chosen:
+            viz.plot_heatmap(x, viz.occlusion_sensitivity(model, x, target), out("occlusion.png"),
+                             label="probability drop when covered",
+                             title=f"Occlusion sensitivity for {what}, {title_img}")
+        if "deep_dream" in chosen:
+            act = viz.activations(model, x, layer)
+            channels = list(range(min(args.channels, act.shape[0])))
+            viz.plot_deep_dream(model, layer, channels, out(f"deep-dream-{lname}.png"),
+                                input_shape=x.shape, seed=args.seed)
+        if "graph" in chosen:
+            viz.plot_graph(model, (1, *x.shape), out("graph.png"),
+                           title=f"{meta.get('architecture', type(model).__name__)}: layer graph")
+    except BaseException:
+        for p in written:
+            if os.path.exists(p):
+                os.remove(p)
+        _discard_output(created)
+        raise
+    print(f"{args.image}: predicted {what}" + (f"; pictures for class {classes[target]}" if args.target is not None
+                                               else ""))
+    for p in written:
+        print(p)
+    return 0
+
+
 # Parser ------------------------------------------------------------------------------------------
 
 def _add_data_options(p, default_data):
@@ -580,6 +817,53 @@ def build_parser() -> argparse.ArgumentParser:
                         "when tensorboardX is installed (default: no log)")
     t.add_argument("--quiet", action="store_true", help="print only the results")
     t.set_defaults(func=_cmd_train)
+
+    u = sub.add_parser("tune", help="hyperparameter search (Optuna: TPE, random or grid)",
+                       description="Searches the training options of the network for the best validation accuracy. "
+                                   "A range is LOW:HIGH (uniform), LOW:HIGH:log, LOW:HIGH:int, or a list A,B,C; "
+                                   "a single value fixes the option. The defaults of pyengine train are tried "
+                                   "first. Writes the best model, results.txt and search.png into --output.")
+    for name, spec in TUNE_SPACE.items():
+        u.add_argument("--" + name.replace("_", "-"), default=spec, metavar="RANGE",
+                       help={"lr": "learning rate", "batch_size": "mini-batch size", "solver": "optimizers",
+                             "l2": "L2 regularisation", "momentum": "sgdm momentum"}[name])
+    u.add_argument("--trials", type=_positive_int, default=20, help="trials to finish (completed or pruned)")
+    u.add_argument("--timeout", type=_positive_float, default=None,
+                   help="seconds after which no new trial starts (default: none)")
+    u.add_argument("--sampler", choices=("tpe", "random", "grid"), default="tpe",
+                   help="tpe (Bayesian), random, or grid (every combination)")
+    u.add_argument("--grid-points", type=_positive_int, default=3, help="values per range for --sampler grid")
+    u.add_argument("--no-pruning", action="store_true",
+                   help="run every trial to the end (default: the median pruner stops trials below the median)")
+    u.add_argument("--storage", default=None,
+                   help="SQLite file keeping the study; the same command continues it (default: in memory)")
+    u.add_argument("--study-name", default="pyengine-tune", help="study name inside --storage")
+    _add_training_options(u, tuning=True)
+    u.add_argument("--output", default="pyengine-tune", help="folder for the best model, the table and the plot")
+    u.add_argument("--quiet", action="store_true", help=argparse.SUPPRESS)
+    u.set_defaults(func=_cmd_tune)
+
+    v = sub.add_parser("visualize", help="pictures of a trained network: filters, activations, Grad-CAM, graph",
+                       description="Writes PNGs that show what a trained network does with one image. With no "
+                                   "picture option: --filters --activations --grad-cam --graph.")
+    v.add_argument("model_file", help="a model file written by pyengine train")
+    v.add_argument("image", help="an image file (.png, .jpg, or .npy)")
+    v.add_argument("--layer", default=None,
+                   help="layer to look at: a name from the graph (features.4) or kind and position (conv2, relu1) "
+                        "(default: the first Conv2d; Grad-CAM: the last)")
+    v.add_argument("--filters", action="store_true", help="the layer's filters")
+    v.add_argument("--activations", action="store_true", help="the layer's feature maps, strongest channel marked")
+    v.add_argument("--grad-cam", dest="grad_cam", action="store_true", help="Grad-CAM heatmap over the image")
+    v.add_argument("--saliency", action="store_true", help="gradient saliency heatmap over the image")
+    v.add_argument("--occlusion", action="store_true", help="occlusion-sensitivity heatmap over the image")
+    v.add_argument("--deep-dream", dest="deep_dream", action="store_true",
+                   help="inputs that excite the layer's first --channels channels")
+    v.add_argument("--graph", action="store_true", help="the layer graph with shapes and parameter counts")
+    v.add_argument("--target", type=int, default=None, help="class to explain (default: the predicted one)")
+    v.add_argument("--channels", type=_positive_int, default=8, help="channels for --deep-dream")
+    v.add_argument("--seed", type=int, default=0, help="seed of --deep-dream's starting noise")
+    v.add_argument("--output", default="pyengine-viz", help="folder for the PNG files")
+    v.set_defaults(func=_cmd_visualize)
 
     e = sub.add_parser("evaluate", help="loss, accuracy and confusion matrix of a saved model")
     e.add_argument("model_file", help="a model file written by pyengine train")

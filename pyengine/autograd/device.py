@@ -10,7 +10,7 @@ import importlib
 
 import numpy as np
 
-__all__ = ["kernels_for", "array_module", "normalize_device", "device_of_array", "xp_of"]
+__all__ = ["kernels_for", "kernels_of", "array_module", "normalize_device", "device_of_array", "xp_of"]
 
 # Import path of the kernel module for each device type.
 _LOADERS = {"cpu": "pyengine.kernels.cpu", "cuda": "pyengine.kernels.cuda"}
@@ -65,3 +65,9 @@ def xp_of(a):
     if isinstance(a, (np.ndarray, np.generic)):
         return np
     return array_module("cuda")
+
+
+def kernels_of(a):
+    """The kernel module for the device array a lives on (the CPU kernels for a NumPy array)."""
+    mod = _KERNELS.get("cpu") if isinstance(a, np.ndarray) else None
+    return mod if mod is not None else kernels_for(device_of_array(a))

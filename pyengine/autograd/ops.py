@@ -1,16 +1,23 @@
-"""Differentiable tensor ops that are NumPy expressions on the storage (not kernels): elementwise
-arithmetic with broadcasting, unary maths, reductions, shape ops, indexing, cat/stack, and matmul,
-which goes through the device's gemm.
+"""The Tensor ops as Functions: arithmetic with broadcasting and PyTorch's type promotion, unary maths,
+reductions, shape ops and indexing, cat/stack/where, copies and casts, the in-place writers, and
+matmul, which goes through the device's gemm.
 
-Every backward returns gradients in the input's shape: a broadcast input gets its gradient summed
-over the broadcast axes (``unbroadcast``).
+Every backward returns gradients in its input's shape: a broadcast input gets its gradient summed over
+the broadcast axes (``unbroadcast``). Each forward keeps on ctx only what its backward needs (shapes
+rather than arrays where shapes suffice; an operand only when the other operand's gradient needs it),
+because every array a ctx holds is watched by the version counters: holding more would make an
+in-place change that cannot affect the gradient raise, as it does not in PyTorch.
 """
 from __future__ import annotations
 
 import numpy as np
 
+from . import dtype as _dtype
+from .core import Function, Tensor
+from .core import _move as move
 from .device import device_of_array, kernels_for, xp_of
-from .function import Function
+
+_ndarray = np.ndarray
 
 
 def unbroadcast(g, shape):
@@ -34,93 +41,153 @@ def _broadcast_error(op, a, b):
     return ValueError(f"{op}: shapes {tuple(_shape(a))} and {tuple(_shape(b))} cannot be broadcast together")
 
 
+def _promote(cls, a, b):
+    """Operands cast to PyTorch's result dtype (``dtype.result_type``); Python numbers stay numbers (NumPy
+    treats them as weak, so they no longer change the dtype). True division of integers gives the
+    default float dtype."""
+    if isinstance(a, np.generic):
+        a = a.item()
+    if isinstance(b, np.generic):
+        b = b.item()
+    da, db = getattr(a, "dtype", None), getattr(b, "dtype", None)
+    if da is not None and db is not None and type(a) is not type(b) and device_of_array(a) != device_of_array(b):
+        raise ValueError(f"{cls.name}: operand {tuple(a.shape)} is on {device_of_array(a)} but operand "
+                         f"{tuple(b.shape)} is on {device_of_array(b)}")
+    target = _dtype.result_type(a, b)
+    if cls.true_division and target.kind in "biu":
+        target = _dtype.get_default_dtype()
+    if da is not None and da != target:
+        a = a.astype(target)
+    if db is not None and db != target:
+        b = b.astype(target)
+    return a, b
+
+
 class _Binary(Function):
+    true_division = False
+
     @classmethod
-    def forward(cls, ctx, a, b):
-        # A NumPy scalar operand is weak, as a Python number is: float32 * np.float64(2) stays float32.
-        if isinstance(b, np.generic):
-            b = b.item()
-        elif isinstance(a, np.generic):
-            a = a.item()
-        if type(a) is not type(b) and hasattr(a, "shape") and hasattr(b, "shape") \
-                and device_of_array(a) != device_of_array(b):
-            raise ValueError(f"{cls.name}: operand {tuple(a.shape)} is on {device_of_array(a)} but operand "
-                             f"{tuple(b.shape)} is on {device_of_array(b)}")
+    def _operands(cls, a, b):
+        # The common cases need no promotion: two arrays of one dtype, a float array with a number.
+        if type(a) is _ndarray:
+            if type(b) is _ndarray:
+                if a.dtype == b.dtype and not (cls.true_division and a.dtype.kind != "f"):
+                    return a, b
+            elif a.dtype.kind == "f" and type(b) in (float, int):
+                return a, b
+        elif type(b) is _ndarray and b.dtype.kind == "f" and type(a) in (float, int):
+            return a, b
+        return _promote(cls, a, b)
+
+    @classmethod
+    def _apply_f(cls, a, b):
         try:
-            y = cls._f(a, b)
+            return cls._f(a, b)
         except ValueError:
             raise _broadcast_error(cls.name, a, b) from None
-        ctx.a, ctx.b = a, b
-        return y
 
 
 class Add(_Binary):
     name = "add"
-    _f = staticmethod(lambda a, b: a + b)
+    _f = staticmethod(np.add)
+
+    @classmethod
+    def forward(cls, ctx, a, b):
+        a, b = cls._operands(a, b)
+        ctx.sa, ctx.sb = _shape(a), _shape(b)
+        return cls._apply_f(a, b)
 
     @staticmethod
     def backward(ctx, g):
         n = ctx.needs_input_grad
-        return (unbroadcast(g, _shape(ctx.a)) if n[0] else None,
-                unbroadcast(g, _shape(ctx.b)) if n[1] else None)
+        return (unbroadcast(g, ctx.sa) if n[0] else None,
+                unbroadcast(g, ctx.sb) if n[1] else None)
 
 
 class Sub(_Binary):
     name = "sub"
-    _f = staticmethod(lambda a, b: a - b)
+    _f = staticmethod(np.subtract)
+
+    @classmethod
+    def forward(cls, ctx, a, b):
+        a, b = cls._operands(a, b)
+        ctx.sa, ctx.sb = _shape(a), _shape(b)
+        return cls._apply_f(a, b)
 
     @staticmethod
     def backward(ctx, g):
         n = ctx.needs_input_grad
-        return (unbroadcast(g, _shape(ctx.a)) if n[0] else None,
-                unbroadcast(-g, _shape(ctx.b)) if n[1] else None)
+        return (unbroadcast(g, ctx.sa) if n[0] else None,
+                unbroadcast(-g, ctx.sb) if n[1] else None)
 
 
 class Mul(_Binary):
     name = "mul"
-    _f = staticmethod(lambda a, b: a * b)
+    _f = staticmethod(np.multiply)
+
+    @classmethod
+    def forward(cls, ctx, a, b):
+        a, b = cls._operands(a, b)
+        n = ctx.needs_input_grad
+        ctx.sa, ctx.sb = _shape(a), _shape(b)
+        ctx.a = a if n[1] else None          # d/db needs a; d/da needs b
+        ctx.b = b if n[0] else None
+        return cls._apply_f(a, b)
 
     @staticmethod
     def backward(ctx, g):
         n = ctx.needs_input_grad
-        a, b = ctx.a, ctx.b
-        return (unbroadcast(g * b, _shape(a)) if n[0] else None,
-                unbroadcast(g * a, _shape(b)) if n[1] else None)
+        return (unbroadcast(g * ctx.b, ctx.sa) if n[0] else None,
+                unbroadcast(g * ctx.a, ctx.sb) if n[1] else None)
 
 
 class Div(_Binary):
     name = "div"
-    _f = staticmethod(lambda a, b: a / b)
+    true_division = True
+    _f = staticmethod(np.true_divide)
+
+    @classmethod
+    def forward(cls, ctx, a, b):
+        a, b = cls._operands(a, b)
+        n = ctx.needs_input_grad
+        ctx.sa, ctx.sb = _shape(a), _shape(b)
+        ctx.a = a if n[1] else None
+        ctx.b = b if n[0] or n[1] else None
+        return cls._apply_f(a, b)
 
     @staticmethod
     def backward(ctx, g):
         n = ctx.needs_input_grad
         a, b = ctx.a, ctx.b
-        return (unbroadcast(g / b, _shape(a)) if n[0] else None,
-                unbroadcast(-g * a / (b * b), _shape(b)) if n[1] else None)
+        return (unbroadcast(g / b, ctx.sa) if n[0] else None,
+                unbroadcast(-g * a / (b * b), ctx.sb) if n[1] else None)
 
 
 class Pow(_Binary):
     name = "pow"
-    _f = staticmethod(lambda a, b: a ** b)
+    _f = staticmethod(np.power)
 
     @classmethod
     def forward(cls, ctx, a, b):
-        y = super().forward(ctx, a, b)
-        ctx.y = y
+        a, b = cls._operands(a, b)
+        y = cls._apply_f(a, b)
+        ctx.a, ctx.b = a, b
+        ctx.y = y if ctx.needs_input_grad[1] else None
+        ctx.torch_name = "PowBackward1" if hasattr(a, "shape") and hasattr(b, "shape") else \
+            "PowBackward0" if hasattr(a, "shape") else "PowBackward2"
         return y
 
     @staticmethod
     def backward(ctx, g):
         n = ctx.needs_input_grad
-        a, b, y = ctx.a, ctx.b, ctx.y
+        a, b = ctx.a, ctx.b
         ga = gb = None
         if n[0]:
             ga = unbroadcast(g * b * a ** (b - 1), _shape(a))
         if n[1]:
             with np.errstate(divide="ignore", invalid="ignore"):
                 la = np.where(a > 0, np.log(np.where(a > 0, a, 1)), 0)
-            gb = unbroadcast(g * y * la, _shape(b))
+            gb = unbroadcast(g * ctx.y * la, _shape(b))
         return ga, gb
 
 
@@ -189,7 +256,9 @@ class Abs(Function):
 
 
 class Clamp(Function):
+    """Gradient 1 inside [lo, hi] including the bounds, 0 outside (PyTorch's choice at the bounds)."""
     name = "clamp"
+    torch_name = "ClampBackward1"
 
     @staticmethod
     def forward(ctx, a, lo=None, hi=None):
@@ -228,6 +297,8 @@ class Sum(Function):
     @staticmethod
     def forward(ctx, a, axis=None, keepdim=False):
         ctx.shape, ctx.axes, ctx.keepdim = a.shape, _axes(axis, a.ndim), keepdim
+        if axis is not None:
+            ctx.torch_name = "SumBackward1"
         return np.asarray(a.sum(axis=axis if axis is None else ctx.axes, keepdims=keepdim))
 
     @staticmethod
@@ -242,6 +313,8 @@ class Mean(Function):
     @staticmethod
     def forward(ctx, a, axis=None, keepdim=False):
         ctx.shape, ctx.axes, ctx.keepdim = a.shape, _axes(axis, a.ndim), keepdim
+        if axis is not None:
+            ctx.torch_name = "MeanBackward1"
         n = 1
         for i in ctx.axes:
             n *= a.shape[i]
@@ -274,6 +347,9 @@ class Var(Function):
 
 
 class _MaxMin(Function):
+    """The largest (smallest) value over all axes, or over a tuple of axes. Ties share the gradient
+    evenly (PyTorch's choice for the full reduction)."""
+
     @classmethod
     def forward(cls, ctx, a, axis=None, keepdim=False):
         if a.size == 0:
@@ -288,23 +364,66 @@ class _MaxMin(Function):
     def backward(ctx, g):
         a = ctx.a
         g = _expand_back(g, a.shape, ctx.axes, ctx.keepdim)
-        # Ties share the gradient evenly (a subgradient; as torch's full reduction does).
         mask = (a == ctx.y)
         return g * mask / mask.sum(axis=ctx.axes, keepdims=True)
 
 
 class Max(_MaxMin):
     name = "max"
+    torch_name = "MaxBackward1"
     _f = staticmethod(np.max)
 
 
 class Min(_MaxMin):
     name = "min"
+    torch_name = "MinBackward1"
     _f = staticmethod(np.min)
+
+
+class _ExtremeAlong(Function):
+    """(values, indices) of the largest (smallest) element along one dim, indices as int64 (the first
+    one among ties, as PyTorch on CPU); the gradient goes to that index only."""
+
+    @classmethod
+    def forward(cls, ctx, a, dim, keepdim=False):
+        if a.size == 0 or a.ndim == 0 and dim not in (0, -1):
+            raise ValueError(f"{cls.name}: cannot reduce a tensor of shape {tuple(a.shape)} along dim {dim}")
+        xp = xp_of(a)
+        ax = dim % a.ndim if a.ndim else 0
+        if a.ndim == 0:
+            return a.copy(), xp.zeros((), np.int64)
+        idx = xp.expand_dims(cls._arg(a, axis=ax), ax)
+        values = xp.take_along_axis(a, idx, axis=ax)
+        ctx.idx, ctx.shape, ctx.ax, ctx.keepdim = idx, a.shape, ax, keepdim
+        idx = idx.astype(np.int64)
+        if not keepdim:
+            values, idx = values.squeeze(ax), idx.squeeze(ax)
+        return values, idx
+
+    @staticmethod
+    def backward(ctx, g, g_indices=None):
+        xp = xp_of(g)
+        gx = xp.zeros(ctx.shape, g.dtype)
+        if not ctx.keepdim:
+            g = xp.expand_dims(g, ctx.ax)
+        xp.put_along_axis(gx, ctx.idx, g, axis=ctx.ax)
+        return gx
+
+
+class MaxAlong(_ExtremeAlong):
+    name = "max"
+    _arg = staticmethod(np.argmax)
+
+
+class MinAlong(_ExtremeAlong):
+    name = "min"
+    _arg = staticmethod(np.argmin)
 
 
 class Reshape(Function):
     name = "reshape"
+    torch_name = "ViewBackward0"
+    is_view = True
 
     @staticmethod
     def forward(ctx, a, shape):
@@ -322,6 +441,7 @@ class Reshape(Function):
 
 class Permute(Function):
     name = "permute"
+    is_view = True
 
     @staticmethod
     def forward(ctx, a, dims):
@@ -338,6 +458,7 @@ class Permute(Function):
 
 class Expand(Function):
     name = "expand"
+    is_view = True
 
     @staticmethod
     def forward(ctx, a, shape):
@@ -353,8 +474,8 @@ class Expand(Function):
         return unbroadcast(g, ctx.shape)
 
 
-def _index_arrays(idx):
-    from ..tensor import Tensor
+def index_arrays(idx):
+    """An index with its Tensors replaced by their arrays."""
     if isinstance(idx, tuple):
         return tuple(i._data if isinstance(i, Tensor) else i for i in idx)
     return idx._data if isinstance(idx, Tensor) else idx
@@ -366,20 +487,29 @@ def _has_advanced(idx):
 
 
 class Index(Function):
+    """a[idx]: basic indexing gives a view (sharing a's storage), advanced indexing a copy."""
     name = "getitem"
+    is_view = True
 
     @staticmethod
     def forward(ctx, a, idx):
-        ctx.shape, ctx.dtype, ctx.idx = a.shape, a.dtype, idx
+        ctx.shape, ctx.idx = a.shape, idx
+        ctx.advanced = _has_advanced(idx)
         try:
             return a[idx]
         except IndexError as e:
             raise IndexError(f"getitem: {e} (tensor of shape {tuple(a.shape)})") from None
 
+    @property
+    def torch_name(self):
+        if self.__dict__.get("advanced"):
+            return "IndexBackward0"
+        return "SelectBackward0" if isinstance(self.__dict__.get("idx"), int) else "SliceBackward0"
+
     @staticmethod
     def backward(ctx, g):
         out = xp_of(g).zeros(ctx.shape, dtype=g.dtype)
-        if _has_advanced(ctx.idx):
+        if ctx.advanced:
             np.add.at(out, ctx.idx, g)   # repeated integer indices accumulate
         else:
             out[ctx.idx] = g
@@ -398,7 +528,7 @@ class Cat(Function):
                 raise ValueError(f"cat: tensor 0 has shape {tuple(ref.shape)} but tensor {k} has shape "
                                  f"{tuple(x.shape)}; all sizes except axis {axis} must match")
         ctx.axis = ax
-        ctx.splits = np.cumsum([x.shape[ax] for x in arrays])[:-1]
+        ctx.splits = [int(s) for s in np.cumsum([x.shape[ax] for x in arrays])[:-1]]
         return np.concatenate(arrays, axis=ax)
 
     @staticmethod
@@ -450,7 +580,12 @@ class MatMul(Function):
                              f"{device_of_array(b)}: operands must be on the same device")
         if a.dtype != b.dtype:
             raise TypeError(f"matmul: {tuple(a.shape)} {a.dtype} @ {tuple(b.shape)} {b.dtype}: dtypes differ")
-        ctx.a, ctx.b = a, b
+        n = ctx.needs_input_grad
+        ctx.a = a if n[1] else None
+        ctx.b = b if n[0] else None
+        ctx.sa, ctx.sb = a.shape, b.shape
+        if a.ndim == 2 and b.ndim == 2:
+            ctx.torch_name = "MmBackward0"
         if a.dtype.kind != "f":
             return np.matmul(a, b)
         K = kernels_for(device_of_array(a))
@@ -462,29 +597,30 @@ class MatMul(Function):
 
     @staticmethod
     def backward(ctx, g):
-        a, b = ctx.a, ctx.b
+        a, b, sa, sb = ctx.a, ctx.b, ctx.sa, ctx.sb
         n = ctx.needs_input_grad
         ga = gb = None
-        if b.ndim == 2 and a.ndim >= 2 and a.dtype.kind == "f":
+        if len(sb) == 2 and len(sa) >= 2 and g.dtype.kind == "f":
             K = ctx.K
-            k = a.shape[-1]
-            g2 = g.reshape(-1, b.shape[1])
+            g2 = g.reshape(-1, sb[1])
             if n[0]:
-                ga = K.gemm(g2, b, trans_b=True).reshape(a.shape)
+                ga = K.gemm(g2, b, trans_b=True).reshape(sa)
             if n[1]:
-                gb = K.gemm(a.reshape(-1, k), g2, trans_a=True)
+                gb = K.gemm(a.reshape(-1, sa[-1]), g2, trans_a=True)
             return ga, gb
-        a2 = a[None, :] if a.ndim == 1 else a
-        b2 = b[:, None] if b.ndim == 1 else b
         g2 = g
-        if a.ndim == 1:
+        if len(sa) == 1:
             g2 = np.expand_dims(g2, -2)
-        if b.ndim == 1:
+        if len(sb) == 1:
             g2 = np.expand_dims(g2, -1)
         if n[0]:
-            ga = unbroadcast(np.matmul(g2, np.swapaxes(b2, -1, -2)), a2.shape).reshape(a.shape)
+            b2 = b[:, None] if b.ndim == 1 else b
+            a2_shape = (1,) + sa if len(sa) == 1 else sa
+            ga = unbroadcast(np.matmul(g2, np.swapaxes(b2, -1, -2)), a2_shape).reshape(sa)
         if n[1]:
-            gb = unbroadcast(np.matmul(np.swapaxes(a2, -1, -2), g2), b2.shape).reshape(b.shape)
+            a2 = a[None, :] if a.ndim == 1 else a
+            b2_shape = sb + (1,) if len(sb) == 1 else sb
+            gb = unbroadcast(np.matmul(np.swapaxes(a2, -1, -2), g2), b2_shape).reshape(sb)
         return ga, gb
 
 
@@ -503,3 +639,101 @@ class Where(Function):
         return (None,
                 unbroadcast(np.where(ctx.cond, g, zero), ctx.sa) if n[1] else None,
                 unbroadcast(np.where(ctx.cond, zero, g), ctx.sb) if n[2] else None)
+
+
+# ---------------------------------------------------------------- copies, casts and in-place writers
+class Clone(Function):
+    name = "clone"
+
+    @staticmethod
+    def forward(ctx, a):
+        return a.copy()
+
+    @staticmethod
+    def backward(ctx, g):
+        return g
+
+
+class Cast(Function):
+    name = "to"
+    torch_name = "ToCopyBackward0"
+
+    @staticmethod
+    def forward(ctx, a, dtype):
+        ctx.src = a.dtype
+        return a.astype(dtype)
+
+    @staticmethod
+    def backward(ctx, g):
+        return g.astype(ctx.src) if ctx.src.kind == "f" else None
+
+
+class ToDevice(Function):
+    name = "to_device"
+    torch_name = "ToCopyBackward0"
+
+    @staticmethod
+    def forward(ctx, a, device):
+        ctx.src = device_of_array(a)
+        return move(a, device)
+
+    @staticmethod
+    def backward(ctx, g):
+        return move(g, ctx.src)
+
+
+class Overwrite(Function):
+    """The result of writing value over every element of a (zero_, fill_, copy_, uniform_ ... on a tensor
+    in a graph): a's old values get no gradient; a Tensor value gets the gradient summed to its shape."""
+    name = "overwrite"
+    torch_name = "CopyBackwards"
+
+    @staticmethod
+    def forward(ctx, a, value):
+        out = xp_of(a).empty_like(a)
+        out[...] = value
+        ctx.vshape = _shape(value)
+        return out
+
+    @staticmethod
+    def backward(ctx, g):
+        return None, (unbroadcast(g, ctx.vshape) if ctx.needs_input_grad[1] else None)
+
+
+class IndexPut(Function):
+    """a with a[idx] = value (``__setitem__`` on a tensor in a graph)."""
+    name = "setitem"
+    torch_name = "CopySlices"
+
+    @staticmethod
+    def forward(ctx, a, value, idx):
+        out = a.copy()
+        out[idx] = value
+        ctx.idx, ctx.vshape = idx, _shape(value)
+        return out
+
+    @staticmethod
+    def backward(ctx, g):
+        n = ctx.needs_input_grad
+        ga = gv = None
+        if n[0]:
+            ga = g.copy()
+            ga[ctx.idx] = 0
+        if n[1]:
+            gv = unbroadcast(g[ctx.idx], ctx.vshape)
+        return ga, gv
+
+
+class Pad(Function):
+    """Constant padding by (before, after) widths per axis."""
+    name = "pad"
+    torch_name = "ConstantPadNdBackward0"
+
+    @staticmethod
+    def forward(ctx, x, widths, value):
+        ctx.sl = tuple(slice(a, a + s) for (a, _), s in zip(widths, x.shape))
+        return np.pad(x, widths, constant_values=value)
+
+    @staticmethod
+    def backward(ctx, g):
+        return g[ctx.sl]

@@ -3,8 +3,11 @@
 Default initialisations (PyTorch's): Linear and Conv2d weights kaiming_uniform(a=√5), i.e.
 uniform(±1/√fan_in), bias uniform(±1/√fan_in); BatchNorm weight 1, bias 0, running mean 0, var 1;
 LSTM/LSTMCell/RNN every weight and bias uniform(±1/√hidden_size); PReLU slope 0.25.
-A layer given an input of the wrong rank or channel count raises ValueError naming itself and what it
-expected, before any kernel runs.
+
+A layer's forward calls its autograd Function directly and checks nothing on the way: the kernel
+binding checks every argument before any kernel runs. When it raises, the layer names itself and
+says what it expected (``Conv2d(1, 8): expected input of shape (N, 1, H, W), got (2, 3, 28, 28)``),
+or prefixes the binding's message with its name.
 """
 from __future__ import annotations
 
@@ -12,6 +15,12 @@ import math
 
 import numpy as np
 
+from ..autograd.activation import Elu, LeakyRelu, Relu, Relu6 as Relu6_, Sigmoid as Sigmoid_, Tanh as Tanh_
+from ..autograd.batch_norm import batch_norm as _batch_norm
+from ..autograd.conv2d import Conv2d as _Conv2dFn
+from ..autograd.linear import Linear as _LinearFn
+from ..autograd.lstm import LSTMCell as _LSTMCellFn
+from ..autograd.pool2d import AvgPool2d as _AvgPoolFn, MaxPool2d as _MaxPoolFn
 from ..tensor import stack as _stack, zeros as _zeros
 from ..tensor import Tensor, get_default_dtype
 from . import functional as F
@@ -29,6 +38,18 @@ def _param(*shape, dtype=None):
 
 def _shape_error(layer, expected, x):
     return ValueError(f"{layer}: expected input of shape {expected}, got {tuple(x.shape)}")
+
+
+def _layer_error(layer, e, x, shape_ok):
+    """The error a layer raises when its kernel refused the input: what it expected when the input's
+    shape is wrong (shape_ok(x) False; expected comes with it), else the binding's message with the
+    layer's name in front."""
+    if not isinstance(x, Tensor):
+        return TypeError(f"{layer}: input must be a pyengine.Tensor, got {type(x).__name__}")
+    expected = shape_ok(x)
+    if expected is not None:
+        return _shape_error(layer, expected, x)
+    return type(e)(f"{layer}: {e}")
 
 
 class Identity(Module):
@@ -58,10 +79,12 @@ class Linear(Module):
             init.uniform_(self.bias, -b, b)
 
     def forward(self, x):
-        if x.ndim < 1 or x.shape[-1] != self.in_features:
-            raise _shape_error(f"Linear(in_features={self.in_features}, out_features={self.out_features})",
-                               f"(*, {self.in_features})", x)
-        return F.linear(x, self.weight, self.bias)
+        try:
+            return _LinearFn.apply(x, self.weight, self.bias)
+        except (ValueError, TypeError) as e:
+            raise _layer_error(f"Linear(in_features={self.in_features}, out_features={self.out_features})", e, x,
+                               lambda x: None if x.ndim >= 1 and x.shape[-1] == self.in_features else
+                               f"(*, {self.in_features})") from None
 
     def extra_repr(self):
         return f"in_features={self.in_features}, out_features={self.out_features}, bias={self.bias is not None}"
@@ -101,10 +124,14 @@ class Conv2d(Module):
             init.uniform_(self.bias, -b, b)
 
     def forward(self, x):
-        if x.ndim != 4 or x.shape[1] != self.in_channels:
-            raise _shape_error(f"Conv2d({self.in_channels}, {self.out_channels})",
-                               f"(N, {self.in_channels}, H, W)", x)
-        return F.conv2d(x, self.weight, self.bias, self.stride, self.padding, self.dilation, self.groups)
+        try:
+            if isinstance(self.padding, str):
+                return F.conv2d(x, self.weight, self.bias, self.stride, self.padding, self.dilation, self.groups)
+            return _Conv2dFn.apply(x, self.weight, self.bias, self.stride, self.padding, self.dilation, self.groups)
+        except (ValueError, TypeError) as e:
+            raise _layer_error(f"Conv2d({self.in_channels}, {self.out_channels})", e, x,
+                               lambda x: None if x.ndim == 4 and x.shape[1] == self.in_channels else
+                               f"(N, {self.in_channels}, H, W)") from None
 
     def extra_repr(self):
         s = f"{self.in_channels}, {self.out_channels}, kernel_size={self.kernel_size}, stride={self.stride}"
@@ -120,9 +147,8 @@ class Conv2d(Module):
 
 
 class _Pool(Module):
-    def _check(self, x):
-        if x.ndim != 4:
-            raise _shape_error(type(self).__name__, "(N, C, H, W)", x)
+    def _error(self, e, x):
+        return _layer_error(type(self).__name__, e, x, lambda x: None if x.ndim == 4 else "(N, C, H, W)")
 
 
 class MaxPool2d(_Pool):
@@ -133,9 +159,13 @@ class MaxPool2d(_Pool):
         self.return_indices, self.ceil_mode = return_indices, ceil_mode
 
     def forward(self, x):
-        self._check(x)
-        return F.max_pool2d(x, self.kernel_size, self.stride, self.padding, self.dilation, self.ceil_mode,
-                            self.return_indices)
+        try:
+            if self.return_indices:
+                return F.max_pool2d(x, self.kernel_size, self.stride, self.padding, self.dilation, self.ceil_mode,
+                                    True)
+            return _MaxPoolFn.apply(x, self.kernel_size, self.stride, self.padding, self.dilation, self.ceil_mode)
+        except (ValueError, TypeError) as e:
+            raise self._error(e, x) from None
 
     def extra_repr(self):
         return (f"kernel_size={self.kernel_size}, stride={self.stride}, padding={self.padding}, "
@@ -149,8 +179,11 @@ class AvgPool2d(_Pool):
         self.padding, self.ceil_mode, self.count_include_pad = padding, ceil_mode, count_include_pad
 
     def forward(self, x):
-        self._check(x)
-        return F.avg_pool2d(x, self.kernel_size, self.stride, self.padding, self.ceil_mode, self.count_include_pad)
+        try:
+            return _AvgPoolFn.apply(x, self.kernel_size, self.stride, self.padding, self.ceil_mode,
+                                    self.count_include_pad)
+        except (ValueError, TypeError) as e:
+            raise self._error(e, x) from None
 
     def extra_repr(self):
         return f"kernel_size={self.kernel_size}, stride={self.stride}, padding={self.padding}"
@@ -162,8 +195,10 @@ class AdaptiveAvgPool2d(_Pool):
         self.output_size = output_size
 
     def forward(self, x):
-        self._check(x)
-        return F.adaptive_avg_pool2d(x, self.output_size)
+        try:
+            return F.adaptive_avg_pool2d(x, self.output_size)
+        except (ValueError, TypeError) as e:
+            raise self._error(e, x) from None
 
     def extra_repr(self):
         return f"output_size={self.output_size}"
@@ -200,15 +235,20 @@ class _BatchNorm(Module):
             self.num_batches_tracked._data[...] = 0
 
     def forward(self, x):
-        if x.ndim not in self._ranks or x.shape[1] != self.num_features:
-            raise _shape_error(f"{type(self).__name__}({self.num_features})",
-                               self._expect.replace("C", str(self.num_features), 1), x)
-        use_batch = self.training or self.running_mean is None
-        if self.training and self.track_running_stats:
+        training = self.training
+        try:
+            if x.ndim not in self._ranks:     # the kernel takes every rank of BatchNorm1d and 2d alike
+                raise ValueError(f"expects input of shape {self._expect}")
+            y = _batch_norm(x, self.running_mean if not training or self.track_running_stats else None,
+                            self.running_var if not training or self.track_running_stats else None,
+                            self.weight, self.bias, training or self.running_mean is None, self.momentum, self.eps)
+        except (ValueError, TypeError) as e:
+            raise _layer_error(f"{type(self).__name__}({self.num_features})", e, x,
+                               lambda x: None if x.ndim in self._ranks and x.shape[1] == self.num_features else
+                               self._expect.replace("C", str(self.num_features), 1)) from None
+        if training and self.track_running_stats:
             self.num_batches_tracked._data += 1
-        return F.batch_norm(x, self.running_mean if not self.training or self.track_running_stats else None,
-                            self.running_var if not self.training or self.track_running_stats else None,
-                            self.weight, self.bias, use_batch, self.momentum, self.eps)
+        return y
 
     def extra_repr(self):
         return (f"{self.num_features}, eps={self.eps}, momentum={self.momentum}, affine={self.affine}, "
@@ -255,7 +295,7 @@ class ReLU(Module):
         super().__init__()
 
     def forward(self, x):
-        return F.relu(x)
+        return Relu.apply(x)
 
 
 class ReLU6(Module):
@@ -265,7 +305,7 @@ class ReLU6(Module):
         super().__init__()
 
     def forward(self, x):
-        return F.relu6(x)
+        return Relu6_.apply(x)
 
 
 class LeakyReLU(Module):
@@ -274,7 +314,7 @@ class LeakyReLU(Module):
         self.negative_slope = negative_slope
 
     def forward(self, x):
-        return F.leaky_relu(x, self.negative_slope)
+        return LeakyRelu.apply(x, negative_slope=float(self.negative_slope))
 
     def extra_repr(self):
         return f"negative_slope={self.negative_slope}"
@@ -304,7 +344,7 @@ class ELU(Module):
         self.alpha = alpha
 
     def forward(self, x):
-        return F.elu(x, self.alpha)
+        return Elu.apply(x, alpha=float(self.alpha))
 
     def extra_repr(self):
         return f"alpha={self.alpha}"
@@ -312,12 +352,12 @@ class ELU(Module):
 
 class Sigmoid(Module):
     def forward(self, x):
-        return F.sigmoid(x)
+        return Sigmoid_.apply(x)
 
 
 class Tanh(Module):
     def forward(self, x):
-        return F.tanh(x)
+        return Tanh_.apply(x)
 
 
 class Softmax(Module):
@@ -492,25 +532,31 @@ class LSTMCell(Module):
             init.uniform_(p, -b, b)
 
     def forward(self, x, hx=None):
-        name = f"LSTMCell(input_size={self.input_size}, hidden_size={self.hidden_size})"
-        if x.ndim not in (1, 2) or x.shape[-1] != self.input_size:
-            raise _shape_error(name, f"(N, {self.input_size})", x)
         unbatched = x.ndim == 1
         if unbatched:
             x = x.unsqueeze(0)
-        N = x.shape[0]
         if hx is None:
-            z = _zeros(N, self.hidden_size, dtype=x.dtype, device=x.device)
+            z = _zeros(x.shape[0], self.hidden_size, dtype=x.dtype, device=x.device)
             hx = (z, z)
         elif unbatched:
             hx = (hx[0].unsqueeze(0), hx[1].unsqueeze(0))
-        for what, h in zip(("h", "c"), hx):
-            if tuple(h.shape) != (N, self.hidden_size):
-                raise ValueError(f"{name}: expected {what} of shape {(N, self.hidden_size)}, got {tuple(h.shape)}")
-        h, c = F.lstm_cell(x, hx, self.weight_ih, self.weight_hh, self.bias_ih, self.bias_hh)
+        try:
+            h, c = _LSTMCellFn.apply(x, hx[0], hx[1], self.weight_ih, self.weight_hh, self.bias_ih, self.bias_hh)
+        except (ValueError, TypeError) as e:
+            raise self._error(e, x, hx) from None
         if unbatched:
             return h.squeeze(0), c.squeeze(0)
         return h, c
+
+    def _error(self, e, x, hx):
+        name = f"LSTMCell(input_size={self.input_size}, hidden_size={self.hidden_size})"
+        if isinstance(x, Tensor) and x.ndim == 2 and x.shape[-1] == self.input_size:
+            for what, h in zip(("h", "c"), hx):
+                if tuple(h.shape) != (x.shape[0], self.hidden_size):
+                    return ValueError(f"{name}: expected {what} of shape {(x.shape[0], self.hidden_size)}, "
+                                      f"got {tuple(h.shape)}")
+        return _layer_error(name, e, x, lambda x: None if x.ndim in (1, 2) and x.shape[-1] == self.input_size
+                            else f"(N, {self.input_size})")
 
     def extra_repr(self):
         return f"{self.input_size}, {self.hidden_size}"

@@ -4,16 +4,23 @@ A Module keeps its parameters, buffers and sub-modules in three ordered dicts fi
 ``__setattr__``; names, nesting and state-dict keys follow PyTorch (``features.0.weight``,
 ``bn.running_mean``, ``bn.num_batches_tracked``), so weights move between the two unchanged.
 ``load_state_dict`` checks every key and shape first and copies only when all agree.
+
+Hooks follow PyTorch's: forward pre-hooks (may replace the inputs), forward hooks (may replace the
+output), full backward pre-hooks (may replace the output gradients) and full backward hooks (see the
+gradients of inputs and outputs; may replace those of the inputs), each returning a RemovableHandle.
+``__call__`` without hooks is one check and ``forward``. Backward hooks work as PyTorch's do: the
+tensor inputs and outputs pass through an identity Function whose backward calls the hooks.
 """
 from __future__ import annotations
 
-import itertools
 from collections import OrderedDict, namedtuple
 
 import numpy as np
 
-from ..autograd.device import normalize_device
-from ..autograd.grad_mode import no_grad
+from ..autograd.core import Function
+from ..autograd.device import normalize_device, xp_of
+from ..autograd.grad_mode import STATE, no_grad
+from ..autograd.hooks import RemovableHandle, hook_dict
 from ..tensor import Tensor, _as_dtype, _move, _wrap
 
 __all__ = ["Parameter", "Module", "Sequential", "ModuleList", "ModuleDict"]
@@ -31,6 +38,10 @@ class Parameter(Tensor):
         self._grad_fn = None
         self._output_nr = 0
         self._device = data._device if isinstance(data, Tensor) else "cpu"
+        self._version_counter = data._counter() if isinstance(data, Tensor) else None
+        self._base = None
+        self._hooks = None
+        self._post_hooks = None
         self.requires_grad = False
         if requires_grad:
             self.requires_grad_(True)
@@ -38,8 +49,6 @@ class Parameter(Tensor):
     def __repr__(self):
         return "Parameter containing:\n" + super().__repr__()
 
-
-_hook_ids = itertools.count()
 
 IncompatibleKeys = namedtuple("IncompatibleKeys", ["missing_keys", "unexpected_keys"])
 
@@ -66,8 +75,13 @@ class Module:
         d["_buffers"] = OrderedDict()
         d["_non_persistent"] = set()
         d["_modules"] = OrderedDict()
-        d["_forward_hooks"] = OrderedDict()
-        d["_forward_pre_hooks"] = OrderedDict()
+        d["_forward_pre_hooks"] = hook_dict()
+        d["_forward_pre_hooks_with_kwargs"] = hook_dict()
+        d["_forward_hooks"] = hook_dict()
+        d["_forward_hooks_with_kwargs"] = hook_dict()
+        d["_forward_hooks_always_called"] = hook_dict()
+        d["_backward_pre_hooks"] = hook_dict()
+        d["_backward_hooks"] = hook_dict()
         d["training"] = True
 
     # ---- attribute registration ---------------------------------------------------------------
@@ -143,43 +157,85 @@ class Module:
         raise NotImplementedError(f"{type(self).__name__} has no forward()")
 
     def __call__(self, *args, **kwargs):
-        if self._forward_pre_hooks:
-            for hook in list(self._forward_pre_hooks.values()):
+        d = self.__dict__
+        if d["_forward_pre_hooks"] or d["_forward_hooks"] or d["_backward_hooks"] or d["_backward_pre_hooks"]:
+            return self._call_with_hooks(args, kwargs)
+        return self.forward(*args, **kwargs)
+
+    def _call_with_hooks(self, args, kwargs):
+        d = self.__dict__
+        for hid, hook in list(d["_forward_pre_hooks"].items()):
+            if hid in d["_forward_pre_hooks_with_kwargs"]:
+                r = hook(self, args, kwargs)
+                if r is not None:
+                    if not (isinstance(r, tuple) and len(r) == 2):
+                        raise RuntimeError("a forward pre-hook with kwargs must return None or a tuple "
+                                           f"(new_args, new_kwargs), got {type(r).__name__}")
+                    args, kwargs = r
+            else:
                 r = hook(self, args)
                 if r is not None:
                     args = r if isinstance(r, tuple) else (r,)
-        out = self.forward(*args, **kwargs)
-        if self._forward_hooks:
-            for hook in list(self._forward_hooks.values()):
-                r = hook(self, args, out)
-                if r is not None:
-                    out = r
+        bw = None
+        if (d["_backward_hooks"] or d["_backward_pre_hooks"]) and STATE.grad_enabled:
+            bw = _BackwardHooks(self)
+            args = bw.wrap_inputs(args)
+        try:
+            out = self.forward(*args, **kwargs)
+        except Exception:
+            for hid, hook in list(d["_forward_hooks"].items()):
+                if hid in d["_forward_hooks_always_called"]:
+                    try:
+                        hook(self, args, kwargs, None) if hid in d["_forward_hooks_with_kwargs"] else \
+                            hook(self, args, None)
+                    except Exception:
+                        pass          # the forward's own error is the one to see
+            raise
+        for hid, hook in list(d["_forward_hooks"].items()):
+            r = hook(self, args, kwargs, out) if hid in d["_forward_hooks_with_kwargs"] else hook(self, args, out)
+            if r is not None:
+                out = r
+        if bw is not None:
+            out = bw.wrap_outputs(out)
         return out
 
-    def register_forward_hook(self, hook):
-        key = id(hook)
-        self._forward_hooks[key] = hook
-        hooks = self._forward_hooks
+    def register_forward_pre_hook(self, hook, *, prepend=False, with_kwargs=False):
+        """hook(module, args) -> None or new args (a tuple, or one value); with_kwargs:
+        hook(module, args, kwargs) -> None or (new_args, new_kwargs). Runs before forward."""
+        d = self.__dict__
+        h = RemovableHandle(d["_forward_pre_hooks"], extra_dict=d["_forward_pre_hooks_with_kwargs"])
+        _insert(d["_forward_pre_hooks"], h.id, hook, prepend)
+        if with_kwargs:
+            d["_forward_pre_hooks_with_kwargs"][h.id] = True
+        return h
 
-        class _Handle:
-            def remove(self_inner):
-                hooks.pop(key, None)
-        return _Handle()
+    def register_forward_hook(self, hook, *, prepend=False, with_kwargs=False, always_call=False):
+        """hook(module, args, output) -> None or a new output; with_kwargs: hook(module, args, kwargs,
+        output). always_call: also run (with output None) when forward raises."""
+        d = self.__dict__
+        h = RemovableHandle(d["_forward_hooks"], extra_dict=[d["_forward_hooks_with_kwargs"],
+                                                            d["_forward_hooks_always_called"]])
+        _insert(d["_forward_hooks"], h.id, hook, prepend)
+        if with_kwargs:
+            d["_forward_hooks_with_kwargs"][h.id] = True
+        if always_call:
+            d["_forward_hooks_always_called"][h.id] = True
+        return h
 
-    def register_forward_pre_hook(self, hook):
-        """hook(module, args) runs before forward; a non-None result replaces args (a tuple, or a
-        single value). Returns a handle whose remove() unregisters it. Hooks run in order of
-        registration; ``_forward_pre_hooks`` maps each handle's id to its hook, as in PyTorch."""
-        key = next(_hook_ids)
-        self._forward_pre_hooks[key] = hook
-        hooks = self._forward_pre_hooks
+    def register_full_backward_pre_hook(self, hook, prepend=False):
+        """hook(module, grad_output) -> None or new grad_output, called when the gradients of the
+        module's outputs are known, before the gradients of its inputs are computed."""
+        h = RemovableHandle(self.__dict__["_backward_pre_hooks"])
+        _insert(self.__dict__["_backward_pre_hooks"], h.id, hook, prepend)
+        return h
 
-        class _Handle:
-            id = key
-
-            def remove(self_inner):
-                hooks.pop(key, None)
-        return _Handle()
+    def register_full_backward_hook(self, hook, prepend=False):
+        """hook(module, grad_input, grad_output) -> None or new grad_input, called once the gradients of
+        the module's inputs are computed; grad_input has one entry per positional argument (None for
+        non-Tensors and tensors that need no gradient), grad_output one per Tensor output."""
+        h = RemovableHandle(self.__dict__["_backward_hooks"])
+        _insert(self.__dict__["_backward_hooks"], h.id, hook, prepend)
+        return h
 
     # ---- traversal ----------------------------------------------------------------------------
     def named_modules(self, memo=None, prefix=""):
@@ -508,3 +564,103 @@ class ModuleDict(Module):
 
     def items(self):
         return self._modules.items()
+
+
+def _insert(hooks, key, hook, prepend):
+    if not prepend:
+        hooks[key] = hook
+        return
+    rest = list(hooks.items())
+    hooks.clear()
+    hooks[key] = hook
+    hooks.update(rest)
+
+
+class _BackwardHookFunction(Function):
+    """Identity on its tensor arguments; its backward hands the gradients to ``fn`` (what replaces them)."""
+    name = "backward_hook"
+    torch_name = "BackwardHookFunctionBackward"
+
+    @staticmethod
+    def forward(ctx, *arrays, fn=None):
+        ctx.fn = fn
+        return arrays
+
+    @staticmethod
+    def backward(ctx, *grads):
+        return ctx.fn(grads)
+
+
+class _BackwardHooks:
+    """One call's full backward (pre-)hooks: the output identity node sees grad_output first (pre-hooks
+    may replace it); the input identity node then sees grad_input and calls the hooks with both."""
+
+    def __init__(self, module):
+        self.module = module
+        self.n_args = 0
+        self.positions = []
+        self.grad_outputs = None
+
+    def wrap_inputs(self, args):
+        self.n_args = len(args)
+        self.positions = [i for i, a in enumerate(args) if isinstance(a, Tensor) and a.requires_grad]
+        if not self.positions:
+            return args
+        # PyTorch reports zeros for the other tensor arguments (and None for non-tensors)
+        self.constants = [(i, a) for i, a in enumerate(args) if isinstance(a, Tensor) and not a.requires_grad]
+        outs = _BackwardHookFunction.apply(*[args[i] for i in self.positions], fn=self._on_inputs)
+        new = list(args)
+        for k, i in enumerate(self.positions):
+            _share_counter(args[i], outs[k])
+            new[i] = outs[k]
+        return tuple(new)
+
+    def wrap_outputs(self, out):
+        single = isinstance(out, Tensor)
+        items = [out] if single else list(out) if isinstance(out, (tuple, list)) else None
+        if items is None:
+            return out
+        pos = [i for i, o in enumerate(items) if isinstance(o, Tensor) and o.requires_grad]
+        if not pos:
+            return out
+        wrapped = _BackwardHookFunction.apply(*[items[i] for i in pos], fn=self._on_outputs)
+        for k, i in enumerate(pos):
+            _share_counter(items[i], wrapped[k])
+            items[i] = wrapped[k]
+        self.n_outputs = len(pos)
+        if single:
+            return items[0]
+        return type(out)(items) if isinstance(out, list) else tuple(items)
+
+    def _on_outputs(self, grads):
+        m = self.module.__dict__
+        gout = tuple(None if g is None else _wrap(g) for g in grads)
+        for hook in list(m["_backward_pre_hooks"].values()):
+            r = hook(self.module, gout)
+            if r is not None:
+                gout = tuple(r) if isinstance(r, (tuple, list)) else (r,)
+        self.grad_outputs = gout
+        if not self.positions:           # no input needs a gradient: the hooks run now, grad_input all None
+            for hook in list(m["_backward_hooks"].values()):
+                hook(self.module, (None,) * self.n_args, gout)
+        return tuple(None if g is None else g._data for g in gout)
+
+    def _on_inputs(self, grads):
+        grad_input = [None] * self.n_args
+        for g, i in zip(grads, self.positions):
+            grad_input[i] = None if g is None else _wrap(g)
+        for i, a in self.constants:
+            grad_input[i] = _wrap(xp_of(a._data).zeros_like(a._data))
+        for hook in list(self.module.__dict__["_backward_hooks"].values()):
+            r = hook(self.module, tuple(grad_input), self.grad_outputs)
+            if r is not None:
+                r = tuple(r) if isinstance(r, (tuple, list)) else (r,)
+                if len(r) != self.n_args:
+                    raise RuntimeError(f"a full backward hook of {type(self.module).__name__} returned "
+                                       f"{len(r)} gradients for {self.n_args} inputs")
+                grad_input = list(r)
+        return tuple(None if grad_input[i] is None else grad_input[i]._data for i in self.positions)
+
+
+def _share_counter(src, out):
+    out._version_counter = src._counter()

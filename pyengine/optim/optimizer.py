@@ -143,6 +143,9 @@ class Optimizer:
                 if grad.dtype != arr.dtype:
                     grad = grad.astype(arr.dtype)
                 self._update(group, arr, grad, self.state[p], _kernels_for(arr))
+                bump = getattr(p, "_bump_version", None)
+                if bump is not None:      # an in-place update, as PyTorch counts it: a graph that saved p sees it
+                    bump()
         return loss
 
     def _update(self, group, param, grad, state, kernels):  # pragma: no cover - abstract

@@ -66,15 +66,24 @@ def numeric_vjp(fn: Callable, inputs: Sequence[np.ndarray], grad_output: np.ndar
 
 def compare_grads(analytic: Sequence[np.ndarray], numeric: Sequence[np.ndarray], names: Sequence[str],
                   atol: float, rtol: float) -> None:
-    """Raises GradcheckError naming the input and the worst element when |a − n| > atol + rtol·|n|."""
+    """Raises GradcheckError naming the input and the worst element when |a − n| > atol + rtol·|n|, or
+    when either gradient holds a NaN or an infinity (a non-finite value never counts as a match)."""
     for name, a, n in zip(names, analytic, numeric):
         a = np.asarray(a, dtype=np.float64)
         n = np.asarray(n, dtype=np.float64)
         if a.shape != n.shape:
             raise GradcheckError(f"gradient of {name}: analytic shape {a.shape} != numeric shape {n.shape}")
+        for which, v in (("analytic", a), ("numeric", n)):
+            bad = ~np.isfinite(v)
+            if bad.any():
+                idx = np.unravel_index(int(np.argmax(bad)), v.shape)
+                raise GradcheckError(
+                    f"gradient of {name}: the {which} gradient is not finite at index "
+                    f"{tuple(int(i) for i in idx)}: analytic {float(a[idx])!r}, numeric {float(n[idx])!r} "
+                    f"({int(bad.sum())} of {v.size} elements not finite)")
         excess = np.abs(a - n) - (atol + rtol * np.abs(n))
-        if excess.size and np.max(excess) > 0 or not np.all(np.isfinite(a)):
-            idx = np.unravel_index(int(np.argmax(np.where(np.isfinite(a), excess, np.inf))), a.shape)
+        if excess.size and np.max(excess) > 0:
+            idx = np.unravel_index(int(np.argmax(excess)), a.shape)
             raise GradcheckError(
                 f"gradient of {name} differs at index {tuple(int(i) for i in idx)}: analytic {float(a[idx])!r}, "
                 f"numeric {float(n[idx])!r} (atol {atol}, rtol {rtol}; rel_error over the input {rel_error(a, n):.3e})")
@@ -169,7 +178,10 @@ def _tensor_mode(fn, inputs, wrt, eps, atol, rtol, seed, fast_mode, n_projection
     gs = [rng.standard_normal(o.shape) for o in outs]
     live = [(o, g) for o, g in zip(outs, gs) if o.requires_grad]
     if live:
-        _backward([o for o, _ in live], [Tensor(g) for _, g in live])
+        try:
+            _backward([o for o, _ in live], [Tensor(g) for _, g in live])
+        except RuntimeError as e:       # the engine refused a gradient (its shape) or a saved value changed
+            raise GradcheckError(f"backward failed: {e}") from e
     analytic = [t.grad._data if t.grad is not None else np.zeros_like(t._data) for _, t in checked]
     for _, t in checked:
         t.grad = None
@@ -210,7 +222,7 @@ def _tensor_mode(fn, inputs, wrt, eps, atol, rtol, seed, fast_mode, n_projection
             t._data[...] = s0
         numeric = (plus - minus) / (2 * eps)
         ana = float(sum(np.sum(a * d) for a, d in zip(analytic, dirs)))
-        if not abs(ana - numeric) <= atol + rtol * abs(numeric):
+        if not abs(ana - numeric) <= atol + rtol * abs(numeric):      # False for a NaN or inf on either side
             msg = (f"fast gradcheck: random projection {k} of the gradient differs: analytic {ana!r}, numeric "
                    f"{numeric!r} (atol {atol}, rtol {rtol})")
             if sum(t._data.size for _, t in checked) <= 4096:

@@ -134,7 +134,7 @@ def test_detect_anomaly_names_the_forward_op():
 def test_autograd_grad_returns_without_touching_grad():
     x = pe.tensor([1.0, 2.0], requires_grad=True)
     x.grad = pe.tensor([10.0, 10.0])
-    g = pe.autograd.grad((x * x).sum(), x)
+    (g,) = pe.autograd.grad((x * x).sum(), x)   # a tuple, one per input, as in torch
     assert g.tolist() == [2.0, 4.0] and x.grad.tolist() == [10.0, 10.0]
 
 

@@ -65,3 +65,38 @@ def test_gradcheck_module_checks_parameters_and_leaves_the_module_alone():
 def test_gradcheck_numpy_vjp_mode_still_works():
     fn = lambda a: np.sin(a)                                         # noqa: E731
     assert gradcheck(fn, [np.random.default_rng(0).standard_normal((3, 2))], vjp=lambda g, a: [g * np.cos(a)])
+
+
+def test_gradcheck_fails_on_nan_or_inf_in_either_gradient():
+    from pyengine.autograd import Function
+
+    class NanBackward(Function):          # right forward, a NaN in the analytic gradient
+        @staticmethod
+        def forward(ctx, x):
+            return x * 2
+
+        @staticmethod
+        def backward(ctx, g):
+            out = g * 2
+            out[0] = np.nan
+            return out
+
+    with pytest.raises(GradcheckError, match=r"analytic gradient is not finite at index \(0,\)"):
+        gradcheck(NanBackward.apply, [pe.randn(3, dtype=pe.float64, requires_grad=True)])
+    # numeric NaN: f(x) = sqrt(x) at x = 0 gives nan (0 - nan) in the central difference; analytic inf
+    with pytest.raises(GradcheckError, match="not finite"):
+        gradcheck(lambda a: a.sqrt(), [pe.tensor([0.0, 1.0], dtype=pe.float64, requires_grad=True)])
+
+    class NanAround(Function):             # finite at the sample point, NaN a step away: only numeric is NaN
+        @staticmethod
+        def forward(ctx, x):
+            return np.where(x == 1.0, x, np.nan)
+
+        @staticmethod
+        def backward(ctx, g):
+            return g
+
+    with pytest.raises(GradcheckError, match=r"the numeric gradient is not finite at index \(0,\)"):
+        gradcheck(NanAround.apply, [pe.ones(2, dtype=pe.float64, requires_grad=True)])
+    with pytest.raises(GradcheckError, match="not finite"):
+        gradcheck(lambda x: x * 2, [np.ones(2)], vjp=lambda g, x: g * np.array([2.0, np.inf]))

@@ -27,3 +27,10 @@ def test_readme_example_catches_a_wrong_backward():
     code = _example().replace("(g * (t - x / c * dt)).sum(axis=0)", "(g * t).sum(axis=0)")
     with pytest.raises(GradcheckError, match=r"gradient of parameter c differs at index"):
         exec(compile(code, "README-gradcheck-broken", "exec"), {})
+
+
+def test_readme_example_with_a_wrongly_shaped_gradient_names_the_function_and_input():
+    code = _example().replace("(g * (t - x / c * dt)).sum(axis=0)", "(g * (t - x / c * dt))")
+    with pytest.raises(GradcheckError, match=r"SoftClip.backward returned a gradient of shape \(8, 5\) for "
+                                             r"input 1 of shape \(5,\)"):
+        exec(compile(code, "README-gradcheck-shape", "exec"), {})

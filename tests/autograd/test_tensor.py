@@ -73,7 +73,7 @@ def test_properties_and_repr():
     assert t.shape == (2, 3) and t.ndim == 2 and t.device == "cpu" and t.dtype == np.float32
     assert t.T.shape == (3, 2) and t.numel() == 6 and t.size(1) == 3 and len(t) == 2
     assert "requires_grad=True" in repr(t)
-    assert "grad_fn=<mul>" in repr(t * 2)
+    assert "grad_fn=<MulBackward0>" in repr(t * 2)
     assert pe.tensor(3.5).item() == 3.5 and float(pe.tensor([2.0])) == 2.0
     with pytest.raises(ValueError, match="only one-element"):
         t.item()

@@ -1,0 +1,977 @@
+"""The autograd core: Tensor, Function, and the version counters that keep saved values honest.
+
+Tensor — an n-d array (NumPy on "cpu", CuPy on "cuda") in ``_data`` (never copied on wrap), with
+``requires_grad``, ``grad``, and for a result of a recorded op the producing node ``_grad_fn`` and
+which of its outputs it is (``_output_nr``). Leaves have ``_grad_fn`` None.
+
+Function — one differentiable op. ``forward``/``backward`` are static methods on raw arrays; an
+instance is both the ``ctx`` they receive and the graph node the engine visits. ``apply``:
+
+1. unwraps Tensor arguments and sets ``ctx.needs_input_grad`` (False everywhere under no_grad);
+2. runs ``forward`` and wraps its array(s) as Tensors (no ``__init__``: ``_wrap``);
+3. when grad mode is on and an input requires grad, records the node: ``next_edges[i]`` is
+   (producer node or leaf Tensor, output index, shape, dtype) for an input that requires grad, None
+   otherwise — the shape and dtype let the engine check every gradient backward returns;
+4. takes the version snapshot: every array the ctx holds (as an attribute, or in a tuple/list
+   attribute, or via ``save_for_backward``) that is, or is a view of, an input's or an output's
+   storage is recorded with that tensor's version. The engine compares before calling backward.
+
+Version counters follow PyTorch: every in-place op bumps the counter of the tensor it writes
+(``add_``, ``mul_``, ``__setitem__``, ``copy_``, ``zero_`` ... and ``+=``); a view shares its base's
+counter, and so does ``detach()``; ``.data`` and ``from_numpy`` start fresh counters. A counter is
+created lazily, the first time anything watches or writes the tensor, so inference allocates none.
+
+In-place ops on tensors in a graph are recorded as PyTorch records them: the op runs out of place
+on a copy of the old values, the result is written into the storage, and the tensor's history is
+rebased onto the new node (``s.mul_(2)`` then differentiates through the multiplication). An
+in-place op on a leaf that requires grad, or on a view that takes part in a graph, raises.
+"""
+from __future__ import annotations
+
+import traceback
+from collections import namedtuple
+
+import numpy as np
+
+from . import dtype as _dtype
+from .device import array_module, device_of_array, normalize_device
+from .generator import default_generator
+from .grad_mode import STATE
+from .hooks import RemovableHandle, hook_dict
+
+__all__ = ["Tensor", "Function", "VersionCounter"]
+
+_ndarray = np.ndarray
+
+
+class VersionCounter:
+    """How many times a storage has been modified in place; shared by a tensor and its views."""
+    __slots__ = ("version",)
+
+    def __init__(self, version=0):
+        self.version = version
+
+
+def _owner(a):
+    """The array that owns a's memory: a itself, or the base of a view (NumPy and CuPy collapse a view
+    of a view onto the owner)."""
+    b = a.base
+    return a if b is None else b
+
+
+def _wrap(a):
+    """A new graph-less Tensor around array a (no copy, no __init__)."""
+    t = Tensor.__new__(Tensor)
+    if type(a) is not _ndarray:
+        if isinstance(a, np.generic):
+            a = np.asarray(a)        # NumPy gives scalars for ops on 0-d arrays; a Tensor holds arrays
+        t._device = device_of_array(a)
+    else:
+        t._device = "cpu"
+    t._data = a
+    t.grad = None
+    t.requires_grad = False
+    t._grad_fn = None
+    t._output_nr = 0
+    t._version_counter = None
+    t._base = None
+    t._hooks = None
+    t._post_hooks = None
+    return t
+
+
+def _as_array(data, dtype):
+    """A new array from data (copied), with torch's dtype inference for Python numbers and lists."""
+    if isinstance(data, Tensor):
+        a = data._data
+        return a.astype(dtype) if dtype is not None and a.dtype != dtype else a.copy()
+    if hasattr(data, "__cuda_array_interface__") and hasattr(data, "astype"):
+        return data.astype(dtype) if dtype is not None else data.copy()
+    if dtype is None:
+        a = np.array(data)
+        if a.dtype == np.float64 and not isinstance(data, (np.ndarray, np.generic)):
+            a = a.astype(_dtype.get_default_dtype())   # Python floats become the default dtype, as in torch
+        elif a.dtype.kind in "iu" and not isinstance(data, (np.ndarray, np.generic)):
+            a = a.astype(np.int64)
+        elif a.dtype.kind not in "fiub":
+            raise TypeError(f"tensor: cannot make a tensor from data of dtype {a.dtype}")
+        return a
+    return np.array(data, dtype=dtype)
+
+
+def _move(a, device):
+    """Array a on device ('cpu' or 'cuda'); a itself when it is there already."""
+    if device == "cpu":
+        return a.get() if hasattr(a, "get") and not isinstance(a, np.ndarray) else a
+    return array_module(device).asarray(a)
+
+
+_max_result = namedtuple("max", ["values", "indices"])
+_min_result = namedtuple("min", ["values", "indices"])
+
+
+class Tensor:
+    __slots__ = ("_data", "grad", "requires_grad", "_grad_fn", "_output_nr", "_device", "_version_counter",
+                 "_base", "_hooks", "_post_hooks", "__weakref__")
+    __array_ufunc__ = None        # NumPy scalars on the left defer to our reflected operators
+    __array_priority__ = 1000
+
+    def __init__(self, data, dtype=None, device=None, requires_grad=False):
+        a = _as_array(data, _dtype.as_dtype(dtype))
+        self._data = a
+        self.grad = None
+        self._grad_fn = None
+        self._output_nr = 0
+        self._device = device_of_array(a)
+        self._version_counter = None
+        self._base = None
+        self._hooks = None
+        self._post_hooks = None
+        self.requires_grad = False
+        if requires_grad:
+            self.requires_grad_(True)
+        if device is not None and normalize_device(device) != self._device:
+            self._data = _move(self._data, normalize_device(device))
+            self._device = normalize_device(device)
+
+    @classmethod
+    def _make(cls, a):
+        return _wrap(a)
+
+    # ---- properties -------------------------------------------------------------------------
+    @property
+    def shape(self):
+        return self._data.shape
+
+    @property
+    def ndim(self):
+        return self._data.ndim
+
+    @property
+    def dtype(self):
+        return self._data.dtype
+
+    @property
+    def device(self):
+        return self._device
+
+    @property
+    def is_leaf(self):
+        return self._grad_fn is None
+
+    @property
+    def grad_fn(self):
+        return self._grad_fn
+
+    @property
+    def _version(self):
+        vc = self._version_counter
+        return 0 if vc is None else vc.version
+
+    @property
+    def data(self):
+        """The same storage as a tensor outside autograd, with its own version counter (PyTorch's
+        ``.data``: changes through it are invisible to the version checks)."""
+        return _wrap(self._data)
+
+    @data.setter
+    def data(self, value):
+        self._data = value._data if isinstance(value, Tensor) else value
+
+    @property
+    def T(self):
+        return self.permute(*reversed(range(self.ndim)))
+
+    @property
+    def mT(self):
+        return self.transpose(-2, -1)
+
+    def size(self, dim=None):
+        return self._data.shape if dim is None else self._data.shape[dim]
+
+    def dim(self):
+        return self._data.ndim
+
+    def numel(self):
+        return int(self._data.size)
+
+    def __len__(self):
+        if self._data.ndim == 0:
+            raise TypeError("len() of a 0-d tensor")
+        return self._data.shape[0]
+
+    def is_floating_point(self):
+        return self._data.dtype.kind == "f"
+
+    # ---- conversion -------------------------------------------------------------------------
+    def numpy(self):
+        """The storage as a NumPy array, shared (as torch's ``.detach().numpy()``)."""
+        if self._device != "cpu":
+            raise TypeError("numpy: tensor is on 'cuda'; call .cpu() first")
+        return self._data
+
+    def item(self):
+        if self._data.size != 1:
+            raise ValueError(f"item: only one-element tensors can be converted, got shape {tuple(self.shape)}")
+        return self._data.reshape(()).item() if self._device == "cpu" else self._data.item()
+
+    def tolist(self):
+        return self._data.tolist()
+
+    def __array__(self, dtype=None, copy=None):
+        a = self._data if self._device == "cpu" else self._data.get()
+        if dtype is not None and a.dtype != dtype:
+            return a.astype(dtype)
+        return a.copy() if copy else a
+
+    def __dlpack__(self, *args, **kwargs):
+        return self._data.__dlpack__(*args, **kwargs)
+
+    def __dlpack_device__(self):
+        return self._data.__dlpack_device__()
+
+    @property
+    def __cuda_array_interface__(self):
+        # only CUDA tensors have one: for a CPU tensor hasattr() is False, as for a NumPy array
+        if self._device != "cuda":
+            raise AttributeError("__cuda_array_interface__: the tensor is on cpu")
+        return self._data.__cuda_array_interface__
+
+    def __float__(self):
+        return float(self.item())
+
+    def __int__(self):
+        return int(self.item())
+
+    def __index__(self):
+        if self._data.dtype.kind not in "iu":
+            raise TypeError("only integer tensors can be used as an index")
+        return int(self.item())
+
+    def __bool__(self):
+        if self._data.size != 1:
+            raise ValueError(f"the truth value of a tensor of shape {tuple(self.shape)} is ambiguous")
+        return bool(self._data.reshape(()))
+
+    def __repr__(self):
+        body = np.array2string(np.asarray(self.__array__()), separator=", ", precision=4, prefix="tensor(")
+        extra = []
+        if self._data.dtype not in (np.float32, np.int64, np.bool_):
+            extra.append(f"dtype={self._data.dtype}")
+        if self._device != "cpu":
+            extra.append(f"device='{self._device}'")
+        if self._grad_fn is not None:
+            extra.append(f"grad_fn=<{self._grad_fn.backward_name}>")
+        elif self.requires_grad:
+            extra.append("requires_grad=True")
+        return "tensor(" + body + "".join(", " + e for e in extra) + ")"
+
+    __hash__ = object.__hash__
+
+    def __iter__(self):
+        if self._data.ndim == 0:
+            raise TypeError("iteration over a 0-d tensor")
+        return (self[i] for i in range(self._data.shape[0]))
+
+    # ---- autograd ---------------------------------------------------------------------------
+    def backward(self, gradient=None, retain_graph=False, grad=None):
+        """Accumulates d(self)/d(leaf) (times ``gradient``, alias ``grad``) into the .grad of every leaf that
+        requires grad. Without retain_graph the graph's saved values are freed as backward passes them."""
+        if gradient is None:
+            gradient = grad
+        if not self.requires_grad:
+            raise RuntimeError("backward: tensor does not require grad and has no grad_fn")
+        _engine.run_backward([self], [_engine.root_grad(self, gradient)], retain_graph)
+
+    def detach(self):
+        """The same storage outside the graph; shares the version counter (in-place changes through
+        either are seen by the version checks)."""
+        t = _wrap(self._data)
+        t._version_counter = self._counter()
+        return t
+
+    def detach_(self):
+        self._grad_fn = None
+        self.requires_grad = False
+        return self
+
+    def requires_grad_(self, requires_grad=True):
+        if requires_grad and self._data.dtype.kind not in "fc":
+            raise TypeError(f"requires_grad: only floating-point tensors can require grad, got {self._data.dtype}")
+        if not requires_grad and self._grad_fn is not None:
+            raise RuntimeError("requires_grad_(False) on a non-leaf tensor; use detach()")
+        self.requires_grad = bool(requires_grad)
+        return self
+
+    def retain_grad(self):
+        """Makes backward fill .grad of this non-leaf tensor too (leaves always get it)."""
+        if self._grad_fn is None:
+            if not self.requires_grad:
+                raise RuntimeError("retain_grad: tensor does not require grad")
+            return
+        node = self._grad_fn
+        if node._retained is None:
+            node._retained = {}
+        node._retained[self._output_nr] = self
+
+    @property
+    def retains_grad(self):
+        node = self._grad_fn
+        return node is not None and node._retained is not None and node._retained.get(self._output_nr) is self
+
+    def register_hook(self, hook):
+        """hook(grad) -> Tensor or None, called with this tensor's gradient each time backward computes it
+        (for a leaf: before it is accumulated into .grad); a returned Tensor replaces the gradient.
+        Returns a handle whose ``remove()`` unregisters the hook."""
+        if not self.requires_grad:
+            raise RuntimeError("cannot register a hook on a tensor that doesn't require gradient")
+        node = self._grad_fn
+        if node is None:
+            if self._hooks is None:
+                self._hooks = hook_dict()
+            hooks = self._hooks
+        else:
+            if node._tensor_hooks is None:
+                node._tensor_hooks = {}
+            hooks = node._tensor_hooks.get(self._output_nr)
+            if hooks is None:
+                hooks = node._tensor_hooks[self._output_nr] = hook_dict()
+        handle = RemovableHandle(hooks)
+        hooks[handle.id] = hook
+        return handle
+
+    def register_post_accumulate_grad_hook(self, hook):
+        """hook(tensor) -> None, called on a leaf right after backward has accumulated its .grad (once per
+        backward, when every gradient contribution to it has arrived). Returns a removable handle."""
+        if self._grad_fn is not None:
+            raise RuntimeError("post accumulate grad hooks cannot be registered on non-leaf tensors")
+        if not self.requires_grad:
+            raise RuntimeError("cannot register a hook on a tensor that doesn't require gradient")
+        if self._post_hooks is None:
+            self._post_hooks = hook_dict()
+        handle = RemovableHandle(self._post_hooks)
+        self._post_hooks[handle.id] = hook
+        return handle
+
+    # ---- version counter --------------------------------------------------------------------
+    def _counter(self):
+        vc = self._version_counter
+        if vc is None:
+            vc = self._version_counter = VersionCounter()
+        return vc
+
+    def _bump_version(self):
+        vc = self._version_counter
+        if vc is None:
+            self._version_counter = VersionCounter(1)
+        else:
+            vc.version += 1
+
+    # ---- dtype / device ---------------------------------------------------------------------
+    def to(self, *args, dtype=None, device=None, copy=False):
+        for a in args:
+            if isinstance(a, str) and a.split(":")[0] in ("cpu", "cuda"):
+                device = a
+            elif isinstance(a, Tensor):
+                dtype, device = a.dtype, a.device
+            else:
+                dtype = a
+        out = self
+        if device is not None:
+            dev = normalize_device(device)
+            if dev != self._device:
+                out = _ops.ToDevice.apply(out, dev)
+        if dtype is not None:
+            d = _dtype.as_dtype(dtype)
+            if d != out._data.dtype:
+                out = _ops.Cast.apply(out, d)
+        if copy and out is self:
+            out = self.clone()
+        return out
+
+    def cpu(self):
+        return self.to("cpu")
+
+    def cuda(self):
+        return self.to("cuda")
+
+    def type(self, dtype=None):
+        return str(self.dtype) if dtype is None else self.to(dtype)
+
+    def astype(self, dtype):
+        return self.to(dtype)
+
+    def float(self):
+        return self.to(np.float32)
+
+    def double(self):
+        return self.to(np.float64)
+
+    def half(self):
+        return self.to(np.float16)
+
+    def long(self):
+        return self.to(np.int64)
+
+    def int(self):
+        return self.to(np.int32)
+
+    def bool(self):
+        return self.to(np.bool_)
+
+    def clone(self):
+        return _ops.Clone.apply(self)
+
+    def contiguous(self):
+        if self._data.flags.c_contiguous:
+            return self
+        return _ops.Clone.apply(self)
+
+    def is_contiguous(self):
+        return bool(self._data.flags.c_contiguous)
+
+    # ---- in-place ---------------------------------------------------------------------------
+    def _inplace(self, what, fn, args, write):
+        """The one road of every in-place op. Outside a graph (grad mode off, or nothing involved
+        requires grad) ``write()`` changes the storage directly. Inside one, ``fn.apply(old, *args)``
+        runs out of place on a copy of the old values, its result is written into the storage and
+        this tensor's history moves onto the new node. Either way the version goes up by one."""
+        if STATE.grad_enabled and (self.requires_grad or any(isinstance(a, Tensor) and a.requires_grad
+                                                             for a in args)):
+            if self._grad_fn is None and self.requires_grad:
+                raise RuntimeError(f"{what}: a leaf Variable that requires grad is being used in an in-place "
+                                   "operation; do it under pyengine.no_grad() (or on .data)")
+            if self._base is not None:
+                base = self._base
+                if base._grad_fn is None and base.requires_grad:
+                    raise RuntimeError(f"{what}: a view of a leaf Variable that requires grad is being used in an "
+                                       "in-place operation")
+                raise RuntimeError(f"{what}: in-place operation on a view of another tensor inside an autograd "
+                                   "graph is not supported (the base's history would miss it); apply it "
+                                   "out of place, or to a .clone()")
+            old = _wrap(self._data.copy())
+            old.requires_grad, old._grad_fn, old._output_nr = self.requires_grad, self._grad_fn, self._output_nr
+            r = fn.apply(old, *args)
+            res = r._data
+            if res.shape != self._data.shape:
+                raise RuntimeError(f"{what}: output with shape {tuple(self.shape)} doesn't match the broadcast "
+                                   f"shape {tuple(res.shape)}")
+            _check_cast(what, res.dtype, self._data.dtype)
+            self._data[...] = res
+            self._grad_fn, self._output_nr, self.requires_grad = r._grad_fn, r._output_nr, r.requires_grad
+        else:
+            write()
+        self._bump_version()
+        return self
+
+    def _binary_(self, what, fn, ufunc, other):
+        def write():
+            o = other._data if isinstance(other, Tensor) else other
+            d = self._data
+            if d.dtype.kind != "f" or getattr(o, "dtype", d.dtype) != d.dtype:
+                _check_cast(what, _dtype.result_type(d, o) if ufunc is not np.divide else
+                            _dtype.get_default_dtype(), d.dtype)
+            ufunc(d, o, out=d, casting="unsafe")
+        return self._inplace(what, fn, (other,), write)
+
+    def add_(self, other, alpha=1):
+        if alpha != 1:
+            other = other * alpha
+        return self._binary_("add_", _ops.Add, np.add, other)
+
+    def sub_(self, other, alpha=1):
+        if alpha != 1:
+            other = other * alpha
+        return self._binary_("sub_", _ops.Sub, np.subtract, other)
+
+    def mul_(self, other):
+        return self._binary_("mul_", _ops.Mul, np.multiply, other)
+
+    def div_(self, other):
+        return self._binary_("div_", _ops.Div, np.divide, other)
+
+    def __iadd__(self, o):
+        return self._binary_("__iadd__", _ops.Add, np.add, o)
+
+    def __isub__(self, o):
+        return self._binary_("__isub__", _ops.Sub, np.subtract, o)
+
+    def __imul__(self, o):
+        return self._binary_("__imul__", _ops.Mul, np.multiply, o)
+
+    def __itruediv__(self, o):
+        return self._binary_("__itruediv__", _ops.Div, np.divide, o)
+
+    def clamp_(self, min=None, max=None):
+        def write():
+            np.clip(self._data, min, max, out=self._data)
+        return self._inplace("clamp_", _ops.Clamp, (min, max), write)
+
+    def _overwrite(self, what, value):
+        """Sets every element from value (an array, a Tensor or a number, broadcast to this shape)."""
+        def write():
+            v = value._data if isinstance(value, Tensor) else value
+            self._data[...] = v
+        return self._inplace(what, _ops.Overwrite, (value,), write)
+
+    def zero_(self):
+        return self._overwrite("zero_", 0)
+
+    def fill_(self, value):
+        return self._overwrite("fill_", value)
+
+    def uniform_(self, a=0.0, b=1.0):
+        return self._overwrite("uniform_", default_generator.rng.uniform(a, b, self._data.shape))
+
+    def normal_(self, mean=0.0, std=1.0):
+        return self._overwrite("normal_", default_generator.rng.normal(mean, std, self._data.shape))
+
+    def copy_(self, src):
+        s = src._data if isinstance(src, Tensor) else np.asarray(src)
+        try:
+            ok = np.broadcast_shapes(s.shape, self._data.shape) == self._data.shape
+        except ValueError:
+            ok = False
+        if not ok:
+            raise ValueError(f"copy_: source of shape {tuple(s.shape)} does not broadcast to "
+                             f"{tuple(self.shape)}")
+
+        def write():
+            np.copyto(self._data, np.broadcast_to(_move(s, self._device), self._data.shape), casting="unsafe")
+        return self._inplace("copy_", _ops.Overwrite, (src if isinstance(src, Tensor) else s,), write)
+
+    def __setitem__(self, idx, value):
+        idx = _ops.index_arrays(idx)
+
+        def write():
+            self._data[idx] = value._data if isinstance(value, Tensor) else value
+        return self._inplace("__setitem__", _ops.IndexPut, (value, idx), write)
+
+    # ---- arithmetic -------------------------------------------------------------------------
+    def __add__(self, o):
+        return _ops.Add.apply(self, o)
+
+    def __radd__(self, o):
+        return _ops.Add.apply(o, self)
+
+    def __sub__(self, o):
+        return _ops.Sub.apply(self, o)
+
+    def __rsub__(self, o):
+        return _ops.Sub.apply(o, self)
+
+    def __mul__(self, o):
+        return _ops.Mul.apply(self, o)
+
+    def __rmul__(self, o):
+        return _ops.Mul.apply(o, self)
+
+    def __truediv__(self, o):
+        return _ops.Div.apply(self, o)
+
+    def __rtruediv__(self, o):
+        return _ops.Div.apply(o, self)
+
+    def __pow__(self, o):
+        return _ops.Pow.apply(self, o)
+
+    def __rpow__(self, o):
+        return _ops.Pow.apply(o, self)
+
+    def __matmul__(self, o):
+        if not isinstance(o, Tensor):
+            o = Tensor(o, dtype=self.dtype)
+        return _ops.MatMul.apply(self, o)
+
+    def __rmatmul__(self, o):
+        return _ops.MatMul.apply(Tensor(o, dtype=self.dtype), self)
+
+    def __neg__(self):
+        return _ops.Neg.apply(self)
+
+    def __pos__(self):
+        return self
+
+    def __abs__(self):
+        return _ops.Abs.apply(self)
+
+    def add(self, o):
+        return _ops.Add.apply(self, o)
+
+    def sub(self, o):
+        return _ops.Sub.apply(self, o)
+
+    def mul(self, o):
+        return _ops.Mul.apply(self, o)
+
+    def div(self, o):
+        return _ops.Div.apply(self, o)
+
+    def pow(self, o):
+        return _ops.Pow.apply(self, o)
+
+    def neg(self):
+        return _ops.Neg.apply(self)
+
+    def matmul(self, o):
+        return self.__matmul__(o)
+
+    # comparisons: no gradient
+    def _cmp(self, o, f):
+        return _wrap(f(self._data, o._data if isinstance(o, Tensor) else o))
+
+    def __eq__(self, o):
+        return self._cmp(o, np.equal)
+
+    def __ne__(self, o):
+        return self._cmp(o, np.not_equal)
+
+    def __lt__(self, o):
+        return self._cmp(o, np.less)
+
+    def __le__(self, o):
+        return self._cmp(o, np.less_equal)
+
+    def __gt__(self, o):
+        return self._cmp(o, np.greater)
+
+    def __ge__(self, o):
+        return self._cmp(o, np.greater_equal)
+
+    def eq(self, o):
+        return self._cmp(o, np.equal)
+
+    def ne(self, o):
+        return self._cmp(o, np.not_equal)
+
+    def lt(self, o):
+        return self._cmp(o, np.less)
+
+    def le(self, o):
+        return self._cmp(o, np.less_equal)
+
+    def gt(self, o):
+        return self._cmp(o, np.greater)
+
+    def ge(self, o):
+        return self._cmp(o, np.greater_equal)
+
+    def __invert__(self):
+        return _wrap(~self._data)
+
+    def __and__(self, o):
+        return self._cmp(o, np.logical_and if self.dtype == np.bool_ else np.bitwise_and)
+
+    def __or__(self, o):
+        return self._cmp(o, np.logical_or if self.dtype == np.bool_ else np.bitwise_or)
+
+    # ---- unary maths ------------------------------------------------------------------------
+    def exp(self):
+        return _ops.Exp.apply(self)
+
+    def log(self):
+        return _ops.Log.apply(self)
+
+    def sqrt(self):
+        return _ops.Sqrt.apply(self)
+
+    def abs(self):
+        return _ops.Abs.apply(self)
+
+    def clamp(self, min=None, max=None):
+        return _ops.Clamp.apply(self, min, max)
+
+    def clip(self, min=None, max=None):
+        return _ops.Clamp.apply(self, min, max)
+
+    def relu(self):
+        return _activation.relu(self)
+
+    def sigmoid(self):
+        return _activation.sigmoid(self)
+
+    def tanh(self):
+        return _activation.tanh(self)
+
+    def softmax(self, dim=-1):
+        return _softmax.softmax(self, dim)
+
+    def log_softmax(self, dim=-1):
+        return _softmax.log_softmax(self, dim)
+
+    # ---- reductions -------------------------------------------------------------------------
+    def sum(self, dim=None, keepdim=False, axis=None):
+        return _ops.Sum.apply(self, dim if axis is None else axis, keepdim)
+
+    def mean(self, dim=None, keepdim=False, axis=None):
+        return _ops.Mean.apply(self, dim if axis is None else axis, keepdim)
+
+    def var(self, dim=None, keepdim=False, unbiased=True, axis=None, correction=None):
+        c = (1 if unbiased else 0) if correction is None else correction
+        return _ops.Var.apply(self, dim if axis is None else axis, keepdim, c)
+
+    def std(self, dim=None, keepdim=False, unbiased=True, axis=None):
+        return self.var(dim, keepdim, unbiased, axis).sqrt()
+
+    def max(self, dim=None, keepdim=False, axis=None):
+        """max() -> the largest value; max(dim) -> (values, indices) along dim (PyTorch's named tuple);
+        max(other_tensor) -> the element-wise maximum."""
+        return self._extreme(_ops.Max, _ops.MaxAlong, _max_result, dim if axis is None else axis, keepdim)
+
+    def min(self, dim=None, keepdim=False, axis=None):
+        """min() -> the smallest value; min(dim) -> (values, indices); min(other_tensor) -> element-wise."""
+        return self._extreme(_ops.Min, _ops.MinAlong, _min_result, dim if axis is None else axis, keepdim)
+
+    def _extreme(self, full, along, result, dim, keepdim):
+        if isinstance(dim, Tensor):
+            return _ops.Where.apply((self._data >= dim._data) if full is _ops.Max else (self._data <= dim._data),
+                                    self, dim)
+        if dim is None or isinstance(dim, (tuple, list)):
+            return full.apply(self, dim, keepdim)
+        return result(*along.apply(self, dim, keepdim))
+
+    def argmax(self, dim=None, keepdim=False, axis=None):
+        ax = dim if axis is None else axis
+        return _wrap(np.asarray(self._data.argmax(axis=ax, keepdims=keepdim)).astype(np.int64))
+
+    def argmin(self, dim=None, keepdim=False, axis=None):
+        ax = dim if axis is None else axis
+        return _wrap(np.asarray(self._data.argmin(axis=ax, keepdims=keepdim)).astype(np.int64))
+
+    def norm(self, p=2):
+        if p == 2:
+            return (self * self).sum().sqrt()
+        return (self.abs() ** p).sum() ** (1.0 / p)
+
+    def all(self):
+        return _wrap(np.asarray(self._data.all()))
+
+    def any(self):
+        return _wrap(np.asarray(self._data.any()))
+
+    # ---- shape ------------------------------------------------------------------------------
+    def reshape(self, *shape):
+        if len(shape) == 1 and isinstance(shape[0], (tuple, list)):
+            shape = tuple(shape[0])
+        return _ops.Reshape.apply(self, shape)
+
+    def view(self, *shape):
+        return self.reshape(*shape)
+
+    def view_as(self, other):
+        return self.reshape(other.shape)
+
+    def flatten(self, start_dim=0, end_dim=-1):
+        s = self._data.shape
+        if not s:
+            return self.reshape(1)
+        a, b = start_dim % len(s), end_dim % len(s)
+        n = 1
+        for d in s[a:b + 1]:
+            n *= d
+        return self.reshape(s[:a] + (n,) + s[b + 1:])
+
+    def squeeze(self, dim=None):
+        s = self._data.shape
+        if dim is None:
+            return self.reshape(tuple(d for d in s if d != 1))
+        dim = dim % len(s) if s else 0
+        if s and s[dim] == 1:
+            return self.reshape(s[:dim] + s[dim + 1:])
+        return self
+
+    def unsqueeze(self, dim):
+        s = self._data.shape
+        dim = dim % (len(s) + 1)
+        return self.reshape(s[:dim] + (1,) + s[dim:])
+
+    def transpose(self, dim0, dim1):
+        p = list(range(self._data.ndim))
+        p[dim0], p[dim1] = p[dim1], p[dim0]
+        return _ops.Permute.apply(self, tuple(p))
+
+    def t(self):
+        if self.ndim > 2:
+            raise ValueError(f"t: expects a tensor with <= 2 dimensions, got shape {tuple(self.shape)}")
+        return self.T
+
+    def permute(self, *dims):
+        if len(dims) == 1 and isinstance(dims[0], (tuple, list)):
+            dims = tuple(dims[0])
+        return _ops.Permute.apply(self, tuple(dims))
+
+    def expand(self, *shape):
+        if len(shape) == 1 and isinstance(shape[0], (tuple, list)):
+            shape = tuple(shape[0])
+        return _ops.Expand.apply(self, shape)
+
+    def expand_as(self, other):
+        return self.expand(other.shape)
+
+    def __getitem__(self, idx):
+        return _ops.Index.apply(self, _ops.index_arrays(idx))
+
+
+def _check_cast(what, src, dst):
+    """An in-place op may not lower a tensor's category (PyTorch: a float result into an int tensor raises)."""
+    if _dtype.category(src) > _dtype.category(dst):
+        raise RuntimeError(f"{what}: result type {src} can't be cast to the desired output type {dst}")
+
+
+def _camel(name):
+    return "".join(p[:1].upper() + p[1:] for p in name.split("_"))
+
+
+class Function:
+    """Base class of every differentiable op (see the module docstring); users subclass it too."""
+    __slots__ = ("needs_input_grad", "next_edges", "n_outputs", "_saved", "_retained", "_tensor_hooks",
+                 "forward_stack", "__dict__", "__weakref__")
+    name = None           # forward op name in error messages; defaults to the class name
+    is_view = False       # output 0 may share input 0's storage (reshape, permute, slicing, expand)
+
+    @classmethod
+    def apply(cls, *args, **kwargs):
+        ctx = object.__new__(cls)
+        enabled = STATE.grad_enabled
+        raw = []
+        needs = []
+        track = False
+        tensors = False
+        for a in args:
+            if isinstance(a, Tensor):
+                tensors = True
+                raw.append(a._data)
+                r = a.requires_grad and enabled
+                needs.append(r)
+                if r:
+                    track = True
+            else:
+                raw.append(a)
+                needs.append(False)
+        if not tensors:
+            raise TypeError(f"{cls.op_name()}: input must be a pyengine.Tensor, got "
+                            f"{type(args[0]).__name__ if args else 'no arguments'}")
+        ctx.needs_input_grad = tuple(needs)
+        out = cls.forward(ctx, *raw, **kwargs)
+        if type(out) is tuple:
+            outs = tuple([_wrap(o) for o in out])
+        else:
+            outs = (_wrap(out),)
+        if cls.is_view:
+            _share_storage(args[0], outs[0])
+        if track:
+            _record(ctx, args, needs, outs)
+        return outs if type(out) is tuple else outs[0]
+
+    def save_for_backward(self, *arrays):
+        """Keeps arrays for backward (read back as ``ctx.saved_tensors``); checked by the version counters
+        like any array the ctx holds."""
+        self.__dict__["saved_tensors"] = arrays
+
+    @staticmethod
+    def forward(ctx, *args, **kwargs):
+        raise NotImplementedError
+
+    @staticmethod
+    def backward(ctx, *grad_outputs):
+        raise NotImplementedError
+
+    @classmethod
+    def op_name(cls) -> str:
+        return cls.name or cls.__name__
+
+    @property
+    def backward_name(self):
+        """The grad_fn's name as PyTorch prints it: <MulBackward0>, <SoftClipBackward> for a user op."""
+        n = getattr(self, "torch_name", None)
+        if n:
+            return n
+        if type(self).name is None:
+            return type(self).__name__ + "Backward"
+        return _camel(type(self).name) + "Backward0"
+
+    @property
+    def next_functions(self):
+        """((node or AccumulateGrad or None, output index), ...) per input, as PyTorch's grad_fn has."""
+        edges = getattr(self, "next_edges", None) or ()
+        return tuple((None, 0) if e is None else
+                     ((_AccumulateGrad(e[0]), 0) if isinstance(e[0], Tensor) else (e[0], e[1])) for e in edges)
+
+    def __repr__(self):
+        return f"<{self.backward_name} object at {hex(id(self))}>"
+
+
+class _AccumulateGrad:
+    """What ``next_functions`` shows for a leaf: the node that would accumulate its gradient."""
+    __slots__ = ("variable",)
+    next_functions = ()
+
+    def __init__(self, variable):
+        self.variable = variable
+
+    def __repr__(self):
+        return f"<AccumulateGrad object at {hex(id(self))}>"
+
+
+def _share_storage(src, out):
+    """out (a result of a view op) shares src's version counter and base when it shares src's memory."""
+    if isinstance(src, Tensor) and _owner(out._data) is _owner(src._data):
+        out._version_counter = src._counter()
+        out._base = src._base if src._base is not None else src
+
+
+def _record(ctx, args, needs, outs):
+    """Makes ctx the graph node of outs: edges, outputs' grad_fn, and the version snapshot."""
+    edges = []
+    for a, r in zip(args, needs):
+        if r:
+            fn = a._grad_fn
+            d = a._data
+            edges.append((a, 0, d.shape, d.dtype) if fn is None else (fn, a._output_nr, d.shape, d.dtype))
+        else:
+            edges.append(None)
+    ctx.next_edges = edges
+    ctx.n_outputs = len(outs)
+    ctx._retained = None
+    ctx._tensor_hooks = None
+    i = 0
+    for t in outs:
+        if t._data.dtype.kind in "fc":
+            t.requires_grad = True
+            t._grad_fn = ctx
+            t._output_nr = i
+        i += 1
+    ctx._saved = _snapshot(ctx, args, outs) if ctx.__dict__ else ()
+    if STATE.anomaly:               # remember where the forward ran, for the backward's error
+        ctx.forward_stack = traceback.extract_stack()[:-2]
+
+
+def _snapshot(ctx, args, outs):
+    """(counter, version, 'input'/'output', index, shape) for each input or output whose storage an
+    attribute of ctx holds (the array itself, a view of it, or one inside a tuple/list attribute)."""
+    owners = {}
+    cuda = False
+    for i, a in enumerate(args):
+        if isinstance(a, Tensor):
+            owners.setdefault(id(_owner(a._data)), ("input", i, a))
+            cuda = cuda or a._device != "cpu"
+    for i, t in enumerate(outs):
+        owners.setdefault(id(_owner(t._data)), ("output", i, t))
+    saved = []
+    for v in ctx.__dict__.values():
+        for s in (v if type(v) is tuple or type(v) is list else (v,)):
+            if isinstance(s, _ndarray) or cuda and hasattr(s, "__cuda_array_interface__"):
+                hit = owners.pop(id(_owner(s)), None)
+                if hit is not None:
+                    kind, i, t = hit
+                    vc = t._counter()
+                    saved.append((vc, vc.version, kind, i, t._data.shape))
+    return tuple(saved)
+
+
+# The ops Tensor's methods call are Functions, defined after (and on top of) this module; bound here,
+# at the end, so that either module may be imported first.
+from . import engine as _engine  # noqa: E402
+from . import ops as _ops  # noqa: E402
+from . import activation as _activation  # noqa: E402
+from . import softmax as _softmax  # noqa: E402

@@ -1,0 +1,131 @@
+"""2-D pooling as autograd Functions: max and average pooling over the device's kernels
+(pyengine.kernels.cpu / .cuda ``max_pool2d_*``, ``avg_pool2d_*``, ``global_avg_pool2d_*``), and
+adaptive average pooling for sizes that do not divide, in NumPy.
+
+input (N, C, H, W) -> (N, C, OH, OW), OH = (H + 2·pad − dil·(k − 1) − 1) // stride + 1 (ceil_mode
+rounds up). Max pooling keeps the flat h·W + w index of each window's maximum (the first among ties,
+as PyTorch), and its backward routes each gradient to that index only.
+"""
+from __future__ import annotations
+
+from .core import Function, _wrap
+from .device import kernels_of, xp_of
+
+__all__ = ["MaxPool2d", "AvgPool2d", "GlobalAvgPool2d", "AdaptiveAvgPool2d", "max_pool2d", "avg_pool2d",
+           "global_avg_pool2d", "adaptive_avg_pool2d"]
+
+
+def _pair(v):
+    return (v, v) if isinstance(v, int) else tuple(v)
+
+
+class MaxPool2d(Function):
+    name = "max_pool2d"
+    torch_name = "MaxPool2DWithIndicesBackward0"
+
+    @staticmethod
+    def forward(ctx, x, kernel_size, stride, padding=0, dilation=1, ceil_mode=False):
+        K = kernels_of(x)
+        y, idx = K.max_pool2d_forward(x, kernel_size, stride, padding, dilation, ceil_mode)
+        ctx.idx, ctx.shape, ctx.K = idx, x.shape, K
+        return y
+
+    @staticmethod
+    def backward(ctx, g):
+        return ctx.K.max_pool2d_backward_input(g, ctx.idx, ctx.shape)
+
+
+def max_pool2d(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False, return_indices=False):
+    """input (N, C, H, W) -> (N, C, OH, OW); stride defaults to kernel_size. With return_indices, also
+    the flat h·W+w position of each maximum in its input plane (int64)."""
+    if stride is None or (isinstance(stride, (list, tuple)) and len(stride) == 0):
+        stride = kernel_size
+    if return_indices:
+        K = kernels_of(input._data)
+        y = MaxPool2d.apply(input, kernel_size, stride, padding, dilation, ceil_mode)
+        idx = y._grad_fn.idx if y._grad_fn is not None else \
+            K.max_pool2d_forward(input._data, kernel_size, stride, padding, dilation, ceil_mode)[1]
+        return y, _wrap(idx)
+    return MaxPool2d.apply(input, kernel_size, stride, padding, dilation, ceil_mode)
+
+
+class AvgPool2d(Function):
+    name = "avg_pool2d"
+
+    @staticmethod
+    def forward(ctx, x, kernel_size, stride, padding=0, ceil_mode=False, count_include_pad=True):
+        K = kernels_of(x)
+        ctx.args = (x.shape, kernel_size, stride, padding, ceil_mode, count_include_pad)
+        ctx.K = K
+        return K.avg_pool2d_forward(x, kernel_size, stride, padding, ceil_mode, count_include_pad)
+
+    @staticmethod
+    def backward(ctx, g):
+        return ctx.K.avg_pool2d_backward_input(g, *ctx.args)
+
+
+def avg_pool2d(input, kernel_size, stride=None, padding=0, ceil_mode=False, count_include_pad=True):
+    """input (N, C, H, W) -> (N, C, OH, OW), OH = (H + 2·pad − k) // stride + 1."""
+    if stride is None:
+        stride = kernel_size
+    return AvgPool2d.apply(input, kernel_size, stride, padding, ceil_mode, count_include_pad)
+
+
+class GlobalAvgPool2d(Function):
+    name = "global_avg_pool2d"
+    torch_name = "MeanBackward1"
+
+    @staticmethod
+    def forward(ctx, x):
+        K = kernels_of(x)
+        ctx.shape, ctx.K = x.shape, K
+        return K.global_avg_pool2d_forward(x)
+
+    @staticmethod
+    def backward(ctx, g):
+        return ctx.K.global_avg_pool2d_backward_input(g, ctx.shape)
+
+
+def global_avg_pool2d(input):
+    """input (N, C, H, W) -> (N, C, 1, 1), the mean over each plane."""
+    return GlobalAvgPool2d.apply(input)
+
+
+class AdaptiveAvgPool2d(Function):
+    """Output cell (i, j) averages rows floor(i·H/OH) .. ceil((i+1)·H/OH) and the same for columns."""
+    name = "adaptive_avg_pool2d"
+
+    @staticmethod
+    def forward(ctx, x, oh, ow):
+        H, W = x.shape[2:]
+        rows = [(i * H // oh, -(-(i + 1) * H // oh)) for i in range(oh)]
+        cols = [(j * W // ow, -(-(j + 1) * W // ow)) for j in range(ow)]
+        y = xp_of(x).empty(x.shape[:2] + (oh, ow), x.dtype)
+        for i, (r0, r1) in enumerate(rows):
+            for j, (c0, c1) in enumerate(cols):
+                y[:, :, i, j] = x[:, :, r0:r1, c0:c1].mean(axis=(2, 3))
+        ctx.shape, ctx.rows, ctx.cols = x.shape, rows, cols
+        return y
+
+    @staticmethod
+    def backward(ctx, g):
+        gx = xp_of(g).zeros(ctx.shape, g.dtype)
+        for i, (r0, r1) in enumerate(ctx.rows):
+            for j, (c0, c1) in enumerate(ctx.cols):
+                gx[:, :, r0:r1, c0:c1] += (g[:, :, i, j] / ((r1 - r0) * (c1 - c0)))[:, :, None, None]
+        return gx
+
+
+def adaptive_avg_pool2d(input, output_size):
+    """input (N, C, H, W) -> (N, C, OH, OW) for output_size (OH, OW) (None keeps that size)."""
+    if input.ndim != 4:
+        raise ValueError(f"adaptive_avg_pool2d: expects input of shape (N, C, H, W), got {tuple(input.shape)}")
+    oh, ow = _pair(output_size)
+    H, W = input.shape[2:]
+    oh, ow = oh or H, ow or W
+    if (oh, ow) == (1, 1):
+        return global_avg_pool2d(input)
+    if H % oh == 0 and W % ow == 0:
+        k = (H // oh, W // ow)
+        return avg_pool2d(input, k, k)
+    return AdaptiveAvgPool2d.apply(input, oh, ow)
