@@ -1,13 +1,20 @@
 """A character-level LSTM that learns from the Python standard library's own source code and then
 writes new "Python" one character at a time — the classic LSTM-on-source-code demo.
 
-    python examples/char_lstm.py [--iterations 1000] [--hidden 256]   (about 75 s of CPU time)
+    python examples/char_lstm.py [--iterations 1000] [--hidden 256]
+
+It takes about 34 s of CPU time on one thread of the project's 2-core machine (measured with
+OMP_NUM_THREADS=1: 33.6 s user time). The wall time depends on what else runs: 5 min 22 s at a
+load average of 19, when this process got a tenth of a core. On a busy machine start it with
+OMP_NUM_THREADS=1 (see the README's note on threads).
 
 Every machine with Python has the training text. The network: one-hot characters → LSTM →
 Linear → softmax over the vocabulary, trained with Adam on random 64-character windows
 (truncated back-propagation through time), then sampled with a temperature. After 1,000
 iterations (loss about 1.4) it writes indented comment lines, `self.` attribute calls and `elif`
-branches that look like the standard library at a glance.
+branches that look like the standard library at a glance. Sampling never makes a run of spaces
+longer than the longest in the training text (66): a small model at a low temperature otherwise
+falls into runs of hundreds of spaces, its likeliest character.
 """
 import argparse
 import os
@@ -85,8 +92,7 @@ for it in range(1, args.iterations + 1):
         print(f"iteration {it:>5}  loss {loss.item():.3f}  ({time.perf_counter() - t0:.0f} s)", flush=True)
 
 
-# The longest run of spaces in the training text: a sample never makes a longer one (a small
-# model at a low temperature otherwise falls into runs of hundreds of spaces, its likeliest character).
+# The longest run of spaces in the training text: a sample never makes a longer one.
 longest_spaces = max((len(run) for run in re.findall(" +", text)), default=0)
 
 

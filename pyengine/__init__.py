@@ -3,6 +3,7 @@
 Kernels on NumPy arrays: ``pyengine.kernels.cpu`` (C++), ``pyengine.reference`` (NumPy oracle).
 Tensors with autograd: ``pyengine.tensor``, ``pyengine.nn``, ``pyengine.autograd``.
 """
+from . import _compiled  # noqa: F401  (first: it decides whether the Cython-compiled core is imported)
 from . import cuda
 from ._runtime import (__version__, are_deterministic_algorithms_enabled, cpu_isa, get_num_threads, info,
                        set_num_threads, use_deterministic_algorithms)

@@ -1,4 +1,5 @@
-"""The pyengine command line: `info`, `demo`, and the training workflow `train`, `evaluate`, `predict`.
+"""The pyengine command line: `info`, `demo`, and the training workflow `train`, `evaluate`, `predict`,
+`export` (ONNX, and int8 model files that `evaluate` and `predict` run too).
 
 `pyengine train` with no arguments trains the digit CNN with sgdm (learning rate 0.01, dropped
 ×0.1 after 4 epochs; 6 epochs of mini-batches of 32) on the embedded MNIST sample split 75/25
@@ -331,7 +332,13 @@ def _train_model(args, data, device, callbacks=(), quiet=False, progress="auto")
     history = fit(model, loader, nn.CrossEntropyLoss(), opt, epochs=args.epochs, batch_size=args.batch_size,
                   validation_data=(vx, vy), validation_frequency=args.validation_frequency,
                   patience=args.patience, scheduler=sched, grad_clip=args.grad_clip, callbacks=list(callbacks),
-                  progress=progress if not quiet else False, seed=args.seed, shuffle=args.shuffle, device=device)
+                  progress=progress if not quiet else False, seed=args.seed, shuffle=args.shuffle, device=device,
+                  checkpoint_dir=getattr(args, "checkpoint_dir", None),
+                  checkpoint_frequency=getattr(args, "checkpoint_frequency", 1),
+                  checkpoint_frequency_unit=getattr(args, "checkpoint_frequency_unit", "epoch"),
+                  resume_from=args.checkpoint_dir if getattr(args, "resume", False) else None,
+                  execution_environment=args.execution_environment
+                  if args.execution_environment in ("parallel", "multi-gpu") else None)
     return model, history
 
 
@@ -347,13 +354,30 @@ def _dataset_name(data_meta) -> str:
 
 
 def _cmd_train(args) -> int:
+    from .distributed import launch
     from .io import save
     from .train.callbacks import CSVLogger, TensorBoardLogger, tensorboard_writer_class
 
+    world = launch.world_size_from_env()
+    if args.nproc > 1 and args.execution_environment not in (None, "parallel", "multi-gpu"):
+        raise UsageError(f"--nproc {args.nproc} is data-parallel training: --execution-environment must be "
+                         f"parallel or multi-gpu (or left out), not {args.execution_environment}")
+    if args.nproc > 1 and world == 1:               # start the ranks: this command again, N times
+        env = [] if args.execution_environment else ["--execution-environment", "parallel"]
+        return launch.relaunch(args.nproc, getattr(args, "argv", sys.argv[1:]), env)
+    main_rank = launch.rank_from_env() == 0
+    if world > 1:                                   # one rank of `mpiexec -n N pyengine train`
+        if args.execution_environment is None:
+            args.execution_environment = "multi-gpu" if args.device == "cuda" else "parallel"
+            args.device = "cpu"
+        if not main_rank:                           # rank 0 alone prints and writes
+            args.quiet, args.no_plot, args.log_dir = True, True, None
     t0 = time.perf_counter()
+    if args.resume and args.checkpoint_dir is None:
+        raise UsageError("--resume needs --checkpoint-dir DIR (the folder of the checkpoints to continue from)")
     _set_threads(args)
     device = _check_device(args)
-    created = _prepare_output(args.output)
+    created = _prepare_output(args.output) if main_rank else []
     done = False
     try:
         if args.log_dir is not None:
@@ -382,6 +406,8 @@ def _cmd_train(args) -> int:
         model_path = os.path.join(args.output, MODEL_FILE)
         meta = {"classes": classes, "data": data_meta, "solver": args.solver, "lr": args.lr, "epochs": args.epochs,
                 "batch_size": args.batch_size, "val_accuracy": val_acc, "train_seconds": round(train_s, 2)}
+        if not main_rank:
+            return 0
         save(model, model_path, metadata=meta)
         plot_note = ""
         if not args.no_plot:
@@ -559,6 +585,15 @@ def _load_model(path):
     arrays, meta = load_file(path, with_metadata=True)
     arch = meta.get("architecture")
     known = {cls.__name__: key for key, cls in MODELS.items()}
+    from .quantization import is_quantized_file
+    if is_quantized_file(meta) and arch in known:     # an int8 model written by `pyengine export --int8`
+        from .quantization import load_quantized
+        try:
+            model, meta = load_quantized(path)
+            model.config = json.loads(meta.get("config", "{}"))
+        except (TypeError, ValueError) as exc:
+            raise UsageError(f"{path}: its int8 model is unreadable ({exc})") from None
+        return model, meta
     if arch not in known:
         raise UsageError(f"{path} holds a {arch or 'model of unknown architecture'}; accepted: models written "
                          f"by `pyengine train` ({', '.join(MODELS)})")
@@ -681,6 +716,57 @@ def _cmd_predict(args) -> int:
         top = np.argsort(p)[::-1][:3]
         alts = ", ".join(f"{classes[i]} {100 * p[i]:.1f}%" for i in top[1:])
         print(f"{name}: {classes[k]} ({100 * p[k]:.1f}%; next: {alts})")
+    return 0
+
+
+def _cmd_export(args) -> int:
+    """--int8: quantize (calibrated on training images) and write an int8 model file; --onnx: write
+    ONNX (the int8 QDQ graph with --int8, else the float graph)."""
+    import numpy as np
+
+    from . import quantization as Q
+    from .io import load_file
+    from .tensor import tensor
+
+    if not args.int8 and not args.onnx:
+        raise UsageError("export: say what to write: --int8 (an int8 model file) and/or --onnx PATH")
+    _, meta = load_file(args.model_file, with_metadata=True) if os.path.exists(args.model_file) else (None, {})
+    if Q.is_quantized_file(meta):
+        raise UsageError(f"{args.model_file} is already an int8 model; export the float model it came from")
+    model, meta = _load_model(args.model_file)
+    cfg = model.config
+    shape = (cfg["in_channels"], *cfg["image_size"])
+    stem = os.path.splitext(args.model_file)[0]
+    if args.int8:
+        data_meta = json.loads(meta.get("data", "{}"))
+        args.data = {"mnist-sample": "digits", "sklearn": "sklearn"}.get(data_meta.get("source"),
+                                                                          data_meta.get("source", "digits"))
+        args.root = data_meta.get("root") if args.data in ("mnist", "folder") else None
+        args.seed, args.val_fraction = data_meta.get("seed", 0), data_meta.get("val_fraction", 0.25)
+        args.download, args.image_size = False, None
+        (tx, _), (vx, vy), _, _ = _load_data(args)
+        qmodel = Q.quantize(model, tx[:args.calibration], Q.get_default_qconfig(args.observer))
+        from .autograd.grad_mode import inference_mode
+        with inference_mode():
+            acc_f = float((model(tensor(vx)).numpy().argmax(1) == vy).mean())
+            acc_q = float((qmodel(tensor(vx)).numpy().argmax(1) == vy).mean())
+        out = args.output or stem + "-int8.safetensors"
+        extra = {k: meta[k] for k in ("data", "classes") if k in meta}
+        Q.save_quantized(qmodel, model, out, shape, extra)
+        print(f"validation accuracy: float32 {100 * acc_f:.2f}%, int8 {100 * acc_q:.2f}% ({len(vy)} images; "
+              f"calibrated on {min(args.calibration, len(tx))} training images, {args.observer} observer)")
+        print(f"int8 model: {out} ({os.path.getsize(out):,} bytes; float32 {os.path.getsize(args.model_file):,})")
+        if args.onnx:
+            Q.export_onnx(qmodel, tensor(np.zeros((1, *shape), np.float32)), args.onnx)
+            print(f"ONNX (int8, QDQ): {args.onnx}")
+        return 0
+    try:
+        from .onnx import export
+    except ImportError:
+        raise UsageError("export --onnx of a float model needs pyengine.onnx, which this installation lacks; "
+                         "export --int8 --onnx PATH writes the int8 graph") from None
+    export(model, (tensor(np.zeros((1, *shape), np.float32)),), args.onnx)
+    print(f"ONNX (float32): {args.onnx}")
     return 0
 
 
@@ -810,6 +896,16 @@ def build_parser() -> argparse.ArgumentParser:
     _add_training_options(t)
     t.add_argument("--output", default="pyengine-output", help="folder for the model file and the plot")
     t.add_argument("--no-plot", action="store_true", help="do not write training-progress.png")
+    t.add_argument("--checkpoint-dir", default=None,
+                   help="write checkpoints (everything training depends on, atomically) into DIR "
+                        "(default: no checkpoints)")
+    t.add_argument("--checkpoint-frequency", type=_positive_int, default=1,
+                   help="a checkpoint every N epochs (or iterations, with --checkpoint-frequency-unit)")
+    t.add_argument("--checkpoint-frequency-unit", choices=("epoch", "iteration"), default="epoch",
+                   help="unit of --checkpoint-frequency")
+    t.add_argument("--resume", action="store_true",
+                   help="continue from the latest checkpoint in --checkpoint-dir (to the same result as an "
+                        "uninterrupted run; a fresh start when there is none yet)")
     t.add_argument("--verbose-frequency", type=_positive_int, default=None,
                    help="print a progress table row every N iterations (default: one line per epoch)")
     t.add_argument("--log-dir", default=None,
@@ -875,9 +971,24 @@ def build_parser() -> argparse.ArgumentParser:
                        description="Classifies images: PNG/JPEG files, or .npy arrays holding one image (H, W) "
                                    "or a batch (N, H, W) / (N, 1, H, W). Images of another size are resized "
                                    "to the model's, with a warning.")
-    r.add_argument("model_file", help="a model file written by pyengine train")
+    r.add_argument("model_file", help="a model file written by pyengine train (or its int8 export)")
     r.add_argument("images", nargs="+", help="image files (.png, .jpg, .npy)")
     r.set_defaults(func=_cmd_predict)
+
+    x = sub.add_parser("export", help="write an int8 model (--int8) and/or ONNX (--onnx) of a trained model",
+                       description="--int8: post-training static quantization (int8 weights per channel, uint8 "
+                                   "activations calibrated on training images), written as an int8 model file "
+                                   "that evaluate and predict run; --onnx PATH: the ONNX graph (int8 QDQ with "
+                                   "--int8, else float32).")
+    x.add_argument("model_file", help="a model file written by pyengine train")
+    x.add_argument("--int8", action="store_true", help="quantize to int8")
+    x.add_argument("--onnx", default=None, metavar="PATH", help="also write ONNX to PATH (default: no ONNX)")
+    x.add_argument("--output", default=None,
+                   help="the int8 model file (default: MODEL-int8.safetensors next to the model)")
+    x.add_argument("--calibration", type=_positive_int, default=256, help="training images to calibrate on")
+    x.add_argument("--observer", choices=("minmax", "histogram", "mse"), default="histogram",
+                   help="how activation ranges are chosen")
+    x.set_defaults(func=_cmd_export)
     return p
 
 
@@ -915,12 +1026,16 @@ def _add_training_options(t, tuning=False):
                         "multi-gpu or parallel (data-parallel; started by a launcher) (default: --device)")
     t.add_argument("--threads", type=_positive_int, default=None,
                    help="CPU threads (default: all, or 1 when the load average exceeds the core count)")
+    t.add_argument("--nproc", type=_positive_int, default=1,
+                   help="data-parallel ranks on this machine, started through mpiexec (the distributed extra); "
+                        "the mini-batch is divided among them (default 1)")
     t.add_argument("--seed", type=int, default=0, help="seed of the initial weights, the split and the shuffling")
 
 
 def main(argv=None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    args.argv = list(sys.argv[1:] if argv is None else argv)
     if not getattr(args, "func", None):
         parser.print_help()
         return 2

@@ -1,4 +1,4 @@
-// bind_lstm.cpp — lstm_cell_forward/backward and lstm_forward/backward (pyengine/lstm.h), for
+// bind_lstm.cpp — lstm_cell_forward/backward, lstm_forward/backward and lstm_inference_forward (pyengine/lstm.h), for
 // pyengine._C and pyengine._cuda. The forwards return `saved`, the tuple the backwards take back:
 // (gates, c_next) for the cell, (gates, cs, hs = y) for the sequence.
 #include <string>
@@ -160,6 +160,46 @@ py::object forward(py::handle x_, py::handle h0_, py::handle c0_, py::handle wi,
   });
 }
 
+// lstm_forward for inference: the same y, h_T, c_T, nothing kept for a backward. On the CPU the
+// steps' gates and cell states live in the thread's workspace arena; on the GPU they are pool
+// arrays dropped when the call returns (there is no separate inference kernel).
+template <class D>
+py::object inference_forward(py::handle x_, py::handle h0_, py::handle c0_, py::handle wi, py::handle wh,
+                             py::handle bi, py::handle bh) {
+  const char* fn = "lstm_inference_forward";
+  Weights<D> w(fn, true, x_, wi, wh, bi, bh);
+  auto h0 = state<D>(fn, "h0", h0_, w), c0 = state<D>(fn, "c0", c0_, w);
+  const LstmDims d = w.d;
+  contract::lstm_gates_size(fn, d, true);
+  typename D::Call call(fn);
+  call.inputs({&w.x, &w.w_ih, &w.w_hh, &w.b_ih, &w.b_hh, &h0, &c0});
+  return with_float(w.x.a.dtype, [&](auto t) {
+    using T = decltype(t);
+    auto y = call.template empty<T>("the output", {d.T, d.N, d.H});
+    auto h_T = call.template empty<T>("h_T", {d.N, d.H}), c_T = call.template empty<T>("c_T", {d.N, d.H});
+    const T *px = in<T>(w.x), *ph = in<T>(h0), *pc = in<T>(c0), *pwi = in<T>(w.w_ih), *pwh = in<T>(w.w_hh),
+            *pbi = in<T>(w.b_ih), *pbh = in<T>(w.b_hh);
+    T *py_ = out<T>(y), *phT = out<T>(h_T), *pcT = out<T>(c_T);
+    if constexpr (D::is_cuda) {
+      auto gates = call.template empty<T>("the gates", {d.T, d.N, 4 * d.H});
+      auto cs = call.template empty<T>("the cell states", {d.T, d.N, d.H});
+      T *pg = out<T>(gates), *pcs = out<T>(cs);
+      const bool tf32 = call.tf32() && sizeof(T) == 4;
+      call.run([&] {
+        cuda::lstm_forward<T>(d.T, d.N, d.I, d.H, px, ph, pc, pwi, pwh, pbi, pbh, py_, phT, pcT, pg, pcs, tf32,
+                              call.stream());
+      });
+    } else {
+      call.workspace("the gates and cell states", static_cast<double>(d.T) * d.N * 5 * d.H * sizeof(T));
+      call.workspace("the packed weights", static_cast<double>(4 * d.H + 64) * (d.H + 64) * sizeof(T) * 2);
+      call.run([&] {
+        cpu::lstm_forward_inference<T>(d.T, d.N, d.I, d.H, px, ph, pc, pwi, pwh, pbi, pbh, py_, phT, pcT);
+      });
+    }
+    return py::object(py::make_tuple(y.object(), h_T.object(), c_T.object()));
+  });
+}
+
 template <class D>
 py::object backward(py::handle gy_, py::handle ghT_, py::handle gcT_, py::handle x_, py::handle h0_, py::handle c0_,
                     py::handle wi, py::handle wh, py::handle saved_) {
@@ -226,6 +266,9 @@ void bind(py::module_& m) {
          arg("b_ih") = py::none(), arg("b_hh") = py::none(),
          "A whole sequence through one LSTM layer. x (T, N, I), h0 and c0 (N, H). Returns (y (T, N, H), h_T, c_T, "
          "saved) with saved = (gates (T, N, 4H), cs (T, N, H) = c_1..c_T, hs = y).");
+  kernel(m, "lstm_inference_forward", &inference_forward<D>, arg("x"), arg("h0"), arg("c0"), arg("w_ih"),
+         arg("w_hh"), arg("b_ih") = py::none(), arg("b_hh") = py::none(),
+         "lstm_forward for inference: returns (y (T, N, H), h_T, c_T) and keeps nothing for a backward.");
   kernel(m, "lstm_backward", &backward<D>, arg("grad_y"), arg("grad_h_T"), arg("grad_c_T"), arg("x"), arg("h0"),
          arg("c0"), arg("w_ih"), arg("w_hh"), arg("saved"),
          "Gradients of the sequence; grad_h_T and grad_c_T may be None (zero). Returns (grad_x (T, N, I), grad_h0, "

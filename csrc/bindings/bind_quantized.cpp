@@ -1,5 +1,6 @@
-// bind_quantized.cpp — quantized_conv2d and quantized_linear, the requantized int8 layers
-// (pyengine/quantized.h), and quantized_kernel(), the int8 kernel this CPU runs.
+// bind_quantized.cpp — quantized_conv2d and quantized_linear, the requantized int8 layers,
+// quantized_max_pool2d and quantize_per_tensor (pyengine/quantized.h), and quantized_kernel(), the
+// int8 kernel this CPU runs.
 //
 // pyengine._C only: there is no CUDA int8 kernel. kernels.cuda's quantized_* (pyengine/kernels/
 // cuda/quantized.py) copy device arrays to the host and call these, so a model on the GPU still
@@ -17,6 +18,10 @@ using Pair = std::array<index_t, 2>;
 
 // uint8 or float32 (any spelling numpy.dtype accepts); true for uint8.
 inline bool to_out_u8(const char* fn, py::handle obj) {
+  if (PyUnicode_Check(obj.ptr())) {   // the per-call path of the int8 layers passes the name
+    const std::string s = py::str(obj);
+    if (s == "uint8" || s == "float32") return s == "uint8";
+  }
   std::string name;
   try {
     name = py::str(py::module_::import("numpy").attr("dtype")(obj));
@@ -115,6 +120,47 @@ py::object linear(py::handle x_obj, py::handle xz, py::handle w_obj, py::handle 
 }
 
 template <class D>
+py::object max_pool2d(py::handle x_obj, py::handle k_, py::handle s_, py::handle p_, py::handle d_, py::handle c_) {
+  const char* fn = "quantized_max_pool2d";
+  auto x = Host::arg(fn, "x", x_obj);
+  contract::quantized_int_array(fn, x.a, "uint8", 4);
+  contract::pool2d_planes(fn, "x", x.a.shape);
+  const Pair k = to_pair(fn, "kernel_size", k_, 1);
+  const Pair st = s_.is_none() ? k : to_pair(fn, "stride", s_, 1);
+  const Pair pad = to_pair(fn, "padding", p_, 0), dil = to_pair(fn, "dilation", d_, 1);
+  const Pool2dShape g = contract::pool2d(fn, x.a.shape, k, st, pad, dil, to_bool(fn, "ceil_mode", c_));
+  Host::Call call(fn);
+  call.inputs({&x});
+  auto y = call.empty<std::uint8_t>("the output", {g.N, g.C, g.OH, g.OW});
+  const std::uint8_t* px = in<std::uint8_t>(x);
+  std::uint8_t* py_ = out<std::uint8_t>(y);
+  call.run([&] { cpu::quantized_max_pool2d(g, px, py_); });
+  return y.object();
+}
+
+template <class D>
+py::object quantize(py::handle x_obj, py::handle scale_obj, py::handle zp_obj) {
+  const char* fn = "quantize_per_tensor";
+  auto x = Host::arg(fn, "x", x_obj);
+  if (!x.a.is_float()) type_error(fn, ": x must be float32 (float64 is rounded to float32), got ", x.a.dtype_name);
+  const double scale = to_real(fn, "scale", scale_obj);
+  contract::quantize_scale(fn, scale);
+  const index_t zp = contract::quantized_u8(fn, "zero_point", to_int(fn, "zero_point", zp_obj));
+  Host::Call call(fn);
+  call.inputs({&x});
+  if (x.a.dtype == DType::f64) {
+    call.workspace("a float32 copy of x", static_cast<double>(x.a.numel()) * sizeof(float));
+    x.arr = py::array_t<float, py::array::c_style | py::array::forcecast>::ensure(x.arr);
+  }
+  auto y = call.empty<std::uint8_t>("the output", x.a.shape);
+  const float* px = in<float>(x);
+  std::uint8_t* py_ = out<std::uint8_t>(y);
+  const index_t n = x.a.numel();
+  call.run([&] { cpu::quantize_per_tensor(n, px, static_cast<float>(scale), static_cast<std::int32_t>(zp), py_); });
+  return y.object();
+}
+
+template <class D>
 void bind(py::module_& m) {
   if constexpr (D::is_cuda) {
     return;   // no CUDA int8 kernel (see above)
@@ -130,6 +176,13 @@ void bind(py::module_& m) {
            arg("multiplier"), arg("y_zero_point") = 0, arg("qmin") = 0, arg("qmax") = 255, arg("out_dtype") = u8,
            "Requantized int8 linear layer, y = x·weightᵀ. x (N, I) uint8, weight (O, I) int8, bias (O,) int32 or "
            "None, multiplier (O,) float32 → (N, O) uint8 (or float32 with out_dtype).");
+    kernel(m, "quantized_max_pool2d", &max_pool2d<D>, arg("x"), arg("kernel_size"), arg("stride") = py::none(),
+           arg("padding") = 0, arg("dilation") = 1, arg("ceil_mode") = false,
+           "Max pooling of x (N, C, H, W) uint8 → (N, C, OH, OW) uint8, the float max_pool2d's geometry (scale "
+           "and zero point unchanged). stride defaults to kernel_size.");
+    kernel(m, "quantize_per_tensor", &quantize<D>, arg("x"), arg("scale"), arg("zero_point"),
+           "uint8 clamp(rint(x / scale) + zero_point, 0, 255) of float32 x of any shape, in float32 arithmetic "
+           "(float64 x is rounded to float32 first; NaN → zero_point).");
     m.def("quantized_kernel", [] { return std::string(cpu::quantized_kernel_name()); },
           "The int8 kernel the current CPU and instruction-set choice run: avx512_vnni, avx2 or generic.");
   }

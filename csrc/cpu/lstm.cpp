@@ -272,6 +272,16 @@ void lstm_forward(index_t T_, index_t N, index_t I, index_t H, const T* x, const
 }
 
 template <typename T>
+void lstm_forward_inference(index_t T_, index_t N, index_t I, index_t H, const T* x, const T* h0, const T* c0,
+                            const T* w_ih, const T* w_hh, const T* b_ih, const T* b_hh, T* y, T* h_T, T* c_T) {
+  Workspace ws;
+  T* gates = workspace_take<T>(ws, T_ * N * 4 * H);
+  T* cs = workspace_take<T>(ws, T_ * N * H);
+  if (!gates || !cs) return;   // out of memory (the binding's estimate refuses such calls first)
+  lstm_forward<T>(T_, N, I, H, x, h0, c0, w_ih, w_hh, b_ih, b_hh, y, h_T, c_T, gates, cs);
+}
+
+template <typename T>
 void lstm_backward(index_t T_, index_t N, index_t I, index_t H, const T* grad_y, const T* grad_h_T,
                    const T* grad_c_T, const T* x, const T* h0, const T* c0, const T* w_ih, const T* w_hh,
                    const T* gates, const T* cs, const T* hs, T* grad_x, T* grad_h0, T* grad_c0,
@@ -297,6 +307,8 @@ void lstm_backward(index_t T_, index_t N, index_t I, index_t H, const T* grad_y,
                                       T*, T*);                                                           \
   template void lstm_forward<T>(index_t, index_t, index_t, index_t, const T*, const T*, const T*,         \
                                 const T*, const T*, const T*, const T*, T*, T*, T*, T*, T*);             \
+  template void lstm_forward_inference<T>(index_t, index_t, index_t, index_t, const T*, const T*, const T*,\
+                                          const T*, const T*, const T*, const T*, T*, T*, T*);           \
   template void lstm_backward<T>(index_t, index_t, index_t, index_t, const T*, const T*, const T*,        \
                                  const T*, const T*, const T*, const T*, const T*, const T*, const T*,   \
                                  const T*, T*, T*, T*, T*, T*, T*);

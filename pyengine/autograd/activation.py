@@ -28,7 +28,8 @@ class _Act(Function):
     def forward(cls, ctx, x, **kw):
         K = kernels_of(x)
         y = getattr(K, cls._fwd)(x, **kw)
-        ctx.saved, ctx.K, ctx.kw = (y if cls.save_output else x), K, kw
+        if ctx.needs_input_grad[0]:
+            ctx.saved, ctx.K, ctx.kw = (y if cls.save_output else x), K, kw
         return y
 
     @classmethod

@@ -25,8 +25,11 @@ class BatchNorm(Function):
         if x.ndim == 3:                         # the kernel takes 2-D or 4-D
             x = x.reshape(shape + (1,))
         y, mean, invstd = K.batch_norm_forward(x, w, b, rm, rv, training, momentum, eps)
-        ctx.x, ctx.w, ctx.mean, ctx.invstd, ctx.training, ctx.K, ctx.shape = x, w, mean, invstd, training, K, shape
-        return y.reshape(shape)
+        n = ctx.needs_input_grad
+        if n[0] or n[1] or n[2]:
+            ctx.x, ctx.w, ctx.mean, ctx.invstd, ctx.training, ctx.K, ctx.shape = \
+                x, w, mean, invstd, training, K, shape
+        return y if y.shape == shape else y.reshape(shape)
 
     @staticmethod
     def backward(ctx, g):

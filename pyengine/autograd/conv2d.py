@@ -26,9 +26,10 @@ class Conv2d(Function):
     def forward(ctx, x, w, b, stride=1, padding=0, dilation=1, groups=1):
         K = kernels_of(x)
         n = ctx.needs_input_grad
-        ctx.x = x if n[1] else None                  # d/dw needs x; d/dx needs w
-        ctx.w = w if n[0] else None
-        ctx.shapes, ctx.args, ctx.K = (x.shape, w.shape), (stride, padding, dilation, groups), K
+        if n[0] or n[1] or n[2]:
+            ctx.x = x if n[1] else None              # d/dw needs x; d/dx needs w
+            ctx.w = w if n[0] else None
+            ctx.shapes, ctx.args, ctx.K = (x.shape, w.shape), (stride, padding, dilation, groups), K
         return K.conv2d_forward(x, w, b, stride, padding, dilation, groups)
 
     @staticmethod

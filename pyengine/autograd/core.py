@@ -61,7 +61,7 @@ def _owner(a):
 
 def _wrap(a):
     """A new graph-less Tensor around array a (no copy, no __init__)."""
-    t = Tensor.__new__(Tensor)
+    t: Tensor = Tensor.__new__(Tensor)
     if type(a) is not _ndarray:
         if isinstance(a, np.generic):
             a = np.asarray(a)        # NumPy gives scalars for ops on 0-d arrays; a Tensor holds arrays
@@ -266,7 +266,8 @@ class Tensor:
             extra.append("requires_grad=True")
         return "tensor(" + body + "".join(", " + e for e in extra) + ")"
 
-    __hash__ = object.__hash__
+    def __hash__(self):          # by identity: == is element-wise
+        return id(self)
 
     def __iter__(self):
         if self._data.ndim == 0:
@@ -545,32 +546,40 @@ class Tensor:
 
         def write():
             self._data[idx] = value._data if isinstance(value, Tensor) else value
-        return self._inplace("__setitem__", _ops.IndexPut, (value, idx), write)
+        self._inplace("__setitem__", _ops.IndexPut, (value, idx), write)
 
     # ---- arithmetic -------------------------------------------------------------------------
     def __add__(self, o):
-        return _ops.Add.apply(self, o)
+        r = _plain(self, o, np.add, False)
+        return r if r is not None else _ops.Add.apply(self, o)
 
     def __radd__(self, o):
-        return _ops.Add.apply(o, self)
+        r = _plain(self, o, np.add, True)
+        return r if r is not None else _ops.Add.apply(o, self)
 
     def __sub__(self, o):
-        return _ops.Sub.apply(self, o)
+        r = _plain(self, o, np.subtract, False)
+        return r if r is not None else _ops.Sub.apply(self, o)
 
     def __rsub__(self, o):
-        return _ops.Sub.apply(o, self)
+        r = _plain(self, o, np.subtract, True)
+        return r if r is not None else _ops.Sub.apply(o, self)
 
     def __mul__(self, o):
-        return _ops.Mul.apply(self, o)
+        r = _plain(self, o, np.multiply, False)
+        return r if r is not None else _ops.Mul.apply(self, o)
 
     def __rmul__(self, o):
-        return _ops.Mul.apply(o, self)
+        r = _plain(self, o, np.multiply, True)
+        return r if r is not None else _ops.Mul.apply(o, self)
 
     def __truediv__(self, o):
-        return _ops.Div.apply(self, o)
+        r = _plain(self, o, np.true_divide, False)
+        return r if r is not None else _ops.Div.apply(self, o)
 
     def __rtruediv__(self, o):
-        return _ops.Div.apply(o, self)
+        r = _plain(self, o, np.true_divide, True)
+        return r if r is not None else _ops.Div.apply(o, self)
 
     def __pow__(self, o):
         return _ops.Pow.apply(self, o)
@@ -812,10 +821,38 @@ class Tensor:
         return _ops.Index.apply(self, _ops.index_arrays(idx))
 
 
+def _plain(a: Tensor, o, f, reflected):
+    """``a f o`` (``o f a`` when reflected) as the bare NumPy ufunc, when no graph is needed (neither
+    operand requires grad) and NumPy's result is PyTorch's: a float tensor with a tensor of the same
+    dtype, or with a Python number. None otherwise, and on a broadcast error: the op's Function then
+    does the work (promotion, recording, the error message that names the shapes)."""
+    if a.requires_grad:
+        return None
+    x = a._data
+    if type(x) is not _ndarray or x.dtype.kind != "f":
+        return None
+    if isinstance(o, Tensor):
+        b: Tensor = o
+        y = b._data
+        if b.requires_grad or type(y) is not _ndarray or y.dtype != x.dtype:
+            return None
+    elif type(o) is float or type(o) is int:
+        y = o
+    else:
+        return None
+    try:
+        return _wrap(f(y, x) if reflected else f(x, y))
+    except ValueError:
+        return None
+
+
 def _check_cast(what, src, dst):
     """An in-place op may not lower a tensor's category (PyTorch: a float result into an int tensor raises)."""
     if _dtype.category(src) > _dtype.category(dst):
         raise RuntimeError(f"{what}: result type {src} can't be cast to the desired output type {dst}")
+
+
+_NO_GRAD = tuple((False,) * n for n in range(16))     # needs_input_grad when nothing needs a gradient
 
 
 def _camel(name):
@@ -831,42 +868,47 @@ class Function:
 
     @classmethod
     def apply(cls, *args, **kwargs):
-        ctx = object.__new__(cls)
+        ctx: Function = Function.__new__(cls)
         enabled = STATE.grad_enabled
-        raw = []
-        needs = []
-        track = False
+        n = len(args)
+        call = [ctx]                     # forward's arguments: ctx, then the inputs with Tensors unwrapped
+        needs = None
         tensors = False
-        for a in args:
+        for i in range(n):
+            a = args[i]
             if isinstance(a, Tensor):
+                t: Tensor = a
+                call.append(t._data)
                 tensors = True
-                raw.append(a._data)
-                r = a.requires_grad and enabled
-                needs.append(r)
-                if r:
-                    track = True
+                if enabled and t.requires_grad:
+                    if needs is None:
+                        needs = [False] * n
+                    needs[i] = True
             else:
-                raw.append(a)
-                needs.append(False)
+                call.append(a)
         if not tensors:
             raise TypeError(f"{cls.op_name()}: input must be a pyengine.Tensor, got "
                             f"{type(args[0]).__name__ if args else 'no arguments'}")
-        ctx.needs_input_grad = tuple(needs)
-        out = cls.forward(ctx, *raw, **kwargs)
+        ctx.needs_input_grad = _NO_GRAD[n] if needs is None and n < 16 else tuple(needs or [False] * n)
+        out = cls.forward(*call, **kwargs)
         if type(out) is tuple:
             outs = tuple([_wrap(o) for o in out])
-        else:
-            outs = (_wrap(out),)
+            if cls.is_view:
+                _share_storage(args[0], outs[0])
+            if needs is not None:
+                _record(ctx, args, needs, outs)
+            return outs
+        y: Tensor = _wrap(out)
         if cls.is_view:
-            _share_storage(args[0], outs[0])
-        if track:
-            _record(ctx, args, needs, outs)
-        return outs if type(out) is tuple else outs[0]
+            _share_storage(args[0], y)
+        if needs is not None:
+            _record(ctx, args, needs, (y,))
+        return y
 
     def save_for_backward(self, *arrays):
         """Keeps arrays for backward (read back as ``ctx.saved_tensors``); checked by the version counters
         like any array the ctx holds."""
-        self.__dict__["saved_tensors"] = arrays
+        self.saved_tensors = arrays
 
     @staticmethod
     def forward(ctx, *args, **kwargs):
@@ -920,13 +962,14 @@ def _share_storage(src, out):
         out._base = src._base if src._base is not None else src
 
 
-def _record(ctx, args, needs, outs):
+def _record(ctx: Function, args, needs, outs):
     """Makes ctx the graph node of outs: edges, outputs' grad_fn, and the version snapshot."""
     edges = []
-    for a, r in zip(args, needs):
-        if r:
-            fn = a._grad_fn
+    for i in range(len(args)):
+        if needs[i]:
+            a: Tensor = args[i]
             d = a._data
+            fn = a._grad_fn
             edges.append((a, 0, d.shape, d.dtype) if fn is None else (fn, a._output_nr, d.shape, d.dtype))
         else:
             edges.append(None)
@@ -934,38 +977,67 @@ def _record(ctx, args, needs, outs):
     ctx.n_outputs = len(outs)
     ctx._retained = None
     ctx._tensor_hooks = None
-    i = 0
-    for t in outs:
+    for i in range(len(outs)):
+        t: Tensor = outs[i]
         if t._data.dtype.kind in "fc":
             t.requires_grad = True
             t._grad_fn = ctx
             t._output_nr = i
-        i += 1
-    ctx._saved = _snapshot(ctx, args, outs) if ctx.__dict__ else ()
+    ctx._saved = _snapshot(ctx, args, outs)
     if STATE.anomaly:               # remember where the forward ran, for the backward's error
-        ctx.forward_stack = traceback.extract_stack()[:-2]
+        ctx.forward_stack = traceback.extract_stack()   # the engine reports the innermost frame outside pyengine
+
+
+_ARRAY_TYPES = {_ndarray}      # types known to be arrays (NumPy, CuPy, subclasses) ...
+_OTHER_TYPES = set()           # ... and known not to be: one set lookup per attribute
+
+
+def _is_array(v):
+    tp = type(v)
+    if tp in _ARRAY_TYPES:
+        return True
+    if tp in _OTHER_TYPES:
+        return False
+    if isinstance(v, _ndarray) or hasattr(tp, "__cuda_array_interface__"):
+        _ARRAY_TYPES.add(tp)
+        return True
+    _OTHER_TYPES.add(tp)
+    return False
+
+
+def _held_arrays(ctx):
+    """The arrays an attribute of ctx holds (itself, or inside a tuple/list attribute)."""
+    held = []
+    for v in vars(ctx).values():
+        if type(v) is tuple or type(v) is list:
+            for s in v:
+                if _is_array(s):
+                    held.append(s)
+        elif _is_array(v):
+            held.append(v)
+    return held
 
 
 def _snapshot(ctx, args, outs):
     """(counter, version, 'input'/'output', index, shape) for each input or output whose storage an
-    attribute of ctx holds (the array itself, a view of it, or one inside a tuple/list attribute)."""
+    array held by ctx is, or is a view of."""
+    held = _held_arrays(ctx)
+    if not held:
+        return ()
     owners = {}
-    cuda = False
-    for i, a in enumerate(args):
+    for i in range(len(args)):
+        a = args[i]
         if isinstance(a, Tensor):
             owners.setdefault(id(_owner(a._data)), ("input", i, a))
-            cuda = cuda or a._device != "cpu"
-    for i, t in enumerate(outs):
-        owners.setdefault(id(_owner(t._data)), ("output", i, t))
+    for i in range(len(outs)):
+        owners.setdefault(id(_owner(outs[i]._data)), ("output", i, outs[i]))
     saved = []
-    for v in ctx.__dict__.values():
-        for s in (v if type(v) is tuple or type(v) is list else (v,)):
-            if isinstance(s, _ndarray) or cuda and hasattr(s, "__cuda_array_interface__"):
-                hit = owners.pop(id(_owner(s)), None)
-                if hit is not None:
-                    kind, i, t = hit
-                    vc = t._counter()
-                    saved.append((vc, vc.version, kind, i, t._data.shape))
+    for s in held:
+        hit = owners.pop(id(_owner(s)), None)
+        if hit is not None:
+            kind, i, t = hit
+            vc = t._counter()
+            saved.append((vc, vc.version, kind, i, t._data.shape))
     return tuple(saved)
 
 

@@ -19,9 +19,11 @@ class Linear(Function):
     @staticmethod
     def forward(ctx, x, w, b=None):
         K = kernels_of(x)
-        if ctx.needs_input_grad[0] or ctx.needs_input_grad[1]:
+        n = ctx.needs_input_grad
+        if n[0] or n[1]:
             ctx.x, ctx.w = x, w                      # the backward kernel takes both for any gradient
-        ctx.K = K
+        if n[0] or n[1] or n[2]:
+            ctx.K = K
         return K.linear_forward(x, w, b)
 
     @staticmethod

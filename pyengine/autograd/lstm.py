@@ -23,6 +23,8 @@ class LSTM(Function):
     @staticmethod
     def forward(ctx, x, h0, c0, w_ih, w_hh, b_ih=None, b_hh=None):
         K = kernels_of(x)
+        if not any(ctx.needs_input_grad):   # inference (no_grad, or nothing requires grad): keep nothing
+            return K.lstm_inference_forward(x, h0, c0, w_ih, w_hh, b_ih, b_hh)
         y, h, c, saved = K.lstm_forward(x, h0, c0, w_ih, w_hh, b_ih, b_hh)
         ctx.args, ctx.saved, ctx.K = (x, h0, c0, w_ih, w_hh), saved, K
         return y, h, c

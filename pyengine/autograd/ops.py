@@ -63,24 +63,27 @@ def _promote(cls, a, b):
     return a, b
 
 
+def _operands(cls, a, b):
+    """a, b ready for the ufunc. The common cases need no promotion: two arrays of one dtype (no
+    integer true division), a float array with a Python number."""
+    if type(a) is _ndarray:
+        if type(b) is _ndarray:
+            if a.dtype == b.dtype and not (cls.true_division and a.dtype.kind != "f"):
+                return a, b
+        elif a.dtype.kind == "f" and (type(b) is float or type(b) is int):
+            return a, b
+    elif type(b) is _ndarray and b.dtype.kind == "f" and (type(a) is float or type(a) is int):
+        return a, b
+    return _promote(cls, a, b)
+
+
 class _Binary(Function):
     true_division = False
 
     @classmethod
-    def _operands(cls, a, b):
-        # The common cases need no promotion: two arrays of one dtype, a float array with a number.
-        if type(a) is _ndarray:
-            if type(b) is _ndarray:
-                if a.dtype == b.dtype and not (cls.true_division and a.dtype.kind != "f"):
-                    return a, b
-            elif a.dtype.kind == "f" and type(b) in (float, int):
-                return a, b
-        elif type(b) is _ndarray and b.dtype.kind == "f" and type(a) in (float, int):
-            return a, b
-        return _promote(cls, a, b)
-
-    @classmethod
-    def _apply_f(cls, a, b):
+    def forward(cls, ctx, a, b):
+        a, b = _operands(cls, a, b)
+        cls._save(ctx, a, b)
         try:
             return cls._f(a, b)
         except ValueError:
@@ -91,11 +94,9 @@ class Add(_Binary):
     name = "add"
     _f = staticmethod(np.add)
 
-    @classmethod
-    def forward(cls, ctx, a, b):
-        a, b = cls._operands(a, b)
-        ctx.sa, ctx.sb = _shape(a), _shape(b)
-        return cls._apply_f(a, b)
+    @staticmethod
+    def _save(ctx, a, b):
+        ctx.sa, ctx.sb = getattr(a, "shape", ()), getattr(b, "shape", ())
 
     @staticmethod
     def backward(ctx, g):
@@ -107,12 +108,7 @@ class Add(_Binary):
 class Sub(_Binary):
     name = "sub"
     _f = staticmethod(np.subtract)
-
-    @classmethod
-    def forward(cls, ctx, a, b):
-        a, b = cls._operands(a, b)
-        ctx.sa, ctx.sb = _shape(a), _shape(b)
-        return cls._apply_f(a, b)
+    _save = Add._save
 
     @staticmethod
     def backward(ctx, g):
@@ -125,14 +121,12 @@ class Mul(_Binary):
     name = "mul"
     _f = staticmethod(np.multiply)
 
-    @classmethod
-    def forward(cls, ctx, a, b):
-        a, b = cls._operands(a, b)
+    @staticmethod
+    def _save(ctx, a, b):
         n = ctx.needs_input_grad
-        ctx.sa, ctx.sb = _shape(a), _shape(b)
+        ctx.sa, ctx.sb = getattr(a, "shape", ()), getattr(b, "shape", ())
         ctx.a = a if n[1] else None          # d/db needs a; d/da needs b
         ctx.b = b if n[0] else None
-        return cls._apply_f(a, b)
 
     @staticmethod
     def backward(ctx, g):
@@ -146,14 +140,12 @@ class Div(_Binary):
     true_division = True
     _f = staticmethod(np.true_divide)
 
-    @classmethod
-    def forward(cls, ctx, a, b):
-        a, b = cls._operands(a, b)
+    @staticmethod
+    def _save(ctx, a, b):
         n = ctx.needs_input_grad
-        ctx.sa, ctx.sb = _shape(a), _shape(b)
+        ctx.sa, ctx.sb = getattr(a, "shape", ()), getattr(b, "shape", ())
         ctx.a = a if n[1] else None
         ctx.b = b if n[0] or n[1] else None
-        return cls._apply_f(a, b)
 
     @staticmethod
     def backward(ctx, g):
@@ -169,8 +161,11 @@ class Pow(_Binary):
 
     @classmethod
     def forward(cls, ctx, a, b):
-        a, b = cls._operands(a, b)
-        y = cls._apply_f(a, b)
+        a, b = _operands(cls, a, b)
+        try:
+            y = np.power(a, b)
+        except ValueError:
+            raise _broadcast_error(cls.name, a, b) from None
         ctx.a, ctx.b = a, b
         ctx.y = y if ctx.needs_input_grad[1] else None
         ctx.torch_name = "PowBackward1" if hasattr(a, "shape") and hasattr(b, "shape") else \

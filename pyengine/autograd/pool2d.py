@@ -27,7 +27,9 @@ class MaxPool2d(Function):
     def forward(ctx, x, kernel_size, stride, padding=0, dilation=1, ceil_mode=False):
         K = kernels_of(x)
         y, idx = K.max_pool2d_forward(x, kernel_size, stride, padding, dilation, ceil_mode)
-        ctx.idx, ctx.shape, ctx.K = idx, x.shape, K
+        ctx.idx = idx                                # also read by max_pool2d(return_indices=True)
+        if ctx.needs_input_grad[0]:
+            ctx.shape, ctx.K = x.shape, K
         return y
 
     @staticmethod

@@ -12,7 +12,8 @@ import numpy as np
 
 from ._checks import check_float_array, check_same_dtype, check_shape, checked_numel
 
-__all__ = ["lstm_cell_forward", "lstm_cell_backward", "lstm_forward", "lstm_backward"]
+__all__ = ["lstm_cell_forward", "lstm_cell_backward", "lstm_forward", "lstm_inference_forward",
+           "lstm_backward"]
 
 
 # ---- the contract, as the oracle checks it (the same messages as the C++ bindings) ----
@@ -191,6 +192,13 @@ def lstm_forward(x, h0, c0, w_ih, w_hh, b_ih=None, b_hh=None):
     dt = x.dtype
     y = ys.astype(dt)
     return y, h.astype(dt), c.astype(dt), (gates.astype(dt), cs.astype(dt), y)
+
+
+def lstm_inference_forward(x, h0, c0, w_ih, w_hh, b_ih=None, b_hh=None):
+    """lstm_forward without what a backward needs: (y (T, N, H), h_T, c_T)."""
+    check_lstm("lstm_inference_forward", x, h0, c0, w_ih, w_hh, b_ih, b_hh)
+    y, h, c, _ = lstm_forward(x, h0, c0, w_ih, w_hh, b_ih, b_hh)
+    return y, h, c
 
 
 def lstm_backward(grad_y, grad_h_T, grad_c_T, x, h0, c0, w_ih, w_hh, saved):

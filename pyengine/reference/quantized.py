@@ -1,4 +1,5 @@
-"""Reference int8 kernels: quantized_conv2d and quantized_linear in NumPy integer arithmetic.
+"""Reference int8 kernels: quantized_conv2d, quantized_linear, quantized_max_pool2d and
+quantize_per_tensor in NumPy integer arithmetic.
 
 The oracle of csrc/include/pyengine/quantized.h, bit for bit. With x uint8, weight int8 and
 bias int32 (None: zero), for output channel k and output position p:
@@ -18,10 +19,11 @@ from typing import NamedTuple
 
 import numpy as np
 
-from ._checks import _is_array, as_int, check_shape
+from ._checks import _is_array, as_int, as_real, check_shape
 from .conv2d import ConvGeometry, conv_geometry
+from .pool2d import PoolGeometry, _check_planes, _geometry
 
-__all__ = ["quantized_conv2d", "quantized_linear"]
+__all__ = ["quantized_conv2d", "quantized_linear", "quantized_max_pool2d", "quantize_per_tensor"]
 
 
 # ---- the contract, as the oracle checks it (the same messages as the C++ bindings) ----
@@ -124,6 +126,27 @@ def check_quantized_linear(x, x_zero_point, weight, bias, multiplier, y_zero_poi
                          y_zero_point, qmin, qmax, out_dtype)
 
 
+def check_quantized_max_pool2d(x, kernel_size, stride, padding, dilation, ceil_mode,
+                               fn: str = "quantized_max_pool2d") -> PoolGeometry:
+    """The float max_pool2d's geometry (PoolGeometry) for uint8 x (N, C, H, W)."""
+    check_int_array(fn, "x", x, np.uint8, 4)
+    _check_planes(fn, "x", x.shape)
+    return _geometry(fn, x.shape, kernel_size, stride, padding, dilation, ceil_mode)
+
+
+def check_quantize_per_tensor(x, scale, zero_point, fn: str = "quantize_per_tensor"):
+    """Returns (scale as float, zero_point as int) for float32 x of any shape (float64 is accepted and
+    rounded to float32 first)."""
+    if not _is_array(x):
+        raise TypeError(f"{fn}: x must be a numpy.ndarray, got {type(x).__name__}")
+    if x.dtype not in (np.dtype(np.float32), np.dtype(np.float64)):
+        raise TypeError(f"{fn}: x must be float32 (float64 is rounded to float32), got {x.dtype}")
+    scale = as_real(fn, "scale", scale)
+    if not (np.isfinite(scale) and scale > 0):
+        raise ValueError(f"{fn}: scale must be finite and > 0, got {scale}")
+    return scale, _u8(fn, "zero_point", zero_point)
+
+
 # ---- the kernels ----
 
 
@@ -187,3 +210,28 @@ def quantized_linear(x, x_zero_point, weight, bias, multiplier, y_zero_point=0, 
     """
     q = check_quantized_linear(x, x_zero_point, weight, bias, multiplier, y_zero_point, qmin, qmax, out_dtype)
     return _linear(x, weight, bias, multiplier, q)
+
+
+def quantized_max_pool2d(x, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False):
+    """Max pooling of uint8 x (N, C, H, W) → (N, C, OH, OW) uint8, the float max_pool2d's geometry
+    (padding never wins a maximum)."""
+    geo = check_quantized_max_pool2d(x, kernel_size, stride, padding, dilation, ceil_mode)
+    H, W = geo.H, geo.W
+    xp = np.full((geo.N, geo.C, H + 2 * geo.ph + geo.dh * geo.kh + geo.sh,
+                  W + 2 * geo.pw + geo.dw * geo.kw + geo.sw), -1, np.int16)
+    xp[:, :, geo.ph:geo.ph + H, geo.pw:geo.pw + W] = x
+    out = np.full((geo.N, geo.C, geo.OH, geo.OW), -1, np.int16)
+    for r in range(geo.kh):
+        for s in range(geo.kw):
+            v = xp[:, :, r * geo.dh: r * geo.dh + geo.sh * (geo.OH - 1) + 1: geo.sh,
+                   s * geo.dw: s * geo.dw + geo.sw * (geo.OW - 1) + 1: geo.sw]
+            out = np.maximum(out, v)
+    return out.astype(np.uint8)
+
+
+def quantize_per_tensor(x, scale, zero_point):
+    """uint8 clamp(rint(x / scale) + zero_point, 0, 255) of float32 x, in float32 (NaN → zero_point)."""
+    scale, zero_point = check_quantize_per_tensor(x, scale, zero_point)
+    with np.errstate(invalid="ignore"):
+        q = np.clip(np.rint(x.astype(np.float32) / np.float32(scale)) + np.float32(zero_point), 0, 255)
+    return np.where(np.isnan(q), zero_point, q).astype(np.uint8)

@@ -73,6 +73,9 @@ def plot_study(result, path=None, title="pyengine tune"):
                 from matplotlib.ticker import NullFormatter
                 ax.set_xscale("log")
                 ax.xaxis.set_minor_formatter(NullFormatter())   # 2x10^-3 ... labels run into each other
+            if isinstance(r_, (Float, Int)):                    # the whole searched range, ends labelled
+                span = (r_.high / r_.low) ** 0.04 if r_.log else 0.04 * (r_.high - r_.low)
+                ax.set_xlim(*((r_.low / span, r_.high * span) if r_.log else (r_.low - span, r_.high + span)))
         ax.scatter(x_done, pct(done), color="#1f77b4", s=22, zorder=3)
         if pruned:
             ax.scatter(x_pruned, pct(pruned), color="0.55", marker="x", s=22, zorder=3)

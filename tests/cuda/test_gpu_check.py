@@ -26,6 +26,7 @@ import gpu_bench  # noqa: E402
 import gpu_resources  # noqa: E402
 
 from cuda_support import spread  # noqa: E402
+from support import child_env  # noqa: E402
 
 pytestmark = pytest.mark.skipif(os.environ.get("GC_MODE") is not None, reason="inside a gpu_check run")
 
@@ -140,7 +141,7 @@ def test_require_gpu_turns_skips_into_a_failure():
         pytest.skip("a GPU is usable here")
     r = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider",
                         str(Path(__file__).parent / "test_cuda_errors.py")], capture_output=True, text=True,
-                       timeout=120, cwd=ROOT, env=_env(PYENGINE_REQUIRE_GPU="1"))
+                       timeout=120, cwd=ROOT, env=child_env(dict(_env(), PYENGINE_REQUIRE_GPU="1")))
     assert r.returncode == 4, r.stdout + r.stderr  # pytest's usage error, never "all skipped"
     assert "PYENGINE_REQUIRE_GPU is set but the CUDA tests cannot run" in r.stdout + r.stderr
 

@@ -81,3 +81,13 @@ def test_results_do_not_depend_on_thread_count(rng):
         pyengine.set_num_threads(before)
     for a, b in zip(*outs):
         np.testing.assert_array_equal(a, b)
+
+
+@pytest.mark.parametrize("isa", ["avx2", "generic"])
+def test_environment_variable_picks_the_int8_kernel(isa):
+    from support import run_python
+    if isa not in _C.supported_cpu_isas():
+        pytest.skip(f"{isa} is not built or not supported here")
+    r = run_python(code="from pyengine import _C; print(_C.quantized_kernel())", env={"PYENGINE_CPU_ISA": isa})
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.strip() == isa

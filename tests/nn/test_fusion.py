@@ -107,3 +107,26 @@ def test_inference_mode_records_nothing_and_restores():
     def f(t):
         return t + 1
     assert not f(x).requires_grad
+
+
+def test_lstm_inference_forward_keeps_nothing(rng, monkeypatch):
+    import tracemalloc
+
+    from pyengine.kernels import cpu
+    lstm = nn.LSTM(32, 64, num_layers=2)
+    x = pe.tensor(rng.standard_normal((50, 8, 32)).astype(np.float32))
+    y_train, _ = lstm(x)                                   # parameters require grad: the recording forward
+    assert y_train.grad_fn is not None
+
+    def no_saving_forward(*args, **kwargs):
+        raise AssertionError("the inference forward must not compute what a backward keeps")
+    with pe.inference_mode():
+        tracemalloc.start()
+        monkeypatch.setattr(cpu, "lstm_forward", no_saving_forward)
+        y, (h, c) = lstm(x)
+        _, peak = tracemalloc.get_traced_memory()
+        tracemalloc.stop()
+    assert y.grad_fn is None and not y.requires_grad
+    np.testing.assert_allclose(y.numpy(), y_train.detach().numpy(), rtol=1e-5, atol=1e-6)
+    # outputs of the two layers (y 50·8·64 floats each) and the states; the saved gates (4·y) are not there
+    assert peak < 3.5 * y.numpy().nbytes, peak

@@ -177,6 +177,18 @@ inline int team_size() {
 #endif
 }
 
+// Runs f(0..n-1) on `threads` OpenMP threads, or inline without entering a parallel region (whose
+// fork costs about a microsecond even when its if-clause is false) when one thread is asked for.
+template <typename F>
+inline void parallel_for(index_t n, int threads, F&& f) {
+  if (threads > 1 && n > 1) {
+#pragma omp parallel for num_threads(threads) schedule(static)
+    for (index_t i = 0; i < n; ++i) f(i);
+  } else {
+    for (index_t i = 0; i < n; ++i) f(i);
+  }
+}
+
 // Threads for `items` independent pieces of work: the thread count, never more than the items.
 inline int threads_for_items(index_t items) {
   int t = get_num_threads();

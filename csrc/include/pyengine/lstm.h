@@ -120,6 +120,12 @@ void lstm_forward(index_t T_, index_t N, index_t I, index_t H, const T* x, const
                   const T* w_ih, const T* w_hh, const T* b_ih, const T* b_hh, T* y, T* h_T, T* c_T,
                   T* gates, T* cs);
 
+// Inference: the same y, h_T, c_T with nothing kept for a backward — the gates and cell states of
+// the steps live in the calling thread's workspace arena (pyengine/workspace.h). T ≥ 1.
+template <typename T>
+void lstm_forward_inference(index_t T_, index_t N, index_t I, index_t H, const T* x, const T* h0, const T* c0,
+                            const T* w_ih, const T* w_hh, const T* b_ih, const T* b_hh, T* y, T* h_T, T* c_T);
+
 // grad_h_T / grad_c_T may be null. grad_x (T, N, I), grad_h0, grad_c0 (N, H), grad_w_ih (G, I),
 // grad_w_hh (G, H), grad_b (G,).
 template <typename T>

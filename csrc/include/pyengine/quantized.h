@@ -1,4 +1,5 @@
-// pyengine/quantized.h — int8 convolution and linear layers: integer GEMMs with requantization.
+// pyengine/quantized.h — int8 convolution and linear layers (integer GEMMs with requantization),
+// uint8 max pooling and float32 → uint8 quantization.
 //
 // Quantization maps a real value r to an integer q by r ≈ scale · (q − zero_point).
 //   activations x (input) and y (output): uint8, one scale and zero point per tensor, zp ∈ [0, 255];
@@ -27,6 +28,9 @@
 //  * convolution: per image and group, im2col into uint8 columns (J × L, L = OH·OW, padded with
 //    x_zero_point; a 1×1 stride-1 convolution without padding uses the image itself), then
 //    Y(Kg × L) = W(Kg × J) · cols with the requantization applied as each tile is stored.
+//    Two special cases skip im2col on the SIMD copies: stride 1 with one group (the shifted-image
+//    kernel, quantized_conv_s1: the padded image itself is the GEMM's B operand) and, on AVX-512
+//    VNNI + VBMI, depthwise with R ≤ 8, S ≤ 4 (one vpermb + vpdpbusd per filter row and 16 outputs).
 //  * linear: Y(N × O) = X(N × I) · W(O × I)ᵀ as dot products along I of a row of x and a row of w.
 //  Instruction sets (picked at run time, like the float kernels):
 //  * AVX-512 VNNI: vpdpbusd multiplies 4 uint8 by 4 int8 and adds the 4 products to an int32 lane,
@@ -45,6 +49,7 @@
 #include <cstdint>
 
 #include "pyengine/conv2d.h"
+#include "pyengine/pool2d.h"
 
 namespace pyengine::cpu {
 constexpr index_t kQuantizedMaxReduction = 32768;   // J limit (see above)
@@ -101,6 +106,11 @@ inline void quantized_multiplier(const char* fn, const Array& m, index_t K) {
   shape_is(fn, m, {K});
 }
 
+// quantize_per_tensor's scale: finite and positive.
+inline void quantize_scale(const char* fn, double scale) {
+  if (!(std::isfinite(scale) && scale > 0)) value_error(fn, ": scale must be finite and > 0, got ", scale);
+}
+
 inline void quantized_multiplier_values(const char* fn, const float* m, index_t K) {
   for (index_t i = 0; i < K; ++i)   // rint of a NaN or an infinity has no integer
     if (!std::isfinite(m[i])) value_error(fn, ": multiplier[", i, "] = ", m[i], " must be finite for a uint8 output");
@@ -132,6 +142,26 @@ void quantized_linear(index_t N, index_t I, index_t O, const std::uint8_t* x, st
                       const std::int8_t* w, const std::int32_t* bias, const float* multiplier,
                       std::int32_t y_zero_point, std::int32_t qmin, std::int32_t qmax, bool out_u8, void* y);
 
+// Max pooling of uint8 x (N, C, H, W) → y (N, C, OH, OW) (the float max_pool2d's geometry; every
+// window holds at least one input element, checked by the binding). Scale and zero point unchanged:
+// max commutes with the monotone quantization.
+void quantized_max_pool2d(index_t N, index_t C, index_t H, index_t W, index_t kh, index_t kw, index_t sh,
+                          index_t sw, index_t ph, index_t pw, index_t dh, index_t dw, index_t OH, index_t OW,
+                          const std::uint8_t* x, std::uint8_t* y);
+
+// y = clamp(rint(x / scale) + zero_point, 0, 255) for n float32 values (NaN → zero_point), float32
+// division and round to nearest even, as the reference.
+void quantize_per_tensor(index_t n, const float* x, float scale, std::int32_t zero_point, std::uint8_t* y);
+
+// Max pooling of uint8 x (N, C, H, W) → y (N, C, OH, OW), the float max_pool2d's geometry
+// (pyengine/pool2d.h; every window holds an input element). Scale and zero point are unchanged:
+// max commutes with the monotone quantization. The 2×2 stride-2 unpadded case is vectorised.
+void quantized_max_pool2d(const Pool2dShape& s, const std::uint8_t* x, std::uint8_t* y);
+
+// y = clamp(rint(x / scale) + zero_point, 0, 255) for n float32 values (NaN → zero_point), float32
+// division and round to nearest even, as the reference.
+void quantize_per_tensor(index_t n, const float* x, float scale, std::int32_t zero_point, std::uint8_t* y);
+
 // The int8 kernel the current CPU and instruction-set choice run: "avx512_vnni", "avx2" or "generic".
 const char* quantized_kernel_name();
 
@@ -140,5 +170,15 @@ PE_ISA_KERNEL(quantized_conv_gemm, void(index_t, index_t, index_t, const std::in
               const std::int32_t*, const Requant&, void*, bool));
 PE_ISA_KERNEL(quantized_linear_gemm, void(index_t, index_t, index_t, const std::uint8_t*, const std::int8_t*,
               const std::int32_t*, const Requant&, void*));
+// The stride-1 one-group convolution without im2col (x, pad = x_zero_point, w, rowsum, rq, y); false
+// when this copy has none (generic), and the caller takes the im2col path.
+PE_ISA_KERNEL(quantized_conv_s1, bool(const ConvGeom&, const std::uint8_t*, std::uint8_t, const std::int8_t*,
+              const std::int32_t*, const Requant&, void*));
+// The depthwise convolution (x, pad, w, rq, y); false where it does not apply (not VNNI + VBMI, S > 4, R > 8).
+PE_ISA_KERNEL(quantized_depthwise, bool(const ConvGeom&, const std::uint8_t*, std::uint8_t, const std::int8_t*,
+              const Requant&, void*));
+PE_ISA_KERNEL(quantize_f32, void(index_t, const float*, float, std::int32_t, std::uint8_t*));
+// One output row of 2×2 stride-2 max pooling from input rows r0, r1: out[o] = max of the 2×2 block.
+PE_ISA_KERNEL(max_pool_2x2_row, void(index_t, const std::uint8_t*, const std::uint8_t*, std::uint8_t*));
 
 }  // namespace pyengine::cpu

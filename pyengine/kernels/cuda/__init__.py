@@ -34,4 +34,4 @@ globals().update({name: getattr(_lib, name) if _lib is not None else _missing(na
                   if _lib is None or name in _lib.__kernels__})
 
 # The families without a CUDA kernel run on the host through the CPU binding (see quantized.py).
-from .quantized import quantized_conv2d, quantized_linear  # noqa: E402,F401
+from .quantized import quantize_per_tensor, quantized_conv2d, quantized_linear, quantized_max_pool2d  # noqa: E402,F401

@@ -1,4 +1,4 @@
-"""int8 convolution and linear for device arrays. There is no CUDA int8 kernel: the arrays are
+"""int8 convolution, linear, max pooling and quantization for device arrays. There is no CUDA int8 kernel: the arrays are
 copied to the host, the CPU's int8 kernels (pyengine._C: VNNI / AVX2 / generic, bit-exact with the
 integer reference) check and compute, and the result is copied back to the inputs' device. The int8
 fast path of pyengine is the CPU's; this keeps the contract whole, so a model on the GPU still runs
@@ -13,7 +13,7 @@ import numpy as np
 from ... import reference
 from . import _ext
 
-__all__ = ["quantized_conv2d", "quantized_linear"]
+__all__ = ["quantized_conv2d", "quantized_linear", "quantized_max_pool2d", "quantize_per_tensor"]
 
 
 def _host(a):
@@ -38,3 +38,5 @@ def _on_host(name):
 
 quantized_conv2d = _on_host("quantized_conv2d")
 quantized_linear = _on_host("quantized_linear")
+quantized_max_pool2d = _on_host("quantized_max_pool2d")
+quantize_per_tensor = _on_host("quantize_per_tensor")

@@ -493,3 +493,11 @@ def is_pruned(module) -> bool:
             if isinstance(hook, BasePruningMethod):
                 return True
     return False
+
+
+# Prune-and-retrain, channel shrinking and the sparse file build on the API above (prune_tools.py).
+from .prune_tools import (count_nonzero, load_sparse, prunable_parameters, prune_and_retrain,  # noqa: E402
+                          prune_channels, save_sparse, shrink)
+
+__all__ += ["prunable_parameters", "count_nonzero", "prune_and_retrain", "prune_channels", "shrink", "save_sparse",
+            "load_sparse"]

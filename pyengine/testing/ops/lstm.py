@@ -236,6 +236,11 @@ def _seq_grad_inputs(rng):
             Sample(_seq_inputs(rng, F64, 2, 2, 2, 2, bias=(True, False)), {}, "b_ih only")]
 
 
+def _inference_errors(rng):
+    return [ErrorInput(e.args, e.kwargs, e.error, e.match.replace("lstm_forward", "lstm_inference_forward"), e.desc)
+            for e in _seq_forward_errors(rng)]
+
+
 def _flat(result):
     """The forward's arrays including those inside saved."""
     *arrays, saved = result
@@ -249,6 +254,7 @@ OPS = [
            call=_call_cell_backward),
     OpInfo("lstm_forward", "lstm", _seq_forward_samples, _seq_forward_errors, tol=dict(TOL), outputs=_flat,
            grad=GradSpec(_seq_grad_forward, _seq_grad_vjp, _seq_grad_inputs)),
+    OpInfo("lstm_inference_forward", "lstm", _seq_forward_samples, _inference_errors, tol=dict(TOL)),
     OpInfo("lstm_backward", "lstm", _seq_backward_samples, _seq_backward_errors, tol=dict(TOL),
            call=_call_seq_backward),
 ]

@@ -25,7 +25,11 @@ CONV_SHAPES = [
     (2, 3, 9, 11, 5, 3, 2, 2, 1, 1, 1),        # odd sizes, non-square kernel, stride 2
     (1, 5, 10, 9, 7, 3, 3, 1, 2, 2, 1),        # dilation 2, padding 2
     (2, 6, 8, 8, 9, 3, 3, 2, 1, 1, 3),         # groups 3
-    (2, 12, 9, 9, 12, 3, 3, 1, 1, 1, 12),      # depthwise
+    (2, 12, 9, 9, 12, 3, 3, 1, 1, 1, 12),      # depthwise (the VNNI row kernel)
+    (2, 16, 11, 10, 16, 3, 3, 2, 1, 1, 16),    # depthwise, stride 2
+    (1, 8, 9, 9, 8, 3, 3, 1, 2, 2, 8),         # depthwise, dilation 2
+    (1, 40, 20, 37, 40, 3, 3, 1, 1, 1, 40),    # depthwise, rows of more than one vector
+    (1, 4, 6, 6, 4, 5, 5, 1, 2, 1, 4),         # depthwise 5×5 (wider than 4 taps: the GEMM path)
     (1, 24, 5, 7, 48, 3, 3, 2, 1, 1, 24),      # depthwise, channel multiplier 2, stride 2
     (2, 37, 6, 5, 19, 1, 1, 1, 0, 1, 1),       # 1×1 pointwise (the image is the column matrix)
     (1, 3, 4, 4, 2, 1, 1, 2, 1, 1, 1),         # 1×1 with stride and padding (im2col path)
@@ -158,7 +162,64 @@ def _linear_errors(rng):
     ]
 
 
+POOL_SHAPES = [((1, 8, 28, 28), 2, None, 0, 1, False), ((3, 5, 9, 11), 3, 2, 1, 1, False),
+               ((2, 4, 7, 7), 2, 2, 0, 1, True), ((1, 3, 10, 10), 3, 1, 1, 2, False), ((2, 6, 8, 9), (2, 3), (1, 2), 0, 1, False),
+               ((0, 2, 4, 4), 2, 2, 0, 1, False), ((2, 16, 14, 14), 2, 2, 0, 1, False)]
+
+
+def _pool_samples(rng, dtype):
+    out = []
+    for shape, k, st, pad, dil, ceil in POOL_SHAPES:
+        x = rng.integers(0, 256, shape, dtype=np.uint8)
+        out.append(Sample((x, k, st, pad, dil, ceil), {}, f"x {shape} k {k} stride {st} pad {pad} dil {dil} ceil {ceil}"))
+    x = rng.integers(0, 256, (2, 3, 8, 8), dtype=np.uint8)
+    out.append(Sample((x[:, :, ::2], 2), {}, "non-contiguous x"))
+    out.append(Sample((np.zeros((1, 2, 4, 4), np.uint8), 3, 1, 1), {}, "all zeros with padding"))
+    return out
+
+
+def _pool_errors(rng):
+    x = rng.integers(0, 256, (1, 2, 5, 5), dtype=np.uint8)
+    fn = "quantized_max_pool2d"
+    return [
+        ErrorInput((x.astype(np.float32), 2), {}, TypeError, rf"{fn}: x must be uint8, got float32", "float x"),
+        ErrorInput((x[0], 2), {}, ValueError, rf"{fn}: x must be 4-D, got 3-D", "rank"),
+        ErrorInput((x, 0), {}, ValueError, rf"{fn}: kernel_size must be >= 1, got 0", "kernel 0"),
+        ErrorInput((x, 2, 2, 2), {}, ValueError, rf"{fn}: padding must be at most half the kernel size", "padding"),
+        ErrorInput((x, 7), {}, ValueError, rf"{fn}: kernel height 7", "kernel > input"),
+        ErrorInput((x.tolist(), 2), {}, TypeError, rf"{fn}: x must be a numpy.ndarray, got list", "list"),
+    ]
+
+
+def _quantize_samples(rng, dtype):
+    out = []
+    for shape, scale, zp in [((1, 1, 28, 28), 1 / 255, 0), ((5, 7), 0.03, 128), ((0, 3), 0.1, 3), ((3, 4, 5), 0.2, 255)]:
+        x = (rng.standard_normal(shape) * 4).astype(np.float32)
+        out.append(Sample((x, scale, zp), {}, f"x {shape} scale {scale:g} zp {zp}"))
+    x = (np.arange(-40, 41, dtype=np.float32) * 0.05).reshape(9, 9)       # exact halves: round half to even
+    out.append(Sample((x, 0.1, 100), {}, "ties at .5 round to even"))
+    x = np.array([np.nan, np.inf, -np.inf, 1e30, -1e30, 0.0, -0.0], np.float32)
+    out.append(Sample((x, 0.5, 10), {}, "NaN, infinities, huge values"))
+    out.append(Sample((rng.standard_normal((6, 10)).astype(np.float32)[:, ::3], 0.05, 60), {}, "non-contiguous"))
+    return out
+
+
+def _quantize_errors(rng):
+    x = rng.standard_normal((3, 4)).astype(np.float32)
+    fn = "quantize_per_tensor"
+    return [
+        ErrorInput((x.astype(np.float16), 0.1, 0), {}, TypeError, rf"{fn}: x must be float32, got float16", "f16"),
+        ErrorInput((x, 0.0, 0), {}, ValueError, rf"{fn}: scale must be finite and > 0, got 0.0", "scale 0"),
+        ErrorInput((x, float("nan"), 0), {}, ValueError, rf"{fn}: scale must be finite and > 0", "NaN scale"),
+        ErrorInput((x, 0.1, 256), {}, ValueError, rf"{fn}: zero_point must be in \[0, 255\], got 256", "zp"),
+        ErrorInput((x, "0.1", 3), {}, TypeError, rf"{fn}: scale must be a number, got str", "str scale"),
+        ErrorInput((x.tolist(), 0.1, 0), {}, TypeError, rf"{fn}: x must be a numpy.ndarray, got list", "list"),
+    ]
+
+
 OPS = [
+    OpInfo("quantized_max_pool2d", "quantized", _pool_samples, _pool_errors, tol=dict(EXACT), dtypes=(U8,)),
+    OpInfo("quantize_per_tensor", "quantized", _quantize_samples, _quantize_errors, tol=dict(EXACT), dtypes=(U8,)),
     OpInfo("quantized_conv2d", "quantized", _conv_samples, _conv_errors, tol=dict(EXACT), dtypes=(U8, F32)),
     OpInfo("quantized_linear", "quantized", _linear_samples, _linear_errors, tol=dict(EXACT), dtypes=(U8, F32)),
 ]
