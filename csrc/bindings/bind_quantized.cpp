@@ -142,7 +142,7 @@ template <class D>
 py::object quantize(py::handle x_obj, py::handle scale_obj, py::handle zp_obj) {
   const char* fn = "quantize_per_tensor";
   auto x = Host::arg(fn, "x", x_obj);
-  if (!x.a.is_float()) type_error(fn, ": x must be float32 (float64 is rounded to float32), got ", x.a.dtype_name);
+  if (!x.a.is_float()) type_error(fn, ": x must be float32, got ", x.a.dtype_name);
   const double scale = to_real(fn, "scale", scale_obj);
   contract::quantize_scale(fn, scale);
   const index_t zp = contract::quantized_u8(fn, "zero_point", to_int(fn, "zero_point", zp_obj));

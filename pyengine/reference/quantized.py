@@ -140,7 +140,7 @@ def check_quantize_per_tensor(x, scale, zero_point, fn: str = "quantize_per_tens
     if not _is_array(x):
         raise TypeError(f"{fn}: x must be a numpy.ndarray, got {type(x).__name__}")
     if x.dtype not in (np.dtype(np.float32), np.dtype(np.float64)):
-        raise TypeError(f"{fn}: x must be float32 (float64 is rounded to float32), got {x.dtype}")
+        raise TypeError(f"{fn}: x must be float32, got {x.dtype}")
     scale = as_real(fn, "scale", scale)
     if not (np.isfinite(scale) and scale > 0):
         raise ValueError(f"{fn}: scale must be finite and > 0, got {scale}")
