@@ -310,6 +310,63 @@ def lstm_case(which, T=50, N=64, I=128, H=256):
     return build, f"lstm T{T} N{N} I{I} H{H} {which}"
 
 
+# --------------------------------------------------------------------------- GRU
+def gru_case(which, T=50, N=64, I=128, H=256):
+    """fwd: our inference forward (keeps nothing) against torch under no_grad; fwd+bwd: the training
+    forward and the backward against torch's autograd, gradients of x and every parameter."""
+    fwd_flops = T * (2.0 * N * I * 3 * H + 2.0 * N * H * 3 * H)
+
+    def build(rng):
+        torch = _torch()
+        if which == "fwd":
+            f, r = _cpu("gru_inference_forward"), _ref("gru_inference_forward")
+            fb = rb = None
+        else:
+            f, r = _cpu("gru_forward"), _ref("gru_forward")
+            fb, rb = _cpu("gru_backward"), _ref("gru_backward")
+        k = np.float32(1.0 / np.sqrt(H))
+        x, h0 = randn(rng, (T, N, I)), randn(rng, (N, H))
+        w_ih, w_hh = randn(rng, (3 * H, I)) * k, randn(rng, (3 * H, H)) * k
+        b_ih, b_hh = randn(rng, (3 * H,)) * k, randn(rng, (3 * H,)) * k
+        gy = randn(rng, (T, N, H))
+
+        def run(fw, bw):
+            out = fw(x, h0, w_ih, w_hh, b_ih, b_hh)
+            if bw is None:
+                return tuple(out)
+            y, hT, saved = out
+            return (y, hT) + tuple(bw(gy, None, x, h0, w_ih, w_hh, saved))
+
+        tf = None
+        if torch is not None:
+            gru = torch.nn.GRU(I, H)
+            with torch.no_grad():
+                for name, v in (("weight_ih_l0", w_ih), ("weight_hh_l0", w_hh), ("bias_ih_l0", b_ih), ("bias_hh_l0", b_hh)):
+                    getattr(gru, name).copy_(torch.from_numpy(v))
+            tx, th0, tgy = (torch.from_numpy(v) for v in (x, h0[None], gy))
+            if which == "fwd":
+                def tf():
+                    with torch.no_grad():
+                        return gru(tx, th0)
+            else:
+                txg = tx.clone().requires_grad_(True)
+
+                def tf():
+                    for p in gru.parameters():
+                        p.grad = None
+                    txg.grad = None
+                    y, _ = gru(txg, th0)
+                    y.backward(tgy)
+        labels = ["y", "h_T", "grad_x", "grad_h0", "grad_w_ih", "grad_w_hh", "grad_b_ih", "grad_b_hh"]
+
+        def check():
+            got, want = run(f, fb), run(r, rb)
+            return _compare(list(zip(labels, got, want)), tol=2e-4)
+        return Built(work=fwd_flops * (1 if which == "fwd" else 3), unit="GFLOP/s",
+                     ours=lambda: run(f, fb), numpy=lambda: run(r, rb), torch=tf, check=check)
+    return build, f"gru T{T} N{N} I{I} H{H} {which}"
+
+
 # --------------------------------------------------------------------------- small families
 def linear_case(which, N=256, I=1024, O=1024):
     def build(rng):
@@ -549,6 +606,8 @@ def all_cases(quick: bool) -> list:
             add("pool2d", pool2d_case(kind, which), True)
     add("lstm", lstm_case("fwd", T=10) if quick else lstm_case("fwd"), True)
     add("lstm", lstm_case("fwd+bwd", T=10) if quick else lstm_case("fwd+bwd"), True)
+    add("gru", gru_case("fwd", T=10) if quick else gru_case("fwd"), True)
+    add("gru", gru_case("fwd+bwd", T=10) if quick else gru_case("fwd+bwd"), True)
     add("linear", linear_case("fwd"), True)
     add("linear", linear_case("bwd"), False)
     add("activation", relu_case("fwd"), True)

@@ -43,6 +43,9 @@ LAYERS = {
     "LSTMCell": (lambda: nn.LSTMCell(4, 3), [(2, 4)]),
     "RNN": (lambda: nn.RNN(4, 3), [(5, 2, 4)]),
     "RNN-relu-2-layers": (lambda: nn.RNN(4, 3, num_layers=2, nonlinearity="relu", batch_first=True), [(2, 5, 4)]),
+    "GRU": (lambda: nn.GRU(4, 6), [(5, 2, 4)]),
+    "GRU-2-layers-batch-first-no-bias": (lambda: nn.GRU(4, 3, num_layers=2, batch_first=True, bias=False), [(2, 5, 4)]),
+    "GRUCell": (lambda: nn.GRUCell(4, 3), [(2, 4)]),
     "RNNCell": (lambda: nn.RNNCell(4, 3), [(2, 4)]),
     "RNNCell-relu-no-bias": (lambda: nn.RNNCell(4, 3, bias=False, nonlinearity="relu"), [(2, 4)]),
 }

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..autograd import batch_norm as _bn, conv2d as _conv, linear as _lin, lstm as _lstm, pool2d as _pool
+from ..autograd import batch_norm as _bn, conv2d as _conv, gru as _gru, linear as _lin, lstm as _lstm, pool2d as _pool
 from ..autograd.activation import elu, leaky_relu, prelu, relu, relu6, sigmoid, tanh
 from ..autograd.device import xp_of
 from ..autograd.dropout import dropout
@@ -23,7 +23,7 @@ from ..tensor import Tensor, _wrap, where
 
 __all__ = ["conv2d", "max_pool2d", "avg_pool2d", "adaptive_avg_pool2d", "global_avg_pool2d", "linear", "relu",
            "leaky_relu", "relu6", "prelu", "elu", "sigmoid", "tanh", "softmax", "log_softmax", "dropout", "batch_norm",
-           "lstm", "lstm_cell", "rnn_tanh_cell", "flatten", "pad", "cross_entropy", "nll_loss", "mse_loss",
+           "lstm", "lstm_cell", "gru", "gru_cell", "rnn_tanh_cell", "rnn_relu_cell", "flatten", "pad", "cross_entropy", "nll_loss", "mse_loss",
            "l1_loss", "smooth_l1_loss", "binary_cross_entropy", "binary_cross_entropy_with_logits",
            "multi_margin_loss", "hinge_embedding_loss", "kl_div", "one_hot"]
 
@@ -98,6 +98,24 @@ def lstm_cell(input, hx, w_ih, w_hh, b_ih=None, b_hh=None):
     except (ValueError, TypeError) as e:
         _explain(e, None if input.ndim == 2 and input.shape[1] == w_ih.shape[1] else
                  ValueError(f"lstm_cell: input {tuple(input.shape)} must be (N, {w_ih.shape[1]})"))
+
+
+def gru(input, h0, w_ih, w_hh, b_ih=None, b_hh=None):
+    """One GRU layer over a sequence: input (T, N, I), h0 (N, H), w_ih (3H, I), w_hh (3H, H), b (3H,)
+    -> (y (T, N, H), h_T). Gates r, z, n (PyTorch order), b_hn inside the reset product."""
+    try:
+        return _gru.gru(input, h0, w_ih, w_hh, b_ih, b_hh)
+    except (ValueError, TypeError) as e:
+        _explain(e, gru_problem(input, h0, w_ih, w_hh, b_ih, b_hh))
+
+
+def gru_cell(input, hx, w_ih, w_hh, b_ih=None, b_hh=None):
+    """input (N, I), hx (N, H) -> h'."""
+    try:
+        return _gru.gru_cell(input, hx, w_ih, w_hh, b_ih, b_hh)
+    except (ValueError, TypeError) as e:
+        _explain(e, None if input.ndim == 2 and input.shape[1] == w_ih.shape[1] else
+                 ValueError(f"gru_cell: input {tuple(input.shape)} must be (N, {w_ih.shape[1]})"))
 
 
 def _explain(e, problem):
@@ -191,6 +209,20 @@ def lstm_problem(input, h0, c0, w_ih, w_hh, b_ih, b_hh):
                      ("bias_hh", b_hh))))
 
 
+def gru_problem(input, h0, w_ih, w_hh, b_ih, b_hh):
+    if not isinstance(input, Tensor):
+        return TypeError(f"gru: input must be a pyengine.Tensor, got {type(input).__name__}")
+    if input.ndim != 3:
+        return ValueError(f"gru: expects input (T, N, I), got {tuple(input.shape)}")
+    if w_ih.shape[1] != input.shape[2]:
+        return ValueError(f"gru: input {tuple(input.shape)} has {input.shape[2]} features but weight_ih "
+                          f"{tuple(w_ih.shape)} expects {w_ih.shape[1]}")
+    if tuple(h0.shape) != (input.shape[1], w_ih.shape[0] // 3):
+        return ValueError(f"gru: h0 {tuple(h0.shape)} must be (N, H) = {(input.shape[1], w_ih.shape[0] // 3)}")
+    return _first(*(_mismatch("gru", "input", input, nm, t) for nm, t in
+                    (("h0", h0), ("weight_ih", w_ih), ("weight_hh", w_hh), ("bias_ih", b_ih), ("bias_hh", b_hh))))
+
+
 def pad(input, pad, mode="constant", value=0.0):
     """Constant padding; ``pad`` lists (before, after) pairs from the last axis backwards, as torch."""
     if mode != "constant":
@@ -206,6 +238,11 @@ def pad(input, pad, mode="constant", value=0.0):
 def rnn_tanh_cell(input, h, w_ih, w_hh, b_ih=None, b_hh=None):
     """h' = tanh(x·W_ihᵀ + b_ih + h·W_hhᵀ + b_hh)."""
     return tanh(linear(input, w_ih, b_ih) + linear(h, w_hh, b_hh))
+
+
+def rnn_relu_cell(input, h, w_ih, w_hh, b_ih=None, b_hh=None):
+    """h' = relu(x·W_ihᵀ + b_ih + h·W_hhᵀ + b_hh)."""
+    return relu(linear(input, w_ih, b_ih) + linear(h, w_hh, b_hh))
 
 
 def flatten(input, start_dim=0, end_dim=-1):

@@ -26,6 +26,7 @@ import warnings
 
 import numpy as np
 
+from ..autograd.gru import GRUCell as _GRUCellFn
 from ..autograd.lstm import LSTMCell as _LSTMCellFn
 from ..tensor import Tensor, get_default_dtype
 from ..tensor import cat as _cat, stack as _stack, zeros as _zeros
@@ -33,7 +34,7 @@ from . import functional as F
 from . import init
 from .module import Module, Parameter
 
-__all__ = ["RNN", "LSTM", "RNNCell", "LSTMCell"]
+__all__ = ["RNN", "LSTM", "GRU", "RNNCell", "LSTMCell", "GRUCell"]
 
 
 def _param(*shape, dtype=None):
@@ -229,6 +230,21 @@ class LSTM(_RNNBase):
         return out, (h_n, c_n)
 
 
+class GRU(_RNNBase):
+    """Gated recurrent unit (gates r, z, n; PyTorch's equations, b_hn inside the reset product):
+        r = σ(x·W_irᵀ + b_ir + h·W_hrᵀ + b_hr)     z = σ(x·W_izᵀ + b_iz + h·W_hzᵀ + b_hz)
+        n = tanh(x·W_inᵀ + b_in + r ⊙ (h·W_hnᵀ + b_hn))     h' = (1 − z) ⊙ n + z ⊙ h
+    forward(input, hx=None) -> (output (T, N, D·H), h_n (L·D, N, H))."""
+    _gates = 3
+    _mode = "GRU"
+
+    def forward(self, x, hx=None):
+        x, unbatched, N = self._prepare(x)
+        h0 = self._state("h0", hx, x, N, unbatched)
+        out, (h_n,) = self._finish(*self._run(x, lambda k, x_in, p: F.gru(x_in, h0[k], *p)), unbatched)
+        return out, h_n
+
+
 # ------------------------------------------------------------------------------------- cells
 class _CellBase(Module):
     _gates = 1
@@ -323,3 +339,14 @@ class LSTMCell(_CellBase):
         c = self._state("c", None if hx is None else hx[1], x, unbatched)
         h, c = self._call(_LSTMCellFn.apply, x, h, c, self.weight_ih, self.weight_hh, self.bias_ih, self.bias_hh)
         return (h.squeeze(0), c.squeeze(0)) if unbatched else (h, c)
+
+
+class GRUCell(_CellBase):
+    """One GRU step (the equations under GRU): input (N, I) or (I,), hx (N, H) (zeros when omitted) -> h'."""
+    _gates = 3
+
+    def forward(self, x, hx=None):
+        x, unbatched = self._prepare(x)
+        h = self._state("hx", hx, x, unbatched)
+        h = self._call(_GRUCellFn.apply, x, h, self.weight_ih, self.weight_hh, self.bias_ih, self.bias_hh)
+        return h.squeeze(0) if unbatched else h

@@ -706,6 +706,27 @@ def _gru_layer(ctx, m, inputs, args, out, **kw):
     return _rnn_export(ctx, m, inputs, args, out, hx, "GRU", {"linear_before_reset": 1})
 
 
+def _single_state_cell(ctx, m, inputs, args, kw, op_type, attrs):
+    """RNNCell / GRUCell as a one-step RNN / GRU node: x (N, I) or (I,), hx likewise -> h'."""
+    hx = args[1] if len(args) > 1 else kw.get("hx")
+    ax = [0, 1] if args[0].ndim == 1 else [0]
+    init = [ctx.unsqueeze(ctx.name_of(hx, "h"), ax)] if hx is not None else []
+    _, (yh,) = _recurrent_layer(ctx, op_type, ctx.unsqueeze(inputs[0], ax), m.weight_ih, m.weight_hh, m.bias_ih,
+                                m.bias_hh, m.hidden_size, init, attrs)
+    return ctx.squeeze(yh, ax)
+
+
+@_when_layer("GRUCell")
+def _gru_cell_layer(ctx, m, inputs, args, out, **kw):
+    return _single_state_cell(ctx, m, inputs, args, kw, "GRU", {"linear_before_reset": 1})
+
+
+@_when_layer("RNNCell")
+def _rnn_cell_layer(ctx, m, inputs, args, out, **kw):
+    act = "Tanh" if m.nonlinearity == "tanh" else "Relu"
+    return _single_state_cell(ctx, m, inputs, args, kw, "RNN", {"activations": [act]})
+
+
 @_when_layer("LayerNorm")
 def _layer_norm_layer(ctx, m, inputs, args, out, **kw):
     shape = tuple(m.normalized_shape) if isinstance(m.normalized_shape, (tuple, list)) else (m.normalized_shape,)

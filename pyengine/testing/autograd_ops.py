@@ -180,6 +180,18 @@ def cases() -> list[AutogradCase]:
           lambda r: [_T(_rn(r, 2, 4)), _T(_rn(r, 2, 3)), _T(_rn(r, 2, 3)), _T(_rn(r, 12, 4) * 0.5),
                      _T(_rn(r, 12, 3) * 0.5), _T(_rn(r, 12) * 0.1), _T(_rn(r, 12) * 0.1)],
           lambda x, h, c, wi, wh, bi, bh: F.lstm_cell(x, (h, c), wi, wh, bi, bh)))
+    add(C("gru sequence", ("gru",),
+          lambda r: [_T(_rn(r, 3, 2, 4)), _T(_rn(r, 2, 3)), _T(_rn(r, 9, 4) * 0.5), _T(_rn(r, 9, 3) * 0.5),
+                     _T(_rn(r, 9) * 0.1), _T(_rn(r, 9) * 0.1)],
+          lambda *a: F.gru(*a)))
+    add(C("gru_cell", ("gru_cell",),
+          lambda r: [_T(_rn(r, 2, 4)), _T(_rn(r, 2, 3)), _T(_rn(r, 9, 4) * 0.5), _T(_rn(r, 9, 3) * 0.5),
+                     _T(_rn(r, 9) * 0.1), _T(_rn(r, 9) * 0.1)],
+          lambda x, h, wi, wh, bi, bh: F.gru_cell(x, h, wi, wh, bi, bh)))
+    add(C("rnn_relu_cell", ("rnn_relu_cell",),
+          lambda r: [_T(_away(r, 2, 4)), _T(_rn(r, 2, 3) * 0.1), _T(np.eye(3, 4)), _T(_rn(r, 3, 3) * 0.01),
+                     _T(_rn(r, 3) * 0.01)],
+          lambda x, h, wi, wh, b: F.rnn_relu_cell(x, h, wi, wh, b)))
     add(C("rnn_tanh_cell", ("rnn_tanh_cell",),
           lambda r: [_T(_rn(r, 2, 4)), _T(_rn(r, 2, 3)), _T(_rn(r, 3, 4)), _T(_rn(r, 3, 3)), _T(_rn(r, 3))],
           lambda x, h, wi, wh, b: F.rnn_tanh_cell(x, h, wi, wh, b)))
@@ -267,6 +279,10 @@ def cases() -> list[AutogradCase]:
     layer("RNN bidirectional batch_first", ("RNN",), lambda: nn.RNN(3, 2, bidirectional=True, batch_first=True),
           lambda r: [_T(_rn(r, 2, 3, 3))], lambda m, x: m(x)[0] * 1 + m(x)[1].sum())
     layer("RNNCell", ("RNNCell",), lambda: nn.RNNCell(3, 4), lambda r: [_T(_rn(r, 2, 3))])
+    layer("GRU bidirectional 2 layers batch_first with h0", ("GRU",),
+          lambda: nn.GRU(3, 2, num_layers=2, bidirectional=True, batch_first=True),
+          lambda r: [_T(_rn(r, 2, 3, 3)), _T(_rn(r, 4, 2, 2))], lambda m, x, h: m(x, h)[0] * 1 + m(x, h)[1].sum())
+    layer("GRUCell", ("GRUCell",), lambda: nn.GRUCell(3, 4), lambda r: [_T(_rn(r, 2, 3))])
     layer("digit CNN (Sequential of Conv2d, BatchNorm2d, ReLU, MaxPool2d, Flatten, Linear)", ("Sequential",),
           lambda: nn.Sequential(nn.Conv2d(1, 3, 3, padding=1), nn.BatchNorm2d(3), nn.ReLU(), nn.MaxPool2d(2, 2),
                                 nn.Conv2d(3, 4, 3, padding=1), nn.BatchNorm2d(4), nn.ReLU(), nn.Flatten(),

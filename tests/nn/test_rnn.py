@@ -77,7 +77,7 @@ def _with_state(kind):
 
 # (class, constructor kwargs, T, N (None: unbatched), state given)
 STACKS = []
-for _cls in ("RNN", "LSTM"):
+for _cls in ("RNN", "LSTM", "GRU"):
     STACKS += [
         (_cls, dict(num_layers=2, bidirectional=True), 5, 3, True),
         (_cls, dict(num_layers=2, bidirectional=True, batch_first=True), 4, 2, False),
@@ -86,7 +86,9 @@ for _cls in ("RNN", "LSTM"):
         (_cls, dict(bidirectional=True), 4, None, False),
         (_cls, dict(), 1, 5, False),
     ]
-STACKS += [("RNN", dict(nonlinearity="relu", num_layers=2, bidirectional=True), 5, 3, True)]
+STACKS += [("RNN", dict(nonlinearity="relu", num_layers=2, bidirectional=True), 5, 3, True),
+           ("GRU", dict(num_layers=2, batch_first=True), 7, 9, True),
+           ("GRU", dict(num_layers=3, bidirectional=True, bias=False), 3, 17, False)]
 
 
 def _stack_id(case):
@@ -117,7 +119,7 @@ def test_stack_matches_torch(case):
     compare(ours, theirs, arrays, call)
 
 
-@pytest.mark.parametrize("cls", ["RNN", "LSTM"])
+@pytest.mark.parametrize("cls", ["RNN", "LSTM", "GRU"])
 def test_stack_output_shapes(cls):
     m = getattr(nn, cls)(4, 6, num_layers=3, bidirectional=True, batch_first=True)
     out, h = m(pe.randn(2, 5, 4))
@@ -127,7 +129,7 @@ def test_stack_output_shapes(cls):
     assert m.weight_ih_l1.shape == (m._gates * 6, 12) and m.weight_ih_l0_reverse.shape == (m._gates * 6, 4)
 
 
-@pytest.mark.parametrize("cls", ["RNN", "LSTM"])
+@pytest.mark.parametrize("cls", ["RNN", "LSTM", "GRU"])
 def test_dropout_between_layers(cls):
     """p = 1 zeroes the second layer's input in training, deterministically: torch agrees; in eval
     mode dropout is off (torch agrees at p = 0.5); in training at p = 0.5 two calls differ, and the
@@ -158,6 +160,9 @@ CELLS = [
     ("RNNCell", dict(bias=False), None, True),
     ("LSTMCell", dict(), 4, True),
     ("LSTMCell", dict(bias=False), None, False),
+    ("GRUCell", dict(), 4, True),
+    ("GRUCell", dict(), 1, False),
+    ("GRUCell", dict(bias=False), None, True),
 ]
 
 
@@ -229,3 +234,30 @@ def test_dynamic_quantization_refuses_a_bidirectional_lstm():
     from pyengine.quantization import quantize_dynamic
     with pytest.raises(NotImplementedError, match="bidirectional"):
         quantize_dynamic(nn.Sequential(nn.LSTM(3, 4, bidirectional=True)))
+
+
+def test_gru_float32_matches_torch_and_its_inference_forward_keeps_nothing(monkeypatch):
+    """float32 at a moderate size (the vectorised gate pass, rows split between threads), with and
+    without gradients: the inference path (no_grad) never calls the saving forward and gives the
+    same values."""
+    from pyengine.kernels import cpu
+    torch.manual_seed(1)
+    theirs = tnn.GRU(24, 40, num_layers=2, bidirectional=True)
+    ours = nn.GRU(24, 40, num_layers=2, bidirectional=True)
+    ours.load_state_dict({k: v.detach().numpy() for k, v in theirs.state_dict().items()})
+    x = rn(30, 19, 24).astype(np.float32)
+    y_train, h_train = ours(pe.tensor(x))
+    assert y_train.grad_fn is not None
+    with torch.no_grad():
+        ty, th = theirs(torch.tensor(x))
+    np.testing.assert_allclose(y_train.detach().numpy(), ty.numpy(), atol=2e-5, rtol=1e-4)
+    np.testing.assert_allclose(h_train.detach().numpy(), th.numpy(), atol=2e-5, rtol=1e-4)
+
+    def no_saving_forward(*args, **kwargs):
+        raise AssertionError("the inference forward must not compute what a backward keeps")
+    monkeypatch.setattr(cpu, "gru_forward", no_saving_forward)
+    with pe.no_grad():
+        y, h = ours(pe.tensor(x))
+    assert y.grad_fn is None
+    np.testing.assert_array_equal(y.numpy(), y_train.detach().numpy())
+    np.testing.assert_array_equal(h.numpy(), h_train.detach().numpy())

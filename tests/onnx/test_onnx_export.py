@@ -14,7 +14,7 @@ po = pytest.importorskip("pyengine.onnx")
 
 
 def _in_axes(m, shapes):
-    if isinstance(m, (nn.LSTM, nn.RNN)) and not m.batch_first and len(shapes[0]) == 3:
+    if isinstance(m, (nn.LSTM, nn.RNN, nn.GRU)) and not m.batch_first and len(shapes[0]) == 3:
         return [1]
     return [0]
 

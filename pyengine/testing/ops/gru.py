@@ -1,0 +1,253 @@
+"""Registry entries for the GRU kernels: gru_cell_forward/backward, gru_forward/backward and
+gru_inference_forward.
+
+The backward entries run each implementation's own forward first (OpInfo.call) and hand its
+``saved`` to its own backward; tests/kernels/test_gru.py also crosses them over. Weights are
+scaled by 1/sqrt(I + H) as PyTorch initialises them, so gates are not all saturated.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from ..registry import ErrorInput, GradSpec, OpInfo, Sample, non_contiguous, randn
+
+F32, F64 = np.dtype(np.float32), np.dtype(np.float64)
+TOL = {F32: (2e-4, 2e-4), F64: (1e-10, 1e-10)}
+
+# (N, I, H) for the cell: batch 1, odd I and H, H not a multiple of 16, sizes past a vector, zero batch
+CELL_SHAPES = [(1, 1, 1), (1, 7, 13), (5, 7, 13), (3, 16, 17), (4, 33, 40), (0, 7, 13), (2, 0, 5)]
+# (T, N, I, H) for the sequence: one step, batch 1, odd sizes, more rows than one register block
+# (13 > MR), zero batch, no input features
+SEQ_SHAPES = [(1, 1, 1, 1), (1, 3, 7, 13), (4, 1, 7, 13), (5, 3, 16, 17), (3, 0, 5, 4), (6, 4, 33, 20),
+              (3, 13, 6, 37), (2, 2, 0, 3)]
+
+
+def _weights(rng, dtype, i, h, bias=(True, True)):
+    s = 1.0 / np.sqrt(i + h)
+    w_ih = (rng.standard_normal((3 * h, i)) * s).astype(dtype)
+    w_hh = (rng.standard_normal((3 * h, h)) * s).astype(dtype)
+    b_ih = randn(rng, (3 * h,), dtype) * dtype.type(0.5) if bias[0] else None
+    b_hh = randn(rng, (3 * h,), dtype) * dtype.type(0.5) if bias[1] else None
+    return w_ih, w_hh, b_ih, b_hh
+
+
+def _cell_inputs(rng, dtype, n, i, h, bias=(True, True)):
+    return (randn(rng, (n, i), dtype), randn(rng, (n, h), dtype), *_weights(rng, dtype, i, h, bias))
+
+
+def _seq_inputs(rng, dtype, t, n, i, h, bias=(True, True)):
+    return (randn(rng, (t, n, i), dtype), randn(rng, (n, h), dtype), *_weights(rng, dtype, i, h, bias))
+
+
+def _cell_forward_samples(rng, dtype):
+    out = [Sample(_cell_inputs(rng, dtype, *shape), {}, f"N{shape[0]} I{shape[1]} H{shape[2]}") for shape in CELL_SHAPES]
+    out.append(Sample(_cell_inputs(rng, dtype, 3, 5, 6, bias=(False, False)), {}, "no biases"))
+    out.append(Sample(_cell_inputs(rng, dtype, 3, 5, 6, bias=(False, True)), {}, "b_hh only (b_hn inside the reset)"))
+    x, h, *w = _cell_inputs(rng, dtype, 4, 9, 11)
+    out.append(Sample((non_contiguous(x), non_contiguous(h), *w), {}, "non-contiguous x and h"))
+    return out
+
+
+def _seq_forward_samples(rng, dtype):
+    out = [Sample(_seq_inputs(rng, dtype, *shape), {}, "T{} N{} I{} H{}".format(*shape)) for shape in SEQ_SHAPES]
+    out.append(Sample(_seq_inputs(rng, dtype, 3, 2, 5, 6, bias=(False, False)), {}, "no biases"))
+    out.append(Sample(_seq_inputs(rng, dtype, 3, 2, 5, 6, bias=(False, True)), {}, "b_hh only"))
+    x, h0, w_ih, w_hh, b_ih, b_hh = _seq_inputs(rng, dtype, 3, 2, 8, 19)
+    out.append(Sample((x * dtype.type(40), h0, w_ih * dtype.type(5), w_hh, b_ih, b_hh), {},
+                      "extreme pre-activations (|a| up to hundreds: saturated gates, clamped exp)"))
+    x, h0, w_ih, w_hh, b_ih, b_hh = _seq_inputs(rng, dtype, 4, 3, 9, 11)
+    out.append(Sample((non_contiguous(x), non_contiguous(h0), np.asfortranarray(w_ih), w_hh, b_ih, b_hh), {},
+                      "non-contiguous x and h0, Fortran-ordered w_ih"))
+    return out
+
+
+def _cell_backward_samples(rng, dtype):
+    """args = (grad_h_next, x, h, w_ih, w_hh, b_ih, b_hh): the forward inputs ride along."""
+    out = []
+    for shape in CELL_SHAPES:
+        n, _, h = shape
+        out.append(Sample((randn(rng, (n, h), dtype), *_cell_inputs(rng, dtype, *shape)), {}, f"N{n} I{shape[1]} H{h}"))
+    x, h, *w = _cell_inputs(rng, dtype, 4, 9, 11, bias=(False, False))
+    out.append(Sample((non_contiguous(randn(rng, (4, 11), dtype)), non_contiguous(x), h, *w), {},
+                      "non-contiguous grad_h_next and x, no biases"))
+    return out
+
+
+def _seq_backward_samples(rng, dtype):
+    """args = (grad_y, grad_h_T, x, h0, w_ih, w_hh, b_ih, b_hh)."""
+    out = []
+    for shape in SEQ_SHAPES:
+        t, n, _, h = shape
+        out.append(Sample((randn(rng, (t, n, h), dtype), randn(rng, (n, h), dtype), *_seq_inputs(rng, dtype, *shape)),
+                          {}, "T{} N{} I{} H{}".format(*shape)))
+    out.append(Sample((randn(rng, (3, 2, 6), dtype), None, *_seq_inputs(rng, dtype, 3, 2, 5, 6)), {}, "grad_h_T None"))
+    x, h0, *w = _seq_inputs(rng, dtype, 4, 3, 9, 11, bias=(False, False))
+    out.append(Sample((non_contiguous(randn(rng, (4, 3, 11), dtype)), randn(rng, (3, 11), dtype), non_contiguous(x),
+                       h0, *w), {}, "non-contiguous grad_y and x, no biases"))
+    return out
+
+
+def _call_cell_backward(impl, s):
+    gh, x, h, w_ih, w_hh, b_ih, b_hh = s.args
+    _, saved = impl.gru_cell_forward(x, h, w_ih, w_hh, b_ih, b_hh)
+    return impl.gru_cell_backward(gh, x, h, w_ih, w_hh, saved)
+
+
+def _call_seq_backward(impl, s):
+    gy, gh, x, h0, w_ih, w_hh, b_ih, b_hh = s.args
+    *_, saved = impl.gru_forward(x, h0, w_ih, w_hh, b_ih, b_hh)
+    return impl.gru_backward(gy, gh, x, h0, w_ih, w_hh, saved)
+
+
+# --- error inputs ---------------------------------------------------------------------------------
+
+def _common_errors(fn, args, x_pos, w_pos, seq):
+    """Errors shared by the entries: args is a valid call, x at x_pos, w_ih at w_pos, w_hh next."""
+    def with_(pos, value):
+        a = list(args)
+        a[pos] = value
+        return tuple(a)
+    x, w_ih, w_hh = args[x_pos], args[w_pos], args[w_pos + 1]
+    return [
+        ErrorInput(with_(x_pos, x.astype(np.float64)), {}, TypeError, rf"{fn}: \w+ has dtype float32 but x is float64", "mixed dtypes"),
+        ErrorInput(with_(x_pos, x.astype(np.int32)), {}, TypeError, rf"{fn}: x must be float32 or float64, got int32", "int x"),
+        ErrorInput(with_(x_pos, x[..., None]), {}, ValueError, rf"{fn}: x must be {3 if seq else 2}-D, got", "x rank"),
+        ErrorInput(with_(x_pos, x[..., :-1]), {}, ValueError, rf"{fn}: w_ih expects {x.shape[-1]} input features, x has {x.shape[-1] - 1}", "I mismatch"),
+        ErrorInput(with_(w_pos + 1, w_hh[:-1]), {}, ValueError, rf"{fn}: w_hh must have shape \(3\*H, H\) with H >= 1, got \({w_hh.shape[0] - 1}, {w_hh.shape[1]}\)", "w_hh not 3H x H"),
+        ErrorInput(with_(w_pos + 1, np.zeros((4 * w_hh.shape[1], w_hh.shape[1]), w_hh.dtype)), {}, ValueError,
+                   rf"{fn}: w_hh must have shape \(3\*H, H\)", "an LSTM's 4H x H w_hh"),
+        ErrorInput(with_(w_pos, w_ih[:-3]), {}, ValueError, rf"{fn}: w_ih must have 3\*H = {w_hh.shape[0]} rows", "w_ih rows"),
+        ErrorInput(with_(w_pos + 1, w_hh[:0, :0]), {}, ValueError, rf"{fn}: w_hh must have shape \(3\*H, H\) with H >= 1, got \(0, 0\)", "H = 0"),
+        ErrorInput(with_(w_pos, w_ih.astype(np.float64)), {}, TypeError, rf"{fn}: w_ih has dtype float64 but x is float32", "mixed w_ih"),
+        ErrorInput(with_(w_pos, w_ih.ravel()), {}, ValueError, rf"{fn}: w_ih must be 2-D, got 1-D", "w_ih rank"),
+    ]
+
+
+def _cell_forward_errors(rng):
+    fn = "gru_cell_forward"
+    args = _cell_inputs(rng, F32, 3, 5, 4)
+    x, h, w_ih, w_hh, b_ih, b_hh = args
+    return _common_errors(fn, args, 0, 2, False) + [
+        ErrorInput((x, h[:2], w_ih, w_hh, b_ih, b_hh), {}, ValueError, rf"{fn}: h must have shape \(3, 4\), got \(2, 4\)", "N of h"),
+        ErrorInput((x, h[:, :3], w_ih, w_hh, b_ih, b_hh), {}, ValueError, rf"{fn}: h must have shape \(3, 4\), got \(3, 3\)", "H of h"),
+        ErrorInput((x, h, w_ih, w_hh, b_ih[:-1], b_hh), {}, ValueError, rf"{fn}: b_ih must have shape \(12,\), got \(11,\)", "b_ih shape"),
+        ErrorInput((x, h, w_ih, w_hh, b_ih, b_hh.astype(np.float64)), {}, TypeError, rf"{fn}: b_hh has dtype float64 but x is float32", "mixed b_hh"),
+        ErrorInput((x, h, w_ih, w_hh, b_ih, b_hh[None]), {}, ValueError, rf"{fn}: b_hh must be 1-D, got 2-D", "b_hh rank"),
+        ErrorInput((x, h.tolist(), w_ih, w_hh), {}, TypeError, rf"{fn}: h must be a numpy.ndarray, got list", "list h"),
+    ]
+
+
+def _cell_backward_errors(rng):
+    from ...reference import gru_cell_forward
+    fn = "gru_cell_backward"
+    x, h, w_ih, w_hh, b_ih, b_hh = _cell_inputs(rng, F32, 3, 5, 4)
+    saved = gru_cell_forward(x, h, w_ih, w_hh, b_ih, b_hh)[1]
+    g = randn(rng, (3, 4), F32)
+    args = (g, x, h, w_ih, w_hh, saved)
+    return _common_errors(fn, args, 1, 3, False) + [
+        ErrorInput((g[:, :3], x, h, w_ih, w_hh, saved), {}, ValueError, rf"{fn}: grad_h_next must have shape \(3, 4\), got \(3, 3\)", "grad_h shape"),
+        ErrorInput((None, x, h, w_ih, w_hh, saved), {}, TypeError, rf"{fn}: grad_h_next must be a numpy.ndarray, got NoneType", "grad_h None"),
+        ErrorInput((g, x, h, w_ih, w_hh, list(saved)), {}, TypeError, rf"{fn}: saved must be the tuple of 1 arrays", "saved a list"),
+        ErrorInput((g, x, h, w_ih, w_hh, ()), {}, TypeError, rf"{fn}: saved must be the tuple of 1 arrays", "saved empty"),
+        ErrorInput((g, x, h, w_ih, w_hh, (saved[0][:, :-1],)), {}, ValueError,
+                   rf"{fn}: saved\[0\] \(gates\) must have shape \(3, 16\), got \(3, 15\)", "saved gates shape"),
+        ErrorInput((g, x, h, w_ih, w_hh, (saved[0].astype(np.float64),)), {}, TypeError,
+                   rf"{fn}: saved\[0\] \(gates\) has dtype float64 but x is float32", "saved dtype"),
+    ]
+
+
+def _seq_forward_errors(rng, fn="gru_forward"):
+    args = _seq_inputs(rng, F32, 2, 3, 5, 4)
+    x, h0, w_ih, w_hh, b_ih, b_hh = args
+    return _common_errors(fn, args, 0, 2, True) + [
+        ErrorInput((x, h0[:2], w_ih, w_hh), {}, ValueError, rf"{fn}: h0 must have shape \(3, 4\), got \(2, 4\)", "N of h0"),
+        ErrorInput((x, h0[:, :2], w_ih, w_hh), {}, ValueError, rf"{fn}: h0 must have shape \(3, 4\), got \(3, 2\)", "H of h0"),
+        ErrorInput((x[:0], h0, w_ih, w_hh), {}, ValueError, rf"{fn}: x must have at least one time step", "T = 0"),
+        ErrorInput((x, h0, w_ih, w_hh, b_ih[:8]), {}, ValueError, rf"{fn}: b_ih must have shape \(12,\), got \(8,\)", "b_ih shape"),
+        ErrorInput((x, h0, w_ih, w_hh, b_ih, b_hh.astype(np.float64)), {}, TypeError, rf"{fn}: b_hh has dtype float64 but x is float32", "mixed b_hh"),
+        ErrorInput((x, None, w_ih, w_hh), {}, TypeError, rf"{fn}: h0 must be a numpy.ndarray, got NoneType", "h0 None"),
+    ]
+
+
+def _inference_errors(rng):
+    return _seq_forward_errors(rng, "gru_inference_forward")
+
+
+def _seq_backward_errors(rng):
+    from ...reference import gru_forward
+    fn = "gru_backward"
+    x, h0, w_ih, w_hh, b_ih, b_hh = _seq_inputs(rng, F32, 2, 3, 5, 4)
+    saved = gru_forward(x, h0, w_ih, w_hh, b_ih, b_hh)[2]
+    gy, g = randn(rng, (2, 3, 4), F32), randn(rng, (3, 4), F32)
+    args = (gy, g, x, h0, w_ih, w_hh, saved)
+    return _common_errors(fn, args, 2, 4, True) + [
+        ErrorInput((gy[:1], g, x, h0, w_ih, w_hh, saved), {}, ValueError, rf"{fn}: grad_y must have shape \(2, 3, 4\), got \(1, 3, 4\)", "grad_y shape"),
+        ErrorInput((gy.astype(np.float64), g, x, h0, w_ih, w_hh, saved), {}, TypeError, rf"{fn}: grad_y has dtype float64 but x is float32", "mixed grad_y"),
+        ErrorInput((gy, g[:, :1], x, h0, w_ih, w_hh, saved), {}, ValueError, rf"{fn}: grad_h_T must have shape \(3, 4\), got \(3, 1\)", "grad_h_T shape"),
+        ErrorInput((gy, g, x, h0[:1], w_ih, w_hh, saved), {}, ValueError, rf"{fn}: h0 must have shape \(3, 4\), got \(1, 4\)", "h0 shape"),
+        ErrorInput((gy, g, x, h0, w_ih, w_hh, saved[:1]), {}, TypeError, rf"{fn}: saved must be the tuple of 2 arrays", "saved short"),
+        ErrorInput((gy, g, x, h0, w_ih, w_hh, (saved[0][:, :, :-1], saved[1])), {}, ValueError,
+                   rf"{fn}: saved\[0\] \(gates\) must have shape \(2, 3, 16\), got \(2, 3, 15\)", "saved gates shape"),
+        ErrorInput((gy, g, x, h0, w_ih, w_hh, (saved[0], None)), {}, TypeError,
+                   rf"{fn}: saved\[1\] \(hs\) must be a numpy.ndarray", "saved hs None"),
+    ]
+
+
+# --- gradient specs -------------------------------------------------------------------------------
+
+def _present(grads, xs):
+    """The gradients of the inputs that are arrays (an absent bias has none)."""
+    return [g for g, x in zip(grads, xs) if x is not None]
+
+
+def _cell_grad_forward(impl, x, h, w_ih, w_hh, b_ih, b_hh):
+    return impl.gru_cell_forward(x, h, w_ih, w_hh, b_ih, b_hh)[0].ravel()
+
+
+def _cell_grad_vjp(impl, g, x, h, w_ih, w_hh, b_ih, b_hh):
+    _, saved = impl.gru_cell_forward(x, h, w_ih, w_hh, b_ih, b_hh)
+    grads = impl.gru_cell_backward(g.reshape(h.shape), x, h, w_ih, w_hh, saved)
+    return _present(grads, (x, h, w_ih, w_hh, b_ih, b_hh))
+
+
+def _cell_grad_inputs(rng):
+    return [Sample(_cell_inputs(rng, F64, 2, 3, 2), {}, "N2 I3 H2"),
+            Sample(_cell_inputs(rng, F64, 1, 2, 3), {}, "N1 I2 H3"),
+            Sample(_cell_inputs(rng, F64, 2, 3, 2, bias=(False, True)), {}, "b_hh only")]
+
+
+def _seq_grad_forward(impl, x, h0, w_ih, w_hh, b_ih, b_hh):
+    y, h_T, _ = impl.gru_forward(x, h0, w_ih, w_hh, b_ih, b_hh)
+    return np.concatenate([y.ravel(), h_T.ravel()])
+
+
+def _seq_grad_vjp(impl, g, x, h0, w_ih, w_hh, b_ih, b_hh):
+    y, _, saved = impl.gru_forward(x, h0, w_ih, w_hh, b_ih, b_hh)
+    gy, gh = g[:y.size].reshape(y.shape), g[y.size:].reshape(h0.shape)
+    grads = impl.gru_backward(gy, gh, x, h0, w_ih, w_hh, saved)
+    return _present(grads, (x, h0, w_ih, w_hh, b_ih, b_hh))
+
+
+def _seq_grad_inputs(rng):
+    return [Sample(_seq_inputs(rng, F64, 3, 2, 3, 2), {}, "T3 N2 I3 H2"),
+            Sample(_seq_inputs(rng, F64, 1, 1, 2, 3), {}, "T1 N1 I2 H3"),
+            Sample(_seq_inputs(rng, F64, 2, 2, 2, 2, bias=(True, False)), {}, "b_ih only")]
+
+
+def _flat(result):
+    """The forward's arrays including those inside saved."""
+    *arrays, saved = result
+    return [*arrays, *saved]
+
+
+OPS = [
+    OpInfo("gru_cell_forward", "gru", _cell_forward_samples, _cell_forward_errors, tol=dict(TOL), outputs=_flat,
+           grad=GradSpec(_cell_grad_forward, _cell_grad_vjp, _cell_grad_inputs)),
+    OpInfo("gru_cell_backward", "gru", _cell_backward_samples, _cell_backward_errors, tol=dict(TOL),
+           call=_call_cell_backward),
+    OpInfo("gru_forward", "gru", _seq_forward_samples, _seq_forward_errors, tol=dict(TOL), outputs=_flat,
+           grad=GradSpec(_seq_grad_forward, _seq_grad_vjp, _seq_grad_inputs)),
+    OpInfo("gru_inference_forward", "gru", _seq_forward_samples, _inference_errors, tol=dict(TOL)),
+    OpInfo("gru_backward", "gru", _seq_backward_samples, _seq_backward_errors, tol=dict(TOL),
+           call=_call_seq_backward),
+]
