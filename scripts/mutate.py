@@ -32,7 +32,7 @@ MUTATIONS = [
      "store(dg + 3 * H + j, dh * tc * o * (one - o), n);",
      "store(dg + 3 * H + j, dh * tc * o * (one + o), n);",
      "sigmoid'(o) written o(1 + o) in the LSTM backward"),
-    ("gemm-edge-tile-off-by-one", "csrc/cpu/isa/gemm_isa.cpp",
+    ("gemm-edge-tile-off-by-one", "csrc/cpu/isa/gemm_kernel.h",
      "    for (int j = 0; j < n; ++j) {\n      T r = alpha * tile[i * W + j];",
      "    for (int j = 0; j < n - 1; ++j) {\n      T r = alpha * tile[i * W + j];",
      "the last column of a partial GEMM tile is not stored"),
