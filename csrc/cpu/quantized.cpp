@@ -8,6 +8,7 @@
 
 #include "pyengine/isa_dispatch.h"
 #include "pyengine/quantized.h"
+#include "pyengine/parallel.h"
 
 // PE_ISA_CALL as a statement inside a function (PE_ISA_CALL itself returns from the function).
 #define PE_ISA_CALL_VOID(fn, ...) [&]() { PE_ISA_CALL(fn, __VA_ARGS__); }()
@@ -26,18 +27,6 @@ PE_ISA_DECLARE(void quantized_linear_gemm(index_t, index_t, index_t, const std::
                                           const std::int32_t*, const Requant&, void*))
 
 namespace {
-
-// Runs f(0..n-1) on `threads` OpenMP threads, or inline without entering a parallel region (whose
-// fork costs about a microsecond even when its if-clause is false) when one thread is asked for.
-template <typename F>
-inline void parallel_for(index_t n, int threads, F&& f) {
-  if (threads > 1 && n > 1) {
-#pragma omp parallel for num_threads(threads) schedule(static)
-    for (index_t i = 0; i < n; ++i) f(i);
-  } else {
-    for (index_t i = 0; i < n; ++i) f(i);
-  }
-}
 
 enum class QKernel { vnni, avx2, generic };
 

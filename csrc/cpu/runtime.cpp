@@ -1,4 +1,4 @@
-// runtime.cpp — instruction-set choice (CPUID, PYENGINE_CPU_ISA) and the OpenMP thread count.
+// runtime.cpp — instruction-set choice (CPUID, PYENGINE_CPU_ISA) and the thread count (the pool itself: parallel.cpp).
 #include <atomic>
 #include <cstdlib>
 #include <cstring>
@@ -11,7 +11,7 @@ namespace pyengine::cpu {
 namespace {
 std::atomic<int> g_active{-1};
 // The thread count is process-wide (not OpenMP's per-thread ICV) so that kernels called from any
-// Python thread use what set_num_threads chose. Kernels pass it as num_threads(...).
+// Python thread use what set_num_threads chose. Kernels pass it to parallel_for.
 std::atomic<int> g_threads{0};
 }
 

@@ -11,10 +11,8 @@
 // sum per thread and adds them at the end (no serial loop over the batch).
 #include <cstdlib>
 #include <cstring>
-#ifdef PYENGINE_OPENMP
-#include <omp.h>
-#endif
 #include "pyengine/im2col.h"
+#include "pyengine/parallel.h"
 
 #ifndef PYENGINE_ISA
 #error "conv_isa.cpp is compiled once per ISA with -DPYENGINE_ISA=<name>"
@@ -40,14 +38,6 @@ inline int thread_count(index_t items) {
   int t = get_num_threads();
   if (items < t) t = static_cast<int>(items < 1 ? 1 : items);
   return t;
-}
-
-inline int thread_id() {
-#ifdef PYENGINE_OPENMP
-  return omp_get_thread_num();
-#else
-  return 0;
-#endif
 }
 
 // Copies Cg channels of one image into pad (Cg, Hp, Wp) with a zero border.
@@ -100,11 +90,10 @@ void forward_impl(const ConvGeom& g, const T* x, const T* w, const T* bias, T* y
   const index_t Cg = g.C / g.G, Kg = g.K / g.G, Hp = g.H + 2 * g.ph, Wp = g.W + 2 * g.pw;
   const index_t L = g.OH * g.OW, RS = g.R * g.S, items = g.N * g.G;
   const index_t pad_bytes = Cg * Hp * Wp * static_cast<index_t>(sizeof(T));
-#pragma omp parallel for num_threads(thread_count(items)) schedule(static)
-  for (index_t item = 0; item < items; ++item) {
+  parallel_for(items, thread_count(items), [&](index_t item) {
     const index_t n = item / g.G, gr = item % g.G;
     T* pad = static_cast<T*>(scratch(0, pad_bytes));
-    if (!pad) continue;  // out of memory: unreachable in practice
+    if (!pad) return;  // out of memory: unreachable in practice
     pad_image(g, Cg, x + (n * g.C + gr * Cg) * g.H * g.W, pad);
     for (index_t kk = 0; kk < Kg; ++kk) {
       const index_t k = gr * Kg + kk;
@@ -124,7 +113,7 @@ void forward_impl(const ConvGeom& g, const T* x, const T* w, const T* bias, T* y
           for (index_t ow = 0; ow < g.OW; ++ow) yrow[ow] = yrow[ow] < T(0) ? T(0) : yrow[ow];
       }
     }
-  }
+  });
 }
 
 template <typename T>
@@ -132,11 +121,10 @@ void backward_input_impl(const ConvGeom& g, const T* gy, const T* w, T* gx) {
   const index_t Cg = g.C / g.G, Kg = g.K / g.G, Hp = g.H + 2 * g.ph, Wp = g.W + 2 * g.pw;
   const index_t L = g.OH * g.OW, RS = g.R * g.S, items = g.N * g.G;
   const index_t pad_bytes = Cg * Hp * Wp * static_cast<index_t>(sizeof(T));
-#pragma omp parallel for num_threads(thread_count(items)) schedule(static)
-  for (index_t item = 0; item < items; ++item) {
+  parallel_for(items, thread_count(items), [&](index_t item) {
     const index_t n = item / g.G, gr = item % g.G;
     T* pad = static_cast<T*>(scratch(0, pad_bytes));
-    if (!pad) continue;
+    if (!pad) return;
     std::memset(pad, 0, static_cast<size_t>(pad_bytes));
     for (index_t kk = 0; kk < Kg; ++kk) {
       const index_t k = gr * Kg + kk;
@@ -157,7 +145,7 @@ void backward_input_impl(const ConvGeom& g, const T* gy, const T* w, T* gx) {
       for (index_t h = 0; h < g.H; ++h)
         std::memcpy(gxi + (c * g.H + h) * g.W, pad + (c * Hp + h + g.ph) * Wp + g.pw,
                     sizeof(T) * static_cast<size_t>(g.W));
-  }
+  });
 }
 
 template <typename T>
@@ -167,17 +155,15 @@ void backward_weight_impl(const ConvGeom& g, const T* gy, const T* x, T* gw) {
   const index_t wsize = g.K * Cg * RS;
   const index_t pad_bytes = Cg * Hp * Wp * static_cast<index_t>(sizeof(T));
   const int threads = thread_count(items);
-  // One partial grad_w per thread, summed at the end.
+  // One partial grad_w per block of items (one block per thread), summed in block order at the end.
   T* partial = static_cast<T*>(scratch(2, threads * wsize * static_cast<index_t>(sizeof(T))));
   if (!partial) return;
   std::memset(partial, 0, sizeof(T) * static_cast<size_t>(threads * wsize));
-#pragma omp parallel num_threads(threads)
-  {
-    T* mine = partial + thread_id() * wsize;
+  parallel_for_blocks(items, threads, threads, [&](index_t lo, index_t hi, index_t block) {
+    T* mine = partial + block * wsize;
     T* pad = static_cast<T*>(scratch(0, pad_bytes));
     T* acc = static_cast<T*>(scratch(1, g.OW * static_cast<index_t>(sizeof(T))));
-#pragma omp for schedule(static)
-    for (index_t item = 0; item < items; ++item) {
+    for (index_t item = lo; item < hi; ++item) {
       if (!pad || !acc) continue;
       const index_t n = item / g.G, gr = item % g.G;
       pad_image(g, Cg, x + (n * g.C + gr * Cg) * g.H * g.W, pad);
@@ -198,7 +184,7 @@ void backward_weight_impl(const ConvGeom& g, const T* gy, const T* x, T* gw) {
             }
       }
     }
-  }
+  });
   for (index_t i = 0; i < wsize; ++i) {
     T sum = T(0);
     for (int t = 0; t < threads; ++t) sum += partial[t * wsize + i];

@@ -16,10 +16,8 @@
 // Workspaces are thread-local and grow-only.
 #include <cstdlib>
 #include <cstring>
-#ifdef PYENGINE_OPENMP
-#include <omp.h>
-#endif
 #include "pyengine/common.h"
+#include "pyengine/parallel.h"
 
 #ifndef PYENGINE_ISA
 #error "conv_s1_isa.cpp is compiled once per ISA with -DPYENGINE_ISA=<name>"
@@ -64,14 +62,6 @@ void* scratch(int slot, index_t bytes) {
     sizes[slot] = buffers[slot] ? rounded : 0;
   }
   return buffers[slot];
-}
-
-inline int thread_id() {
-#ifdef PYENGINE_OPENMP
-  return omp_get_thread_num();
-#else
-  return 0;
-#endif
 }
 
 inline int threads_for(index_t items) {
@@ -179,11 +169,10 @@ void conv_s1_nv(const ConvS1& g, const T* in, const T* wp, const T* bias, T* out
   for (index_t c = 0; c < g.Cin; ++c)
     for (index_t r = 0; r < g.R; ++r)
       for (index_t s = 0; s < g.S; ++s) off[(c * g.R + r) * g.S + s] = c * p.Hp * p.Wp + r * g.dh * p.Wp + s * g.dw;
-#pragma omp parallel for num_threads(threads_for(g.N)) schedule(static)
-  for (index_t n = 0; n < g.N; ++n) {
+  parallel_for(g.N, threads_for(g.N), [&](index_t n) {
     T* xb = static_cast<T*>(scratch(0, p.xsize * static_cast<index_t>(sizeof(T))));
     T* yb = static_cast<T*>(scratch(1, g.Cout * ldy * static_cast<index_t>(sizeof(T))));
-    if (!xb || !yb) continue;  // out of memory: unreachable in practice
+    if (!xb || !yb) return;  // out of memory: unreachable in practice
     pad_into(g, p, in + n * g.Cin * g.Hin * g.Win, xb);
     for (index_t pi = 0; pi < full; ++pi)
       for (index_t t = 0; t < p.tiles; ++t)
@@ -205,7 +194,7 @@ void conv_s1_nv(const ConvS1& g, const T* in, const T* wp, const T* bias, T* out
         else
           std::memcpy(dst, src, sizeof(T) * static_cast<size_t>(g.Wout));
       }
-  }
+  });
 }
 
 // Channel-vector variant for small images, where rounding Q up to whole q-vectors and the
@@ -297,14 +286,13 @@ void conv_kv_impl(const ConvS1& g, const T* in, const T* m, const T* bias, T* ou
     for (index_t r = 0; r < g.R; ++r)
       for (index_t s = 0; s < g.S; ++s) off[(c * g.R + r) * g.S + s] = c * p.Hp * p.Wp + r * g.dh * p.Wp + s * g.dw;
   const index_t nvec = Kp / VL;
-#pragma omp parallel for num_threads(threads_for(g.N)) schedule(static)
-  for (index_t n = 0; n < g.N; ++n) {
+  parallel_for(g.N, threads_for(g.N), [&](index_t n) {
     T* xb = static_cast<T*>(scratch(0, p.xsize * static_cast<index_t>(sizeof(T))));
-    if (!xb) continue;
+    if (!xb) return;
     pad_into(g, p, in + n * g.Cin * g.Hin * g.Win, xb);
     T* on = out + n * g.Cout * g.Hout * g.Wout;
     for (index_t kv = 0; kv + 2 <= nvec; kv += 2) kv_image<T, 2>(g, p, off, xb, wk, Kp, bp, kv, on, relu);
-  }
+  });
 }
 
 // Picks the tiling: channel vectors when the output channels fill whole pairs of vectors (one
@@ -395,13 +383,12 @@ void conv_s1_bw_impl(const ConvS1& g, const T* go, const T* in, T* gw) {
   for (index_t c = 0; c < g.Cin; ++c)
     for (index_t r = 0; r < g.R; ++r)
       for (index_t s = 0; s < g.S; ++s) off[(c * g.R + r) * g.S + s] = c * p.Hp * p.Wp + r * g.dh * p.Wp + s * g.dw;
-#pragma omp parallel num_threads(threads)
-  {
-    T* mine = partial + thread_id() * psize;
+  // One partial result per block of images, summed in block order below (the same bits every run).
+  parallel_for_blocks(g.N, threads, threads, [&](index_t lo, index_t hi, index_t block) {
+    T* mine = partial + block * psize;
     T* xb = static_cast<T*>(scratch(0, p.xsize * static_cast<index_t>(sizeof(T))));
     T* gt = static_cast<T*>(scratch(1, p.Q * Kp * static_cast<index_t>(sizeof(T))));
-#pragma omp for schedule(static)
-    for (index_t n = 0; n < g.N; ++n) {
+    for (index_t n = lo; n < hi; ++n) {
       if (!xb || !gt) continue;
       pad_into(g, p, in + n * g.Cin * g.Hin * g.Win, xb);
       // goT[q][k] = go[n, k, oh, ow] for q = oh·Wp + ow with ow < Wout (other q are never read),
@@ -424,7 +411,7 @@ void conv_s1_bw_impl(const ConvS1& g, const T* go, const T* in, T* gw) {
       for (; kv + 2 <= nvec; kv += 2) bw_block<T, kBwMR2, 2>(J, Q, off, xb, gt + kv * VL, Kp, mine + kv * VL, Kp);
       for (; kv < nvec; ++kv) bw_block<T, kBwMR1, 1>(J, Q, off, xb, gt + kv * VL, Kp, mine + kv * VL, Kp);
     }
-  }
+  });
   for (index_t k = 0; k < K; ++k)
     for (index_t j = 0; j < J; ++j) {
       T sum = T(0);

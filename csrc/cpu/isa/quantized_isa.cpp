@@ -16,10 +16,8 @@
 #if defined(__AVX2__) || defined(__AVX512F__)
 #include <immintrin.h>
 #endif
-#ifdef PYENGINE_OPENMP
-#include <omp.h>
-#endif
 #include "pyengine/quantized.h"
+#include "pyengine/parallel.h"
 
 #ifndef PYENGINE_ISA
 #error "quantized_isa.cpp is compiled once per ISA with -DPYENGINE_ISA=<name>"
@@ -40,18 +38,6 @@ namespace {
 using std::int32_t;
 using std::int8_t;
 using std::uint8_t;
-
-// Runs f(0..n-1) on `threads` OpenMP threads, or inline without entering a parallel region (whose
-// fork costs about a microsecond even when its if-clause is false) when one thread is asked for.
-template <typename F>
-inline void parallel_for(index_t n, int threads, F&& f) {
-  if (threads > 1 && n > 1) {
-#pragma omp parallel for num_threads(threads) schedule(static)
-    for (index_t i = 0; i < n; ++i) f(i);
-  } else {
-    for (index_t i = 0; i < n; ++i) f(i);
-  }
-}
 
 [[maybe_unused]] void* scratch(int slot, index_t bytes) {
   static thread_local void* buffers[4] = {nullptr, nullptr, nullptr, nullptr};
@@ -80,13 +66,7 @@ inline void store_scalar(const Requant& rq, index_t k, int32_t acc, void* y, ind
   }
 }
 
-inline int thread_count() {
-#ifdef PYENGINE_OPENMP
-  return get_num_threads();
-#else
-  return 1;
-#endif
-}
+inline int thread_count() { return get_num_threads(); }
 
 #if defined(__AVX512F__) || defined(__AVX2__)
 
