@@ -4,9 +4,8 @@
 // map() over the array: chunks of kChunk elements (split over the pool's threads when the array is
 // large), full vectors first, then the tail through a padded vector. Branches are vector selects,
 // so every loop is straight-line SIMD code.
+#include "isa.h"
 #include "pyengine/activation.h"
-#include "pyengine/parallel.h"
-#include "vec_math.h"
 
 namespace pyengine::cpu::PYENGINE_ISA {
 namespace {
@@ -77,5 +76,8 @@ void activation_f32(int op, index_t n, const float* a, const float* b, float par
 void activation_f64(int op, index_t n, const double* a, const double* b, double param, double* out) {
   activation<double>(static_cast<ActOp>(op), n, a, b, param, out);
 }
+
+PE_ISA_REGISTER(activation_f32, activation_f32)
+PE_ISA_REGISTER(activation_f64, activation_f64)
 
 }  // namespace pyengine::cpu::PYENGINE_ISA
