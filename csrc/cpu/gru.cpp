@@ -15,6 +15,7 @@
 #include <cstring>
 
 #include "pyengine/gemm.h"
+#include "pyengine/parallel.h"
 #include "pyengine/workspace.h"
 
 namespace pyengine::cpu {
@@ -94,21 +95,20 @@ template <typename T>
 void gates_forward(index_t N, index_t H, T* gates, index_t ldg, const T* gh, const T* b_ih, const T* b_hh,
                    const T* h_prev, T* h_next) {
   const int nt = threads_for(N * 3 * H);
-#pragma omp parallel for num_threads(nt) schedule(static) if (nt > 1)
-  for (index_t r = 0; r < N; ++r)
+  parallel_for(N, nt, [&](index_t r) {
     gate_fwd_rows(1, H, gates + r * ldg, ldg, gh + r * 3 * H, b_ih, b_hh, h_prev + r * H, h_next + r * H);
+  });
 }
 
 template <typename T>
 void gates_backward(index_t N, index_t H, const T* gates, const T* h_prev, const T* dh_a, const T* dh_b, T* dgi,
                     T* dgh, T* dh_prev) {
   const int nt = threads_for(N * 3 * H);
-#pragma omp parallel for num_threads(nt) schedule(static) if (nt > 1)
-  for (index_t r = 0; r < N; ++r) {
+  parallel_for(N, nt, [&](index_t r) {
     const index_t e = r * H;
     gate_bwd_rows(1, H, gates + r * 4 * H, h_prev + e, dh_a + e, dh_b ? dh_b + e : nullptr, dgi + r * 3 * H,
                   dgh + r * 3 * H, dh_prev + e);
-  }
+  });
 }
 
 // out[j] = Σ_r a[r, j] for a (rows, cols); columns split across the threads.
@@ -117,8 +117,7 @@ void column_sums(index_t rows, index_t cols, const T* a, T* out) {
   const int nt = threads_for(rows * cols);
   const index_t chunk = 64;
   const index_t n_chunks = (cols + chunk - 1) / chunk;
-#pragma omp parallel for num_threads(nt) schedule(static) if (nt > 1)
-  for (index_t cb = 0; cb < n_chunks; ++cb) {
+  parallel_for(n_chunks, nt, [&](index_t cb) {
     const index_t j0 = cb * chunk, j1 = j0 + chunk < cols ? j0 + chunk : cols;
     T* o = out + j0;
     for (index_t j = 0; j < j1 - j0; ++j) o[j] = T(0);
@@ -126,7 +125,7 @@ void column_sums(index_t rows, index_t cols, const T* a, T* out) {
       const T* row = a + r * cols + j0;
       for (index_t j = 0; j < j1 - j0; ++j) o[j] += row[j];
     }
-  }
+  });
 }
 
 // Threads for the float recurrence: rows are split between them, so never more than N.

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..autograd import batch_norm as _bn, conv2d as _conv, gru as _gru, linear as _lin, lstm as _lstm, pool2d as _pool
+from ..autograd import batch_norm as _bn, conv2d as _conv, gru as _gru, layer_norm as _ln, linear as _lin, lstm as _lstm, pool2d as _pool
 from ..autograd.activation import elu, leaky_relu, prelu, relu, relu6, sigmoid, tanh
 from ..autograd.device import xp_of
 from ..autograd.dropout import dropout
@@ -22,7 +22,7 @@ from ..autograd.softmax import CrossEntropy, log_softmax, softmax
 from ..tensor import Tensor, _wrap, where
 
 __all__ = ["conv2d", "max_pool2d", "avg_pool2d", "adaptive_avg_pool2d", "global_avg_pool2d", "linear", "relu",
-           "leaky_relu", "relu6", "prelu", "elu", "sigmoid", "tanh", "softmax", "log_softmax", "dropout", "batch_norm",
+           "leaky_relu", "relu6", "prelu", "elu", "sigmoid", "tanh", "softmax", "log_softmax", "dropout", "batch_norm", "layer_norm",
            "lstm", "lstm_cell", "gru", "gru_cell", "rnn_tanh_cell", "rnn_relu_cell", "flatten", "pad", "cross_entropy", "nll_loss", "mse_loss",
            "l1_loss", "smooth_l1_loss", "binary_cross_entropy", "binary_cross_entropy_with_logits",
            "multi_margin_loss", "hinge_embedding_loss", "kl_div", "one_hot"]
@@ -80,6 +80,12 @@ def batch_norm(input, running_mean, running_var, weight=None, bias=None, trainin
         return _bn.batch_norm(input, running_mean, running_var, weight, bias, training, momentum, eps)
     except (ValueError, TypeError) as e:
         _explain(e, batch_norm_problem(input, running_mean, running_var, weight, bias, training))
+
+
+def layer_norm(input, normalized_shape, weight=None, bias=None, eps=1e-5):
+    """input (..., *normalized_shape) normalised over its last len(normalized_shape) dimensions:
+    (x − mean)/√(biased variance + eps)·weight + bias, as torch.nn.functional.layer_norm."""
+    return _ln.layer_norm(input, normalized_shape, weight, bias, eps)
 
 
 def lstm(input, h0, c0, w_ih, w_hh, b_ih=None, b_hh=None):

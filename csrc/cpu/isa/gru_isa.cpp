@@ -125,14 +125,13 @@ void gru_recurrence_forward_f32(index_t T, index_t N, index_t H, const float* h0
                                 float* packed, float* apack, float* gh, int threads) {
   const index_t G = 3 * H, NH = N * H;
   const index_t panels = (G + rec::NR - 1) / rec::NR;
-#pragma omp parallel num_threads(threads) if (threads > 1)
-  {
-    const int tid = thread_id(), nt = team_size();
-#pragma omp for schedule(static)
-    for (index_t p = 0; p < panels; ++p) rec::pack_panel_t(w_hh, H, G, p, packed);   // B = w_hhᵀ (H, G)
+  parallel_for(panels, threads, [&](index_t p) { rec::pack_panel_t(w_hh, H, G, p, packed); });  // B = w_hhᵀ
+  // The rows are independent through all T steps: block b of `threads` row blocks runs every step
+  // with no synchronisation between steps.
+  parallel_for_slots(threads, threads, [&](index_t b, int slot) {
     index_t r0, r1;
-    rec::row_range(N, nt, tid, r0, r1);
-    float* ap = apack + static_cast<index_t>(tid) * rec::apack_stride(N, G);
+    rec::row_range(N, threads, static_cast<int>(b), r0, r1);
+    float* ap = apack + static_cast<index_t>(slot) * rec::apack_stride(N, G);
     const index_t rows = r1 - r0;
     for (index_t t = 0; t < T && rows > 0; ++t) {
       const float* h_prev = (t ? y + (t - 1) * NH : h0) + r0 * H;
@@ -141,7 +140,7 @@ void gru_recurrence_forward_f32(index_t T, index_t N, index_t H, const float* h0
       gates_forward(rows, H, gates + t * N * ldg + r0 * ldg, ldg, gh + r0 * G, b_ih, b_hh, h_prev,
                     y + t * NH + r0 * H);
     }
-  }
+  });
 }
 
 // Backward over t = T−1 … 0: dgi, dgh (T, N, 3H) written; grad_h0 (N, H) written; grad_h_T may be
@@ -152,14 +151,11 @@ void gru_recurrence_backward_f32(index_t T, index_t N, index_t H, const float* h
                                  int threads) {
   const index_t G = 3 * H, NH = N * H, NG = N * G;
   const index_t panels = (H + rec::NR - 1) / rec::NR;
-#pragma omp parallel num_threads(threads) if (threads > 1)
-  {
-    const int tid = thread_id(), nt = team_size();
-#pragma omp for schedule(static)
-    for (index_t p = 0; p < panels; ++p) rec::pack_panel(w_hh, G, H, p, packed);   // B = w_hh (G, H)
+  parallel_for(panels, threads, [&](index_t p) { rec::pack_panel(w_hh, G, H, p, packed); });   // B = w_hh
+  parallel_for_slots(threads, threads, [&](index_t b, int slot) {
     index_t r0, r1;
-    rec::row_range(N, nt, tid, r0, r1);
-    float* ap = apack + static_cast<index_t>(tid) * rec::apack_stride(N, G);
+    rec::row_range(N, threads, static_cast<int>(b), r0, r1);
+    float* ap = apack + static_cast<index_t>(slot) * rec::apack_stride(N, G);
     const index_t rows = r1 - r0, e = r0 * H;
     for (index_t t = T - 1; t >= 0 && rows > 0; --t) {
       const float* dh_src = t == T - 1 ? grad_h_T : dh_ws;   // ∂L/∂h_t from step t+1 (null: zero)
@@ -171,7 +167,7 @@ void gru_recurrence_backward_f32(index_t T, index_t N, index_t H, const float* h
       rec::pack_all_rows(dgh_t, G, rows, G, ap);
       rec::rows_gemm<true>(rows, G, H, ap, packed, dh_dst + e, H);            // ∂L/∂h_{t−1} += dgh_t·w_hh
     }
-  }
+  });
 }
 
 PE_ISA_REGISTER(gru_gates_forward_f32, gru_gates_forward_f32)

@@ -124,8 +124,8 @@ inline void row_range(index_t N, int nt, int tid, index_t& r0, index_t& r1) {
   r1 = r0 + per < N ? r0 + per : N;
 }
 
-// Room for the packed rows of one thread: every row (rounded up to MR; OpenMP may hand out fewer
-// threads than asked, giving each more rows) by K.
+// Room for the packed rows of one pool slot: every row (rounded up to MR; one slot may run every row
+// block when the other threads are late) by K.
 inline index_t apack_stride(index_t N, index_t K) { return (N + MR - 1) / MR * MR * K; }
 
 }  // namespace rec
