@@ -8,6 +8,8 @@ from .layers import __all__ as _layers_all
 from .loss import *  # noqa: F401,F403
 from .loss import __all__ as _loss_all
 from .module import Module, ModuleDict, ModuleList, Parameter, Sequential
+from .spatial import *  # noqa: F401,F403
+from .spatial import __all__ as _spatial_all
 
 try:   # clip_grad_norm_ and friends belong to the training work; absent until it lands
     from . import utils  # noqa: F401
@@ -15,4 +17,4 @@ except ImportError:
     pass
 
 __all__ = ["Module", "Parameter", "Sequential", "ModuleList", "ModuleDict", "functional", "init"] + \
-    list(_layers_all) + list(_loss_all)
+    list(_layers_all) + list(_spatial_all) + list(_loss_all)

@@ -11,13 +11,16 @@ from __future__ import annotations
 
 import numpy as np
 
+import warnings
+
 from ..autograd import batch_norm as _bn, conv2d as _conv, linear as _lin, lstm as _lstm, pool2d as _pool
+from ..autograd import padding as _padding, upsample as _upsample
+from ..autograd.generator import default_generator
 from ..autograd.activation import elu, leaky_relu, prelu, relu, relu6, sigmoid, tanh
 from ..autograd.device import xp_of
 from ..autograd.dropout import dropout
 from ..autograd.function import Function
 from ..autograd.ops import Pad, unbroadcast
-from ..autograd.pool2d import adaptive_avg_pool2d
 from ..autograd.softmax import CrossEntropy, log_softmax, softmax
 from ..tensor import Tensor, _wrap, where
 
@@ -25,7 +28,10 @@ __all__ = ["conv2d", "max_pool2d", "avg_pool2d", "adaptive_avg_pool2d", "global_
            "leaky_relu", "relu6", "prelu", "elu", "sigmoid", "tanh", "softmax", "log_softmax", "dropout", "batch_norm",
            "lstm", "lstm_cell", "rnn_tanh_cell", "flatten", "pad", "cross_entropy", "nll_loss", "mse_loss",
            "l1_loss", "smooth_l1_loss", "binary_cross_entropy", "binary_cross_entropy_with_logits",
-           "multi_margin_loss", "hinge_embedding_loss", "kl_div", "one_hot"]
+           "multi_margin_loss", "hinge_embedding_loss", "kl_div", "one_hot",
+           "conv1d", "conv_transpose2d", "max_pool1d", "avg_pool1d", "adaptive_avg_pool1d", "adaptive_max_pool1d",
+           "adaptive_max_pool2d", "dropout1d", "dropout2d", "interpolate", "upsample", "pixel_shuffle",
+           "pixel_unshuffle"]
 
 
 # ---------------------------------------------------------------- kernel-backed layers
@@ -34,7 +40,10 @@ __all__ = ["conv2d", "max_pool2d", "avg_pool2d", "adaptive_avg_pool2d", "global_
 
 def conv2d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
     """input (N, C, H, W), weight (K, C/groups, R, S), bias (K,) -> (N, K, OH, OW),
-    OH = (H + 2·pad − dil·(R−1) − 1) // stride + 1. padding may be 'valid' or 'same' (stride 1)."""
+    OH = (H + 2·pad − dil·(R−1) − 1) // stride + 1. padding may be 'valid' or 'same' (stride 1).
+    An unbatched input (C, H, W) gives (K, OH, OW)."""
+    if isinstance(input, Tensor) and input.ndim == 3:
+        return conv2d(input.unsqueeze(0), weight, bias, stride, padding, dilation, groups).squeeze(0)
     try:
         return _conv.conv2d(input, weight, bias, stride, padding, dilation, groups)
     except (ValueError, TypeError) as e:
@@ -43,7 +52,9 @@ def conv2d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
 
 def max_pool2d(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False, return_indices=False):
     """input (N, C, H, W) -> (N, C, OH, OW); stride defaults to kernel_size. With return_indices, also
-    the flat h·W+w position of each maximum in its input plane (int64)."""
+    the flat h·W+w position of each maximum in its input plane (int64). Unbatched (C, H, W) works too."""
+    if isinstance(input, Tensor) and input.ndim == 3:
+        return _unbatched(max_pool2d, input, kernel_size, stride, padding, dilation, ceil_mode, return_indices)
     try:
         return _pool.max_pool2d(input, kernel_size, stride, padding, dilation, ceil_mode, return_indices)
     except (ValueError, TypeError) as e:
@@ -51,11 +62,21 @@ def max_pool2d(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode
 
 
 def avg_pool2d(input, kernel_size, stride=None, padding=0, ceil_mode=False, count_include_pad=True):
-    """input (N, C, H, W) -> (N, C, OH, OW), OH = (H + 2·pad − k) // stride + 1."""
+    """input (N, C, H, W) -> (N, C, OH, OW), OH = (H + 2·pad − k) // stride + 1; or unbatched (C, H, W)."""
+    if isinstance(input, Tensor) and input.ndim == 3:
+        return _unbatched(avg_pool2d, input, kernel_size, stride, padding, ceil_mode, count_include_pad)
     try:
         return _pool.avg_pool2d(input, kernel_size, stride, padding, ceil_mode, count_include_pad)
     except (ValueError, TypeError) as e:
         _explain(e, pool_problem("avg_pool2d", input))
+
+
+def adaptive_avg_pool2d(input, output_size):
+    """input (N, C, H, W) or (C, H, W) -> (N, C, OH, OW) for output_size (OH, OW) (None keeps that size)."""
+    if isinstance(input, Tensor) and input.ndim == 3:
+        return _unbatched(adaptive_avg_pool2d, input, output_size)
+    _need_tensor("adaptive_avg_pool2d", "input", input)
+    return _pool.adaptive_avg_pool2d(input, output_size)
 
 
 def global_avg_pool2d(input):
@@ -191,16 +212,215 @@ def lstm_problem(input, h0, c0, w_ih, w_hh, b_ih, b_hh):
                      ("bias_hh", b_hh))))
 
 
-def pad(input, pad, mode="constant", value=0.0):
-    """Constant padding; ``pad`` lists (before, after) pairs from the last axis backwards, as torch."""
-    if mode != "constant":
-        raise ValueError(f"pad: only mode='constant' is supported, got {mode!r}")
+def pad(input, pad, mode="constant", value=None):
+    """``pad`` lists (before, after) pairs from the last axis backwards, as torch. Modes 'constant'
+    (value, default 0), 'reflect', 'replicate' and 'circular' (see pyengine.autograd.padding); the
+    latter three pad the last 1, 2 or 3 axes of an input with 1 or 2 more axes, as torch."""
+    _need_tensor("pad", "input", input)
+    pad = tuple(int(p) for p in pad)
     if len(pad) % 2 or len(pad) // 2 > input.ndim:
         raise ValueError(f"pad: pad {tuple(pad)} must hold (before, after) pairs for at most {input.ndim} axes")
+    if mode != "constant":
+        if mode not in _padding.MODES:
+            raise ValueError(f"pad: mode must be 'constant', 'reflect', 'replicate' or 'circular', got {mode!r}")
+        k = len(pad) // 2
+        if k not in (1, 2, 3) or input.ndim not in (k + 1, k + 2):
+            raise ValueError(f"pad: mode={mode!r} pads the last 1, 2 or 3 axes of an input with 1 or 2 more, got "
+                             f"pad of {len(pad)} values for input {tuple(input.shape)}")
+        if min(pad) < 0:
+            raise ValueError(f"pad: negative padding is supported with mode='constant' only, got {pad}")
+        for j in range(k):
+            n, (a, b) = input.shape[input.ndim - 1 - j], pad[2 * j:2 * j + 2]
+            if (mode == "reflect" and max(a, b) >= n) or (mode == "circular" and max(a, b) > n) or \
+                    (mode == "replicate" and n == 0 and a + b):
+                limit = "less than" if mode == "reflect" else "at most"
+                raise ValueError(f"pad: mode={mode!r} needs padding {limit} the axis size, got padding {(a, b)} "
+                                 f"for axis {input.ndim - 1 - j} of size {n} (input {tuple(input.shape)})")
+        if not any(pad):
+            return input
+        return _padding.PadMode.apply(input, pad, mode)
+    value = 0.0 if value is None else value
     widths = [(0, 0)] * input.ndim
     for k in range(len(pad) // 2):
         widths[input.ndim - 1 - k] = (pad[2 * k], pad[2 * k + 1])
     return Pad.apply(input, widths, value)
+
+
+def _unbatched(fn, input, *args):
+    """fn on input[None] with the batch axis taken off again (every output, e.g. pooling indices)."""
+    out = fn(input.unsqueeze(0), *args)
+    return tuple(o.squeeze(0) for o in out) if isinstance(out, tuple) else out.squeeze(0)
+
+
+def _one(fn, name, v):
+    if isinstance(v, (tuple, list)):
+        if len(v) != 1:
+            raise ValueError(f"{fn}: {name} must be an int or a 1-tuple, got {tuple(v)}")
+        return v[0]
+    return v
+
+
+def _need_rank(fn, input, ranks, expected):
+    _need_tensor(fn, "input", input)
+    if input.ndim not in ranks:
+        raise ValueError(f"{fn}: expects input of shape {expected}, got {tuple(input.shape)}")
+
+
+def conv1d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
+    """input (N, C, L) or unbatched (C, L), weight (K, C/groups, k), bias (K,) -> (N, K, OL),
+    OL = (L + 2·pad − dil·(k − 1) − 1) // stride + 1; padding may be 'valid' or 'same' (stride 1).
+    Runs the 2-D kernels on (N, C, 1, L) views."""
+    _need_rank("conv1d", input, (2, 3), "(N, C, L) or (C, L)")
+    if input.ndim == 2:
+        return conv1d(input.unsqueeze(0), weight, bias, stride, padding, dilation, groups).squeeze(0)
+    if weight.ndim != 3:
+        raise ValueError(f"conv1d: weight must be (K, C/groups, k), got {tuple(weight.shape)}")
+    stride, dilation = _one("conv1d", "stride", stride), _one("conv1d", "dilation", dilation)
+    padding = padding if isinstance(padding, str) else _one("conv1d", "padding", padding)
+    try:
+        return _conv.conv1d(input, weight, bias, stride, padding, dilation, groups)
+    except (ValueError, TypeError) as e:
+        raise type(e)(str(e).replace("conv2d", "conv1d")) from None
+
+
+def conv_transpose2d(input, weight, bias=None, stride=1, padding=0, output_padding=0, groups=1, dilation=1):
+    """input (N, C_in, H, W) or unbatched (C_in, H, W), weight (C_in, C_out/groups, R, S), bias (C_out,)
+    -> (N, C_out, OH, OW), OH = (H − 1)·stride − 2·padding + dilation·(R − 1) + output_padding + 1."""
+    _need_rank("conv_transpose2d", input, (3, 4), "(N, C_in, H, W) or (C_in, H, W)")
+    if input.ndim == 3:
+        return conv_transpose2d(input.unsqueeze(0), weight, bias, stride, padding, output_padding, groups,
+                                dilation).squeeze(0)
+    try:
+        return _conv.conv_transpose2d(input, weight, bias, stride, padding, output_padding, groups, dilation)
+    except (ValueError, TypeError) as e:
+        _explain(e, _first(_mismatch("conv_transpose2d", "input", input, "weight", weight),
+                           _mismatch("conv_transpose2d", "input", input, "bias", bias)))
+
+
+def max_pool1d(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False, return_indices=False):
+    """input (N, C, L) or (C, L) -> (N, C, OL), OL = (L + 2·pad − dil·(k − 1) − 1) // stride + 1;
+    stride defaults to kernel_size; indices are positions along L. The 2-D kernels on (N, C, 1, L)."""
+    _need_rank("max_pool1d", input, (2, 3), "(N, C, L) or (C, L)")
+    if input.ndim == 2:
+        return _unbatched(max_pool1d, input, kernel_size, stride, padding, dilation, ceil_mode, return_indices)
+    k = _one("max_pool1d", "kernel_size", kernel_size)
+    s = k if stride is None or stride == () or stride == [] else _one("max_pool1d", "stride", stride)
+    out = max_pool2d(input.unsqueeze(2), (1, k), (1, s), (0, _one("max_pool1d", "padding", padding)),
+                     (1, _one("max_pool1d", "dilation", dilation)), ceil_mode, return_indices)
+    return tuple(o.squeeze(2) for o in out) if return_indices else out.squeeze(2)
+
+
+def avg_pool1d(input, kernel_size, stride=None, padding=0, ceil_mode=False, count_include_pad=True):
+    """input (N, C, L) or (C, L) -> (N, C, OL), OL = (L + 2·pad − k) // stride + 1."""
+    _need_rank("avg_pool1d", input, (2, 3), "(N, C, L) or (C, L)")
+    if input.ndim == 2:
+        return _unbatched(avg_pool1d, input, kernel_size, stride, padding, ceil_mode, count_include_pad)
+    k = _one("avg_pool1d", "kernel_size", kernel_size)
+    s = k if stride is None or stride == () or stride == [] else _one("avg_pool1d", "stride", stride)
+    return avg_pool2d(input.unsqueeze(2), (1, k), (1, s), (0, _one("avg_pool1d", "padding", padding)), ceil_mode,
+                      count_include_pad).squeeze(2)
+
+
+def adaptive_avg_pool1d(input, output_size):
+    """input (N, C, L) or (C, L) -> (N, C, output_size), cell i the mean of L-bin [⌊iL/O⌋, ⌈(i+1)L/O⌉)."""
+    _need_rank("adaptive_avg_pool1d", input, (2, 3), "(N, C, L) or (C, L)")
+    if input.ndim == 2:
+        return _unbatched(adaptive_avg_pool1d, input, output_size)
+    return adaptive_avg_pool2d(input.unsqueeze(2), (1, _one("adaptive_avg_pool1d", "output_size", output_size))
+                               ).squeeze(2)
+
+
+def adaptive_max_pool2d(input, output_size, return_indices=False):
+    """input (N, C, H, W) or (C, H, W) -> (N, C, OH, OW), each cell the maximum of its adaptive bin; with
+    return_indices also the flat h·W + w position of each maximum (int64). None in output_size keeps
+    that size."""
+    _need_rank("adaptive_max_pool2d", input, (3, 4), "(N, C, H, W) or (C, H, W)")
+    if input.ndim == 3:
+        return _unbatched(adaptive_max_pool2d, input, output_size, return_indices)
+    return _pool.adaptive_max_pool2d(input, output_size, return_indices)
+
+
+def adaptive_max_pool1d(input, output_size, return_indices=False):
+    """input (N, C, L) or (C, L) -> (N, C, output_size) (and the positions along L of the maxima)."""
+    _need_rank("adaptive_max_pool1d", input, (2, 3), "(N, C, L) or (C, L)")
+    if input.ndim == 2:
+        return _unbatched(adaptive_max_pool1d, input, output_size, return_indices)
+    out = _pool.adaptive_max_pool2d(input.unsqueeze(2), (1, _one("adaptive_max_pool1d", "output_size", output_size)),
+                                    return_indices)
+    return tuple(o.squeeze(2) for o in out) if return_indices else out.squeeze(2)
+
+
+def _channel_dropout(fn, input, p, training, batched_ndim):
+    """Zeroes whole channels: one Bernoulli(1 − p) draw per (n, c) from the global generator, the kept
+    channels scaled by 1/(1 − p). Unbatched inputs (batched_ndim − 1 axes) draw one per channel."""
+    if not 0.0 <= p <= 1.0:
+        raise ValueError(f"{fn}: p must be in [0, 1], got {p}")
+    if not training or p == 0.0:
+        return input
+    lead = 2 if input.ndim == batched_ndim else 1
+    xp = xp_of(input._data)
+    keep = np.random.default_rng(default_generator.next_seed()).random(input.shape[:lead]) >= p
+    scale = 0.0 if p == 1.0 else 1.0 / (1.0 - p)
+    mask = (keep * scale).astype(input._data.dtype).reshape(input.shape[:lead] + (1,) * (input.ndim - lead))
+    return input * _wrap(xp.asarray(mask))
+
+
+def dropout1d(input, p=0.5, training=True, inplace=False):
+    """Channel dropout for (N, C, L) or unbatched (C, L) inputs."""
+    _need_rank("dropout1d", input, (2, 3), "(N, C, L) or (C, L)")
+    return _channel_dropout("dropout1d", input, p, training, 3)
+
+
+def dropout2d(input, p=0.5, training=True, inplace=False):
+    """Channel dropout for (N, C, H, W) or unbatched (C, H, W) inputs. As torch 2.13, a 3-D input is
+    taken as (N, C, L) (with torch's warning) — pass 4-D, or use dropout1d, to say which is meant."""
+    _need_rank("dropout2d", input, (3, 4), "(N, C, H, W) or (C, H, W)")
+    if input.ndim == 3:
+        warnings.warn("dropout2d: received a 3-D input, taken as (N, C, L) (channel-wise 1-D dropout), as "
+                      "torch does; use dropout1d for that, or a 4-D input", UserWarning, stacklevel=2)
+        return _channel_dropout("dropout2d", input, p, training, 3)
+    return _channel_dropout("dropout2d", input, p, training, 4)
+
+
+def interpolate(input, size=None, scale_factor=None, mode="nearest", align_corners=None, recompute_scale_factor=None,
+                antialias=False):
+    """Resamples (N, C, L) or (N, C, H, W) to size, or to floor(in · scale_factor): modes 'nearest',
+    'nearest-exact', 'linear' (3-D) and 'bilinear' (4-D), align_corners as torch (see
+    pyengine.autograd.upsample for the source positions)."""
+    _need_tensor("interpolate", "input", input)
+    return _upsample.interpolate(input, size, scale_factor, mode, align_corners, recompute_scale_factor, antialias)
+
+
+def upsample(input, size=None, scale_factor=None, mode="nearest", align_corners=None):
+    """The old name of interpolate."""
+    return interpolate(input, size, scale_factor, mode, align_corners)
+
+
+def pixel_shuffle(input, upscale_factor):
+    """(*, C·r², H, W) -> (*, C, H·r, W·r): y[c, h·r + i, w·r + j] = x[c·r² + i·r + j, h, w]."""
+    _need_tensor("pixel_shuffle", "input", input)
+    r = int(upscale_factor)
+    if input.ndim < 3 or r < 1 or input.shape[-3] % (r * r):
+        raise ValueError(f"pixel_shuffle: expects input (*, C·r², H, W) with r = upscale_factor = {upscale_factor} "
+                         f">= 1, got {tuple(input.shape)}")
+    *lead, C, H, W = input.shape
+    c = C // (r * r)
+    n = len(lead)
+    y = input.reshape(*lead, c, r, r, H, W).permute(*range(n), n, n + 3, n + 1, n + 4, n + 2)
+    return y.reshape(*lead, c, H * r, W * r)
+
+
+def pixel_unshuffle(input, downscale_factor):
+    """(*, C, H·r, W·r) -> (*, C·r², H, W), the inverse of pixel_shuffle."""
+    _need_tensor("pixel_unshuffle", "input", input)
+    r = int(downscale_factor)
+    if input.ndim < 3 or r < 1 or input.shape[-1] % r or input.shape[-2] % r:
+        raise ValueError(f"pixel_unshuffle: expects input (*, C, H·r, W·r) with r = downscale_factor = "
+                         f"{downscale_factor} >= 1, got {tuple(input.shape)}")
+    *lead, C, Hr, Wr = input.shape
+    H, W, n = Hr // r, Wr // r, len(lead)
+    y = input.reshape(*lead, C, H, r, W, r).permute(*range(n), n, n + 2, n + 4, n + 1, n + 3)
+    return y.reshape(*lead, C * r * r, H, W)
 
 
 def rnn_tanh_cell(input, h, w_ih, w_hh, b_ih=None, b_hh=None):
