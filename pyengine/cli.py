@@ -333,6 +333,10 @@ def _train_model(args, data, device, callbacks=(), quiet=False, progress="auto")
                   validation_data=(vx, vy), validation_frequency=args.validation_frequency,
                   patience=args.patience, scheduler=sched, grad_clip=args.grad_clip, callbacks=list(callbacks),
                   progress=progress if not quiet else False, seed=args.seed, shuffle=args.shuffle, device=device,
+                  checkpoint_dir=getattr(args, "checkpoint_dir", None),
+                  checkpoint_frequency=getattr(args, "checkpoint_frequency", 1),
+                  checkpoint_frequency_unit=getattr(args, "checkpoint_frequency_unit", "epoch"),
+                  resume_from=args.checkpoint_dir if getattr(args, "resume", False) else None,
                   execution_environment=args.execution_environment
                   if args.execution_environment in ("parallel", "multi-gpu") else None)
     return model, history
@@ -369,6 +373,8 @@ def _cmd_train(args) -> int:
         if not main_rank:                           # rank 0 alone prints and writes
             args.quiet, args.no_plot, args.log_dir = True, True, None
     t0 = time.perf_counter()
+    if args.resume and args.checkpoint_dir is None:
+        raise UsageError("--resume needs --checkpoint-dir DIR (the folder of the checkpoints to continue from)")
     _set_threads(args)
     device = _check_device(args)
     created = _prepare_output(args.output) if main_rank else []
@@ -890,6 +896,16 @@ def build_parser() -> argparse.ArgumentParser:
     _add_training_options(t)
     t.add_argument("--output", default="pyengine-output", help="folder for the model file and the plot")
     t.add_argument("--no-plot", action="store_true", help="do not write training-progress.png")
+    t.add_argument("--checkpoint-dir", default=None,
+                   help="write checkpoints (everything training depends on, atomically) into DIR "
+                        "(default: no checkpoints)")
+    t.add_argument("--checkpoint-frequency", type=_positive_int, default=1,
+                   help="a checkpoint every N epochs (or iterations, with --checkpoint-frequency-unit)")
+    t.add_argument("--checkpoint-frequency-unit", choices=("epoch", "iteration"), default="epoch",
+                   help="unit of --checkpoint-frequency")
+    t.add_argument("--resume", action="store_true",
+                   help="continue from the latest checkpoint in --checkpoint-dir (to the same result as an "
+                        "uninterrupted run; a fresh start when there is none yet)")
     t.add_argument("--verbose-frequency", type=_positive_int, default=None,
                    help="print a progress table row every N iterations (default: one line per epoch)")
     t.add_argument("--log-dir", default=None,

@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
-# Runs the kernel and autograd tests against an AddressSanitizer + UndefinedBehaviorSanitizer build
-# of pyengine._C; fails on any sanitizer report (also from subprocesses) or failing test.
+# Runs the kernel and autograd tests, the bad-input matrix and the property tests against an
+# AddressSanitizer + UndefinedBehaviorSanitizer build of pyengine._C with LeakSanitizer on; fails
+# on any sanitizer report (also from subprocesses) or failing test.
 #
 # Usage: scripts/sanitize_tests.sh [pytest arguments...]
-#   no test path: tests/kernels plus tests/autograd and tests/test_autograd*.py where they exist;
+#   no test path: tests/kernels, tests/autograd, tests/reliability/test_bad_input_matrix.py and
+#   tests/reliability/test_properties.py (each where it exists), at 1 and 2 threads;
 #   e.g. scripts/sanitize_tests.sh -k softmax
 #        scripts/sanitize_tests.sh tests/kernels/test_parity.py -k "gemm or relu"
 # Environment: PYENGINE_SANITIZE (default address,undefined), PYENGINE_SANITIZE_BUILD_DIR (default
@@ -14,13 +16,21 @@
 # staging copy of the Python package there (build/sanitize/stage/pyengine), never over the
 # developer build in pyengine/. Python is not instrumented, so the ASan runtime of the compiler
 # that built the module is preloaded; PYTHONMALLOC=malloc routes Python's allocations through it.
-# Leak detection is off (the interpreter keeps memory until exit by design). Reports go to files
-# under the build folder and are printed at the end.
+# Leaks: LeakSanitizer runs at exit with scripts/lsan.supp, which suppresses the allocations that
+# the interpreter, NumPy, OpenMP and OpenBLAS keep until exit by design. LSan matches a suppression
+# against every frame of an allocation's stack, and every allocation here has interpreter frames
+# below it, so the stacks are cut to their top frames (malloc_context_size): a suppression then
+# names only the code that allocated — a C++ buffer our kernels or bindings lose is reported, a
+# Python object the interpreter keeps is not (Python-level leaks are what tests/reliability/
+# test_leaks.py bounds). Reports go to files under the build folder and are printed at the end.
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 CALLER_PWD=$PWD
 cd "$ROOT"
 PYTHON=${PYTHON:-python3}
+# the interpreter itself, not a launcher (a pyenv shim re-resolves the version from the working
+# folder, and the tests run from the staging folder)
+PYTHON=$("$PYTHON" -c 'import sys; print(sys.executable)')
 SANITIZE=${PYENGINE_SANITIZE:-address,undefined}
 BUILD_DIR=${PYENGINE_SANITIZE_BUILD_DIR:-build/sanitize}
 mkdir -p "$BUILD_DIR"
@@ -78,7 +88,8 @@ rm -rf "$REPORTS"
 mkdir -p "$REPORTS"
 export LD_PRELOAD="${preload[*]}"
 export PYTHONMALLOC=malloc
-export ASAN_OPTIONS="detect_leaks=0:abort_on_error=1:log_path=$REPORTS/asan"
+export ASAN_OPTIONS="detect_leaks=${PYENGINE_DETECT_LEAKS:-1}:malloc_context_size=${PYENGINE_LSAN_CONTEXT:-2}:abort_on_error=1:log_path=$REPORTS/asan"
+export LSAN_OPTIONS="suppressions=$ROOT/scripts/lsan.supp:print_suppressions=0:report_objects=0"
 export UBSAN_OPTIONS="halt_on_error=1:print_stacktrace=1:log_path=$REPORTS/ubsan"
 
 # The staged package, not the source tree, must be imported: run from the stage (python -m puts
@@ -113,7 +124,8 @@ if [ $# -eq 0 ] || [[ " $* " != *" $ROOT/"* ]]; then
   # no test path given (only options such as -k): the default selection
   set -- "$@" "$ROOT/tests/kernels"
   [ -d "$ROOT/tests/autograd" ] && set -- "$@" "$ROOT/tests/autograd"
-  for f in "$ROOT"/tests/test_autograd*.py "$ROOT"/tests/test_functional*.py; do
+  for f in "$ROOT"/tests/test_autograd*.py "$ROOT"/tests/test_functional*.py \
+           "$ROOT"/tests/reliability/test_bad_input_matrix.py "$ROOT"/tests/reliability/test_properties.py; do
     [ -f "$f" ] && set -- "$@" "$f"
   done
 fi

@@ -76,7 +76,7 @@ void bind_dropout(py::module_& m) {
     const char* fn = "dropout_backward";
     DType dt = dtype_of(fn, "grad_output", g);
     check_contiguous(fn, "grad_output", g);
-    if (!mask.dtype().is(py::dtype::of<std::uint8_t>()))
+    if (!has_dtype(mask, py::dtype::of<std::uint8_t>()))
       type_error(cat(fn, ": mask must be uint8, got ", std::string(py::str(mask.dtype()))));
     check_contiguous(fn, "mask", mask);
     check_shape(fn, "mask", mask, std::vector<index_t>(g.shape(), g.shape() + g.ndim()));

@@ -173,7 +173,7 @@ void bind_pool2d(py::module_& m) {
   m.def("max_pool2d_backward_input", [](const py::array& g, const py::array& idx, const Shape4& in) -> py::array {
     const char* fn = "max_pool2d_backward_input";
     DType dt = check_array(fn, "grad_output", g, 4);
-    if (!idx.dtype().is(py::dtype::of<std::int64_t>()))
+    if (!has_dtype(idx, py::dtype::of<std::int64_t>()))
       type_error(cat(fn, ": indices must be int64, got ", std::string(py::str(idx.dtype()))));
     check_contiguous(fn, "indices", idx);
     check_shape(fn, "indices", idx, {g.shape(0), g.shape(1), g.shape(2), g.shape(3)});

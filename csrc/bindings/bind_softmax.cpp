@@ -96,7 +96,7 @@ cpu::Reduction parse_reduction(const char* fn, const std::string& r) {
 // Checks logits (N, C) and target (N,) int64 with every value in [0, C); returns the dtype.
 DType check_cross_entropy(const char* fn, const py::array& logits, const py::array& target) {
   DType dt = check_array(fn, "logits", logits, 2);
-  if (!target.dtype().is(py::dtype::of<std::int64_t>()))
+  if (!has_dtype(target, py::dtype::of<std::int64_t>()))
     type_error(cat(fn, ": target must be int64 class indices, got ", std::string(py::str(target.dtype()))));
   check_ndim(fn, "target", target, 1);
   check_contiguous(fn, "target", target);

@@ -49,10 +49,16 @@ inline std::string shape_str(const std::vector<index_t>& s) {
   return os.str();
 }
 
+// Whether a's dtype is dt: the same object, or an equivalent one (an unpickled array, e.g. a batch
+// from a DataLoader worker process, carries its own dtype object, not NumPy's singleton).
+inline bool has_dtype(const py::array& a, const py::dtype& dt) {
+  return a.dtype().is(dt) || a.dtype().equal(dt);
+}
+
 // The array's dtype as float32/float64; anything else is a TypeError.
 inline DType dtype_of(const char* fn, const char* name, const py::array& a) {
-  if (a.dtype().is(py::dtype::of<float>())) return DType::f32;
-  if (a.dtype().is(py::dtype::of<double>())) return DType::f64;
+  if (has_dtype(a, py::dtype::of<float>())) return DType::f32;
+  if (has_dtype(a, py::dtype::of<double>())) return DType::f64;
   type_error(cat(fn, ": ", name, " must be float32 or float64, got ", std::string(py::str(a.dtype()))));
 }
 

@@ -3,7 +3,8 @@
 A worker takes tasks ``(generation, batch_index, indices, key)`` from its own index queue, loads
 and collates the batch under ``batch_scope(key)`` and puts ``(generation, batch_index, pickled
 data)`` on the shared result queue (pickled by the worker itself, so a batch that cannot be
-pickled is reported instead of vanishing in the queue's feeder thread); an exception travels as an ExceptionWrapper carrying the worker's
+pickled is reported instead of vanishing in the queue's feeder thread; its large arrays go
+through shared memory, see ``_shm``); an exception travels as an ExceptionWrapper carrying the worker's
 formatted traceback and is raised again in the main process. ``None`` on the index queue ends the
 loop. A worker seeds itself like PyTorch's: seed = base_seed + worker_id for Python's ``random``
 and pyengine's global generator, a SeedSequence of (base_seed, worker_id) for NumPy's legacy
@@ -119,7 +120,9 @@ def _worker_loop(dataset, fetch, index_queue, result_queue, done_event, base_see
             worker_init_fn(worker_id)
     except Exception:
         init_error = ExceptionWrapper(sys.exc_info(), where)
+    from . import _shm
     from ._random import batch_scope
+    use_shm = _shm.available()
     try:
         while True:
             try:
@@ -142,7 +145,7 @@ def _worker_loop(dataset, fetch, index_queue, result_queue, done_event, base_see
                 except Exception:
                     data = ExceptionWrapper(sys.exc_info(), where)
             try:   # pickled here, not in the queue's feeder thread, so a failure reaches the main process
-                payload = pickle.dumps(data, protocol=pickle.HIGHEST_PROTOCOL)
+                payload = _shm.dumps(data, parent_pid) if use_shm else pickle.dumps(data, pickle.HIGHEST_PROTOCOL)
             except Exception:
                 payload = pickle.dumps(ExceptionWrapper(sys.exc_info(), where), protocol=pickle.HIGHEST_PROTOCOL)
             result_queue.put((generation, batch_index, payload))
@@ -150,6 +153,7 @@ def _worker_loop(dataset, fetch, index_queue, result_queue, done_event, base_see
             del data, task
     except KeyboardInterrupt:   # pragma: no cover - the main process decides
         pass
-    if done_event.is_set():
+    # at exit the queue's feeder thread flushes what this worker put (the main process drains it
+    # while it stops the workers), so no batch's shared memory is left unclaimed
+    if os.getppid() != parent_pid:     # nobody will read: do not wait for the pipe at exit
         result_queue.cancel_join_thread()
-        result_queue.close()

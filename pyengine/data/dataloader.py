@@ -36,7 +36,7 @@ from multiprocessing.connection import wait as _wait_ready
 
 import numpy as np
 
-from . import _random
+from . import _random, _shm
 from ._worker import STATUS_CHECK_INTERVAL, ExceptionWrapper, _worker_loop, get_worker_info
 from .dataset import _Batch
 from .sampler import BatchSampler, RandomSampler, Sampler, SequentialSampler
@@ -416,9 +416,6 @@ class _SingleProcessIter:
         self._position[1] = b + 1
         return data
 
-    def __len__(self):
-        return 0
-
 
 def _context(spec):
     if spec is None:
@@ -448,12 +445,22 @@ def _shutdown_workers(owner_pid, workers, index_queues, result_queue, done_event
             q.put(None)
         except Exception:
             pass
+    def drain():   # batches nobody will take: unpickling them frees their shared memory
+        while True:
+            try:
+                pickle.loads(result_queue.get(timeout=0.02)[2])
+            except Exception:
+                return
     deadline = time.monotonic() + STATUS_CHECK_INTERVAL
+    while any(w.is_alive() for w in workers) and time.monotonic() < deadline:
+        drain()     # a worker exits once its last batch has left through the pipe
+        for w in workers:
+            w.join(timeout=0.01)
     for w in workers:
-        w.join(timeout=max(0.0, deadline - time.monotonic()))
         if w.is_alive():
             w.terminate()
             w.join(timeout=1.0)
+    drain()
     for q in list(index_queues) + [result_queue]:
         try:
             q.cancel_join_thread()
@@ -479,6 +486,7 @@ class _MultiProcessIter:
 
     def __init__(self, loader, base_seed):
         ctx = _context(loader.multiprocessing_context)
+        _shm.remove_orphans()
         self._num_workers = loader.num_workers
         self._prefetch = loader.prefetch_factor * loader.num_workers
         self._timeout = loader.timeout
@@ -533,9 +541,6 @@ class _MultiProcessIter:
 
     def __iter__(self):
         return self
-
-    def __len__(self):
-        return 0
 
     def _check_workers(self):
         dead = [(i, w) for i, w in enumerate(self._workers) if w.exitcode is not None]
@@ -592,8 +597,10 @@ class _MultiProcessIter:
                     self._shutdown()
                 raise StopIteration
             generation, b, payload = self._get()
+            data = pickle.loads(payload)    # also for a stale batch: it frees its shared memory
             if generation == self._generation:
-                self._buffer[b] = pickle.loads(payload)
+                self._buffer[b] = data
+            del data
 
     def _shutdown(self):
         self._finalizer()

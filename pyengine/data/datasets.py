@@ -250,6 +250,8 @@ def read_image(path: str, grayscale: bool = True) -> np.ndarray:
             return np.asarray(img, dtype=np.uint8).copy()
     except FileNotFoundError:
         raise DataError(f"image file {path} does not exist") from None
+    except Image.DecompressionBombError as exc:   # a header claiming billions of pixels
+        raise DataError(f"{path}: image too large to read ({exc})") from None
     except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as exc:
         raise DataError(f"{path}: not a readable image ({exc})") from None
 

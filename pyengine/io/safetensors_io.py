@@ -274,10 +274,13 @@ def _jsonable(value):
 
 
 def save_checkpoint(path, model, optimizer=None, scheduler=None, epoch: int = 0, history=None,
-                    extra: dict | None = None) -> None:
+                    extra: dict | None = None, tensors: dict | None = None) -> None:
     """Model weights, optimizer state (arrays as tensors, the rest as JSON), scheduler state, epoch,
-    history and extra in one safetensors file, written atomically."""
-    tensors = {f"model/{k}": v for k, v in model.state_dict().items()}
+    history, extra (JSON-able) and tensors (name → array, e.g. the best weights so far) in one
+    safetensors file, written atomically."""
+    out = {f"model/{k}": v for k, v in model.state_dict().items()}
+    for k, v in (tensors or {}).items():
+        out[f"extra/{k}"] = v
     info: dict = {"epoch": int(epoch), "extra": extra or {}}
     if optimizer is not None:
         sd = optimizer.state_dict()
@@ -285,7 +288,7 @@ def save_checkpoint(path, model, optimizer=None, scheduler=None, epoch: int = 0,
         for idx, st in sd["state"].items():
             for k, v in st.items():
                 if isinstance(v, np.ndarray):
-                    tensors[f"optimizer/{idx}/{k}"] = v
+                    out[f"optimizer/{idx}/{k}"] = v
                 else:
                     scalars.setdefault(str(idx), {})[k] = v
         info["optimizer"] = {"type": type(optimizer).__name__, "param_groups": sd["param_groups"],
@@ -296,7 +299,7 @@ def save_checkpoint(path, model, optimizer=None, scheduler=None, epoch: int = 0,
         info["history"] = history.to_dict() if hasattr(history, "to_dict") else history
     meta = dict(_architecture(model))
     meta["pyengine.checkpoint"] = json.dumps(_jsonable(info))
-    save_file(tensors, path, meta)
+    save_file(out, path, meta)
 
 
 def _unjson(value):
@@ -309,28 +312,82 @@ def _unjson(value):
     return value
 
 
-def load_checkpoint(path, model, optimizer=None, scheduler=None) -> dict:
-    """Restores what save_checkpoint wrote into model (and optimizer, scheduler); returns
-    ``{"epoch", "history", "extra"}``."""
-    arrays, meta = load_file(path, with_metadata=True)
+def _parse_checkpoint(path: str, arrays: dict, meta: dict) -> tuple:
+    """(info, model weights, optimizer state or None, extra tensors), every part checked so that a
+    corrupt or hostile checkpoint raises CorruptFileError before anything is restored."""
+    def bad(what):
+        return CorruptFileError(f"{path}: corrupt checkpoint ({what})")
     if "pyengine.checkpoint" not in meta:
-        raise CorruptFileError(f"{os.fspath(path)}: not a pyengine checkpoint (no checkpoint metadata)")
-    info = _unjson(json.loads(meta["pyengine.checkpoint"]))
+        raise CorruptFileError(f"{path}: not a pyengine checkpoint (no checkpoint metadata)")
+    try:
+        info = _unjson(json.loads(meta["pyengine.checkpoint"]))
+    except (ValueError, RecursionError):
+        raise bad("its metadata is not valid JSON") from None
+    if not isinstance(info, dict):
+        raise bad("its metadata is not a JSON object")
+    epoch = info.setdefault("epoch", 0)
+    if isinstance(epoch, bool) or not isinstance(epoch, int):
+        raise bad(f"epoch {epoch!r} is not an integer")
+    for key, kind in (("extra", dict), ("history", dict), ("optimizer", dict), ("scheduler", dict)):
+        if info.get(key) is not None and not isinstance(info[key], kind):
+            raise bad(f"'{key}' is not a JSON object")
+    for k, v in (info.get("history") or {}).items():
+        if k in ("iteration", "epoch", "loss", "accuracy", "lr", "time", "val_iteration", "val_loss",
+                 "val_accuracy") and not isinstance(v, list):
+            raise bad(f"history.{k} is not a list")
     weights = {k[len("model/"):]: v for k, v in arrays.items() if k.startswith("model/")}
-    load_into(model, weights, meta, os.fspath(path))
-    if optimizer is not None and "optimizer" in info:
+    extra_tensors = {k[len("extra/"):]: v for k, v in arrays.items() if k.startswith("extra/")}
+    opt_state = None
+    if info.get("optimizer") is not None:
+        o = info["optimizer"]
+        groups, scalars = o.get("param_groups"), o.get("scalars", {})
+        if not isinstance(groups, list) or not all(isinstance(g, dict) for g in groups):
+            raise bad("optimizer.param_groups is not a list of objects")
+        if not isinstance(scalars, dict) or not all(isinstance(v, dict) for v in scalars.values()):
+            raise bad("optimizer.scalars is not an object of objects")
         state: dict = {}
         for k, v in arrays.items():
             if k.startswith("optimizer/"):
-                _, idx, name = k.split("/", 2)
-                state.setdefault(int(idx), {})[name] = v
-        for idx, scalars in info["optimizer"]["scalars"].items():
-            state.setdefault(int(idx), {}).update(scalars)
-        groups = info["optimizer"]["param_groups"]
+                parts = k.split("/", 2)
+                if len(parts) != 3 or not parts[1].isdigit():
+                    raise bad(f"tensor name {k!r} is not optimizer/<index>/<name>")
+                state.setdefault(int(parts[1]), {})[parts[2]] = v
+        for idx, values in scalars.items():
+            if not str(idx).isdigit():
+                raise bad(f"optimizer state index {idx!r} is not an integer")
+            state.setdefault(int(idx), {}).update(values)
         for g in groups:
-            if "betas" in g:
+            if isinstance(g.get("betas"), list):
                 g["betas"] = tuple(g["betas"])
-        optimizer.load_state_dict({"state": state, "param_groups": groups})
-    if scheduler is not None and "scheduler" in info:
-        scheduler.load_state_dict(info["scheduler"]["state"])
-    return {"epoch": info["epoch"], "history": info.get("history"), "extra": info.get("extra", {})}
+        opt_state = {"state": state, "param_groups": groups}
+    return info, weights, opt_state, extra_tensors
+
+
+def load_checkpoint(path, model, optimizer=None, scheduler=None) -> dict:
+    """Restores what save_checkpoint wrote into model (and optimizer, scheduler); returns
+    ``{"epoch", "history", "extra", "tensors"}``. The file is checked whole first; should restoring
+    still fail (a checkpoint of another optimizer, say), model, optimizer and scheduler are put
+    back as they were and the error names the file."""
+    p = os.fspath(path)
+    arrays, meta = load_file(path, with_metadata=True)
+    info, weights, opt_state, extra_tensors = _parse_checkpoint(p, arrays, meta)
+    before = ({k: _to_numpy(v).copy() for k, v in model.state_dict().items()},
+              optimizer.state_dict() if optimizer is not None else None,
+              scheduler.state_dict() if scheduler is not None else None)
+    try:
+        load_into(model, weights, meta, p)
+        if optimizer is not None and opt_state is not None:
+            optimizer.load_state_dict(opt_state)
+        if scheduler is not None and info.get("scheduler") is not None:
+            scheduler.load_state_dict(info["scheduler"].get("state") or {})
+    except Exception as exc:
+        model.load_state_dict(before[0])
+        if optimizer is not None:
+            optimizer.load_state_dict(before[1])
+        if scheduler is not None:
+            scheduler.load_state_dict(before[2])
+        if isinstance(exc, ValueError) and p in str(exc):
+            raise
+        raise CorruptFileError(f"{p}: the checkpoint does not fit ({type(exc).__name__}: {exc})") from None
+    return {"epoch": info["epoch"], "history": info.get("history"), "extra": info.get("extra") or {},
+            "tensors": extra_tensors}

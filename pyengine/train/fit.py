@@ -21,6 +21,7 @@ from ..data import DataLoader, TensorDataset
 from ..io.safetensors_io import load_checkpoint, save_checkpoint
 from . import environment
 from .callbacks import Dispatcher, TrainingInfo, VerboseTable
+from .checkpoint import latest_checkpoint, remove_stale_temp_files, rng_state, set_rng_state
 from .history import History
 
 __all__ = ["fit", "evaluate", "predict", "Evaluation"]
@@ -92,17 +93,22 @@ def fit(model, train_data, loss_fn, optimizer, epochs: int = 10, batch_size: int
         validation_frequency: int | None = None, patience: int | None = None, scheduler=None, grad_clip=None,
         metrics=("accuracy",), checkpoint_dir=None, callbacks=(), progress="auto", plot=None, resume_from=None,
         shuffle="every-epoch", seed: int | None = None, device=None, restore_best: bool = True,
-        verbose: bool = False, verbose_frequency: int = 50, execution_environment: str | None = None) -> History:
+        verbose: bool = False, verbose_frequency: int = 50, execution_environment: str | None = None,
+        checkpoint_frequency: int = 1, checkpoint_frequency_unit: str = "epoch") -> History:
     """Trains ``model`` and returns its History.
 
     train_data, validation_data: Dataset, DataLoader or (inputs (N, ...), targets (N,)) pair.
     validation_frequency: validate every this many iterations (None: at the end of each epoch).
     patience: stop when the validation loss has not improved for this many validations, then
     restore the best weights (restore_best). grad_clip: max L2 norm of all gradients, or
-    ("value", v) to clamp each element. checkpoint_dir: a checkpoint (model, optimizer, scheduler,
-    epoch, history) after every epoch, written atomically; resume_from: a checkpoint to continue
-    from exactly (the data order of epoch e depends only on seed and e). progress: "auto" (a tqdm
-    bar when stderr is a terminal), True or False. plot: path of the training-progress PNG.
+    ("value", v) to clamp each element. checkpoint_dir: write a checkpoint there every
+    checkpoint_frequency epochs or iterations (checkpoint_frequency_unit "epoch" or "iteration",
+    MATLAB's CheckpointFrequency/CheckpointFrequencyUnit) and at the end, atomically; it holds
+    everything the rest of the run depends on (see pyengine.train.checkpoint), so resume_from — a
+    checkpoint file, or a folder to take its latest checkpoint from (none there: a fresh start) —
+    continues to the same bits as the uninterrupted run, even after a kill -9 mid-epoch.
+    progress: "auto" (a tqdm bar when stderr is a terminal), True or False. plot: path of the
+    training-progress PNG.
 
     callbacks: Keras-style objects and MATLAB-style output functions (see pyengine.train.callbacks);
     either can stop training. verbose: print MATLAB's progress table every verbose_frequency
@@ -117,6 +123,11 @@ def fit(model, train_data, loss_fn, optimizer, epochs: int = 10, batch_size: int
         raise ValueError(f"fit: validation_frequency must be a positive int or None, got {validation_frequency!r}")
     if patience is not None and (not isinstance(patience, int) or patience < 1):
         raise ValueError(f"fit: patience must be a positive int or None, got {patience!r}")
+    if isinstance(checkpoint_frequency, bool) or not isinstance(checkpoint_frequency, int) or checkpoint_frequency < 1:
+        raise ValueError(f"fit: checkpoint_frequency must be a positive int, got {checkpoint_frequency!r}")
+    if checkpoint_frequency_unit not in ("epoch", "iteration"):
+        raise ValueError(f"fit: checkpoint_frequency_unit must be 'epoch' or 'iteration', got "
+                         f"{checkpoint_frequency_unit!r}")
     seed = int(np.random.randint(0, 2**31 - 1)) if seed is None else int(seed)
     shuffle_mode = _shuffle_mode(shuffle)
     device, data_parallel = environment.resolve(execution_environment, device)
@@ -139,24 +150,40 @@ def fit(model, train_data, loss_fn, optimizer, epochs: int = 10, batch_size: int
     if execution_environment is not None and device is not None:
         model.to(device)
 
-    history, start_epoch = History(), 0
+    history, start_epoch, start_batch = History(), 0, 0
     best = {"loss": math.inf, "weights": None, "bad": 0, "iteration": None}
+    resumed = None     # the saved train state when continuing from a checkpoint that has one
+    stop = False
     if resume_from is not None:
-        info = load_checkpoint(resume_from, model, optimizer, scheduler)
-        start_epoch = int(info["epoch"]) + 1
-        history = History.from_dict(info["history"] or {})
-        extra = info["extra"] or {}
-        best.update(loss=float(extra.get("best_loss", math.inf)), bad=int(extra.get("bad", 0)),
-                    iteration=extra.get("best_iteration"))
-        best_path = os.path.join(os.path.dirname(os.fspath(resume_from)), "best.safetensors")
-        if os.path.exists(best_path):
-            from ..io import load_file
-            best["weights"] = load_file(best_path)
+        as_folder = os.path.isdir(os.fspath(resume_from)) or not (os.path.exists(os.fspath(resume_from))
+                                                                  or os.fspath(resume_from).endswith(".safetensors"))
+        path = latest_checkpoint(resume_from) if as_folder else resume_from
+        if path is not None:
+            info = load_checkpoint(path, model, optimizer, scheduler)
+            start_epoch = int(info["epoch"]) + 1
+            history = History.from_dict(info["history"] or {})
+            extra = info["extra"] or {}
+            best.update(loss=float(extra.get("best_loss", math.inf)), bad=int(extra.get("bad", 0)),
+                        iteration=extra.get("best_iteration"))
+            resumed = extra.get("train_state")
+            best_weights = {k[len("best/"):]: v for k, v in info["tensors"].items() if k.startswith("best/")}
+            if resumed is not None:
+                start_epoch, start_batch = int(resumed["position"]["epoch"]), int(resumed["position"]["batch"])
+                best["weights"] = best_weights or None
+                stop = bool(resumed.get("stop"))
+            else:   # a checkpoint written at an epoch's end by an earlier version
+                best_path = os.path.join(os.path.dirname(os.fspath(path)), "best.safetensors")
+                if os.path.exists(best_path):
+                    from ..io import load_file
+                    best["weights"] = load_file(best_path)
     if checkpoint_dir is not None and is_main:
         os.makedirs(checkpoint_dir, exist_ok=True)
+        remove_stale_temp_files(checkpoint_dir)
     step_model = par.wrap(model) if par is not None else model
 
     iteration = history.iteration[-1] if history.iteration else 0
+    if resumed is not None:
+        iteration = int(resumed["iteration"])
     t_start = time.perf_counter() - (history.time[-1] if history.time else 0.0)
     batches = len(train_loader)
     total_iters = epochs * batches
@@ -164,7 +191,6 @@ def fit(model, train_data, loss_fn, optimizer, epochs: int = 10, batch_size: int
     if verbose and is_main:
         callbacks.insert(0, VerboseTable(verbose_frequency, total_iters))
     cbs = Dispatcher(callbacks, model, history)
-    stop = False
     cbs.call("on_train_begin", {})
 
     def training_info(state, **kw):
@@ -175,6 +201,28 @@ def fit(model, train_data, loss_fn, optimizer, epochs: int = 10, batch_size: int
                             base_learn_rate=float(optimizer.param_groups[0]["lr"]), **kw)
 
     cbs.output(training_info("start"))
+
+    def save_state(name, epoch_now, batch_now, last_val_loss):
+        """A checkpoint from which training continues at (epoch_now, batch_now): batch_now batches
+        of epoch_now are done (batch_now == len(loader): all, its end not yet)."""
+        in_epoch = 0 < batch_now < batches
+        state = {"position": {"epoch": epoch_now, "batch": batch_now}, "iteration": iteration,
+                 "loader": train_loader.state_dict() if in_epoch else None, "rng": rng_state(),
+                 "stop": stop, "stop_reason": history.stop_reason, "last_val_loss": last_val_loss}
+        path = os.path.join(checkpoint_dir, name + ".safetensors")
+        try:
+            save_checkpoint(path, model, optimizer, scheduler, epoch=epoch_now - 1, history=history,
+                            extra={"best_loss": best["loss"], "bad": best["bad"], "best_iteration": best["iteration"],
+                                   "train_state": state},
+                            tensors={f"best/{k}": v for k, v in (best["weights"] or {}).items()})
+        except OSError as exc:   # disk full, read-only folder...: the earlier checkpoints are untouched
+            raise OSError(exc.errno, f"fit: cannot write the checkpoint {path} ({exc.strerror or exc}); training "
+                                     f"stopped at iteration {iteration}, the earlier checkpoints in {checkpoint_dir} "
+                                     "are intact (resume from them once there is room)") from exc
+
+    if resumed is not None:
+        # last: everything above may draw random numbers the uninterrupted run drew before this point
+        set_rng_state(resumed["rng"])
 
     def validate():
         nonlocal stop
@@ -198,17 +246,26 @@ def fit(model, train_data, loss_fn, optimizer, epochs: int = 10, batch_size: int
                     stop = True
         return ev
 
-    for epoch in range(start_epoch, epochs):
+    for epoch in range(start_epoch, epochs if not stop else start_epoch):
+        mid_epoch = resumed is not None and epoch == start_epoch and start_batch > 0
         train_loader.set_epoch(0 if shuffle_mode == "once" else epoch)
+        if mid_epoch and resumed.get("loader") is not None:
+            train_loader.load_state_dict(resumed["loader"])
         model.train()
-        cbs.call("on_epoch_begin", epoch, {})
+        if not mid_epoch:
+            cbs.call("on_epoch_begin", epoch, {})
         bar = None
         if show:
             from tqdm.auto import tqdm
             bar = tqdm(total=len(train_loader), desc=f"epoch {epoch + 1}/{epochs}", unit="batch", leave=False,
                        dynamic_ncols=True, file=sys.stderr)
-        seen, t_epoch, epoch_loss, epoch_acc, last_val = 0, time.perf_counter(), [], [], None
-        for batch_index, (x, y) in enumerate(train_loader):
+        seen, t_epoch, epoch_loss, epoch_acc, last_val_loss = 0, time.perf_counter(), [], [], None
+        first_batch = start_batch if mid_epoch else 0
+        if mid_epoch:    # what the killed run had gathered of this epoch
+            epoch_loss = [l for l, e in zip(history.loss, history.epoch) if e == epoch]
+            epoch_acc = [a for a, e in zip(history.accuracy, history.epoch) if e == epoch and a is not None]
+            last_val_loss = resumed.get("last_val_loss")
+        for batch_index, (x, y) in enumerate(train_loader if first_batch < batches else (), start=first_batch):
             if cbs.objects:
                 cbs.call("on_batch_begin", batch_index, {"batch": batch_index, "epoch": epoch})
             x, y = _to_device(x, device), _to_device(y, device)
@@ -240,7 +297,8 @@ def fit(model, train_data, loss_fn, optimizer, epochs: int = 10, batch_size: int
             if val_loader is not None and ((validation_frequency and iteration % validation_frequency == 0)
                                            or (not validation_frequency and batch_index == batches - 1)
                                            or iteration == total_iters):
-                last_val = validated = validate()
+                validated = validate()
+                last_val_loss = validated.loss
                 model.train()
             if cbs.objects or cbs.functions:
                 logs = {"batch": batch_index, "epoch": epoch, "iteration": iteration, "loss": loss_v,
@@ -268,21 +326,19 @@ def fit(model, train_data, loss_fn, optimizer, epochs: int = 10, batch_size: int
                                          "(learning rate too high?)")
             if stop:
                 break
+            if checkpoint_dir is not None and is_main and checkpoint_frequency_unit == "iteration" and \
+                    iteration % checkpoint_frequency == 0:
+                save_state(f"checkpoint-iter{iteration:07d}", epoch, batch_index + 1, last_val_loss)
         if bar is not None:
             bar.close()
         if val_loader is not None and (not validation_frequency and not stop or history.stop_reason == "callback") \
                 and (not history.val_iteration or history.val_iteration[-1] != iteration):
-            last_val = validate()
+            last_val_loss = validate().loss
         if scheduler is not None:
             if hasattr(scheduler, "step") and type(scheduler).__name__ == "ReduceLROnPlateau":
-                scheduler.step(last_val.loss if last_val is not None else float(np.mean(epoch_loss)))
+                scheduler.step(last_val_loss if last_val_loss is not None else float(np.mean(epoch_loss)))
             else:
                 scheduler.step()
-        if checkpoint_dir is not None and is_main:
-            save_checkpoint(os.path.join(checkpoint_dir, f"checkpoint-epoch{epoch + 1:03d}.safetensors"), model,
-                            optimizer, scheduler, epoch=epoch, history=history,
-                            extra={"best_loss": best["loss"], "bad": best["bad"],
-                                   "best_iteration": best["iteration"]})
         epoch_logs = {"loss": float(np.mean(epoch_loss)) if epoch_loss else None,
                       "accuracy": float(np.mean(epoch_acc)) if epoch_acc else None,
                       "lr": history.lr[-1] if history.lr else float(optimizer.param_groups[0]["lr"]),
@@ -295,6 +351,11 @@ def fit(model, train_data, loss_fn, optimizer, epochs: int = 10, batch_size: int
         if stop:
             history.stopped_early = True
             history.stop_reason = history.stop_reason or "patience"
+        if checkpoint_dir is not None and is_main and \
+                ((epoch + 1) % checkpoint_frequency == 0 or epoch == epochs - 1 or stop) \
+                and (checkpoint_frequency_unit == "epoch" or epoch == epochs - 1 or stop):
+            save_state(f"checkpoint-epoch{epoch + 1:03d}", epoch + 1, 0, None)
+        if stop:
             break
 
     if patience is not None and restore_best and best["weights"] is not None:

@@ -82,7 +82,7 @@ class Slow(Dataset):
         return 4
 
     def __getitem__(self, i):
-        time.sleep(3 if i == 2 else 0)
+        time.sleep(30 if i == 2 else 0)
         return i
 
 
@@ -192,7 +192,7 @@ def test_timeout():
     t0 = time.monotonic()
     with pytest.raises(RuntimeError, match="timed out after 0.5 seconds"):
         list(DataLoader(Slow(), batch_size=1, num_workers=1, timeout=0.5))
-    assert time.monotonic() - t0 < 2.9, "the stuck worker is not waited for"
+    assert time.monotonic() - t0 < 10, "the stuck worker is not waited for"
     assert _no_children()
 
 
@@ -349,3 +349,40 @@ def test_bad_worker_arguments():
         DataLoader(ds, num_workers=1, worker_init_fn=3)
     with pytest.raises(ValueError, match="multiprocessing_context"):
         iter(DataLoader(ds, num_workers=1, multiprocessing_context="teleport"))
+
+
+def _shm_files():
+    return sorted(n for n in os.listdir("/dev/shm") if n.startswith("pyengine-dl-")) \
+        if os.path.isdir("/dev/shm") else []
+
+
+def test_large_batches_through_shared_memory_leave_no_file_behind():
+    from pyengine.data import _shm
+    if not _shm.available():
+        pytest.skip("no writable /dev/shm: batches go through the pipe")
+    before = _shm_files()
+    ds = TensorDataset(np.arange(8 * 3 * 80 * 80, dtype=np.float32).reshape(8, 3, 80, 80), np.arange(8))
+    ref = _epoch(DataLoader(ds, batch_size=4, shuffle=True, seed=2))
+    assert ref[0][0].nbytes >= _shm.THRESHOLD
+    loader = DataLoader(ds, batch_size=4, shuffle=True, seed=2, num_workers=2)
+    _same(ref, _epoch(loader))
+    it = iter(loader)
+    next(it)            # the other batch is still in flight or buffered when the pass is dropped
+    del it
+    gc.collect()
+    assert _no_children() and _shm_files() == before
+    x = next(iter(loader))[0]
+    x._data[0, 0, 0, 0] = -1.0          # a batch mapped from shared memory is an ordinary writable array
+    assert x._data[0, 0, 0, 0] == -1.0
+
+
+def test_shared_memory_of_a_killed_main_process_is_removed():
+    from pyengine.data import _shm
+    if not _shm.available():
+        pytest.skip("no writable /dev/shm")
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True,
+                          text=True).stdout.strip()
+    orphan = os.path.join("/dev/shm", f"pyengine-dl-{dead}-1-0")
+    open(orphan, "wb").write(b"x" * 10)
+    list(DataLoader(TensorDataset(np.zeros((2, 1))), batch_size=1, num_workers=1))
+    assert not os.path.exists(orphan)

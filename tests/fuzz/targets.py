@@ -154,14 +154,20 @@ def image_folder(data: bytes) -> None:
             pass
 
 
+_PARSER = None
+
+
 def cli(data: bytes) -> None:
     """NUL-separated arguments, parsed (not run): only a usage error (SystemExit) may come out."""
-    from pyengine.cli import build_parser
+    global _PARSER
+    if _PARSER is None:     # building it costs far more than parsing; parse_args leaves it as it was
+        from pyengine.cli import build_parser
+        _PARSER = build_parser()
     argv = [a.decode("utf-8", "surrogateescape") for a in data.split(b"\0")] if data else []
     out, err = io.StringIO(), io.StringIO()
     with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
         try:
-            build_parser().parse_args(argv)
+            _PARSER.parse_args(argv)
         except SystemExit as e:
             if e.code not in (0, 2, None):
                 raise AssertionError(f"argparse exited with {e.code!r}") from None

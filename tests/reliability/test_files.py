@@ -105,8 +105,10 @@ def test_wrong_dtype_in_the_file_keeps_the_model_dtype(tmp_path):
 
 
 # The DataLoader and its worker processes exchange batches through pipes they created themselves
-# (as multiprocessing always does); these two files pickle only that traffic, never a file's bytes.
-PICKLE_IPC_ONLY = {os.path.join("data", "_worker.py"), os.path.join("data", "dataloader.py")}
+# (as multiprocessing always does); these files pickle only that traffic (its large arrays through
+# /dev/shm files the workers create and the main process unlinks), never a file a user gives.
+PICKLE_IPC_ONLY = {os.path.join("data", "_worker.py"), os.path.join("data", "dataloader.py"),
+                   os.path.join("data", "_shm.py")}
 
 
 def test_no_code_path_loads_pickle():
