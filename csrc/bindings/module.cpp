@@ -14,6 +14,7 @@ PYBIND11_MODULE(_C, m) {
   bind_softmax(m);
   bind_batch_norm(m);
   bind_dropout(m);
+  bind_interpolate(m);
   bind_optim(m);
   bind_quantized(m);
   bind_bench(m);

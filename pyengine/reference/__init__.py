@@ -14,3 +14,4 @@ from .batch_norm import *  # noqa: F401,F403
 from .dropout import *  # noqa: F401,F403
 from .optim import *  # noqa: F401,F403
 from .quantized import *  # noqa: F401,F403
+from .interpolate import *  # noqa: F401,F403

@@ -19,3 +19,4 @@ from .dropout import *  # noqa: F401,F403
 from .optim import *  # noqa: F401,F403
 
 from .quantized import *  # noqa: F401,F403
+from .interpolate import *  # noqa: F401,F403
