@@ -1,5 +1,5 @@
 """The 1-D and transposed convolutions, the 1-D and adaptive pools, channel dropout, resampling and
-pixel shuffling: PyTorch's names, constructor arguments, attributes, parameter shapes, initialisation
+pixel shuffling, the padding layers (F.pad's modes): PyTorch's names, constructor arguments, attributes, parameter shapes, initialisation
 and state-dict keys.
 
 Conv1d is the 2-D kernels on (N, C, 1, L) views; ConvTranspose2d is conv2d's backward-input kernel
@@ -26,7 +26,8 @@ from .module import Module, Parameter
 
 __all__ = ["Conv1d", "ConvTranspose2d", "MaxPool1d", "AvgPool1d", "AdaptiveAvgPool1d", "AdaptiveMaxPool1d",
            "AdaptiveMaxPool2d", "Dropout1d", "Dropout2d", "Upsample", "UpsamplingNearest2d", "UpsamplingBilinear2d",
-           "PixelShuffle", "PixelUnshuffle"]
+           "PixelShuffle", "PixelUnshuffle", "ZeroPad1d", "ZeroPad2d", "ConstantPad1d", "ConstantPad2d",
+           "ReflectionPad1d", "ReflectionPad2d", "ReplicationPad1d", "ReplicationPad2d", "CircularPad1d", "CircularPad2d"]
 
 
 def _single(v):
@@ -292,3 +293,79 @@ class PixelUnshuffle(Module):
 
     def extra_repr(self):
         return f"downscale_factor={self.downscale_factor}"
+
+
+class _PadNd(Module):
+    """F.pad as a layer: padding an int (every side) or PyTorch's tuple (left, right[, top, bottom])."""
+    _n = 1
+    _mode = "constant"
+
+    def __init__(self, padding):
+        super().__init__()
+        n = 2 * self._n
+        self.padding = (padding,) * n if isinstance(padding, int) else tuple(padding)
+        if len(self.padding) != n:
+            raise ValueError(f"{type(self).__name__}: padding must be an int or a {n}-tuple, got {padding!r}")
+
+    def forward(self, x):
+        return F.pad(x, self.padding, self._mode, getattr(self, "value", None))
+
+    def extra_repr(self):
+        return f"{self.padding}"
+
+
+class _ConstantPadNd(_PadNd):
+    def __init__(self, padding, value):
+        super().__init__(padding)
+        self.value = value
+
+    def extra_repr(self):
+        return f"padding={self.padding}, value={self.value}"
+
+
+class ConstantPad1d(_ConstantPadNd):
+    _n = 1
+
+
+class ConstantPad2d(_ConstantPadNd):
+    _n = 2
+
+
+class ZeroPad1d(ConstantPad1d):
+    def __init__(self, padding):
+        super().__init__(padding, 0.0)
+
+    def extra_repr(self):
+        return f"{self.padding}"
+
+
+class ZeroPad2d(ConstantPad2d):
+    def __init__(self, padding):
+        super().__init__(padding, 0.0)
+
+    def extra_repr(self):
+        return f"{self.padding}"
+
+
+class ReflectionPad1d(_PadNd):
+    _n, _mode = 1, "reflect"
+
+
+class ReflectionPad2d(_PadNd):
+    _n, _mode = 2, "reflect"
+
+
+class ReplicationPad1d(_PadNd):
+    _n, _mode = 1, "replicate"
+
+
+class ReplicationPad2d(_PadNd):
+    _n, _mode = 2, "replicate"
+
+
+class CircularPad1d(_PadNd):
+    _n, _mode = 1, "circular"
+
+
+class CircularPad2d(_PadNd):
+    _n, _mode = 2, "circular"

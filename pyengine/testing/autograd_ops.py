@@ -287,6 +287,14 @@ def cases() -> list[AutogradCase]:
           lambda r: [_T(_rn(r, 1, 2, 3, 4))])
     layer("UpsamplingBilinear2d", ("UpsamplingBilinear2d",), lambda: nn.UpsamplingBilinear2d(scale_factor=1.5),
           lambda r: [_T(_rn(r, 1, 2, 3, 4))])
+    layer("padding layers", ("ZeroPad1d", "ZeroPad2d", "ConstantPad1d", "ConstantPad2d", "ReflectionPad1d",
+                             "ReflectionPad2d", "ReplicationPad1d", "ReplicationPad2d", "CircularPad1d",
+                             "CircularPad2d"),
+          lambda: nn.Sequential(nn.ZeroPad2d((1, 2, 0, 1)), nn.ConstantPad2d(1, 0.5), nn.ReflectionPad2d((2, 1, 1, 2)),
+                                nn.ReplicationPad2d(1), nn.CircularPad2d((1, 0, 0, 2)), nn.Flatten(2),
+                                nn.ZeroPad1d(1), nn.ConstantPad1d((0, 2), -1.0), nn.ReflectionPad1d(3),
+                                nn.ReplicationPad1d((2, 0)), nn.CircularPad1d(1)),
+          lambda r: [_T(_rn(r, 1, 2, 3, 4))])
     layer("PixelShuffle PixelUnshuffle", ("PixelShuffle", "PixelUnshuffle"),
           lambda: nn.Sequential(nn.PixelShuffle(2), nn.PixelUnshuffle(3)), lambda r: [_T(_rn(r, 1, 36, 3, 3))])
 

@@ -110,6 +110,18 @@ LAYERS = [
     ("PixelShuffle", lambda: both("PixelShuffle", 2), [rn(2, 12, 3, 4)]),
     ("PixelShuffle 3, unbatched", lambda: both("PixelShuffle", 3), [rn(18, 2, 3)]),
     ("PixelUnshuffle", lambda: both("PixelUnshuffle", 2), [rn(2, 3, 4, 6)]),
+    # padding layers (F.pad as layers)
+    ("ZeroPad2d", lambda: both("ZeroPad2d", (1, 2, 0, 3)), [rn(2, 3, 4, 5)]),
+    ("ZeroPad2d unbatched int", lambda: both("ZeroPad2d", 1), [rn(3, 4, 5)]),
+    ("ZeroPad1d", lambda: both("ZeroPad1d", 2), [rn(2, 3, 5)]),
+    ("ConstantPad2d", lambda: both("ConstantPad2d", (2, 0, 1, 1), 0.5), [rn(1, 2, 3, 4)]),
+    ("ConstantPad1d", lambda: both("ConstantPad1d", (1, 2), 3.0), [rn(2, 5)]),
+    ("ReflectionPad2d", lambda: both("ReflectionPad2d", (1, 2, 3, 0)), [rn(2, 3, 4, 5)]),
+    ("ReflectionPad1d unbatched", lambda: both("ReflectionPad1d", 2), [rn(3, 5)]),
+    ("ReplicationPad2d", lambda: both("ReplicationPad2d", 3), [rn(1, 2, 3, 4)]),
+    ("ReplicationPad1d", lambda: both("ReplicationPad1d", (0, 4)), [rn(2, 3, 5)]),
+    ("CircularPad2d", lambda: both("CircularPad2d", (1, 1, 2, 0)), [rn(2, 3, 4, 5)]),
+    ("CircularPad1d", lambda: both("CircularPad1d", 3), [rn(2, 3, 5)]),
     ("Dropout2d eval", lambda: tuple(m.eval() for m in both("Dropout2d", 0.3)), [rn(2, 3, 4, 4)]),
     ("Dropout1d eval", lambda: tuple(m.eval() for m in both("Dropout1d", 0.3)), [rn(2, 3, 4)]),
 ]
