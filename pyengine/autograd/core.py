@@ -34,7 +34,7 @@ from collections import namedtuple
 import numpy as np
 
 from . import dtype as _dtype
-from .device import array_module, device_of_array, normalize_device
+from .device import array_module, device_of_array, normalize_device, xp_of
 from .generator import default_generator
 from .grad_mode import STATE
 from .hooks import RemovableHandle, hook_dict
@@ -318,7 +318,7 @@ class Tensor:
     @property
     def retains_grad(self):
         node = self._grad_fn
-        return node is not None and node._retained is not None and node._retained.get(self._output_nr) is self
+        return node is not None and node._retained is not None and self._output_nr in node._retained
 
     def register_hook(self, hook):
         """hook(grad) -> Tensor or None, called with this tensor's gradient each time backward computes it
@@ -504,6 +504,9 @@ class Tensor:
         return self._binary_("__itruediv__", _ops.Div, np.divide, o)
 
     def clamp_(self, min=None, max=None):
+        if isinstance(min, Tensor) or isinstance(max, Tensor) or self._data.dtype.kind != "f":
+            return _m.clamp_(self, min, max)
+
         def write():
             np.clip(self._data, min, max, out=self._data)
         return self._inplace("clamp_", _ops.Clamp, (min, max), write)
@@ -604,17 +607,17 @@ class Tensor:
     def __abs__(self):
         return _ops.Abs.apply(self)
 
-    def add(self, o):
-        return _ops.Add.apply(self, o)
+    def add(self, o, alpha=1):
+        return _ops.Add.apply(self, o if alpha == 1 else o * alpha)
 
-    def sub(self, o):
-        return _ops.Sub.apply(self, o)
+    def sub(self, o, alpha=1):
+        return _ops.Sub.apply(self, o if alpha == 1 else o * alpha)
 
     def mul(self, o):
         return _ops.Mul.apply(self, o)
 
-    def div(self, o):
-        return _ops.Div.apply(self, o)
+    def div(self, o, rounding_mode=None):
+        return _ops.Div.apply(self, o) if rounding_mode is None else _m.div(self, o, rounding_mode)
 
     def pow(self, o):
         return _ops.Pow.apply(self, o)
@@ -688,10 +691,10 @@ class Tensor:
         return _ops.Abs.apply(self)
 
     def clamp(self, min=None, max=None):
-        return _ops.Clamp.apply(self, min, max)
+        return _m.clamp(self, min, max)
 
     def clip(self, min=None, max=None):
-        return _ops.Clamp.apply(self, min, max)
+        return _m.clamp(self, min, max)
 
     def relu(self):
         return _activation.relu(self)
@@ -709,18 +712,21 @@ class Tensor:
         return _softmax.log_softmax(self, dim)
 
     # ---- reductions -------------------------------------------------------------------------
-    def sum(self, dim=None, keepdim=False, axis=None):
-        return _ops.Sum.apply(self, dim if axis is None else axis, keepdim)
+    def sum(self, dim=None, keepdim=False, dtype=None, axis=None):
+        x = self if dtype is None else self.to(dtype)
+        if dtype is None and x._data.dtype.kind in "bu" and x._data.dtype.itemsize < 8:
+            x = x.to(np.int64)                       # torch sums bool and uint8 in int64
+        return _ops.Sum.apply(x, dim if axis is None else axis, keepdim)
 
-    def mean(self, dim=None, keepdim=False, axis=None):
-        return _ops.Mean.apply(self, dim if axis is None else axis, keepdim)
+    def mean(self, dim=None, keepdim=False, dtype=None, axis=None):
+        x = self if dtype is None else self.to(dtype)
+        return _ops.Mean.apply(x, dim if axis is None else axis, keepdim)
 
-    def var(self, dim=None, keepdim=False, unbiased=True, axis=None, correction=None):
-        c = (1 if unbiased else 0) if correction is None else correction
-        return _ops.Var.apply(self, dim if axis is None else axis, keepdim, c)
+    def var(self, dim=None, unbiased=None, keepdim=False, *, correction=None, axis=None):
+        return _r.var(self, dim if axis is None else axis, unbiased, keepdim, correction=correction)
 
-    def std(self, dim=None, keepdim=False, unbiased=True, axis=None):
-        return self.var(dim, keepdim, unbiased, axis).sqrt()
+    def std(self, dim=None, unbiased=None, keepdim=False, *, correction=None, axis=None):
+        return _r.std(self, dim if axis is None else axis, unbiased, keepdim, correction=correction)
 
     def max(self, dim=None, keepdim=False, axis=None):
         """max() -> the largest value; max(dim) -> (values, indices) along dim (PyTorch's named tuple);
@@ -732,9 +738,8 @@ class Tensor:
         return self._extreme(_ops.Min, _ops.MinAlong, _min_result, dim if axis is None else axis, keepdim)
 
     def _extreme(self, full, along, result, dim, keepdim):
-        if isinstance(dim, Tensor):
-            return _ops.Where.apply((self._data >= dim._data) if full is _ops.Max else (self._data <= dim._data),
-                                    self, dim)
+        if isinstance(dim, Tensor):          # max(other) is maximum(self, other)
+            return (_m.Maximum if full is _ops.Max else _m.Minimum).apply(self, dim)
         if dim is None or isinstance(dim, (tuple, list)):
             return full.apply(self, dim, keepdim)
         return result(*along.apply(self, dim, keepdim))
@@ -747,16 +752,14 @@ class Tensor:
         ax = dim if axis is None else axis
         return _wrap(np.asarray(self._data.argmin(axis=ax, keepdims=keepdim)).astype(np.int64))
 
-    def norm(self, p=2):
-        if p == 2:
-            return (self * self).sum().sqrt()
-        return (self.abs() ** p).sum() ** (1.0 / p)
+    def norm(self, p="fro", dim=None, keepdim=False, dtype=None):
+        return _r.norm(self, p, dim, keepdim, dtype)
 
-    def all(self):
-        return _wrap(np.asarray(self._data.all()))
+    def all(self, dim=None, keepdim=False):
+        return _r.reduce_all(self, dim, keepdim)
 
-    def any(self):
-        return _wrap(np.asarray(self._data.any()))
+    def any(self, dim=None, keepdim=False):
+        return _r.reduce_any(self, dim, keepdim)
 
     # ---- shape ------------------------------------------------------------------------------
     def reshape(self, *shape):
@@ -820,13 +823,729 @@ class Tensor:
     def __getitem__(self, idx):
         return _ops.Index.apply(self, _ops.index_arrays(idx))
 
+    # ---- the tensor-op breadth: thin bindings to ops_math (_m), ops_reduce (_r), ops_index (_ix) and
+    # ops_linalg (_la), which hold the argument checks, the Functions and the docs ----------------------
+    def sin(self):
+        return _m.unary('sin', self)
+
+    def sin_(self):
+        return _m.unary_(self, 'sin')
+
+    def cos(self):
+        return _m.unary('cos', self)
+
+    def cos_(self):
+        return _m.unary_(self, 'cos')
+
+    def tan(self):
+        return _m.unary('tan', self)
+
+    def tan_(self):
+        return _m.unary_(self, 'tan')
+
+    def asin(self):
+        return _m.unary('asin', self)
+
+    def asin_(self):
+        return _m.unary_(self, 'asin')
+
+    def acos(self):
+        return _m.unary('acos', self)
+
+    def acos_(self):
+        return _m.unary_(self, 'acos')
+
+    def atan(self):
+        return _m.unary('atan', self)
+
+    def atan_(self):
+        return _m.unary_(self, 'atan')
+
+    def sinh(self):
+        return _m.unary('sinh', self)
+
+    def sinh_(self):
+        return _m.unary_(self, 'sinh')
+
+    def cosh(self):
+        return _m.unary('cosh', self)
+
+    def cosh_(self):
+        return _m.unary_(self, 'cosh')
+
+    def asinh(self):
+        return _m.unary('asinh', self)
+
+    def asinh_(self):
+        return _m.unary_(self, 'asinh')
+
+    def acosh(self):
+        return _m.unary('acosh', self)
+
+    def acosh_(self):
+        return _m.unary_(self, 'acosh')
+
+    def atanh(self):
+        return _m.unary('atanh', self)
+
+    def atanh_(self):
+        return _m.unary_(self, 'atanh')
+
+    def log1p(self):
+        return _m.unary('log1p', self)
+
+    def log1p_(self):
+        return _m.unary_(self, 'log1p')
+
+    def expm1(self):
+        return _m.unary('expm1', self)
+
+    def expm1_(self):
+        return _m.unary_(self, 'expm1')
+
+    def log2(self):
+        return _m.unary('log2', self)
+
+    def log2_(self):
+        return _m.unary_(self, 'log2')
+
+    def log10(self):
+        return _m.unary('log10', self)
+
+    def log10_(self):
+        return _m.unary_(self, 'log10')
+
+    def exp2(self):
+        return _m.unary('exp2', self)
+
+    def exp2_(self):
+        return _m.unary_(self, 'exp2')
+
+    def rsqrt(self):
+        return _m.unary('rsqrt', self)
+
+    def rsqrt_(self):
+        return _m.unary_(self, 'rsqrt')
+
+    def reciprocal(self):
+        return _m.unary('reciprocal', self)
+
+    def reciprocal_(self):
+        return _m.unary_(self, 'reciprocal')
+
+    def square(self):
+        return _m.unary('square', self)
+
+    def square_(self):
+        return _m.unary_(self, 'square')
+
+    def erf(self):
+        return _m.unary('erf', self)
+
+    def erf_(self):
+        return _m.unary_(self, 'erf')
+
+    def erfc(self):
+        return _m.unary('erfc', self)
+
+    def erfc_(self):
+        return _m.unary_(self, 'erfc')
+
+    def erfinv(self):
+        return _m.unary('erfinv', self)
+
+    def erfinv_(self):
+        return _m.unary_(self, 'erfinv')
+
+    def sinc(self):
+        return _m.unary('sinc', self)
+
+    def sinc_(self):
+        return _m.unary_(self, 'sinc')
+
+    def deg2rad(self):
+        return _m.unary('deg2rad', self)
+
+    def deg2rad_(self):
+        return _m.unary_(self, 'deg2rad')
+
+    def rad2deg(self):
+        return _m.unary('rad2deg', self)
+
+    def rad2deg_(self):
+        return _m.unary_(self, 'rad2deg')
+
+    def sign(self):
+        return _m.unary('sign', self)
+
+    def sign_(self):
+        return _m.unary_(self, 'sign')
+
+    def sgn(self):
+        return _m.unary('sgn', self)
+
+    def sgn_(self):
+        return _m.unary_(self, 'sgn')
+
+    def floor(self):
+        return _m.unary('floor', self)
+
+    def floor_(self):
+        return _m.unary_(self, 'floor')
+
+    def ceil(self):
+        return _m.unary('ceil', self)
+
+    def ceil_(self):
+        return _m.unary_(self, 'ceil')
+
+    def trunc(self):
+        return _m.unary('trunc', self)
+
+    def trunc_(self):
+        return _m.unary_(self, 'trunc')
+
+    def frac(self):
+        return _m.unary('frac', self)
+
+    def frac_(self):
+        return _m.unary_(self, 'frac')
+
+    def positive(self):
+        return self
+
+    def arcsin(self):
+        return _m.unary('arcsin', self)
+
+    def arcsin_(self):
+        return _m.unary_(self, 'arcsin')
+
+    def arccos(self):
+        return _m.unary('arccos', self)
+
+    def arccos_(self):
+        return _m.unary_(self, 'arccos')
+
+    def arctan(self):
+        return _m.unary('arctan', self)
+
+    def arctan_(self):
+        return _m.unary_(self, 'arctan')
+
+    def arcsinh(self):
+        return _m.unary('arcsinh', self)
+
+    def arcsinh_(self):
+        return _m.unary_(self, 'arcsinh')
+
+    def arccosh(self):
+        return _m.unary('arccosh', self)
+
+    def arccosh_(self):
+        return _m.unary_(self, 'arccosh')
+
+    def arctanh(self):
+        return _m.unary('arctanh', self)
+
+    def arctanh_(self):
+        return _m.unary_(self, 'arctanh')
+
+    def fix(self):
+        return _m.unary('fix', self)
+
+    def fix_(self):
+        return _m.unary_(self, 'fix')
+
+    def exp_(self):
+        return _m.fn_(self, 'exp')
+
+    def log_(self):
+        return _m.fn_(self, 'log')
+
+    def sqrt_(self):
+        return _m.fn_(self, 'sqrt')
+
+    def abs_(self):
+        return _m.fn_(self, 'abs')
+
+    def neg_(self):
+        return _m.fn_(self, 'neg')
+
+    def sigmoid_(self):
+        return _m.fn_(self, 'sigmoid')
+
+    def tanh_(self):
+        return _m.fn_(self, 'tanh')
+
+    def relu_(self):
+        return _m.fn_(self, 'relu')
+
+
+
+    def absolute(self):
+        return self.abs()
+
+    def negative(self):
+        return self.neg()
+
+    def round(self, decimals=0):
+        return _m.Round.apply(self, decimals)
+
+    def round_(self, decimals=0):
+        return _m.round_(self, decimals)
+
+    def logit(self, eps=None):
+        return _m.logit(self, eps)
+
+    def nan_to_num(self, nan=0.0, posinf=None, neginf=None):
+        return _m.nan_to_num(self, nan, posinf, neginf)
+
+    def atan2(self, other):
+        return _m.binary("atan2", self, other)
+
+    arctan2 = atan2
+
+    def maximum(self, other):
+        return _m.binary("maximum", self, other)
+
+    def minimum(self, other):
+        return _m.binary("minimum", self, other)
+
+    def fmax(self, other):
+        return _m.binary("fmax", self, other)
+
+    def fmin(self, other):
+        return _m.binary("fmin", self, other)
+
+    def fmod(self, other):
+        return _m.binary("fmod", self, other)
+
+    def remainder(self, other):
+        return _m.binary("remainder", self, other)
+
+    def hypot(self, other):
+        return _m.binary("hypot", self, other)
+
+    def copysign(self, other):
+        return _m.binary("copysign", self, other)
+
+    def xlogy(self, other):
+        return _m.binary("xlogy", self, other)
+
+    def logaddexp(self, other):
+        return _m.binary("logaddexp", self, other)
+
+    def logaddexp2(self, other):
+        return _m.binary("logaddexp2", self, other)
+
+    def floor_divide(self, other):
+        return _m.binary("floor_divide", self, other)
+
+    def true_divide(self, other):
+        return _ops.Div.apply(self, other)
+
+    def multiply(self, other):
+        return _ops.Mul.apply(self, other)
+
+    def divide(self, other, rounding_mode=None):
+        return self.div(other, rounding_mode)
+
+    def subtract(self, other, alpha=1):
+        return self.sub(other, alpha)
+
+    def atan2_(self, other):
+        return _m.binary_(self, "atan2", other)
+
+    def fmod_(self, other):
+        return _m.binary_(self, "fmod", other)
+
+    def remainder_(self, other):
+        return _m.binary_(self, "remainder", other)
+
+    def hypot_(self, other):
+        return _m.binary_(self, "hypot", other)
+
+    def copysign_(self, other):
+        return _m.binary_(self, "copysign", other)
+
+    def xlogy_(self, other):
+        return _m.binary_(self, "xlogy", other)
+
+    def floor_divide_(self, other):
+        return _m.binary_(self, "floor_divide", other)
+
+    def pow_(self, exponent):
+        return self._binary_("pow_", _ops.Pow, np.power, exponent)
+
+    def lerp(self, end, weight):
+        return _m.lerp(self, end, weight)
+
+    def lerp_(self, end, weight):
+        return _m.via_(self, "lerp_", _m.lerp, end, weight)
+
+    def addcmul(self, tensor1, tensor2, value=1):
+        return _m.addcmul(self, tensor1, tensor2, value)
+
+    def addcmul_(self, tensor1, tensor2, value=1):
+        return _m.via_(self, "addcmul_", _m.addcmul, tensor1, tensor2, value)
+
+    def addcdiv(self, tensor1, tensor2, value=1):
+        return _m.addcdiv(self, tensor1, tensor2, value)
+
+    def addcdiv_(self, tensor1, tensor2, value=1):
+        return _m.via_(self, "addcdiv_", _m.addcdiv, tensor1, tensor2, value)
+
+    def where(self, condition, other):
+        return _m.where(condition, self, other)
+
+    def clamp_min(self, min):
+        return _m.clamp(self, min, None)
+
+    def clamp_max(self, max):
+        return _m.clamp(self, None, max)
+
+    def __mod__(self, o):
+        return _m.binary("remainder", self, o)
+
+    def __rmod__(self, o):
+        return _m.BINARY["remainder"].apply(_wrap(np.asarray(o)), self)
+
+    def __floordiv__(self, o):
+        return _m.binary("floor_divide", self, o)
+
+    def __rfloordiv__(self, o):
+        return _m.BINARY["floor_divide"].apply(_wrap(np.asarray(o)), self)
+
+    def __imod__(self, o):
+        return _m.binary_(self, "remainder", o)
+
+    def __ifloordiv__(self, o):
+        return _m.binary_(self, "floor_divide", o)
+
+    def __xor__(self, o):
+        return self._cmp(o, np.logical_xor if self.dtype == np.bool_ else np.bitwise_xor)
+
+    def __rand__(self, o):
+        return self.__and__(o)
+
+    def __ror__(self, o):
+        return self.__or__(o)
+
+    def __rxor__(self, o):
+        return self.__xor__(o)
+
+    def logical_not(self):
+        return _wrap(np.logical_not(self._data))
+
+    def logical_and(self, other):
+        return self._cmp(other, np.logical_and)
+
+    def logical_or(self, other):
+        return self._cmp(other, np.logical_or)
+
+    def logical_xor(self, other):
+        return self._cmp(other, np.logical_xor)
+
+    def bitwise_not(self):
+        return _wrap(~self._data)
+
+    def isnan(self):
+        return _wrap(xp_of(self._data).isnan(self._data))
+
+    def isinf(self):
+        return _wrap(xp_of(self._data).isinf(self._data))
+
+    def isfinite(self):
+        return _wrap(xp_of(self._data).isfinite(self._data))
+
+    def isposinf(self):
+        return _wrap(xp_of(self._data).isposinf(self._data))
+
+    def isneginf(self):
+        return _wrap(xp_of(self._data).isneginf(self._data))
+
+    def signbit(self):
+        return _wrap(xp_of(self._data).signbit(self._data))
+
+    def isclose(self, other, rtol=1e-05, atol=1e-08, equal_nan=False):
+        return _m.isclose(self, other, rtol, atol, equal_nan)
+
+    def allclose(self, other, rtol=1e-05, atol=1e-08, equal_nan=False):
+        return bool(_m.isclose(self, other, rtol, atol, equal_nan)._data.all())
+
+    def equal(self, other):
+        return self.shape == other.shape and bool((self._data == other._data).all())
+
+    # reductions, scans, order statistics (ops_reduce)
+    def prod(self, dim=None, keepdim=False, dtype=None):
+        return _r.prod(self, dim, keepdim, dtype)
+
+    def cumsum(self, dim, dtype=None):
+        return _r.cumsum(self, dim, dtype)
+
+    def cumprod(self, dim, dtype=None):
+        return _r.cumprod(self, dim, dtype)
+
+    def cumsum_(self, dim, dtype=None):
+        return _m.via_(self, "cumsum_", _r.cumsum, dim, dtype)
+
+    def cumprod_(self, dim, dtype=None):
+        return _m.via_(self, "cumprod_", _r.cumprod, dim, dtype)
+
+    def cummax(self, dim):
+        return _r.cummax(self, dim)
+
+    def cummin(self, dim):
+        return _r.cummin(self, dim)
+
+    def logsumexp(self, dim, keepdim=False):
+        return _r.logsumexp(self, dim, keepdim)
+
+    def amax(self, dim=(), keepdim=False):
+        return _r.amax(self, dim, keepdim)
+
+    def amin(self, dim=(), keepdim=False):
+        return _r.amin(self, dim, keepdim)
+
+    def aminmax(self, *, dim=None, keepdim=False):
+        return _r.aminmax(self, dim=dim, keepdim=keepdim)
+
+    def count_nonzero(self, dim=None):
+        return _r.count_nonzero(self, dim)
+
+    def nonzero(self, *, as_tuple=False):
+        return _r.nonzero(self, as_tuple=as_tuple)
+
+    def argwhere(self):
+        return _r.argwhere(self)
+
+    def sort(self, dim=-1, descending=False, *, stable=False):
+        return _r.sort(self, dim, descending, stable)
+
+    def argsort(self, dim=-1, descending=False, *, stable=False):
+        return _r.argsort(self, dim, descending, stable)
+
+    def msort(self):
+        return _r.msort(self)
+
+    def topk(self, k, dim=-1, largest=True, sorted=True):
+        return _r.topk(self, k, dim, largest, sorted)
+
+    def kthvalue(self, k, dim=-1, keepdim=False):
+        return _r.kthvalue(self, k, dim, keepdim)
+
+    def median(self, dim=None, keepdim=False):
+        return _r.median(self, dim, keepdim)
+
+    def nanmedian(self, dim=None, keepdim=False):
+        return _r.nanmedian(self, dim, keepdim)
+
+    def mode(self, dim=-1, keepdim=False):
+        return _r.mode(self, dim, keepdim)
+
+    def unique(self, sorted=True, return_inverse=False, return_counts=False, dim=None):
+        return _r.unique(self, sorted, return_inverse, return_counts, dim)
+
+    def unique_consecutive(self, return_inverse=False, return_counts=False, dim=None):
+        return _r.unique_consecutive(self, return_inverse, return_counts, dim)
+
+    def nansum(self, dim=None, keepdim=False, dtype=None):
+        return _r.nansum(self, dim, keepdim, dtype)
+
+    def nanmean(self, dim=None, keepdim=False, dtype=None):
+        return _r.nanmean(self, dim, keepdim, dtype)
+
+    def diff(self, n=1, dim=-1, prepend=None, append=None):
+        return _r.diff(self, n, dim, prepend, append)
+
+    def trace(self):
+        return _r.trace(self)
+
+    # shape, copy and index ops (ops_index)
+    def repeat(self, *sizes):
+        return _ix.repeat(self, *sizes)
+
+    def tile(self, *dims):
+        return _ix.tile(self, dims[0] if len(dims) == 1 and isinstance(dims[0], (tuple, list)) else dims)
+
+    def repeat_interleave(self, repeats, dim=None, *, output_size=None):
+        return _ix.repeat_interleave(self, repeats, dim, output_size=output_size)
+
+    def split(self, split_size, dim=0):
+        return _ix.split(self, split_size, dim)
+
+    def chunk(self, chunks, dim=0):
+        return _ix.chunk(self, chunks, dim)
+
+    def tensor_split(self, indices_or_sections, dim=0):
+        return _ix.tensor_split(self, indices_or_sections, dim)
+
+    def unbind(self, dim=0):
+        return _ix.unbind(self, dim)
+
+    def narrow(self, dim, start, length):
+        return _ix.narrow(self, dim, start, length)
+
+    def gather(self, dim, index):
+        return _ix.gather(self, dim, index)
+
+    def scatter(self, dim, index, src=None, value=None, *, reduce=None):
+        return _ix.scatter(self, dim, index, src, value, reduce=reduce)
+
+    def scatter_(self, dim, index, src=None, value=None, *, reduce=None):
+        return _m.via_(self, "scatter_", lambda x, s: _ix.scatter(x, dim, index, s, reduce=reduce),
+                       value if src is None else src)
+
+    def scatter_add(self, dim, index, src):
+        return _ix.scatter_add(self, dim, index, src)
+
+    def scatter_add_(self, dim, index, src):
+        return _m.via_(self, "scatter_add_", lambda x, s: _ix.scatter_add(x, dim, index, s), src)
+
+    def index_select(self, dim, index):
+        return _ix.index_select(self, dim, index)
+
+    def index_add(self, dim, index, source, *, alpha=1):
+        return _ix.index_add(self, dim, index, source, alpha=alpha)
+
+    def index_add_(self, dim, index, source, *, alpha=1):
+        return _m.via_(self, "index_add_", lambda x, s: _ix.index_add(x, dim, index, s, alpha=alpha), source)
+
+    def index_copy(self, dim, index, source):
+        return _ix.index_copy(self, dim, index, source)
+
+    def index_copy_(self, dim, index, source):
+        return _m.via_(self, "index_copy_", lambda x, s: _ix.index_copy(x, dim, index, s), source)
+
+    def index_fill(self, dim, index, value):
+        return _ix.index_fill(self, dim, index, value)
+
+    def index_fill_(self, dim, index, value):
+        return _m.via_(self, "index_fill_", lambda x, v: _ix.index_fill(x, dim, index, v), value)
+
+    def masked_fill(self, mask, value):
+        return _ix.masked_fill(self, mask, value)
+
+    def masked_fill_(self, mask, value):
+        return _m.via_(self, "masked_fill_", lambda x, v: _ix.masked_fill(x, mask, v), value)
+
+    def masked_select(self, mask):
+        return _ix.masked_select(self, mask)
+
+    def masked_scatter(self, mask, source):
+        return _ix.masked_scatter(self, mask, source)
+
+    def masked_scatter_(self, mask, source):
+        return _m.via_(self, "masked_scatter_", lambda x, s: _ix.masked_scatter(x, mask, s), source)
+
+    def take(self, index):
+        return _ix.take(self, index)
+
+    def take_along_dim(self, indices, dim=None):
+        return _ix.take_along_dim(self, indices, dim)
+
+    def flip(self, *dims):
+        return _ix.flip(self, *dims)
+
+    def fliplr(self):
+        return _ix.fliplr(self)
+
+    def flipud(self):
+        return _ix.flipud(self)
+
+    def roll(self, shifts, dims=None):
+        return _ix.roll(self, shifts, dims)
+
+    def rot90(self, k=1, dims=(0, 1)):
+        return _ix.rot90(self, k, dims)
+
+    def tril(self, diagonal=0):
+        return _ix.tril(self, diagonal)
+
+    def triu(self, diagonal=0):
+        return _ix.triu(self, diagonal)
+
+    def tril_(self, diagonal=0):
+        return _m.via_(self, "tril_", _ix.tril, diagonal)
+
+    def triu_(self, diagonal=0):
+        return _m.via_(self, "triu_", _ix.triu, diagonal)
+
+    def diag(self, diagonal=0):
+        return _ix.diag(self, diagonal)
+
+    def diagonal(self, offset=0, dim1=0, dim2=1):
+        return _ix.diagonal(self, offset, dim1, dim2)
+
+    def diag_embed(self, offset=0, dim1=-2, dim2=-1):
+        return _ix.diag_embed(self, offset, dim1, dim2)
+
+    def movedim(self, source, destination):
+        return _ix.movedim(self, source, destination)
+
+    moveaxis = movedim
+
+    def swapaxes(self, axis0, axis1):
+        return _ix.swapaxes(self, axis0, axis1)
+
+    swapdims = swapaxes
+
+    def unflatten(self, dim, sizes):
+        return _ix.unflatten(self, dim, sizes)
+
+    def broadcast_to(self, size):
+        return _ix.broadcast_to(self, size)
+
+    # matrix products (ops_linalg)
+    def mm(self, mat2):
+        return _la.mm(self, mat2)
+
+    def bmm(self, mat2):
+        return _la.bmm(self, mat2)
+
+    def mv(self, vec):
+        return _la.mv(self, vec)
+
+    def dot(self, other):
+        return _la.dot(self, other)
+
+    def vdot(self, other):
+        return _la.dot(self, other)
+
+    def inner(self, other):
+        return _la.inner(self, other)
+
+    def outer(self, vec2):
+        return _la.outer(self, vec2)
+
+    ger = outer
+
+    def addmm(self, mat1, mat2, *, beta=1, alpha=1):
+        return _la.addmm(self, mat1, mat2, beta=beta, alpha=alpha)
+
+    def addmv(self, mat, vec, *, beta=1, alpha=1):
+        return _la.addmv(self, mat, vec, beta=beta, alpha=alpha)
+
+    def addr(self, vec1, vec2, *, beta=1, alpha=1):
+        return _la.addr(self, vec1, vec2, beta=beta, alpha=alpha)
+
+    def baddbmm(self, batch1, batch2, *, beta=1, alpha=1):
+        return _la.baddbmm(self, batch1, batch2, beta=beta, alpha=alpha)
+
+    def addbmm(self, batch1, batch2, *, beta=1, alpha=1):
+        return _la.addbmm(self, batch1, batch2, beta=beta, alpha=alpha)
+
+
+# The ONNX export tracer turns the bare-ufunc path off while it traces: it must see every op as a Function.
+_plain_ops = True
+
 
 def _plain(a: Tensor, o, f, reflected):
     """``a f o`` (``o f a`` when reflected) as the bare NumPy ufunc, when no graph is needed (neither
     operand requires grad) and NumPy's result is PyTorch's: a float tensor with a tensor of the same
     dtype, or with a Python number. None otherwise, and on a broadcast error: the op's Function then
     does the work (promotion, recording, the error message that names the shapes)."""
-    if a.requires_grad:
+    if a.requires_grad or not _plain_ops:
         return None
     x = a._data
     if type(x) is not _ndarray or x.dtype.kind != "f":
@@ -1047,3 +1766,7 @@ from . import engine as _engine  # noqa: E402
 from . import ops as _ops  # noqa: E402
 from . import activation as _activation  # noqa: E402
 from . import softmax as _softmax  # noqa: E402
+from . import ops_math as _m  # noqa: E402
+from . import ops_reduce as _r  # noqa: E402
+from . import ops_index as _ix  # noqa: E402
+from . import ops_linalg as _la  # noqa: E402

@@ -189,7 +189,8 @@ def _check_anomaly(node, grads):
 def _release(node):
     node.next_edges = None
     node._saved = ()
-    node._retained = None
+    if node._retained:             # keep which outputs retain their grad (retains_grad), not the tensors
+        node._retained = dict.fromkeys(node._retained)
     node._tensor_hooks = None
     node.__dict__.clear()
 

@@ -29,12 +29,19 @@ def is_anomaly_enabled() -> bool:
 
 
 class _GradModeContext:
-    """Context manager and decorator that sets grad mode and restores the previous one on exit."""
+    """Context manager and decorator (``@no_grad()`` or bare ``@no_grad``) that sets grad mode and
+    restores the previous one on exit. Inside inference_mode nothing records even when grad mode is
+    switched on (torch: inference tensors never join a graph)."""
     _mode = True
+
+    def __new__(cls, *args):
+        if len(args) == 1 and callable(args[0]) and not isinstance(args[0], bool) and cls is not set_grad_enabled:
+            return cls()(args[0])                       # used as a bare decorator
+        return super().__new__(cls)
 
     def __enter__(self):
         self._prev = STATE.grad_enabled
-        STATE.grad_enabled = self._mode
+        STATE.grad_enabled = self._mode and not STATE.inference
         return self
 
     def __exit__(self, *exc):
@@ -47,7 +54,7 @@ class _GradModeContext:
         @functools.wraps(fn)
         def wrapper(*args, **kwargs):
             prev = STATE.grad_enabled
-            STATE.grad_enabled = mode
+            STATE.grad_enabled = mode and not STATE.inference
             try:
                 return fn(*args, **kwargs)
             finally:
@@ -68,16 +75,25 @@ class set_grad_enabled(_GradModeContext):
     def __init__(self, mode: bool):
         self._mode = bool(mode)
         self._prev = STATE.grad_enabled
-        STATE.grad_enabled = self._mode
+        STATE.grad_enabled = self._mode and not STATE.inference
 
     def __enter__(self):
         return self
 
 
 class inference_mode:
-    """no_grad for inference: nothing is recorded and layers may take their inference kernels
-    (fused conv + bias + ReLU, an LSTM forward that keeps no activations for a backward).
-    ``inference_mode(False)`` is a no-op, as in PyTorch. Usable as ``@inference_mode()``."""
+    """torch.inference_mode: inside, nothing is recorded (no graph, no saved tensors, no version
+    bookkeeping to pay for) and layers may take their inference kernels (fused conv + bias + ReLU, an
+    LSTM forward that keeps no activations). ``inference_mode(False)`` switches it off again inside an
+    enclosing one and turns grad mode on, as torch's does. A context manager and a decorator
+    (``@inference_mode()``, ``@inference_mode(False)`` or bare ``@inference_mode``).
+
+    Unlike torch, tensors made inside are ordinary tensors afterwards (no "inference tensor" flag)."""
+
+    def __new__(cls, mode=True):
+        if callable(mode) and not isinstance(mode, bool):     # bare @inference_mode
+            return cls(True)(mode)
+        return super().__new__(cls)
 
     def __init__(self, mode: bool = True):
         if not isinstance(mode, bool):
@@ -86,9 +102,8 @@ class inference_mode:
 
     def __enter__(self):
         self._prev = (STATE.grad_enabled, STATE.inference)
-        if self._mode:
-            STATE.grad_enabled = False
-            STATE.inference = True
+        STATE.grad_enabled = not self._mode
+        STATE.inference = self._mode
         return self
 
     def __exit__(self, *exc):
@@ -103,6 +118,9 @@ class inference_mode:
             with inference_mode(mode):
                 return fn(*args, **kwargs)
         return wrapper
+
+    def clone(self):
+        return inference_mode(self._mode)
 
 
 def is_inference_mode_enabled() -> bool:

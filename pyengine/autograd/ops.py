@@ -15,7 +15,7 @@ import numpy as np
 from . import dtype as _dtype
 from .core import Function, Tensor
 from .core import _move as move
-from .device import device_of_array, kernels_for, xp_of
+from .device import device_of_array, xp_of
 
 _ndarray = np.ndarray
 
@@ -177,12 +177,12 @@ class Pow(_Binary):
         n = ctx.needs_input_grad
         a, b = ctx.a, ctx.b
         ga = gb = None
-        if n[0]:
-            ga = unbroadcast(g * b * a ** (b - 1), _shape(a))
-        if n[1]:
-            with np.errstate(divide="ignore", invalid="ignore"):
-                la = np.where(a > 0, np.log(np.where(a > 0, a, 1)), 0)
-            gb = unbroadcast(g * ctx.y * la, _shape(b))
+        with np.errstate(divide="ignore", invalid="ignore"):
+            if n[0]:     # torch's: 0 where the exponent is 0 (not 0·0^-1 = NaN at a = 0)
+                ga = unbroadcast(np.where(np.equal(b, 0), 0, g * b * a ** (b - 1)), _shape(a))
+            if n[1]:     # g·y·log(a): 0 at a = 0 with b >= 0, NaN for a negative base (as torch)
+                la = np.where((np.equal(a, 0)) & (np.greater_equal(b, 0)), 0, np.log(a))
+                gb = unbroadcast(g * ctx.y * la, _shape(b))
         return ga, gb
 
 
@@ -557,9 +557,9 @@ def _matmul_error(a, b, msg):
 
 
 class MatMul(Function):
-    """a @ b. 2-D @ 2-D and (..., K) @ (K, N) run as one gemm of the device's kernels (the batch
-    dimensions of a folded into M); 1-D operands are promoted as NumPy does; batched @ batched uses a
-    gemm per batch element."""
+    """a @ b on the device's GEMM, batched and broadcast as torch.matmul (``ops_linalg.matmul_arrays``:
+    one GEMM with the batch folded into M when b has no batch, else one per batch element; 1-D
+    operands promoted as in torch); the backward is the same GEMMs with transpose flags."""
     name = "matmul"
 
     @staticmethod
@@ -570,6 +570,11 @@ class MatMul(Function):
         kb = b.shape[0] if b.ndim == 1 else b.shape[-2]
         if ka != kb:
             raise _matmul_error(a, b, f"inner dimensions {ka} and {kb} differ")
+        try:
+            np.broadcast_shapes(a.shape[:-2], b.shape[:-2])
+        except ValueError:
+            raise _matmul_error(a, b, f"batch dimensions {tuple(a.shape[:-2])} and {tuple(b.shape[:-2])} "
+                                "cannot be broadcast together") from None
         if device_of_array(a) != device_of_array(b):
             raise ValueError(f"matmul: {tuple(a.shape)} on {device_of_array(a)} @ {tuple(b.shape)} on "
                              f"{device_of_array(b)}: operands must be on the same device")
@@ -581,42 +586,14 @@ class MatMul(Function):
         ctx.sa, ctx.sb = a.shape, b.shape
         if a.ndim == 2 and b.ndim == 2:
             ctx.torch_name = "MmBackward0"
-        if a.dtype.kind != "f":
-            return np.matmul(a, b)
-        K = kernels_for(device_of_array(a))
-        ctx.K = K
-        if b.ndim == 2 and a.ndim >= 2:
-            y = K.gemm(a.reshape(-1, ka) if a.ndim > 2 else a, b)
-            return y.reshape(a.shape[:-1] + (b.shape[1],)) if a.ndim > 2 else y
-        return np.matmul(a, b)
+        elif a.ndim == 3 and b.ndim == 3 and a.shape[0] == b.shape[0]:
+            ctx.torch_name = "BmmBackward0"
+        return _linalg.matmul_arrays(a, b)
 
     @staticmethod
     def backward(ctx, g):
-        a, b, sa, sb = ctx.a, ctx.b, ctx.sa, ctx.sb
         n = ctx.needs_input_grad
-        ga = gb = None
-        if len(sb) == 2 and len(sa) >= 2 and g.dtype.kind == "f":
-            K = ctx.K
-            g2 = g.reshape(-1, sb[1])
-            if n[0]:
-                ga = K.gemm(g2, b, trans_b=True).reshape(sa)
-            if n[1]:
-                gb = K.gemm(a.reshape(-1, sa[-1]), g2, trans_a=True)
-            return ga, gb
-        g2 = g
-        if len(sa) == 1:
-            g2 = np.expand_dims(g2, -2)
-        if len(sb) == 1:
-            g2 = np.expand_dims(g2, -1)
-        if n[0]:
-            b2 = b[:, None] if b.ndim == 1 else b
-            a2_shape = (1,) + sa if len(sa) == 1 else sa
-            ga = unbroadcast(np.matmul(g2, np.swapaxes(b2, -1, -2)), a2_shape).reshape(sa)
-        if n[1]:
-            a2 = a[None, :] if a.ndim == 1 else a
-            b2_shape = sb + (1,) if len(sb) == 1 else sb
-            gb = unbroadcast(np.matmul(np.swapaxes(a2, -1, -2), g2), b2_shape).reshape(sb)
-        return ga, gb
+        return _linalg.matmul_grads(g, ctx.a, ctx.b, ctx.sa, ctx.sb, n[0], n[1])
 
 
 class Where(Function):
@@ -732,3 +709,6 @@ class Pad(Function):
     @staticmethod
     def backward(ctx, g):
         return g[ctx.sl]
+
+
+from . import ops_linalg as _linalg  # noqa: E402  (imports this module's Functions)

@@ -332,6 +332,7 @@ def cases() -> list[AutogradCase]:
                                 nn.Conv2d(3, 4, 3, padding=1), nn.BatchNorm2d(4), nn.ReLU(), nn.Flatten(),
                                 nn.Linear(4 * 3 * 3, 5)),
           lambda r: [_T(_rn(r, 2, 1, 6, 6))], fast=True)
+    out += _tensor_op_cases()
     return out
 
 
@@ -365,3 +366,9 @@ def run_case(case: AutogradCase, seed: int = 0) -> bool:
         m = case.module().double()
         target = _bound(m, case.fn) if case.fn is not None else m
     return gradcheck(target, inputs, wrt=case.wrt, atol=case.atol, rtol=case.rtol, fast_mode=case.fast, seed=seed)
+
+
+# The tensor-op breadth (ops_math, ops_reduce, ops_index, ops_linalg) has its entries in their own module.
+from .autograd_tensor_ops import OPS as _TENSOR_OP_NAMES, cases as _tensor_op_cases  # noqa: E402
+
+TENSOR_OPS += [n for n in _TENSOR_OP_NAMES if n not in TENSOR_OPS]
