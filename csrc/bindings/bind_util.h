@@ -133,7 +133,6 @@ void bind_activation(py::module_& m);
 void bind_softmax(py::module_& m);
 void bind_batch_norm(py::module_& m);
 void bind_dropout(py::module_& m);
-void bind_interpolate(py::module_& m);
 void bind_optim(py::module_& m);
 void bind_quantized(py::module_& m);
 void bind_bench(py::module_& m);
