@@ -3,7 +3,7 @@ the extension and runs the kernel, autograd and layer tests (at 1 and 2 threads,
 thread_count fixture); a mutation is caught when some test fails. Every planted bug must be
 caught — a surviving one names a hole in the tests.
 
-    python scripts/mutate.py [--only NAME] [--keep]     (scripts/mutate.sh runs this)
+    python scripts/mutate.py [--only NAME[,NAME...]]     (scripts/mutate.sh runs this)
 
 The copy lives in build/mutate/tree (the first build there takes as long as a normal build; each
 mutation then recompiles only its file). The report (caught / survived, the first failing test)
@@ -32,7 +32,7 @@ MUTATIONS = [
      "store(dg + 3 * H + j, dh * tc * o * (one - o), n);",
      "store(dg + 3 * H + j, dh * tc * o * (one + o), n);",
      "sigmoid'(o) written o(1 + o) in the LSTM backward"),
-    ("gemm-edge-tile-off-by-one", "csrc/cpu/isa/gemm_isa.cpp",
+    ("gemm-edge-tile-off-by-one", "csrc/cpu/isa/gemm_kernel.h",
      "    for (int j = 0; j < n; ++j) {\n      T r = alpha * tile[i * W + j];",
      "    for (int j = 0; j < n - 1; ++j) {\n      T r = alpha * tile[i * W + j];",
      "the last column of a partial GEMM tile is not stored"),
@@ -83,7 +83,7 @@ def _tests():
 
 def main():
     ap = argparse.ArgumentParser()
-    ap.add_argument("--only", default=None)
+    ap.add_argument("--only", default=None, help="comma-separated mutation names (default: all)")
     args = ap.parse_args()
     _sync_tree()
     print("mutate: building the unmutated copy", flush=True)
@@ -94,8 +94,13 @@ def main():
         return 2
     print(f"mutate: unmutated tests pass ({secs:.0f} s)", flush=True)
     results = []
+    only = set(args.only.split(",")) if args.only else None
+    unknown = only - {m[0] for m in MUTATIONS} if only else set()
+    if unknown:
+        print(f"mutate: no mutation named {', '.join(sorted(unknown))}; known: {', '.join(m[0] for m in MUTATIONS)}")
+        return 2
     for name, rel, old, new, what in MUTATIONS:
-        if args.only and args.only != name:
+        if only and name not in only:
             continue
         path = os.path.join(TREE, rel)
         src = open(path).read()
@@ -119,7 +124,7 @@ def main():
     print(f"mutate: caught {caught} of {applied} planted bugs")
     with open(os.path.join(WORK, "report.json"), "w") as f:
         json.dump({"caught": caught, "applied": applied, "results": results}, f, indent=1)
-    return 0 if caught == applied == len([m for m in MUTATIONS if not args.only or m[0] == args.only]) else 1
+    return 0 if caught == applied == len([m for m in MUTATIONS if not only or m[0] in only]) else 1
 
 
 if __name__ == "__main__":

@@ -160,6 +160,8 @@ def _clip(node, x, lo=None, hi=None):
     else:
         lo_v = None if lo is None else node.host(lo).item()
         hi_v = None if hi is None else node.host(hi).item()
+    if lo_v is None and hi_v is None:
+        return x                                   # ONNX: neither bound given, nothing is clipped
     if x.dtype.kind in "iu":
         return _wrap(np.clip(x._data, lo_v, hi_v).astype(x.dtype))
     if lo_v is None and hi_v is None:                 # no bounds: Clip is the identity (clamp refuses)

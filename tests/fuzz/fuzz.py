@@ -21,6 +21,8 @@ with atheris.instrument_imports(include=["pyengine"]):
     import pyengine.io.architecture  # noqa: F401
     try:
         import pyengine.onnx  # noqa: F401
+        import pyengine.onnx.importer  # noqa: F401
+        import pyengine.onnx.import_ops  # noqa: F401
     except ImportError:
         pass
 

@@ -1,12 +1,13 @@
 """The GEMM's fused epilogue (pyengine/gemm.h gemm_ex: row/column bias and ReLU on the way out),
 against NumPy on every CPU instruction set, through each code path of the GEMM: packed and
-in-place A, one- and two-vector panels, short row panels, several K blocks, the Cᵀ = B·Aᵀ path."""
+in-place A, one- and two-vector panels, short row panels, several K blocks, the Cᵀ = B·Aᵀ path,
+the one- and two-row dot-product path (K not a multiple of the vector width, N not of 4)."""
 import numpy as np
 import pytest
 
 from pyengine import _C
 
-SHAPES = [(1, 1, 1), (13, 33, 17), (97, 65, 129), (130, 16, 72), (50, 40, 1100), (16, 72, 600), (5, 7, 0)]
+SHAPES = [(1, 1, 1), (1, 67, 37), (2, 9, 64), (1, 3, 700), (13, 33, 17), (97, 65, 129), (130, 16, 72), (50, 40, 1100), (16, 72, 600), (5, 7, 0)]
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])

@@ -72,6 +72,55 @@ void scale_c(index_t M, index_t N, T beta, T* C, index_t ldc) {
 }
 
 // Tuning knobs read once from the environment (PYENGINE_GEMM_KC/MC/NC/ORDER); 0 keeps the default.
+// C = alpha · A·Bᵀ + beta · C for one or two rows of A (batch-1 inference, an LSTM cell step):
+// each C element is a dot product of two contiguous rows, so packing Bᵀ (a gather of all of B)
+// would cost more than the multiply, which uses each B element M times. Four columns at a time
+// share each load of A and give four independent accumulator chains.
+template <typename T>
+void gemm_rows_bt(index_t M, index_t N, index_t K, T alpha, const T* A, index_t lda, const T* B,
+                  index_t ldb, T beta, T* C, index_t ldc, const Epilogue<T>& epi) {
+  using vec = vec_t<T>;
+  constexpr index_t L = Vec<T>::lanes;
+  const index_t kv = K / L * L, rest = K - kv;
+  auto put = [&](index_t i, index_t j, T dot) {
+    const T r = alpha * dot;
+    C[i * ldc + j] = epi.apply(beta == T(0) ? r : r + beta * C[i * ldc + j], i, j);
+  };
+  for (index_t i = 0; i < M; ++i) {
+    const T* a = A + i * lda;
+    index_t j = 0;
+    for (; j + 4 <= N; j += 4) {
+      const T *b0 = B + j * ldb, *b1 = b0 + ldb, *b2 = b1 + ldb, *b3 = b2 + ldb;
+      vec s0{}, s1{}, s2{}, s3{};
+      for (index_t k = 0; k < kv; k += L) {
+        const vec x = load<T>(a + k);
+        s0 += x * load<T>(b0 + k);
+        s1 += x * load<T>(b1 + k);
+        s2 += x * load<T>(b2 + k);
+        s3 += x * load<T>(b3 + k);
+      }
+      if (rest) {
+        const vec x = load_part<T>(a + kv, rest, T(0));
+        s0 += x * load_part<T>(b0 + kv, rest, T(0));
+        s1 += x * load_part<T>(b1 + kv, rest, T(0));
+        s2 += x * load_part<T>(b2 + kv, rest, T(0));
+        s3 += x * load_part<T>(b3 + kv, rest, T(0));
+      }
+      put(i, j, hsum<T>(s0));
+      put(i, j + 1, hsum<T>(s1));
+      put(i, j + 2, hsum<T>(s2));
+      put(i, j + 3, hsum<T>(s3));
+    }
+    for (; j < N; ++j) {
+      const T* b = B + j * ldb;
+      vec s{};
+      for (index_t k = 0; k < kv; k += L) s += load<T>(a + k) * load<T>(b + k);
+      if (rest) s += load_part<T>(a + kv, rest, T(0)) * load_part<T>(b + kv, rest, T(0));
+      put(i, j, hsum<T>(s));
+    }
+  }
+}
+
 // For experiments only (bench/NOTES.md): the defaults are the tuned values.
 inline index_t knob(const char* name) {
   const char* v = std::getenv(name);
@@ -89,6 +138,11 @@ void gemm_impl(bool ta, bool tb, index_t M, index_t N, index_t K, T alpha, const
     if (epi.row_bias || epi.col_bias || epi.relu)
       for (index_t i = 0; i < M; ++i)
         for (index_t j = 0; j < N; ++j) C[i * ldc + j] = epi.apply(C[i * ldc + j], i, j);
+    return;
+  }
+  // One or two rows and B transposed, small enough to stay on one thread: dot products in place.
+  if (tb && !ta && M <= 2 && static_cast<double>(N) * K <= 512.0 * 512) {
+    gemm_rows_bt<T>(M, N, K, alpha, A, lda, B, ldb, beta, C, ldc, epi);
     return;
   }
   // Few rows, many columns, long K and B transposed (grad_w = gy·colsᵀ of convolution): packing
