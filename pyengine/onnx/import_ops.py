@@ -164,8 +164,6 @@ def _clip(node, x, lo=None, hi=None):
         return x                                   # ONNX: neither bound given, nothing is clipped
     if x.dtype.kind in "iu":
         return _wrap(np.clip(x._data, lo_v, hi_v).astype(x.dtype))
-    if lo_v is None and hi_v is None:                 # no bounds: Clip is the identity (clamp refuses)
-        return x.clone()
     if lo_v is not None and hi_v is not None and lo_v > hi_v:
         return x * 0.0 + hi_v                      # ONNX: min > max gives max everywhere
     return x.clamp(lo_v, hi_v)
