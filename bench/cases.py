@@ -262,13 +262,16 @@ def pool2d_case(kind, which, shape=(128, 32, 28, 28)):
 
 # --------------------------------------------------------------------------- LSTM
 def lstm_case(which, T=50, N=64, I=128, H=256):
+    """which: "fwd" (the training forward: ours keeps the gates for a backward, PyTorch in grad
+    mode keeps its activations too), "inference" (ours keeps nothing, PyTorch under no_grad),
+    "fwd+bwd"."""
     fwd_flops = T * (2.0 * N * I * 4 * H + 2.0 * N * H * 4 * H)
 
     def build(rng):
         torch = _torch()
-        f, r = _cpu("lstm_forward"), _ref("lstm_forward")
+        f, r = _cpu("lstm_inference_forward" if which == "inference" else "lstm_forward"), _ref("lstm_forward")
         fb = rb = None
-        if which != "fwd":
+        if which == "fwd+bwd":
             fb, rb = _cpu("lstm_backward"), _ref("lstm_backward")
         k = np.float32(1.0 / np.sqrt(H))
         x, h0, c0 = randn(rng, (T, N, I)), randn(rng, (N, H)), randn(rng, (N, H))
@@ -277,10 +280,10 @@ def lstm_case(which, T=50, N=64, I=128, H=256):
         gy = randn(rng, (T, N, H))
 
         def run(fw, bw):
-            y, hT, cT, saved = fw(x, h0, c0, w_ih, w_hh, b_ih, b_hh)
+            y, hT, cT, *saved = fw(x, h0, c0, w_ih, w_hh, b_ih, b_hh)
             if bw is None:
                 return (y, hT, cT)
-            return (y, hT, cT) + tuple(bw(gy, None, None, x, h0, c0, w_ih, w_hh, saved))
+            return (y, hT, cT) + tuple(bw(gy, None, None, x, h0, c0, w_ih, w_hh, saved[0]))
 
         tf = None
         if torch is not None:
@@ -291,6 +294,10 @@ def lstm_case(which, T=50, N=64, I=128, H=256):
             tx, th0, tc0, tgy = (torch.from_numpy(v) for v in (x, h0[None], c0[None], gy))
             if which == "fwd":
                 tf = lambda: lstm(tx, (th0, tc0))  # noqa: E731  (grad mode on: a training forward)
+            elif which == "inference":
+                def tf():
+                    with torch.no_grad():
+                        return lstm(tx, (th0, tc0))
             else:
                 txg = tx.clone().requires_grad_(True)
 
@@ -305,7 +312,7 @@ def lstm_case(which, T=50, N=64, I=128, H=256):
         def check():
             got, want = run(f, fb), run(r, rb)
             return _compare(list(zip(labels, got, want)), tol=2e-4)
-        return Built(work=fwd_flops * (1 if which == "fwd" else 3), unit="GFLOP/s",
+        return Built(work=fwd_flops * (3 if which == "fwd+bwd" else 1), unit="GFLOP/s",
                      ours=lambda: run(f, fb), numpy=lambda: run(r, rb), torch=tf, check=check)
     return build, f"lstm T{T} N{N} I{I} H{H} {which}"
 
@@ -636,6 +643,7 @@ def all_cases(quick: bool) -> list:
         for which in ("fwd", "bwd"):
             add("pool2d", pool2d_case(kind, which), True)
     add("lstm", lstm_case("fwd", T=10) if quick else lstm_case("fwd"), True)
+    add("lstm", lstm_case("inference", T=10) if quick else lstm_case("inference"), True)
     add("lstm", lstm_case("fwd+bwd", T=10) if quick else lstm_case("fwd+bwd"), True)
     add("linear", linear_case("fwd"), True)
     add("linear", linear_case("bwd"), False)

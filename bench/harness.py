@@ -27,6 +27,7 @@ class NotAvailable(Exception):
 class Timing:
     times: list = field(default_factory=list)
     cpu_times: list = field(default_factory=list)  # CPU time of the calling thread, per call
+    round_medians: list = field(default_factory=list)  # median of each interleaved round (None: skipped)
 
     @property
     def cpu_median(self) -> float:
@@ -79,9 +80,28 @@ def time_interleaved(fns: dict, budget_s: float, rounds: int, threads: int, max_
         order = names[r % len(names):] + names[:r % len(names)] if names else []
         for k in order:
             if r > 0 and per_call[k] > budget_s:
+                res[k].round_medians.append(None)
                 continue  # a slow baseline (the float64 NumPy reference on big layers): one round is enough
             reps = int(min(max_reps, max(1, budget_s / rounds / per_call[k])))
             if threads > 1:
                 time.sleep(PAUSE_S)
+            start = len(res[k].times)
             _calls(fns[k], reps, res[k].times, res[k].cpu_times)
+            res[k].round_medians.append(statistics.median(res[k].times[start:]))
     return res
+
+
+def ratio_moved(theirs: Timing, ours: Timing):
+    """How far the ratio theirs/ours moved between rounds, against the spread within the rounds.
+
+    Returns (moved, allowed, per-round ratios): moved = (max − min) / median of the per-round ratios;
+    allowed = the two implementations' interquartile spreads added (what run-to-run noise alone
+    explains), at least 5 %. moved > allowed flags a ratio that one interleaved run does not pin down
+    (a pool still spinning, a burst of load, a first call that paid for a page fault)."""
+    ratios = [t / o for t, o in zip(theirs.round_medians, ours.round_medians) if t and o]
+    if len(ratios) < 2:
+        return 0.0, 0.0, ratios
+    mid = statistics.median(ratios)
+    moved = (max(ratios) - min(ratios)) / mid
+    allowed = max(0.05, theirs.spread + ours.spread)
+    return moved, allowed, ratios

@@ -58,6 +58,25 @@ def copy_bandwidth(threads: int, seconds: float, mbytes: int = 256) -> float:
     return 2 * src.nbytes / best / 1e9
 
 
+def l3_bytes() -> int:
+    """Size of the last-level cache (sysfs; 32 MiB when it cannot be read)."""
+    import glob
+    best = 0
+    for d in glob.glob("/sys/devices/system/cpu/cpu0/cache/index*"):
+        try:
+            with open(f"{d}/level") as f:
+                level = int(f.read())
+            with open(f"{d}/size") as f:
+                txt = f.read().strip()
+        except (OSError, ValueError):
+            continue
+        mult = {"K": 1 << 10, "M": 1 << 20, "G": 1 << 30}.get(txt[-1:], 1)
+        size = int(txt.rstrip("KMG")) * mult if txt.rstrip("KMG").isdigit() else 0
+        if level >= 3:
+            best = max(best, size)
+    return best or 32 << 20
+
+
 def versions() -> dict:
     out = {"numpy": np.__version__, "python": platform.python_version()}
     try:

@@ -2,8 +2,21 @@
 from __future__ import annotations
 
 
-def _fmt_ratio(v):
-    return "" if v is None else f"{v:.2f}"
+def _fmt_ratio(v, unstable=None):
+    """The ratio; a † when it moved between the interleaved rounds more than their spread explains."""
+    if v is None:
+        return ""
+    return f"{v:.2f}†" if unstable else f"{v:.2f}"
+
+
+def _frac(row, o, l3):
+    """% of peak; a bandwidth case whose bytes fit in the last-level cache is labelled instead (its
+    GB/s measure the cache, not the DRAM bandwidth that the percentage is of)."""
+    if "fraction_of_peak" not in o:
+        return ""
+    if row.get("unit") == "GB/s" and (row.get("work", 0) <= l3 or o["fraction_of_peak"] > 1.0):
+        return "in cache"
+    return f"{o['fraction_of_peak'] * 100:.0f}%"
 
 
 def markdown(doc: dict) -> str:
@@ -21,11 +34,15 @@ def markdown(doc: dict) -> str:
         f"NumPy is np.matmul for GEMM and the NumPy reference kernel elsewhere. "
         f"% peak: of the FMA peak (GFLOP/s cases) or of the copy bandwidth (GB/s cases). "
         f"The cpu columns (1 thread only) compare CPU time of the calling thread, which a busy machine "
-        f"does not inflate.",
+        f"does not inflate. \"in cache\": a bandwidth case whose bytes fit in the "
+        f"{doc.get('l3_bytes', 32 << 20) >> 20} MiB last-level cache (its GB/s are not DRAM's). "
+        f"†: the ratio moved between the interleaved rounds by more than the two spreads added, or a "
+        f"spread exceeds 50% (the JSON's \"unstable\"); rerun before quoting it.",
         "",
         "| case | thr | ours ms | ± | throughput | % peak | ×NumPy | ×PyTorch | 2T/1T | ×NumPy cpu | ×PyTorch cpu |",
         "|---|---|---|---|---|---|---|---|---|---|---|",
     ]
+    l3 = doc.get("l3_bytes", 32 << 20)
     for row in doc["cases"]:
         if row["status"] != "ok":
             lines.append(f"| {row['name']} | | {row['status']} | | | | | | | | |")
@@ -36,11 +53,12 @@ def markdown(doc: dict) -> str:
             scaling = ""
             if t != "1" and one:
                 scaling = f"{one['median_s'] / o['median_s']:.2f}"
-            frac = f"{o['fraction_of_peak'] * 100:.0f}%" if "fraction_of_peak" in o else ""
+            frac = _frac(row, o, l3)
+            un = o.get("unstable", {})
             lines.append(
                 f"| {row['name']} | {t} | {o['median_s'] * 1e3:.3f} | {o['spread'] * 100:.0f}% | "
-                f"{o['throughput']:.1f} {row['unit']} | {frac} | {_fmt_ratio(o.get('vs_numpy'))} | "
-                f"{_fmt_ratio(o.get('vs_torch'))} | {scaling} | {_fmt_ratio(o.get('vs_numpy_cpu'))} | "
+                f"{o['throughput']:.1f} {row['unit']} | {frac} | {_fmt_ratio(o.get('vs_numpy'), un.get('numpy'))} | "
+                f"{_fmt_ratio(o.get('vs_torch'), un.get('torch'))} | {scaling} | {_fmt_ratio(o.get('vs_numpy_cpu'))} | "
                 f"{_fmt_ratio(o.get('vs_torch_cpu'))} |")
     for r in doc["cases"]:
         if r.get("note"):
@@ -100,7 +118,8 @@ def headline(doc: dict) -> str:
             continue
         one = res.get("1", {}).get("ours")
         scaling = f"{one['median_s'] / o['median_s']:.2f}" if one and t != "1" else ""
-        frac = f"{o['fraction_of_peak'] * 100:.0f}%" if "fraction_of_peak" in o else ""
-        lines.append(f"| {row['name']} | {_fmt_ratio(o.get('vs_numpy'))} | {_fmt_ratio(o.get('vs_torch'))} | "
-                     f"{frac} | {scaling} |")
+        frac = _frac(row, o, doc.get("l3_bytes", 32 << 20))
+        un = o.get("unstable", {})
+        lines.append(f"| {row['name']} | {_fmt_ratio(o.get('vs_numpy'), un.get('numpy'))} | "
+                     f"{_fmt_ratio(o.get('vs_torch'), un.get('torch'))} | {frac} | {scaling} |")
     return "\n".join(lines) + "\n"

@@ -20,7 +20,11 @@ import numpy as np
 
 from . import machine
 from .cases import all_cases
-from .harness import NotAvailable, time_interleaved
+from .harness import NotAvailable, ratio_moved, time_interleaved
+
+# A ratio is flagged (†) when it moved between the rounds more than the spreads explain, or when
+# either side's interquartile spread exceeds this: such a run does not pin the ratio down.
+NOISY_SPREAD = 0.5
 from .report import headline, markdown, plot
 
 RESULTS_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "results")
@@ -169,6 +173,11 @@ def main(argv=None) -> int:
                 ours["fraction_of_peak"] = ours["throughput"] / bandwidth[t]
             for impl in ("numpy", "torch"):
                 if impl in res:
+                    moved, allowed, per_round = ratio_moved(timings[impl], timings["ours"])
+                    noisy = max(timings[impl].spread, timings["ours"].spread) > NOISY_SPREAD
+                    if moved > allowed or noisy:
+                        ours.setdefault("unstable", {})[impl] = {
+                            "moved": moved, "allowed": allowed, "per_round": per_round, "noisy": noisy}
                     ours[f"vs_{impl}"] = res[impl]["median_s"] / ours["median_s"]
                     ours[f"vs_{impl}_min"] = res[impl]["min_s"] / ours["min_s"]
                     if t == 1:  # all the work on the calling thread: CPU time is load-proof
@@ -181,7 +190,11 @@ def main(argv=None) -> int:
                   + (f"  x{r['vs_numpy']:.2f} numpy" if "vs_numpy" in r else "")
                   + (f"  x{r['vs_torch']:.2f} torch" if "vs_torch" in r else "")
                   + ("  (cpu time:" + "".join(f" x{r[f'vs_{k}_cpu']:.2f} {k}" for k in ("numpy", "torch")
-                                              if f"vs_{k}_cpu" in r) + ")" if t == 1 else ""), flush=True)
+                                              if f"vs_{k}_cpu" in r) + ")" if t == 1 else "")
+                  + "".join(f"  UNSTABLE x{k}: " + (f"ratio moved {u['moved']*100:.0f}% between rounds (spreads "
+                            f"allow {u['allowed']*100:.0f}%)" if u["moved"] > u["allowed"] else "")
+                            + (" spread over 50%" if u["noisy"] else "")
+                            for k, u in r.get("unstable", {}).items()), flush=True)
 
     # Probe again at the end and keep the better figure: load from other processes only ever
     # lowers a probe, and "fraction of peak" must not flatter us by a peak measured in a busy moment.
@@ -201,6 +214,7 @@ def main(argv=None) -> int:
         "fma_peak_gflops": {str(t): v for t, v in peaks.items()},
         "copy_bandwidth_gbs": {str(t): v for t, v in bandwidth.items()},
         "loadavg_end": machine.loadavg(), "elapsed_s": elapsed, "versions": machine.versions(),
+        "l3_bytes": machine.l3_bytes(),
         "ratio_definition": "vs_X = median time of X / median time of ours (> 1: ours is faster); "
                             "vs_X_min: the same with minima; vs_X_cpu (1 thread): with the calling thread's CPU time",
         "cases": rows,

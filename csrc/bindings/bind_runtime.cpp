@@ -3,6 +3,7 @@
 #include <string>
 
 #include "bind_util.h"
+#include "pyengine/parallel.h"
 
 #ifndef PYENGINE_VERSION
 #define PYENGINE_VERSION "dev"
@@ -44,6 +45,24 @@ void bind_runtime(py::module_& m) {
     cpu::set_num_threads(n);
   }, py::arg("n"));
   m.def("openmp_enabled", &cpu::openmp_enabled);
+  // The thread pool of pyengine/parallel.h: counters and the spin time, for bench/threads_busy.py.
+  m.def("parallel_stats", [] {
+    const cpu::ParallelStats s = cpu::parallel_stats();
+    py::dict d;
+    d["calls"] = s.calls;
+    d["inline_calls"] = s.inline_calls;
+    d["caller_chunks"] = s.caller_chunks;
+    d["worker_chunks"] = s.worker_chunks;
+    d["caller_sleeps"] = s.caller_sleeps;
+    return d;
+  }, "Counters of the CPU thread pool since the last parallel_reset_stats().");
+  m.def("parallel_reset_stats", &cpu::parallel_reset_stats);
+  m.def("parallel_spin_us", &cpu::parallel_spin_us,
+        "Microseconds an idle pool thread spins before it sleeps (PYENGINE_SPIN_US, default 50).");
+  m.def("parallel_set_spin_us", [](int us) {
+    if (us < 0) value_error(cat("parallel_set_spin_us: us must be >= 0, got ", us));
+    cpu::parallel_set_spin_us(us);
+  }, py::arg("us"));
 
   // PYENGINE_CPU_ISA overrides CPUID's choice at import (for tests and benchmarks).
   if (const char* env = std::getenv("PYENGINE_CPU_ISA"); env && *env) {

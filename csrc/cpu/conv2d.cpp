@@ -19,6 +19,7 @@
 #include "pyengine/conv2d.h"
 #include "pyengine/gemm.h"
 #include "pyengine/workspace.h"
+#include "pyengine/parallel.h"
 
 namespace pyengine::cpu {
 
@@ -124,11 +125,10 @@ void forward_gemm(const ConvGeom& g, const T* x, const T* w, const T* bias, T* y
   const index_t crs = Cg * g.R * g.S;
   const bool pointwise = is_pointwise(g);
   const bool par = batch_parallel(g);
-#pragma omp parallel for num_threads(get_num_threads()) schedule(static) if (par)
-  for (index_t n = 0; n < g.N; ++n) {
+  parallel_for(g.N, par ? get_num_threads() : 1, [&](index_t n) {
     Workspace ws;
     T* cols = pointwise ? nullptr : workspace_take<T>(ws, crs * L);
-    if (!pointwise && !cols) continue;
+    if (!pointwise && !cols) return;
     for (index_t gr = 0; gr < g.G; ++gr) {
       const T* xg = x + (n * g.C + gr * Cg) * HW;
       T* yg = y + (n * g.K + gr * Kg) * L;
@@ -137,7 +137,7 @@ void forward_gemm(const ConvGeom& g, const T* x, const T* w, const T* bias, T* y
       gemm_ex<T>(false, false, Kg, L, crs, T(1), w + gr * Kg * crs, crs, pointwise ? xg : cols, L, T(0), yg, L,
                  bias ? bias + gr * Kg : nullptr, nullptr, relu);
     }
-  }
+  });
 }
 
 template <typename T>
@@ -146,11 +146,10 @@ void backward_input_gemm(const ConvGeom& g, const T* gy, const T* w, T* gx) {
   const index_t crs = Cg * g.R * g.S;
   const bool pointwise = is_pointwise(g);
   const bool par = batch_parallel(g);
-#pragma omp parallel for num_threads(get_num_threads()) schedule(static) if (par)
-  for (index_t n = 0; n < g.N; ++n) {
+  parallel_for(g.N, par ? get_num_threads() : 1, [&](index_t n) {
     Workspace ws;
     T* cols = pointwise ? nullptr : workspace_take<T>(ws, crs * L);
-    if (!pointwise && !cols) continue;
+    if (!pointwise && !cols) return;
     for (index_t gr = 0; gr < g.G; ++gr) {
       const T* gyg = gy + (n * g.K + gr * Kg) * L;
       T* gxg = gx + (n * g.C + gr * Cg) * HW;
@@ -158,7 +157,7 @@ void backward_input_gemm(const ConvGeom& g, const T* gy, const T* w, T* gx) {
       gemm<T>(true, false, crs, L, Kg, T(1), w + gr * Kg * crs, crs, gyg, L, T(0), pointwise ? gxg : cols, L);
       if (!pointwise) col2im_image(g, Cg, cols, L, gxg);
     }
-  }
+  });
 }
 
 template <typename T>
@@ -176,13 +175,12 @@ void backward_weight_gemm(const ConvGeom& g, const T* gy, const T* x, T* gw) {
     const index_t nb = g.N - n0 < chunk ? g.N - n0 : chunk;
     const index_t ld = nb * L;
     // Lay the chunk's columns (rows × nb·L) and grad_y (K × nb·L) side by side.
-#pragma omp parallel for num_threads(get_num_threads()) schedule(static) if (nb > 1)
-    for (index_t i = 0; i < nb; ++i) {
+    parallel_for(nb, nb > 1 ? get_num_threads() : 1, [&](index_t i) {
       im2col_image(g, g.C, x + (n0 + i) * g.C * HW, cols + i * L, ld);
       if (nb > 1)
         for (index_t k = 0; k < g.K; ++k)
           std::memcpy(gyt + k * ld + i * L, gy + ((n0 + i) * g.K + k) * L, sizeof(T) * static_cast<size_t>(L));
-    }
+    });
     const T* a = nb > 1 ? gyt : gy + n0 * g.K * L;
     for (index_t gr = 0; gr < g.G; ++gr)
       gemm<T>(false, true, Kg, crs, ld, T(1), a + gr * Kg * ld, ld, cols + gr * crs * ld, ld,
@@ -256,8 +254,7 @@ void conv2d_backward_weight(const ConvGeom& g, const T* grad_y, const T* x, T* g
 template <typename T>
 void conv2d_backward_bias(index_t N, index_t K, index_t L, const T* grad_y, T* grad_b) {
   constexpr int lanes = 16;  // independent partial sums, so the compiler can vectorise the reduction
-#pragma omp parallel for num_threads(get_num_threads()) schedule(static) if (K * N * L > (index_t(1) << 22))
-  for (index_t k = 0; k < K; ++k) {
+  parallel_for(K, K * N * L > (index_t(1) << 22) ? get_num_threads() : 1, [&](index_t k) {
     T acc[lanes] = {};
     T tail = T(0);
     for (index_t n = 0; n < N; ++n) {
@@ -270,7 +267,7 @@ void conv2d_backward_bias(index_t N, index_t K, index_t L, const T* grad_y, T* g
     T sum = tail;
     for (int j = 0; j < lanes; ++j) sum += acc[j];
     grad_b[k] = sum;
-  }
+  });
 }
 
 #define PE_INSTANTIATE(T)                                                                          \

@@ -3,6 +3,7 @@
 // Element i's draw is splitmix64's finaliser of key + (i + 1)·golden, a pure function of (seed, i):
 // the parallel loop may split the elements any way and still give the reference's mask.
 #include "pyengine/dropout.h"
+#include "pyengine/parallel.h"
 
 namespace pyengine::cpu {
 namespace {
@@ -21,20 +22,18 @@ void dropout_forward(index_t n, const T* x, std::uint64_t seed, std::uint64_t th
                      std::uint8_t* mask) {
   const std::uint64_t key = dropout_mix64(seed ^ kSalt);
   const int threads = get_num_threads();
-#pragma omp parallel for schedule(static) num_threads(threads) if (threads > 1 && n > 32768)
-  for (index_t i = 0; i < n; ++i) {
+  parallel_for(n, threads > 1 && n > 32768 ? threads : 1, [&](index_t i) {
     const std::uint64_t z = dropout_mix64(key + static_cast<std::uint64_t>(i + 1) * kGolden);
     const std::uint8_t keep = (z >> 32) >= threshold ? 1 : 0;
     mask[i] = keep;
     y[i] = x[i] * static_cast<T>(keep) * scale;   // x·mask·scale: inf and NaN dropped give NaN, as in torch
-  }
+  });
 }
 
 template <typename T>
 void dropout_backward(index_t n, const T* g, const std::uint8_t* mask, T scale, T* gi) {
   const int threads = get_num_threads();
-#pragma omp parallel for schedule(static) num_threads(threads) if (threads > 1 && n > 32768)
-  for (index_t i = 0; i < n; ++i) gi[i] = g[i] * static_cast<T>(mask[i]) * scale;
+  parallel_for(n, n > 32768 ? threads : 1, [&](index_t i) { gi[i] = g[i] * static_cast<T>(mask[i]) * scale; });
 }
 
 template void dropout_forward<float>(index_t, const float*, std::uint64_t, std::uint64_t, float, float*,

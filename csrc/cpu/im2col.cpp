@@ -7,6 +7,7 @@
 #include <cstring>
 
 #include "pyengine/conv2d.h"
+#include "pyengine/parallel.h"
 
 namespace pyengine::cpu {
 namespace {
@@ -89,15 +90,13 @@ void col2im_image(const ConvGeom& g, index_t channels, const T* cols, index_t ld
 template <typename T>
 void im2col(const ConvGeom& g, const T* x, T* cols) {
   const index_t L = g.OH * g.OW, rows = g.C * g.R * g.S;
-#pragma omp parallel for num_threads(get_num_threads()) schedule(static) if (g.N > 1)
-  for (index_t n = 0; n < g.N; ++n) im2col_image(g, g.C, x + n * g.C * g.H * g.W, cols + n * rows * L, L);
+  parallel_for(g.N, get_num_threads(), [&](index_t n) { im2col_image(g, g.C, x + n * g.C * g.H * g.W, cols + n * rows * L, L); });
 }
 
 template <typename T>
 void col2im(const ConvGeom& g, const T* cols, T* x) {
   const index_t L = g.OH * g.OW, rows = g.C * g.R * g.S;
-#pragma omp parallel for num_threads(get_num_threads()) schedule(static) if (g.N > 1)
-  for (index_t n = 0; n < g.N; ++n) col2im_image(g, g.C, cols + n * rows * L, L, x + n * g.C * g.H * g.W);
+  parallel_for(g.N, get_num_threads(), [&](index_t n) { col2im_image(g, g.C, cols + n * rows * L, L, x + n * g.C * g.H * g.W); });
 }
 
 #define PE_INSTANTIATE(T)                                                              \

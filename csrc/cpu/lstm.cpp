@@ -17,6 +17,7 @@
 #include <vector>
 
 #include "pyengine/gemm.h"
+#include "pyengine/parallel.h"
 
 namespace pyengine::cpu {
 
@@ -90,21 +91,20 @@ template <typename T>
 void gates_forward(index_t N, index_t H, T* gates, const T* b_ih, const T* b_hh, const T* c_prev, T* c_next,
                    T* h_next) {
   const int nt = threads_for(N * 4 * H);
-#pragma omp parallel for num_threads(nt) schedule(static) if (nt > 1)
-  for (index_t r = 0; r < N; ++r)
+  parallel_for(N, nt, [&](index_t r) {
     gate_fwd_rows(1, H, gates + r * 4 * H, b_ih, b_hh, c_prev + r * H, c_next + r * H, h_next + r * H);
+  });
 }
 
 template <typename T>
 void gates_backward(index_t N, index_t H, const T* gates, const T* c_prev, const T* c_next, const T* dh_a,
                     const T* dh_b, const T* dc_in, T* dc_out, T* dgates) {
   const int nt = threads_for(N * 4 * H);
-#pragma omp parallel for num_threads(nt) schedule(static) if (nt > 1)
-  for (index_t r = 0; r < N; ++r) {
+  parallel_for(N, nt > 1 ? nt : 1, [&](index_t r) {
     const index_t e = r * H;
     gate_bwd_rows(1, H, gates + r * 4 * H, c_prev + e, c_next + e, dh_a + e, dh_b ? dh_b + e : nullptr,
                   dc_in ? dc_in + e : nullptr, dc_out + e, dgates + r * 4 * H);
-  }
+  });
 }
 
 // out[j] = Σ_r a[r, j] for a (rows, cols); columns split across the threads.
@@ -113,8 +113,7 @@ void column_sums(index_t rows, index_t cols, const T* a, T* out) {
   const int nt = threads_for(rows * cols);
   const index_t chunk = 64;
   const index_t n_chunks = (cols + chunk - 1) / chunk;
-#pragma omp parallel for num_threads(nt) schedule(static) if (nt > 1)
-  for (index_t cb = 0; cb < n_chunks; ++cb) {
+  parallel_for(n_chunks, nt > 1 ? nt : 1, [&](index_t cb) {
     const index_t j0 = cb * chunk, j1 = j0 + chunk < cols ? j0 + chunk : cols;
     T* o = out + j0;
     for (index_t j = 0; j < j1 - j0; ++j) o[j] = T(0);
@@ -122,7 +121,7 @@ void column_sums(index_t rows, index_t cols, const T* a, T* out) {
       const T* row = a + r * cols + j0;
       for (index_t j = 0; j < j1 - j0; ++j) o[j] += row[j];
     }
-  }
+  });
 }
 
 index_t recurrence_packed_size(index_t H) { return lstm_recurrence_packed_size(H); }

@@ -4,6 +4,7 @@
 // float32 results track torch.optim to rounding. Small arrays run on one thread: a parallel region
 // costs more than updating a few thousand floats.
 #include "pyengine/optim.h"
+#include "pyengine/parallel.h"
 
 #include <cmath>
 
@@ -34,8 +35,7 @@ void sgd_step(index_t n, T* p, const T* grad, T* buf, double lr, double momentum
   const T lr_t = static_cast<T>(lr), mom = static_cast<T>(momentum), damp1 = static_cast<T>(1.0 - dampening);
   const T wd = static_cast<T>(weight_decay);
   const bool use_buf = momentum != 0.0 && buf != nullptr;
-#pragma omp parallel for if (n >= kParallelMin) num_threads(get_num_threads())
-  for (index_t i = 0; i < n; ++i) {
+  parallel_for(n, n >= kParallelMin ? get_num_threads() : 1, [&](index_t i) {
     T g = effective_grad(grad[i], p[i], maximize, wd);
     T d = g;
     if (use_buf) {
@@ -44,7 +44,7 @@ void sgd_step(index_t n, T* p, const T* grad, T* buf, double lr, double momentum
       d = nesterov ? g + mom * b : b;
     }
     p[i] = p[i] + (-lr_t) * d;
-  }
+  });
 }
 
 template <typename T>
@@ -59,8 +59,7 @@ void adam_step(index_t n, T* p, const T* grad, T* m, T* v, T* vmax, index_t step
   const T decay = static_cast<T>(1.0 - lr * weight_decay);
   const T wd = decoupled ? T(0) : static_cast<T>(weight_decay);
   const bool do_decay = decoupled && weight_decay != 0.0;
-#pragma omp parallel for if (n >= kParallelMin) num_threads(get_num_threads())
-  for (index_t i = 0; i < n; ++i) {
+  parallel_for(n, n >= kParallelMin ? get_num_threads() : 1, [&](index_t i) {
     T pi = p[i];
     if (do_decay) pi = pi * decay;
     const T g = effective_grad(grad[i], pi, maximize, wd);
@@ -75,7 +74,7 @@ void adam_step(index_t n, T* p, const T* grad, T* m, T* v, T* vmax, index_t step
     }
     const T denom = std::sqrt(vd) / bc2_sqrt + eps_t;
     p[i] = pi + neg_step_size * (mi / denom);
-  }
+  });
 }
 
 template <typename T>
@@ -84,8 +83,7 @@ void rmsprop_step(index_t n, T* p, const T* grad, T* v, T* buf, T* ga, double lr
   const T a = static_cast<T>(alpha), w = static_cast<T>(1.0 - alpha), eps_t = static_cast<T>(eps);
   const T lr_t = static_cast<T>(lr), mom = static_cast<T>(momentum), wd = static_cast<T>(weight_decay);
   const bool use_buf = momentum > 0.0 && buf != nullptr;
-#pragma omp parallel for if (n >= kParallelMin) num_threads(get_num_threads())
-  for (index_t i = 0; i < n; ++i) {
+  parallel_for(n, n >= kParallelMin ? get_num_threads() : 1, [&](index_t i) {
     const T g = effective_grad(grad[i], p[i], maximize, wd);
     const T vi = v[i] * a + w * (g * g);
     v[i] = vi;
@@ -105,7 +103,7 @@ void rmsprop_step(index_t n, T* p, const T* grad, T* v, T* buf, T* ga, double lr
     } else {
       p[i] = p[i] + (-lr_t) * (g / avg);
     }
-  }
+  });
 }
 
 template <typename T>
@@ -113,13 +111,12 @@ void adagrad_step(index_t n, T* p, const T* grad, T* s, index_t step, double lr,
                   double weight_decay, double eps, bool maximize) {
   const T neg_clr = static_cast<T>(-(lr / (1.0 + static_cast<double>(step - 1) * lr_decay)));
   const T eps_t = static_cast<T>(eps), wd = static_cast<T>(weight_decay);
-#pragma omp parallel for if (n >= kParallelMin) num_threads(get_num_threads())
-  for (index_t i = 0; i < n; ++i) {
+  parallel_for(n, n >= kParallelMin ? get_num_threads() : 1, [&](index_t i) {
     const T g = effective_grad(grad[i], p[i], maximize, wd);
     const T si = s[i] + g * g;
     s[i] = si;
     p[i] = p[i] + neg_clr * (g / (std::sqrt(si) + eps_t));
-  }
+  });
 }
 
 #define PE_OPTIM_INSTANTIATE(T)                                                                              \

@@ -1,6 +1,7 @@
 // pool2d.cpp — picks the ISA copy of the max/average pooling kernels (csrc/cpu/isa/pool2d_isa.cpp) and
 // holds global average pooling, a plain per-plane mean that the compiler vectorises.
 #include "pyengine/pool2d.h"
+#include "pyengine/parallel.h"
 
 namespace pyengine::cpu {
 
@@ -41,24 +42,22 @@ void avg_pool2d_backward_input<double>(const Pool2dShape& s, bool cip, const dou
 template <typename T>
 void global_avg_pool2d_forward(index_t planes, index_t hw, const T* x, T* y) {
   const int threads = get_num_threads();
-#pragma omp parallel for schedule(static) num_threads(threads) if (threads > 1 && planes * hw > 32768)
-  for (index_t p = 0; p < planes; ++p) {
+  parallel_for(planes, threads > 1 && planes * hw > 32768 ? threads : 1, [&](index_t p) {
     const T* src = x + p * hw;
     double sum = 0.0;   // double: a float sum over a large plane loses digits
     for (index_t i = 0; i < hw; ++i) sum += src[i];
     y[p] = static_cast<T>(sum / static_cast<double>(hw));
-  }
+  });
 }
 
 template <typename T>
 void global_avg_pool2d_backward_input(index_t planes, index_t hw, const T* g, T* gi) {
   const int threads = get_num_threads();
-#pragma omp parallel for schedule(static) num_threads(threads) if (threads > 1 && planes * hw > 32768)
-  for (index_t p = 0; p < planes; ++p) {
+  parallel_for(planes, threads > 1 && planes * hw > 32768 ? threads : 1, [&](index_t p) {
     const T share = static_cast<T>(static_cast<double>(g[p]) / static_cast<double>(hw));
     T* dst = gi + p * hw;
     for (index_t i = 0; i < hw; ++i) dst[i] = share;
-  }
+  });
 }
 
 template void global_avg_pool2d_forward<float>(index_t, index_t, const float*, float*);

@@ -9,22 +9,11 @@
 
 #include "pyengine/quantized.h"
 #include "pyengine/workspace.h"
+#include "pyengine/parallel.h"
 
 namespace pyengine::cpu {
 
 namespace {
-
-// Runs f(0..n-1) on `threads` OpenMP threads, or inline without entering a parallel region (whose
-// fork costs about a microsecond even when its if-clause is false) when one thread is asked for.
-template <typename F>
-inline void parallel_for(index_t n, int threads, F&& f) {
-  if (threads > 1 && n > 1) {
-#pragma omp parallel for num_threads(threads) schedule(static)
-    for (index_t i = 0; i < n; ++i) f(i);
-  } else {
-    for (index_t i = 0; i < n; ++i) f(i);
-  }
-}
 
 // The copy of quantized_isa.cpp to run: the AVX-512 one only with VNNI (vpdpbusd); an AVX-512
 // machine without it takes the AVX2 copy.

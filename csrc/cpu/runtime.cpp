@@ -1,5 +1,5 @@
-// runtime.cpp — instruction-set choice (CPUID, PYENGINE_CPU_ISA), the OpenMP thread count, and the
-// per-thread workspace arena of pyengine/workspace.h.
+// runtime.cpp — instruction-set choice (CPUID, PYENGINE_CPU_ISA), the thread count (the pool
+// itself is parallel.cpp), and the per-thread workspace arena of pyengine/workspace.h.
 #include <atomic>
 #include <cstdlib>
 #include <cstring>
@@ -14,7 +14,7 @@ namespace pyengine::cpu {
 namespace {
 std::atomic<int> g_active{-1};
 // The thread count is process-wide (not OpenMP's per-thread ICV) so that kernels called from any
-// Python thread use what set_num_threads chose. Kernels pass it as num_threads(...).
+// Python thread use what set_num_threads chose. Kernels pass it to parallel_for.
 std::atomic<int> g_threads{0};
 }
 

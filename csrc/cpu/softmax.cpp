@@ -2,6 +2,7 @@
 // cross-entropy built on them: forward = −log_softmax picked at the target, summed in double in
 // row order; backward = softmax scaled by the upstream gradient, minus it at the target.
 #include "pyengine/softmax.h"
+#include "pyengine/parallel.h"
 
 #include <cmath>
 #include <limits>
@@ -66,13 +67,12 @@ void cross_entropy_backward(index_t N, index_t C, const T* grad_output, const T*
   if (reduction == Reduction::mean) shared = static_cast<T>(grad_output[0] / static_cast<double>(N));
   const int threads = N * C >= (index_t(1) << 15) ? get_num_threads() : 1;
   (void)threads;
-#pragma omp parallel for schedule(static) num_threads(threads) if (threads > 1)
-  for (index_t n = 0; n < N; ++n) {
+  parallel_for(N, threads > 1 ? threads : 1, [&](index_t n) {
     const T w = reduction == Reduction::none ? grad_output[n] : shared;
     T* row = grad_logits + n * C;
     for (index_t c = 0; c < C; ++c) row[c] *= w;
     row[target[n]] -= w;
-  }
+  });
 }
 
 #define PE_INSTANTIATE(T)                                                                              \

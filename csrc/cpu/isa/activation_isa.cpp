@@ -1,7 +1,7 @@
 // activation_isa.cpp — the element-wise activations of pyengine/activation.h, compiled once per ISA.
 //
 // One entry point per dtype takes an ActOp code; each op is a small function on vectors applied by
-// map() over the array: chunks of kChunk elements (split over OpenMP threads when the array is
+// map() over the array: chunks of kChunk elements (split over the pool's threads when the array is
 // large), full vectors first, then the tail through a padded vector. Branches are vector selects,
 // so every loop is straight-line SIMD code.
 #include "isa.h"
@@ -19,8 +19,7 @@ void map(index_t n, const T* a, const T* b, T* out, F f) {
   constexpr index_t L = Vec<T>::lanes;
   const index_t chunks = (n + kChunk - 1) / kChunk;
   const int threads = n >= kParallelMin ? get_num_threads() : 1;
-#pragma omp parallel for schedule(static) num_threads(threads) if (threads > 1)
-  for (index_t c = 0; c < chunks; ++c) {
+  parallel_for(chunks, threads > 1 ? threads : 1, [&](index_t c) {
     const index_t begin = c * kChunk;
     const index_t end = n - begin < kChunk ? n : begin + kChunk;
     index_t i = begin;
@@ -30,7 +29,7 @@ void map(index_t n, const T* a, const T* b, T* out, F f) {
       store_part<T>(out + i, f(load_part<T>(a + i, rest, T(0)), b ? load_part<T>(b + i, rest, T(0)) : splat<T>(T(0))),
                     rest);
     }
-  }
+  });
 }
 
 template <typename T>

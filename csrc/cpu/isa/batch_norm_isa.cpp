@@ -13,6 +13,7 @@
 
 #include "isa.h"
 #include "pyengine/batch_norm.h"
+#include "pyengine/parallel.h"
 
 namespace pyengine::cpu::PYENGINE_ISA {
 namespace {
@@ -113,8 +114,7 @@ void bn_forward(index_t N, index_t C, index_t HW, const T* x, const T* weight, c
     return {static_cast<double>(running_mean[c]), 1.0 / std::sqrt(static_cast<double>(running_var[c]) + eps)};
   };
   if (HW > 1 || C < 2 * kBlock) {
-#pragma omp parallel for schedule(static) num_threads(threads) if (parallel)
-    for (index_t c = 0; c < C; ++c) {
+    parallel_for(C, parallel ? threads : 1, [&](index_t c) {
       Stats st{0.0, 0.0};
       if (!training) {
         st = eval_stats(c);
@@ -140,13 +140,12 @@ void bn_forward(index_t N, index_t C, index_t HW, const T* x, const T* weight, c
         T* dst = y + (n * C + c) * HW;
         for (index_t i = 0; i < HW; ++i) dst[i] = ((src[i] - m.hi) - m.lo) * scale + shift;
       }
-    }
+    });
     return;
   }
   // HW == 1 and many channels: blocks of channels, rows walked in order.
   const index_t blocks = (C + kBlock - 1) / kBlock;
-#pragma omp parallel for schedule(static) num_threads(threads) if (parallel)
-  for (index_t blk = 0; blk < blocks; ++blk) {
+  parallel_for(blocks, parallel ? threads : 1, [&](index_t blk) {
     const index_t c0 = blk * kBlock, cn = (C - c0 < kBlock ? C - c0 : kBlock);
     double mean[kBlock], invstd[kBlock];
     if (!training) {
@@ -186,7 +185,7 @@ void bn_forward(index_t N, index_t C, index_t HW, const T* x, const T* weight, c
     for (index_t n = 0; n < N; ++n)
       for (index_t k = 0; k < cn; ++k)
         y[n * C + c0 + k] = ((x[n * C + c0 + k] - mhi[k]) - mlo[k]) * scale[k] + shift[k];
-  }
+  });
 }
 
 template <typename T>
@@ -208,8 +207,7 @@ void bn_backward(index_t N, index_t C, index_t HW, const T* g, const T* x, const
     }
   };
   if (HW > 1 || C < 2 * kBlock) {
-#pragma omp parallel for schedule(static) num_threads(threads) if (parallel)
-    for (index_t c = 0; c < C; ++c) {
+    parallel_for(C, parallel ? threads : 1, [&](index_t c) {
       const double mean = static_cast<double>(save_mean[c]);
       const SplitT<T> m = split<T>(mean);
       double sg = 0.0, sgx = 0.0;
@@ -219,7 +217,7 @@ void bn_backward(index_t N, index_t C, index_t HW, const T* g, const T* x, const
       }
       if (grad_bias) grad_bias[c] = static_cast<T>(sg);
       if (grad_weight) grad_weight[c] = static_cast<T>(sgx * static_cast<double>(save_invstd[c]));
-      if (!grad_input) continue;
+      if (!grad_input) return;
       double a, b, d;
       coefficients(c, sg, sgx, a, b, d);
       const T ta = static_cast<T>(a), tb = static_cast<T>(b), td = static_cast<T>(d);
@@ -229,12 +227,11 @@ void bn_backward(index_t N, index_t C, index_t HW, const T* g, const T* x, const
         T* dst = grad_input + (n * C + c) * HW;
         for (index_t i = 0; i < HW; ++i) dst[i] = ta * gs[i] + tb * ((xs[i] - m.hi) - m.lo) + td;
       }
-    }
+    });
     return;
   }
   const index_t blocks = (C + kBlock - 1) / kBlock;
-#pragma omp parallel for schedule(static) num_threads(threads) if (parallel)
-  for (index_t blk = 0; blk < blocks; ++blk) {
+  parallel_for(blocks, parallel ? threads : 1, [&](index_t blk) {
     const index_t c0 = blk * kBlock, cn = (C - c0 < kBlock ? C - c0 : kBlock);
     double sg[kBlock] = {}, sgx[kBlock] = {}, mean[kBlock];
     for (index_t k = 0; k < cn; ++k) mean[k] = static_cast<double>(save_mean[c0 + k]);
@@ -264,7 +261,7 @@ void bn_backward(index_t N, index_t C, index_t HW, const T* g, const T* x, const
         for (index_t k = 0; k < cn; ++k)
           grad_input[n * C + c0 + k] =
               ta[k] * g[n * C + c0 + k] + tb[k] * ((x[n * C + c0 + k] - mhi[k]) - mlo[k]) + td[k];
-  }
+  });
 }
 
 }  // namespace

@@ -4,6 +4,10 @@
 // registers (acc = acc·x + y). kAcc chains cover the FMA latency times the FMA ports, so the loop
 // runs at the core's FMA throughput: the measured peak that "fraction of peak" divides by.
 // copy_floats: a parallel copy, each thread one contiguous slice (read + write bandwidth).
+#ifdef PYENGINE_OPENMP
+#include <omp.h>   // the FMA probe wants all its threads running at once: an OpenMP team
+#endif
+
 #include "isa.h"
 #include "pyengine/bench.h"
 

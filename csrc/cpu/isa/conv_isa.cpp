@@ -69,12 +69,11 @@ void forward_impl(const ConvGeom& g, const T* x, const T* w, const T* bias, T* y
   const index_t Cg = g.C / g.G, Kg = g.K / g.G, Hp = g.H + 2 * g.ph, Wp = g.W + 2 * g.pw;
   const index_t L = g.OH * g.OW, RS = g.R * g.S, items = g.N * g.G;
   const index_t pad_bytes = Cg * Hp * Wp * static_cast<index_t>(sizeof(T));
-#pragma omp parallel for num_threads(threads_for_items(items)) schedule(static)
-  for (index_t item = 0; item < items; ++item) {
+  parallel_for(items, threads_for_items(items), [&](index_t item) {
     const index_t n = item / g.G, gr = item % g.G;
     Workspace ws;
     T* pad = workspace_take<T>(ws, pad_bytes / static_cast<index_t>(sizeof(T)));
-    if (!pad) continue;  // out of memory (the binding refuses requests beyond the machine)
+    if (!pad) return;  // out of memory (the binding refuses requests beyond the machine)
     pad_image(g, Cg, x + (n * g.C + gr * Cg) * g.H * g.W, pad);
     for (index_t kk = 0; kk < Kg; ++kk) {
       const index_t k = gr * Kg + kk;
@@ -94,7 +93,7 @@ void forward_impl(const ConvGeom& g, const T* x, const T* w, const T* bias, T* y
           for (index_t ow = 0; ow < g.OW; ++ow) yrow[ow] = yrow[ow] < T(0) ? T(0) : yrow[ow];
       }
     }
-  }
+  });
 }
 
 template <typename T>
@@ -102,12 +101,11 @@ void backward_input_impl(const ConvGeom& g, const T* gy, const T* w, T* gx) {
   const index_t Cg = g.C / g.G, Kg = g.K / g.G, Hp = g.H + 2 * g.ph, Wp = g.W + 2 * g.pw;
   const index_t L = g.OH * g.OW, RS = g.R * g.S, items = g.N * g.G;
   const index_t pad_bytes = Cg * Hp * Wp * static_cast<index_t>(sizeof(T));
-#pragma omp parallel for num_threads(threads_for_items(items)) schedule(static)
-  for (index_t item = 0; item < items; ++item) {
+  parallel_for(items, threads_for_items(items), [&](index_t item) {
     const index_t n = item / g.G, gr = item % g.G;
     Workspace ws;
     T* pad = workspace_take<T>(ws, pad_bytes / static_cast<index_t>(sizeof(T)));
-    if (!pad) continue;
+    if (!pad) return;
     std::memset(pad, 0, static_cast<size_t>(pad_bytes));
     for (index_t kk = 0; kk < Kg; ++kk) {
       const index_t k = gr * Kg + kk;
@@ -128,7 +126,7 @@ void backward_input_impl(const ConvGeom& g, const T* gy, const T* w, T* gx) {
       for (index_t h = 0; h < g.H; ++h)
         std::memcpy(gxi + (c * g.H + h) * g.W, pad + (c * Hp + h + g.ph) * Wp + g.pw,
                     sizeof(T) * static_cast<size_t>(g.W));
-  }
+  });
 }
 
 template <typename T>
@@ -138,19 +136,17 @@ void backward_weight_impl(const ConvGeom& g, const T* gy, const T* x, T* gw) {
   const index_t wsize = g.K * Cg * RS;
   const index_t pad_bytes = Cg * Hp * Wp * static_cast<index_t>(sizeof(T));
   const int threads = threads_for_items(items);
-  // One partial grad_w per thread, summed at the end.
+  // One partial grad_w per block of items (one block per thread), summed in block order at the end.
   Workspace ws;
   T* partial = workspace_take<T>(ws, threads * wsize);
   if (!partial) return;
   std::memset(partial, 0, sizeof(T) * static_cast<size_t>(threads * wsize));
-#pragma omp parallel num_threads(threads)
-  {
-    T* mine = partial + thread_id() * wsize;
+  parallel_for_blocks(items, threads, threads, [&](index_t lo, index_t hi, index_t block) {
+    T* mine = partial + block * wsize;
     Workspace mine_ws;   // this thread's padded image and row accumulator
     T* pad = workspace_take<T>(mine_ws, pad_bytes / static_cast<index_t>(sizeof(T)));
     T* acc = workspace_take<T>(mine_ws, g.OW);
-#pragma omp for schedule(static)
-    for (index_t item = 0; item < items; ++item) {
+    for (index_t item = lo; item < hi; ++item) {
       if (!pad || !acc) continue;
       const index_t n = item / g.G, gr = item % g.G;
       pad_image(g, Cg, x + (n * g.C + gr * Cg) * g.H * g.W, pad);
@@ -171,7 +167,7 @@ void backward_weight_impl(const ConvGeom& g, const T* gy, const T* x, T* gw) {
             }
       }
     }
-  }
+  });
   for (index_t i = 0; i < wsize; ++i) {
     T sum = T(0);
     for (int t = 0; t < threads; ++t) sum += partial[t * wsize + i];

@@ -140,12 +140,11 @@ void conv_s1_nv(const ConvGeom& g, const T* in, const T* wp, const T* bias, T* o
   for (index_t c = 0; c < g.C; ++c)
     for (index_t r = 0; r < g.R; ++r)
       for (index_t s = 0; s < g.S; ++s) off[(c * g.R + r) * g.S + s] = c * p.Hp * p.Wp + r * g.dh * p.Wp + s * g.dw;
-#pragma omp parallel for num_threads(threads_for_items(g.N)) schedule(static)
-  for (index_t n = 0; n < g.N; ++n) {
+  parallel_for(g.N, threads_for_items(g.N), [&](index_t n) {
     Workspace image_ws;
     T* xb = workspace_take<T>(image_ws, p.xsize);
     T* yb = workspace_take<T>(image_ws, g.K * ldy);
-    if (!xb || !yb) continue;  // out of memory: unreachable in practice
+    if (!xb || !yb) return;  // out of memory: unreachable in practice
     pad_into(g, p, in + n * g.C * g.H * g.W, xb);
     for (index_t pi = 0; pi < full; ++pi)
       for (index_t t = 0; t < p.tiles; ++t)
@@ -167,7 +166,7 @@ void conv_s1_nv(const ConvGeom& g, const T* in, const T* wp, const T* bias, T* o
         else
           std::memcpy(dst, src, sizeof(T) * static_cast<size_t>(g.OW));
       }
-  }
+  });
 }
 
 // Channel-vector variant for small images, where rounding Q up to whole q-vectors and the
@@ -260,15 +259,14 @@ void conv_kv_impl(const ConvGeom& g, const T* in, const T* m, const T* bias, T* 
     for (index_t r = 0; r < g.R; ++r)
       for (index_t s = 0; s < g.S; ++s) off[(c * g.R + r) * g.S + s] = c * p.Hp * p.Wp + r * g.dh * p.Wp + s * g.dw;
   const index_t nvec = Kp / VL;
-#pragma omp parallel for num_threads(threads_for_items(g.N)) schedule(static)
-  for (index_t n = 0; n < g.N; ++n) {
+  parallel_for(g.N, threads_for_items(g.N), [&](index_t n) {
     Workspace image_ws;
     T* xb = workspace_take<T>(image_ws, p.xsize);
-    if (!xb) continue;
+    if (!xb) return;
     pad_into(g, p, in + n * g.C * g.H * g.W, xb);
     T* on = out + n * g.K * g.OH * g.OW;
     for (index_t kv = 0; kv + 2 <= nvec; kv += 2) kv_image<T, 2>(g, p, off, xb, wk, Kp, bp, kv, on, relu);
-  }
+  });
 }
 
 // Picks the tiling: channel vectors when the output channels fill whole pairs of vectors (one
@@ -361,14 +359,13 @@ void conv_s1_bw_impl(const ConvGeom& g, const T* go, const T* in, T* gw) {
   for (index_t c = 0; c < g.C; ++c)
     for (index_t r = 0; r < g.R; ++r)
       for (index_t s = 0; s < g.S; ++s) off[(c * g.R + r) * g.S + s] = c * p.Hp * p.Wp + r * g.dh * p.Wp + s * g.dw;
-#pragma omp parallel num_threads(threads)
-  {
-    T* mine = partial + thread_id() * psize;
+  // One partial result per block of images, summed in block order below (the same bits every run).
+  parallel_for_blocks(g.N, threads, threads, [&](index_t lo, index_t hi, index_t block) {
+    T* mine = partial + block * psize;
     Workspace mine_ws;   // this thread's padded image and transposed grad_output
     T* xb = workspace_take<T>(mine_ws, p.xsize);
     T* gt = workspace_take<T>(mine_ws, p.Q * Kp);
-#pragma omp for schedule(static)
-    for (index_t n = 0; n < g.N; ++n) {
+    for (index_t n = lo; n < hi; ++n) {
       if (!xb || !gt) continue;
       pad_into(g, p, in + n * g.C * g.H * g.W, xb);
       // goT[q][k] = go[n, k, oh, ow] for q = oh·Wp + ow with ow < Wout (other q are never read),
@@ -391,7 +388,7 @@ void conv_s1_bw_impl(const ConvGeom& g, const T* go, const T* in, T* gw) {
       for (; kv + 2 <= nvec; kv += 2) bw_block<T, kBwMR2, 2>(J, Q, off, xb, gt + kv * VL, Kp, mine + kv * VL, Kp);
       for (; kv < nvec; ++kv) bw_block<T, kBwMR1, 1>(J, Q, off, xb, gt + kv * VL, Kp, mine + kv * VL, Kp);
     }
-  }
+  });
   for (index_t k = 0; k < K; ++k)
     for (index_t j = 0; j < J; ++j) {
       T sum = T(0);

@@ -10,6 +10,7 @@
 // Partial tiles are zero-padded by the packing, computed whole, and stored partially.
 #include <cstdlib>
 #include <cstring>
+#include <vector>
 
 #include "gemm_kernel.h"
 #include "isa.h"
@@ -166,12 +167,9 @@ void gemm_impl(bool ta, bool tb, index_t M, index_t N, index_t K, T alpha, const
   const index_t NCB = nc_knob ? (nc_knob + NR - 1) / NR * NR : Bk::NC;
   const bool a_outer = order_knob != 2;
 
-  int threads = 1;
-#ifdef PYENGINE_OPENMP
-  threads = get_num_threads();
+  int threads = get_num_threads();
   // Small problems do not pay for waking a second thread.
   if (static_cast<double>(M) * N * K < 64.0 * 64 * 64) threads = 1;
-#endif
   // K blocks of equal size (no short last block that would run the micro-kernel at low efficiency).
   const index_t k_blocks = (K + KCB - 1) / KCB;
   const index_t kc_max = (K + k_blocks - 1) / k_blocks;
@@ -194,72 +192,66 @@ void gemm_impl(bool ta, bool tb, index_t M, index_t N, index_t K, T alpha, const
   T* Ap_all = workspace_take<T>(ws, static_cast<index_t>(threads) * kc_max * mc_blk);
   if (!Bp || !Ap_all) { scale_c(M, N, T(0) * beta, C, ldc); return; }  // out of memory: unreachable in practice
 
-#pragma omp parallel num_threads(threads) if (threads > 1)
-  {
-    int tid = 0;
-#ifdef PYENGINE_OPENMP
-    tid = omp_get_thread_num();
-#endif
-    T* Ap = Ap_all + static_cast<index_t>(tid) * kc_max * mc_blk;
-    for (index_t jc = 0; jc < N; jc += NCB) {
-      const index_t nc = N - jc < NCB ? N - jc : NCB;
-      const index_t n_panels = (nc + NR - 1) / NR;
-      const index_t g_count = groups < n_panels ? groups : n_panels;
-      const index_t panels_per_group = (n_panels + g_count - 1) / g_count;
-      for (index_t pc = 0; pc < K; pc += kc_max) {
-        const index_t kc = K - pc < kc_max ? K - pc : kc_max;
-        const T beta_block = pc == 0 ? beta : T(1);
-        const bool last_k = pc + kc >= K;
-#pragma omp for schedule(static)
-        for (index_t p = 0; p < n_panels; ++p) {
-          const index_t col0 = jc + p * NR;
-          const index_t cols = nc - p * NR < NR ? nc - p * NR : NR;
-          pack_b_panel(tb, B, ldb, pc, kc, col0, cols, cols <= VL ? VL : NR, Bp + p * NR * kc);
-        }
-        index_t packed_ic = -1;
-        // A used by at most two B panels is read in place (full MR-row panels, A not transposed):
-        // packing it would cost as much as the multiply (the M=6272, N=16 shape of convolution).
-        const bool direct_a = !ta && panels_per_group <= 2;
-#pragma omp for schedule(static)
-        for (index_t item = 0; item < m_blocks * g_count; ++item) {
-          const index_t ib = item / g_count, g = item % g_count;
-          const index_t ic = ib * mc_blk;
-          const index_t mc = M - ic < mc_blk ? M - ic : mc_blk;
-          if (!direct_a && packed_ic != ic) { pack_a(ta, A, lda, ic, pc, mc, kc, Ap); packed_ic = ic; }
-          const index_t p0 = g * panels_per_group;
-          const index_t p_end = p0 + panels_per_group < n_panels ? p0 + panels_per_group : n_panels;
-          // A micro-panel (MR×kc, ≤ 24 KB) stays in L1 while the B panels stream from L2/L3.
-          for (index_t ir = 0; a_outer && ir < mc; ir += MR) {
-            const int m = static_cast<int>(mc - ir < MR ? mc - ir : MR);
-            const T* ap = Ap + ir * kc;
-            const bool in_place = direct_a && m == MR;
-            if (direct_a && !in_place) { pack_a(false, A, lda, ic + ir, pc, m, kc, Ap); ap = Ap; }
-            for (index_t p = p0; p < p_end; ++p) {
-              const index_t jr = p * NR;
-              const int n = static_cast<int>(nc - jr < NR ? nc - jr : NR);
-              T* cp = C + (ic + ir) * ldc + jc + jr;
-              const Epilogue<T> e = last_k ? epi.at(ic + ir, jc + jr) : Epilogue<T>{};
-              if (in_place)
-                tile<T, false>(kc, A + (ic + ir) * lda + pc, lda, Bp + p * NR * kc, cp, ldc, alpha, beta_block, m, n, e);
-              else
-                tile<T, true>(kc, ap, 0, Bp + p * NR * kc, cp, ldc, alpha, beta_block, m, n, e);
-            }
+  // One entry per pool slot: the M block whose A this slot packed last in this K block.
+  std::vector<index_t> packed_ic(static_cast<size_t>(threads));
+  for (index_t jc = 0; jc < N; jc += NCB) {
+    const index_t nc = N - jc < NCB ? N - jc : NCB;
+    const index_t n_panels = (nc + NR - 1) / NR;
+    const index_t g_count = groups < n_panels ? groups : n_panels;
+    const index_t panels_per_group = (n_panels + g_count - 1) / g_count;
+    for (index_t pc = 0; pc < K; pc += kc_max) {
+      const index_t kc = K - pc < kc_max ? K - pc : kc_max;
+      const T beta_block = pc == 0 ? beta : T(1);
+      const bool last_k = pc + kc >= K;
+      parallel_for(n_panels, threads, [&](index_t p) {
+        const index_t col0 = jc + p * NR;
+        const index_t cols = nc - p * NR < NR ? nc - p * NR : NR;
+        pack_b_panel(tb, B, ldb, pc, kc, col0, cols, cols <= VL ? VL : NR, Bp + p * NR * kc);
+      });
+      for (index_t& v : packed_ic) v = -1;
+      // A used by at most two B panels is read in place (full MR-row panels, A not transposed):
+      // packing it would cost as much as the multiply (the M=6272, N=16 shape of convolution).
+      const bool direct_a = !ta && panels_per_group <= 2;
+      parallel_for_slots(m_blocks * g_count, threads, [&](index_t item, int slot) {
+        T* Ap = Ap_all + static_cast<index_t>(slot) * kc_max * mc_blk;
+        index_t& packed = packed_ic[static_cast<size_t>(slot)];
+        const index_t ib = item / g_count, g = item % g_count;
+        const index_t ic = ib * mc_blk;
+        const index_t mc = M - ic < mc_blk ? M - ic : mc_blk;
+        if (!direct_a && packed != ic) { pack_a(ta, A, lda, ic, pc, mc, kc, Ap); packed = ic; }
+        const index_t p0 = g * panels_per_group;
+        const index_t p_end = p0 + panels_per_group < n_panels ? p0 + panels_per_group : n_panels;
+        // A micro-panel (MR×kc, ≤ 24 KB) stays in L1 while the B panels stream from L2/L3.
+        for (index_t ir = 0; a_outer && ir < mc; ir += MR) {
+          const int m = static_cast<int>(mc - ir < MR ? mc - ir : MR);
+          const T* ap = Ap + ir * kc;
+          const bool in_place = direct_a && m == MR;
+          if (direct_a && !in_place) { pack_a(false, A, lda, ic + ir, pc, m, kc, Ap); ap = Ap; packed = -1; }
+          for (index_t p = p0; p < p_end; ++p) {
+            const index_t jr = p * NR;
+            const int n = static_cast<int>(nc - jr < NR ? nc - jr : NR);
+            T* cp = C + (ic + ir) * ldc + jc + jr;
+            const Epilogue<T> e = last_k ? epi.at(ic + ir, jc + jr) : Epilogue<T>{};
+            if (in_place)
+              tile<T, false>(kc, A + (ic + ir) * lda + pc, lda, Bp + p * NR * kc, cp, ldc, alpha, beta_block, m, n, e);
+            else
+              tile<T, true>(kc, ap, 0, Bp + p * NR * kc, cp, ldc, alpha, beta_block, m, n, e);
           }
-          // (experiments only, PYENGINE_GEMM_ORDER=2) B micro-panel in L1, A panels from L2.
-          if (!a_outer) {
-            if (direct_a && packed_ic != ic) { pack_a(ta, A, lda, ic, pc, mc, kc, Ap); packed_ic = ic; }
-            for (index_t p = p0; p < p_end; ++p) {
-              const index_t jr = p * NR;
-              const int n = static_cast<int>(nc - jr < NR ? nc - jr : NR);
-              for (index_t ir = 0; ir < mc; ir += MR) {
-                const int m = static_cast<int>(mc - ir < MR ? mc - ir : MR);
-                tile<T, true>(kc, Ap + ir * kc, 0, Bp + p * NR * kc, C + (ic + ir) * ldc + jc + jr, ldc,
-                              alpha, beta_block, m, n, last_k ? epi.at(ic + ir, jc + jr) : Epilogue<T>{});
-              }
+        }
+        // (experiments only, PYENGINE_GEMM_ORDER=2) B micro-panel in L1, A panels from L2.
+        if (!a_outer) {
+          if (direct_a && packed != ic) { pack_a(ta, A, lda, ic, pc, mc, kc, Ap); packed = ic; }
+          for (index_t p = p0; p < p_end; ++p) {
+            const index_t jr = p * NR;
+            const int n = static_cast<int>(nc - jr < NR ? nc - jr : NR);
+            for (index_t ir = 0; ir < mc; ir += MR) {
+              const int m = static_cast<int>(mc - ir < MR ? mc - ir : MR);
+              tile<T, true>(kc, Ap + ir * kc, 0, Bp + p * NR * kc, C + (ic + ir) * ldc + jc + jr, ldc,
+                            alpha, beta_block, m, n, last_k ? epi.at(ic + ir, jc + jr) : Epilogue<T>{});
             }
           }
         }
-      }
+      });
     }
   }
 }

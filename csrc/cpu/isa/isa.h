@@ -1,7 +1,7 @@
 // isa.h — the prelude of every per-ISA kernel file (csrc/cpu/isa/*_isa.cpp): the vector types of
-// this copy's instruction set, loads and stores, exp and expm1 on vectors, the OpenMP thread helpers
-// and the workspace arena. Included inside each copy's compilation, so the vector width follows the
-// flags of that copy (64 bytes AVX-512, 32 AVX2, 16 generic). Everything has internal linkage:
+// this copy's instruction set, loads and stores, exp and expm1 on vectors, the thread helpers
+// (pyengine/parallel.h) and the workspace arena. Included inside each copy's compilation, so the
+// vector width follows the flags of that copy (64 bytes AVX-512, 32 AVX2, 16 generic). Everything has internal linkage:
 // copies for different ISAs can never be merged by the linker (see pyengine/isa_dispatch.h).
 //
 // exp(x): Cody–Waite range reduction x = n·ln2 + r with |r| ≤ ln2/2 (ln2 split in a high part
@@ -13,12 +13,9 @@
 #pragma once
 #include <cstdint>
 #include <cstring>
-#ifdef PYENGINE_OPENMP
-#include <omp.h>
-#endif
-
 #include "pyengine/common.h"
 #include "pyengine/isa_dispatch.h"
+#include "pyengine/parallel.h"
 #include "pyengine/workspace.h"
 
 #ifndef PYENGINE_ISA
@@ -159,35 +156,7 @@ inline vec_t<T> vexpm1(vec_t<T> x) {
   return vabs<T>(x) < splat<T>(T(0.3)) ? series : direct;
 }
 
-// ---- OpenMP ------------------------------------------------------------------------------------
-
-inline int thread_id() {
-#ifdef PYENGINE_OPENMP
-  return omp_get_thread_num();
-#else
-  return 0;
-#endif
-}
-
-inline int team_size() {
-#ifdef PYENGINE_OPENMP
-  return omp_get_num_threads();
-#else
-  return 1;
-#endif
-}
-
-// Runs f(0..n-1) on `threads` OpenMP threads, or inline without entering a parallel region (whose
-// fork costs about a microsecond even when its if-clause is false) when one thread is asked for.
-template <typename F>
-inline void parallel_for(index_t n, int threads, F&& f) {
-  if (threads > 1 && n > 1) {
-#pragma omp parallel for num_threads(threads) schedule(static)
-    for (index_t i = 0; i < n; ++i) f(i);
-  } else {
-    for (index_t i = 0; i < n; ++i) f(i);
-  }
-}
+// ---- threads (the pool of pyengine/parallel.h: parallel_for, parallel_for_ranges, ...) --------
 
 // Threads for `items` independent pieces of work: the thread count, never more than the items.
 inline int threads_for_items(index_t items) {

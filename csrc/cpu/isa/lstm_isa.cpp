@@ -221,8 +221,8 @@ index_t lstm_recurrence_packed_size(index_t H) {
   const index_t fwd = (G + NR - 1) / NR * NR * H, bwd = (H + NR - 1) / NR * NR * G;
   return fwd > bwd ? fwd : bwd;
 }
-// apack: for each thread room for every row (rounded up to MR; OpenMP may hand out fewer threads
-// than asked, giving each more rows) by the larger K (4H, of the backward).
+// apack: for each pool slot room for every row (rounded up to MR; one slot may run every row block
+// when the other threads are late) by the larger K (4H, of the backward).
 index_t lstm_apack_stride(index_t N, index_t H) { return (N + MR - 1) / MR * MR * 4 * H; }
 index_t lstm_recurrence_apack_size(index_t N, index_t H, int threads) {
   return static_cast<index_t>(threads) * lstm_apack_stride(N, H);
@@ -236,27 +236,24 @@ void lstm_recurrence_forward_f32(index_t T, index_t N, index_t H, const float* h
                                  float* cs, float* y, float* packed, float* apack, int threads) {
   const index_t G = 4 * H, NH = N * H, NG = N * G;
   const index_t panels = (G + NR - 1) / NR;
-#pragma omp parallel num_threads(threads) if (threads > 1)
   {
-    int tid = 0, nt = 1;
-#ifdef PYENGINE_OPENMP
-    tid = omp_get_thread_num();
-    nt = omp_get_num_threads();
-#endif
     // w_hhᵀ (H, G) into panels: packed[p][k][j] = w_hh[p·NR + j, k]
-#pragma omp for schedule(static)
-    for (index_t p = 0; p < panels; ++p) {
+    parallel_for(panels, threads, [&](index_t p) {
       float* dst = packed + p * H * NR;
       for (index_t k = 0; k < H; ++k)
         for (int j = 0; j < NR; ++j) {
           const index_t col = p * NR + j;
           dst[k * NR + j] = col < G ? w_hh[col * H + k] : 0.0f;
         }
-    }
+    });
+  }
+  // The rows are independent through all T steps: block b of `threads` row blocks runs every step
+  // with no synchronisation between steps.
+  parallel_for_slots(threads, threads, [&](index_t b, int slot) {
     index_t r0, r1;
-    row_range(N, nt, tid, r0, r1);
+    row_range(N, threads, static_cast<int>(b), r0, r1);
     const index_t apack_stride = lstm_apack_stride(N, H);
-    float* ap = apack + static_cast<index_t>(tid) * apack_stride;
+    float* ap = apack + static_cast<index_t>(slot) * apack_stride;
     const index_t rows = r1 - r0;
     for (index_t t = 0; t < T && rows > 0; ++t) {
       const float* h_prev = t ? y + (t - 1) * NH : h0;
@@ -266,7 +263,7 @@ void lstm_recurrence_forward_f32(index_t T, index_t N, index_t H, const float* h
       rows_gemm<true>(rows, H, G, ap, packed, g, G);                          // A_t += h_{t−1}·w_hhᵀ
       lstm_gates_forward_f32(rows, H, g, b_ih, b_hh, c_prev + r0 * H, cs + t * NH + r0 * H, y + t * NH + r0 * H);
     }
-  }
+  });
 }
 
 // Backward recurrence over T steps, t = T−1 … 0: dA (T, N, 4H) is written with the pre-activation
@@ -279,27 +276,22 @@ void lstm_recurrence_backward_f32(index_t T, index_t N, index_t H, const float* 
                                   int threads) {
   const index_t G = 4 * H, NH = N * H, NG = N * G;
   const index_t panels = (H + NR - 1) / NR;
-#pragma omp parallel num_threads(threads) if (threads > 1)
   {
-    int tid = 0, nt = 1;
-#ifdef PYENGINE_OPENMP
-    tid = omp_get_thread_num();
-    nt = omp_get_num_threads();
-#endif
     // w_hh (G, H) into panels: packed[p][k][j] = w_hh[k, p·NR + j]
-#pragma omp for schedule(static)
-    for (index_t p = 0; p < panels; ++p) {
+    parallel_for(panels, threads, [&](index_t p) {
       float* dst = packed + p * G * NR;
       for (index_t k = 0; k < G; ++k)
         for (int j = 0; j < NR; ++j) {
           const index_t col = p * NR + j;
           dst[k * NR + j] = col < H ? w_hh[k * H + col] : 0.0f;
         }
-    }
+    });
+  }
+  parallel_for_slots(threads, threads, [&](index_t b, int slot) {
     index_t r0, r1;
-    row_range(N, nt, tid, r0, r1);
+    row_range(N, threads, static_cast<int>(b), r0, r1);
     const index_t apack_stride = lstm_apack_stride(N, H);
-    float* ap = apack + static_cast<index_t>(tid) * apack_stride;
+    float* ap = apack + static_cast<index_t>(slot) * apack_stride;
     const index_t rows = r1 - r0;
     for (index_t t = T - 1; t >= 0 && rows > 0; --t) {
       const float* dh_src = t == T - 1 ? grad_h_T : dh_ws;   // ∂L/∂h_t from step t+1 (null: zero)
@@ -315,7 +307,7 @@ void lstm_recurrence_backward_f32(index_t T, index_t N, index_t H, const float* 
       pack_all_rows(dA_t + r0 * G, G, rows, G, ap);
       rows_gemm<false>(rows, G, H, ap, packed, dh_dst + e, H);                // ∂L/∂h_{t−1} = dA_t·w_hh
     }
-  }
+  });
 }
 
 PE_ISA_REGISTER(lstm_gates_forward_f32, lstm_gates_forward_f32)

@@ -10,11 +10,13 @@
 //    3×3/2 padded forward, or made by hand) sends that plane to the general path.
 //  * everything else: a scalar loop over the clipped window of each output.
 // The vector types are GCC's vector extensions, so the same source gives AVX-512, AVX2 or SSE2 code.
+#include <atomic>
 #include <cstdint>
 #include <cstring>
 
 #include "isa.h"
 #include "pyengine/pool2d.h"
+#include "pyengine/parallel.h"
 
 // The 8-lane double vectors are 64 bytes; returned by value from the internal inline helpers they
 // only change an ABI no other translation unit sees.
@@ -362,13 +364,12 @@ void max_fwd(const Pool2dShape& s, const T* x, T* y, std::int64_t* idx) {
   const index_t planes = s.N * s.C, in = s.H * s.W, out = s.OH * s.OW;
   const bool fast = is_2x2_stride2(s);
   const int threads = get_num_threads();
-#pragma omp parallel for schedule(dynamic, 16) num_threads(threads) if (threads > 1 && planes > 1)
-  for (index_t p = 0; p < planes; ++p) {
+  parallel_for(planes, threads > 1 && planes > 1 ? threads : 1, [&](index_t p) {
     if (fast)
       max_plane_2x2(s, x + p * in, y + p * out, idx + p * out);
     else
       max_plane_general(s, x + p * in, y + p * out, idx + p * out);
-  }
+  });
 }
 
 template <typename T>
@@ -376,13 +377,14 @@ index_t max_bwd(const Pool2dShape& s, const T* g, const std::int64_t* idx, T* gi
   const index_t planes = s.N * s.C, in = s.H * s.W, out = s.OH * s.OW;
   const bool fast = 2 * s.OH <= s.H && 2 * s.OW <= s.W && s.H < 2 * s.OH + 2 && s.W < 2 * s.OW + 2;
   const int threads = get_num_threads();
-  index_t bad = 0;
-#pragma omp parallel for schedule(dynamic, 16) num_threads(threads) if (threads > 1 && planes > 1) reduction(+ : bad)
-  for (index_t p = 0; p < planes; ++p) {
-    if (!fast || !max_bwd_plane_2x2(s, g + p * out, idx + p * out, gi + p * in))
-      bad += max_bwd_plane_general(in, out, g + p * out, idx + p * out, gi + p * in);
-  }
-  return bad;
+  std::atomic<index_t> bad{0};
+  parallel_for(planes, threads, [&](index_t p) {
+    if (!fast || !max_bwd_plane_2x2(s, g + p * out, idx + p * out, gi + p * in)) {
+      const index_t b = max_bwd_plane_general(in, out, g + p * out, idx + p * out, gi + p * in);
+      if (b) bad.fetch_add(b, std::memory_order_relaxed);
+    }
+  });
+  return bad.load();
 }
 
 template <typename T>
@@ -390,13 +392,12 @@ void avg_fwd(const Pool2dShape& s, bool include_pad, const T* x, T* y) {
   const index_t planes = s.N * s.C, in = s.H * s.W, out = s.OH * s.OW;
   const bool fast = is_2x2_stride2(s);
   const int threads = get_num_threads();
-#pragma omp parallel for schedule(dynamic, 16) num_threads(threads) if (threads > 1 && planes > 1)
-  for (index_t p = 0; p < planes; ++p) {
+  parallel_for(planes, threads > 1 && planes > 1 ? threads : 1, [&](index_t p) {
     if (fast)
       avg_plane_2x2(s, x + p * in, y + p * out);
     else
       avg_plane_general(s, include_pad, x + p * in, y + p * out);
-  }
+  });
 }
 
 template <typename T>
@@ -404,13 +405,12 @@ void avg_bwd(const Pool2dShape& s, bool include_pad, const T* g, T* gi) {
   const index_t planes = s.N * s.C, in = s.H * s.W, out = s.OH * s.OW;
   const bool fast = is_2x2_stride2(s);
   const int threads = get_num_threads();
-#pragma omp parallel for schedule(dynamic, 16) num_threads(threads) if (threads > 1 && planes > 1)
-  for (index_t p = 0; p < planes; ++p) {
+  parallel_for(planes, threads > 1 && planes > 1 ? threads : 1, [&](index_t p) {
     if (fast)
       avg_bwd_plane_2x2(s, g + p * out, gi + p * in);
     else
       avg_bwd_plane_general(s, include_pad, g + p * out, gi + p * in);
-  }
+  });
 }
 
 }  // namespace

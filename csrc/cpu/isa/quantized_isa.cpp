@@ -54,13 +54,7 @@ inline void store_scalar(const Requant& rq, index_t k, int32_t acc, void* y, ind
   }
 }
 
-inline int thread_count() {
-#ifdef PYENGINE_OPENMP
-  return get_num_threads();
-#else
-  return 1;
-#endif
-}
+inline int thread_count() { return get_num_threads(); }
 
 #if defined(__AVX512F__) || defined(__AVX2__)
 

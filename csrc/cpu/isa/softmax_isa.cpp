@@ -5,7 +5,7 @@
 // passes per row (max; exp(x − max) and its sum; scale, or subtract the log of the sum). INNER > 1:
 // the same passes on a slab of one vector width along INNER: lane i follows its own softmax over
 // d, and every load is a contiguous vector at (o·D + d)·INNER + j. Rows / slabs are independent
-// and split over OpenMP threads when the array is large. Partial vectors are padded with 0 and
+// and split over the pool's threads when the array is large. Partial vectors are padded with 0 and
 // their extra lanes discarded.
 #include <cmath>
 #include "isa.h"
@@ -138,19 +138,17 @@ void forward(index_t outer, index_t dim, index_t inner, const T* x, T* y) {
   if (outer == 0 || dim == 0 || inner == 0) return;
   const int threads = threads_for(outer * dim * inner);
   if (inner == 1) {
-#pragma omp parallel for schedule(static) num_threads(threads) if (threads > 1)
-    for (index_t o = 0; o < outer; ++o) row_forward<T, kLog>(dim, x + o * dim, y + o * dim);
+    parallel_for(outer, threads, [&](index_t o) { row_forward<T, kLog>(dim, x + o * dim, y + o * dim); });
     return;
   }
   constexpr index_t L = Vec<T>::lanes;
   const index_t slabs = (inner + L - 1) / L;
-#pragma omp parallel for schedule(static) num_threads(threads) if (threads > 1)
-  for (index_t item = 0; item < outer * slabs; ++item) {
+  parallel_for(outer * slabs, threads > 1 ? threads : 1, [&](index_t item) {
     const index_t o = item / slabs, j = item % slabs * L;
     const Slab<T> s{inner - j < L ? inner - j : L, inner};
     const index_t off = o * dim * inner + j;
     slab_forward<T, kLog>(s, dim, x + off, y + off);
-  }
+  });
 }
 
 template <typename T, bool kLog>
@@ -158,19 +156,17 @@ void backward(index_t outer, index_t dim, index_t inner, const T* g, const T* y,
   if (outer == 0 || dim == 0 || inner == 0) return;
   const int threads = threads_for(outer * dim * inner);
   if (inner == 1) {
-#pragma omp parallel for schedule(static) num_threads(threads) if (threads > 1)
-    for (index_t o = 0; o < outer; ++o) row_backward<T, kLog>(dim, g + o * dim, y + o * dim, gx + o * dim);
+    parallel_for(outer, threads, [&](index_t o) { row_backward<T, kLog>(dim, g + o * dim, y + o * dim, gx + o * dim); });
     return;
   }
   constexpr index_t L = Vec<T>::lanes;
   const index_t slabs = (inner + L - 1) / L;
-#pragma omp parallel for schedule(static) num_threads(threads) if (threads > 1)
-  for (index_t item = 0; item < outer * slabs; ++item) {
+  parallel_for(outer * slabs, threads > 1 ? threads : 1, [&](index_t item) {
     const index_t o = item / slabs, j = item % slabs * L;
     const Slab<T> s{inner - j < L ? inner - j : L, inner};
     const index_t off = o * dim * inner + j;
     slab_backward<T, kLog>(s, dim, g + off, y + off, gx + off);
-  }
+  });
 }
 
 template <typename T>

@@ -12,7 +12,7 @@
 // propagates (relu(NaN) = NaN) and the derivative at the kink x = 0 is the left one.
 //
 // Algorithm (csrc/cpu/isa/activation_isa.cpp, one copy per ISA): one vectorised pass over the
-// array in chunks, chunks split over OpenMP threads when n is large. eˣ is computed on vectors
+// array in chunks, chunks split over threads (pyengine/parallel.h) when n is large. eˣ is computed on vectors
 // (csrc/cpu/isa/isa.h). Stable forms: sigmoid from e^−|x| (never overflows: 1/(1+e) for
 // x ≥ 0, e/(1+e) below), tanh from m = expm1(−2|x|) as −m/(m + 2) with the sign of x, elu with
 // expm1 (no cancellation near 0). float is the fast path; double runs the same code.

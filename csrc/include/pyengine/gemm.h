@@ -9,8 +9,9 @@
 // Algorithm (csrc/cpu/isa/gemm_isa.cpp): the Goto/BLIS scheme. B is packed in KC×NC blocks into
 // NR-wide column panels, A in MC×KC blocks into MR-tall row panels, and a register-blocked
 // MR×NR micro-kernel (vector FMAs over the N direction, A broadcast) runs over the panels.
-// OpenMP splits the M×N tiles of each block across threads. float is the fast path; double uses
-// the same code with half the lanes so gradient checks run through the real kernel.
+// The thread pool (pyengine/parallel.h) splits the M×N tiles of each block across threads.
+// float is the fast path; double uses the same code with half the lanes so gradient checks run
+// through the real kernel.
 #pragma once
 #include "pyengine/common.h"
 #include "pyengine/isa_dispatch.h"

@@ -25,7 +25,7 @@
 //                                                              written: p, s
 //
 // The arithmetic runs in T (float32 on the fast path) with the scalar coefficients computed in
-// double and rounded once, as PyTorch does; large arrays are split across OpenMP threads.
+// double and rounded once, as PyTorch does; large arrays are split across threads (pyengine/parallel.h).
 #pragma once
 #include "pyengine/common.h"
 

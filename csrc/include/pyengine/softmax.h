@@ -21,7 +21,7 @@
 // Algorithm (csrc/cpu/isa/softmax_isa.cpp, one copy per ISA): INNER = 1 (the last axis) works on
 // contiguous rows with vector max / exp-sum / scale passes; INNER > 1 works on slabs of one
 // vector width along INNER, so each pass is still a contiguous vector load per d. Rows or slabs
-// are split over OpenMP threads when the array is large. float is the fast path; double runs the
+// are split over threads (pyengine/parallel.h) when the array is large. float is the fast path; double runs the
 // same code.
 #pragma once
 #include <cstdint>

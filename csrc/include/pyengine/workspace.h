@@ -1,6 +1,6 @@
 // pyengine/workspace.h — the scratch memory of the CPU kernels: one arena per thread, used as a stack.
 //
-// A kernel (or each OpenMP thread's share of one) opens a Workspace, takes 64-byte-aligned blocks
+// A kernel (or each chunk of its parallel_for) opens a Workspace, takes 64-byte-aligned blocks
 // from it with workspace_take<T>(ws, n), and gives every block back when the Workspace closes (its
 // scope ends). Workspaces nest: a convolution's frame and the GEMM it calls each take their own
 // blocks from the same thread's arena. The arena keeps its memory between calls and grows to the
