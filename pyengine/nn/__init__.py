@@ -5,6 +5,8 @@ Names, arguments, parameter names and shapes follow PyTorch, so state dicts move
 from . import functional, init
 from .layers import *  # noqa: F401,F403
 from .layers import __all__ as _layers_all
+from .activation import *  # noqa: F401,F403
+from .activation import __all__ as _activation_all
 from .loss import *  # noqa: F401,F403
 from .loss import __all__ as _loss_all
 from .module import Module, ModuleDict, ModuleList, Parameter, Sequential
@@ -15,4 +17,4 @@ except ImportError:
     pass
 
 __all__ = ["Module", "Parameter", "Sequential", "ModuleList", "ModuleDict", "functional", "init"] + \
-    list(_layers_all) + list(_loss_all)
+    list(_layers_all) + list(_activation_all) + list(_loss_all)

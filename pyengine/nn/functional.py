@@ -13,6 +13,8 @@ import numpy as np
 
 from ..autograd import batch_norm as _bn, conv2d as _conv, linear as _lin, lstm as _lstm, pool2d as _pool
 from ..autograd.activation import elu, leaky_relu, prelu, relu, relu6, sigmoid, tanh
+from ..autograd.activation import (celu, gelu, glu, hardshrink, hardsigmoid, hardswish, hardtanh, logsigmoid, mish,
+                                   selu, silu, softplus, softshrink, softsign, tanhshrink, threshold)
 from ..autograd.device import xp_of
 from ..autograd.dropout import dropout
 from ..autograd.function import Function
@@ -26,6 +28,8 @@ __all__ = ["conv2d", "max_pool2d", "avg_pool2d", "adaptive_avg_pool2d", "global_
            "lstm", "lstm_cell", "rnn_tanh_cell", "flatten", "pad", "cross_entropy", "nll_loss", "mse_loss",
            "l1_loss", "smooth_l1_loss", "binary_cross_entropy", "binary_cross_entropy_with_logits",
            "multi_margin_loss", "hinge_embedding_loss", "kl_div", "one_hot"]
+__all__ += ["gelu", "silu", "mish", "hardswish", "hardsigmoid", "selu", "celu", "softplus", "softsign", "logsigmoid",
+            "softmin", "hardtanh", "tanhshrink", "softshrink", "hardshrink", "threshold", "glu"]
 
 
 # ---------------------------------------------------------------- kernel-backed layers
@@ -206,6 +210,11 @@ def pad(input, pad, mode="constant", value=0.0):
 def rnn_tanh_cell(input, h, w_ih, w_hh, b_ih=None, b_hh=None):
     """h' = tanh(x·W_ihᵀ + b_ih + h·W_hhᵀ + b_hh)."""
     return tanh(linear(input, w_ih, b_ih) + linear(h, w_hh, b_hh))
+
+
+def softmin(input, dim=None):
+    """softmax(−input) along dim."""
+    return softmax(-input, dim)
 
 
 def flatten(input, start_dim=0, end_dim=-1):

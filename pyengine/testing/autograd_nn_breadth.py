@@ -1,0 +1,72 @@
+"""The gradcheck entries of the nn breadth (activations beyond the kernel-backed ones; the layers,
+losses and attention added beside them): float64 through autograd, inputs kept off each op's kinks:
+Hardswish/Hardsigmoid/Hardtanh samples stay 0.1 from ±3 / the bounds, the shrink and threshold ops
+0.1 from ±λ and the threshold, CELU/SELU 0.1 from 0.
+
+``cases()`` is appended to ``autograd_ops.cases()``; the registry's completeness test then holds
+every new public name of nn and nn.functional to an entry here.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from .autograd_ops import AutogradCase, _T, _away, _rn
+
+__all__ = ["cases"]
+
+
+def _off(points, gap=0.1):
+    """Samples in (-5, 5) at least gap from every kink in points."""
+    def gen(rng, *shape):
+        x = rng.uniform(-5, 5, shape)
+        for p in points:
+            near = np.abs(x - p) < gap
+            x = np.where(near, p + np.sign(x - p + 1e-12) * gap * 1.5, x)
+        return x
+    return gen
+
+
+def cases() -> list[AutogradCase]:
+    from .. import nn
+    from ..nn import functional as F
+
+    C = AutogradCase
+    out: list[AutogradCase] = []
+    add = out.append
+
+    def act(name, covers, fn, gen=_rn):
+        add(C(name, covers, lambda r, g=gen: [_T(g(r, 3, 5))], fn))
+
+    def layer(name, covers, make, gen=_rn, shape=(2, 3, 4)):
+        add(C(name, covers, lambda r, g=gen: [_T(g(r, *shape))], None, module=make, kind="layer"))
+
+    act("gelu exact and tanh", ("gelu",), lambda x: F.gelu(x) + F.gelu(x, approximate="tanh") * 0.5)
+    act("silu mish", ("silu", "mish"), lambda x: F.silu(x) + F.mish(x) * 0.7)
+    act("hardswish hardsigmoid", ("hardswish", "hardsigmoid"), lambda x: F.hardswish(x) + F.hardsigmoid(x) * 2,
+        _off((-3.0, 3.0)))
+    act("selu celu", ("selu", "celu"), lambda x: F.selu(x) + F.celu(x, alpha=0.7), _away)
+    act("softplus beta threshold", ("softplus",), lambda x: F.softplus(x) + F.softplus(x, beta=2.0, threshold=3.0),
+        _off((1.5,)))
+    act("softsign logsigmoid tanhshrink", ("softsign", "logsigmoid", "tanhshrink"),
+        lambda x: F.softsign(x) + F.logsigmoid(x) + F.tanhshrink(x))
+    act("softmin", ("softmin",), lambda x: F.softmin(x, 1))
+    act("hardtanh", ("hardtanh",), lambda x: F.hardtanh(x) + F.hardtanh(x, -2.0, 0.5), _off((-2.0, -1.0, 0.5, 1.0)))
+    act("softshrink hardshrink", ("softshrink", "hardshrink"), lambda x: F.softshrink(x) + F.hardshrink(x, 1.0),
+        _off((-1.0, -0.5, 0.5, 1.0)))
+    act("threshold", ("threshold",), lambda x: F.threshold(x, 0.3, -2.0), _off((0.3,)))
+    add(C("glu", ("glu",), lambda r: [_T(_rn(r, 3, 4, 6))], lambda x: F.glu(x) * F.glu(x, 1).sum()))
+
+    layer("GELU", ("GELU",), lambda: nn.GELU(approximate="tanh"))
+    layer("SiLU Mish", ("SiLU", "Mish"), lambda: nn.Sequential(nn.SiLU(), nn.Mish()))
+    layer("Hardswish Hardsigmoid", ("Hardswish", "Hardsigmoid"),
+          lambda: nn.Sequential(nn.Hardswish(), nn.Hardsigmoid()), _off((-3.0, 3.0)))
+    layer("SELU CELU", ("SELU", "CELU"), lambda: nn.Sequential(nn.SELU(), nn.CELU(0.5)), _away)
+    layer("Softplus Softsign LogSigmoid Tanhshrink", ("Softplus", "Softsign", "LogSigmoid", "Tanhshrink"),
+          lambda: nn.Sequential(nn.Softplus(beta=1.5), nn.Softsign(), nn.LogSigmoid(), nn.Tanhshrink()))
+    layer("Softmin", ("Softmin",), lambda: nn.Softmin(dim=-1))
+    layer("Hardtanh", ("Hardtanh",), lambda: nn.Hardtanh(-0.5, 2.0), _off((-0.5, 2.0)))
+    layer("Softshrink Hardshrink Threshold", ("Softshrink", "Hardshrink", "Threshold"),
+          lambda: nn.Sequential(nn.Softshrink(0.3), nn.Hardshrink(0.2), nn.Threshold(0.1, 5.0)),
+          _off((-0.3, 0.3, 0.5, 0.4, 0.6)))
+    layer("GLU", ("GLU",), lambda: nn.GLU(dim=1), shape=(2, 4, 3))
+    return out
