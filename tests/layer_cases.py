@@ -55,12 +55,22 @@ LAYERS = {
     "Hardshrink": (lambda: nn.Hardshrink(), [(3, 5)]),
     "Threshold": (lambda: nn.Threshold(0.1, -1.0), [(3, 5)]),
     "GLU": (lambda: nn.GLU(dim=1), [(3, 6)]),
+    "GroupNorm": (lambda: nn.GroupNorm(2, 4, eps=1e-3), [(2, 4, 3, 5)]),
+    "GroupNorm-no-affine": (lambda: nn.GroupNorm(3, 3, affine=False), [(2, 3, 7)]),
+    "InstanceNorm1d": (lambda: nn.InstanceNorm1d(3, affine=True), [(2, 3, 7)]),
+    "InstanceNorm2d-running-stats": (lambda: nn.InstanceNorm2d(3, affine=True, track_running_stats=True), [(2, 3, 4, 5)]),
+    "InstanceNorm3d": (lambda: nn.InstanceNorm3d(2), [(2, 2, 3, 4, 3)]),
+    "Embedding": (lambda: nn.Embedding(6, 3, padding_idx=1), [(2, 5)]),
+    "Embedding-max-norm": (lambda: nn.Embedding(6, 4, max_norm=1.0), [(3,)]),
     "LSTM": (lambda: nn.LSTM(4, 6), [(5, 2, 4)]),
     "LSTM-2-layers-batch-first": (lambda: nn.LSTM(4, 3, num_layers=2, batch_first=True), [(2, 5, 4)]),
     "LSTMCell": (lambda: nn.LSTMCell(4, 3), [(2, 4)]),
     "RNN": (lambda: nn.RNN(4, 3), [(5, 2, 4)]),
     "RNN-relu-2-layers": (lambda: nn.RNN(4, 3, num_layers=2, nonlinearity="relu", batch_first=True), [(2, 5, 4)]),
 }
+
+# Layers whose input is integer indices (0 <= index < their first constructor argument), not floats.
+INDEX_LAYERS = {"Embedding"}
 
 LOSSES = {
     "CrossEntropyLoss": lambda: nn.CrossEntropyLoss(label_smoothing=0.1),

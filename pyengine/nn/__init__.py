@@ -7,6 +7,10 @@ from .layers import *  # noqa: F401,F403
 from .layers import __all__ as _layers_all
 from .activation import *  # noqa: F401,F403
 from .activation import __all__ as _activation_all
+from .normalization import *  # noqa: F401,F403
+from .normalization import __all__ as _normalization_all
+from .sparse import *  # noqa: F401,F403
+from .sparse import __all__ as _sparse_all
 from .loss import *  # noqa: F401,F403
 from .loss import __all__ as _loss_all
 from .module import Module, ModuleDict, ModuleList, Parameter, Sequential
@@ -17,4 +21,4 @@ except ImportError:
     pass
 
 __all__ = ["Module", "Parameter", "Sequential", "ModuleList", "ModuleDict", "functional", "init"] + \
-    list(_layers_all) + list(_activation_all) + list(_loss_all)
+    list(_layers_all) + list(_activation_all) + list(_normalization_all) + list(_sparse_all) + list(_loss_all)

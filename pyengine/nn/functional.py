@@ -478,3 +478,109 @@ def one_hot(tensor, num_classes=-1):
     t = tensor._data.astype(np.int64)
     n = int(t.max()) + 1 if num_classes < 0 else num_classes
     return _wrap(np.eye(n, dtype=np.int64)[t])
+
+
+# ---------------------------------------------------------------- normalisation and embedding
+# (GroupNorm / InstanceNorm / Embedding: pyengine.autograd.group_norm holds the Functions and the maths)
+from ..autograd import group_norm as _gn  # noqa: E402
+from ..autograd._args import IndexOutOfRange as _IndexOutOfRange  # noqa: E402
+from ..autograd.grad_mode import no_grad as _no_grad  # noqa: E402
+
+
+def _channel_param(fn, what, p, C):
+    if p is None:
+        return None
+    _need_tensor(fn, what, p)
+    if tuple(p.shape) != (C,):
+        raise ValueError(f"{fn}: {what} must have shape ({C},) for {C} channels, got {tuple(p.shape)}")
+    return p
+
+
+def group_norm(input, num_groups, weight=None, bias=None, eps=1e-5):
+    """input (N, C, *) normalised over each group of C/num_groups channels (and all of *), then
+    scaled and shifted per channel: y = (x − μ_g)/√(σ²_g + eps)·w_c + b_c (biased σ²)."""
+    _need_tensor("group_norm", "input", input)
+    if input.ndim < 2:
+        raise ValueError(f"group_norm: expects input of shape (N, C, *), got {tuple(input.shape)}")
+    if input.dtype.kind != "f":
+        raise TypeError(f"group_norm: expected a floating-point input, got dtype {input.dtype}")
+    C = input.shape[1]
+    if isinstance(num_groups, bool) or not isinstance(num_groups, (int, np.integer)) or num_groups <= 0:
+        raise ValueError(f"group_norm: num_groups must be a positive int, got {num_groups!r}")
+    if C % num_groups:
+        raise ValueError(f"group_norm: num_groups ({num_groups}) must divide the number of channels ({C})")
+    weight = _channel_param("group_norm", "weight", weight, C)
+    bias = _channel_param("group_norm", "bias", bias, C)
+    return _gn.GroupNormFn.apply(input, weight, bias, int(num_groups), float(eps))
+
+
+def instance_norm(input, running_mean=None, running_var=None, weight=None, bias=None, use_input_stats=True,
+                  momentum=0.1, eps=1e-5):
+    """input (N, C, *) normalised per sample and channel over * (group_norm with one channel per
+    group). With running stats and use_input_stats, they move toward the batch's average of the
+    per-instance means and unbiased variances (momentum); without use_input_stats they normalise."""
+    _need_tensor("instance_norm", "input", input)
+    if input.ndim < 3:
+        raise ValueError(f"instance_norm: expects input of shape (N, C, *) with spatial dimensions, got "
+                         f"{tuple(input.shape)}")
+    C = input.shape[1]
+    weight = _channel_param("instance_norm", "weight", weight, C)
+    bias = _channel_param("instance_norm", "bias", bias, C)
+    for what, r in (("running_mean", running_mean), ("running_var", running_var)):
+        _channel_param("instance_norm", what, r, C)
+    cshape = (1, C) + (1,) * (input.ndim - 2)
+    if not use_input_stats:
+        if running_mean is None or running_var is None:
+            raise ValueError("instance_norm: use_input_stats=False needs running_mean and running_var")
+        y = (input - running_mean.reshape(cshape)) / (running_var.reshape(cshape) + eps).sqrt()
+        if weight is not None:
+            y = y * weight.reshape(cshape)
+        return y + bias.reshape(cshape) if bias is not None else y
+    if running_mean is not None or running_var is not None:
+        M = int(np.prod(input.shape[2:]))
+        with _no_grad():
+            _, _, mu, var = _gn.group_norm_arrays(input._data, C, eps)
+            if running_mean is not None:
+                running_mean._data[...] = (1 - momentum) * running_mean._data + momentum * mu.reshape(-1, C).mean(0)
+                running_mean._bump_version()
+            if running_var is not None:
+                unbiased = var.reshape(-1, C) * (M / max(M - 1, 1))
+                running_var._data[...] = (1 - momentum) * running_var._data + momentum * unbiased.mean(0)
+                running_var._bump_version()
+    return _gn.GroupNormFn.apply(input, weight, bias, C, float(eps))
+
+
+def embedding(input, weight, padding_idx=None, max_norm=None, norm_type=2.0, scale_grad_by_freq=False,
+              sparse=False):
+    """weight[input]: input (*) integer indices into weight (V, D), out (*, D). The padding_idx row gets
+    no gradient; with max_norm, each row looked up whose norm_type-norm exceeds max_norm is first
+    rescaled to max_norm in place (torch's embedding_renorm_)."""
+    _need_tensor("embedding", "input", input)
+    _need_tensor("embedding", "weight", weight)
+    if input.dtype.kind not in "iu":
+        raise TypeError(f"embedding: argument 'input' must be an integer tensor of indices, got dtype {input.dtype}")
+    if weight.ndim != 2:
+        raise ValueError(f"embedding: weight must be 2-D (num_embeddings, embedding_dim), got {tuple(weight.shape)}")
+    if sparse:
+        raise ValueError("embedding: sparse=True is not supported (pyengine has no sparse gradients); use sparse=False")
+    V = weight.shape[0]
+    idx = input._data.astype(np.int64, copy=False)
+    if idx.size and (int(idx.min()) < 0 or int(idx.max()) >= V):
+        bad = int(idx.min()) if int(idx.min()) < 0 else int(idx.max())
+        raise _IndexOutOfRange(f"embedding: index {bad} is out of range for {V} embeddings (expected 0 <= index < {V})")
+    if padding_idx is not None:
+        if not -V <= padding_idx < V:
+            raise ValueError(f"embedding: padding_idx must be within num_embeddings ({V}), got {padding_idx}")
+        padding_idx = int(padding_idx) % V
+    if max_norm is not None:
+        rows = xp_of(idx).unique(idx)
+        w = weight._data
+        norms = (np.abs(w[rows]) ** norm_type).sum(1) ** (1.0 / norm_type)
+        big = norms > max_norm
+        if big.any():
+            w[rows[big]] *= (max_norm / (norms[big] + 1e-7))[:, None].astype(w.dtype)
+            weight._bump_version()
+    return _gn.EmbeddingFn.apply(weight, idx, padding_idx, bool(scale_grad_by_freq))
+
+
+__all__ += ["group_norm", "instance_norm", "embedding"]

@@ -69,4 +69,34 @@ def cases() -> list[AutogradCase]:
           lambda: nn.Sequential(nn.Softshrink(0.3), nn.Hardshrink(0.2), nn.Threshold(0.1, 5.0)),
           _off((-0.3, 0.3, 0.5, 0.4, 0.6)))
     layer("GLU", ("GLU",), lambda: nn.GLU(dim=1), shape=(2, 4, 3))
+    out += _norm_embedding_cases()
     return out
+
+
+def _norm_embedding_cases() -> list[AutogradCase]:
+    import pyengine as pe
+    from .. import nn
+    from ..nn import functional as F
+
+    C = AutogradCase
+    idx = np.array([[0, 3, 3, 1], [4, 0, 2, 3]])
+    return [
+        C("group_norm with weight and bias", ("group_norm",),
+          lambda r: [_T(_rn(r, 2, 6, 3, 2)), _T(r.uniform(0.5, 1.5, 6)), _T(_rn(r, 6))],
+          lambda x, w, b: F.group_norm(x, 3, w, b, eps=1e-3)),
+        C("instance_norm (input stats, affine)", ("instance_norm",),
+          lambda r: [_T(_rn(r, 2, 3, 5)), _T(r.uniform(0.5, 1.5, 3)), _T(_rn(r, 3))],
+          lambda x, w, b: F.instance_norm(x, weight=w, bias=b)),
+        # the padding row's zero gradient and scale_grad_by_freq's division are by design, not the
+        # derivative (both are tested against torch): here no index hits the padding row
+        C("embedding padding_idx", ("embedding",), lambda r: [_T(_rn(r, 6, 3))],
+          lambda w: F.embedding(pe.tensor(idx), w, padding_idx=5)),
+        C("GroupNorm", ("GroupNorm",), lambda r: [_T(_rn(r, 2, 4, 5))], None,
+          module=lambda: nn.GroupNorm(2, 4), kind="layer"),
+        C("InstanceNorm1d/2d/3d", ("InstanceNorm1d", "InstanceNorm2d", "InstanceNorm3d"),
+          lambda r: [_T(_rn(r, 2, 3, 2, 2, 3))], lambda m, x: (m[0](x.reshape(2, 3, 12)), m[1](x[:, :, 0]), m[2](x)),
+          module=lambda: nn.ModuleList([nn.InstanceNorm1d(3, affine=True), nn.InstanceNorm2d(3, affine=True),
+                                        nn.InstanceNorm3d(3, affine=True)]), kind="layer"),
+        C("Embedding", ("Embedding",), lambda r: [], lambda m: m(pe.tensor(idx)) * 1.5,
+          module=lambda: nn.Embedding(6, 3, padding_idx=5), kind="layer"),
+    ]
