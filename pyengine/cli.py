@@ -322,10 +322,17 @@ def _train_model(args, data, device, callbacks=(), quiet=False, progress="auto")
     pyengine.manual_seed(args.seed)
     np.random.seed(args.seed)
     c, h, w = x.shape[1:]
-    model = build_model(args.model, in_channels=c, num_classes=len(classes), image_size=(h, w))
+    if args.model in ("digit-cnn", "mlp"):
+        if getattr(args, "pretrained", None) or getattr(args, "freeze_body", False):
+            raise UsageError("--pretrained and --freeze-body take a zoo model (--model resnet18, ...), "
+                             f"not --model {args.model}")
+        model = build_model(args.model, in_channels=c, num_classes=len(classes), image_size=(h, w))
+        params = model.parameters()
+    else:
+        model, params = _zoo_model(args, c, h, w, len(classes))
     if device is not None:
         model.to(device)
-    opt = _optimizer(args, model.parameters())
+    opt = _optimizer(args, params)
     sched = _scheduler(args, opt)
     loader = DataLoader(TensorDataset(x, y), batch_size=args.batch_size, shuffle=args.shuffle != "never",
                         seed=args.seed)
@@ -340,6 +347,42 @@ def _train_model(args, data, device, callbacks=(), quiet=False, progress="auto")
                   execution_environment=args.execution_environment
                   if args.execution_environment in ("parallel", "multi-gpu") else None)
     return model, history
+
+
+def _zoo_model(args, c, h, w, num_classes):
+    """A zoo network for `pyengine train --model NAME` (optionally --pretrained FILE, --freeze-body,
+    --body-lr-factor), wrapped so it takes the data's channels and size; returns (model, param groups)."""
+    from . import models
+
+    kw = {"in_channels": c, "image_size": (h, w)} if args.model == "lenet5" else {}
+    pretrained, freeze = getattr(args, "pretrained", None), getattr(args, "freeze_body", False)
+    if pretrained:
+        if not os.path.exists(pretrained):
+            raise UsageError(f"--pretrained {pretrained} does not exist")
+        arrays, meta = models.read_weights(pretrained)
+        if arrays and all(k.startswith("net.") for k in arrays):      # a model file of `pyengine train`
+            arrays = {k[len("net."):]: v for k, v in arrays.items()}
+        probe = models.get_model(args.model, **kw)
+        head = models.transfer.head_name(probe) + ".weight"
+        n_file = int(arrays[head].shape[0]) if head in arrays else num_classes
+        net = models.get_model(args.model, num_classes=n_file, **kw)
+        try:
+            models.load_weights(net, None, _read=(arrays, meta))
+        except ValueError as exc:
+            raise UsageError(f"--pretrained {pretrained} does not fit --model {args.model}: {exc}") from None
+        if n_file != num_classes:
+            models.replace_head(net, num_classes)
+    else:
+        net = models.get_model(args.model, num_classes=num_classes, **kw)
+    head = models.transfer.head_name(net)
+    if freeze:
+        models.freeze_body(net)
+    rgb = args.model not in ("lenet5", "digit_cnn")
+    model = models.Adapted(net, in_channels=c, net_channels=3 if rgb else c,
+                           min_side=models.transfer.MIN_SIDE.get(args.model))
+    model.config = {"in_channels": c, "num_classes": num_classes, "image_size": [h, w], "model": args.model}
+    factor = 0.0 if freeze else getattr(args, "body_lr_factor", 1.0)
+    return model, models.param_groups(model, args.lr, {"net." + head: 1.0}, default=factor)
 
 
 def _check_model_fits_data(args, data):
@@ -595,8 +638,7 @@ def _load_model(path):
             raise UsageError(f"{path}: its int8 model is unreadable ({exc})") from None
         return model, meta
     if arch not in known:
-        raise UsageError(f"{path} holds a {arch or 'model of unknown architecture'}; accepted: models written "
-                         f"by `pyengine train` ({', '.join(MODELS)})")
+        return _load_saved_module(path, arch, meta)
     try:
         config = json.loads(meta.get("config", "{}"))
         model = build_model(arch, **config)
@@ -606,6 +648,99 @@ def _load_model(path):
     load_into(model, arrays, meta, path)
     model.eval()
     return model, meta
+
+
+def _load_saved_module(path, arch, meta):
+    """A model file of another network (a zoo model trained by `pyengine train --model resnet18`),
+    rebuilt from the architecture in its header; its input description comes from the "config"."""
+    from .io import load
+    from .io.architecture import META_KEY
+    from .train import MODELS
+
+    if META_KEY not in meta:
+        raise UsageError(f"{path} holds a {arch or 'model of unknown architecture'}; accepted: models written "
+                         f"by `pyengine train` ({', '.join(MODELS)}, or a zoo model)")
+    try:
+        model = load(path)
+        config = json.loads(meta.get("config", "null"))
+    except (ValueError, json.JSONDecodeError) as exc:
+        raise UsageError(f"{path}: cannot rebuild its {arch or 'model'} ({exc}); accepted: models written "
+                         "by `pyengine train`") from None
+    if not hasattr(model, "eval") or not isinstance(config, dict) or \
+            not {"in_channels", "num_classes", "image_size"} <= set(config):
+        raise UsageError(f"{path} holds a {arch or 'model of unknown architecture'} without the input "
+                         "description `pyengine train` writes; accepted: models written by `pyengine train`")
+    model.config = config
+    model.eval()
+    return model, meta
+
+
+def _cmd_convert(args) -> int:
+    """`pyengine convert model.pth model.safetensors`: a PyTorch state dict (read with
+    torch.load(weights_only=True), which runs no code from the file) as a weights file."""
+    import numpy as np
+
+    from .models import IMAGENET_MEAN, IMAGENET_STD, get_model, load_weights, save_weights
+
+    src, dst = args.source, args.destination
+    if not os.path.isfile(src):
+        raise UsageError(f"{src} does not exist")
+    if os.path.abspath(src) == os.path.abspath(dst):
+        raise UsageError("the destination must differ from the source")
+    folder = os.path.dirname(os.path.abspath(dst))
+    if not os.path.isdir(folder):
+        raise UsageError(f"folder {folder} does not exist")
+    try:
+        import torch
+    except ImportError:
+        raise UsageError("pyengine convert reads PyTorch files and needs torch for that (pip install torch); "
+                         "nothing else in pyengine does") from None
+    try:
+        obj = torch.load(src, map_location="cpu", weights_only=True)
+    except Exception as exc:            # pickle errors of every kind, and files that are not PyTorch's
+        raise UsageError(f"{src}: not a PyTorch weights file torch.load(weights_only=True) accepts "
+                         f"({type(exc).__name__}: {str(exc).splitlines()[0][:200]})") from None
+    state = obj
+    if args.key:
+        if not isinstance(obj, dict) or args.key not in obj:
+            raise UsageError(f"{src} has no entry {args.key!r}")
+        state = obj[args.key]
+    elif isinstance(obj, dict) and not any(torch.is_tensor(v) for v in obj.values()):
+        for key in ("state_dict", "model_state_dict", "model"):
+            if isinstance(obj.get(key), dict):
+                state = obj[key]
+                break
+    if not isinstance(state, dict) or not state or not all(torch.is_tensor(v) for v in state.values()):
+        raise UsageError(f"{src} does not hold a state dict (name -> tensor); pass --key for a checkpoint's entry")
+    prefix = args.strip_prefix
+    arrays = {}
+    for k, v in state.items():
+        k = k[len(prefix):] if prefix and k.startswith(prefix) else k
+        t = v.detach().cpu()
+        if t.dtype == torch.bfloat16:
+            t = t.float()
+        arrays[k] = t.contiguous().numpy().copy()        # (np.ascontiguousarray would make 0-d arrays 1-d)
+    meta = {}
+    if args.imagenet:
+        meta = {"mean": IMAGENET_MEAN, "std": IMAGENET_STD, "size": (224, 224), "resize": 256}
+    if args.mean:
+        meta["mean"] = args.mean
+    if args.std:
+        meta["std"] = args.std
+    if args.size:
+        meta["size"] = args.size
+    if args.model:
+        from .models.transfer import head_name
+        try:
+            head = head_name(get_model(args.model)) + ".weight"
+            n = {"num_classes": int(arrays[head].shape[0])} if head in arrays else {}
+            load_weights(get_model(args.model, **n), None, _read=(arrays, {}))
+        except ValueError as exc:
+            raise UsageError(f"{src} does not fit --model {args.model}: {exc}") from None
+    save_weights(arrays, dst, **meta)
+    n = sum(int(a.size) for a in arrays.values())
+    print(f"{dst}: {len(arrays)} tensors, {n:,} values" + (f", checked against {args.model}" if args.model else ""))
+    return 0
 
 
 def _cmd_evaluate(args) -> int:
@@ -989,12 +1124,47 @@ def build_parser() -> argparse.ArgumentParser:
     x.add_argument("--observer", choices=("minmax", "histogram", "mse"), default="histogram",
                    help="how activation ranges are chosen")
     x.set_defaults(func=_cmd_export)
+
+    c = sub.add_parser("convert", help="a PyTorch .pth state dict as a safetensors weights file",
+                       description="Converts a PyTorch state dict (read with torch.load(weights_only=True), so no "
+                                   "code in the file runs; needs torch) to a safetensors file that "
+                                   "pyengine.models.<name>(weights=FILE) and --pretrained read.")
+    c.add_argument("source", help="the .pth / .pt file")
+    c.add_argument("destination", help="the .safetensors file to write")
+    c.add_argument("--key", default=None, help="the checkpoint entry that holds the state dict "
+                                               "(default: the file itself, or its state_dict/model entry)")
+    c.add_argument("--strip-prefix", default="module.", help="removed from names (DataParallel's 'module.')")
+    c.add_argument("--model", default=None, help="check the names and shapes against this zoo model "
+                                                 "(default: no check)")
+    c.add_argument("--imagenet", action="store_true",
+                   help="record ImageNet's normalisation (mean, std, 224 crop of a 256 resize) with the weights")
+    c.add_argument("--mean", type=float, nargs="+", default=None,
+                   help="per-channel mean to record (default: none, or ImageNet's with --imagenet)")
+    c.add_argument("--std", type=float, nargs="+", default=None,
+                   help="per-channel std to record (default: none, or ImageNet's with --imagenet)")
+    c.add_argument("--size", type=_positive_int, nargs=2, metavar=("H", "W"), default=None,
+                   help="input size to record (default: none, or 224 224 with --imagenet)")
+    c.set_defaults(func=_cmd_convert)
     return p
 
 
 def _add_training_options(t, tuning=False):
     """The options of `pyengine train` (and the fixed ones of `pyengine tune`)."""
-    t.add_argument("--model", choices=("digit-cnn", "mlp"), default="digit-cnn", help="network to train")
+    from .models import list_models
+    t.add_argument("--model", choices=("digit-cnn", "mlp") + tuple(n for n in list_models() if n != "digit_cnn"),
+                   default="digit-cnn", help="network to train (a zoo model takes the 1-channel digits "
+                                             "repeated to 3 channels)")
+    if not tuning:
+        t.add_argument("--pretrained", default=None, metavar="FILE",
+                       help="start a zoo model from these weights (safetensors; a torchvision .pth converted "
+                            "by `pyengine convert`, or a model file of `pyengine train`); a head of another "
+                            "size is replaced (default: random initial weights)")
+        t.add_argument("--freeze-body", action="store_true",
+                       help="train only the zoo model's head; the rest keeps its weights and batch-norm "
+                            "statistics")
+        t.add_argument("--body-lr-factor", type=_non_negative_float, default=1.0,
+                       help="learning-rate factor of every layer but the head (MATLAB's "
+                            "WeightLearnRateFactor; default 1)")
     if not tuning:
         t.add_argument("--solver", choices=SOLVERS, default="sgdm", help="optimizer")
         t.add_argument("--lr", type=_positive_float, default=0.01, help="initial learning rate")

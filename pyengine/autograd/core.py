@@ -1536,12 +1536,16 @@ class Tensor:
         return _la.addbmm(self, batch1, batch2, beta=beta, alpha=alpha)
 
 
+# The ONNX export tracer turns the bare-ufunc path off while it traces: it must see every op as a Function.
+_plain_ops = True
+
+
 def _plain(a: Tensor, o, f, reflected):
     """``a f o`` (``o f a`` when reflected) as the bare NumPy ufunc, when no graph is needed (neither
     operand requires grad) and NumPy's result is PyTorch's: a float tensor with a tensor of the same
     dtype, or with a Python number. None otherwise, and on a broadcast error: the op's Function then
     does the work (promotion, recording, the error message that names the shapes)."""
-    if a.requires_grad:
+    if a.requires_grad or not _plain_ops:
         return None
     x = a._data
     if type(x) is not _ndarray or x.dtype.kind != "f":

@@ -13,10 +13,13 @@ from .mobilenet import MobileNetV2, mobilenet_v2
 from .resnet import BasicBlock, Bottleneck, ResNet, resnet18, resnet34, resnet50
 from .squeezenet import SqueezeNet, squeezenet1_1
 from .vgg import VGG, vgg11, vgg11_bn, vgg16, vgg16_bn
+from . import transfer
+from .transfer import Adapted, freeze, freeze_body, param_groups, replace_head, unfreeze
 from .weights import (IMAGENET_MEAN, IMAGENET_STD, Preprocess, Weights, download, load_weights, read_weights,
                       save_weights)
 
-__all__ = ["list_models", "get_model", "register_model", "Weights", "Preprocess", "load_weights", "read_weights",
+__all__ = ["list_models", "get_model", "register_model", "transfer", "freeze", "unfreeze", "freeze_body", "replace_head", "Adapted",
+           "param_groups", "Weights", "Preprocess", "load_weights", "read_weights",
            "save_weights", "download", "IMAGENET_MEAN", "IMAGENET_STD", "lenet5", "digit_cnn", "alexnet", "vgg11",
            "vgg11_bn", "vgg16", "vgg16_bn", "resnet18", "resnet34", "resnet50", "mobilenet_v2", "squeezenet1_1",
            "LeNet5", "DigitCNN", "AlexNet", "VGG", "ResNet", "BasicBlock", "Bottleneck", "MobileNetV2",

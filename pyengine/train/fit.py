@@ -6,6 +6,9 @@ clipping, ``optimizer.step()``. Mini-batch accuracy is read from the logits alre
 Validation runs every ``validation_frequency`` iterations (else at the end of every epoch) and at
 the last iteration, in ``model.eval()`` under ``no_grad``; the model is put back in training mode
 afterwards. The scheduler steps once per epoch (ReduceLROnPlateau on the last validation loss).
+Submodules that are in eval mode when fit starts, while the model itself is in training mode (a
+frozen body, ``pyengine.models.transfer.freeze``), stay in eval mode: their batch norm keeps its
+running statistics.
 """
 from __future__ import annotations
 
@@ -246,12 +249,21 @@ def fit(model, train_data, loss_fn, optimizer, epochs: int = 10, batch_size: int
                     stop = True
         return ev
 
+    # Submodules the caller put in eval mode while the model itself is in training mode (a frozen
+    # body's batch norm, for transfer learning) stay in eval mode whenever fit switches to training.
+    keep_eval = [m for m in model.modules() if not m.training] if model.training else []
+
+    def train_mode():
+        model.train()
+        for m in keep_eval:
+            m.train(False)
+
     for epoch in range(start_epoch, epochs if not stop else start_epoch):
         mid_epoch = resumed is not None and epoch == start_epoch and start_batch > 0
         train_loader.set_epoch(0 if shuffle_mode == "once" else epoch)
         if mid_epoch and resumed.get("loader") is not None:
             train_loader.load_state_dict(resumed["loader"])
-        model.train()
+        train_mode()
         if not mid_epoch:
             cbs.call("on_epoch_begin", epoch, {})
         bar = None
@@ -299,7 +311,7 @@ def fit(model, train_data, loss_fn, optimizer, epochs: int = 10, batch_size: int
                                            or iteration == total_iters):
                 validated = validate()
                 last_val_loss = validated.loss
-                model.train()
+                train_mode()
             if cbs.objects or cbs.functions:
                 logs = {"batch": batch_index, "epoch": epoch, "iteration": iteration, "loss": loss_v,
                         "accuracy": acc, "lr": history.lr[-1], "time": history.time[-1]}

@@ -101,7 +101,32 @@ def main():
                               ["evaluate", "model.safetensors", "--data", "digits"], ["predict", "m", "a.png"],
                               ["info"], ["--help"], ["train", "--lr", "nan"], ["train", "--val-fraction", "1"]]):
         _put("cli", f"argv{i}", b"\0".join(a.encode() for a in argv))
+    onnx_seeds()
     print(f"seeds written under {ROOT}")
+
+
+def onnx_seeds():
+    """Small ONNX models from pyengine's exporter: a conv net with batch norm and pooling, an LSTM,
+    and a graph of tensor ops (when pyengine.onnx and onnx are there)."""
+    try:
+        import onnx  # noqa: F401
+
+        from pyengine import onnx as pe_onnx
+    except ImportError:
+        return
+    import pyengine
+    from pyengine import nn
+    pyengine.manual_seed(0)
+    conv = nn.Sequential(nn.Conv2d(1, 2, 3, padding=1), nn.BatchNorm2d(2), nn.ReLU(), nn.MaxPool2d(2),
+                         nn.Flatten(), nn.Linear(2 * 2 * 2, 3), nn.LogSoftmax(dim=1))
+    _put("onnx", "conv-bn-pool", pe_onnx.export(conv, pyengine.randn(1, 1, 4, 4),
+                                                dynamic_axes={"input": [0]}).SerializeToString())
+    _put("onnx", "lstm", pe_onnx.export(nn.LSTM(2, 3), pyengine.randn(2, 1, 2)).SerializeToString())
+
+    class Ops(nn.Module):
+        def forward(self, x):
+            return pyengine.cat([x[:, :1] * 2 + 1, x.mean(1, keepdim=True)], 1).reshape(-1).clamp(0, 1)
+    _put("onnx", "tensor-ops", pe_onnx.export(Ops(), pyengine.randn(2, 3), opset_version=13).SerializeToString())
 
 
 if __name__ == "__main__":

@@ -26,6 +26,8 @@ import time
 import numpy as np
 import pytest
 
+from support import child_env
+
 from pyengine.io import load_file, read_metadata
 
 KILLS = 20
@@ -36,8 +38,8 @@ HISTORY_KEYS = ("iteration", "epoch", "loss", "accuracy", "lr", "val_iteration",
 
 
 def _env(kill=None, **extra):
-    env = dict(os.environ, **extra, PYTHONPATH=os.pathsep.join([HOOK, ROOT, os.environ.get("PYTHONPATH", "")]),
-               OMP_NUM_THREADS="1", PYTHONHASHSEED="0")
+    env = child_env(dict(extra, OMP_NUM_THREADS="1", PYTHONHASHSEED="0"))   # the pyengine this test imports
+    env["PYTHONPATH"] = HOOK + os.pathsep + env["PYTHONPATH"]
     env.pop("PYENGINE_TEST_KILL", None)
     if kill:
         env["PYENGINE_TEST_KILL"] = kill

@@ -1,0 +1,737 @@
+"""The ONNX exporters: one entry per pyengine layer type (``LAYER_EXPORTERS``) and per autograd
+Function name (``OP_EXPORTERS``, the tensor ops a model's forward uses between layers).
+
+Conventions of ONNX that differ from PyTorch's, handled here:
+* Conv/pool ``pads`` are [top, left, bottom, right]; ``padding="same"`` puts the odd pixel at the
+  bottom/right, as PyTorch does.
+* PyTorch's ceil_mode drops a last window that would start in the right padding; rather than
+  rely on each runtime's reading of ONNX's ceil_mode, pools are written with ceil_mode=0 and the
+  extra right/bottom padding that gives PyTorch's output size. Max pooling ignores padding; an
+  average pool that counts padding (count_include_pad) gets its padding as an explicit Pad of
+  zeros first and then excludes only the extra cells, which is PyTorch's divisor exactly.
+* LSTM gates: PyTorch i, f, g, o → ONNX i, o, f, c (blocks reordered in W, R and B); B is
+  [W_b; R_b] of 8H; Y is (T, num_directions, N, H), squeezed back to (T, N, H); a stack of layers
+  is a chain of single-layer nodes. RNN: one gate, activation Tanh or Relu.
+* BatchNormalization momentum is 1 − PyTorch's momentum (only the inference form is written).
+* Softmax before opset 13 normalises over all axes from ``axis`` on; a softmax over another axis
+  than the last is written as Transpose → Softmax(last) → Transpose there.
+* Reduce* take their axes as an input from opset 13 (ReduceSum) / 18 (the others), Squeeze and
+  Unsqueeze from 13 — ``ExportContext`` picks the spelling.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from .. import nn
+from .export import register_layer_exporter, register_op_exporter
+
+_I64_MAX = np.iinfo(np.int64).max
+_I64_MIN = np.iinfo(np.int64).min
+
+
+def _pair(v):
+    return (int(v), int(v)) if isinstance(v, (int, np.integer)) else tuple(int(x) for x in v)
+
+
+def _dtype_of(t):
+    return t.dtype if hasattr(t, "dtype") else np.dtype(np.float32)
+
+
+# ------------------------------------------------------------------------------ convolution
+def _conv(ctx, x, w_name, b_name, weight_shape, stride, padding, dilation, groups):
+    kh, kw = int(weight_shape[2]), int(weight_shape[3])
+    dh, dw = _pair(dilation)
+    if isinstance(padding, str):
+        if padding == "valid":
+            pads = [0, 0, 0, 0]
+        elif padding == "same":
+            th, tw = dh * (kh - 1), dw * (kw - 1)
+            pads = [th // 2, tw // 2, th - th // 2, tw - tw // 2]
+        else:
+            raise ctx.unsupported(f"padding {padding!r}")
+    else:
+        ph, pw = _pair(padding)
+        pads = [ph, pw, ph, pw]
+    ins = [x, w_name] + ([b_name] if b_name else [])
+    return ctx.op("Conv", ins, kernel_shape=[kh, kw], strides=list(_pair(stride)), pads=pads,
+                  dilations=[dh, dw], group=int(groups))
+
+
+@register_layer_exporter(nn.Conv2d)
+def _conv2d_layer(ctx, m, inputs, args, out, **kw):
+    return _conv(ctx, inputs[0], ctx.param(m.weight), ctx.param(m.bias) if m.bias is not None else "",
+                 m.weight.shape, m.stride, m.padding, m.dilation, m.groups)
+
+
+@register_op_exporter("conv2d")
+def _conv2d_op(ctx, args, kwargs, names, out):
+    x, w, b, stride, padding, dilation, groups = args[:7]
+    return _conv(ctx, names[0], names[1], names[2] if b is not None else "", w.shape, stride, padding,
+                 dilation, groups)
+
+
+# ------------------------------------------------------------------------------ pooling
+def _pool_geometry(in_shape, out_shape, kernel_size, stride, padding, dilation=1):
+    k, s, p, d = _pair(kernel_size), _pair(stride if stride is not None else kernel_size), _pair(padding), \
+        _pair(dilation)
+    extra = []
+    for i in range(2):
+        need = (out_shape[2 + i] - 1) * s[i] + d[i] * (k[i] - 1) + 1 - in_shape[2 + i] - 2 * p[i]
+        extra.append(max(0, need))
+    return k, s, p, d, extra
+
+
+def _max_pool(ctx, x, in_shape, out_shape, kernel_size, stride, padding, dilation):
+    k, s, p, d, extra = _pool_geometry(in_shape, out_shape, kernel_size, stride, padding, dilation)
+    return ctx.op("MaxPool", [x], kernel_shape=list(k), strides=list(s),
+                  pads=[p[0], p[1], p[0] + extra[0], p[1] + extra[1]],
+                  dilations=list(d) if d != (1, 1) else None)
+
+
+def _avg_pool(ctx, x, in_shape, out_shape, kernel_size, stride, padding, count_include_pad):
+    k, s, p, _, extra = _pool_geometry(in_shape, out_shape, kernel_size, stride, padding)
+    if count_include_pad and any(p) and any(extra):
+        x = ctx.op("Pad", [x, ctx.ints([0, 0, p[0], p[1], 0, 0, p[0], p[1]], "pads")], mode="constant")
+        return ctx.op("AveragePool", [x], kernel_shape=list(k), strides=list(s),
+                      pads=[0, 0, extra[0], extra[1]], count_include_pad=0)
+    return ctx.op("AveragePool", [x], kernel_shape=list(k), strides=list(s),
+                  pads=[p[0], p[1], p[0] + extra[0], p[1] + extra[1]],
+                  count_include_pad=int(bool(count_include_pad) and not any(extra)))
+
+
+@register_layer_exporter(nn.MaxPool2d)
+def _max_pool_layer(ctx, m, inputs, args, out, **kw):
+    if m.return_indices:
+        raise ctx.unsupported("return_indices=True (ONNX's MaxPool indices count over N·C·H·W, not per plane)")
+    return _max_pool(ctx, inputs[0], args[0].shape, out.shape, m.kernel_size, m.stride, m.padding, m.dilation)
+
+
+@register_op_exporter("max_pool2d")
+def _max_pool_op(ctx, args, kwargs, names, out):
+    x, k, s, p, d = args[:5]
+    return _max_pool(ctx, names[0], x.shape, out.shape, k, s, p, d)
+
+
+@register_layer_exporter(nn.AvgPool2d)
+def _avg_pool_layer(ctx, m, inputs, args, out, **kw):
+    return _avg_pool(ctx, inputs[0], args[0].shape, out.shape, m.kernel_size, m.stride, m.padding,
+                     m.count_include_pad)
+
+
+@register_op_exporter("avg_pool2d")
+def _avg_pool_op(ctx, args, kwargs, names, out):
+    x, k, s, p, ceil, cip = args[:6]
+    return _avg_pool(ctx, names[0], x.shape, out.shape, k, s, p, cip)
+
+
+@register_op_exporter("global_avg_pool2d")
+def _gap_op(ctx, args, kwargs, names, out):
+    return ctx.op("GlobalAveragePool", [names[0]])
+
+
+def _adaptive(ctx, x, in_shape, oh, ow):
+    """Adaptive average pooling: one AveragePool when the sides divide, else each output cell's
+    mean over its rows floor(i·H/OH) .. ceil((i+1)·H/OH) (Slice + ReduceMean, concatenated)."""
+    H, W = int(in_shape[2]), int(in_shape[3])
+    if (oh, ow) == (1, 1):
+        return ctx.op("GlobalAveragePool", [x])
+    if H % oh == 0 and W % ow == 0:
+        kh, kw = H // oh, W // ow
+        return ctx.op("AveragePool", [x], kernel_shape=[kh, kw], strides=[kh, kw])
+    rows = []
+    for i in range(oh):
+        r0, r1 = i * H // oh, -(-(i + 1) * H // oh)
+        band = ctx.reduce("ReduceMean", ctx.slice(x, [r0], [r1], [2]), [2], True)
+        cells = []
+        for j in range(ow):
+            c0, c1 = j * W // ow, -(-(j + 1) * W // ow)
+            cells.append(ctx.reduce("ReduceMean", ctx.slice(band, [c0], [c1], [3]), [3], True) if (r1 - r0) else band)
+        rows.append(cells[0] if len(cells) == 1 else ctx.op("Concat", cells, axis=3))
+    return rows[0] if len(rows) == 1 else ctx.op("Concat", rows, axis=2)
+
+
+@register_layer_exporter(nn.AdaptiveAvgPool2d)
+def _adaptive_layer(ctx, m, inputs, args, out, **kw):
+    return _adaptive(ctx, inputs[0], args[0].shape, int(out.shape[2]), int(out.shape[3]))
+
+
+@register_op_exporter("adaptive_avg_pool2d")
+def _adaptive_op(ctx, args, kwargs, names, out):
+    return _adaptive(ctx, names[0], args[0].shape, int(args[1]), int(args[2]))
+
+
+@register_op_exporter("pad")
+def _pad_op(ctx, args, kwargs, names, out):
+    x, widths, value = args[:3]
+    pads = [int(a) for a, _ in widths] + [int(b) for _, b in widths]
+    return ctx.op("Pad", [names[0], ctx.ints(pads, "pads"), ctx.const(np.asarray(value, _dtype_of(x)), "pad_value")],
+                  mode="constant")
+
+
+# ------------------------------------------------------------------------------ linear
+def _linear(ctx, x, x_ndim, w_name, b_name):
+    if x_ndim == 2:
+        return ctx.op("Gemm", [x, w_name] + ([b_name] if b_name else []), transB=1)
+    y = ctx.op("MatMul", [x, ctx.op("Transpose", [w_name], perm=[1, 0])])
+    return ctx.op("Add", [y, b_name]) if b_name else y
+
+
+@register_layer_exporter(nn.Linear)
+def _linear_layer(ctx, m, inputs, args, out, **kw):
+    return _linear(ctx, inputs[0], args[0].ndim, ctx.param(m.weight), ctx.param(m.bias) if m.bias is not None else "")
+
+
+@register_op_exporter("linear")
+def _linear_op(ctx, args, kwargs, names, out):
+    return _linear(ctx, names[0], args[0].ndim, names[1], names[2] if args[2] is not None else "")
+
+
+@register_op_exporter("matmul")
+def _matmul_op(ctx, args, kwargs, names, out):
+    return ctx.op("MatMul", [names[0], names[1]])
+
+
+# ------------------------------------------------------------------------------ batch norm
+def _batch_norm(ctx, x, C, w, b, rm, rv, eps, momentum, dtype):
+    w = w if w else ctx.const(np.ones(C, dtype), "bn_scale")
+    b = b if b else ctx.const(np.zeros(C, dtype), "bn_bias")
+    mom = None if momentum is None else 1.0 - float(momentum)
+    return ctx.op("BatchNormalization", [x, w, b, rm, rv], epsilon=float(eps), momentum=mom)
+
+
+@register_layer_exporter(nn.BatchNorm1d, nn.BatchNorm2d)
+def _bn_layer(ctx, m, inputs, args, out, **kw):
+    if m.running_mean is None:
+        raise ctx.unsupported("batch norm without running statistics (track_running_stats=False) normalises "
+                              "with batch statistics even in eval mode; only the inference form exports")
+    x = inputs[0]
+    two_d = args[0].ndim == 2
+    if two_d:        # (N, C): runtimes differ on 2-D BatchNormalization; (N, C, 1) is safe everywhere
+        x = ctx.unsqueeze(x, [2])
+    y = _batch_norm(ctx, x, m.num_features, ctx.param(m.weight) if m.weight is not None else "",
+                    ctx.param(m.bias) if m.bias is not None else "", ctx.param(m.running_mean),
+                    ctx.param(m.running_var), m.eps, m.momentum, _dtype_of(args[0]))
+    return ctx.squeeze(y, [2]) if two_d else y
+
+
+@register_op_exporter("batch_norm")
+def _bn_op(ctx, args, kwargs, names, out):
+    x, w, b, rm, rv, training, momentum, eps = args[:8]
+    if training or rm is None:
+        raise ctx.unsupported("batch norm with batch statistics (training mode) has no inference form")
+    xn = names[0]
+    two_d = x.ndim == 2
+    if two_d:
+        xn = ctx.unsqueeze(xn, [2])
+    y = _batch_norm(ctx, xn, x.shape[1], names[1] if w is not None else "", names[2] if b is not None else "",
+                    names[3], names[4], eps, momentum, _dtype_of(x))
+    return ctx.squeeze(y, [2]) if two_d else y
+
+
+# ------------------------------------------------------------------------------ activations
+def _unary(op_type):
+    def fn(ctx, m, inputs, args, out, **kw):
+        return ctx.op(op_type, [inputs[0]])
+    return fn
+
+
+register_layer_exporter(nn.ReLU)(_unary("Relu"))
+register_layer_exporter(nn.Sigmoid)(_unary("Sigmoid"))
+register_layer_exporter(nn.Tanh)(_unary("Tanh"))
+register_layer_exporter(nn.Identity)(_unary("Identity"))
+register_layer_exporter(nn.Dropout)(_unary("Identity"))      # inference: the identity
+
+
+@register_layer_exporter(nn.ReLU6)
+def _relu6_layer(ctx, m, inputs, args, out, **kw):
+    return ctx.clip(inputs[0], 0, 6, _dtype_of(args[0]))
+
+
+@register_layer_exporter(nn.LeakyReLU)
+def _leaky_layer(ctx, m, inputs, args, out, **kw):
+    return ctx.op("LeakyRelu", [inputs[0]], alpha=float(m.negative_slope))
+
+
+@register_layer_exporter(nn.ELU)
+def _elu_layer(ctx, m, inputs, args, out, **kw):
+    return ctx.op("Elu", [inputs[0]], alpha=float(m.alpha))
+
+
+def _prelu(ctx, x, x_ndim, slope_name, slope):
+    if slope.numel() > 1 and x_ndim > 2:          # (C,) -> (C, 1, ..., 1) to broadcast over NCHW
+        slope_name = ctx.op("Reshape", [slope_name, ctx.ints([slope.numel()] + [1] * (x_ndim - 2), "shape")])
+    return ctx.op("PRelu", [x, slope_name])
+
+
+@register_layer_exporter(nn.PReLU)
+def _prelu_layer(ctx, m, inputs, args, out, **kw):
+    return _prelu(ctx, inputs[0], args[0].ndim, ctx.param(m.weight), m.weight)
+
+
+@register_op_exporter("prelu")
+def _prelu_op(ctx, args, kwargs, names, out):
+    return _prelu(ctx, names[0], args[0].ndim, names[1], args[1])
+
+
+def _softmax(ctx, op_type, x, ndim, dim):
+    if dim is None:
+        dim = 0 if ndim in (0, 1, 3) else 1
+    axis = dim % max(ndim, 1)
+    if ctx.opset >= 13 or axis == ndim - 1:
+        return ctx.op(op_type, [x], axis=axis if ctx.opset >= 13 else axis)
+    perm = list(range(ndim))
+    perm[axis], perm[-1] = perm[-1], perm[axis]
+    y = ctx.op(op_type, [ctx.op("Transpose", [x], perm=perm)], axis=ndim - 1)
+    return ctx.op("Transpose", [y], perm=perm)
+
+
+@register_layer_exporter(nn.Softmax)
+def _softmax_layer(ctx, m, inputs, args, out, **kw):
+    op = "LogSoftmax" if isinstance(m, nn.LogSoftmax) else "Softmax"
+    return _softmax(ctx, op, inputs[0], args[0].ndim, m.dim)
+
+
+def _act_op(op_type, **fixed):
+    def fn(ctx, args, kwargs, names, out):
+        attrs = {k: float(kwargs[v]) for k, v in fixed.items() if v in kwargs}
+        return ctx.op(op_type, [names[0]], **attrs)
+    return fn
+
+
+register_op_exporter("relu")(_act_op("Relu"))
+register_op_exporter("sigmoid")(_act_op("Sigmoid"))
+register_op_exporter("tanh")(_act_op("Tanh"))
+register_op_exporter("leaky_relu")(_act_op("LeakyRelu", alpha="negative_slope"))
+register_op_exporter("elu")(_act_op("Elu", alpha="alpha"))
+register_op_exporter("exp")(_act_op("Exp"))
+register_op_exporter("log")(_act_op("Log"))
+register_op_exporter("sqrt")(_act_op("Sqrt"))
+register_op_exporter("abs")(_act_op("Abs"))
+register_op_exporter("neg")(_act_op("Neg"))
+register_op_exporter("clone", "to_device")(_act_op("Identity"))
+
+
+@register_op_exporter("relu6")
+def _relu6_op(ctx, args, kwargs, names, out):
+    return ctx.clip(names[0], 0, 6, _dtype_of(args[0]))
+
+
+@register_op_exporter("softmax", "log_softmax")
+def _softmax_op(ctx, args, kwargs, names, out):
+    op = "LogSoftmax" if ctx.op_name == "log_softmax" else "Softmax"
+    return _softmax(ctx, op, names[0], args[0].ndim, kwargs.get("axis", -1))
+
+
+@register_op_exporter("clamp")
+def _clamp_op(ctx, args, kwargs, names, out):
+    a = args[0]
+    lo = args[1] if len(args) > 1 else kwargs.get("lo")
+    hi = args[2] if len(args) > 2 else kwargs.get("hi")
+    return ctx.clip(names[0], lo, hi, _dtype_of(a))
+
+
+@register_op_exporter("to")
+def _cast_op(ctx, args, kwargs, names, out):
+    from ._onnx import ONNX_OF_NUMPY
+    return ctx.op("Cast", [names[0]], to=ONNX_OF_NUMPY[np.dtype(out.dtype)])
+
+
+# ------------------------------------------------------------------------------ elementwise
+def _operand(ctx, v, name, like):
+    if name is not None:
+        if np.dtype(v.dtype) != np.dtype(like):
+            from ._onnx import ONNX_OF_NUMPY
+            return ctx.op("Cast", [name], to=ONNX_OF_NUMPY[np.dtype(like)])
+        return name
+    return ctx.const(np.asarray(v, dtype=like), "scalar")
+
+
+def _binary(op_type):
+    def fn(ctx, args, kwargs, names, out):
+        a, b = args[:2]
+        dt = np.dtype(out.dtype)
+        return ctx.op(op_type, [_operand(ctx, a, names[0], dt), _operand(ctx, b, names[1], dt)])
+    return fn
+
+
+register_op_exporter("add")(_binary("Add"))
+register_op_exporter("sub")(_binary("Sub"))
+register_op_exporter("mul")(_binary("Mul"))
+register_op_exporter("div")(_binary("Div"))
+
+
+@register_op_exporter("pow")
+def _pow_op(ctx, args, kwargs, names, out):
+    a, b = args[:2]
+    dt = np.dtype(out.dtype)
+    return ctx.op("Pow", [_operand(ctx, a, names[0], dt), _operand(ctx, b, names[1], dt)])
+
+
+@register_op_exporter("where")
+def _where_op(ctx, args, kwargs, names, out):
+    cond, a, b = args[:3]
+    dt = np.dtype(out.dtype)
+    c = names[0] if names[0] is not None else ctx.const(np.asarray(cond, bool), "cond")
+    return ctx.op("Where", [c, _operand(ctx, a, names[1], dt), _operand(ctx, b, names[2], dt)])
+
+
+# ------------------------------------------------------------------------------ reductions
+def _axes(axis, ndim):
+    if axis is None:
+        return None
+    if isinstance(axis, (tuple, list)):
+        return [int(a) % ndim for a in axis]
+    return [int(axis) % ndim]
+
+
+def _reduce(op_type):
+    def fn(ctx, args, kwargs, names, out):
+        a = args[0]
+        axis = args[1] if len(args) > 1 else kwargs.get("axis")
+        keep = args[2] if len(args) > 2 else kwargs.get("keepdim", False)
+        axes = _axes(axis, a.ndim)
+        if axes is None and op_type != "ReduceSum":
+            axes = list(range(a.ndim))
+        return ctx.reduce(op_type, names[0], axes, keep)
+    return fn
+
+
+register_op_exporter("sum")(_reduce("ReduceSum"))
+register_op_exporter("mean")(_reduce("ReduceMean"))
+
+
+def _extreme(op_type, arg_type):
+    """max / min: over axes (one output), or along one dim as (values, indices) — ArgMax/ArgMin give
+    the first extreme, as PyTorch does."""
+    plain = _reduce(op_type)
+
+    def fn(ctx, args, kwargs, names, out):
+        if not isinstance(out, (tuple, list)):
+            return plain(ctx, args, kwargs, names, out)
+        a = args[0]
+        axis = int(args[1] if len(args) > 1 else kwargs.get("axis")) % max(a.ndim, 1)
+        keep = bool(args[2] if len(args) > 2 else kwargs.get("keepdim", False))
+        return (ctx.reduce(op_type, names[0], [axis], keep),
+                ctx.op(arg_type, [names[0]], axis=axis, keepdims=int(keep)))
+    return fn
+
+
+register_op_exporter("max")(_extreme("ReduceMax", "ArgMax"))
+register_op_exporter("min")(_extreme("ReduceMin", "ArgMin"))
+
+
+@register_op_exporter("var")
+def _var_op(ctx, args, kwargs, names, out):
+    a = args[0]
+    axis = args[1] if len(args) > 1 else kwargs.get("axis")
+    keep = args[2] if len(args) > 2 else kwargs.get("keepdim", False)
+    corr = args[3] if len(args) > 3 else kwargs.get("correction", 1)
+    axes = _axes(axis, a.ndim) or list(range(a.ndim))
+    n = int(np.prod([a.shape[i] for i in axes]))
+    d = ctx.op("Sub", [names[0], ctx.reduce("ReduceMean", names[0], axes, True)])
+    s = ctx.reduce("ReduceSum", ctx.op("Mul", [d, d]), axes, keep)
+    return ctx.op("Div", [s, ctx.const(np.asarray(max(n - corr, 0), _dtype_of(a)), "dof")])
+
+
+# ------------------------------------------------------------------------------ shapes
+def _relative_shape(in_shape, out_shape):
+    """A Reshape target equal to out_shape for this input that copies leading dimensions shared with
+    the input (0) and infers one merged dimension (-1), so a symbolic batch survives."""
+    in_shape, out_shape = list(in_shape), list(out_shape)
+    p = 0
+    while p < min(len(in_shape), len(out_shape)) and in_shape[p] == out_shape[p]:
+        p += 1
+    q = 0
+    while (q < min(len(in_shape), len(out_shape)) - p and in_shape[-1 - q] == out_shape[-1 - q]):
+        q += 1
+    middle = out_shape[p:len(out_shape) - q]
+    mid = [-1] if len(middle) == 1 and 0 not in out_shape else [int(v) for v in middle]
+    if not middle and p == len(out_shape) and len(in_shape) != len(out_shape) and 0 not in out_shape:
+        mid = []
+    return [0] * p + mid + [int(v) for v in out_shape[len(out_shape) - q:]]
+
+
+@register_op_exporter("reshape")
+def _reshape_op(ctx, args, kwargs, names, out):
+    target = _relative_shape(args[0].shape, out.shape)
+    if 0 in out.shape or 0 in args[0].shape:
+        target = [int(v) for v in out.shape]
+    return ctx.op("Reshape", [names[0], ctx.ints(target, "shape")])
+
+
+@register_layer_exporter(nn.Flatten)
+def _flatten_layer(ctx, m, inputs, args, out, **kw):
+    return ctx.op("Reshape", [inputs[0], ctx.ints(_relative_shape(args[0].shape, out.shape), "shape")])
+
+
+@register_op_exporter("permute")
+def _permute_op(ctx, args, kwargs, names, out):
+    a, dims = args[:2]
+    return ctx.op("Transpose", [names[0]], perm=[int(d) % max(a.ndim, 1) for d in dims])
+
+
+@register_op_exporter("expand")
+def _expand_op(ctx, args, kwargs, names, out):
+    a = args[0]
+    off = out.ndim - a.ndim
+    target = [1 if j >= off and a.shape[j - off] == out.shape[j] else int(out.shape[j]) for j in range(out.ndim)]
+    return ctx.op("Expand", [names[0], ctx.ints(target, "shape")])
+
+
+@register_op_exporter("cat")
+def _cat_op(ctx, args, kwargs, names, out):
+    axis = int(kwargs.get("axis", 0)) % max(args[0].ndim, 1)
+    return ctx.op("Concat", names, axis=axis)
+
+
+@register_op_exporter("stack")
+def _stack_op(ctx, args, kwargs, names, out):
+    axis = int(kwargs.get("axis", 0)) % out.ndim
+    return ctx.op("Concat", [ctx.unsqueeze(n, [axis]) for n in names], axis=axis)
+
+
+@register_op_exporter("getitem")
+def _getitem_op(ctx, args, kwargs, names, out):
+    """Basic indexing (ints, slices, None, Ellipsis) as Slice → Squeeze → Unsqueeze, and one 1-D
+    integer array on one axis as Gather."""
+    a, idx = args[:2]
+    shape, ndim = a.shape, a.ndim
+    items = list(idx) if isinstance(idx, tuple) else [idx]
+
+    def is_array(it):
+        return isinstance(it, (list, np.ndarray)) or hasattr(it, "__cuda_array_interface__")
+    for k, it in enumerate(items):
+        if is_array(it):
+            arr = np.asarray(it.get() if hasattr(it, "get") and not isinstance(it, np.ndarray) else it)
+            if arr.dtype == np.bool_:
+                raise ctx.unsupported("boolean-mask indexing (its output size depends on the data)")
+            if arr.ndim == 0:
+                items[k] = int(arr)
+    real = sum(1 for it in items if it is not None and it is not Ellipsis)
+    expanded = []
+    for it in items:
+        if it is Ellipsis:
+            expanded += [slice(None)] * (ndim - real)
+        else:
+            expanded.append(it)
+    expanded += [slice(None)] * (ndim - sum(1 for it in expanded if it is not None))
+    starts, ends, axes, steps, squeeze, unsq = [], [], [], [], [], []
+    gather = None
+    axis = out_pos = 0
+    for it in expanded:
+        if it is None:
+            unsq.append(out_pos)
+            out_pos += 1
+            continue
+        dim = int(shape[axis])
+        if isinstance(it, (int, np.integer)) and not isinstance(it, bool):
+            i = int(it) + (dim if int(it) < 0 else 0)
+            starts.append(i), ends.append(i + 1), axes.append(axis), steps.append(1)
+            squeeze.append(axis)
+        elif isinstance(it, slice):
+            st, sp, stp = it.indices(dim)
+            if (st, sp, stp) != (0, dim, 1):
+                starts.append(st), ends.append(_I64_MIN if stp < 0 and sp < 0 else sp), axes.append(axis)
+                steps.append(stp)
+            out_pos += 1
+        elif is_array(it):
+            arr = np.asarray(it.get() if hasattr(it, "get") and not isinstance(it, np.ndarray) else it)
+            if gather is not None or arr.ndim != 1:
+                raise ctx.unsupported("advanced indexing beyond one 1-D integer index array")
+            gather = (axis, arr.astype(np.int64))
+            out_pos += 1
+        else:
+            raise ctx.unsupported(f"index of type {type(it).__name__}")
+        axis += 1
+    y = names[0]
+    if axes:
+        y = ctx.slice(y, starts, ends, axes, steps)
+    if gather is not None:
+        y = ctx.op("Gather", [y, ctx.const(gather[1], "indices")], axis=gather[0])
+    if squeeze:
+        y = ctx.squeeze(y, squeeze)
+    if unsq:
+        y = ctx.unsqueeze(y, unsq)
+    if y == names[0]:
+        y = ctx.op("Identity", [y])
+    return y
+
+
+# ------------------------------------------------------------------------------ recurrent
+_LSTM_GATES = [0, 3, 1, 2]          # PyTorch i, f, g, o -> ONNX i, o, f, c
+
+
+def _gates(order, n):
+    def f(a):
+        blocks = np.split(a, n, axis=0)
+        return np.concatenate([blocks[i] for i in order], axis=0)
+    return f
+
+
+# gate blocks per op and the order ONNX wants PyTorch's blocks in
+_GATES = {"LSTM": (4, _LSTM_GATES), "GRU": (3, [1, 0, 2]), "RNN": (1, [0])}   # GRU: r, z, n -> z, r, h
+
+
+def _recurrent_layer(ctx, op_type, x, w_ih, w_hh, b_ih, b_hh, H, initial, extra_attrs):
+    """One single-direction layer: returns (Y as (T, N, H), [Y_h, (Y_c)] each (1, N, H))."""
+    n, order = _GATES[op_type]
+    W = ctx.param(w_ih, lambda a: _gates(order, n)(a)[None], "W")
+    R = ctx.param(w_hh, lambda a: _gates(order, n)(a)[None], "R")
+    ins = [x, W, R]
+    if b_ih is not None or b_hh is not None:
+        bi = _gates(order, n)(b_ih._data) if b_ih is not None else np.zeros(n * H, _dtype_of(w_ih))
+        bh = _gates(order, n)(b_hh._data) if b_hh is not None else np.zeros(n * H, _dtype_of(w_ih))
+        ins.append(ctx.const(np.concatenate([np.asarray(bi), np.asarray(bh)])[None], "B", dedupe=False))
+    else:
+        ins.append("")
+    ins.append("")                                   # sequence_lens
+    ins += initial
+    while ins and ins[-1] == "":
+        ins.pop()
+    n_out = 3 if op_type == "LSTM" else 2
+    outs = ctx.op(op_type, ins, n_outputs=n_out, hidden_size=int(H), **extra_attrs)
+    return ctx.squeeze(outs[0], [1]), outs[1:]
+
+
+def _layer_state(ctx, name, layer):
+    return ctx.slice(name, [layer], [layer + 1], [0]) if name else ""
+
+
+def _rnn_export(ctx, m, inputs, args, out, hx, op_type, extra_attrs):
+    if getattr(m, "bidirectional", False):
+        raise ctx.unsupported("bidirectional recurrent layers (not in pyengine yet)")
+    x_t = args[0]
+    x = inputs[0]
+    unbatched = x_t.ndim == 2
+    if unbatched:
+        x = ctx.unsqueeze(x, [1])
+    elif m.batch_first:
+        x = ctx.op("Transpose", [x], perm=[1, 0, 2])
+    states = []
+    if hx is not None:
+        parts = hx if op_type == "LSTM" else (hx,)
+        for p in parts:
+            nm = ctx.name_of(p, "state")
+            states.append(ctx.unsqueeze(nm, [1]) if unbatched else nm)
+    finals = [[] for _ in range(2 if op_type == "LSTM" else 1)]
+    for layer in range(m.num_layers):
+        w_ih, w_hh, b_ih, b_hh = m._layer_params(layer)
+        init = [_layer_state(ctx, s, layer) for s in states]
+        x, fin = _recurrent_layer(ctx, op_type, x, w_ih, w_hh, b_ih, b_hh, m.hidden_size, init, extra_attrs)
+        for k, f in enumerate(fin):
+            finals[k].append(f)
+    cat = [f[0] if len(f) == 1 else ctx.op("Concat", f, axis=0) for f in finals]
+    if unbatched:
+        x = ctx.squeeze(x, [1])
+        cat = [ctx.squeeze(c, [1]) for c in cat]
+    elif m.batch_first:
+        x = ctx.op("Transpose", [x], perm=[1, 0, 2])
+    return (x, tuple(cat)) if op_type == "LSTM" else (x, cat[0])
+
+
+@register_layer_exporter(nn.LSTM)
+def _lstm_layer(ctx, m, inputs, args, out, **kw):
+    hx = args[1] if len(args) > 1 else kw.get("hx")
+    return _rnn_export(ctx, m, inputs, args, out, hx, "LSTM", {})
+
+
+@register_layer_exporter(nn.RNN)
+def _rnn_layer(ctx, m, inputs, args, out, **kw):
+    hx = args[1] if len(args) > 1 else kw.get("hx")
+    act = "Tanh" if m.nonlinearity == "tanh" else "Relu"
+    return _rnn_export(ctx, m, inputs, args, out, hx, "RNN", {"activations": [act]})
+
+
+def _cell(ctx, x, x_ndim, w_ih, w_hh, b_ih, b_hh, H, h, c):
+    unbatched = x_ndim == 1
+    X = ctx.unsqueeze(x, [0, 1] if unbatched else [0])
+    init = []
+    if h is not None:
+        init = [ctx.unsqueeze(h, [0, 1] if unbatched else [0]), ctx.unsqueeze(c, [0, 1] if unbatched else [0])]
+    _, (yh, yc) = _recurrent_layer(ctx, "LSTM", X, w_ih, w_hh, b_ih, b_hh, H, init, {})
+    ax = [0, 1] if unbatched else [0]
+    return ctx.squeeze(yh, ax), ctx.squeeze(yc, ax)
+
+
+@register_layer_exporter(nn.LSTMCell)
+def _lstm_cell_layer(ctx, m, inputs, args, out, **kw):
+    hx = args[1] if len(args) > 1 else kw.get("hx")
+    h = c = None
+    if hx is not None:
+        h, c = ctx.name_of(hx[0], "h"), ctx.name_of(hx[1], "c")
+    return _cell(ctx, inputs[0], args[0].ndim, m.weight_ih, m.weight_hh, m.bias_ih, m.bias_hh, m.hidden_size, h, c)
+
+
+def _as_param(ctx, t):
+    """A raw weight array handed to a Function, as a Tensor-like for ctx.param."""
+    from ..tensor import Tensor, _wrap
+    if t is None or isinstance(t, Tensor):
+        return t
+    w = _wrap(t)
+    name = ctx._params.get(id(t))
+    if name is not None:
+        ctx._params[id(w)] = name
+    return w
+
+
+@register_op_exporter("lstm")
+def _lstm_op(ctx, args, kwargs, names, out):
+    x, h0, c0, w_ih, w_hh, b_ih, b_hh = args[:7]
+    H = w_hh.shape[1]
+    init = [ctx.unsqueeze(names[1], [0]), ctx.unsqueeze(names[2], [0])]
+    y, (yh, yc) = _recurrent_layer(ctx, "LSTM", names[0], _as_param(ctx, w_ih), _as_param(ctx, w_hh),
+                                   _as_param(ctx, b_ih), _as_param(ctx, b_hh), H, init, {})
+    return y, ctx.squeeze(yh, [0]), ctx.squeeze(yc, [0])
+
+
+@register_op_exporter("lstm_cell")
+def _lstm_cell_op(ctx, args, kwargs, names, out):
+    x, h, c, w_ih, w_hh, b_ih, b_hh = args[:7]
+    return _cell(ctx, names[0], 2, _as_param(ctx, w_ih), _as_param(ctx, w_hh), _as_param(ctx, b_ih),
+                 _as_param(ctx, b_hh), w_hh.shape[1], names[1], names[2])
+
+
+# ------------------------------------------------------------------------------ layers to come
+# Exporters for layers pyengine is about to get (GRU, LayerNorm, Embedding, ConvTranspose2d), written
+# against PyTorch's attribute names; each registers once its class exists in pyengine.nn, and the
+# export test of every layer in tests/layer_cases.py then runs it.
+def _when_layer(name):
+    cls = getattr(nn, name, None)
+    return register_layer_exporter(cls) if cls is not None else (lambda fn: fn)
+
+
+@_when_layer("GRU")
+def _gru_layer(ctx, m, inputs, args, out, **kw):
+    hx = args[1] if len(args) > 1 else kw.get("hx")
+    return _rnn_export(ctx, m, inputs, args, out, hx, "GRU", {"linear_before_reset": 1})
+
+
+@_when_layer("LayerNorm")
+def _layer_norm_layer(ctx, m, inputs, args, out, **kw):
+    shape = tuple(m.normalized_shape) if isinstance(m.normalized_shape, (tuple, list)) else (m.normalized_shape,)
+    dt = _dtype_of(args[0])
+    w = ctx.param(m.weight) if getattr(m, "weight", None) is not None else ctx.const(np.ones(shape, dt), "ln_scale")
+    b = ctx.param(m.bias) if getattr(m, "bias", None) is not None else ""
+    if ctx.opset >= 17:
+        return ctx.op("LayerNormalization", [inputs[0], w] + ([b] if b else []), axis=-len(shape), epsilon=float(m.eps))
+    axes = list(range(args[0].ndim - len(shape), args[0].ndim))
+    d = ctx.op("Sub", [inputs[0], ctx.reduce("ReduceMean", inputs[0], axes, True)])
+    var = ctx.reduce("ReduceMean", ctx.op("Mul", [d, d]), axes, True)
+    y = ctx.op("Div", [d, ctx.op("Sqrt", [ctx.op("Add", [var, ctx.const(np.asarray(m.eps, dt), "eps")])])])
+    y = ctx.op("Mul", [y, w])
+    return ctx.op("Add", [y, b]) if b else y
+
+
+@_when_layer("Embedding")
+def _embedding_layer(ctx, m, inputs, args, out, **kw):
+    return ctx.op("Gather", [ctx.param(m.weight), inputs[0]], axis=0)
+
+
+@_when_layer("ConvTranspose2d")
+def _conv_transpose_layer(ctx, m, inputs, args, out, **kw):
+    kh, kw_ = (int(v) for v in m.weight.shape[2:])
+    ph, pw = _pair(m.padding)
+    ins = [inputs[0], ctx.param(m.weight)] + ([ctx.param(m.bias)] if m.bias is not None else [])
+    return ctx.op("ConvTranspose", ins, kernel_shape=[kh, kw_], strides=list(_pair(m.stride)), pads=[ph, pw, ph, pw],
+                  output_padding=list(_pair(getattr(m, "output_padding", 0))), dilations=list(_pair(m.dilation)),
+                  group=int(m.groups))
