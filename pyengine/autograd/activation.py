@@ -503,8 +503,9 @@ def glu(input, dim=-1):
     n = input.shape[dim]
     if n % 2:
         raise ValueError(f"glu: halving dimension must be even, but dimension {dim} is size {n}")
-    a, b = input.chunk(2, dim)
-    return a * sigmoid(b)
+    d = dim % input.ndim
+    head = (slice(None),) * d
+    return input[head + (slice(0, n // 2),)] * sigmoid(input[head + (slice(n // 2, n),)])
 
 
 __all__ += ["glu"]

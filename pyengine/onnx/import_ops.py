@@ -103,6 +103,7 @@ op("Relu")(_unary(lambda x: F.relu(x) if x.dtype.kind == "f" else _wrap(np.maxim
 op("Sigmoid")(_unary(lambda x: F.sigmoid(x)))
 op("Tanh")(_unary(lambda x: F.tanh(x)))
 op("Softsign")(_unary(lambda x: x / (x.abs() + 1.0)))
+op("Erf")(_unary(lambda x: x.erf()))
 
 
 @op("Softplus")
