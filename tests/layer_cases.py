@@ -82,6 +82,14 @@ LOSSES = {
     "MultiMarginLoss": lambda: nn.MultiMarginLoss(margin=2.0),
     "HingeEmbeddingLoss": lambda: nn.HingeEmbeddingLoss(),
     "KLDivLoss": lambda: nn.KLDivLoss(reduction="batchmean"),
+    "HuberLoss": lambda: nn.HuberLoss(delta=0.5),
+    "SoftMarginLoss": lambda: nn.SoftMarginLoss(reduction="sum"),
+    "CosineEmbeddingLoss": lambda: nn.CosineEmbeddingLoss(margin=0.2),
+    "MarginRankingLoss": lambda: nn.MarginRankingLoss(margin=1.0),
+    "GaussianNLLLoss": lambda: nn.GaussianNLLLoss(full=True, eps=1e-4),
+    "PoissonNLLLoss": lambda: nn.PoissonNLLLoss(log_input=False),
+    "TripletMarginLoss": lambda: nn.TripletMarginLoss(margin=0.5, swap=True),
+    "MultiLabelSoftMarginLoss": lambda: nn.MultiLabelSoftMarginLoss(),
 }
 
 

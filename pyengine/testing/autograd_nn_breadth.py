@@ -70,6 +70,7 @@ def cases() -> list[AutogradCase]:
           _off((-0.3, 0.3, 0.5, 0.4, 0.6)))
     layer("GLU", ("GLU",), lambda: nn.GLU(dim=1), shape=(2, 4, 3))
     out += _norm_embedding_cases()
+    out += _loss_cases()
     return out
 
 
@@ -99,4 +100,46 @@ def _norm_embedding_cases() -> list[AutogradCase]:
                                         nn.InstanceNorm3d(3, affine=True)]), kind="layer"),
         C("Embedding", ("Embedding",), lambda r: [], lambda m: m(pe.tensor(idx)) * 1.5,
           module=lambda: nn.Embedding(6, 3, padding_idx=5), kind="layer"),
+    ]
+
+
+def _loss_cases() -> list[AutogradCase]:
+    import pyengine as pe
+    from .. import nn
+    from ..nn import functional as F
+
+    C = AutogradCase
+    sign = np.array([1.0, -1.0, -1.0, 1.0])
+    return [
+        C("huber (off the branch switch)", ("huber_loss", "HuberLoss"),
+          lambda r: [_T(_away(r, 4, 3) * 2), _T(np.zeros((4, 3)), grad=False)],
+          lambda x, t: F.huber_loss(x, t, delta=0.05) + nn.HuberLoss(reduction="sum")(x * 0.3, t), wrt=[0], kind="loss"),
+        C("soft margin", ("soft_margin_loss", "SoftMarginLoss"), lambda r: [_T(_rn(r, 4, 3))],
+          lambda x: F.soft_margin_loss(x, pe.tensor(np.sign(x._data) * -1.0)) + nn.SoftMarginLoss()(x, pe.ones(4, 3)),
+          kind="loss"),
+        C("cosine similarity pairwise distance", ("cosine_similarity", "pairwise_distance"),
+          lambda r: [_T(_rn(r, 4, 3)), _T(_rn(r, 4, 3))],
+          lambda a, b: F.cosine_similarity(a, b) + F.pairwise_distance(a, b, p=3.0)),
+        C("cosine embedding (hinge off 0)", ("cosine_embedding_loss", "CosineEmbeddingLoss"),
+          lambda r: [_T(_rn(r, 4, 3)), _T(_rn(r, 4, 3))],
+          lambda a, b: F.cosine_embedding_loss(a, b, pe.tensor(sign), margin=-2.0)
+          + nn.CosineEmbeddingLoss()(a, b, pe.ones(4)), kind="loss"),
+        C("margin ranking (hinge active)", ("margin_ranking_loss", "MarginRankingLoss"),
+          lambda r: [_T(_rn(r, 4)), _T(_rn(r, 4))],
+          lambda a, b: F.margin_ranking_loss(a, b, pe.tensor(sign), margin=10.0) + nn.MarginRankingLoss(margin=9.0)(
+              a, b, pe.ones(4)), kind="loss"),
+        C("gaussian nll", ("gaussian_nll_loss", "GaussianNLLLoss"),
+          lambda r: [_T(_rn(r, 4, 3)), _T(_rn(r, 4, 3)), _T(r.uniform(0.5, 2, (4, 1)))],
+          lambda x, t, v: F.gaussian_nll_loss(x, t, v) + nn.GaussianNLLLoss(full=True)(x, t, v.squeeze(1)), kind="loss"),
+        C("poisson nll", ("poisson_nll_loss", "PoissonNLLLoss"),
+          lambda r: [_T(r.uniform(0.5, 2, (4, 3))), _T(r.uniform(1.5, 3, (4, 3)))],
+          lambda x, t: F.poisson_nll_loss(x, t) + nn.PoissonNLLLoss(log_input=False, full=True)(x, t), kind="loss"),
+        C("triplet margin (hinge active)", ("triplet_margin_loss", "TripletMarginLoss"),
+          lambda r: [_T(_rn(r, 4, 3)), _T(_rn(r, 4, 3)), _T(_rn(r, 4, 3))],
+          lambda a, p, n: F.triplet_margin_loss(a, p, n, margin=20.0) + nn.TripletMarginLoss(margin=20.0, p=1.0)(a, p, n),
+          kind="loss"),
+        C("multilabel soft margin", ("multilabel_soft_margin_loss", "MultiLabelSoftMarginLoss"),
+          lambda r: [_T(_rn(r, 4, 3)), _T(r.uniform(0.5, 2, 3))],
+          lambda x, w: F.multilabel_soft_margin_loss(x, pe.tensor((x._data > 0) * 1.0), weight=w)
+          + nn.MultiLabelSoftMarginLoss()(x, pe.ones(4, 3)), kind="loss"),
     ]
