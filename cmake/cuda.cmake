@@ -19,12 +19,13 @@ set(CMAKE_CUDA_STANDARD 17)
 find_package(CUDAToolkit REQUIRED)
 
 file(GLOB PE_CUDA_SOURCES CONFIGURE_DEPENDS ${CMAKE_SOURCE_DIR}/csrc/cuda/*.cu)
-file(GLOB PE_CUDA_BIND_SOURCES CONFIGURE_DEPENDS ${CMAKE_SOURCE_DIR}/csrc/bindings/cuda_*.cpp)
-pybind11_add_module(_cuda ${PE_CUDA_BIND_SOURCES} ${PE_CUDA_SOURCES})
+# The family bindings are compiled a second time for this module, with the CUDA policy of bind.h.
+pybind11_add_module(_cuda ${PE_FAMILY_BIND_SOURCES} ${CMAKE_SOURCE_DIR}/csrc/bindings/cuda_module.cpp
+                    ${PE_CUDA_SOURCES})
 target_include_directories(_cuda PRIVATE ${CMAKE_SOURCE_DIR}/csrc/include ${CMAKE_SOURCE_DIR}/csrc)
 target_link_libraries(_cuda PRIVATE CUDA::cudart_static)
 string(REPLACE ";" " " PE_CUDA_ARCHS_STR "${CMAKE_CUDA_ARCHITECTURES}")
-target_compile_definitions(_cuda PRIVATE PYENGINE_CUDA_ARCHS="${PE_CUDA_ARCHS_STR}")
+target_compile_definitions(_cuda PRIVATE PYENGINE_CUDA_ARCHS="${PE_CUDA_ARCHS_STR}" PYENGINE_CUDA_MODULE=1)
 target_compile_options(_cuda PRIVATE $<$<COMPILE_LANGUAGE:CUDA>:--expt-relaxed-constexpr -lineinfo>)
 if(PYENGINE_CUDA_WERROR)
   target_compile_options(_cuda PRIVATE $<$<COMPILE_LANGUAGE:CUDA>:--Werror all-warnings>

@@ -1,109 +1,115 @@
-// bind_activation.cpp — relu, leaky_relu, elu, sigmoid, tanh: forward(x[, param]) and
-// backward(grad_output, x or output[, param]) on C-contiguous float32/float64 arrays of any shape.
-// Returns a new array of the input's shape; the GIL is released while the kernel runs.
-#include <vector>
-
-#include "bind_util.h"
+// bind_activation.cpp — relu, leaky_relu, elu, sigmoid, tanh, forward and backward, on arrays of any
+// shape (pyengine/activation.h), for pyengine._C and pyengine._cuda alike.
+//
+//   <name>_forward(x[, param])                    → y of x's shape and dtype
+//   <name>_backward(grad_output, x or output[, param]) → grad_input
+// Views are copied to C order; the GIL is released while the kernel runs.
+#include "bind.h"
 #include "pyengine/activation.h"
+#include "pyengine/cuda/elementwise.h"
+
+namespace pyengine::bind::activation {
+
+enum class Op : int { relu = 0, leaky_relu = 1, elu = 2, sigmoid = 3, tanh = 4 };  // = cuda::Act
+
+template <typename T>
+void cpu_forward(Op op, index_t n, const T* x, T p, T* y) {
+  switch (op) {
+    case Op::relu: cpu::relu_forward<T>(n, x, y); break;
+    case Op::leaky_relu: cpu::leaky_relu_forward<T>(n, x, p, y); break;
+    case Op::elu: cpu::elu_forward<T>(n, x, p, y); break;
+    case Op::sigmoid: cpu::sigmoid_forward<T>(n, x, y); break;
+    case Op::tanh: cpu::tanh_forward<T>(n, x, y); break;
+  }
+}
+
+template <typename T>
+void cpu_backward(Op op, index_t n, const T* g, const T* v, T p, T* gi) {
+  switch (op) {
+    case Op::relu: cpu::relu_backward<T>(n, g, v, gi); break;
+    case Op::leaky_relu: cpu::leaky_relu_backward<T>(n, g, v, p, gi); break;
+    case Op::elu: cpu::elu_backward<T>(n, g, v, p, gi); break;
+    case Op::sigmoid: cpu::sigmoid_backward<T>(n, g, v, gi); break;
+    case Op::tanh: cpu::tanh_backward<T>(n, g, v, gi); break;
+  }
+}
+
+template <class D>
+py::object forward(const char* fn, Op op, py::handle x_obj, double param) {
+  auto x = D::arg(fn, "x", x_obj);
+  const DType dt = contract::activation_forward(fn, x.a);
+  typename D::Call call(fn);
+  call.inputs({&x});
+  return with_float(dt, [&](auto t) {
+    using T = decltype(t);
+    auto y = call.template empty<T>("the output", x.a.shape);
+    const index_t n = x.a.numel();
+    const T* px = in<T>(x);
+    T* py_ = out<T>(y);
+    if constexpr (D::is_cuda)
+      call.run([&] { cuda::activation_forward<T>(static_cast<cuda::Act>(op), n, px, py_, param, call.stream()); });
+    else
+      call.run([&] { cpu_forward<T>(op, n, px, static_cast<T>(param), py_); });
+    return y.object();
+  });
+}
+
+template <class D>
+py::object backward(const char* fn, Op op, py::handle g_obj, py::handle ref_obj, const char* ref_name, double param) {
+  auto g = D::arg(fn, "grad_output", g_obj);
+  auto ref = D::arg(fn, ref_name, ref_obj);
+  const DType dt = contract::activation_backward(fn, g.a, ref.a);
+  typename D::Call call(fn);
+  call.inputs({&g, &ref});
+  return with_float(dt, [&](auto t) {
+    using T = decltype(t);
+    auto gi = call.template empty<T>("grad_input", ref.a.shape);
+    const index_t n = ref.a.numel();
+    const T *pg = in<T>(g), *pr = in<T>(ref);
+    T* pgi = out<T>(gi);
+    if constexpr (D::is_cuda)
+      call.run([&] {
+        cuda::activation_backward<T>(static_cast<cuda::Act>(op), n, pg, pr, pgi, param, call.stream());
+      });
+    else
+      call.run([&] { cpu_backward<T>(op, n, pg, pr, static_cast<T>(param), pgi); });
+    return gi.object();
+  });
+}
+
+template <class D>
+void bind(py::module_& m) {
+  using py::arg;
+  // The parameterless ones: relu and sigmoid/tanh (whose backward takes the forward's output).
+  struct Plain { const char* fwd; const char* bwd; Op op; const char* ref; const char* doc; };
+  for (const Plain& p : {Plain{"relu_forward", "relu_backward", Op::relu, "x",
+                               "max(x, 0) element-wise; NaN stays NaN. x: any shape."},
+                         Plain{"sigmoid_forward", "sigmoid_backward", Op::sigmoid, "output",
+                               "1 / (1 + exp(-x)), stable for any |x|. x: any shape."},
+                         Plain{"tanh_forward", "tanh_backward", Op::tanh, "output", "tanh(x) element-wise."}}) {
+    kernel(m, p.fwd, [p](py::handle x) { return forward<D>(p.fwd, p.op, x, 0.0); }, arg("x"), p.doc);
+    kernel(m, p.bwd, [p](py::handle g, py::handle r) { return backward<D>(p.bwd, p.op, g, r, p.ref, 0.0); },
+           arg("grad_output"), arg(p.ref),
+           p.op == Op::relu ? "grad_output·[x > 0] (the left derivative at 0)."
+                            : p.op == Op::sigmoid ? "grad_output·y·(1 − y) from the forward's output y."
+                                                  : "grad_output·(1 − y²) from the forward's output y.");
+  }
+  // The ones with a scalar parameter (read before the arrays, as in the reference).
+  struct Param { const char* fwd; const char* bwd; Op op; const char* name; double dflt; const char* doc; };
+  for (const Param& p : {Param{"leaky_relu_forward", "leaky_relu_backward", Op::leaky_relu, "negative_slope", 0.01,
+                               "x where x > 0, negative_slope·x elsewhere."},
+                         Param{"elu_forward", "elu_backward", Op::elu, "alpha", 1.0,
+                               "x where x > 0, alpha·(exp(x) − 1) elsewhere (expm1: no cancellation near 0)."}}) {
+    kernel(m, p.fwd, [p](py::handle x, py::handle v) { return forward<D>(p.fwd, p.op, x, to_real(p.fwd, p.name, v)); },
+           arg("x"), arg(p.name) = p.dflt, p.doc);
+    kernel(m, p.bwd, [p](py::handle g, py::handle x, py::handle v) {
+      return backward<D>(p.bwd, p.op, g, x, "x", to_real(p.bwd, p.name, v));
+    }, arg("grad_output"), arg("x"), arg(p.name) = p.dflt, "Gradient of the forward; the derivative at 0 is the left one.");
+  }
+}
+
+}  // namespace pyengine::bind::activation
 
 namespace pyengine::bind {
-namespace {
-
-std::vector<index_t> shape_of(const py::array& a) { return std::vector<index_t>(a.shape(), a.shape() + a.ndim()); }
-
-DType check_any_rank(const char* fn, const char* name, const py::array& a) {
-  DType dt = dtype_of(fn, name, a);
-  check_contiguous(fn, name, a);
-  return dt;
+PE_BIND_FAMILY(activation)
 }
-
-// grad_output must match the forward tensor (x or output) in dtype and shape.
-DType check_pair(const char* fn, const py::array& g, const py::array& ref, const char* ref_name) {
-  DType dt = check_any_rank(fn, ref_name, ref);
-  check_any_rank(fn, "grad_output", g);
-  check_same_dtype(fn, "grad_output", g, dt, ref_name);
-  if (shape_of(g) != shape_of(ref))
-    value_error(cat(fn, ": grad_output must have the shape of ", ref_name, " ", shape_str(ref), ", got ", shape_str(g)));
-  return dt;
-}
-
-template <typename T, typename Kernel>
-py::array unary(const py::array& x, Kernel kernel) {
-  py::array y = new_array<T>(shape_of(x));
-  const index_t n = static_cast<index_t>(x.size());
-  const T* px = cptr<T>(x);
-  T* py_ = ptr<T>(y);
-  {
-    py::gil_scoped_release release;
-    kernel(n, px, py_);
-  }
-  return y;
-}
-
-template <typename T, typename Kernel>
-py::array binary(const py::array& g, const py::array& ref, Kernel kernel) {
-  py::array out = new_array<T>(shape_of(ref));
-  const index_t n = static_cast<index_t>(ref.size());
-  const T* pg = cptr<T>(g);
-  const T* pr = cptr<T>(ref);
-  T* po = ptr<T>(out);
-  {
-    py::gil_scoped_release release;
-    kernel(n, pg, pr, po);
-  }
-  return out;
-}
-
-// Binds name_forward(x) and name_backward(grad_output, <ref_name>) for a parameterless activation.
-template <void (*F32)(index_t, const float*, float*), void (*F64)(index_t, const double*, double*),
-          void (*B32)(index_t, const float*, const float*, float*),
-          void (*B64)(index_t, const double*, const double*, double*)>
-void bind_plain(py::module_& m, const char* forward_name, const char* backward_name, const char* ref_name,
-                const char* doc) {
-  m.def(forward_name, [forward_name](const py::array& x) -> py::array {
-    return check_any_rank(forward_name, "x", x) == DType::f32 ? unary<float>(x, F32) : unary<double>(x, F64);
-  }, py::arg("x"), doc);
-  m.def(backward_name, [backward_name, ref_name](const py::array& g, const py::array& ref) -> py::array {
-    return check_pair(backward_name, g, ref, ref_name) == DType::f32 ? binary<float>(g, ref, B32)
-                                                                     : binary<double>(g, ref, B64);
-  }, py::arg("grad_output"), py::arg(ref_name));
-}
-
-// The same for an activation with one scalar parameter (negative_slope, alpha).
-template <void (*F32)(index_t, const float*, float, float*), void (*F64)(index_t, const double*, double, double*),
-          void (*B32)(index_t, const float*, const float*, float, float*),
-          void (*B64)(index_t, const double*, const double*, double, double*)>
-void bind_param(py::module_& m, const char* forward_name, const char* backward_name, const char* param_name,
-                const char* doc) {
-  m.def(forward_name, [forward_name](const py::array& x, double p) -> py::array {
-    if (check_any_rank(forward_name, "x", x) == DType::f32)
-      return unary<float>(x, [p](index_t n, const float* a, float* o) { F32(n, a, static_cast<float>(p), o); });
-    return unary<double>(x, [p](index_t n, const double* a, double* o) { F64(n, a, p, o); });
-  }, py::arg("x"), py::arg(param_name), doc);
-  m.def(backward_name, [backward_name](const py::array& g, const py::array& x, double p) -> py::array {
-    if (check_pair(backward_name, g, x, "x") == DType::f32)
-      return binary<float>(g, x, [p](index_t n, const float* a, const float* b, float* o) {
-        B32(n, a, b, static_cast<float>(p), o);
-      });
-    return binary<double>(g, x, [p](index_t n, const double* a, const double* b, double* o) { B64(n, a, b, p, o); });
-  }, py::arg("grad_output"), py::arg("x"), py::arg(param_name));
-}
-
-}  // namespace
-
-void bind_activation(py::module_& m) {
-  using namespace pyengine::cpu;
-  bind_plain<relu_forward<float>, relu_forward<double>, relu_backward<float>, relu_backward<double>>(
-      m, "relu_forward", "relu_backward", "x", "max(x, 0) element-wise; backward: grad_output·[x > 0].");
-  bind_param<leaky_relu_forward<float>, leaky_relu_forward<double>, leaky_relu_backward<float>,
-             leaky_relu_backward<double>>(m, "leaky_relu_forward", "leaky_relu_backward", "negative_slope",
-                                          "x (x > 0) or negative_slope·x.");
-  bind_param<elu_forward<float>, elu_forward<double>, elu_backward<float>, elu_backward<double>>(
-      m, "elu_forward", "elu_backward", "alpha", "x (x > 0) or alpha·(exp(x) − 1).");
-  bind_plain<sigmoid_forward<float>, sigmoid_forward<double>, sigmoid_backward<float>, sigmoid_backward<double>>(
-      m, "sigmoid_forward", "sigmoid_backward", "output", "1 / (1 + exp(−x)); backward from the output.");
-  bind_plain<tanh_forward<float>, tanh_forward<double>, tanh_backward<float>, tanh_backward<double>>(
-      m, "tanh_forward", "tanh_backward", "output", "tanh(x); backward from the output.");
-}
-
-}  // namespace pyengine::bind

@@ -9,41 +9,16 @@
 
 #include "bind_util.h"
 #include "pyengine/gemm.h"
-#include "pyengine/isa_dispatch.h"
+#include "pyengine/bench.h"
 
-namespace pyengine::cpu {
-PE_ISA_DECLARE(double fma_peak_loop(int, index_t))
-PE_ISA_DECLARE(index_t fma_flops_per_round())
-PE_ISA_DECLARE(void copy_floats(float*, const float*, index_t, int))
-namespace {
-void copy_active(float* d, const float* s, index_t n, int threads) { PE_ISA_CALL(copy_floats, d, s, n, threads); }
-}  // namespace
-}  // namespace pyengine::cpu
 
 namespace pyengine::bind {
 namespace {
 
 double run_fma(Isa isa, int threads, index_t iters, index_t* flops_per_round, double* checksum) {
-  using namespace pyengine::cpu;
-  switch (isa) {
-#if defined(PYENGINE_HAVE_AVX512)
-    case Isa::avx512: *flops_per_round = avx512::fma_flops_per_round(); break;
-#endif
-#if defined(PYENGINE_HAVE_AVX2)
-    case Isa::avx2: *flops_per_round = avx2::fma_flops_per_round(); break;
-#endif
-    default: *flops_per_round = generic::fma_flops_per_round(); break;
-  }
+  *flops_per_round = cpu::fma_flops_per_round.of(isa)();
   const auto t0 = std::chrono::steady_clock::now();
-  switch (isa) {
-#if defined(PYENGINE_HAVE_AVX512)
-    case Isa::avx512: *checksum = avx512::fma_peak_loop(threads, iters); break;
-#endif
-#if defined(PYENGINE_HAVE_AVX2)
-    case Isa::avx2: *checksum = avx2::fma_peak_loop(threads, iters); break;
-#endif
-    default: *checksum = generic::fma_peak_loop(threads, iters); break;
-  }
+  *checksum = cpu::fma_peak_loop.of(isa)(threads, iters);
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
 }
 
@@ -138,7 +113,7 @@ void bind_bench(py::module_& m) {
     const float* s = static_cast<const float*>(src.data());
     const index_t n = static_cast<index_t>(src.size());
     py::gil_scoped_release release;
-    cpu::copy_active(d, s, n, threads);
+    cpu::copy_floats(d, s, n, threads);
   }, py::arg("dst"), py::arg("src"), py::arg("threads") = 1,
      "Copies float32 src into dst with `threads` threads (memory bandwidth probe).");
 }

@@ -1,243 +1,249 @@
-// bind_conv2d.cpp — im2col, col2im, conv2d_forward and its three backwards.
+// bind_conv2d.cpp — im2col, col2im, conv2d_forward and its three backwards (pyengine/conv2d.h), for
+// pyengine._C and pyengine._cuda.
 //
-// The Python wrappers (pyengine/kernels/cpu/conv2d.py) normalise int-or-pair arguments and make
-// arrays contiguous; this file re-checks everything the kernels rely on (so a direct _C call with
-// bad input raises instead of crashing): dtypes, ranks, contiguity, stride/dilation ≥ 1,
-// padding ≥ 0, groups dividing C and K, weight channels matching x, a kernel span that fits the
-// padded input, output size ≥ 1, and sizes whose products would overflow 64-bit integers.
-#include <pybind11/stl.h>
-
-#include <limits>
-
-#include "bind_util.h"
+// stride, padding and dilation are an int or a pair; every op reads them, then the arrays' shapes,
+// through one geometry check (contract::conv2d). On the GPU the column workspace of the im2col +
+// GEMM path comes from CuPy's pool, capped at RUNTIME.conv2d_workspace_elements (at least one
+// image's columns; pyengine/kernels/cuda/_ext.py).
+#include "bind.h"
 #include "pyengine/conv2d.h"
-#include "pyengine/im2col.h"
+#include "pyengine/cuda/conv2d.h"
+#include "pyengine/cuda/elementwise.h"
+
+namespace pyengine::bind::conv2d {
+
+using Pair = std::array<index_t, 2>;
+
+struct Params {
+  Pair stride, padding, dilation;
+  index_t groups;
+  // groups: the argument, or none for im2col/col2im (one group)
+  Params(const char* fn, py::handle s, py::handle p, py::handle d, const py::handle* g)
+      : stride(to_pair(fn, "stride", s, 1)), padding(to_pair(fn, "padding", p, 0)), dilation(to_pair(fn, "dilation", d, 1)),
+        groups(g ? to_int(fn, "groups", *g, 1) : 1) {}
+};
+
+inline ConvGeom geometry(const char* fn, const std::vector<index_t>& in, const std::vector<index_t>& wt, const Params& p) {
+  return contract::conv2d(fn, in, wt, p.stride, p.padding, p.dilation, p.groups);
+}
+
+// The column workspace of the GPU's im2col path (none for 1×1 convolutions and the direct kernel).
+template <class D, typename T>
+auto cuda_workspace(typename D::Call& call, const ConvGeom& g, bool forward, index_t& chunk) {
+  const index_t budget = call.runtime().attr("conv2d_workspace_elements").template cast<index_t>();
+  chunk = cuda::conv2d_chunk(g, budget, forward);
+  const index_t elems = chunk * g.C * g.R * g.S * g.OH * g.OW;
+  using Out = decltype(call.template empty<T>("", {}));
+  return elems > 0 ? call.template empty<T>("the column workspace", {elems}) : Out{};
+}
+
+// conv2d_forward, and conv2d_relu_forward (relu: max(y, 0) applied as the CPU kernels store each
+// output tile; on the GPU a second elementwise kernel over y).
+template <class D>
+py::object forward(const char* fn, bool relu, py::handle x_obj, py::handle w_obj, py::handle b_obj, py::handle s,
+                   py::handle p, py::handle d, py::handle gr) {
+  auto x = D::arg(fn, "x", x_obj), w = D::arg(fn, "weight", w_obj);
+  contract::float_array(fn, x.a, 4);
+  contract::float_array(fn, w.a, 4);
+  contract::same_dtype(fn, x.a, w.a);
+  const ConvGeom g = geometry(fn, x.a.shape, w.a.shape, Params(fn, s, p, d, &gr));
+  auto b = D::opt(fn, "bias", b_obj);
+  if (b.a.present) {
+    contract::float_array(fn, b.a, 1);
+    contract::same_dtype(fn, x.a, b.a);
+    contract::shape_is(fn, b.a, {g.K});
+  }
+  typename D::Call call(fn);
+  call.inputs({&x, &w, &b});
+  return with_float(x.a.dtype, [&](auto t) {
+    using T = decltype(t);
+    auto y = call.template empty<T>("the output", contract::conv2d_output_shape(g));
+    const T *px = in<T>(x), *pw = in<T>(w), *pb = in<T>(b);
+    T* py_ = out<T>(y);
+    if constexpr (D::is_cuda) {
+      index_t chunk = 0;
+      auto ws = cuda_workspace<D, T>(call, g, true, chunk);
+      T* pws = out<T>(ws);
+      const bool tf32 = call.tf32() && sizeof(T) == 4;
+      const index_t n = g.N * g.K * g.OH * g.OW;
+      call.run([&] {
+        cuda::conv2d_forward<T>(g, px, pw, pb, py_, pws, chunk, tf32, call.stream());
+        if (relu) cuda::activation_forward<T>(cuda::Act::relu, n, py_, py_, 0.0, call.stream());
+      });
+    } else {
+      call.workspace("the workspace", cpu::conv2d_workspace_bytes(g, sizeof(T), cpu::Conv2dPass::forward));
+      call.run([&] { cpu::conv2d_forward<T>(g, px, pw, pb, py_, relu); });
+    }
+    return y.object();
+  });
+}
+
+template <class D>
+py::object backward_input(py::handle g_obj, py::handle w_obj, py::handle shape_obj, py::handle s, py::handle p,
+                          py::handle d, py::handle gr) {
+  const char* fn = "conv2d_backward_input";
+  auto gy = D::arg(fn, "grad_output", g_obj), w = D::arg(fn, "weight", w_obj);
+  contract::float_array(fn, gy.a, 4);
+  contract::float_array(fn, w.a, 4);
+  contract::same_dtype(fn, gy.a, w.a);
+  const std::vector<index_t> in_shape = to_shape(fn, "input_shape", shape_obj, 4);
+  const ConvGeom g = geometry(fn, in_shape, w.a.shape, Params(fn, s, p, d, &gr));
+  contract::shape_is(fn, gy.a, contract::conv2d_output_shape(g));
+  typename D::Call call(fn);
+  call.inputs({&gy, &w});
+  return with_float(w.a.dtype, [&](auto t) {
+    using T = decltype(t);
+    auto gx = call.template empty<T>("grad_input", in_shape);
+    const T *pg = in<T>(gy), *pw = in<T>(w);
+    T* pgx = out<T>(gx);
+    if constexpr (D::is_cuda) {
+      index_t chunk = 0;
+      auto ws = cuda_workspace<D, T>(call, g, false, chunk);
+      T* pws = out<T>(ws);
+      const bool tf32 = call.tf32() && sizeof(T) == 4;
+      call.run([&] { cuda::conv2d_backward_input<T>(g, pg, pw, pgx, pws, chunk, tf32, call.stream()); });
+    } else {
+      call.workspace("the workspace", cpu::conv2d_workspace_bytes(g, sizeof(T), cpu::Conv2dPass::backward_input));
+      call.run([&] { cpu::conv2d_backward_input<T>(g, pg, pw, pgx); });
+    }
+    return gx.object();
+  });
+}
+
+template <class D>
+py::object backward_weight(py::handle g_obj, py::handle x_obj, py::handle shape_obj, py::handle s, py::handle p,
+                           py::handle d, py::handle gr) {
+  const char* fn = "conv2d_backward_weight";
+  auto gy = D::arg(fn, "grad_output", g_obj), x = D::arg(fn, "x", x_obj);
+  contract::float_array(fn, gy.a, 4);
+  contract::float_array(fn, x.a, 4);
+  contract::same_dtype(fn, gy.a, x.a);
+  const std::vector<index_t> w_shape = to_shape(fn, "weight_shape", shape_obj, 4);
+  const ConvGeom g = geometry(fn, x.a.shape, w_shape, Params(fn, s, p, d, &gr));
+  contract::shape_is(fn, gy.a, contract::conv2d_output_shape(g));
+  typename D::Call call(fn);
+  call.inputs({&gy, &x});
+  return with_float(x.a.dtype, [&](auto t) {
+    using T = decltype(t);
+    auto gw = call.template empty<T>("grad_weight", w_shape);
+    const T *pg = in<T>(gy), *px = in<T>(x);
+    T* pgw = out<T>(gw);
+    if constexpr (D::is_cuda) {
+      index_t chunk = 0;
+      auto ws = cuda_workspace<D, T>(call, g, false, chunk);
+      T* pws = out<T>(ws);
+      const bool tf32 = call.tf32() && sizeof(T) == 4;
+      call.run([&] { cuda::conv2d_backward_weight<T>(g, pg, px, pgw, pws, chunk, tf32, call.stream()); });
+    } else {
+      call.workspace("the workspace", cpu::conv2d_workspace_bytes(g, sizeof(T), cpu::Conv2dPass::backward_weight));
+      call.run([&] { cpu::conv2d_backward_weight<T>(g, pg, px, pgw); });
+    }
+    return gw.object();
+  });
+}
+
+template <class D>
+py::object backward_bias(py::handle g_obj) {
+  const char* fn = "conv2d_backward_bias";
+  auto gy = D::arg(fn, "grad_output", g_obj);
+  contract::float_array(fn, gy.a, 4);
+  typename D::Call call(fn);
+  call.inputs({&gy});
+  const index_t N = gy.a.dim(0), K = gy.a.dim(1), L = gy.a.dim(2) * gy.a.dim(3);
+  return with_float(gy.a.dtype, [&](auto t) {
+    using T = decltype(t);
+    auto gb = call.template empty<T>("grad_bias", {K});
+    const T* pg = in<T>(gy);
+    T* pgb = out<T>(gb);
+    if constexpr (D::is_cuda)
+      call.run([&] { cuda::channel_sum<T>(N, K, L, pg, pgb, 1.0, call.stream()); });
+    else
+      call.run([&] { cpu::conv2d_backward_bias<T>(N, K, L, pg, pgb); });
+    return gb.object();
+  });
+}
+
+template <class D>
+py::object im2col(py::handle x_obj, py::handle k_obj, py::handle s, py::handle p, py::handle d) {
+  const char* fn = "im2col";
+  auto x = D::arg(fn, "x", x_obj);
+  contract::float_array(fn, x.a, 4);
+  const Pair k = to_pair(fn, "kernel_size", k_obj, 1);
+  const ConvGeom g = geometry(fn, x.a.shape, {1, x.a.dim(1), k[0], k[1]}, Params(fn, s, p, d, nullptr));
+  typename D::Call call(fn);
+  call.inputs({&x});
+  return with_float(x.a.dtype, [&](auto t) {
+    using T = decltype(t);
+    auto cols = call.template empty<T>("the column buffer", {g.N, g.C * g.R * g.S, g.OH * g.OW});
+    const T* px = in<T>(x);
+    T* pc = out<T>(cols);
+    if constexpr (D::is_cuda)
+      call.run([&] { cuda::im2col<T>(g, px, pc, call.stream()); });
+    else
+      call.run([&] { cpu::im2col<T>(g, px, pc); });
+    return cols.object();
+  });
+}
+
+template <class D>
+py::object col2im(py::handle c_obj, py::handle shape_obj, py::handle k_obj, py::handle s, py::handle p, py::handle d) {
+  const char* fn = "col2im";
+  auto cols = D::arg(fn, "cols", c_obj);
+  contract::float_array(fn, cols.a, 3);
+  const std::vector<index_t> in_shape = to_shape(fn, "input_shape", shape_obj, 4);
+  const Pair k = to_pair(fn, "kernel_size", k_obj, 1);
+  const ConvGeom g = geometry(fn, in_shape, {1, in_shape[1], k[0], k[1]}, Params(fn, s, p, d, nullptr));
+  contract::shape_is(fn, cols.a, {g.N, g.C * g.R * g.S, g.OH * g.OW});
+  typename D::Call call(fn);
+  call.inputs({&cols});
+  return with_float(cols.a.dtype, [&](auto t) {
+    using T = decltype(t);
+    auto x = call.template empty<T>("the output", in_shape);
+    const T* pc = in<T>(cols);
+    T* px = out<T>(x);
+    if constexpr (D::is_cuda)
+      call.run([&] { cuda::col2im<T>(g, pc, px, call.stream()); });
+    else
+      call.run([&] { cpu::col2im<T>(g, pc, px); });
+    return x.object();
+  });
+}
+
+template <class D>
+void bind(py::module_& m) {
+  using py::arg;
+  kernel(m, "im2col", &im2col<D>, arg("x"), arg("kernel_size"), arg("stride") = 1, arg("padding") = 0,
+         arg("dilation") = 1,
+         "Unfolds every kernel window of x (N, C, H, W) into a column: (N, C·kh·kw, OH·OW), row c·kh·kw + r·kw + s, "
+         "column oh·OW + ow; padded positions are 0.");
+  kernel(m, "col2im", &col2im<D>, arg("cols"), arg("input_shape"), arg("kernel_size"), arg("stride") = 1,
+         arg("padding") = 0, arg("dilation") = 1,
+         "The adjoint of im2col: cols (N, C·kh·kw, OH·OW) scattered back to input_shape (N, C, H, W), overlaps "
+         "summed; values that fall on padding are dropped.");
+  for (bool relu : {false, true}) {
+    const char* name = relu ? "conv2d_relu_forward" : "conv2d_forward";
+    kernel(m, name, [name, relu](py::handle x, py::handle w, py::handle b, py::handle s, py::handle p, py::handle d,
+                                 py::handle g) { return forward<D>(name, relu, x, w, b, s, p, d, g); },
+           arg("x"), arg("weight"), arg("bias") = py::none(), arg("stride") = 1, arg("padding") = 0, arg("dilation") = 1,
+           arg("groups") = 1,
+           relu ? "max(conv2d_forward(x, weight, bias, ...), 0), NaN kept: the fused conv + bias + ReLU of inference, "
+                  "the ReLU applied as each output tile is stored. Shapes as conv2d_forward."
+                : "2-D cross-correlation (PyTorch's conv2d). x (N, C, H, W), weight (K, C/groups, R, S), bias (K,) or "
+                  "None → (N, K, OH, OW), OH = floor((H + 2·ph − dh·(R − 1) − 1) / sh) + 1 (OW likewise).");
+  }
+  kernel(m, "conv2d_backward_input", &backward_input<D>, arg("grad_output"), arg("weight"), arg("input_shape"),
+         arg("stride") = 1, arg("padding") = 0, arg("dilation") = 1, arg("groups") = 1,
+         "Gradient of conv2d_forward w.r.t. x: grad_output (N, K, OH, OW), weight → (N, C, H, W) = input_shape.");
+  kernel(m, "conv2d_backward_weight", &backward_weight<D>, arg("grad_output"), arg("x"), arg("weight_shape"),
+         arg("stride") = 1, arg("padding") = 0, arg("dilation") = 1, arg("groups") = 1,
+         "Gradient of conv2d_forward w.r.t. weight, summed over the batch: an array of weight_shape "
+         "(K, C/groups, R, S).");
+  kernel(m, "conv2d_backward_bias", &backward_bias<D>, arg("grad_output"),
+         "Gradient of conv2d_forward w.r.t. bias: grad_output (N, K, OH, OW) summed to (K,).");
+}
+
+}  // namespace pyengine::bind::conv2d
 
 namespace pyengine::bind {
-namespace {
-
-using cpu::ConvGeom;
-
-index_t checked_add(const char* fn, const char* what, index_t a, index_t b) {
-  if (b > 0 && a > std::numeric_limits<index_t>::max() - b)
-    value_error(cat(fn, ": ", what, " overflows 64-bit integers (", a, " + ", b, ")"));
-  return a + b;
+PE_BIND_FAMILY(conv2d)
 }
-
-void check_at_least(const char* fn, const char* name, index_t v, index_t minimum) {
-  if (v < minimum) value_error(cat(fn, ": ", name, " must be >= ", minimum, ", got ", v));
-}
-
-// OH = (size + 2·pad − span) / stride + 1 with span = dil·(k − 1) + 1, every step overflow-checked.
-index_t output_size(const char* fn, const char* what, index_t size, index_t k, index_t stride, index_t pad,
-                    index_t dil) {
-  const index_t span = checked_add(fn, "kernel span", checked_mul(fn, "kernel span", dil, k - 1), 1);
-  const index_t padded = checked_add(fn, "padded input size", size, checked_mul(fn, "padding", 2, pad));
-  if (padded < span)
-    value_error(cat(fn, ": kernel ", what, " ", k, " (dilation ", dil, ", span ", span,
-                    ") is larger than the padded input ", what, " ", size, " + 2*", pad, " = ", padded));
-  return (padded - span) / stride + 1;
-}
-
-struct Params { index_t sh, sw, ph, pw, dh, dw, groups; };
-
-// Checks the parameters and the agreement of x (N, C, H, W) with weight (K, Cg, R, S).
-ConvGeom make_geom(const char* fn, const std::vector<index_t>& in, const std::vector<index_t>& wt, const Params& p) {
-  check_at_least(fn, "stride", p.sh < p.sw ? p.sh : p.sw, 1);
-  check_at_least(fn, "padding", p.ph < p.pw ? p.ph : p.pw, 0);
-  check_at_least(fn, "dilation", p.dh < p.dw ? p.dh : p.dw, 1);
-  check_at_least(fn, "groups", p.groups, 1);
-  for (index_t v : in) if (v < 0) value_error(cat(fn, ": input shape ", shape_str(in), " has a negative size"));
-  for (index_t v : wt) if (v < 0) value_error(cat(fn, ": weight shape ", shape_str(wt), " has a negative size"));
-  ConvGeom g{};
-  g.N = in[0]; g.C = in[1]; g.H = in[2]; g.W = in[3];
-  g.K = wt[0]; g.R = wt[2]; g.S = wt[3];
-  const index_t cg = wt[1];
-  g.G = p.groups;
-  if (g.K < 1) value_error(cat(fn, ": weight must have at least one output channel, got shape ", shape_str(wt)));
-  if (g.R < 1 || g.S < 1)
-    value_error(cat(fn, ": weight kernel size must be >= 1, got ", g.R, "x", g.S, " (weight shape ", shape_str(wt), ")"));
-  if (g.C % g.G != 0) value_error(cat(fn, ": groups ", g.G, " does not divide the ", g.C, " input channels of x"));
-  if (g.K % g.G != 0) value_error(cat(fn, ": groups ", g.G, " does not divide the ", g.K, " output channels of weight"));
-  if (cg < 1 || checked_mul(fn, "weight channels", cg, g.G) != g.C) {
-    const index_t expect = checked_mul(fn, "weight channels", cg, g.G);
-    if (g.G != 1)
-      value_error(cat(fn, ": weight expects ", expect, " input channels (", cg, " per group x ", g.G,
-                      " groups), x has ", g.C));
-    value_error(cat(fn, ": weight expects ", expect, " input channels, x has ", g.C));
-  }
-  g.sh = p.sh; g.sw = p.sw; g.ph = p.ph; g.pw = p.pw; g.dh = p.dh; g.dw = p.dw;
-  g.OH = output_size(fn, "height", g.H, g.R, g.sh, g.ph, g.dh);
-  g.OW = output_size(fn, "width", g.W, g.S, g.sw, g.pw, g.dw);
-  checked_numel(fn, "input size", {g.N, g.C, g.H, g.W});
-  checked_numel(fn, "output size", {g.N, g.K, g.OH, g.OW});
-  checked_numel(fn, "column size", {g.N, g.C, g.R, g.S, g.OH, g.OW});
-  checked_numel(fn, "padded input size", {g.C, g.H + 2 * g.ph, g.W + 2 * g.pw});
-  checked_numel(fn, "weight size", {g.K, cg, g.R, g.S});
-  return g;
-}
-
-std::vector<index_t> shape_of(const py::array& a) {
-  std::vector<index_t> s;
-  for (py::ssize_t i = 0; i < a.ndim(); ++i) s.push_back(a.shape(i));
-  return s;
-}
-
-std::vector<index_t> shape_arg(const char* fn, const char* name, const std::vector<index_t>& s) {
-  if (s.size() != 4) value_error(cat(fn, ": ", name, " must be a sequence of 4 ints, got ", s.size()));
-  for (index_t v : s) if (v < 0) value_error(cat(fn, ": ", name, " must be >= 0, got ", v));
-  return s;
-}
-
-template <typename T>
-py::array forward_typed(const ConvGeom& g, const py::array& x, const py::array& w, const py::array* bias,
-                        bool relu) {
-  py::array y = new_array<T>({g.N, g.K, g.OH, g.OW});
-  const T* px = cptr<T>(x);
-  const T* pw = cptr<T>(w);
-  const T* pb = bias ? cptr<T>(*bias) : nullptr;
-  T* py_ = ptr<T>(y);
-  py::gil_scoped_release release;
-  cpu::conv2d_forward<T>(g, px, pw, pb, py_, relu);
-  return y;
-}
-
-template <typename T>
-py::array backward_input_typed(const ConvGeom& g, const py::array& gy, const py::array& w) {
-  py::array gx = new_array<T>({g.N, g.C, g.H, g.W});
-  const T* pg = cptr<T>(gy);
-  const T* pw = cptr<T>(w);
-  T* px = ptr<T>(gx);
-  py::gil_scoped_release release;
-  cpu::conv2d_backward_input<T>(g, pg, pw, px);
-  return gx;
-}
-
-template <typename T>
-py::array backward_weight_typed(const ConvGeom& g, const py::array& gy, const py::array& x) {
-  py::array gw = new_array<T>({g.K, g.C / g.G, g.R, g.S});
-  const T* pg = cptr<T>(gy);
-  const T* px = cptr<T>(x);
-  T* pw = ptr<T>(gw);
-  py::gil_scoped_release release;
-  cpu::conv2d_backward_weight<T>(g, pg, px, pw);
-  return gw;
-}
-
-template <typename T>
-py::array backward_bias_typed(const py::array& gy) {
-  const index_t N = gy.shape(0), K = gy.shape(1), L = gy.shape(2) * gy.shape(3);
-  py::array gb = new_array<T>({K});
-  const T* pg = cptr<T>(gy);
-  T* pb = ptr<T>(gb);
-  py::gil_scoped_release release;
-  cpu::conv2d_backward_bias<T>(N, K, L, pg, pb);
-  return gb;
-}
-
-template <typename T>
-py::array im2col_typed(const ConvGeom& g, const py::array& x) {
-  py::array cols = new_array<T>({g.N, g.C * g.R * g.S, g.OH * g.OW});
-  const T* px = cptr<T>(x);
-  T* pc = ptr<T>(cols);
-  py::gil_scoped_release release;
-  cpu::im2col<T>(g, px, pc);
-  return cols;
-}
-
-template <typename T>
-py::array col2im_typed(const ConvGeom& g, const py::array& cols) {
-  py::array x = new_array<T>({g.N, g.C, g.H, g.W});
-  const T* pc = cptr<T>(cols);
-  T* px = ptr<T>(x);
-  py::gil_scoped_release release;
-  cpu::col2im<T>(g, pc, px);
-  return x;
-}
-
-}  // namespace
-
-void bind_conv2d(py::module_& m) {
-  m.def("conv2d_forward", [](const py::array& x, const py::array& w, const py::object& bias, index_t sh,
-                             index_t sw, index_t ph, index_t pw, index_t dh, index_t dw, index_t groups,
-                             bool relu) {
-    const char* fn = "conv2d_forward";
-    DType dt = check_array(fn, "x", x, 4);
-    check_array(fn, "weight", w, 4);
-    check_same_dtype(fn, "weight", w, dt, "x");
-    ConvGeom g = make_geom(fn, shape_of(x), shape_of(w), {sh, sw, ph, pw, dh, dw, groups});
-    py::array b;
-    if (!bias.is_none()) {
-      b = bias.cast<py::array>();
-      check_array(fn, "bias", b, 1);
-      check_same_dtype(fn, "bias", b, dt, "x");
-      check_shape(fn, "bias", b, {g.K});
-    }
-    const py::array* pb = bias.is_none() ? nullptr : &b;
-    return dt == DType::f32 ? forward_typed<float>(g, x, w, pb, relu) : forward_typed<double>(g, x, w, pb, relu);
-  }, py::arg("x"), py::arg("weight"), py::arg("bias"), py::arg("sh"), py::arg("sw"), py::arg("ph"),
-     py::arg("pw"), py::arg("dh"), py::arg("dw"), py::arg("groups"), py::arg("relu") = false,
-     "y (N, K, OH, OW) = conv2d(x (N, C, H, W), weight (K, C/groups, R, S)) + bias (K,) or None; "
-     "relu=True applies max(y, 0) as the output is stored.");
-
-  m.def("conv2d_backward_input", [](const py::array& gy, const py::array& w, const std::vector<index_t>& input_shape,
-                                    index_t sh, index_t sw, index_t ph, index_t pw, index_t dh, index_t dw,
-                                    index_t groups) {
-    const char* fn = "conv2d_backward_input";
-    DType dt = check_array(fn, "grad_output", gy, 4);
-    check_array(fn, "weight", w, 4);
-    check_same_dtype(fn, "weight", w, dt, "grad_output");
-    ConvGeom g = make_geom(fn, shape_arg(fn, "input_shape", input_shape), shape_of(w),
-                           {sh, sw, ph, pw, dh, dw, groups});
-    check_shape(fn, "grad_output", gy, {g.N, g.K, g.OH, g.OW});
-    return dt == DType::f32 ? backward_input_typed<float>(g, gy, w) : backward_input_typed<double>(g, gy, w);
-  }, py::arg("grad_output"), py::arg("weight"), py::arg("input_shape"), py::arg("sh"), py::arg("sw"),
-     py::arg("ph"), py::arg("pw"), py::arg("dh"), py::arg("dw"), py::arg("groups"),
-     "grad_input (N, C, H, W) of conv2d from grad_output (N, K, OH, OW) and weight.");
-
-  m.def("conv2d_backward_weight", [](const py::array& gy, const py::array& x, const std::vector<index_t>& weight_shape,
-                                     index_t sh, index_t sw, index_t ph, index_t pw, index_t dh, index_t dw,
-                                     index_t groups) {
-    const char* fn = "conv2d_backward_weight";
-    DType dt = check_array(fn, "grad_output", gy, 4);
-    check_array(fn, "x", x, 4);
-    check_same_dtype(fn, "x", x, dt, "grad_output");
-    ConvGeom g = make_geom(fn, shape_of(x), shape_arg(fn, "weight_shape", weight_shape),
-                           {sh, sw, ph, pw, dh, dw, groups});
-    check_shape(fn, "grad_output", gy, {g.N, g.K, g.OH, g.OW});
-    return dt == DType::f32 ? backward_weight_typed<float>(g, gy, x) : backward_weight_typed<double>(g, gy, x);
-  }, py::arg("grad_output"), py::arg("x"), py::arg("weight_shape"), py::arg("sh"), py::arg("sw"),
-     py::arg("ph"), py::arg("pw"), py::arg("dh"), py::arg("dw"), py::arg("groups"),
-     "grad_weight (K, C/groups, R, S) of conv2d from grad_output (N, K, OH, OW) and x.");
-
-  m.def("conv2d_backward_bias", [](const py::array& gy) {
-    const char* fn = "conv2d_backward_bias";
-    DType dt = check_array(fn, "grad_output", gy, 4);
-    return dt == DType::f32 ? backward_bias_typed<float>(gy) : backward_bias_typed<double>(gy);
-  }, py::arg("grad_output"), "grad_bias (K,) = grad_output (N, K, OH, OW) summed over N, OH, OW.");
-
-  m.def("im2col", [](const py::array& x, index_t kh, index_t kw, index_t sh, index_t sw, index_t ph, index_t pw,
-                     index_t dh, index_t dw) {
-    const char* fn = "im2col";
-    DType dt = check_array(fn, "x", x, 4);
-    check_at_least(fn, "kernel_size", kh < kw ? kh : kw, 1);
-    ConvGeom g = make_geom(fn, shape_of(x), {1, x.shape(1), kh, kw}, {sh, sw, ph, pw, dh, dw, 1});
-    return dt == DType::f32 ? im2col_typed<float>(g, x) : im2col_typed<double>(g, x);
-  }, py::arg("x"), py::arg("kh"), py::arg("kw"), py::arg("sh"), py::arg("sw"), py::arg("ph"), py::arg("pw"),
-     py::arg("dh"), py::arg("dw"), "cols (N, C·kh·kw, OH·OW) of x (N, C, H, W).");
-
-  m.def("col2im", [](const py::array& cols, const std::vector<index_t>& input_shape, index_t kh, index_t kw,
-                     index_t sh, index_t sw, index_t ph, index_t pw, index_t dh, index_t dw) {
-    const char* fn = "col2im";
-    DType dt = check_array(fn, "cols", cols, 3);
-    check_at_least(fn, "kernel_size", kh < kw ? kh : kw, 1);
-    std::vector<index_t> in = shape_arg(fn, "input_shape", input_shape);
-    ConvGeom g = make_geom(fn, in, {1, in[1], kh, kw}, {sh, sw, ph, pw, dh, dw, 1});
-    check_shape(fn, "cols", cols, {g.N, checked_numel(fn, "column rows", {g.C, g.R, g.S}), g.OH * g.OW});
-    return dt == DType::f32 ? col2im_typed<float>(g, cols) : col2im_typed<double>(g, cols);
-  }, py::arg("cols"), py::arg("input_shape"), py::arg("kh"), py::arg("kw"), py::arg("sh"), py::arg("sw"),
-     py::arg("ph"), py::arg("pw"), py::arg("dh"), py::arg("dw"),
-     "x (N, C, H, W) = col2im(cols (N, C·kh·kw, OH·OW)), overlapping windows summed.");
-}
-
-}  // namespace pyengine::bind

@@ -1,88 +1,99 @@
-// bind_dropout.cpp — dropout_forward(x, p, seed) → (y, mask), dropout_backward(grad_output, mask, p).
+// bind_dropout.cpp — dropout_forward(x, p, seed) → (y, mask) and dropout_backward(grad_output, mask,
+// p) (pyengine/dropout.h), for pyengine._C and pyengine._cuda.
 //
-// x may have any rank; the kernel works on the flat C-order elements, which is what makes the mask a
-// function of (seed, flat index) and hence identical across implementations.
+// x may have any shape: the kernels work on the flat C-order elements, which is what makes the mask
+// a function of (seed, flat index) alone, and hence the same on every implementation.
 #include <cmath>
 
-#include "bind_util.h"
+#include "bind.h"
+#include "pyengine/cuda/elementwise.h"
 #include "pyengine/dropout.h"
 
+namespace pyengine::bind::dropout {
+
+inline double to_p(const char* fn, py::handle p) { return contract::dropout_p(fn, to_real(fn, "p", p, "a float")); }
+
+inline std::uint64_t to_seed(const char* fn, py::handle obj) {
+  if (!is_integral(obj)) type_error(fn, ": seed must be an int, got ", type_name(obj), " ", repr_of(obj));
+  py::int_ v = py::reinterpret_steal<py::int_>(PyNumber_Index(obj.ptr()));
+  const std::uint64_t s = PyLong_AsUnsignedLongLong(v.ptr());
+  if (PyErr_Occurred()) {  // negative or beyond 64 bits
+    PyErr_Clear();
+    value_error(fn, ": seed must be in [0, 2**64), got ", std::string(py::str(v)));
+  }
+  return s;
+}
+
+template <class D>
+py::object forward(py::handle x_obj, py::handle p_obj, py::handle seed_obj) {
+  const char* fn = "dropout_forward";
+  auto x = D::arg(fn, "x", x_obj);
+  contract::float_array(fn, x.a);
+  const double p = to_p(fn, p_obj);
+  const std::uint64_t seed = to_seed(fn, seed_obj);
+  typename D::Call call(fn);
+  call.inputs({&x});
+  return with_float(x.a.dtype, [&](auto t) {
+    using T = decltype(t);
+    auto y = call.template empty<T>("the output", x.a.shape);
+    const index_t n = x.a.numel();
+    const T* px = in<T>(x);
+    T* py_ = out<T>(y);
+    if constexpr (D::is_cuda) {
+      auto mask = call.empty_typed("the mask", x.a.shape, "uint8", 1);
+      std::uint8_t* pm = out<std::uint8_t>(mask);
+      call.run([&] { cuda::dropout_forward<T>(n, px, py_, pm, p, seed, call.stream()); });
+      return py::object(py::make_tuple(y.object(), mask.object()));
+    } else {
+      auto mask = call.template empty<std::uint8_t>("the mask", x.a.shape);
+      std::uint8_t* pm = out<std::uint8_t>(mask);
+      const std::uint64_t threshold = static_cast<std::uint64_t>(std::ceil(p * 4294967296.0));
+      const T scale = static_cast<T>(1.0 / (1.0 - p));
+      call.run([&] { cpu::dropout_forward<T>(n, px, seed, threshold, scale, py_, pm); });
+      return py::object(py::make_tuple(y.object(), mask.object()));
+    }
+  });
+}
+
+template <class D>
+py::object backward(py::handle g_obj, py::handle mask_obj, py::handle p_obj) {
+  const char* fn = "dropout_backward";
+  auto g = D::arg(fn, "grad_output", g_obj);
+  contract::float_array(fn, g.a);
+  auto mask = D::arg(fn, "mask", mask_obj);
+  contract::dropout_backward(fn, g.a, mask.a);
+  const double p = to_p(fn, p_obj);
+  typename D::Call call(fn);
+  call.inputs({&g, &mask});
+  return with_float(g.a.dtype, [&](auto t) {
+    using T = decltype(t);
+    auto gi = call.template empty<T>("grad_input", g.a.shape);
+    const index_t n = g.a.numel();
+    const T* pg = in<T>(g);
+    const std::uint8_t* pm = in<std::uint8_t>(mask);
+    T* pgi = out<T>(gi);
+    if constexpr (D::is_cuda) {
+      call.run([&] { cuda::dropout_backward<T>(n, pg, pm, pgi, p, call.stream()); });
+    } else {
+      const T scale = static_cast<T>(1.0 / (1.0 - p));
+      call.run([&] { cpu::dropout_backward<T>(n, pg, pm, scale, pgi); });
+    }
+    return gi.object();
+  });
+}
+
+template <class D>
+void bind(py::module_& m) {
+  using py::arg;
+  kernel(m, "dropout_forward", &forward<D>, arg("x"), arg("p"), arg("seed"),
+         "x: any shape. Returns (y, mask): mask uint8 of x's shape (1 = kept), y = x·mask/(1 − p); the mask "
+         "depends only on (seed, flat index).");
+  kernel(m, "dropout_backward", &backward<D>, arg("grad_output"), arg("mask"), arg("p"),
+         "grad_input = grad_output · mask / (1 − p); grad_output and mask (uint8) of one shape.");
+}
+
+}  // namespace pyengine::bind::dropout
+
 namespace pyengine::bind {
-namespace {
-
-std::vector<index_t> dims(const char* fn, const char* name, const py::array& a) {
-  std::vector<index_t> d(a.shape(), a.shape() + a.ndim());
-  index_t n = 1;
-  for (index_t v : d) n = checked_mul(fn, name, n, v);
-  return d;
+PE_BIND_FAMILY(dropout)
 }
-
-// new_array would read an empty shape as (1,); build 0-d arrays explicitly.
-template <typename T>
-py::array new_nd(const std::vector<index_t>& shape) {
-  return py::array(py::dtype::of<T>(), std::vector<py::ssize_t>(shape.begin(), shape.end()));
-}
-
-void check_p(const char* fn, double p) {
-  if (!(p >= 0.0 && p < 1.0)) value_error(cat(fn, ": p must be in [0, 1), got ", p));
-}
-
-template <typename T>
-py::tuple forward(const py::array& x, double p, std::uint64_t seed) {
-  const std::vector<index_t> shape = dims("dropout_forward", "x", x);
-  py::array y = new_nd<T>(shape);
-  py::array mask = new_nd<std::uint8_t>(shape);
-  const index_t n = static_cast<index_t>(x.size());
-  const std::uint64_t threshold = static_cast<std::uint64_t>(std::ceil(p * 4294967296.0));
-  const T scale = static_cast<T>(1.0 / (1.0 - p));
-  const T* px = cptr<T>(x);
-  T* py_ = ptr<T>(y);
-  std::uint8_t* pm = ptr<std::uint8_t>(mask);
-  {
-    py::gil_scoped_release release;
-    cpu::dropout_forward<T>(n, px, seed, threshold, scale, py_, pm);
-  }
-  return py::make_tuple(y, mask);
-}
-
-template <typename T>
-py::array backward(const py::array& g, const py::array& mask, double p) {
-  py::array gi = new_nd<T>(dims("dropout_backward", "grad_output", g));
-  const T scale = static_cast<T>(1.0 / (1.0 - p));
-  const T* pg = cptr<T>(g);
-  const std::uint8_t* pm = cptr<std::uint8_t>(mask);
-  T* pgi = ptr<T>(gi);
-  const index_t n = static_cast<index_t>(g.size());
-  {
-    py::gil_scoped_release release;
-    cpu::dropout_backward<T>(n, pg, pm, scale, pgi);
-  }
-  return gi;
-}
-
-}  // namespace
-
-void bind_dropout(py::module_& m) {
-  m.def("dropout_forward", [](const py::array& x, double p, std::uint64_t seed) -> py::tuple {
-    const char* fn = "dropout_forward";
-    DType dt = dtype_of(fn, "x", x);
-    check_contiguous(fn, "x", x);
-    check_p(fn, p);
-    return dt == DType::f32 ? forward<float>(x, p, seed) : forward<double>(x, p, seed);
-  }, py::arg("x"), py::arg("p"), py::arg("seed"),
-     "Dropout of a C-contiguous array with the counter-based mask of (seed, element) → (y, uint8 mask).");
-
-  m.def("dropout_backward", [](const py::array& g, const py::array& mask, double p) -> py::array {
-    const char* fn = "dropout_backward";
-    DType dt = dtype_of(fn, "grad_output", g);
-    check_contiguous(fn, "grad_output", g);
-    if (!has_dtype(mask, py::dtype::of<std::uint8_t>()))
-      type_error(cat(fn, ": mask must be uint8, got ", std::string(py::str(mask.dtype()))));
-    check_contiguous(fn, "mask", mask);
-    check_shape(fn, "mask", mask, std::vector<index_t>(g.shape(), g.shape() + g.ndim()));
-    check_p(fn, p);
-    return dt == DType::f32 ? backward<float>(g, mask, p) : backward<double>(g, mask, p);
-  }, py::arg("grad_output"), py::arg("mask"), py::arg("p"), "grad_output·mask/(1 − p).");
-}
-
-}  // namespace pyengine::bind

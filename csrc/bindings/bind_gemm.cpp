@@ -1,60 +1,82 @@
-// bind_gemm.cpp — gemm(a, b, c, trans_a, trans_b, alpha, beta) → new array alpha·op(a)·op(b) + beta·c.
-#include "bind_util.h"
+// bind_gemm.cpp — gemm(a, b, c=None, *, trans_a, trans_b, alpha, beta) → a new array
+// alpha·op(a)·op(b) + beta·c (pyengine/gemm.h), for pyengine._C and pyengine._cuda.
+//
+// A Fortran-ordered a or b (a transposed view) is read through the transpose flag instead of being
+// copied; other views are copied to C order.
+#include <cstring>
+
+#include "bind.h"
+#include "pyengine/cuda/gemm.h"
 #include "pyengine/gemm.h"
 
-namespace pyengine::bind {
-namespace {
+namespace pyengine::bind::gemm {
 
-template <typename T>
-py::array gemm_typed(const py::array& a, const py::array& b, const py::object& c_obj, bool ta, bool tb,
-                     double alpha, double beta, index_t M, index_t N, index_t K) {
-  py::array out = new_array<T>({M, N});
-  T beta_t = static_cast<T>(beta);
-  if (!c_obj.is_none()) {
-    py::array c = c_obj.cast<py::array>();
-    std::memcpy(out.mutable_data(), c.data(), static_cast<size_t>(M * N) * sizeof(T));
+// A Fortran-ordered matrix is the C-ordered transpose: flip the flag rather than copy.
+template <class D>
+void flip_fortran(typename D::Arg& x, bool& trans) {
+  if (!x.a.present || x.a.ndim() != 2) return;
+  if constexpr (D::is_cuda) {
+    if (x.contiguous || !py::hasattr(x.obj, "T")) return;
+    py::object t = x.obj.attr("T");
+    typename D::Arg flipped = x;
+    D::describe("gemm", flipped, t);
+    if (!flipped.contiguous) return;
+    flipped.obj = t;
+    x = flipped;
   } else {
-    beta_t = T(0);
+    if ((x.arr.flags() & py::array::c_style) || !(x.arr.flags() & py::array::f_style)) return;
+    x.arr = py::reinterpret_borrow<py::array>(x.arr.attr("T"));
+    x.a.shape = {x.a.shape[1], x.a.shape[0]};
   }
-  const T* pa = cptr<T>(a);
-  const T* pb = cptr<T>(b);
-  T* pc = ptr<T>(out);
-  const index_t lda = a.shape(1), ldb = b.shape(1);
-  {
-    py::gil_scoped_release release;
-    cpu::gemm<T>(ta, tb, M, N, K, static_cast<T>(alpha), pa, lda, pb, ldb, beta_t, pc, N);
-  }
-  return out;
+  trans = !trans;
 }
 
-}  // namespace
-
-void bind_gemm(py::module_& m) {
-  m.def("gemm", [](const py::array& a, const py::array& b, const py::object& c, bool trans_a, bool trans_b,
-                   double alpha, double beta) -> py::array {
-    const char* fn = "gemm";
-    DType dt = check_array(fn, "a", a, 2);
-    check_array(fn, "b", b, 2);
-    check_same_dtype(fn, "b", b, dt, "a");
-    const index_t M = trans_a ? a.shape(1) : a.shape(0);
-    const index_t Ka = trans_a ? a.shape(0) : a.shape(1);
-    const index_t Kb = trans_b ? b.shape(1) : b.shape(0);
-    const index_t N = trans_b ? b.shape(0) : b.shape(1);
-    if (Ka != Kb)
-      value_error(cat(fn, ": op(a) is ", M, "x", Ka, " and op(b) is ", Kb, "x", N,
-                      "; inner dimensions ", Ka, " and ", Kb, " differ"));
-    checked_numel(fn, "output size M*N", {M, N});
-    if (!c.is_none()) {
-      py::array ca = c.cast<py::array>();
-      check_array(fn, "c", ca, 2);
-      check_same_dtype(fn, "c", ca, dt, "a");
-      check_shape(fn, "c", ca, {M, N});
+template <class D>
+py::object run(py::handle a_obj, py::handle b_obj, py::handle c_obj, py::handle ta_obj, py::handle tb_obj,
+               py::handle alpha_obj, py::handle beta_obj) {
+  const char* fn = "gemm";
+  auto a = D::arg(fn, "a", a_obj), b = D::arg(fn, "b", b_obj), c = D::opt(fn, "c", c_obj);
+  bool ta = to_bool(fn, "trans_a", ta_obj), tb = to_bool(fn, "trans_b", tb_obj);
+  const contract::GemmDims d = contract::gemm(fn, a.a, b.a, c.a, ta, tb);
+  const double alpha = to_real(fn, "alpha", alpha_obj), beta = to_real(fn, "beta", beta_obj);
+  flip_fortran<D>(a, ta);
+  flip_fortran<D>(b, tb);
+  typename D::Call call(fn);
+  call.inputs({&a, &b, &c});
+  return with_float(a.a.dtype, [&](auto t) {
+    using T = decltype(t);
+    auto y = call.template empty<T>("the output", {d.M, d.N});
+    const T *pa = in<T>(a), *pb = in<T>(b), *pc = in<T>(c);
+    T* py_ = out<T>(y);
+    const index_t lda = a.a.dim(1), ldb = b.a.dim(1);
+    const T beta_t = c.a.present ? static_cast<T>(beta) : T(0);   // c None: nothing to add
+    if constexpr (D::is_cuda) {
+      const bool tf32 = call.tf32() && sizeof(T) == 4;
+      call.run([&] {
+        cuda::gemm<T>(ta, tb, d.M, d.N, d.K, static_cast<T>(alpha), pa, lda, pb, ldb, beta_t, pc, py_, d.N, nullptr,
+                      false, tf32, call.stream());
+      });
+    } else {
+      call.run([&] {
+        if (pc && beta_t != T(0)) std::memcpy(py_, pc, sizeof(T) * static_cast<size_t>(d.M * d.N));
+        cpu::gemm<T>(ta, tb, d.M, d.N, d.K, static_cast<T>(alpha), pa, lda, pb, ldb, pc ? beta_t : T(0), py_, d.N);
+      });
     }
-    return dt == DType::f32 ? gemm_typed<float>(a, b, c, trans_a, trans_b, alpha, beta, M, N, Ka)
-                            : gemm_typed<double>(a, b, c, trans_a, trans_b, alpha, beta, M, N, Ka);
-  }, py::arg("a"), py::arg("b"), py::arg("c") = py::none(), py::arg("trans_a") = false,
-     py::arg("trans_b") = false, py::arg("alpha") = 1.0, py::arg("beta") = 0.0,
-     "alpha·op(a)·op(b) + beta·c on C-contiguous float32/float64 2-D arrays (new array).");
+    return y.object();
+  });
 }
 
-}  // namespace pyengine::bind
+template <class D>
+void bind(py::module_& m) {
+  using py::arg;
+  kernel(m, "gemm", &run<D>, arg("a"), arg("b"), arg("c") = py::none(), py::kw_only(), arg("trans_a") = false,
+         arg("trans_b") = false, arg("alpha") = 1.0, arg("beta") = 0.0,
+         "alpha·op(a)·op(b) + beta·c. a: (M, K), or (K, M) when trans_a; b: (K, N), or (N, K) when trans_b; "
+         "c: (M, N) or None. Returns a new (M, N) array of a's dtype.");
+}
+
+}  // namespace pyengine::bind::gemm
+
+namespace pyengine::bind {
+PE_BIND_FAMILY(gemm)
+}

@@ -1,95 +1,90 @@
 // bind_linear.cpp — linear_forward(x, weight, bias) and linear_backward(grad_output, x, weight,
-// need_input, need_weight, need_bias) on C-contiguous 2-D arrays (the Python wrapper flattens
-// leading dimensions). Every shape the kernels rely on is checked here; the GIL is released.
-#include "bind_util.h"
+// needs_input_grad) over the last axis of x (pyengine/linear.h), for pyengine._C and pyengine._cuda.
+// Leading axes are flattened into N rows; each product is one GEMM.
+#include "bind.h"
+#include "pyengine/cuda/elementwise.h"
+#include "pyengine/cuda/gemm.h"
 #include "pyengine/linear.h"
 
-namespace pyengine::bind {
-namespace {
+namespace pyengine::bind::linear {
 
-template <typename T>
-py::array forward_typed(const py::array& x, const py::array& w, const py::object& bias_obj, index_t N,
-                        index_t I, index_t O) {
-  py::array y = new_array<T>({N, O});
-  py::array bias;
-  if (!bias_obj.is_none()) bias = bias_obj.cast<py::array>();
-  const T* px = cptr<T>(x);
-  const T* pw = cptr<T>(w);
-  const T* pb = bias_obj.is_none() ? nullptr : cptr<T>(bias);
-  T* py_ = ptr<T>(y);
-  {
-    py::gil_scoped_release release;
-    cpu::linear_forward<T>(N, I, O, px, pw, pb, py_);
-  }
-  return y;
-}
-
-template <typename T>
-py::tuple backward_typed(const py::array& g, const py::array& x, const py::array& w, bool need_input,
-                         bool need_weight, bool need_bias, index_t N, index_t I, index_t O) {
-  py::object gi = py::none(), gw = py::none(), gb = py::none();
-  py::array gi_a, gw_a, gb_a;
-  if (need_input) gi = gi_a = new_array<T>({N, I});
-  if (need_weight) gw = gw_a = new_array<T>({O, I});
-  if (need_bias) gb = gb_a = new_array<T>({O});
-  const T* pg = cptr<T>(g);
-  const T* px = cptr<T>(x);
-  const T* pw = cptr<T>(w);
-  T* pgi = need_input ? ptr<T>(gi_a) : nullptr;
-  T* pgw = need_weight ? ptr<T>(gw_a) : nullptr;
-  T* pgb = need_bias ? ptr<T>(gb_a) : nullptr;
-  {
-    py::gil_scoped_release release;
-    if (pgi) cpu::linear_backward_input<T>(N, I, O, pg, pw, pgi);
-    if (pgw) cpu::linear_backward_weight<T>(N, I, O, pg, px, pgw);
-    if (pgb) cpu::linear_backward_bias<T>(N, O, pg, pgb);
-  }
-  return py::make_tuple(gi, gw, gb);
-}
-
-// weight (O, I) against x (N, I); returns the dtype.
-DType check_x_weight(const char* fn, const py::array& x, const py::array& w) {
-  DType dt = check_array(fn, "x", x, 2);
-  check_array(fn, "weight", w, 2);
-  check_same_dtype(fn, "weight", w, dt, "x");
-  if (w.shape(1) != x.shape(1))
-    value_error(cat(fn, ": weight expects ", w.shape(1), " input features, x has ", x.shape(1)));
-  return dt;
-}
-
-}  // namespace
-
-void bind_linear(py::module_& m) {
-  m.def("linear_forward", [](const py::array& x, const py::array& weight, const py::object& bias) -> py::array {
-    const char* fn = "linear_forward";
-    DType dt = check_x_weight(fn, x, weight);
-    const index_t N = x.shape(0), I = x.shape(1), O = weight.shape(0);
-    if (!bias.is_none()) {
-      py::array b = bias.cast<py::array>();
-      check_array(fn, "bias", b, 1);
-      check_same_dtype(fn, "bias", b, dt, "x");
-      check_shape(fn, "bias", b, {O});
+template <class D>
+py::object forward(py::handle x_obj, py::handle w_obj, py::handle b_obj) {
+  const char* fn = "linear_forward";
+  auto x = D::arg(fn, "x", x_obj), w = D::arg(fn, "weight", w_obj), b = D::opt(fn, "bias", b_obj);
+  const contract::LinearDims d = contract::linear(fn, x.a, w.a, b.a);
+  typename D::Call call(fn);
+  call.inputs({&x, &w, &b});
+  return with_float(x.a.dtype, [&](auto t) {
+    using T = decltype(t);
+    auto y = call.template empty<T>("the output", d.out_shape);
+    const T *px = in<T>(x), *pw = in<T>(w), *pb = in<T>(b);
+    T* py_ = out<T>(y);
+    if constexpr (D::is_cuda) {
+      const bool tf32 = call.tf32() && sizeof(T) == 4;
+      call.run([&] {
+        cuda::gemm<T>(false, true, d.N, d.O, d.I, T(1), px, d.I, pw, d.I, T(0), nullptr, py_, d.O, pb, false, tf32,
+                      call.stream());
+      });
+    } else {
+      call.run([&] { cpu::linear_forward<T>(d.N, d.I, d.O, px, pw, pb, py_); });
     }
-    checked_numel(fn, "output size N*O", {N, O});
-    return dt == DType::f32 ? forward_typed<float>(x, weight, bias, N, I, O)
-                            : forward_typed<double>(x, weight, bias, N, I, O);
-  }, py::arg("x"), py::arg("weight"), py::arg("bias") = py::none(),
-     "x (N, I) · weight (O, I)ᵀ + bias (O,) → (N, O), new array.");
-
-  m.def("linear_backward", [](const py::array& grad_output, const py::array& x, const py::array& weight,
-                              bool need_input, bool need_weight, bool need_bias) -> py::tuple {
-    const char* fn = "linear_backward";
-    DType dt = check_x_weight(fn, x, weight);
-    check_array(fn, "grad_output", grad_output, 2);
-    check_same_dtype(fn, "grad_output", grad_output, dt, "x");
-    const index_t N = x.shape(0), I = x.shape(1), O = weight.shape(0);
-    check_shape(fn, "grad_output", grad_output, {N, O});
-    checked_numel(fn, "grad_input size N*I", {N, I});
-    return dt == DType::f32 ? backward_typed<float>(grad_output, x, weight, need_input, need_weight, need_bias, N, I, O)
-                            : backward_typed<double>(grad_output, x, weight, need_input, need_weight, need_bias, N, I, O);
-  }, py::arg("grad_output"), py::arg("x"), py::arg("weight"), py::arg("need_input") = true,
-     py::arg("need_weight") = true, py::arg("need_bias") = true,
-     "(grad_input (N, I), grad_weight (O, I), grad_bias (O,)), None where not needed.");
+    return y.object();
+  });
 }
 
-}  // namespace pyengine::bind
+template <class D>
+py::object backward(py::handle g_obj, py::handle x_obj, py::handle w_obj, py::handle needs_obj) {
+  const char* fn = "linear_backward";
+  auto g = D::arg(fn, "grad_output", g_obj), x = D::arg(fn, "x", x_obj), w = D::arg(fn, "weight", w_obj);
+  const contract::LinearDims d = contract::linear_backward(fn, g.a, x.a, w.a);
+  const auto needs = to_needs<3>(fn, needs_obj);
+  typename D::Call call(fn);
+  call.inputs({&g, &x, &w});
+  return with_float(x.a.dtype, [&](auto t) {
+    using T = decltype(t);
+    using Out = decltype(call.template empty<T>("", {}));
+    Out gi, gw, gb;
+    if (needs[0]) gi = call.template empty<T>("grad_input", x.a.shape);
+    if (needs[1]) gw = call.template empty<T>("grad_weight", {d.O, d.I});
+    if (needs[2]) gb = call.template empty<T>("grad_bias", {d.O});
+    const T *pg = in<T>(g), *px = in<T>(x), *pw = in<T>(w);
+    T *pgi = out<T>(gi), *pgw = out<T>(gw), *pgb = out<T>(gb);
+    if constexpr (D::is_cuda) {
+      const bool tf32 = call.tf32() && sizeof(T) == 4;
+      call.run([&] {
+        cudaStream_t s = call.stream();
+        if (pgi) cuda::gemm<T>(false, false, d.N, d.I, d.O, T(1), pg, d.O, pw, d.I, T(0), nullptr, pgi, d.I, nullptr,
+                               true, tf32, s);
+        if (pgw) cuda::gemm<T>(true, false, d.O, d.I, d.N, T(1), pg, d.O, px, d.I, T(0), nullptr, pgw, d.I, nullptr,
+                               true, tf32, s);
+        if (pgb) cuda::channel_sum<T>(d.N, d.O, 1, pg, pgb, 1.0, s);
+      });
+    } else {
+      call.run([&] {
+        if (pgi) cpu::linear_backward_input<T>(d.N, d.I, d.O, pg, pw, pgi);
+        if (pgw) cpu::linear_backward_weight<T>(d.N, d.I, d.O, pg, px, pgw);
+        if (pgb) cpu::linear_backward_bias<T>(d.N, d.O, pg, pgb);
+      });
+    }
+    return py::object(py::make_tuple(gi.object(), gw.object(), gb.object()));
+  });
+}
+
+template <class D>
+void bind(py::module_& m) {
+  using py::arg;
+  kernel(m, "linear_forward", &forward<D>, arg("x"), arg("weight"), arg("bias") = py::none(),
+         "x (*, I), weight (O, I), bias (O,) or None → y (*, O) = x·weightᵀ + bias.");
+  kernel(m, "linear_backward", &backward<D>, arg("grad_output"), arg("x"), arg("weight"),
+         arg("needs_input_grad") = py::make_tuple(true, true, true),
+         "grad_output (*, O), x (*, I), weight (O, I) → (grad_input (*, I), grad_weight (O, I), grad_bias (O,)); "
+         "grad_input = grad_output·weight, grad_weight = grad_outputᵀ·x, grad_bias = Σ grad_output over the leading "
+         "axes; an entry is None where needs_input_grad says it is not needed.");
+}
+
+}  // namespace pyengine::bind::linear
+
+namespace pyengine::bind {
+PE_BIND_FAMILY(linear)
+}

@@ -1,136 +1,185 @@
-// bind_optim.cpp — the in-place optimizer updates: sgd_step, adam_step, rmsprop_step, adagrad_step.
-// Every array must be C-contiguous with param's dtype and shape; the ones written (param and the
-// state buffers) must be writeable. Checked here so a direct _C call with bad input raises.
-#include "bind_util.h"
+// bind_optim.cpp — the fused, in-place optimizer updates sgd_step, adam_step, rmsprop_step,
+// adagrad_step (pyengine/optim.h), for pyengine._C and pyengine._cuda. Each returns the arrays it
+// updated (the caller's own objects); a non-contiguous grad is copied first.
+#include "bind.h"
+#include "pyengine/cuda/optim.h"
 #include "pyengine/optim.h"
 
+namespace pyengine::bind::optim {
+
+using contract::optim_hyper;
+
+// Whether an argument may be updated in place where it is (C-contiguous).
+template <class D>
+bool in_place_ok(const typename D::Arg& a) {
+  if (!a.a.present) return true;
+  if constexpr (D::is_cuda) return a.contiguous;
+  else return (a.arr.flags() & py::array::c_style) != 0;
+}
+
+template <class D>
+void check_arrays(const char* fn, typename D::Arg& p, typename D::Arg& g, std::initializer_list<typename D::Arg*> st) {
+  std::vector<std::pair<const Array*, bool>> written{{&p.a, in_place_ok<D>(p)}};
+  for (auto* s : st) written.emplace_back(&s->a, in_place_ok<D>(*s));
+  contract::optim_arrays(fn, p.a, g.a, written);
+}
+
+inline double hyper(const char* fn, const char* name, py::handle v, double minimum = 0.0) {
+  return optim_hyper(fn, name, to_real(fn, name, v), true, minimum);
+}
+
+template <class D>
+py::object sgd(py::handle p_, py::handle g_, py::handle b_, py::handle lr_, py::handle mom_, py::handle damp_,
+               py::handle wd_, py::handle nest_, py::handle max_, py::handle first_) {
+  const char* fn = "sgd_step";
+  auto p = D::arg(fn, "param", p_), g = D::arg(fn, "grad", g_), b = D::opt(fn, "momentum_buffer", b_);
+  check_arrays<D>(fn, p, g, {&b});
+  const double lr = hyper(fn, "lr", lr_), momentum = hyper(fn, "momentum", mom_);
+  const double dampening = optim_hyper(fn, "dampening", to_real(fn, "dampening", damp_), false);
+  const double wd = hyper(fn, "weight_decay", wd_);
+  const bool nesterov = to_bool(fn, "nesterov", nest_), maximize = to_bool(fn, "maximize", max_),
+             first_step = to_bool(fn, "first_step", first_);
+  if (momentum != 0 && !b.a.present)
+    value_error(fn, ": momentum_buffer is required when momentum is ", momentum, " (not 0)");
+  if (nesterov && (momentum <= 0 || dampening != 0))
+    value_error(fn, ": nesterov needs momentum > 0 and dampening 0, got momentum ", momentum, ", dampening ", dampening);
+  typename D::Call call(fn);
+  call.inputs({&g});
+  call.inout({&p, &b});
+  with_float(p.a.dtype, [&](auto t) {
+    using T = decltype(t);
+    const index_t n = p.a.numel();
+    T *pp = out<T>(p), *pb = momentum != 0 ? out<T>(b) : nullptr;
+    const T* pg = in<T>(g);
+    if constexpr (D::is_cuda)
+      call.run([&] {
+        cuda::sgd_step<T>(n, pp, pg, pb, lr, momentum, dampening, wd, nesterov, maximize, first_step, call.stream());
+      });
+    else
+      call.run([&] { cpu::sgd_step<T>(n, pp, pg, pb, lr, momentum, dampening, wd, nesterov, maximize, first_step); });
+    return 0;
+  });
+  return py::make_tuple(p_, b_);
+}
+
+template <class D>
+py::object adam(py::handle p_, py::handle g_, py::handle m_, py::handle v_, py::handle vm_, py::handle step_,
+                py::handle lr_, py::handle b1_, py::handle b2_, py::handle eps_, py::handle wd_, py::handle dec_,
+                py::handle max_) {
+  const char* fn = "adam_step";
+  if (m_.is_none() || v_.is_none()) value_error(fn, ": exp_avg and exp_avg_sq are required arrays, got None");
+  auto p = D::arg(fn, "param", p_), g = D::arg(fn, "grad", g_), ma = D::arg(fn, "exp_avg", m_),
+       v = D::arg(fn, "exp_avg_sq", v_), vm = D::opt(fn, "max_exp_avg_sq", vm_);
+  check_arrays<D>(fn, p, g, {&ma, &v, &vm});
+  const index_t step = to_int(fn, "step", step_, 1);
+  const double lr = hyper(fn, "lr", lr_);
+  const double beta1 = optim_hyper(fn, "beta1", to_real(fn, "beta1", b1_), true, 0.0, true, 1.0, true);
+  const double beta2 = optim_hyper(fn, "beta2", to_real(fn, "beta2", b2_), true, 0.0, true, 1.0, true);
+  const double eps = hyper(fn, "eps", eps_), wd = hyper(fn, "weight_decay", wd_);
+  const bool decoupled = to_bool(fn, "decoupled_weight_decay", dec_), maximize = to_bool(fn, "maximize", max_);
+  typename D::Call call(fn);
+  call.inputs({&g});
+  call.inout({&p, &ma, &v, &vm});
+  with_float(p.a.dtype, [&](auto t) {
+    using T = decltype(t);
+    const index_t n = p.a.numel();
+    T *pp = out<T>(p), *pm = out<T>(ma), *pv = out<T>(v), *pvm = out<T>(vm);
+    const T* pg = in<T>(g);
+    if constexpr (D::is_cuda)
+      call.run([&] {
+        cuda::adam_step<T>(n, pp, pg, pm, pv, pvm, step, lr, beta1, beta2, eps, wd, decoupled, maximize, call.stream());
+      });
+    else
+      call.run([&] { cpu::adam_step<T>(n, pp, pg, pm, pv, pvm, step, lr, beta1, beta2, eps, wd, decoupled, maximize); });
+    return 0;
+  });
+  return py::make_tuple(p_, m_, v_, vm_);
+}
+
+template <class D>
+py::object rmsprop(py::handle p_, py::handle g_, py::handle v_, py::handle b_, py::handle ga_, py::handle lr_,
+                   py::handle alpha_, py::handle eps_, py::handle wd_, py::handle mom_, py::handle max_) {
+  const char* fn = "rmsprop_step";
+  if (v_.is_none()) value_error(fn, ": square_avg is a required array, got None");
+  auto p = D::arg(fn, "param", p_), g = D::arg(fn, "grad", g_), v = D::arg(fn, "square_avg", v_),
+       b = D::opt(fn, "momentum_buffer", b_), ga = D::opt(fn, "grad_avg", ga_);
+  check_arrays<D>(fn, p, g, {&v, &b, &ga});
+  const double lr = hyper(fn, "lr", lr_);
+  const double alpha = optim_hyper(fn, "alpha", to_real(fn, "alpha", alpha_), true, 0.0, true, 1.0);
+  const double eps = hyper(fn, "eps", eps_), wd = hyper(fn, "weight_decay", wd_), momentum = hyper(fn, "momentum", mom_);
+  const bool maximize = to_bool(fn, "maximize", max_);
+  if (momentum > 0 && !b.a.present)
+    value_error(fn, ": momentum_buffer is required when momentum is ", momentum, " (> 0)");
+  typename D::Call call(fn);
+  call.inputs({&g});
+  call.inout({&p, &v, &b, &ga});
+  with_float(p.a.dtype, [&](auto t) {
+    using T = decltype(t);
+    const index_t n = p.a.numel();
+    T *pp = out<T>(p), *pv = out<T>(v), *pb = momentum > 0 ? out<T>(b) : nullptr, *pga = out<T>(ga);
+    const T* pg = in<T>(g);
+    if constexpr (D::is_cuda)
+      call.run([&] {
+        cuda::rmsprop_step<T>(n, pp, pg, pv, pb, pga, lr, alpha, eps, wd, momentum, maximize, call.stream());
+      });
+    else
+      call.run([&] { cpu::rmsprop_step<T>(n, pp, pg, pv, pb, pga, lr, alpha, eps, wd, momentum, maximize); });
+    return 0;
+  });
+  return py::make_tuple(p_, v_, b_, ga_);
+}
+
+template <class D>
+py::object adagrad(py::handle p_, py::handle g_, py::handle s_, py::handle step_, py::handle lr_, py::handle decay_,
+                   py::handle wd_, py::handle eps_, py::handle max_) {
+  const char* fn = "adagrad_step";
+  if (s_.is_none()) value_error(fn, ": state_sum is a required array, got None");
+  auto p = D::arg(fn, "param", p_), g = D::arg(fn, "grad", g_), s = D::arg(fn, "state_sum", s_);
+  check_arrays<D>(fn, p, g, {&s});
+  const index_t step = to_int(fn, "step", step_, 1);
+  const double lr = hyper(fn, "lr", lr_), lr_decay = hyper(fn, "lr_decay", decay_);
+  const double wd = hyper(fn, "weight_decay", wd_), eps = hyper(fn, "eps", eps_);
+  const bool maximize = to_bool(fn, "maximize", max_);
+  typename D::Call call(fn);
+  call.inputs({&g});
+  call.inout({&p, &s});
+  with_float(p.a.dtype, [&](auto t) {
+    using T = decltype(t);
+    const index_t n = p.a.numel();
+    T *pp = out<T>(p), *ps = out<T>(s);
+    const T* pg = in<T>(g);
+    if constexpr (D::is_cuda)
+      call.run([&] { cuda::adagrad_step<T>(n, pp, pg, ps, step, lr, lr_decay, wd, eps, maximize, call.stream()); });
+    else
+      call.run([&] { cpu::adagrad_step<T>(n, pp, pg, ps, step, lr, lr_decay, wd, eps, maximize); });
+    return 0;
+  });
+  return py::make_tuple(p_, s_);
+}
+
+template <class D>
+void bind(py::module_& m) {
+  using py::arg;
+  kernel(m, "sgd_step", &sgd<D>, arg("param"), arg("grad"), arg("momentum_buffer") = py::none(), py::kw_only(),
+         arg("lr"), arg("momentum") = 0.0, arg("dampening") = 0.0, arg("weight_decay") = 0.0, arg("nesterov") = false,
+         arg("maximize") = false, arg("first_step") = false,
+         "SGD with momentum, in place (PyTorch's formulas). Returns (param, momentum_buffer).");
+  kernel(m, "adam_step", &adam<D>, arg("param"), arg("grad"), arg("exp_avg"), arg("exp_avg_sq"),
+         arg("max_exp_avg_sq") = py::none(), py::kw_only(), arg("step"), arg("lr") = 1e-3, arg("beta1") = 0.9,
+         arg("beta2") = 0.999, arg("eps") = 1e-8, arg("weight_decay") = 0.0, arg("decoupled_weight_decay") = false,
+         arg("maximize") = false,
+         "Adam/AdamW/AMSGrad, in place. Returns (param, exp_avg, exp_avg_sq, max_exp_avg_sq).");
+  kernel(m, "rmsprop_step", &rmsprop<D>, arg("param"), arg("grad"), arg("square_avg"),
+         arg("momentum_buffer") = py::none(), arg("grad_avg") = py::none(), py::kw_only(), arg("lr") = 1e-2,
+         arg("alpha") = 0.99, arg("eps") = 1e-8, arg("weight_decay") = 0.0, arg("momentum") = 0.0,
+         arg("maximize") = false, "RMSprop, in place. Returns (param, square_avg, momentum_buffer, grad_avg).");
+  kernel(m, "adagrad_step", &adagrad<D>, arg("param"), arg("grad"), arg("state_sum"), py::kw_only(), arg("step"),
+         arg("lr") = 1e-2, arg("lr_decay") = 0.0, arg("weight_decay") = 0.0, arg("eps") = 1e-10,
+         arg("maximize") = false, "Adagrad, in place. Returns (param, state_sum).");
+}
+
+}  // namespace pyengine::bind::optim
+
 namespace pyengine::bind {
-namespace {
-
-std::vector<index_t> shape_of(const py::array& a) {
-  return std::vector<index_t>(a.shape(), a.shape() + a.ndim());
+PE_BIND_FAMILY(optim)
 }
-
-// Checks one array of the update against param (dtype, shape, contiguity, writeable when written).
-void check_like(const char* fn, const char* name, const py::array& a, const py::array& param, DType dt,
-                bool written) {
-  check_same_dtype(fn, name, a, dt, "param");
-  check_shape(fn, name, a, shape_of(param));
-  check_contiguous(fn, name, a);
-  if (written) check_writeable(fn, name, a);
-}
-
-// An optional state buffer: None (the kernel gets nullptr) or a checked array.
-struct Optional {
-  py::array arr;
-  bool present = false;
-};
-
-Optional optional_buffer(const char* fn, const char* name, const py::object& obj, const py::array& param,
-                         DType dt) {
-  Optional o;
-  if (obj.is_none()) return o;
-  if (!py::isinstance<py::array>(obj)) type_error(cat(fn, ": ", name, " must be a numpy.ndarray or None"));
-  o.arr = obj.cast<py::array>();
-  check_like(fn, name, o.arr, param, dt, true);
-  o.present = true;
-  return o;
-}
-
-template <typename T>
-T* opt_ptr(Optional& o) { return o.present ? ptr<T>(o.arr) : nullptr; }
-
-DType check_param_grad(const char* fn, py::array& param, const py::array& grad) {
-  DType dt = dtype_of(fn, "param", param);
-  check_contiguous(fn, "param", param);
-  check_writeable(fn, "param", param);
-  check_like(fn, "grad", grad, param, dt, false);
-  return dt;
-}
-
-index_t numel(const py::array& a) { return static_cast<index_t>(a.size()); }
-
-}  // namespace
-
-void bind_optim(py::module_& m) {
-  m.def("sgd_step", [](py::array param, const py::array& grad, const py::object& buf_obj, double lr,
-                       double momentum, double dampening, double weight_decay, bool nesterov, bool maximize,
-                       bool first_step) {
-    const char* fn = "sgd_step";
-    DType dt = check_param_grad(fn, param, grad);
-    Optional buf = optional_buffer(fn, "momentum_buffer", buf_obj, param, dt);
-    const index_t n = numel(param);
-    py::gil_scoped_release release;
-    if (dt == DType::f32)
-      cpu::sgd_step<float>(n, ptr<float>(param), cptr<float>(grad), opt_ptr<float>(buf), lr, momentum, dampening,
-                           weight_decay, nesterov, maximize, first_step);
-    else
-      cpu::sgd_step<double>(n, ptr<double>(param), cptr<double>(grad), opt_ptr<double>(buf), lr, momentum,
-                            dampening, weight_decay, nesterov, maximize, first_step);
-  }, py::arg("param"), py::arg("grad"), py::arg("momentum_buffer"), py::arg("lr"), py::arg("momentum"),
-     py::arg("dampening"), py::arg("weight_decay"), py::arg("nesterov"), py::arg("maximize"),
-     py::arg("first_step"), "In-place SGD update of param (and momentum_buffer); see pyengine/optim.h.");
-
-  m.def("adam_step", [](py::array param, const py::array& grad, py::array exp_avg, py::array exp_avg_sq,
-                        const py::object& vmax_obj, index_t step, double lr, double beta1, double beta2, double eps,
-                        double weight_decay, bool decoupled, bool maximize) {
-    const char* fn = "adam_step";
-    DType dt = check_param_grad(fn, param, grad);
-    check_like(fn, "exp_avg", exp_avg, param, dt, true);
-    check_like(fn, "exp_avg_sq", exp_avg_sq, param, dt, true);
-    Optional vmax = optional_buffer(fn, "max_exp_avg_sq", vmax_obj, param, dt);
-    if (step < 1) value_error(cat(fn, ": step must be >= 1, got ", step));
-    const index_t n = numel(param);
-    py::gil_scoped_release release;
-    if (dt == DType::f32)
-      cpu::adam_step<float>(n, ptr<float>(param), cptr<float>(grad), ptr<float>(exp_avg), ptr<float>(exp_avg_sq),
-                            opt_ptr<float>(vmax), step, lr, beta1, beta2, eps, weight_decay, decoupled, maximize);
-    else
-      cpu::adam_step<double>(n, ptr<double>(param), cptr<double>(grad), ptr<double>(exp_avg),
-                             ptr<double>(exp_avg_sq), opt_ptr<double>(vmax), step, lr, beta1, beta2, eps,
-                             weight_decay, decoupled, maximize);
-  }, py::arg("param"), py::arg("grad"), py::arg("exp_avg"), py::arg("exp_avg_sq"), py::arg("max_exp_avg_sq"),
-     py::arg("step"), py::arg("lr"), py::arg("beta1"), py::arg("beta2"), py::arg("eps"), py::arg("weight_decay"),
-     py::arg("decoupled_weight_decay"), py::arg("maximize"),
-     "In-place Adam/AdamW update of param and its moments; see pyengine/optim.h.");
-
-  m.def("rmsprop_step", [](py::array param, const py::array& grad, py::array square_avg, const py::object& buf_obj,
-                           const py::object& ga_obj, double lr, double alpha, double eps, double weight_decay,
-                           double momentum, bool maximize) {
-    const char* fn = "rmsprop_step";
-    DType dt = check_param_grad(fn, param, grad);
-    check_like(fn, "square_avg", square_avg, param, dt, true);
-    Optional buf = optional_buffer(fn, "momentum_buffer", buf_obj, param, dt);
-    Optional ga = optional_buffer(fn, "grad_avg", ga_obj, param, dt);
-    const index_t n = numel(param);
-    py::gil_scoped_release release;
-    if (dt == DType::f32)
-      cpu::rmsprop_step<float>(n, ptr<float>(param), cptr<float>(grad), ptr<float>(square_avg), opt_ptr<float>(buf),
-                               opt_ptr<float>(ga), lr, alpha, eps, weight_decay, momentum, maximize);
-    else
-      cpu::rmsprop_step<double>(n, ptr<double>(param), cptr<double>(grad), ptr<double>(square_avg),
-                                opt_ptr<double>(buf), opt_ptr<double>(ga), lr, alpha, eps, weight_decay, momentum,
-                                maximize);
-  }, py::arg("param"), py::arg("grad"), py::arg("square_avg"), py::arg("momentum_buffer"), py::arg("grad_avg"),
-     py::arg("lr"), py::arg("alpha"), py::arg("eps"), py::arg("weight_decay"), py::arg("momentum"),
-     py::arg("maximize"), "In-place RMSprop update; see pyengine/optim.h.");
-
-  m.def("adagrad_step", [](py::array param, const py::array& grad, py::array state_sum, index_t step, double lr,
-                           double lr_decay, double weight_decay, double eps, bool maximize) {
-    const char* fn = "adagrad_step";
-    DType dt = check_param_grad(fn, param, grad);
-    check_like(fn, "state_sum", state_sum, param, dt, true);
-    if (step < 1) value_error(cat(fn, ": step must be >= 1, got ", step));
-    const index_t n = numel(param);
-    py::gil_scoped_release release;
-    if (dt == DType::f32)
-      cpu::adagrad_step<float>(n, ptr<float>(param), cptr<float>(grad), ptr<float>(state_sum), step, lr, lr_decay,
-                               weight_decay, eps, maximize);
-    else
-      cpu::adagrad_step<double>(n, ptr<double>(param), cptr<double>(grad), ptr<double>(state_sum), step, lr,
-                                lr_decay, weight_decay, eps, maximize);
-  }, py::arg("param"), py::arg("grad"), py::arg("state_sum"), py::arg("step"), py::arg("lr"), py::arg("lr_decay"),
-     py::arg("weight_decay"), py::arg("eps"), py::arg("maximize"), "In-place Adagrad update; see pyengine/optim.h.");
-}
-
-}  // namespace pyengine::bind

@@ -1,210 +1,195 @@
-// bind_quantized.cpp — quantized_conv2d and quantized_linear (pyengine/quantized.h).
+// bind_quantized.cpp — quantized_conv2d and quantized_linear, the requantized int8 layers,
+// quantized_max_pool2d and quantize_per_tensor (pyengine/quantized.h), and quantized_kernel(), the
+// int8 kernel this CPU runs.
 //
-// The Python wrappers (pyengine/kernels/cpu/quantized.py) run the contract checks of
-// pyengine/kernels/_contract/quantized.py and pass plain ints; this file re-checks everything the
-// kernels rely on, so a direct _C call with bad input raises instead of crashing or overflowing:
-// dtypes (x uint8, weight int8, bias int32, multiplier float32), ranks, contiguity, shape agreement,
-// the convolution geometry, zero points and clamp bounds in [0, 255], multipliers finite (uint8 output),
-// weights in [−127, 127], |bias| ≤ 2^30 and the reduction length J ≤ 32768.
+// pyengine._C only: there is no CUDA int8 kernel. kernels.cuda's quantized_* (pyengine/kernels/
+// cuda/quantized.py) copy device arrays to the host and call these, so a model on the GPU still
+// runs its quantized layers, checked by this same contract.
 #include <cmath>
 #include <string>
+#include <vector>
 
-#include "bind_util.h"
+#include "bind.h"
 #include "pyengine/quantized.h"
 
-namespace pyengine::bind {
-namespace {
+namespace pyengine::bind::quantized {
 
-template <typename T>
-void check_typed(const char* fn, const char* name, const py::array& a, const char* tname, py::ssize_t ndim) {
-  if (!a.dtype().is(py::dtype::of<T>()))
-    type_error(cat(fn, ": ", name, " must be ", tname, ", got ", std::string(py::str(a.dtype()))));
-  check_ndim(fn, name, a, ndim);
-  check_contiguous(fn, name, a);
+using Pair = std::array<index_t, 2>;
+
+// uint8 or float32 (any spelling numpy.dtype accepts); true for uint8.
+inline bool to_out_u8(const char* fn, py::handle obj) {
+  if (PyUnicode_Check(obj.ptr())) {   // the per-call path of the int8 layers passes the name
+    const std::string s = py::str(obj);
+    if (s == "uint8" || s == "float32") return s == "uint8";
+  }
+  std::string name;
+  try {
+    name = py::str(py::module_::import("numpy").attr("dtype")(obj));
+  } catch (const py::error_already_set&) {
+    name = "";
+  }
+  if (name != "uint8" && name != "float32")
+    value_error(fn, ": out_dtype must be uint8 or float32, got ", repr_of(obj));
+  return name == "uint8";
 }
 
-void check_u8_value(const char* fn, const char* name, index_t v) {
-  if (v < 0 || v > 255) value_error(cat(fn, ": ", name, " must be in [0, 255], got ", v));
-}
-
+// What both ops check once K (output channels) and J (reduction length) are known: the
+// parameters in the reference's order, then the bias and multiplier arrays and their values.
 struct Common {
-  const std::int8_t* w;
-  const std::int32_t* bias;
-  const float* mult;
+  index_t x_zp, y_zp, qmin, qmax;
   bool out_u8;
+  Host::Arg bias, multiplier;
+  py::array_t<float> m32;   // the multiplier as float32
+  Common(const char* fn, const Host::Arg& w, py::handle bias_obj, py::handle mult_obj, index_t K, index_t J,
+         py::handle xz, py::handle yz, py::handle lo, py::handle hi, py::handle od)
+      : x_zp(contract::quantized_u8(fn, "x_zero_point", to_int(fn, "x_zero_point", xz))),
+        y_zp(contract::quantized_u8(fn, "y_zero_point", to_int(fn, "y_zero_point", yz))),
+        qmin(contract::quantized_u8(fn, "qmin", to_int(fn, "qmin", lo))),
+        qmax(contract::quantized_u8(fn, "qmax", to_int(fn, "qmax", hi))) {
+    if (qmin > qmax) value_error(fn, ": qmin ", qmin, " is larger than qmax ", qmax);
+    out_u8 = to_out_u8(fn, od);
+    contract::quantized_reduction(fn, J);
+    const py::array wc = py::array::ensure(w.arr, py::array::c_style);
+    contract::quantized_weight_values(fn, static_cast<const std::int8_t*>(wc.data()), K * J);
+    bias = Host::opt(fn, "bias", bias_obj);
+    contract::quantized_bias(fn, bias.a, K);
+    if (bias.a.present) {
+      bias.arr = py::array::ensure(bias.arr, py::array::c_style);
+      contract::quantized_bias_values(fn, in<std::int32_t>(bias), K);
+    }
+    multiplier = Host::arg(fn, "multiplier", mult_obj);
+    contract::quantized_multiplier(fn, multiplier.a, K);
+    m32 = py::array_t<float, py::array::c_style | py::array::forcecast>::ensure(multiplier.arr);
+    if (out_u8) contract::quantized_multiplier_values(fn, m32.data(), K);
+  }
 };
 
-// The checks shared by both ops once K (output channels) and J (reduction length) are known.
-Common check_common(const char* fn, const py::array& w, const py::object& bias_obj, py::array& bias,
-                    const py::array& mult, index_t K, index_t J, index_t x_zp, index_t y_zp, index_t qmin,
-                    index_t qmax, const std::string& out_dtype) {
-  check_u8_value(fn, "x_zero_point", x_zp);
-  check_u8_value(fn, "y_zero_point", y_zp);
-  check_u8_value(fn, "qmin", qmin);
-  check_u8_value(fn, "qmax", qmax);
-  if (qmin > qmax) value_error(cat(fn, ": qmin ", qmin, " is larger than qmax ", qmax));
-  if (out_dtype != "uint8" && out_dtype != "float32")
-    value_error(cat(fn, ": out_dtype must be 'uint8' or 'float32', got '", out_dtype, "'"));
-  if (J > cpu::kQuantizedMaxReduction)
-    value_error(cat(fn, ": the reduction length ", J, " (products per output) exceeds ", cpu::kQuantizedMaxReduction,
-                    ", beyond which int32 accumulation could overflow"));
-  const std::int8_t* pw = cptr<std::int8_t>(w);
-  for (index_t i = 0, n = K * J; i < n; ++i)
-    if (pw[i] == -128)
-      value_error(cat(fn, ": weight holds -128 at flat index ", i, "; int8 weights must lie in [-127, 127]"));
-  const std::int32_t* pb = nullptr;
-  if (!bias_obj.is_none()) {
-    bias = bias_obj.cast<py::array>();
-    check_typed<std::int32_t>(fn, "bias", bias, "int32", 1);
-    check_shape(fn, "bias", bias, {K});
-    pb = cptr<std::int32_t>(bias);
-    for (index_t i = 0; i < K; ++i)
-      if (pb[i] > (1 << 30) || pb[i] < -(1 << 30))
-        value_error(cat(fn, ": bias[", i, "] = ", pb[i], " is outside [-2^30, 2^30]"));
+template <class D>
+py::object conv2d(py::handle x_obj, py::handle xz, py::handle w_obj, py::handle b_obj, py::handle m_obj,
+                  py::handle yz, py::handle lo, py::handle hi, py::handle s, py::handle p, py::handle d, py::handle gr,
+                  py::handle od) {
+  const char* fn = "quantized_conv2d";
+  auto x = Host::arg(fn, "x", x_obj), w = Host::arg(fn, "weight", w_obj);
+  contract::quantized_int_array(fn, x.a, "uint8", 4);
+  contract::quantized_int_array(fn, w.a, "int8", 4);
+  const Pair st = to_pair(fn, "stride", s, 1), pad = to_pair(fn, "padding", p, 0), dil = to_pair(fn, "dilation", d, 1);
+  const ConvGeom g = contract::conv2d(fn, x.a.shape, w.a.shape, st, pad, dil, to_int(fn, "groups", gr, 1));
+  const index_t J = g.C / g.G * g.R * g.S;
+  Common c(fn, w, b_obj, m_obj, g.K, J, xz, yz, lo, hi, od);
+  Host::Call call(fn);
+  call.inputs({&x, &w});
+  call.workspace("the column buffer", static_cast<double>(cpu::get_num_threads()) * (J + 4) * (g.OH * g.OW + 64));
+  const std::vector<index_t> shape{g.N, g.K, g.OH, g.OW};
+  auto y = c.out_u8 ? call.empty<std::uint8_t>("the output", shape) : call.empty<float>("the output", shape);
+  const std::uint8_t* px = in<std::uint8_t>(x);
+  const std::int8_t* pw = in<std::int8_t>(w);
+  const std::int32_t* pb = in<std::int32_t>(c.bias);
+  const float* pm = c.m32.data();
+  void* py_ = y.arr.mutable_data();
+  call.run([&] {
+    cpu::quantized_conv2d(g, px, static_cast<std::int32_t>(c.x_zp), pw, pb, pm, static_cast<std::int32_t>(c.y_zp),
+                          static_cast<std::int32_t>(c.qmin), static_cast<std::int32_t>(c.qmax), c.out_u8, py_);
+  });
+  return y.object();
+}
+
+template <class D>
+py::object linear(py::handle x_obj, py::handle xz, py::handle w_obj, py::handle b_obj, py::handle m_obj,
+                  py::handle yz, py::handle lo, py::handle hi, py::handle od) {
+  const char* fn = "quantized_linear";
+  auto x = Host::arg(fn, "x", x_obj), w = Host::arg(fn, "weight", w_obj);
+  contract::quantized_int_array(fn, x.a, "uint8", 2);
+  contract::quantized_int_array(fn, w.a, "int8", 2);
+  const index_t N = x.a.dim(0), I = x.a.dim(1), O = w.a.dim(0);
+  if (w.a.dim(1) != I) value_error(fn, ": weight expects ", w.a.dim(1), " input features, x has ", I);
+  if (O < 1) value_error(fn, ": weight must have at least one output feature, got shape ", contract::shape_str(w.a.shape));
+  Common c(fn, w, b_obj, m_obj, O, I, xz, yz, lo, hi, od);
+  Host::Call call(fn);
+  call.inputs({&x, &w});
+  auto y = c.out_u8 ? call.empty<std::uint8_t>("the output", {N, O}) : call.empty<float>("the output", {N, O});
+  const std::uint8_t* px = in<std::uint8_t>(x);
+  const std::int8_t* pw = in<std::int8_t>(w);
+  const std::int32_t* pb = in<std::int32_t>(c.bias);
+  const float* pm = c.m32.data();
+  void* py_ = y.arr.mutable_data();
+  call.run([&] {
+    cpu::quantized_linear(N, I, O, px, static_cast<std::int32_t>(c.x_zp), pw, pb, pm, static_cast<std::int32_t>(c.y_zp),
+                          static_cast<std::int32_t>(c.qmin), static_cast<std::int32_t>(c.qmax), c.out_u8, py_);
+  });
+  return y.object();
+}
+
+template <class D>
+py::object max_pool2d(py::handle x_obj, py::handle k_, py::handle s_, py::handle p_, py::handle d_, py::handle c_) {
+  const char* fn = "quantized_max_pool2d";
+  auto x = Host::arg(fn, "x", x_obj);
+  contract::quantized_int_array(fn, x.a, "uint8", 4);
+  contract::pool2d_planes(fn, "x", x.a.shape);
+  const Pair k = to_pair(fn, "kernel_size", k_, 1);
+  const Pair st = s_.is_none() ? k : to_pair(fn, "stride", s_, 1);
+  const Pair pad = to_pair(fn, "padding", p_, 0), dil = to_pair(fn, "dilation", d_, 1);
+  const Pool2dShape g = contract::pool2d(fn, x.a.shape, k, st, pad, dil, to_bool(fn, "ceil_mode", c_));
+  Host::Call call(fn);
+  call.inputs({&x});
+  auto y = call.empty<std::uint8_t>("the output", {g.N, g.C, g.OH, g.OW});
+  const std::uint8_t* px = in<std::uint8_t>(x);
+  std::uint8_t* py_ = out<std::uint8_t>(y);
+  call.run([&] { cpu::quantized_max_pool2d(g, px, py_); });
+  return y.object();
+}
+
+template <class D>
+py::object quantize(py::handle x_obj, py::handle scale_obj, py::handle zp_obj) {
+  const char* fn = "quantize_per_tensor";
+  auto x = Host::arg(fn, "x", x_obj);
+  if (!x.a.is_float()) type_error(fn, ": x must be float32, got ", x.a.dtype_name);
+  const double scale = to_real(fn, "scale", scale_obj);
+  contract::quantize_scale(fn, scale);
+  const index_t zp = contract::quantized_u8(fn, "zero_point", to_int(fn, "zero_point", zp_obj));
+  Host::Call call(fn);
+  call.inputs({&x});
+  if (x.a.dtype == DType::f64) {
+    call.workspace("a float32 copy of x", static_cast<double>(x.a.numel()) * sizeof(float));
+    x.arr = py::array_t<float, py::array::c_style | py::array::forcecast>::ensure(x.arr);
   }
-  check_typed<float>(fn, "multiplier", mult, "float32", 1);
-  check_shape(fn, "multiplier", mult, {K});
-  const float* pm = cptr<float>(mult);
-  const bool out_u8 = out_dtype == "uint8";
-  // rint of a NaN or an infinity has no integer; the float32 output follows IEEE arithmetic.
-  for (index_t i = 0; out_u8 && i < K; ++i)
-    if (!std::isfinite(pm[i]))
-      value_error(cat(fn, ": multiplier[", i, "] = ", pm[i], " must be finite for a uint8 output"));
-  return Common{pw, pb, pm, out_u8};
+  auto y = call.empty<std::uint8_t>("the output", x.a.shape);
+  const float* px = in<float>(x);
+  std::uint8_t* py_ = out<std::uint8_t>(y);
+  const index_t n = x.a.numel();
+  call.run([&] { cpu::quantize_per_tensor(n, px, static_cast<float>(scale), static_cast<std::int32_t>(zp), py_); });
+  return y.object();
 }
 
-py::array new_output(bool out_u8, const std::vector<index_t>& shape) {
-  if (out_u8) return new_array<std::uint8_t>(shape);
-  return new_array<float>(shape);
+template <class D>
+void bind(py::module_& m) {
+  if constexpr (D::is_cuda) {
+    return;   // no CUDA int8 kernel (see above)
+  } else {
+    using py::arg;
+    py::object u8 = py::module_::import("numpy").attr("uint8");
+    kernel(m, "quantized_conv2d", &conv2d<D>, arg("x"), arg("x_zero_point"), arg("weight"), arg("bias"),
+           arg("multiplier"), arg("y_zero_point") = 0, arg("qmin") = 0, arg("qmax") = 255, arg("stride") = 1,
+           arg("padding") = 0, arg("dilation") = 1, arg("groups") = 1, arg("out_dtype") = u8,
+           "Requantized int8 convolution. x (N, C, H, W) uint8, weight (K, C/groups, R, S) int8, bias (K,) int32 or "
+           "None, multiplier (K,) float32 → (N, K, OH, OW) uint8 (or float32 with out_dtype).");
+    kernel(m, "quantized_linear", &linear<D>, arg("x"), arg("x_zero_point"), arg("weight"), arg("bias"),
+           arg("multiplier"), arg("y_zero_point") = 0, arg("qmin") = 0, arg("qmax") = 255, arg("out_dtype") = u8,
+           "Requantized int8 linear layer, y = x·weightᵀ. x (N, I) uint8, weight (O, I) int8, bias (O,) int32 or "
+           "None, multiplier (O,) float32 → (N, O) uint8 (or float32 with out_dtype).");
+    kernel(m, "quantized_max_pool2d", &max_pool2d<D>, arg("x"), arg("kernel_size"), arg("stride") = py::none(),
+           arg("padding") = 0, arg("dilation") = 1, arg("ceil_mode") = false,
+           "Max pooling of x (N, C, H, W) uint8 → (N, C, OH, OW) uint8, the float max_pool2d's geometry (scale "
+           "and zero point unchanged). stride defaults to kernel_size.");
+    kernel(m, "quantize_per_tensor", &quantize<D>, arg("x"), arg("scale"), arg("zero_point"),
+           "uint8 clamp(rint(x / scale) + zero_point, 0, 255) of float32 x of any shape, in float32 arithmetic "
+           "(float64 x is rounded to float32 first; NaN → zero_point).");
+    m.def("quantized_kernel", [] { return std::string(cpu::quantized_kernel_name()); },
+          "The int8 kernel the current CPU and instruction-set choice run: avx512_vnni, avx2 or generic.");
+  }
 }
 
-index_t out_size(const char* fn, const char* what, index_t size, index_t k, index_t stride, index_t pad, index_t dil) {
-  const index_t span = checked_mul(fn, "kernel span", dil, k - 1) + 1;
-  const index_t padded = size + 2 * pad;
-  if (padded < span)
-    value_error(cat(fn, ": kernel ", what, " ", k, " (dilation ", dil, ", span ", span,
-                    ") is larger than the padded input ", what, " ", size, " + 2*", pad, " = ", padded));
-  return (padded - span) / stride + 1;
+}  // namespace pyengine::bind::quantized
+
+namespace pyengine::bind {
+PE_BIND_FAMILY(quantized)
 }
-
-}  // namespace
-
-void bind_quantized(py::module_& m) {
-  m.def("quantized_conv2d", [](const py::array& x, index_t x_zp, const py::array& w, const py::object& bias_obj,
-                               const py::array& mult, index_t y_zp, index_t qmin, index_t qmax, index_t sh, index_t sw,
-                               index_t ph, index_t pw, index_t dh, index_t dw, index_t groups,
-                               const std::string& out_dtype) {
-    const char* fn = "quantized_conv2d";
-    check_typed<std::uint8_t>(fn, "x", x, "uint8", 4);
-    check_typed<std::int8_t>(fn, "weight", w, "int8", 4);
-    if (sh < 1 || sw < 1) value_error(cat(fn, ": stride must be >= 1, got (", sh, ", ", sw, ")"));
-    if (ph < 0 || pw < 0 || ph > (1 << 30) || pw > (1 << 30))
-      value_error(cat(fn, ": padding must be in [0, 2^30], got (", ph, ", ", pw, ")"));
-    if (dh < 1 || dw < 1) value_error(cat(fn, ": dilation must be >= 1, got (", dh, ", ", dw, ")"));
-    if (groups < 1) value_error(cat(fn, ": groups must be >= 1, got ", groups));
-    cpu::ConvGeom g{};
-    g.N = x.shape(0); g.C = x.shape(1); g.H = x.shape(2); g.W = x.shape(3);
-    g.K = w.shape(0); g.R = w.shape(2); g.S = w.shape(3); g.G = groups;
-    if (g.K < 1 || g.R < 1 || g.S < 1 || w.shape(1) < 1)
-      value_error(cat(fn, ": weight must have every size >= 1, got shape ", shape_str(w)));
-    if (g.C % g.G != 0 || g.K % g.G != 0)
-      value_error(cat(fn, ": groups ", g.G, " must divide the ", g.C, " input and ", g.K, " output channels"));
-    if (w.shape(1) * g.G != g.C)
-      value_error(cat(fn, ": weight expects ", w.shape(1) * g.G, " input channels, x has ", g.C));
-    g.sh = sh; g.sw = sw; g.ph = ph; g.pw = pw; g.dh = dh; g.dw = dw;
-    g.OH = out_size(fn, "height", g.H, g.R, sh, ph, dh);
-    g.OW = out_size(fn, "width", g.W, g.S, sw, pw, dw);
-    checked_numel(fn, "output size", {g.N, g.K, g.OH, g.OW});
-    checked_numel(fn, "column size", {g.C, g.R, g.S, g.OH, g.OW});
-    const index_t J = checked_numel(fn, "reduction length", {w.shape(1), g.R, g.S});
-    py::array bias;
-    const Common c = check_common(fn, w, bias_obj, bias, mult, g.K, J, x_zp, y_zp, qmin, qmax, out_dtype);
-    py::array y = new_output(c.out_u8, {g.N, g.K, g.OH, g.OW});
-    const std::uint8_t* px = cptr<std::uint8_t>(x);
-    void* py_ = y.mutable_data();
-    {
-      py::gil_scoped_release release;
-      cpu::quantized_conv2d(g, px, static_cast<std::int32_t>(x_zp), c.w, c.bias, c.mult, static_cast<std::int32_t>(y_zp),
-                            static_cast<std::int32_t>(qmin), static_cast<std::int32_t>(qmax), c.out_u8, py_);
-    }
-    return y;
-  }, py::arg("x"), py::arg("x_zero_point"), py::arg("weight"), py::arg("bias"), py::arg("multiplier"),
-     py::arg("y_zero_point"), py::arg("qmin"), py::arg("qmax"), py::arg("sh"), py::arg("sw"), py::arg("ph"),
-     py::arg("pw"), py::arg("dh"), py::arg("dw"), py::arg("groups"), py::arg("out_dtype"),
-     "y (N, K, OH, OW) uint8 or float32 = requantized int8 conv2d of x (N, C, H, W) uint8 and weight "
-     "(K, C/groups, R, S) int8 (pyengine/quantized.h).");
-
-  m.def("quantized_linear", [](const py::array& x, index_t x_zp, const py::array& w, const py::object& bias_obj,
-                               const py::array& mult, index_t y_zp, index_t qmin, index_t qmax,
-                               const std::string& out_dtype) {
-    const char* fn = "quantized_linear";
-    check_typed<std::uint8_t>(fn, "x", x, "uint8", 2);
-    check_typed<std::int8_t>(fn, "weight", w, "int8", 2);
-    const index_t N = x.shape(0), I = x.shape(1), O = w.shape(0);
-    if (w.shape(1) != I) value_error(cat(fn, ": weight expects ", w.shape(1), " input features, x has ", I));
-    if (O < 1) value_error(cat(fn, ": weight must have at least one output feature, got shape ", shape_str(w)));
-    py::array bias;
-    const Common c = check_common(fn, w, bias_obj, bias, mult, O, I, x_zp, y_zp, qmin, qmax, out_dtype);
-    py::array y = new_output(c.out_u8, {N, O});
-    const std::uint8_t* px = cptr<std::uint8_t>(x);
-    void* py_ = y.mutable_data();
-    {
-      py::gil_scoped_release release;
-      cpu::quantized_linear(N, I, O, px, static_cast<std::int32_t>(x_zp), c.w, c.bias, c.mult,
-                            static_cast<std::int32_t>(y_zp), static_cast<std::int32_t>(qmin),
-                            static_cast<std::int32_t>(qmax), c.out_u8, py_);
-    }
-    return y;
-  }, py::arg("x"), py::arg("x_zero_point"), py::arg("weight"), py::arg("bias"), py::arg("multiplier"),
-     py::arg("y_zero_point"), py::arg("qmin"), py::arg("qmax"), py::arg("out_dtype"),
-     "y (N, O) uint8 or float32 = requantized x (N, I) uint8 · weight (O, I) int8 transposed (pyengine/quantized.h).");
-
-  m.def("quantized_max_pool2d", [](const py::array& x, index_t kh, index_t kw, index_t sh, index_t sw, index_t ph,
-                                   index_t pw, index_t dh, index_t dw, index_t OH, index_t OW) {
-    const char* fn = "quantized_max_pool2d";
-    check_typed<std::uint8_t>(fn, "x", x, "uint8", 4);
-    if (kh < 1 || kw < 1 || sh < 1 || sw < 1 || dh < 1 || dw < 1 || ph < 0 || pw < 0 || 2 * ph > kh || 2 * pw > kw)
-      value_error(cat(fn, ": kernel, stride, dilation must be >= 1 and padding in [0, kernel/2]"));
-    const index_t N = x.shape(0), C = x.shape(1), H = x.shape(2), W = x.shape(3);
-    if (OH < 1 || OW < 1 || (OH - 1) * sh - ph >= H || (OW - 1) * sw - pw >= W ||
-        (OH - 1) * sh - ph + (kh - 1) * dh < 0 || (OW - 1) * sw - pw + (kw - 1) * dw < 0 ||
-        (OH - 1) * sh - ph + (kh - 1) * dh >= H + ph + (kh - 1) * dh || H < 1 || W < 1)
-      value_error(cat(fn, ": output size ", OH, "x", OW, " does not fit the input ", H, "x", W));
-    checked_numel(fn, "output size", {N, C, OH, OW});
-    py::array y = new_array<std::uint8_t>({N, C, OH, OW});
-    const std::uint8_t* px = cptr<std::uint8_t>(x);
-    std::uint8_t* py_ = ptr<std::uint8_t>(y);
-    {
-      py::gil_scoped_release release;
-      cpu::quantized_max_pool2d(N, C, H, W, kh, kw, sh, sw, ph, pw, dh, dw, OH, OW, px, py_);
-    }
-    return y;
-  }, py::arg("x"), py::arg("kh"), py::arg("kw"), py::arg("sh"), py::arg("sw"), py::arg("ph"), py::arg("pw"),
-     py::arg("dh"), py::arg("dw"), py::arg("OH"), py::arg("OW"),
-     "y (N, C, OH, OW) uint8 = max pooling of x (N, C, H, W) uint8 (geometry computed by the caller).");
-
-  m.def("quantize_per_tensor", [](const py::array& x, double scale, index_t zero_point) {
-    const char* fn = "quantize_per_tensor";
-    if (!x.dtype().is(py::dtype::of<float>()))
-      type_error(cat(fn, ": x must be float32, got ", std::string(py::str(x.dtype()))));
-    check_contiguous(fn, "x", x);
-    if (!(std::isfinite(scale) && scale > 0)) value_error(cat(fn, ": scale must be finite and > 0, got ", scale));
-    check_u8_value(fn, "zero_point", zero_point);
-    std::vector<py::ssize_t> shape(x.shape(), x.shape() + x.ndim());
-    py::array y = py::array_t<std::uint8_t>(shape);
-    const float* px = cptr<float>(x);
-    std::uint8_t* py_ = ptr<std::uint8_t>(y);
-    const index_t n = x.size();
-    {
-      py::gil_scoped_release release;
-      cpu::quantize_per_tensor(n, px, static_cast<float>(scale), static_cast<std::int32_t>(zero_point), py_);
-    }
-    return y;
-  }, py::arg("x"), py::arg("scale"), py::arg("zero_point"),
-     "uint8 clamp(rint(x / scale) + zero_point, 0, 255) of float32 x (NaN → zero_point).");
-
-  m.def("quantized_kernel", []() { return std::string(cpu::quantized_kernel_name()); },
-        "The int8 kernel the current CPU and instruction-set choice run: avx512_vnni, avx2 or generic.");
-}
-
-}  // namespace pyengine::bind

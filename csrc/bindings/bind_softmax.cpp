@@ -1,171 +1,182 @@
-// bind_softmax.cpp — softmax / log_softmax over an axis (forward, backward from the output) and
-// cross-entropy from logits with int64 class indices. Validates dtype, contiguity, the axis range,
-// shapes, the reduction and every target value before a kernel runs; releases the GIL around it.
-#include <string>
-#include <vector>
+// bind_softmax.cpp — softmax / log_softmax over an axis (backward from the output) and cross-entropy
+// from logits with int64 class indices (pyengine/softmax.h), for pyengine._C and pyengine._cuda.
+//
+// Every target value is checked to be a class index before a kernel reads it: on the host by a scan,
+// on the GPU by a kernel that finds the first bad one (the call then waits for the device once).
+#include <limits>
 
-#include "bind_util.h"
+#include "bind.h"
+#include "pyengine/cuda/elementwise.h"
+#include "pyengine/cuda/softmax.h"
 #include "pyengine/softmax.h"
 
+namespace pyengine::bind::softmax {
+
+template <class D>
+py::object forward(const char* fn, bool log, py::handle x_obj, py::handle axis_obj) {
+  auto x = D::arg(fn, "x", x_obj);
+  const index_t axis = to_int(fn, "axis", axis_obj);
+  const contract::AxisView v = contract::softmax_forward(fn, x.a, axis);
+  typename D::Call call(fn);
+  call.inputs({&x});
+  return with_float(x.a.dtype, [&](auto t) {
+    using T = decltype(t);
+    auto y = call.template empty<T>("the output", x.a.shape);
+    const T* px = in<T>(x);
+    T* py_ = out<T>(y);
+    if constexpr (D::is_cuda)
+      call.run([&] { cuda::softmax_forward<T>(log, v.outer, v.dim, v.inner, px, py_, call.stream()); });
+    else if (log)
+      call.run([&] { cpu::log_softmax_forward<T>(v.outer, v.dim, v.inner, px, py_); });
+    else
+      call.run([&] { cpu::softmax_forward<T>(v.outer, v.dim, v.inner, px, py_); });
+    return y.object();
+  });
+}
+
+template <class D>
+py::object backward(const char* fn, bool log, py::handle g_obj, py::handle y_obj, py::handle axis_obj) {
+  auto g = D::arg(fn, "grad_output", g_obj);
+  auto y = D::arg(fn, "output", y_obj);
+  const index_t axis = to_int(fn, "axis", axis_obj);
+  const contract::AxisView v = contract::softmax_backward(fn, g.a, y.a, axis);
+  typename D::Call call(fn);
+  call.inputs({&g, &y});
+  return with_float(y.a.dtype, [&](auto t) {
+    using T = decltype(t);
+    auto gx = call.template empty<T>("grad_input", y.a.shape);
+    const T *pg = in<T>(g), *py_ = in<T>(y);
+    T* pgx = out<T>(gx);
+    if constexpr (D::is_cuda)
+      call.run([&] { cuda::softmax_backward<T>(log, v.outer, v.dim, v.inner, pg, py_, pgx, call.stream()); });
+    else if (log)
+      call.run([&] { cpu::log_softmax_backward<T>(v.outer, v.dim, v.inner, pg, py_, pgx); });
+    else
+      call.run([&] { cpu::softmax_backward<T>(v.outer, v.dim, v.inner, pg, py_, pgx); });
+    return gx.object();
+  });
+}
+
+inline Reduction to_reduction(const char* fn, py::handle obj) {
+  if (!py::isinstance<py::str>(obj)) type_error(fn, ": reduction must be a str, got ", type_name(obj));
+  const std::string r = py::str(obj);
+  if (r == "none") return Reduction::none;
+  if (r == "mean") return Reduction::mean;
+  if (r == "sum") return Reduction::sum;
+  value_error(fn, ": reduction must be 'none', 'mean' or 'sum', got ", repr_of(obj));
+}
+
+// The logits, target and reduction of both cross-entropy ops, checked up to the target values.
+template <class D>
+struct CrossEntropyArgs {
+  typename D::Arg logits, target;
+  index_t N = 0, C = 0;
+  Reduction r = Reduction::mean;
+  CrossEntropyArgs(const char* fn, py::handle l, py::handle t, py::handle red)
+      : logits(D::arg(fn, "logits", l)), target(D::arg(fn, "target", t, false, " of int64 class indices")) {
+    std::tie(N, C) = contract::cross_entropy_arrays(fn, logits.a, target.a);
+    r = to_reduction(fn, red);
+  }
+};
+
+// Every target in [0, C): a scan on the host; on the GPU a kernel finds the first bad index.
+template <class D>
+void check_targets(const char* fn, typename D::Call& call, CrossEntropyArgs<D>& a) {
+  if (a.N == 0) return;
+  if constexpr (D::is_cuda) {
+    std::int64_t value = 0;
+    auto scratch = call.empty_typed("the target check", {1}, "int64", 8);
+    const index_t bad = cuda::first_bad_target(a.N, a.C, in<std::int64_t>(a.target), out<std::int64_t>(scratch), &value,
+                                               call.stream());
+    if (bad >= 0) contract::target_out_of_range(fn, bad, value, a.C);
+  } else {
+    contract::cross_entropy_targets(fn, in<std::int64_t>(a.target), a.N, a.C);
+  }
+}
+
+template <class D>
+py::object ce_forward(py::handle l, py::handle t, py::handle red) {
+  const char* fn = "cross_entropy_forward";
+  CrossEntropyArgs<D> a(fn, l, t, red);
+  typename D::Call call(fn);
+  call.inputs({&a.logits, &a.target});
+  check_targets<D>(fn, call, a);
+  return with_float(a.logits.a.dtype, [&](auto tag) {
+    using T = decltype(tag);
+    const index_t N = a.N, C = a.C;
+    const T* pl = in<T>(a.logits);
+    const std::int64_t* pt = in<std::int64_t>(a.target);
+    auto loss = call.template empty<T>("the loss", a.r == Reduction::none ? std::vector<index_t>{N}
+                                                                          : std::vector<index_t>{});
+    T* po = out<T>(loss);
+    if constexpr (D::is_cuda) {
+      // per-row losses, then their sum or mean (0·NaN = NaN: the mean of an empty batch)
+      auto rows = a.r == Reduction::none ? loss : call.template empty<T>("the per-row losses", {N});
+      T* pr = out<T>(rows);
+      const double scale = a.r == Reduction::mean ? (N ? 1.0 / static_cast<double>(N)
+                                                       : std::numeric_limits<double>::quiet_NaN())
+                                                  : 1.0;
+      call.run([&] {
+        cuda::cross_entropy_forward<T>(N, C, pl, pt, pr, call.stream());
+        if (a.r != Reduction::none) cuda::channel_sum<T>(1, 1, N, pr, po, scale, call.stream());
+      });
+    } else {
+      call.run([&] { cpu::cross_entropy_forward<T>(N, C, pl, pt, a.r, po); });
+    }
+    return loss.object();
+  });
+}
+
+template <class D>
+py::object ce_backward(py::handle g_obj, py::handle l, py::handle t, py::handle red) {
+  const char* fn = "cross_entropy_backward";
+  CrossEntropyArgs<D> a(fn, l, t, red);
+  auto g = D::arg(fn, "grad_output", g_obj);
+  contract::cross_entropy_grad(fn, g.a, a.logits.a, a.r);   // before the targets: it needs no device
+  typename D::Call call(fn);
+  call.inputs({&a.logits, &a.target, &g});
+  check_targets<D>(fn, call, a);
+  return with_float(a.logits.a.dtype, [&](auto tag) {
+    using T = decltype(tag);
+    const index_t N = a.N, C = a.C;
+    auto gl = call.template empty<T>("grad_logits", {N, C});
+    const T *pg = in<T>(g), *pl = in<T>(a.logits);
+    const std::int64_t* pt = in<std::int64_t>(a.target);
+    T* pgl = out<T>(gl);
+    if constexpr (D::is_cuda) {
+      const bool per_row = a.r == Reduction::none;
+      const double scale = a.r == Reduction::mean && N ? 1.0 / static_cast<double>(N) : 1.0;
+      call.run([&] { cuda::cross_entropy_backward<T>(N, C, pg, per_row, scale, pl, pt, pgl, call.stream()); });
+    } else {
+      call.run([&] { cpu::cross_entropy_backward<T>(N, C, pg, pl, pt, a.r, pgl); });
+    }
+    return gl.object();
+  });
+}
+
+template <class D>
+void bind(py::module_& m) {
+  using py::arg;
+  for (bool log : {false, true}) {
+    const char* f = log ? "log_softmax_forward" : "softmax_forward";
+    const char* b = log ? "log_softmax_backward" : "softmax_backward";
+    kernel(m, f, [f, log](py::handle x, py::handle axis) { return forward<D>(f, log, x, axis); }, arg("x"),
+           arg("axis") = -1,
+           log ? "(x − m) − log Σ exp(x − m) along axis, m the maximum. x: any shape."
+               : "exp(x − m) / Σ exp(x − m) along axis, m the maximum. x: any shape.");
+    kernel(m, b, [b, log](py::handle g, py::handle y, py::handle axis) { return backward<D>(b, log, g, y, axis); },
+           arg("grad_output"), arg("output"), arg("axis") = -1,
+           log ? "g − exp(y)·Σ g along axis, from the forward's output y." : "y·(g − Σ g·y) along axis, from the output y.");
+  }
+  kernel(m, "cross_entropy_forward", &ce_forward<D>, arg("logits"), arg("target"), arg("reduction") = "mean",
+         "Cross-entropy of logits (N, C) against int64 class indices (N,): (N,) or 0-d (mean: NaN at N = 0).");
+  kernel(m, "cross_entropy_backward", &ce_backward<D>, arg("grad_output"), arg("logits"), arg("target"),
+         arg("reduction") = "mean",
+         "grad_logits (N, C) = w_n·(softmax(logits)_n − onehot(target_n)); grad_output (N,) or 0-d.");
+}
+
+}  // namespace pyengine::bind::softmax
+
 namespace pyengine::bind {
-namespace {
-
-std::vector<index_t> shape_of(const py::array& a) { return std::vector<index_t>(a.shape(), a.shape() + a.ndim()); }
-
-struct AxisView { index_t outer = 1, dim = 1, inner = 1; };
-
-// Views x as (outer, dim, inner) around the axis; a 0-d array is one element on axis 0 or −1.
-AxisView axis_view(const char* fn, const py::array& x, index_t axis) {
-  const index_t ndim = x.ndim();
-  const index_t rank = ndim == 0 ? 1 : ndim;
-  if (axis < -rank || axis >= rank)
-    value_error(cat(fn, ": axis ", axis, " is out of range for a ", ndim, "-D array (expected ", -rank,
-                    " <= axis <= ", rank - 1, ")"));
-  AxisView v;
-  if (ndim == 0) return v;
-  if (axis < 0) axis += ndim;
-  for (index_t i = 0; i < ndim; ++i) {
-    const index_t s = x.shape(i);
-    if (i < axis) v.outer *= s;
-    else if (i == axis) v.dim = s;
-    else v.inner *= s;
-  }
-  return v;
+PE_BIND_FAMILY(softmax)
 }
-
-DType check_any_rank(const char* fn, const char* name, const py::array& a) {
-  DType dt = dtype_of(fn, name, a);
-  check_contiguous(fn, name, a);
-  return dt;
-}
-
-template <typename T, bool kLog>
-py::array softmax_forward_typed(const py::array& x, const AxisView& v) {
-  py::array y = new_array<T>(shape_of(x));
-  const T* px = cptr<T>(x);
-  T* py_ = ptr<T>(y);
-  {
-    py::gil_scoped_release release;
-    if (kLog) cpu::log_softmax_forward<T>(v.outer, v.dim, v.inner, px, py_);
-    else cpu::softmax_forward<T>(v.outer, v.dim, v.inner, px, py_);
-  }
-  return y;
-}
-
-template <typename T, bool kLog>
-py::array softmax_backward_typed(const py::array& g, const py::array& out, const AxisView& v) {
-  py::array gx = new_array<T>(shape_of(out));
-  const T* pg = cptr<T>(g);
-  const T* po = cptr<T>(out);
-  T* pgx = ptr<T>(gx);
-  {
-    py::gil_scoped_release release;
-    if (kLog) cpu::log_softmax_backward<T>(v.outer, v.dim, v.inner, pg, po, pgx);
-    else cpu::softmax_backward<T>(v.outer, v.dim, v.inner, pg, po, pgx);
-  }
-  return gx;
-}
-
-template <bool kLog>
-void bind_softmax_pair(py::module_& m, const char* forward_name, const char* backward_name, const char* doc) {
-  m.def(forward_name, [forward_name](const py::array& x, index_t axis) -> py::array {
-    DType dt = check_any_rank(forward_name, "x", x);
-    const AxisView v = axis_view(forward_name, x, axis);
-    return dt == DType::f32 ? softmax_forward_typed<float, kLog>(x, v) : softmax_forward_typed<double, kLog>(x, v);
-  }, py::arg("x"), py::arg("axis") = -1, doc);
-  m.def(backward_name, [backward_name](const py::array& g, const py::array& out, index_t axis) -> py::array {
-    DType dt = check_any_rank(backward_name, "output", out);
-    check_any_rank(backward_name, "grad_output", g);
-    check_same_dtype(backward_name, "grad_output", g, dt, "output");
-    if (shape_of(g) != shape_of(out))
-      value_error(cat(backward_name, ": grad_output must have the shape of output ", shape_str(out), ", got ",
-                      shape_str(g)));
-    const AxisView v = axis_view(backward_name, out, axis);
-    return dt == DType::f32 ? softmax_backward_typed<float, kLog>(g, out, v)
-                            : softmax_backward_typed<double, kLog>(g, out, v);
-  }, py::arg("grad_output"), py::arg("output"), py::arg("axis") = -1);
-}
-
-cpu::Reduction parse_reduction(const char* fn, const std::string& r) {
-  if (r == "none") return cpu::Reduction::none;
-  if (r == "mean") return cpu::Reduction::mean;
-  if (r == "sum") return cpu::Reduction::sum;
-  value_error(cat(fn, ": reduction must be 'none', 'mean' or 'sum', got '", r, "'"));
-}
-
-// Checks logits (N, C) and target (N,) int64 with every value in [0, C); returns the dtype.
-DType check_cross_entropy(const char* fn, const py::array& logits, const py::array& target) {
-  DType dt = check_array(fn, "logits", logits, 2);
-  if (!has_dtype(target, py::dtype::of<std::int64_t>()))
-    type_error(cat(fn, ": target must be int64 class indices, got ", std::string(py::str(target.dtype()))));
-  check_ndim(fn, "target", target, 1);
-  check_contiguous(fn, "target", target);
-  const index_t N = logits.shape(0), C = logits.shape(1);
-  if (target.shape(0) != N)
-    value_error(cat(fn, ": target must have shape (", N, ",) to match logits ", shape_str(logits), ", got ",
-                    shape_str(target)));
-  const std::int64_t* t = cptr<std::int64_t>(target);
-  for (index_t n = 0; n < N; ++n)
-    if (t[n] < 0 || t[n] >= C)
-      value_error(cat(fn, ": target[", n, "] = ", t[n], " is out of range for ", C, " classes (expected 0 <= target < ",
-                      C, ")"));
-  return dt;
-}
-
-template <typename T>
-py::array ce_forward(const py::array& logits, const py::array& target, cpu::Reduction r) {
-  const index_t N = logits.shape(0), C = logits.shape(1);
-  py::array out = r == cpu::Reduction::none ? new_array<T>({N}) : new_array<T>(std::vector<index_t>{});
-  const T* pl = cptr<T>(logits);
-  const std::int64_t* pt = cptr<std::int64_t>(target);
-  T* po = ptr<T>(out);
-  {
-    py::gil_scoped_release release;
-    cpu::cross_entropy_forward<T>(N, C, pl, pt, r, po);
-  }
-  return out;
-}
-
-template <typename T>
-py::array ce_backward(const py::array& g, const py::array& logits, const py::array& target, cpu::Reduction r) {
-  const index_t N = logits.shape(0), C = logits.shape(1);
-  py::array gl = new_array<T>({N, C});
-  const T* pg = cptr<T>(g);
-  const T* pl = cptr<T>(logits);
-  const std::int64_t* pt = cptr<std::int64_t>(target);
-  T* pgl = ptr<T>(gl);
-  {
-    py::gil_scoped_release release;
-    cpu::cross_entropy_backward<T>(N, C, pg, pl, pt, r, pgl);
-  }
-  return gl;
-}
-
-}  // namespace
-
-void bind_softmax(py::module_& m) {
-  bind_softmax_pair<false>(m, "softmax_forward", "softmax_backward",
-                           "exp(x − max) / Σ exp(x − max) along axis; backward from the output.");
-  bind_softmax_pair<true>(m, "log_softmax_forward", "log_softmax_backward",
-                          "x − max − log Σ exp(x − max) along axis; backward from the output.");
-  m.def("cross_entropy_forward", [](const py::array& logits, const py::array& target, const std::string& reduction) {
-    const char* fn = "cross_entropy_forward";
-    DType dt = check_cross_entropy(fn, logits, target);
-    const cpu::Reduction r = parse_reduction(fn, reduction);
-    return dt == DType::f32 ? ce_forward<float>(logits, target, r) : ce_forward<double>(logits, target, r);
-  }, py::arg("logits"), py::arg("target"), py::arg("reduction") = "mean",
-     "Cross-entropy of logits (N, C) against int64 class indices (N,): (N,) or a 0-d mean/sum.");
-  m.def("cross_entropy_backward", [](const py::array& g, const py::array& logits, const py::array& target,
-                                     const std::string& reduction) {
-    const char* fn = "cross_entropy_backward";
-    DType dt = check_cross_entropy(fn, logits, target);
-    const cpu::Reduction r = parse_reduction(fn, reduction);
-    check_any_rank(fn, "grad_output", g);
-    check_same_dtype(fn, "grad_output", g, dt, "logits");
-    if (r == cpu::Reduction::none) check_shape(fn, "grad_output", g, {logits.shape(0)});
-    else check_shape(fn, "grad_output", g, std::vector<index_t>{});
-    return dt == DType::f32 ? ce_backward<float>(g, logits, target, r) : ce_backward<double>(g, logits, target, r);
-  }, py::arg("grad_output"), py::arg("logits"), py::arg("target"), py::arg("reduction") = "mean");
-}
-
-}  // namespace pyengine::bind

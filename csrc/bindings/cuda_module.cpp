@@ -1,10 +1,8 @@
 // cuda_module.cpp — pyengine._cuda: the CUDA kernels. Imports on a machine without a GPU or driver
-// (cudart is linked statically); is_available() then answers False. The kernels take device
-// arrays through __cuda_array_interface__ (cuda_bind_*.cpp) and launch on the stream they are given.
-#include <pybind11/pybind11.h>
-
-#include "cuda_bind_util.h"
-#include "pyengine/cuda_runtime_info.h"
+// (cudart is linked statically); is_available() then answers False. The kernels are the family
+// bindings (bind_<family>.cpp, compiled a second time with PYENGINE_CUDA_MODULE: the Cuda policy of
+// bind.h); they take device arrays and launch on CuPy's current stream.
+#include "bind.h"
 
 namespace py = pybind11;
 namespace pc = pyengine::cuda;
@@ -21,15 +19,23 @@ PYBIND11_MODULE(_cuda, m) {
   m.def("total_memory", &pc::total_memory, py::arg("device") = 0);
   m.def("built_architectures", &pc::built_architectures);
   m.def("synchronize", [](int device) {
-    pyengine::cudabind::DeviceGuard guard(device);
-    py::gil_scoped_release release;
-    const cudaError_t err = cudaDeviceSynchronize();
+    int prev = -1;
+    if (cudaGetDevice(&prev) != cudaSuccess) cudaGetLastError();
+    if (prev != device && cudaSetDevice(device) != cudaSuccess) {
+      cudaGetLastError();
+      throw std::runtime_error("synchronize: cannot make cuda:" + std::to_string(device) + " current");
+    }
+    cudaError_t err;
+    {
+      py::gil_scoped_release release;
+      err = cudaDeviceSynchronize();
+    }
+    if (prev >= 0 && prev != device) cudaSetDevice(prev);
     if (err != cudaSuccess) {
       cudaGetLastError();
       throw std::runtime_error(std::string("synchronize: CUDA error ") + cudaGetErrorName(err) + ": " +
                                cudaGetErrorString(err));
     }
   }, py::arg("device") = 0, "Waits for all work on the device (the only host-side wait in this module).");
-  pyengine::cudabind::bind_cuda_dense(m);
-  pyengine::cudabind::bind_cuda_pointwise(m);
+  pyengine::bind::bind_all(m);
 }

@@ -1,20 +1,16 @@
 // activation.cpp — the activation kernels of pyengine/activation.h: each picks the ISA copy of the
 // vectorised element-wise loop (csrc/cpu/isa/activation_isa.cpp) and passes its operation code.
 #include "pyengine/activation.h"
-#include "pyengine/isa_dispatch.h"
 
 namespace pyengine::cpu {
-
-PE_ISA_DECLARE(void activation_f32(int, index_t, const float*, const float*, float, float*))
-PE_ISA_DECLARE(void activation_f64(int, index_t, const double*, const double*, double, double*))
 
 namespace {
 
 void run(ActOp op, index_t n, const float* a, const float* b, float param, float* out) {
-  PE_ISA_CALL(activation_f32, static_cast<int>(op), n, a, b, param, out);
+  activation_f32(static_cast<int>(op), n, a, b, param, out);
 }
 void run(ActOp op, index_t n, const double* a, const double* b, double param, double* out) {
-  PE_ISA_CALL(activation_f64, static_cast<int>(op), n, a, b, param, out);
+  activation_f64(static_cast<int>(op), n, a, b, param, out);
 }
 
 }  // namespace

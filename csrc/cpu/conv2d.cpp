@@ -11,76 +11,48 @@
 //                   chunk's columns and grad_y laid side by side so one GEMM covers the chunk
 //                   (the whole batch when it fits in the workspace budget).
 // Images go to threads when there are at least as many as threads (the GEMMs inside then run on
-// one thread); otherwise the GEMM parallelises. Workspaces are thread-local and grow-only.
+// one thread); otherwise the GEMM parallelises. Workspaces come from the calling thread's arena.
 #include <cmath>
 #include <cstdlib>
 #include <cstring>
 
 #include "pyengine/conv2d.h"
 #include "pyengine/gemm.h"
-#include "pyengine/isa_dispatch.h"
+#include "pyengine/workspace.h"
 
 namespace pyengine::cpu {
 
-PE_ISA_DECLARE(void conv_direct_forward_f(const ConvGeom&, const float*, const float*, const float*, float*, bool))
-PE_ISA_DECLARE(void conv_direct_forward_d(const ConvGeom&, const double*, const double*, const double*, double*, bool))
-PE_ISA_DECLARE(void conv_direct_backward_input_f(const ConvGeom&, const float*, const float*, float*))
-PE_ISA_DECLARE(void conv_direct_backward_input_d(const ConvGeom&, const double*, const double*, double*))
-PE_ISA_DECLARE(void conv_direct_backward_weight_f(const ConvGeom&, const float*, const float*, float*))
-PE_ISA_DECLARE(void conv_direct_backward_weight_d(const ConvGeom&, const double*, const double*, double*))
-
-PE_ISA_DECLARE(void conv_s1_f(const index_t*, const float*, const float*, const float*, float*, bool))
-PE_ISA_DECLARE(void conv_s1_d(const index_t*, const double*, const double*, const double*, double*, bool))
-PE_ISA_DECLARE(void conv_s1_bw_f(const index_t*, const float*, const float*, float*))
-PE_ISA_DECLARE(void conv_s1_bw_d(const index_t*, const double*, const double*, double*))
-
 namespace {
 
-void s1_conv(const index_t* geo, const float* in, const float* wp, const float* b, float* out, bool relu) {
-  PE_ISA_CALL(conv_s1_f, geo, in, wp, b, out, relu);
+// The per-ISA kernels by element type (their declarations: pyengine/conv2d.h).
+void s1_conv(const ConvGeom& g, const float* in, const float* wp, const float* b, float* out, bool relu) {
+  conv_s1_f(g, in, wp, b, out, relu);
 }
-void s1_conv(const index_t* geo, const double* in, const double* wp, const double* b, double* out, bool relu) {
-  PE_ISA_CALL(conv_s1_d, geo, in, wp, b, out, relu);
+void s1_conv(const ConvGeom& g, const double* in, const double* wp, const double* b, double* out, bool relu) {
+  conv_s1_d(g, in, wp, b, out, relu);
 }
-void s1_backward_weight(const index_t* geo, const float* gy, const float* x, float* gw) {
-  PE_ISA_CALL(conv_s1_bw_f, geo, gy, x, gw);
-}
-void s1_backward_weight(const index_t* geo, const double* gy, const double* x, double* gw) {
-  PE_ISA_CALL(conv_s1_bw_d, geo, gy, x, gw);
+void s1_backward_weight(const ConvGeom& g, const float* gy, const float* x, float* gw) { conv_s1_bw_f(g, gy, x, gw); }
+void s1_backward_weight(const ConvGeom& g, const double* gy, const double* x, double* gw) {
+  conv_s1_bw_d(g, gy, x, gw);
 }
 
 void direct_forward(const ConvGeom& g, const float* x, const float* w, const float* b, float* y, bool relu) {
-  PE_ISA_CALL(conv_direct_forward_f, g, x, w, b, y, relu);
+  conv_direct_forward_f(g, x, w, b, y, relu);
 }
 void direct_forward(const ConvGeom& g, const double* x, const double* w, const double* b, double* y, bool relu) {
-  PE_ISA_CALL(conv_direct_forward_d, g, x, w, b, y, relu);
+  conv_direct_forward_d(g, x, w, b, y, relu);
 }
 void direct_backward_input(const ConvGeom& g, const float* gy, const float* w, float* gx) {
-  PE_ISA_CALL(conv_direct_backward_input_f, g, gy, w, gx);
+  conv_direct_backward_input_f(g, gy, w, gx);
 }
 void direct_backward_input(const ConvGeom& g, const double* gy, const double* w, double* gx) {
-  PE_ISA_CALL(conv_direct_backward_input_d, g, gy, w, gx);
+  conv_direct_backward_input_d(g, gy, w, gx);
 }
 void direct_backward_weight(const ConvGeom& g, const float* gy, const float* x, float* gw) {
-  PE_ISA_CALL(conv_direct_backward_weight_f, g, gy, x, gw);
+  conv_direct_backward_weight_f(g, gy, x, gw);
 }
 void direct_backward_weight(const ConvGeom& g, const double* gy, const double* x, double* gw) {
-  PE_ISA_CALL(conv_direct_backward_weight_d, g, gy, x, gw);
-}
-
-// Grow-only, 64-byte-aligned workspace of the calling thread (slot: which buffer).
-template <typename T>
-T* workspace(int slot, index_t count) {
-  static thread_local void* buffers[4] = {nullptr, nullptr, nullptr, nullptr};
-  static thread_local index_t sizes[4] = {0, 0, 0, 0};
-  const index_t bytes = (count < 1 ? 1 : count) * static_cast<index_t>(sizeof(T));
-  if (bytes > sizes[slot]) {
-    std::free(buffers[slot]);
-    const index_t rounded = (bytes + 63) / 64 * 64;
-    buffers[slot] = std::aligned_alloc(64, static_cast<size_t>(rounded));
-    sizes[slot] = buffers[slot] ? rounded : 0;
-  }
-  return static_cast<T*>(buffers[slot]);
+  conv_direct_backward_weight_d(g, gy, x, gw);
 }
 
 // Column-buffer elements one backward_weight GEMM may use (its chunk of the batch): 64 MiB of float.
@@ -108,8 +80,7 @@ bool use_s1_backward_input(const ConvGeom& g) {
 
 template <typename T>
 void s1_forward(const ConvGeom& g, const T* x, const T* w, const T* bias, T* y, bool relu) {
-  const index_t geo[13] = {g.N, g.C, g.H, g.W, g.K, g.R, g.S, g.ph, g.pw, g.dh, g.dw, g.OH, g.OW};
-  s1_conv(geo, x, w, bias, y, relu);
+  s1_conv(g, x, w, bias, y, relu);
 }
 
 // grad_x = conv(grad_y padded by (dh·(R−1) − ph, dw·(S−1) − pw), weights flipped in (r, s) and
@@ -117,14 +88,19 @@ void s1_forward(const ConvGeom& g, const T* x, const T* w, const T* bias, T* y, 
 template <typename T>
 void s1_backward_input(const ConvGeom& g, const T* gy, const T* w, T* gx) {
   const index_t J = g.K * g.R * g.S, RS = g.R * g.S;
-  T* flipped = workspace<T>(0, g.C * J);
+  Workspace ws;
+  T* flipped = workspace_take<T>(ws, g.C * J);
   if (!flipped) return;
   for (index_t c = 0; c < g.C; ++c)
     for (index_t k = 0; k < g.K; ++k)
       for (index_t rs = 0; rs < RS; ++rs) flipped[c * J + k * RS + rs] = w[(k * g.C + c) * RS + (RS - 1 - rs)];
-  const index_t geo[13] = {g.N, g.K, g.OH, g.OW, g.C, g.R, g.S, g.dh * (g.R - 1) - g.ph, g.dw * (g.S - 1) - g.pw,
-                           g.dh, g.dw, g.H, g.W};
-  s1_conv(geo, gy, flipped, static_cast<const T*>(nullptr), gx, false);
+  // the transposed convolution: grad_output (N, K, OH, OW) in, grad_x (N, C, H, W) out
+  ConvGeom t = g;
+  t.C = g.K; t.H = g.OH; t.W = g.OW;
+  t.K = g.C; t.OH = g.H; t.OW = g.W;
+  t.ph = g.dh * (g.R - 1) - g.ph;
+  t.pw = g.dw * (g.S - 1) - g.pw;
+  s1_conv(t, gy, flipped, static_cast<const T*>(nullptr), gx, false);
 }
 
 // The stride-1 backward input multiplies the weights with grad_output's zero padding, where the
@@ -150,7 +126,8 @@ void forward_gemm(const ConvGeom& g, const T* x, const T* w, const T* bias, T* y
   const bool par = batch_parallel(g);
 #pragma omp parallel for num_threads(get_num_threads()) schedule(static) if (par)
   for (index_t n = 0; n < g.N; ++n) {
-    T* cols = pointwise ? nullptr : workspace<T>(1, crs * L);
+    Workspace ws;
+    T* cols = pointwise ? nullptr : workspace_take<T>(ws, crs * L);
     if (!pointwise && !cols) continue;
     for (index_t gr = 0; gr < g.G; ++gr) {
       const T* xg = x + (n * g.C + gr * Cg) * HW;
@@ -171,7 +148,8 @@ void backward_input_gemm(const ConvGeom& g, const T* gy, const T* w, T* gx) {
   const bool par = batch_parallel(g);
 #pragma omp parallel for num_threads(get_num_threads()) schedule(static) if (par)
   for (index_t n = 0; n < g.N; ++n) {
-    T* cols = pointwise ? nullptr : workspace<T>(1, crs * L);
+    Workspace ws;
+    T* cols = pointwise ? nullptr : workspace_take<T>(ws, crs * L);
     if (!pointwise && !cols) continue;
     for (index_t gr = 0; gr < g.G; ++gr) {
       const T* gyg = gy + (n * g.K + gr * Kg) * L;
@@ -190,8 +168,9 @@ void backward_weight_gemm(const ConvGeom& g, const T* gy, const T* x, T* gw) {
   index_t chunk = kColumnBudget / (rows * L > 0 ? rows * L : 1);
   if (chunk < 1) chunk = 1;
   if (chunk > g.N) chunk = g.N;
-  T* cols = workspace<T>(2, rows * chunk * L);
-  T* gyt = chunk > 1 ? workspace<T>(3, g.K * chunk * L) : nullptr;
+  Workspace ws;
+  T* cols = workspace_take<T>(ws, rows * chunk * L);
+  T* gyt = chunk > 1 ? workspace_take<T>(ws, g.K * chunk * L) : nullptr;
   if (!cols || (chunk > 1 && !gyt)) return;
   for (index_t n0 = 0; n0 < g.N; n0 += chunk) {
     const index_t nb = g.N - n0 < chunk ? g.N - n0 : chunk;
@@ -212,6 +191,38 @@ void backward_weight_gemm(const ConvGeom& g, const T* gy, const T* x, T* gw) {
 }
 
 }  // namespace
+
+double conv2d_workspace_bytes(const ConvGeom& g, index_t elem_size, Conv2dPass pass) {
+  if (g.N == 0) return 0.0;
+  // In doubles: the estimate of an absurd request must not overflow.
+  const double t = get_num_threads(), e = static_cast<double>(elem_size);
+  const double C = g.C, K = g.K, Cg = static_cast<double>(g.C / g.G), RS = static_cast<double>(g.R) * g.S;
+  const double L = static_cast<double>(g.OH) * g.OW;
+  const double padded = C * (static_cast<double>(g.H) + 2.0 * g.ph + 1) * (static_cast<double>(g.W) + 2.0 * g.pw + 1);
+  const double crs = Cg * RS;
+  const double s1_image = padded + K * (static_cast<double>(g.OH) + 1) * (static_cast<double>(g.W) + g.pw + 16);
+  switch (pass) {
+    case Conv2dPass::forward:
+      if (use_s1(g)) return e * (K * C * RS + t * s1_image);
+      if (use_direct(g)) return e * t * Cg * padded / C;
+      return e * (K * (crs + 1) + (batch_parallel(g) ? t : 1.0) * (crs + 1) * L);
+    case Conv2dPass::backward_input:
+      if (use_s1_backward_input(g))
+        return e * (K * C * RS + t * (K * (static_cast<double>(g.OH) + 2.0 * g.R * g.dh) *
+                                          (static_cast<double>(g.OW) + 2.0 * g.S * g.dw) + C * (g.H + 1.0) * (g.W + 16.0)));
+      if (use_direct(g)) return e * t * Cg * padded / C;
+      return e * (batch_parallel(g) ? t : 1.0) * crs * L;
+    case Conv2dPass::backward_weight: {
+      if (use_s1(g)) return e * t * (C * RS * (K + 16) + padded + (g.OH + 1.0) * (g.W + g.pw + 16.0) * (K + 16));
+      if (use_direct(g)) return e * t * (K * crs + Cg * padded / C + g.OW);
+      const double rows = C * RS;
+      double chunk = static_cast<double>(kColumnBudget) / (rows * L > 0 ? rows * L : 1.0);
+      chunk = chunk < 1 ? 1 : (chunk > g.N ? g.N : static_cast<double>(static_cast<index_t>(chunk)));
+      return e * (rows + K) * chunk * L;
+    }
+  }
+  return 0.0;
+}
 
 template <typename T>
 void conv2d_forward(const ConvGeom& g, const T* x, const T* weight, const T* bias, T* y, bool relu) {
@@ -237,8 +248,7 @@ void conv2d_backward_weight(const ConvGeom& g, const T* grad_y, const T* x, T* g
     return;
   }
   if (use_s1(g)) {
-    const index_t geo[13] = {g.N, g.C, g.H, g.W, g.K, g.R, g.S, g.ph, g.pw, g.dh, g.dw, g.OH, g.OW};
-    s1_backward_weight(geo, grad_y, x, grad_w);
+    s1_backward_weight(g, grad_y, x, grad_w);
   } else if (use_direct(g)) direct_backward_weight(g, grad_y, x, grad_w);
   else backward_weight_gemm(g, grad_y, x, grad_w);
 }

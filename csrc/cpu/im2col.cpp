@@ -1,4 +1,4 @@
-// im2col.cpp — im2col / col2im (see pyengine/im2col.h).
+// im2col.cpp — im2col / col2im (see pyengine/conv2d.h).
 //
 // Each (channel, r, s) row of the column buffer is built output row by output row: the output
 // positions ow whose input column iw = ow·sw + s·dw − pw falls inside [0, W) form one interval
@@ -6,7 +6,7 @@
 // plain copy (memcpy). col2im walks the same intervals and adds instead of copying.
 #include <cstring>
 
-#include "pyengine/im2col.h"
+#include "pyengine/conv2d.h"
 
 namespace pyengine::cpu {
 namespace {

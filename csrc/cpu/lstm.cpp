@@ -7,42 +7,20 @@
 // each thread does per step and block of rows one register-blocked GEMM and the vectorised fused
 // gate pass, with no barrier between steps. double (the gradient-check path) runs per step one
 // gemm call and a scalar gate pass with libm's exp and tanh. The cell uses gemm and the gate pass.
-// Workspaces (packed w_hh, the gate gradients, the running dh and dc) are per-thread, grow-only
-// buffers reused across calls.
+// Workspaces (packed w_hh, the gate gradients, the running dh and dc) come from the calling
+// thread's arena (pyengine/workspace.h).
 #include "pyengine/lstm.h"
+#include "pyengine/workspace.h"
 
 #include <cmath>
 #include <cstring>
 #include <vector>
 
 #include "pyengine/gemm.h"
-#include "pyengine/isa_dispatch.h"
 
 namespace pyengine::cpu {
 
-PE_ISA_DECLARE(void lstm_gates_forward_f32(index_t, index_t, float*, const float*, const float*,
-                                           const float*, float*, float*))
-PE_ISA_DECLARE(void lstm_gates_backward_f32(index_t, index_t, const float*, const float*, const float*,
-                                            const float*, const float*, const float*, float*, float*))
-PE_ISA_DECLARE(void lstm_recurrence_forward_f32(index_t, index_t, index_t, const float*, const float*,
-                                                const float*, const float*, const float*, float*, float*, float*,
-                                                float*, float*, int))
-PE_ISA_DECLARE(void lstm_recurrence_backward_f32(index_t, index_t, index_t, const float*, const float*,
-                                                 const float*, const float*, const float*, const float*,
-                                                 const float*, float*, float*, float*, float*, float*, float*,
-                                                 float*, int))
-PE_ISA_DECLARE(index_t lstm_recurrence_packed_size(index_t))
-PE_ISA_DECLARE(index_t lstm_recurrence_apack_size(index_t, index_t, int))
-
 namespace {
-
-// A grow-only buffer per thread, element type and slot; contents are not preserved across calls.
-template <typename T, int Slot>
-T* workspace(index_t count) {
-  static thread_local std::vector<T> buf;
-  if (static_cast<index_t>(buf.size()) < count) buf.resize(static_cast<size_t>(count));
-  return buf.data();
-}
 
 // Below this many elements per pass, waking a second thread costs more than it saves.
 constexpr index_t kParallelElems = 1 << 14;
@@ -56,12 +34,12 @@ int threads_for(index_t elems) {
 
 void gate_fwd_rows(index_t rows, index_t H, float* g, const float* b_ih, const float* b_hh,
                    const float* c_prev, float* c_next, float* h_next) {
-  PE_ISA_CALL(lstm_gates_forward_f32, rows, H, g, b_ih, b_hh, c_prev, c_next, h_next);
+  return lstm_gates_forward_f32(rows, H, g, b_ih, b_hh, c_prev, c_next, h_next);
 }
 
 void gate_bwd_rows(index_t rows, index_t H, const float* g, const float* c_prev, const float* c_next,
                    const float* dh_a, const float* dh_b, const float* dc_in, float* dc_out, float* dg) {
-  PE_ISA_CALL(lstm_gates_backward_f32, rows, H, g, c_prev, c_next, dh_a, dh_b, dc_in, dc_out, dg);
+  return lstm_gates_backward_f32(rows, H, g, c_prev, c_next, dh_a, dh_b, dc_in, dc_out, dg);
 }
 
 double sigmoid(double v) { return 1.0 / (1.0 + std::exp(-v)); }
@@ -147,9 +125,9 @@ void column_sums(index_t rows, index_t cols, const T* a, T* out) {
   }
 }
 
-index_t recurrence_packed_size(index_t H) { PE_ISA_CALL(lstm_recurrence_packed_size, H); }
+index_t recurrence_packed_size(index_t H) { return lstm_recurrence_packed_size(H); }
 index_t recurrence_apack_size(index_t N, index_t H, int threads) {
-  PE_ISA_CALL(lstm_recurrence_apack_size, N, H, threads);
+  return lstm_recurrence_apack_size(N, H, threads);
 }
 
 // Threads for the float recurrence: rows are split between them, so never more than N.
@@ -179,7 +157,8 @@ template <typename T>
 void recurrence_forward(index_t T_, index_t N, index_t H, const T* h0, const T* c0, const T* w_hh,
                         const T* b_ih, const T* b_hh, T* gates, T* cs, T* y) {
   const index_t G = 4 * H, NH = N * H, NG = N * G;
-  T* w_hh_t = workspace<T, 1>(G * H);   // w_hhᵀ (H, G): each step's GEMM reads B without a transpose
+  Workspace ws;
+  T* w_hh_t = workspace_take<T>(ws, G * H);   // w_hhᵀ (H, G): each step's GEMM reads B without a transpose
   transpose<T>(G, H, w_hh, w_hh_t);
   for (index_t t = 0; t < T_; ++t) {
     const T* h_prev = t ? y + (t - 1) * NH : h0;
@@ -196,8 +175,9 @@ void recurrence_backward(index_t T_, index_t N, index_t H, const T* c0, const T*
                          const T* cs, const T* grad_y, const T* grad_h_T, const T* grad_c_T, T* dA, T* grad_h0,
                          T* grad_c0) {
   const index_t G = 4 * H, NH = N * H, NG = N * G;
-  T* dh_buf = workspace<T, 2>(NH);
-  T* dc_buf = workspace<T, 3>(NH);
+  Workspace ws;
+  T* dh_buf = workspace_take<T>(ws, NH);
+  T* dc_buf = workspace_take<T>(ws, NH);
   const T* dh_rec = grad_h_T;   // ∂L/∂h_t arriving from step t+1 (null: zero)
   const T* dc_in = grad_c_T;    // ∂L/∂c_t arriving from step t+1 (null: zero)
   for (index_t t = T_ - 1; t >= 0; --t) {
@@ -216,15 +196,14 @@ void recurrence_backward(index_t T_, index_t N, index_t H, const T* c0, const T*
 void recurrence_forward_isa(index_t T_, index_t N, index_t H, const float* h0, const float* c0, const float* w_hh,
                             const float* b_ih, const float* b_hh, float* gates, float* cs, float* y, float* packed,
                             float* apack, int nt) {
-  PE_ISA_CALL(lstm_recurrence_forward_f32, T_, N, H, h0, c0, w_hh, b_ih, b_hh, gates, cs, y, packed, apack, nt);
+  return lstm_recurrence_forward_f32(T_, N, H, h0, c0, w_hh, b_ih, b_hh, gates, cs, y, packed, apack, nt);
 }
 
 void recurrence_backward_isa(index_t T_, index_t N, index_t H, const float* c0, const float* w_hh,
                              const float* gates, const float* cs, const float* grad_y, const float* grad_h_T,
                              const float* grad_c_T, float* dA, float* grad_h0, float* grad_c0, float* dh_ws,
                              float* dc_ws, float* packed, float* apack, int nt) {
-  PE_ISA_CALL(lstm_recurrence_backward_f32, T_, N, H, c0, w_hh, gates, cs, grad_y, grad_h_T, grad_c_T, dA, grad_h0,
-              grad_c0, dh_ws, dc_ws, packed, apack, nt);
+  return lstm_recurrence_backward_f32(T_, N, H, c0, w_hh, gates, cs, grad_y, grad_h_T, grad_c_T, dA, grad_h0, grad_c0, dh_ws, dc_ws, packed, apack, nt);
 }
 
 template <>
@@ -232,8 +211,9 @@ void recurrence_forward<float>(index_t T_, index_t N, index_t H, const float* h0
                                const float* w_hh, const float* b_ih, const float* b_hh, float* gates, float* cs,
                                float* y) {
   const int nt = recurrence_threads(N, H);
-  float* packed = workspace<float, 1>(recurrence_packed_size(H));
-  float* apack = workspace<float, 4>(recurrence_apack_size(N, H, nt));
+  Workspace ws;
+  float* packed = workspace_take<float>(ws, recurrence_packed_size(H));
+  float* apack = workspace_take<float>(ws, recurrence_apack_size(N, H, nt));
   recurrence_forward_isa(T_, N, H, h0, c0, w_hh, b_ih, b_hh, gates, cs, y, packed, apack, nt);
 }
 
@@ -242,10 +222,11 @@ void recurrence_backward<float>(index_t T_, index_t N, index_t H, const float* c
                                 const float* gates, const float* cs, const float* grad_y, const float* grad_h_T,
                                 const float* grad_c_T, float* dA, float* grad_h0, float* grad_c0) {
   const int nt = recurrence_threads(N, H);
-  float* dh_ws = workspace<float, 2>(N * H);
-  float* dc_ws = workspace<float, 3>(N * H);
-  float* packed = workspace<float, 1>(recurrence_packed_size(H));
-  float* apack = workspace<float, 4>(recurrence_apack_size(N, H, nt));
+  Workspace ws;
+  float* dh_ws = workspace_take<float>(ws, N * H);
+  float* dc_ws = workspace_take<float>(ws, N * H);
+  float* packed = workspace_take<float>(ws, recurrence_packed_size(H));
+  float* apack = workspace_take<float>(ws, recurrence_apack_size(N, H, nt));
   recurrence_backward_isa(T_, N, H, c0, w_hh, gates, cs, grad_y, grad_h_T, grad_c_T, dA, grad_h0, grad_c0, dh_ws,
                           dc_ws, packed, apack, nt);
 }
@@ -268,7 +249,8 @@ void lstm_cell_backward(index_t N, index_t I, index_t H, const T* grad_h_next, c
                         const T* c_next, T* grad_x, T* grad_h, T* grad_c, T* grad_w_ih, T* grad_w_hh,
                         T* grad_b) {
   const index_t G = 4 * H;
-  T* dA = workspace<T, 0>(N * G);
+  Workspace ws;
+  T* dA = workspace_take<T>(ws, N * G);
   gates_backward<T>(N, H, gates, c, c_next, grad_h_next, nullptr, grad_c_next, grad_c, dA);
   gemm<T>(false, false, N, I, G, T(1), dA, G, w_ih, I, T(0), grad_x, I);    // grad_x = dA·w_ih
   gemm<T>(false, false, N, H, G, T(1), dA, G, w_hh, H, T(0), grad_h, H);    // grad_h = dA·w_hh
@@ -292,8 +274,10 @@ void lstm_forward(index_t T_, index_t N, index_t I, index_t H, const T* x, const
 template <typename T>
 void lstm_forward_inference(index_t T_, index_t N, index_t I, index_t H, const T* x, const T* h0, const T* c0,
                             const T* w_ih, const T* w_hh, const T* b_ih, const T* b_hh, T* y, T* h_T, T* c_T) {
-  T* gates = workspace<T, 5>(T_ * N * 4 * H);
-  T* cs = workspace<T, 6>(T_ * N * H);
+  Workspace ws;
+  T* gates = workspace_take<T>(ws, T_ * N * 4 * H);
+  T* cs = workspace_take<T>(ws, T_ * N * H);
+  if (!gates || !cs) return;   // out of memory (the binding's estimate refuses such calls first)
   lstm_forward<T>(T_, N, I, H, x, h0, c0, w_ih, w_hh, b_ih, b_hh, y, h_T, c_T, gates, cs);
 }
 
@@ -303,7 +287,8 @@ void lstm_backward(index_t T_, index_t N, index_t I, index_t H, const T* grad_y,
                    const T* gates, const T* cs, const T* hs, T* grad_x, T* grad_h0, T* grad_c0,
                    T* grad_w_ih, T* grad_w_hh, T* grad_b) {
   const index_t G = 4 * H, NG = N * G;
-  T* dA = workspace<T, 0>(T_ * NG);
+  Workspace ws;
+  T* dA = workspace_take<T>(ws, T_ * NG);
   recurrence_backward(T_, N, H, c0, w_hh, gates, cs, grad_y, grad_h_T, grad_c_T, dA, grad_h0, grad_c0);
   const index_t TN = T_ * N;
   gemm<T>(false, false, TN, I, G, T(1), dA, G, w_ih, I, T(0), grad_x, I);     // grad_x = dA·w_ih

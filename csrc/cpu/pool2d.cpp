@@ -2,51 +2,40 @@
 // holds global average pooling, a plain per-plane mean that the compiler vectorises.
 #include "pyengine/pool2d.h"
 
-#include "pyengine/isa_dispatch.h"
-
 namespace pyengine::cpu {
-
-PE_ISA_DECLARE(void max_pool_fwd_f32(const Pool2dShape&, const float*, float*, std::int64_t*))
-PE_ISA_DECLARE(void max_pool_fwd_f64(const Pool2dShape&, const double*, double*, std::int64_t*))
-PE_ISA_DECLARE(index_t max_pool_bwd_f32(const Pool2dShape&, const float*, const std::int64_t*, float*))
-PE_ISA_DECLARE(index_t max_pool_bwd_f64(const Pool2dShape&, const double*, const std::int64_t*, double*))
-PE_ISA_DECLARE(void avg_pool_fwd_f32(const Pool2dShape&, bool, const float*, float*))
-PE_ISA_DECLARE(void avg_pool_fwd_f64(const Pool2dShape&, bool, const double*, double*))
-PE_ISA_DECLARE(void avg_pool_bwd_f32(const Pool2dShape&, bool, const float*, float*))
-PE_ISA_DECLARE(void avg_pool_bwd_f64(const Pool2dShape&, bool, const double*, double*))
 
 template <>
 void max_pool2d_forward<float>(const Pool2dShape& s, const float* x, float* y, std::int64_t* idx) {
-  PE_ISA_CALL(max_pool_fwd_f32, s, x, y, idx);
+  return max_pool_fwd_f32(s, x, y, idx);
 }
 template <>
 void max_pool2d_forward<double>(const Pool2dShape& s, const double* x, double* y, std::int64_t* idx) {
-  PE_ISA_CALL(max_pool_fwd_f64, s, x, y, idx);
+  return max_pool_fwd_f64(s, x, y, idx);
 }
 template <>
 index_t max_pool2d_backward_input<float>(const Pool2dShape& s, const float* g, const std::int64_t* idx, float* gi) {
-  PE_ISA_CALL(max_pool_bwd_f32, s, g, idx, gi);
+  return max_pool_bwd_f32(s, g, idx, gi);
 }
 template <>
 index_t max_pool2d_backward_input<double>(const Pool2dShape& s, const double* g, const std::int64_t* idx,
                                           double* gi) {
-  PE_ISA_CALL(max_pool_bwd_f64, s, g, idx, gi);
+  return max_pool_bwd_f64(s, g, idx, gi);
 }
 template <>
 void avg_pool2d_forward<float>(const Pool2dShape& s, bool cip, const float* x, float* y) {
-  PE_ISA_CALL(avg_pool_fwd_f32, s, cip, x, y);
+  return avg_pool_fwd_f32(s, cip, x, y);
 }
 template <>
 void avg_pool2d_forward<double>(const Pool2dShape& s, bool cip, const double* x, double* y) {
-  PE_ISA_CALL(avg_pool_fwd_f64, s, cip, x, y);
+  return avg_pool_fwd_f64(s, cip, x, y);
 }
 template <>
 void avg_pool2d_backward_input<float>(const Pool2dShape& s, bool cip, const float* g, float* gi) {
-  PE_ISA_CALL(avg_pool_bwd_f32, s, cip, g, gi);
+  return avg_pool_bwd_f32(s, cip, g, gi);
 }
 template <>
 void avg_pool2d_backward_input<double>(const Pool2dShape& s, bool cip, const double* g, double* gi) {
-  PE_ISA_CALL(avg_pool_bwd_f64, s, cip, g, gi);
+  return avg_pool_bwd_f64(s, cip, g, gi);
 }
 
 template <typename T>

@@ -1,11 +1,14 @@
-// runtime.cpp — instruction-set choice (CPUID, PYENGINE_CPU_ISA) and the OpenMP thread count.
+// runtime.cpp — instruction-set choice (CPUID, PYENGINE_CPU_ISA), the OpenMP thread count, and the
+// per-thread workspace arena of pyengine/workspace.h.
 #include <atomic>
 #include <cstdlib>
 #include <cstring>
+#include <vector>
 #ifdef PYENGINE_OPENMP
 #include <omp.h>
 #endif
 #include "pyengine/common.h"
+#include "pyengine/workspace.h"
 
 namespace pyengine::cpu {
 namespace {
@@ -86,5 +89,98 @@ bool openmp_enabled() {
   return false;
 #endif
 }
+
+// ---- the workspace arena ---------------------------------------------------------------------
+//
+// A stack of blocks per thread: takes come from the current block, the next one (kept from an
+// earlier, larger demand) or a new one; a frame remembers (block, used) and restores it.
+
+namespace {
+
+constexpr index_t kAlign = 64;
+constexpr index_t kMinBlock = index_t(1) << 20;
+
+struct Block {
+  char* base = nullptr;
+  index_t size = 0;
+};
+
+struct Arena {
+  std::vector<Block> blocks;
+  index_t current = 0, used = 0;   // the block takes come from, and how much of it is in use
+  int depth = 0;                   // open frames
+  bool grew = false;               // a block was added since the outermost frame opened
+
+  ~Arena() {
+    for (Block& b : blocks) std::free(b.base);
+  }
+
+  void* take(index_t bytes) {
+    if (bytes < 1) bytes = 1;
+    bytes = (bytes + kAlign - 1) / kAlign * kAlign;
+    while (current < static_cast<index_t>(blocks.size())) {
+      if (used + bytes <= blocks[static_cast<size_t>(current)].size) {
+        void* p = blocks[static_cast<size_t>(current)].base + used;
+        used += bytes;
+        return p;
+      }
+      if (current + 1 == static_cast<index_t>(blocks.size())) break;
+      ++current;
+      used = 0;
+    }
+    const index_t last = blocks.empty() ? 0 : blocks.back().size;
+    index_t size = bytes > 2 * last ? bytes : 2 * last;
+    if (size < kMinBlock) size = kMinBlock;
+    void* p = std::aligned_alloc(kAlign, static_cast<size_t>(size));
+    if (!p) return nullptr;
+    blocks.push_back(Block{static_cast<char*>(p), size});
+    grew = grew || blocks.size() > 1;
+    current = static_cast<index_t>(blocks.size()) - 1;
+    used = bytes;
+    return p;
+  }
+
+  // When the outermost frame closes, blocks added on the way are merged into one, so the next
+  // call of the same sizes fits in a single block.
+  void settle() {
+    if (!grew) return;
+    index_t total = 0;
+    for (Block& b : blocks) {
+      total += b.size;
+      std::free(b.base);
+    }
+    blocks.clear();
+    void* p = std::aligned_alloc(kAlign, static_cast<size_t>(total));
+    if (p) blocks.push_back(Block{static_cast<char*>(p), total});
+    grew = false;
+  }
+};
+
+Arena& arena() {
+  static thread_local Arena a;
+  return a;
+}
+
+}  // namespace
+
+Workspace::Workspace() {
+  Arena& a = arena();
+  block_ = a.current;
+  used_ = a.used;
+  ++a.depth;
+}
+
+Workspace::~Workspace() {
+  Arena& a = arena();
+  a.current = block_;
+  a.used = used_;
+  if (--a.depth == 0) {
+    a.settle();
+    a.current = 0;
+    a.used = 0;
+  }
+}
+
+void* Workspace::take(index_t bytes) { return arena().take(bytes); }
 
 }  // namespace pyengine::cpu

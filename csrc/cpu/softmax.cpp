@@ -7,22 +7,17 @@
 #include <limits>
 #include <vector>
 
-#include "pyengine/isa_dispatch.h"
-
 namespace pyengine::cpu {
-
-PE_ISA_DECLARE(void softmax_f32(int, bool, index_t, index_t, index_t, const float*, const float*, float*))
-PE_ISA_DECLARE(void softmax_f64(int, bool, index_t, index_t, index_t, const double*, const double*, double*))
 
 namespace {
 
 void run(SoftmaxOp op, bool bwd, index_t outer, index_t dim, index_t inner, const float* a, const float* b,
          float* out) {
-  PE_ISA_CALL(softmax_f32, static_cast<int>(op), bwd, outer, dim, inner, a, b, out);
+  return softmax_f32(static_cast<int>(op), bwd, outer, dim, inner, a, b, out);
 }
 void run(SoftmaxOp op, bool bwd, index_t outer, index_t dim, index_t inner, const double* a, const double* b,
          double* out) {
-  PE_ISA_CALL(softmax_f64, static_cast<int>(op), bwd, outer, dim, inner, a, b, out);
+  return softmax_f64(static_cast<int>(op), bwd, outer, dim, inner, a, b, out);
 }
 
 }  // namespace

@@ -175,7 +175,8 @@ void gemm_batched(const GemmProblem<T>& p, cudaStream_t stream) {
 
 template <typename T>
 void gemm(bool trans_a, bool trans_b, index_t M, index_t N, index_t K, T alpha, const T* A, index_t lda,
-          const T* B, index_t ldb, T beta, const T* Cin, T* C, index_t ldc, bool tf32, cudaStream_t stream) {
+          const T* B, index_t ldb, T beta, const T* Cin, T* C, index_t ldc, const T* bias, bool bias_per_row,
+          bool tf32, cudaStream_t stream) {
   GemmProblem<T> p;
   p.M = M;
   p.N = N;
@@ -191,6 +192,8 @@ void gemm(bool trans_a, bool trans_b, index_t M, index_t N, index_t K, T alpha, 
   p.ldc = ldc;
   p.alpha = alpha;
   p.beta = beta;
+  p.bias = bias;
+  p.bias_per_row = bias_per_row;
   p.tf32 = tf32;
   gemm_batched(p, stream);
 }
@@ -198,9 +201,9 @@ void gemm(bool trans_a, bool trans_b, index_t M, index_t N, index_t K, T alpha, 
 template void gemm_batched<float>(const GemmProblem<float>&, cudaStream_t);
 template void gemm_batched<double>(const GemmProblem<double>&, cudaStream_t);
 template void gemm<float>(bool, bool, index_t, index_t, index_t, float, const float*, index_t, const float*,
-                          index_t, float, const float*, float*, index_t, bool, cudaStream_t);
+                          index_t, float, const float*, float*, index_t, const float*, bool, bool, cudaStream_t);
 template void gemm<double>(bool, bool, index_t, index_t, index_t, double, const double*, index_t,
-                           const double*, index_t, double, const double*, double*, index_t, bool,
-                           cudaStream_t);
+                           const double*, index_t, double, const double*, double*, index_t, const double*, bool,
+                           bool, cudaStream_t);
 
 }  // namespace pyengine::cuda

@@ -4,8 +4,10 @@
 // backward scatters each output's gradient to its recorded index with an atomic add (the contract
 // gives it no window geometry).
 // Global average: one warp per (n, c) plane.
+#include <climits>
 #include <cmath>
 #include <cstdint>
+#include <vector>
 
 #include "pyengine/cuda/common.cuh"
 #include "pyengine/cuda/pool2d.h"
@@ -131,7 +133,30 @@ __global__ void global_avg_pool2d_backward_kernel(index_t NC, index_t HW, const 
   PE_GRID_STRIDE(idx, NC * HW) gx[idx] = gy[idx / HW] / static_cast<T>(HW);
 }
 
+// scratch[0] = min, scratch[1] = max of the n indices (atomics on the two words; order-free).
+__global__ void index_range_kernel(index_t n, const std::int64_t* __restrict__ idx, unsigned long long* scratch) {
+  long long lo = LLONG_MAX, hi = LLONG_MIN;
+  PE_GRID_STRIDE(i, n) {
+    const long long v = idx[i];
+    lo = v < lo ? v : lo;
+    hi = v > hi ? v : hi;
+  }
+  atomicMin(reinterpret_cast<long long*>(scratch), lo);
+  atomicMax(reinterpret_cast<long long*>(scratch) + 1, hi);
+}
+
 }  // namespace
+
+void index_range(index_t n, const std::int64_t* indices, std::int64_t* scratch, std::int64_t* range_host,
+                 cudaStream_t stream) {
+  const std::int64_t init[2] = {LLONG_MAX, LLONG_MIN};
+  check(cudaMemcpyAsync(scratch, init, sizeof(init), cudaMemcpyHostToDevice, stream), "index_range (cudaMemcpyAsync)");
+  index_range_kernel<<<grid_for(n), kThreads, 0, stream>>>(n, indices, reinterpret_cast<unsigned long long*>(scratch));
+  check_launch("index_range_kernel");
+  check(cudaMemcpyAsync(range_host, scratch, 2 * sizeof(std::int64_t), cudaMemcpyDeviceToHost, stream),
+        "index_range (cudaMemcpyAsync)");
+  check(cudaStreamSynchronize(stream), "index_range (cudaStreamSynchronize)");
+}
 
 template <typename T>
 void max_pool2d_forward(const PoolShape& s, const T* x, T* y, std::int64_t* ind, cudaStream_t stream) {
@@ -149,6 +174,24 @@ void max_pool2d_backward_input(index_t NC, index_t HW, index_t OHW, const T* gy,
   if (OHW == 0) return;
   max_pool2d_backward_kernel<T><<<grid_for(NC * OHW), kThreads, 0, stream>>>(NC, HW, OHW, gy, ind, gx);
   check_launch("max_pool2d_backward_kernel");
+}
+
+template <typename T>
+void max_pool2d_backward_input_ordered(index_t NC, index_t HW, index_t OHW, const T* gy, const std::int64_t* ind,
+                                       T* gx, cudaStream_t stream) {
+  const char* what = "max_pool2d_backward_input (ordered)";
+  std::vector<T> hg(static_cast<size_t>(NC * OHW)), hx(static_cast<size_t>(NC * HW), T(0));
+  std::vector<std::int64_t> hi(static_cast<size_t>(NC * OHW));
+  check(cudaMemcpyAsync(hg.data(), gy, hg.size() * sizeof(T), cudaMemcpyDeviceToHost, stream), what);
+  check(cudaMemcpyAsync(hi.data(), ind, hi.size() * sizeof(std::int64_t), cudaMemcpyDeviceToHost, stream), what);
+  check(cudaStreamSynchronize(stream), what);
+  for (index_t p = 0; p < NC; ++p)
+    for (index_t j = 0; j < OHW; ++j) {
+      const std::int64_t k = hi[static_cast<size_t>(p * OHW + j)];
+      if (k >= 0 && k < HW) hx[static_cast<size_t>(p * HW + k)] += hg[static_cast<size_t>(p * OHW + j)];
+    }
+  check(cudaMemcpyAsync(gx, hx.data(), hx.size() * sizeof(T), cudaMemcpyHostToDevice, stream), what);
+  check(cudaStreamSynchronize(stream), what);
 }
 
 template <typename T>
@@ -185,6 +228,8 @@ void global_avg_pool2d_backward_input(index_t NC, index_t HW, const T* gy, T* gx
   template void max_pool2d_forward<T>(const PoolShape&, const T*, T*, std::int64_t*, cudaStream_t);            \
   template void max_pool2d_backward_input<T>(index_t, index_t, index_t, const T*, const std::int64_t*, T*,      \
                                              cudaStream_t);                                                   \
+  template void max_pool2d_backward_input_ordered<T>(index_t, index_t, index_t, const T*, const std::int64_t*, T*, \
+                                                     cudaStream_t);                                            \
   template void avg_pool2d_forward<T>(const PoolShape&, bool, const T*, T*, cudaStream_t);                      \
   template void avg_pool2d_backward_input<T>(const PoolShape&, bool, const T*, T*, cudaStream_t);               \
   template void global_avg_pool2d_forward<T>(index_t, index_t, const T*, T*, cudaStream_t);                     \

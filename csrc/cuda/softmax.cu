@@ -131,7 +131,32 @@ __global__ void cross_entropy_backward_kernel(index_t N, index_t C, const T* __r
 
 unsigned row_blocks(index_t rows) { return static_cast<unsigned>(rows < 65535 * 8 ? (rows > 0 ? rows : 1) : 65535 * 8); }
 
+// *first = the smallest n whose target is not a class index (N when there is none).
+__global__ void first_bad_target_kernel(index_t N, index_t C, const std::int64_t* __restrict__ t,
+                                        unsigned long long* first) {
+  PE_GRID_STRIDE(n, N) {
+    if (t[n] < 0 || t[n] >= C) atomicMin(first, static_cast<unsigned long long>(n));
+  }
+}
+
 }  // namespace
+
+index_t first_bad_target(index_t N, index_t C, const std::int64_t* target, std::int64_t* scratch, std::int64_t* value,
+                         cudaStream_t stream) {
+  const char* what = "first_bad_target";
+  const std::int64_t init = N;
+  check(cudaMemcpyAsync(scratch, &init, sizeof(init), cudaMemcpyHostToDevice, stream), what);
+  first_bad_target_kernel<<<grid_for(N), kThreads, 0, stream>>>(N, C, target,
+                                                                reinterpret_cast<unsigned long long*>(scratch));
+  check_launch("first_bad_target_kernel");
+  std::int64_t first = N;
+  check(cudaMemcpyAsync(&first, scratch, sizeof(first), cudaMemcpyDeviceToHost, stream), what);
+  check(cudaStreamSynchronize(stream), what);
+  if (first >= N) return -1;
+  check(cudaMemcpyAsync(value, target + first, sizeof(std::int64_t), cudaMemcpyDeviceToHost, stream), what);
+  check(cudaStreamSynchronize(stream), what);
+  return first;
+}
 
 template <typename T>
 void softmax_forward(bool log, index_t O, index_t D, index_t I, const T* x, T* y, cudaStream_t stream) {

@@ -16,11 +16,11 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..kernels._contract.common import pair as _check_pair
-from ..kernels.cpu import quantized as K
+from ..kernels import cpu as K
 from ..kernels.cpu._ext import _C
 from ..nn import functional as F
 from ..nn.module import Module
+from ..reference._checks import pair as _check_pair
 from ..tensor import Tensor, _wrap
 from .observer import quantize_weight
 from .qtensor import QTensor, quantize_per_tensor
@@ -113,7 +113,7 @@ class QuantizedConv2d(_QuantizedWeighted):
         self.stride, self.padding, self.dilation, self.groups = stride, padding, dilation, groups
         (sh, sw), (ph, pw) = _check_pair("QuantizedConv2d", "stride", stride, 1), _check_pair("QuantizedConv2d", "padding", padding, 0)
         dh, dw = _check_pair("QuantizedConv2d", "dilation", dilation, 1)
-        self._geo = (sh, sw, ph, pw, dh, dw)
+        self._geo = ((sh, sw), (ph, pw), (dh, dw))   # stride, padding, dilation as the binding takes them
         self._setup(np.asarray(weight, np.float64), bias, scale, zero_point, max_value)
 
     @classmethod

@@ -105,7 +105,7 @@ def _emit(g, m, args, out):
     if isinstance(m, QuantizedConv2d):
         xf = g.dq(g.name_of(x.data), x.scale, x.zero_point)
         w, b = g.dq_weight(m, x.scale)
-        sh, sw, ph, pw, dh, dw = m._geo
+        (sh, sw), (ph, pw), (dh, dw) = m._geo
         kh, kw = m.weight.shape[2:]
         y = g.node("Conv", [xf, w] + ([b] if b else []), "conv", kernel_shape=[kh, kw], strides=[sh, sw],
                    pads=[ph, pw, ph, pw], dilations=[dh, dw], group=m.groups)

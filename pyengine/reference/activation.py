@@ -13,10 +13,29 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..kernels._contract.activation import as_real, check_unary, check_unary_backward
+from ._checks import as_real, check_float_array, check_same_dtype
 
 __all__ = ["relu_forward", "relu_backward", "leaky_relu_forward", "leaky_relu_backward", "elu_forward",
            "elu_backward", "sigmoid_forward", "sigmoid_backward", "tanh_forward", "tanh_backward"]
+
+
+# ---- the contract, as the oracle checks it (the same messages as the C++ bindings) ----
+
+def check_unary(fn: str, x) -> None:
+    check_float_array(fn, "x", x)
+
+
+def check_unary_backward(fn: str, grad_output, ref, ref_name: str) -> None:
+    """grad_output must match ref (x or output) in dtype and shape."""
+    check_float_array(fn, ref_name, ref)
+    check_float_array(fn, "grad_output", grad_output)
+    check_same_dtype(fn, ref_name, ref, grad_output=grad_output)
+    if tuple(grad_output.shape) != tuple(ref.shape):
+        raise ValueError(f"{fn}: grad_output must have the shape of {ref_name} {tuple(ref.shape)}, "
+                         f"got {tuple(grad_output.shape)}")
+
+
+# ---- the kernels ----
 
 
 def _f64(a):

@@ -3,9 +3,33 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..kernels._contract.gemm import check_gemm
+from ._checks import as_bool, as_real, check_float_array, check_same_dtype, check_shape, checked_numel
 
 __all__ = ["gemm"]
+
+
+# ---- the contract, as the oracle checks it (the same messages as the C++ bindings) ----
+
+def check_gemm(a, b, c, trans_a: bool, trans_b: bool, fn: str = "gemm") -> tuple[int, int, int]:
+    """Returns (M, N, K) for a (M,K) [or (K,M) with trans_a], b (K,N) [or (N,K)], c (M,N) or None."""
+    check_float_array(fn, "a", a, 2)
+    check_float_array(fn, "b", b, 2)
+    check_same_dtype(fn, "a", a, b=b)
+    trans_a = as_bool(fn, "trans_a", trans_a)
+    trans_b = as_bool(fn, "trans_b", trans_b)
+    m, k = (a.shape[1], a.shape[0]) if trans_a else a.shape
+    kb, n = (b.shape[1], b.shape[0]) if trans_b else b.shape
+    if k != kb:
+        raise ValueError(f"{fn}: op(a) is {m}x{k} and op(b) is {kb}x{n}; inner dimensions {k} and {kb} differ")
+    checked_numel(fn, "output shape", (m, n))
+    if c is not None:
+        check_float_array(fn, "c", c, 2)
+        check_same_dtype(fn, "a", a, c=c)
+        check_shape(fn, "c", c, (m, n))
+    return m, n, k
+
+
+# ---- the kernels ----
 
 
 def gemm(a, b, c=None, *, trans_a=False, trans_b=False, alpha=1.0, beta=0.0):
@@ -15,6 +39,7 @@ def gemm(a, b, c=None, *, trans_a=False, trans_b=False, alpha=1.0, beta=0.0):
     Returns a new (M, N) array of a's dtype. With c None (or beta 0) c does not contribute.
     """
     check_gemm(a, b, c, trans_a, trans_b)
+    alpha, beta = as_real("gemm", "alpha", alpha), as_real("gemm", "beta", beta)
     opa = (a.T if trans_a else a).astype(np.float64)
     opb = (b.T if trans_b else b).astype(np.float64)
     out = alpha * (opa @ opb)

@@ -3,9 +3,42 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..kernels._contract.linear import check_linear, check_linear_backward
+from ._checks import check_float_array, check_needs_input_grad, check_same_dtype, check_shape, checked_numel
 
 __all__ = ["linear_forward", "linear_backward"]
+
+
+# ---- the contract, as the oracle checks it (the same messages as the C++ bindings) ----
+
+def check_linear(fn: str, x, weight, bias=None) -> tuple[int, int]:
+    """Returns (I, O) after checking x (*, I), weight (O, I), bias (O,) or None."""
+    check_float_array(fn, "x", x)
+    if x.ndim < 1:
+        raise ValueError(f"{fn}: x must have at least 1 dimension (*, I), got a 0-D array")
+    check_float_array(fn, "weight", weight, 2)
+    check_same_dtype(fn, "x", x, weight=weight)
+    out_features, in_features = weight.shape
+    if x.shape[-1] != in_features:
+        raise ValueError(f"{fn}: weight expects {in_features} input features, x has {x.shape[-1]}")
+    if bias is not None:
+        check_float_array(fn, "bias", bias, 1)
+        check_same_dtype(fn, "x", x, bias=bias)
+        check_shape(fn, "bias", bias, (out_features,))
+    checked_numel(fn, "output shape", tuple(x.shape[:-1]) + (out_features,))
+    return in_features, out_features
+
+
+def check_linear_backward(fn: str, grad_output, x, weight, needs_input_grad) -> tuple[int, int, tuple]:
+    """Returns (I, O, needs) after checking grad_output (*, O) against x (*, I) and weight (O, I)."""
+    in_features, out_features = check_linear(fn, x, weight)
+    check_float_array(fn, "grad_output", grad_output)
+    check_same_dtype(fn, "x", x, grad_output=grad_output)
+    check_shape(fn, "grad_output", grad_output, tuple(x.shape[:-1]) + (out_features,))
+    needs = check_needs_input_grad(fn, needs_input_grad, 3)
+    return in_features, out_features, needs
+
+
+# ---- the kernels ----
 
 
 def linear_forward(x, weight, bias=None):

@@ -16,6 +16,7 @@ float64 copies, so it is the oracle, and checks the kernel returned the input's 
 from __future__ import annotations
 
 import importlib
+import inspect
 import pkgutil
 from dataclasses import dataclass, field
 from typing import Any, Callable, Optional, Sequence
@@ -116,6 +117,43 @@ def all_ops() -> list[OpInfo]:
     if dupes:
         raise RuntimeError(f"op registry: duplicate entries {sorted(dupes)}")
     return found
+
+
+def signature(fn) -> list[tuple[str, str, str]]:
+    """(name, kind, repr of the default or "") of every parameter of fn: a Python function, or a
+    pybind11 binding (whose first docstring line is its signature), so that the kernels, which are
+    bindings, can be held to the reference's signatures."""
+    if inspect.isfunction(fn):
+        kinds = {inspect.Parameter.KEYWORD_ONLY: "keyword", inspect.Parameter.POSITIONAL_OR_KEYWORD: "positional"}
+        return [(p.name, kinds.get(p.kind, str(p.kind)), "" if p.default is inspect.Parameter.empty else repr(p.default))
+                for p in inspect.signature(fn).parameters.values()]
+    head = (fn.__doc__ or "").splitlines()[0]
+    inner = head[head.index("(") + 1:head.rindex(")")]
+    parts, depth, cur, quote = [], 0, "", None
+    for ch in inner:   # split at the commas outside brackets and quotes
+        if quote:
+            quote = None if ch == quote else quote
+        elif ch in "'\"":
+            quote = ch
+        elif ch in "([{":
+            depth += 1
+        elif ch in ")]}":
+            depth -= 1
+        elif ch == "," and depth == 0:
+            parts.append(cur.strip())
+            cur = ""
+            continue
+        cur += ch
+    if cur.strip():
+        parts.append(cur.strip())
+    out, kind = [], "positional"
+    for part in parts:
+        if part == "*":
+            kind = "keyword"
+            continue
+        name, _, default = part.partition("=")
+        out.append((name.split(":")[0].strip(), kind, default.strip()))
+    return out
 
 
 def get_op(name: str) -> OpInfo:

@@ -82,11 +82,12 @@ def _to_host(r):
     return r
 
 
-def _poisoned_empty(shape, dtype):
+def _poisoned_empty(shape, dtype, device):
     import cupy as cp
     dtype = np.dtype(dtype)
     fill = np.nan if dtype.kind == "f" else (-7 if dtype.kind == "i" else 7)
-    return cp.full(tuple(int(s) for s in shape), fill, dtype=dtype)
+    with cp.cuda.Device(device):
+        return cp.full(tuple(int(s) for s in shape), fill, dtype=dtype)
 
 
 class HostCuda:
@@ -109,12 +110,11 @@ class HostCuda:
             pairs: list = []
             dargs = _to_device(args, pairs)
             dkwargs = {k: _to_device(v, pairs) for k, v in kwargs.items()}
-            real_empty = _ext.empty
-            _ext.empty = _poisoned_empty
+            _ext.RUNTIME.empty = _poisoned_empty   # the allocator the bindings call back
             try:
                 out = fn(*dargs, **dkwargs)
             finally:
-                _ext.empty = real_empty
+                del _ext.RUNTIME.empty
             cp.cuda.get_current_stream().synchronize()
             for host, dev in pairs:  # running statistics and optimizer state are updated in place
                 if host.flags.writeable and host.size:

@@ -74,14 +74,14 @@ def test_gemm_tf32_switch(cp, kc, rng, monkeypatch):
 
 
 def test_conv_in_several_chunks(cp, kc, rng, monkeypatch):
-    import pyengine.kernels.cuda.conv2d as conv
+    from pyengine.kernels.cuda import _ext
     x, w = _rand(cp, rng, (7, 6, 11, 9), np.float64), _rand(cp, rng, (8, 3, 3, 3), np.float64)
     args = dict(stride=(2, 1), padding=1, dilation=(1, 2), groups=2)
     y_one = cp.asnumpy(kc.conv2d_forward(x, w, **args))
     g = _rand(cp, rng, y_one.shape, np.float64)
     gw_one = cp.asnumpy(kc.conv2d_backward_weight(g, x, w.shape, **args))
     gx_one = cp.asnumpy(kc.conv2d_backward_input(g, w, x.shape, **args))
-    monkeypatch.setattr(conv, "WORKSPACE_ELEMENTS", 1)  # one image per chunk
+    monkeypatch.setattr(_ext.RUNTIME, "conv2d_workspace_elements", 1)  # one image per chunk
     assert_close(cp.asnumpy(kc.conv2d_backward_weight(g, x, w.shape, **args)), gw_one, 1e-10, 1e-10, "gw chunks")
     assert_close(cp.asnumpy(kc.conv2d_backward_input(g, w, x.shape, **args)), gx_one, 1e-10, 1e-10, "gx chunks")
     want = reference.conv2d_forward(cp.asnumpy(x), cp.asnumpy(w), **args)

@@ -1,5 +1,6 @@
 """LSTM and linear beyond the generic registry tests: saved crossed between implementations, a
-longer float32 sequence, direct _C calls with bad input, and PyTorch as a second oracle."""
+longer float32 sequence, bad input in a fresh process (a crash fails the test instead of killing the
+suite), and PyTorch as a second oracle."""
 import numpy as np
 import pytest
 
@@ -60,7 +61,7 @@ def _long_sequence(cpu_isa):
         assert_close(g, w, 2e-4 * scale, 1e-3, f"lstm_backward output {i} ({cpu_isa})")
 
 
-def test_direct_extension_calls_with_bad_input_raise_instead_of_crashing():
+def test_bad_input_raises_instead_of_crashing():
     code = r'''
 import numpy as np
 from pyengine import _C
@@ -89,9 +90,10 @@ cases = [
     lambda: _C.lstm_cell_backward(h, c[:, :2], x[0], h, c, w_ih, w_hh, (saved[0][0], saved[1][0])),
     lambda: _C.linear_forward(x[0], w_ih[:, :4], None),
     lambda: _C.linear_forward(x[0], w_ih, b[:2]),
-    lambda: _C.linear_forward(x, w_ih, None),
-    lambda: _C.linear_backward(np.ones((3, 7), f), x[0], w_ih, True, True, True),
-    lambda: _C.linear_backward(np.ones((3, 16), np.float64), x[0], w_ih, True, True, True),
+    lambda: _C.linear_forward(x[..., :4], w_ih, None),
+    lambda: _C.linear_backward(np.ones((3, 7), f), x[0], w_ih, (True, True, True)),
+    lambda: _C.linear_backward(np.ones((3, 16), np.float64), x[0], w_ih, (True, True, True)),
+    lambda: _C.linear_backward(np.ones((3, 16), f), x[0], w_ih, (True, True)),
 ]
 for i, case in enumerate(cases):
     try:
@@ -105,6 +107,16 @@ print("all raised")
     r = run_python(code=code)
     assert r.returncode == 0, r.stdout + r.stderr
     assert "all raised" in r.stdout
+
+
+def test_a_sequence_beyond_the_machine_raises_memory_error_first():
+    """T = 10**9 steps (x a broadcast view that costs nothing): MemoryError naming the op and the size,
+    raised before anything is allocated."""
+    f = np.float32
+    x = np.broadcast_to(f(0), (10**9, 4, 8))
+    h = np.zeros((4, 16), f)
+    with pytest.raises(MemoryError, match=r"^lstm_forward: .* needs [0-9.]+ GiB.*, more than the .* of memory"):
+        cpu.lstm_forward(x, h, h, np.zeros((64, 8), f), np.zeros((64, 16), f))
 
 
 # --- PyTorch as a second oracle (skipped where torch is not installed) ----------------------------

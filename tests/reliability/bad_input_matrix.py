@@ -153,7 +153,7 @@ def run_matrix(op_name: str) -> dict:
     # Ops whose sample feeds a custom call (a backward run after each implementation's own forward)
     # cannot map positions to parameter names, and their errors may name the forward function.
     direct = op.call is None
-    params = list(inspect.signature(getattr(cpu, op_name)).parameters)
+    params = list(inspect.signature(getattr(reference, op_name)).parameters)  # = the binding's (test_registry)
     atol, rtol = op.tol[dtype]
     failures, count = [], 0
     for pos in _float_positions(sample):

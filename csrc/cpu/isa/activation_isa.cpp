@@ -4,11 +4,8 @@
 // map() over the array: chunks of kChunk elements (split over OpenMP threads when the array is
 // large), full vectors first, then the tail through a padded vector. Branches are vector selects,
 // so every loop is straight-line SIMD code.
-#ifdef PYENGINE_OPENMP
-#include <omp.h>
-#endif
+#include "isa.h"
 #include "pyengine/activation.h"
-#include "vec_math.h"
 
 namespace pyengine::cpu::PYENGINE_ISA {
 namespace {
@@ -80,5 +77,8 @@ void activation_f32(int op, index_t n, const float* a, const float* b, float par
 void activation_f64(int op, index_t n, const double* a, const double* b, double param, double* out) {
   activation<double>(static_cast<ActOp>(op), n, a, b, param, out);
 }
+
+PE_ISA_REGISTER(activation_f32, activation_f32)
+PE_ISA_REGISTER(activation_f64, activation_f64)
 
 }  // namespace pyengine::cpu::PYENGINE_ISA

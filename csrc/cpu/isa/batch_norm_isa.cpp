@@ -11,12 +11,8 @@
 // near the mean), and corrected by lo = mean − hi, so a large |mean| does not cost digits.
 #include <cmath>
 
-
+#include "isa.h"
 #include "pyengine/batch_norm.h"
-
-#ifndef PYENGINE_ISA
-#error "batch_norm_isa.cpp is compiled once per ISA with -DPYENGINE_ISA=<name>"
-#endif
 
 namespace pyengine::cpu::PYENGINE_ISA {
 namespace {
@@ -42,20 +38,12 @@ inline double run_sum(const T* v, index_t n, F f) {
   return total;
 }
 
-#if defined(__AVX512F__)
-constexpr int kVecBytes = 64;
-#elif defined(__AVX2__)
-constexpr int kVecBytes = 32;
-#else
-constexpr int kVecBytes = 16;
-#endif
-
 // Σ g and Σ g·(x − hi) over a contiguous run, on native-width vectors of T, two of each in flight
 // (GCC does not vectorise the two interleaved reductions on its own).
 template <typename T>
 inline void run_grad_sums(const T* g, const T* x, index_t n, T hi, double& sg, double& sgx) {
-  typedef T vec __attribute__((vector_size(kVecBytes)));
-  constexpr int L = kVecBytes / static_cast<int>(sizeof(T));
+  using vec = vec_t<T>;
+  constexpr int L = lanes<T>;
   for (index_t s = 0; s < n; s += kChunk) {
     const index_t e = n - s < kChunk ? n : s + kChunk;
     vec a0 = {}, a1 = {}, b0 = {}, b1 = {};
@@ -297,5 +285,10 @@ void bn_backward_f64(index_t N, index_t C, index_t HW, const double* g, const do
                      const double* mean, const double* invstd, bool training, double* gi, double* gw, double* gb) {
   bn_backward(N, C, HW, g, x, w, mean, invstd, training, gi, gw, gb);
 }
+
+PE_ISA_REGISTER(bn_forward_f32, bn_forward_f32)
+PE_ISA_REGISTER(bn_forward_f64, bn_forward_f64)
+PE_ISA_REGISTER(bn_backward_f32, bn_backward_f32)
+PE_ISA_REGISTER(bn_backward_f64, bn_backward_f64)
 
 }  // namespace pyengine::cpu::PYENGINE_ISA

@@ -4,30 +4,15 @@
 // registers (acc = acc·x + y). kAcc chains cover the FMA latency times the FMA ports, so the loop
 // runs at the core's FMA throughput: the measured peak that "fraction of peak" divides by.
 // copy_floats: a parallel copy, each thread one contiguous slice (read + write bandwidth).
-#include <cstring>
-#ifdef PYENGINE_OPENMP
-#include <omp.h>
-#endif
-#include "pyengine/common.h"
-
-#ifndef PYENGINE_ISA
-#error "bench_isa.cpp is compiled once per ISA with -DPYENGINE_ISA=<name>"
-#endif
+#include "isa.h"
+#include "pyengine/bench.h"
 
 namespace pyengine::cpu::PYENGINE_ISA {
 namespace {
-#if defined(__AVX512F__)
-constexpr int kVecBytes = 64;
-constexpr int kAcc = 16;  // 16 of 32 zmm registers: > latency(4) × ports(2) on every AVX-512 core
-#elif defined(__AVX2__)
-constexpr int kVecBytes = 32;
-constexpr int kAcc = 12;  // 12 of 16 ymm registers
-#else
-constexpr int kVecBytes = 16;
-constexpr int kAcc = 12;
-#endif
-typedef float vfloat __attribute__((vector_size(kVecBytes), aligned(kVecBytes)));
-constexpr int kLanes = kVecBytes / 4;
+// 16 of 32 zmm registers (> latency 4 × 2 ports on every AVX-512 core), else 12 of 16.
+constexpr int kAcc = kVecRegisters == 32 ? 16 : 12;
+typedef vec_t<float> vfloat;
+constexpr int kLanes = lanes<float>;
 }  // namespace
 
 // Floating-point operations one thread does per round (a multiply-add counts as two).
@@ -72,5 +57,9 @@ void copy_floats(float* dst, const float* src, index_t n, int threads) {
     if (hi > lo) std::memcpy(dst + lo, src + lo, static_cast<size_t>(hi - lo) * sizeof(float));
   }
 }
+
+PE_ISA_REGISTER(fma_peak_loop, fma_peak_loop)
+PE_ISA_REGISTER(fma_flops_per_round, fma_flops_per_round)
+PE_ISA_REGISTER(copy_floats, copy_floats)
 
 }  // namespace pyengine::cpu::PYENGINE_ISA

@@ -8,47 +8,16 @@
 //   backward_weight  acc[ow] += gy_row[ow] · xpad_row(...)[ow·sw + s·dw] over oh, then Σ acc
 // Each inner loop runs along ow over contiguous memory (stride 1) and is vectorised by the
 // compiler for this copy's ISA. Items are spread over threads; backward_weight keeps one partial
-// sum per thread and adds them at the end (no serial loop over the batch).
+// sum per thread and adds them at the end (no serial loop over the batch). Workspaces come from the
+// calling thread's arena (pyengine/workspace.h).
 #include <cstdlib>
 #include <cstring>
-#ifdef PYENGINE_OPENMP
-#include <omp.h>
-#endif
-#include "pyengine/im2col.h"
+#include "isa.h"
+#include "pyengine/conv2d.h"
 
-#ifndef PYENGINE_ISA
-#error "conv_isa.cpp is compiled once per ISA with -DPYENGINE_ISA=<name>"
-#endif
 
 namespace pyengine::cpu::PYENGINE_ISA {
 namespace {
-
-// A grow-only, 64-byte-aligned scratch buffer owned by the calling thread.
-void* scratch(int slot, index_t bytes) {
-  static thread_local void* buffers[3] = {nullptr, nullptr, nullptr};
-  static thread_local index_t sizes[3] = {0, 0, 0};
-  if (bytes > sizes[slot]) {
-    std::free(buffers[slot]);
-    const index_t rounded = (bytes + 63) / 64 * 64;
-    buffers[slot] = std::aligned_alloc(64, static_cast<size_t>(rounded));
-    sizes[slot] = buffers[slot] ? rounded : 0;
-  }
-  return buffers[slot];
-}
-
-inline int thread_count(index_t items) {
-  int t = get_num_threads();
-  if (items < t) t = static_cast<int>(items < 1 ? 1 : items);
-  return t;
-}
-
-inline int thread_id() {
-#ifdef PYENGINE_OPENMP
-  return omp_get_thread_num();
-#else
-  return 0;
-#endif
-}
 
 // Copies Cg channels of one image into pad (Cg, Hp, Wp) with a zero border.
 template <typename T>
@@ -100,11 +69,12 @@ void forward_impl(const ConvGeom& g, const T* x, const T* w, const T* bias, T* y
   const index_t Cg = g.C / g.G, Kg = g.K / g.G, Hp = g.H + 2 * g.ph, Wp = g.W + 2 * g.pw;
   const index_t L = g.OH * g.OW, RS = g.R * g.S, items = g.N * g.G;
   const index_t pad_bytes = Cg * Hp * Wp * static_cast<index_t>(sizeof(T));
-#pragma omp parallel for num_threads(thread_count(items)) schedule(static)
+#pragma omp parallel for num_threads(threads_for_items(items)) schedule(static)
   for (index_t item = 0; item < items; ++item) {
     const index_t n = item / g.G, gr = item % g.G;
-    T* pad = static_cast<T*>(scratch(0, pad_bytes));
-    if (!pad) continue;  // out of memory: unreachable in practice
+    Workspace ws;
+    T* pad = workspace_take<T>(ws, pad_bytes / static_cast<index_t>(sizeof(T)));
+    if (!pad) continue;  // out of memory (the binding refuses requests beyond the machine)
     pad_image(g, Cg, x + (n * g.C + gr * Cg) * g.H * g.W, pad);
     for (index_t kk = 0; kk < Kg; ++kk) {
       const index_t k = gr * Kg + kk;
@@ -132,10 +102,11 @@ void backward_input_impl(const ConvGeom& g, const T* gy, const T* w, T* gx) {
   const index_t Cg = g.C / g.G, Kg = g.K / g.G, Hp = g.H + 2 * g.ph, Wp = g.W + 2 * g.pw;
   const index_t L = g.OH * g.OW, RS = g.R * g.S, items = g.N * g.G;
   const index_t pad_bytes = Cg * Hp * Wp * static_cast<index_t>(sizeof(T));
-#pragma omp parallel for num_threads(thread_count(items)) schedule(static)
+#pragma omp parallel for num_threads(threads_for_items(items)) schedule(static)
   for (index_t item = 0; item < items; ++item) {
     const index_t n = item / g.G, gr = item % g.G;
-    T* pad = static_cast<T*>(scratch(0, pad_bytes));
+    Workspace ws;
+    T* pad = workspace_take<T>(ws, pad_bytes / static_cast<index_t>(sizeof(T)));
     if (!pad) continue;
     std::memset(pad, 0, static_cast<size_t>(pad_bytes));
     for (index_t kk = 0; kk < Kg; ++kk) {
@@ -166,16 +137,18 @@ void backward_weight_impl(const ConvGeom& g, const T* gy, const T* x, T* gw) {
   const index_t L = g.OH * g.OW, RS = g.R * g.S, items = g.N * g.G;
   const index_t wsize = g.K * Cg * RS;
   const index_t pad_bytes = Cg * Hp * Wp * static_cast<index_t>(sizeof(T));
-  const int threads = thread_count(items);
+  const int threads = threads_for_items(items);
   // One partial grad_w per thread, summed at the end.
-  T* partial = static_cast<T*>(scratch(2, threads * wsize * static_cast<index_t>(sizeof(T))));
+  Workspace ws;
+  T* partial = workspace_take<T>(ws, threads * wsize);
   if (!partial) return;
   std::memset(partial, 0, sizeof(T) * static_cast<size_t>(threads * wsize));
 #pragma omp parallel num_threads(threads)
   {
     T* mine = partial + thread_id() * wsize;
-    T* pad = static_cast<T*>(scratch(0, pad_bytes));
-    T* acc = static_cast<T*>(scratch(1, g.OW * static_cast<index_t>(sizeof(T))));
+    Workspace mine_ws;   // this thread's padded image and row accumulator
+    T* pad = workspace_take<T>(mine_ws, pad_bytes / static_cast<index_t>(sizeof(T)));
+    T* acc = workspace_take<T>(mine_ws, g.OW);
 #pragma omp for schedule(static)
     for (index_t item = 0; item < items; ++item) {
       if (!pad || !acc) continue;
@@ -227,5 +200,12 @@ void conv_direct_backward_weight_f(const ConvGeom& g, const float* gy, const flo
 void conv_direct_backward_weight_d(const ConvGeom& g, const double* gy, const double* x, double* gw) {
   backward_weight_impl<double>(g, gy, x, gw);
 }
+
+PE_ISA_REGISTER(conv_direct_forward_f, conv_direct_forward_f)
+PE_ISA_REGISTER(conv_direct_forward_d, conv_direct_forward_d)
+PE_ISA_REGISTER(conv_direct_backward_input_f, conv_direct_backward_input_f)
+PE_ISA_REGISTER(conv_direct_backward_input_d, conv_direct_backward_input_d)
+PE_ISA_REGISTER(conv_direct_backward_weight_f, conv_direct_backward_weight_f)
+PE_ISA_REGISTER(conv_direct_backward_weight_d, conv_direct_backward_weight_d)
 
 }  // namespace pyengine::cpu::PYENGINE_ISA

@@ -13,72 +13,32 @@
 //      transposed to (q, k) with zeros in the discarded columns: micro-tile of MR taps × NV
 //      vectors of k, one broadcast input value per tap and NV loads per q. One partial dWᵀ per
 //      thread, summed at the end; images are spread over threads (no serial batch loop).
-// Workspaces are thread-local and grow-only.
+// Workspaces come from the calling thread's arena (pyengine/workspace.h).
 #include <cstdlib>
 #include <cstring>
-#ifdef PYENGINE_OPENMP
-#include <omp.h>
-#endif
-#include "pyengine/common.h"
+#include "isa.h"
+#include "pyengine/conv2d.h"
 
-#ifndef PYENGINE_ISA
-#error "conv_s1_isa.cpp is compiled once per ISA with -DPYENGINE_ISA=<name>"
-#endif
 
 namespace pyengine::cpu::PYENGINE_ISA {
 namespace {
 
-// The geometry seen by these kernels: in (N, Cin, Hin, Win) → out (N, Cout, Hout, Wout).
-struct ConvS1 {
-  index_t N, Cin, Hin, Win, Cout, R, S, ph, pw, dh, dw, Hout, Wout;
-};
+// The kernels see the geometry as in (N, C, H, W) → out (N, K, OH, OW) with stride 1 and one group
+// (the backward input runs them on a transposed geometry: see csrc/cpu/conv2d.cpp).
 
+// Register blocking: forward MR output channels × NV q-vectors; backward_weight taps per NV.
 #if defined(__AVX512F__)
-constexpr int kVecBytes = 64;
 constexpr int kFwdMR = 8, kFwdNV = 3;                // 24 accumulators of 32 registers
 constexpr int kBwMR1 = 16, kBwMR2 = 12, kBwMR4 = 6;  // backward_weight taps for NV = 1, 2, 4
 #elif defined(__AVX2__)
-constexpr int kVecBytes = 32;
 constexpr int kFwdMR = 4, kFwdNV = 3;                // 12 accumulators of 16 registers
 constexpr int kBwMR1 = 12, kBwMR2 = 6, kBwMR4 = 3;
 #else
-constexpr int kVecBytes = 16;
 constexpr int kFwdMR = 4, kFwdNV = 2;
 constexpr int kBwMR1 = 8, kBwMR2 = 4, kBwMR4 = 2;
 #endif
 
-typedef float vfloat __attribute__((vector_size(kVecBytes)));
-typedef double vdouble __attribute__((vector_size(kVecBytes)));
-template <typename T> struct VecOf;
-template <> struct VecOf<float> { typedef vfloat type; };
-template <> struct VecOf<double> { typedef vdouble type; };
-
-void* scratch(int slot, index_t bytes) {
-  static thread_local void* buffers[4] = {nullptr, nullptr, nullptr, nullptr};
-  static thread_local index_t sizes[4] = {0, 0, 0, 0};
-  if (bytes < 64) bytes = 64;
-  if (bytes > sizes[slot]) {
-    std::free(buffers[slot]);
-    const index_t rounded = (bytes + 63) / 64 * 64;
-    buffers[slot] = std::aligned_alloc(64, static_cast<size_t>(rounded));
-    sizes[slot] = buffers[slot] ? rounded : 0;
-  }
-  return buffers[slot];
-}
-
-inline int thread_id() {
-#ifdef PYENGINE_OPENMP
-  return omp_get_thread_num();
-#else
-  return 0;
-#endif
-}
-
-inline int threads_for(index_t items) {
-  int t = get_num_threads();
-  if (items < t) t = static_cast<int>(items < 1 ? 1 : items);
-  return t;
-}
+template <typename T> struct VecOf { typedef vec_t<T> type; };
 
 template <typename V, typename T>
 inline V loadu(const T* p) { V v; std::memcpy(&v, p, sizeof(V)); return v; }
@@ -92,21 +52,21 @@ struct Plan {                       // the padded-width layout of one image
 };
 
 template <typename T>
-Plan make_plan(const ConvS1& g, int nv) {
-  constexpr int VL = kVecBytes / static_cast<int>(sizeof(T));
+Plan make_plan(const ConvGeom& g, int nv) {
+  constexpr int VL = lanes<T>;
   Plan p;
-  p.Hp = g.Hin + 2 * g.ph;
+  p.Hp = g.H + 2 * g.ph;
   // Rows share their zero columns: the right padding of one row is the left padding of the next,
   // so a row needs only W + pw columns (and at least Wout, so that outputs do not overlap).
-  p.Wp = g.Win + g.pw > g.Wout ? g.Win + g.pw : g.Wout;
-  p.Q = g.Hout * p.Wp;
+  p.Wp = g.W + g.pw > g.OW ? g.W + g.pw : g.OW;
+  p.Q = g.OH * p.Wp;
   p.TQ = static_cast<index_t>(nv) * VL;
   p.tiles = (p.Q + p.TQ - 1) / p.TQ;
-  p.J = g.Cin * g.R * g.S;
+  p.J = g.C * g.R * g.S;
   // the furthest read: the last tap's offset plus the last (rounded-up) output position
-  const index_t off_max = (g.Cin - 1) * p.Hp * p.Wp + (g.R - 1) * g.dh * p.Wp + (g.S - 1) * g.dw;
+  const index_t off_max = (g.C - 1) * p.Hp * p.Wp + (g.R - 1) * g.dh * p.Wp + (g.S - 1) * g.dw;
   const index_t need = off_max + p.tiles * p.TQ;
-  const index_t used = g.pw + g.Cin * p.Hp * p.Wp;
+  const index_t used = g.pw + g.C * p.Hp * p.Wp;
   p.xsize = need > used ? need : used;
   return p;
 }
@@ -116,12 +76,12 @@ Plan make_plan(const ConvS1& g, int nv) {
 // then sits at off[j] + q with off[j] = c·Hp·Wp + r·dh·Wp + s·dw; columns w < 0 and w ≥ Win fall
 // into the zero gap between rows.
 template <typename T>
-void pad_into(const ConvS1& g, const Plan& p, const T* x, T* buf) {
+void pad_into(const ConvGeom& g, const Plan& p, const T* x, T* buf) {
   std::memset(buf, 0, sizeof(T) * static_cast<size_t>(p.xsize));
-  for (index_t c = 0; c < g.Cin; ++c)
-    for (index_t h = 0; h < g.Hin; ++h)
-      std::memcpy(buf + g.pw + c * p.Hp * p.Wp + (h + g.ph) * p.Wp, x + (c * g.Hin + h) * g.Win,
-                  sizeof(T) * static_cast<size_t>(g.Win));
+  for (index_t c = 0; c < g.C; ++c)
+    for (index_t h = 0; h < g.H; ++h)
+      std::memcpy(buf + g.pw + c * p.Hp * p.Wp + (h + g.ph) * p.Wp, x + (c * g.H + h) * g.W,
+                  sizeof(T) * static_cast<size_t>(g.W));
 }
 
 // y[i][q0 : q0 + NV·VL] = bias_i + Σ_j w[j][i] · x[off[j] + q0 + ...] for MR rows.
@@ -129,7 +89,7 @@ template <typename T, int MR, int NV>
 inline void fwd_tile(index_t J, const index_t* __restrict off, const T* __restrict xq, const T* __restrict w,
                      const T* bias, T* __restrict y, index_t ldy) {
   using vec = typename VecOf<T>::type;
-  constexpr int VL = kVecBytes / static_cast<int>(sizeof(T));
+  constexpr int VL = lanes<T>;
   vec acc[MR][NV];
 #pragma GCC unroll 16
   for (int i = 0; i < MR; ++i) {
@@ -169,22 +129,24 @@ void pack_rows(index_t rows, index_t J, const T* m, T* out) {
 
 // out (N, Cout, Hout, Wout) = conv(in, the packed (Cout × Cin·R·S) matrix wp) + bias.
 template <typename T, int NV>
-void conv_s1_nv(const ConvS1& g, const T* in, const T* wp, const T* bias, T* out, bool relu) {
+void conv_s1_nv(const ConvGeom& g, const T* in, const T* wp, const T* bias, T* out, bool relu) {
   constexpr int MR = kFwdMR;
   const Plan p = make_plan<T>(g, NV);
-  const index_t full = g.Cout / MR, rest = g.Cout - full * MR;
+  const index_t full = g.K / MR, rest = g.K - full * MR;
   const index_t ldy = p.tiles * p.TQ;
-  index_t* off = static_cast<index_t*>(scratch(3, p.J * static_cast<index_t>(sizeof(index_t))));
+  Workspace ws;
+  index_t* off = workspace_take<index_t>(ws, p.J);
   if (!off) return;
-  for (index_t c = 0; c < g.Cin; ++c)
+  for (index_t c = 0; c < g.C; ++c)
     for (index_t r = 0; r < g.R; ++r)
       for (index_t s = 0; s < g.S; ++s) off[(c * g.R + r) * g.S + s] = c * p.Hp * p.Wp + r * g.dh * p.Wp + s * g.dw;
-#pragma omp parallel for num_threads(threads_for(g.N)) schedule(static)
+#pragma omp parallel for num_threads(threads_for_items(g.N)) schedule(static)
   for (index_t n = 0; n < g.N; ++n) {
-    T* xb = static_cast<T*>(scratch(0, p.xsize * static_cast<index_t>(sizeof(T))));
-    T* yb = static_cast<T*>(scratch(1, g.Cout * ldy * static_cast<index_t>(sizeof(T))));
+    Workspace image_ws;
+    T* xb = workspace_take<T>(image_ws, p.xsize);
+    T* yb = workspace_take<T>(image_ws, g.K * ldy);
     if (!xb || !yb) continue;  // out of memory: unreachable in practice
-    pad_into(g, p, in + n * g.Cin * g.Hin * g.Win, xb);
+    pad_into(g, p, in + n * g.C * g.H * g.W, xb);
     for (index_t pi = 0; pi < full; ++pi)
       for (index_t t = 0; t < p.tiles; ++t)
         fwd_tile<T, MR, NV>(p.J, off, xb + t * p.TQ, wp + pi * MR * p.J, bias ? bias + pi * MR : nullptr,
@@ -195,15 +157,15 @@ void conv_s1_nv(const ConvS1& g, const T* in, const T* wp, const T* bias, T* out
         fwd_tile<T, 1, NV>(p.J, off, xb + t * p.TQ, wp + row * p.J, bias ? bias + row : nullptr,
                            yb + row * ldy + t * p.TQ, ldy);
     }
-    T* on = out + n * g.Cout * g.Hout * g.Wout;
-    for (index_t k = 0; k < g.Cout; ++k)
-      for (index_t oh = 0; oh < g.Hout; ++oh) {
-        T* dst = on + (k * g.Hout + oh) * g.Wout;
+    T* on = out + n * g.K * g.OH * g.OW;
+    for (index_t k = 0; k < g.K; ++k)
+      for (index_t oh = 0; oh < g.OH; ++oh) {
+        T* dst = on + (k * g.OH + oh) * g.OW;
         const T* src = yb + k * ldy + oh * p.Wp;
         if (relu)  // the fused ReLU, on the way out of the tile buffer; NaN stays NaN
-          for (index_t ow = 0; ow < g.Wout; ++ow) dst[ow] = src[ow] < T(0) ? T(0) : src[ow];
+          for (index_t ow = 0; ow < g.OW; ++ow) dst[ow] = src[ow] < T(0) ? T(0) : src[ow];
         else
-          std::memcpy(dst, src, sizeof(T) * static_cast<size_t>(g.Wout));
+          std::memcpy(dst, src, sizeof(T) * static_cast<size_t>(g.OW));
       }
   }
 }
@@ -217,7 +179,7 @@ template <typename T, int MR, int NV>
 inline void kv_tile(index_t J, const index_t* __restrict off, const T* __restrict xb, const index_t* __restrict base,
                     const T* __restrict wk, index_t ldw, const T* __restrict b, T* __restrict tmp) {
   using vec = typename VecOf<T>::type;
-  constexpr int VL = kVecBytes / static_cast<int>(sizeof(T));
+  constexpr int VL = lanes<T>;
   vec acc[MR][NV];
 #pragma GCC unroll 4
   for (int v = 0; v < NV; ++v) {
@@ -245,18 +207,18 @@ inline void kv_tile(index_t J, const index_t* __restrict off, const T* __restric
 
 // Output pixels p0 .. p0+MR (flattened oh·Wout + ow) for channel vectors kv .. kv+NV.
 template <typename T, int MR, int NV>
-void kv_pixels(const ConvS1& g, const Plan& p, const index_t* off, const T* xb, const T* wk, index_t Kp,
+void kv_pixels(const ConvGeom& g, const Plan& p, const index_t* off, const T* xb, const T* wk, index_t Kp,
                const T* bias, index_t kv, index_t p0, T* on, bool relu) {
-  constexpr int VL = kVecBytes / static_cast<int>(sizeof(T));
+  constexpr int VL = lanes<T>;
   index_t base[MR];
-  for (int i = 0; i < MR; ++i) base[i] = (p0 + i) / g.Wout * p.Wp + (p0 + i) % g.Wout;
+  for (int i = 0; i < MR; ++i) base[i] = (p0 + i) / g.OW * p.Wp + (p0 + i) % g.OW;
   alignas(64) T tmp[MR * NV * VL];
   kv_tile<T, MR, NV>(p.J, off, xb, base, wk + kv * VL, Kp, bias + kv * VL, tmp);
-  const index_t P = g.Hout * g.Wout;
+  const index_t P = g.OH * g.OW;
   for (int v = 0; v < NV; ++v)
     for (int l = 0; l < VL; ++l) {
       const index_t k = (kv + v) * VL + l;
-      if (k >= g.Cout) break;
+      if (k >= g.K) break;
       T* dst = on + k * P + p0;
       if (relu)
         for (int i = 0; i < MR; ++i) dst[i] = tmp[(i * NV + v) * VL + l] < T(0) ? T(0) : tmp[(i * NV + v) * VL + l];
@@ -268,10 +230,10 @@ void kv_pixels(const ConvS1& g, const Plan& p, const index_t* off, const T* xb, 
 // All pixels of the image in tiles of MR, then 8, 4, 2, 1 (index loads are cheap next to the
 // MR·NV FMAs of a tap).
 template <typename T, int NV>
-void kv_image(const ConvS1& g, const Plan& p, const index_t* off, const T* xb, const T* wk, index_t Kp,
+void kv_image(const ConvGeom& g, const Plan& p, const index_t* off, const T* xb, const T* wk, index_t Kp,
               const T* bias, index_t kv, T* on, bool relu) {
   constexpr int MR = 12;
-  const index_t P = g.Hout * g.Wout;
+  const index_t P = g.OH * g.OW;
   index_t p0 = 0;
   for (; p0 + MR <= P; p0 += MR) kv_pixels<T, MR, NV>(g, p, off, xb, wk, Kp, bias, kv, p0, on, relu);
   if (p0 + 8 <= P) { kv_pixels<T, 8, NV>(g, p, off, xb, wk, Kp, bias, kv, p0, on, relu); p0 += 8; }
@@ -282,27 +244,29 @@ void kv_image(const ConvS1& g, const Plan& p, const index_t* off, const T* xb, c
 
 // out = conv(in, m) + bias with the channel-vector tiles; m row-major (Cout × J).
 template <typename T>
-void conv_kv_impl(const ConvS1& g, const T* in, const T* m, const T* bias, T* out, bool relu) {
-  constexpr int VL = kVecBytes / static_cast<int>(sizeof(T));
+void conv_kv_impl(const ConvGeom& g, const T* in, const T* m, const T* bias, T* out, bool relu) {
+  constexpr int VL = lanes<T>;
   const Plan p = make_plan<T>(g, 1);
-  const index_t Kp = (g.Cout + VL - 1) / VL * VL, J = p.J;
-  T* wk = static_cast<T*>(scratch(2, (J * Kp + Kp) * static_cast<index_t>(sizeof(T))));
-  index_t* off = static_cast<index_t*>(scratch(3, J * static_cast<index_t>(sizeof(index_t))));
+  const index_t Kp = (g.K + VL - 1) / VL * VL, J = p.J;
+  Workspace ws;
+  T* wk = workspace_take<T>(ws, J * Kp + Kp);
+  index_t* off = workspace_take<index_t>(ws, J);
   if (!wk || !off) return;
   T* bp = wk + J * Kp;
   for (index_t j = 0; j < J; ++j)
-    for (index_t k = 0; k < Kp; ++k) wk[j * Kp + k] = k < g.Cout ? m[k * J + j] : T(0);
-  for (index_t k = 0; k < Kp; ++k) bp[k] = bias && k < g.Cout ? bias[k] : T(0);
-  for (index_t c = 0; c < g.Cin; ++c)
+    for (index_t k = 0; k < Kp; ++k) wk[j * Kp + k] = k < g.K ? m[k * J + j] : T(0);
+  for (index_t k = 0; k < Kp; ++k) bp[k] = bias && k < g.K ? bias[k] : T(0);
+  for (index_t c = 0; c < g.C; ++c)
     for (index_t r = 0; r < g.R; ++r)
       for (index_t s = 0; s < g.S; ++s) off[(c * g.R + r) * g.S + s] = c * p.Hp * p.Wp + r * g.dh * p.Wp + s * g.dw;
   const index_t nvec = Kp / VL;
-#pragma omp parallel for num_threads(threads_for(g.N)) schedule(static)
+#pragma omp parallel for num_threads(threads_for_items(g.N)) schedule(static)
   for (index_t n = 0; n < g.N; ++n) {
-    T* xb = static_cast<T*>(scratch(0, p.xsize * static_cast<index_t>(sizeof(T))));
+    Workspace image_ws;
+    T* xb = workspace_take<T>(image_ws, p.xsize);
     if (!xb) continue;
-    pad_into(g, p, in + n * g.Cin * g.Hin * g.Win, xb);
-    T* on = out + n * g.Cout * g.Hout * g.Wout;
+    pad_into(g, p, in + n * g.C * g.H * g.W, xb);
+    T* on = out + n * g.K * g.OH * g.OW;
     for (index_t kv = 0; kv + 2 <= nvec; kv += 2) kv_image<T, 2>(g, p, off, xb, wk, Kp, bp, kv, on, relu);
   }
 }
@@ -313,19 +277,20 @@ void conv_kv_impl(const ConvS1& g, const T* in, const T* m, const T* bias, T* ou
 // hold the 24 accumulators); else q-vector tiles of the widest width whose rounding of Q up to
 // whole tiles wastes at most ~5% more than the narrowest.
 template <typename T>
-void conv_s1_impl(const ConvS1& g, const T* in, const T* m, const T* bias, T* out, bool relu) {
-  constexpr int VL = kVecBytes / static_cast<int>(sizeof(T));
+void conv_s1_impl(const ConvGeom& g, const T* in, const T* m, const T* bias, T* out, bool relu) {
+  constexpr int VL = lanes<T>;
   const index_t Q = make_plan<T>(g, 1).Q;
   const index_t best = (Q + VL - 1) / VL * VL;
 #if defined(__AVX512F__)
-  if (g.Cout % (2 * VL) == 0 && best * 5 > g.Hout * g.Wout * 6) {
+  if (g.K % (2 * VL) == 0 && best * 5 > g.OH * g.OW * 6) {
     conv_kv_impl<T>(g, in, m, bias, out, relu);
     return;
   }
 #endif
-  T* wp = static_cast<T*>(scratch(2, g.Cout * make_plan<T>(g, 1).J * static_cast<index_t>(sizeof(T))));
+  Workspace ws;
+  T* wp = workspace_take<T>(ws, g.K * make_plan<T>(g, 1).J);
   if (!wp) return;
-  pack_rows<T>(g.Cout, make_plan<T>(g, 1).J, m, wp);
+  pack_rows<T>(g.K, make_plan<T>(g, 1).J, m, wp);
   int nv = 1;
   for (int cand = kFwdNV; cand > 1; --cand) {
     const index_t t = static_cast<index_t>(cand) * VL;
@@ -342,7 +307,7 @@ template <typename T, int MR, int NV>
 inline void bw_tile(const Rows& rows, const index_t* __restrict off, const T* __restrict x, const T* __restrict goT,
                     index_t ldg, T* __restrict part, index_t ldp) {
   using vec = typename VecOf<T>::type;
-  constexpr int VL = kVecBytes / static_cast<int>(sizeof(T));
+  constexpr int VL = lanes<T>;
   vec acc[MR][NV];
   const T* xs[MR];
 #pragma GCC unroll 16
@@ -382,42 +347,44 @@ void bw_block(index_t J, const Rows& Q, const index_t* off, const T* x, const T*
 
 // grad_w (Cout × Cin·R·S) = Σ_n go[n] (Cout × Q) · X'[n]ᵀ; here Cout = K of the convolution.
 template <typename T>
-void conv_s1_bw_impl(const ConvS1& g, const T* go, const T* in, T* gw) {
-  constexpr int VL = kVecBytes / static_cast<int>(sizeof(T));
+void conv_s1_bw_impl(const ConvGeom& g, const T* go, const T* in, T* gw) {
+  constexpr int VL = lanes<T>;
   const Plan p = make_plan<T>(g, 1);
-  const index_t K = g.Cout, Kp = (K + VL - 1) / VL * VL, J = p.J;
-  const int threads = threads_for(g.N);
+  const index_t K = g.K, Kp = (K + VL - 1) / VL * VL, J = p.J;
+  const int threads = threads_for_items(g.N);
   const index_t psize = J * Kp;
-  T* partial = static_cast<T*>(scratch(2, threads * psize * static_cast<index_t>(sizeof(T))));
-  index_t* off = static_cast<index_t*>(scratch(3, J * static_cast<index_t>(sizeof(index_t))));
+  Workspace ws;
+  T* partial = workspace_take<T>(ws, threads * psize);
+  index_t* off = workspace_take<index_t>(ws, J);
   if (!partial || !off) return;
   std::memset(partial, 0, sizeof(T) * static_cast<size_t>(threads * psize));
-  for (index_t c = 0; c < g.Cin; ++c)
+  for (index_t c = 0; c < g.C; ++c)
     for (index_t r = 0; r < g.R; ++r)
       for (index_t s = 0; s < g.S; ++s) off[(c * g.R + r) * g.S + s] = c * p.Hp * p.Wp + r * g.dh * p.Wp + s * g.dw;
 #pragma omp parallel num_threads(threads)
   {
     T* mine = partial + thread_id() * psize;
-    T* xb = static_cast<T*>(scratch(0, p.xsize * static_cast<index_t>(sizeof(T))));
-    T* gt = static_cast<T*>(scratch(1, p.Q * Kp * static_cast<index_t>(sizeof(T))));
+    Workspace mine_ws;   // this thread's padded image and transposed grad_output
+    T* xb = workspace_take<T>(mine_ws, p.xsize);
+    T* gt = workspace_take<T>(mine_ws, p.Q * Kp);
 #pragma omp for schedule(static)
     for (index_t n = 0; n < g.N; ++n) {
       if (!xb || !gt) continue;
-      pad_into(g, p, in + n * g.Cin * g.Hin * g.Win, xb);
+      pad_into(g, p, in + n * g.C * g.H * g.W, xb);
       // goT[q][k] = go[n, k, oh, ow] for q = oh·Wp + ow with ow < Wout (other q are never read),
       // lanes k ≥ K zero
       if (Kp > K)
-        for (index_t oh = 0; oh < g.Hout; ++oh)
-          for (index_t ow = 0; ow < g.Wout; ++ow)
+        for (index_t oh = 0; oh < g.OH; ++oh)
+          for (index_t ow = 0; ow < g.OW; ++ow)
             for (index_t k = K; k < Kp; ++k) gt[(oh * p.Wp + ow) * Kp + k] = T(0);
-      const T* gn = go + n * K * g.Hout * g.Wout;
+      const T* gn = go + n * K * g.OH * g.OW;
       for (index_t k = 0; k < K; ++k)
-        for (index_t oh = 0; oh < g.Hout; ++oh) {
-          const T* src = gn + (k * g.Hout + oh) * g.Wout;
+        for (index_t oh = 0; oh < g.OH; ++oh) {
+          const T* src = gn + (k * g.OH + oh) * g.OW;
           T* dst = gt + oh * p.Wp * Kp + k;
-          for (index_t ow = 0; ow < g.Wout; ++ow) dst[ow * Kp] = src[ow];
+          for (index_t ow = 0; ow < g.OW; ++ow) dst[ow * Kp] = src[ow];
         }
-      const Rows Q{g.Hout, g.Wout, p.Wp};
+      const Rows Q{g.OH, g.OW, p.Wp};
       index_t kv = 0;
       const index_t nvec = Kp / VL;
       for (; kv + 4 <= nvec; kv += 4) bw_block<T, kBwMR4, 4>(J, Q, off, xb, gt + kv * VL, Kp, mine + kv * VL, Kp);
@@ -433,29 +400,25 @@ void conv_s1_bw_impl(const ConvS1& g, const T* go, const T* in, T* gw) {
     }
 }
 
-// The geometry arrives as 13 integers (see conv2d.cpp): N, Cin, Hin, Win, Cout, R, S, ph, pw, dh, dw,
-// Hout, Wout.
-ConvS1 unpack(const index_t* a) {
-  ConvS1 g;
-  g.N = a[0]; g.Cin = a[1]; g.Hin = a[2]; g.Win = a[3]; g.Cout = a[4]; g.R = a[5]; g.S = a[6];
-  g.ph = a[7]; g.pw = a[8]; g.dh = a[9]; g.dw = a[10]; g.Hout = a[11]; g.Wout = a[12];
-  return g;
-}
-
 }  // namespace
 
 // conv_s1_*: m is the row-major (Cout × Cin·R·S) weight matrix; bias may be null.
-void conv_s1_f(const index_t* geom, const float* in, const float* wp, const float* bias, float* out, bool relu) {
-  conv_s1_impl<float>(unpack(geom), in, wp, bias, out, relu);
+void conv_s1_f(const ConvGeom& g, const float* in, const float* wp, const float* bias, float* out, bool relu) {
+  conv_s1_impl<float>(g, in, wp, bias, out, relu);
 }
-void conv_s1_d(const index_t* geom, const double* in, const double* wp, const double* bias, double* out, bool relu) {
-  conv_s1_impl<double>(unpack(geom), in, wp, bias, out, relu);
+void conv_s1_d(const ConvGeom& g, const double* in, const double* wp, const double* bias, double* out, bool relu) {
+  conv_s1_impl<double>(g, in, wp, bias, out, relu);
 }
-void conv_s1_bw_f(const index_t* geom, const float* go, const float* in, float* gw) {
-  conv_s1_bw_impl<float>(unpack(geom), go, in, gw);
+void conv_s1_bw_f(const ConvGeom& g, const float* go, const float* in, float* gw) {
+  conv_s1_bw_impl<float>(g, go, in, gw);
 }
-void conv_s1_bw_d(const index_t* geom, const double* go, const double* in, double* gw) {
-  conv_s1_bw_impl<double>(unpack(geom), go, in, gw);
+void conv_s1_bw_d(const ConvGeom& g, const double* go, const double* in, double* gw) {
+  conv_s1_bw_impl<double>(g, go, in, gw);
 }
+
+PE_ISA_REGISTER(conv_s1_f, conv_s1_f)
+PE_ISA_REGISTER(conv_s1_d, conv_s1_d)
+PE_ISA_REGISTER(conv_s1_bw_f, conv_s1_bw_f)
+PE_ISA_REGISTER(conv_s1_bw_d, conv_s1_bw_d)
 
 }  // namespace pyengine::cpu::PYENGINE_ISA

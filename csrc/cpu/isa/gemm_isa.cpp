@@ -3,51 +3,20 @@
 // Loop nest (Goto/BLIS):  for jc (NC cols of C)  for pc (KC of K)  pack B block → Bp (shared)
 //                           for ic (MC rows)  pack A block → Ap (per thread)
 //                             for jr (NR panel)  for ir (MR panel)  micro-kernel MR×NR over kc
-// The micro-kernel keeps MR×NV accumulators of VL lanes in registers (NR = NV·VL) and does
-// acc[i][v] += broadcast(A[i,k]) · B[k, v·VL:(v+1)·VL]. The vector type is GCC's vector extension,
-// so the same source becomes AVX-512, AVX2 or SSE2 code depending on the flags of this copy.
+// The micro-kernel (gemm_kernel.h) keeps MR×NV accumulators of VL lanes in registers (NR = NV·VL)
+// and does acc[i][v] += broadcast(A[i,k]) · B[k, v·VL:(v+1)·VL]. The vector type is GCC's vector
+// extension, so the same source becomes AVX-512, AVX2 or SSE2 code depending on the flags of this
+// copy.
 // Partial tiles are zero-padded by the packing, computed whole, and stored partially.
 #include <cstdlib>
 #include <cstring>
-#ifdef PYENGINE_OPENMP
-#include <omp.h>
-#endif
-#include "pyengine/common.h"
 
-#ifndef PYENGINE_ISA
-#error "gemm_isa.cpp is compiled once per ISA with -DPYENGINE_ISA=<name>"
-#endif
+#include "gemm_kernel.h"
+#include "isa.h"
+#include "pyengine/gemm.h"
 
 namespace pyengine::cpu::PYENGINE_ISA {
 namespace {
-
-#if defined(__AVX512F__)
-constexpr int kVecBytes = 64;
-constexpr int kMR = 12;   // 12×2 zmm accumulators + 2 B vectors + broadcast = 27 of 32 registers
-#elif defined(__AVX2__)
-constexpr int kVecBytes = 32;
-constexpr int kMR = 6;    // 6×2 ymm accumulators + 2 B vectors + broadcast = 15 of 16 registers
-#else
-constexpr int kVecBytes = 16;
-constexpr int kMR = 6;
-#endif
-constexpr int kNV = 2;
-
-typedef float vfloat __attribute__((vector_size(kVecBytes), aligned(kVecBytes)));
-typedef double vdouble __attribute__((vector_size(kVecBytes), aligned(kVecBytes)));
-template <typename T> struct VecOf;
-template <> struct VecOf<float> { typedef vfloat type; };
-template <> struct VecOf<double> { typedef vdouble type; };
-
-template <typename T>
-struct Blocking {
-  static constexpr int VL = kVecBytes / static_cast<int>(sizeof(T));
-  static constexpr int MR = kMR;
-  static constexpr int NR = kNV * VL;
-  static constexpr index_t KC = sizeof(T) == 4 ? 512 : 256;
-  static constexpr index_t MC = kMR * (sizeof(T) == 4 ? 40 : 24);
-  static constexpr index_t NC = sizeof(T) == 4 ? 4096 : 2048;
-};
 
 // Packs op(A)[ic:ic+mc, pc:pc+kc] into MR-row panels: panel p holds k-major MR values.
 // Rows past mc are zero. Each branch reads A along its contiguous direction.
@@ -96,115 +65,6 @@ void pack_b_panel(bool trans, const T* B, index_t ldb, index_t pc, index_t kc, i
   }
 }
 
-// What the last K block adds on the way out (pyengine/gemm.h): per-row and per-column bias, ReLU.
-// The pointers are offset to the tile's first row / column; null when absent.
-template <typename T>
-struct Epilogue {
-  const T* row_bias = nullptr;
-  const T* col_bias = nullptr;
-  bool relu = false;
-  T apply(T r, index_t i, index_t j) const {
-    if (row_bias) r += row_bias[i];
-    if (col_bias) r += col_bias[j];
-    return relu && r < T(0) ? T(0) : r;
-  }
-  Epilogue at(index_t i, index_t j) const {
-    return Epilogue{row_bias ? row_bias + i : nullptr, col_bias ? col_bias + j : nullptr, relu};
-  }
-};
-
-// C[0:m, 0:n] = alpha · A·Bp + beta · C for one tile of RM (≤ MR) rows and NV·VL columns.
-// A is either a packed panel (PA: element (i, k) at a[k·MR + i]) or, for a full panel of a
-// non-transposed A that is used by few B panels, read in place (element (i, k) at a[i·lda + k]).
-// The RM accumulator rows stay in registers: acc[i][v] += A[i,k] · B[k, v·VL : (v+1)·VL].
-template <typename T, int NV, int RM, bool PA>
-inline void micro_kernel(index_t kc, const T* __restrict a, index_t lda, const T* __restrict b,
-                         T* __restrict c, index_t ldc, T alpha, T beta, int m, int n, const Epilogue<T>& e) {
-  using vec = typename VecOf<T>::type;
-  constexpr int MR = Blocking<T>::MR, VL = Blocking<T>::VL, W = NV * VL;
-  vec acc[RM][NV];
-#pragma GCC unroll 16
-  for (int i = 0; i < RM; ++i)
-#pragma GCC unroll 4
-    for (int v = 0; v < NV; ++v) acc[i][v] = vec{};
-  for (index_t k = 0; k < kc; ++k) {
-    vec bv[NV];
-#pragma GCC unroll 4
-    for (int v = 0; v < NV; ++v) bv[v] = *reinterpret_cast<const vec*>(b + k * W + v * VL);
-#pragma GCC unroll 16
-    for (int i = 0; i < RM; ++i) {
-      const T av = PA ? a[k * MR + i] : a[i * lda + k];
-#pragma GCC unroll 4
-      for (int v = 0; v < NV; ++v) acc[i][v] += av * bv[v];
-    }
-  }
-  if (m == RM && n == W) {
-#pragma GCC unroll 16
-    for (int i = 0; i < RM; ++i) {
-#pragma GCC unroll 4
-      for (int v = 0; v < NV; ++v) {
-        vec out = acc[i][v] * alpha;
-        T* cp = c + i * ldc + v * VL;
-        if (beta != T(0)) {
-          vec old;
-          std::memcpy(&old, cp, sizeof(vec));
-          out += old * beta;
-        }
-        if (e.row_bias) out += e.row_bias[i];
-        if (e.col_bias) {
-          vec cb;
-          std::memcpy(&cb, e.col_bias + v * VL, sizeof(vec));
-          out += cb;
-        }
-        if (e.relu) out = out < vec{} ? vec{} : out;  // NaN stays NaN, as in torch.relu
-        std::memcpy(cp, &out, sizeof(vec));
-      }
-    }
-    return;
-  }
-  alignas(64) T tile[RM * W];
-  for (int i = 0; i < RM; ++i)
-    for (int v = 0; v < NV; ++v) std::memcpy(tile + i * W + v * VL, &acc[i][v], sizeof(vec));
-  for (int i = 0; i < m; ++i)
-    for (int j = 0; j < n; ++j) {
-      T r = alpha * tile[i * W + j];
-      if (beta != T(0)) r += beta * c[i * ldc + j];
-      c[i * ldc + j] = e.apply(r, i, j);
-    }
-}
-
-// Picks the micro-kernel for an m×n tile: 1 or 2 vectors wide, MR, ⅔MR or ⅓MR rows (so a short
-// last panel does not pay for MR rows of FMAs).
-template <typename T, bool PA>
-inline void tile(index_t kc, const T* a, index_t lda, const T* b, T* c, index_t ldc, T alpha, T beta,
-                 int m, int n, const Epilogue<T>& e) {
-  constexpr int MR = Blocking<T>::MR, VL = Blocking<T>::VL, R2 = 2 * MR / 3, R1 = MR / 3;
-  if (n > VL) {
-    if (m > R2) micro_kernel<T, 2, MR, PA>(kc, a, lda, b, c, ldc, alpha, beta, m, n, e);
-    else if (m > R1) micro_kernel<T, 2, R2, PA>(kc, a, lda, b, c, ldc, alpha, beta, m, n, e);
-    else micro_kernel<T, 2, R1, PA>(kc, a, lda, b, c, ldc, alpha, beta, m, n, e);
-  } else {
-    if (m > R2) micro_kernel<T, 1, MR, PA>(kc, a, lda, b, c, ldc, alpha, beta, m, n, e);
-    else if (m > R1) micro_kernel<T, 1, R2, PA>(kc, a, lda, b, c, ldc, alpha, beta, m, n, e);
-    else micro_kernel<T, 1, R1, PA>(kc, a, lda, b, c, ldc, alpha, beta, m, n, e);
-  }
-}
-
-// A grow-only, 64-byte-aligned scratch buffer owned by the calling thread.
-template <typename T>
-T* scratch(int slot, index_t count) {
-  static thread_local void* buffers[3] = {nullptr, nullptr, nullptr};
-  static thread_local index_t sizes[3] = {0, 0, 0};
-  const index_t bytes = count * static_cast<index_t>(sizeof(T));
-  if (bytes > sizes[slot]) {
-    std::free(buffers[slot]);
-    const index_t rounded = (bytes + 63) / 64 * 64;
-    buffers[slot] = std::aligned_alloc(64, static_cast<size_t>(rounded));
-    sizes[slot] = buffers[slot] ? rounded : 0;
-  }
-  return static_cast<T*>(buffers[slot]);
-}
-
 template <typename T>
 void scale_c(index_t M, index_t N, T beta, T* C, index_t ldc) {
   for (index_t i = 0; i < M; ++i)
@@ -234,8 +94,9 @@ void gemm_impl(bool ta, bool tb, index_t M, index_t N, index_t K, T alpha, const
   // Few rows, many columns, long K and B transposed (grad_w = gy·colsᵀ of convolution): packing
   // Bᵀ (a gather) would cost more than the multiply, which reuses each B element only M times.
   // Compute Cᵀ = B·Aᵀ instead: B is then read in place and only the M rows of A are packed.
+  Workspace ws;
   if (tb && !ta && M <= 4 * MR && N >= 2 * M && K >= 256) {
-    T* Ct = scratch<T>(2, N * M);
+    T* Ct = workspace_take<T>(ws, N * M);
     if (Ct) {
       gemm_impl<T>(false, true, N, M, K, alpha, B, ldb, A, lda, T(0), Ct, M, Epilogue<T>{});
       for (index_t i = 0; i < M; ++i)
@@ -275,8 +136,8 @@ void gemm_impl(bool ta, bool tb, index_t M, index_t N, index_t K, T alpha, const
   }
   index_t mc_blk = ((M + m_blocks - 1) / m_blocks + MR - 1) / MR * MR;
   m_blocks = (M + mc_blk - 1) / mc_blk;
-  T* Bp = scratch<T>(0, kc_max * nc_max);
-  T* Ap_all = scratch<T>(1, static_cast<index_t>(threads) * kc_max * mc_blk);
+  T* Bp = workspace_take<T>(ws, kc_max * nc_max);
+  T* Ap_all = workspace_take<T>(ws, static_cast<index_t>(threads) * kc_max * mc_blk);
   if (!Bp || !Ap_all) { scale_c(M, N, T(0) * beta, C, ldc); return; }  // out of memory: unreachable in practice
 
 #pragma omp parallel num_threads(threads) if (threads > 1)
@@ -361,5 +222,8 @@ void dgemm(bool ta, bool tb, index_t M, index_t N, index_t K, double alpha, cons
            const double* col_bias, bool relu) {
   gemm_impl<double>(ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc, Epilogue<double>{row_bias, col_bias, relu});
 }
+
+PE_ISA_REGISTER(sgemm, sgemm)
+PE_ISA_REGISTER(dgemm, dgemm)
 
 }  // namespace pyengine::cpu::PYENGINE_ISA

@@ -19,42 +19,20 @@
 // runs one register-blocked GEMM of its rows against w_hh, packed once per call into NR-column
 // panels, and then the fused gate pass on those rows while their gates are still in L2.
 #include <cstring>
-#ifdef PYENGINE_OPENMP
-#include <omp.h>
-#endif
 
-#include "pyengine/common.h"
-
-#ifndef PYENGINE_ISA
-#error "lstm_isa.cpp is compiled once per ISA with -DPYENGINE_ISA=<name>"
-#endif
+#include "gemm_kernel.h"
+#include "isa.h"
+#include "pyengine/lstm.h"
 
 namespace pyengine::cpu::PYENGINE_ISA {
 namespace {
 
-#if defined(__AVX512F__)
-constexpr int kVecBytes = 64;
-#elif defined(__AVX2__)
-constexpr int kVecBytes = 32;
-#else
-constexpr int kVecBytes = 16;
-#endif
-constexpr int VL = kVecBytes / 4;
+constexpr int VL = lanes<float>;
+constexpr int MR = Blocking<float>::MR;   // the GEMM micro-kernel's blocking (gemm_kernel.h)
+constexpr int NR = Blocking<float>::NR;
 
-#if defined(__AVX512F__)
-constexpr int MR = 12;   // 12×2 accumulators + 2 B vectors + a broadcast: 27 of 32 zmm registers
-#else
-constexpr int MR = 6;    // 6×2 + 2 + 1 = 15 of 16 registers
-#endif
-constexpr int NV = 2;
-constexpr int NR = NV * VL;
-
-typedef float vf __attribute__((vector_size(kVecBytes)));
-typedef int vi __attribute__((vector_size(kVecBytes)));
-
-// v in every lane. Written as v − 0 because that is exactly v, so the compiler folds it to a bare
-// broadcast; 0 + v is not (it turns −0 into +0) and costs a dependent scalar add per broadcast.
-inline vf splat(float v) { return v - vf{}; }
+typedef vec_t<float> vf;
+typedef vi32 vi;
 
 // n lanes from p (the rest zero); n == VL is the common, branch-free case once inlined.
 inline vf load(const float* p, int n) {
@@ -188,52 +166,14 @@ void lstm_gates_backward_f32(index_t rows, index_t H, const float* gates, const 
 
 namespace {
 
-// ap[k·MR + i] = A[i, k] for the m ≤ MR rows of A (row stride lda) and k < K.
+// ap[k·MR + i] = A[i, k] for the m ≤ MR rows of A (row stride lda) and k < K; rows m..MR zero.
 void pack_rows(const float* A, index_t lda, int m, index_t K, float* ap) {
   for (int i = 0; i < m; ++i) {
     const float* row = A + i * lda;
     for (index_t k = 0; k < K; ++k) ap[k * MR + i] = row[k];
   }
-}
-
-// C[0:M, 0:n] (+)= Σ_k ap[k, 0:M] ⊗ bp[k, 0:NR], n ≤ NR; ACC adds onto C instead of writing it.
-template <int M, bool ACC>
-void micro(index_t K, const float* __restrict ap, const float* __restrict bp, float* c, index_t ldc, int n) {
-  vf acc[M][NV];
-#pragma GCC unroll 16
-  for (int i = 0; i < M; ++i)
-#pragma GCC unroll 4
-    for (int v = 0; v < NV; ++v) acc[i][v] = vf{};
-  for (index_t k = 0; k < K; ++k) {
-    vf b[NV];
-#pragma GCC unroll 4
-    for (int v = 0; v < NV; ++v) std::memcpy(&b[v], bp + k * NR + v * VL, sizeof(vf));
-#pragma GCC unroll 16
-    for (int i = 0; i < M; ++i) {
-      const vf a = splat(ap[k * MR + i]);
-#pragma GCC unroll 4
-      for (int v = 0; v < NV; ++v) acc[i][v] += a * b[v];
-    }
-  }
-#pragma GCC unroll 16
-  for (int i = 0; i < M; ++i)
-#pragma GCC unroll 4
-    for (int v = 0; v < NV; ++v) {
-      const int cnt = n - v * VL < VL ? n - v * VL : VL;
-      if (cnt <= 0) continue;
-      float* cp = c + i * ldc + v * VL;
-      store(cp, ACC ? acc[i][v] + load(cp, cnt) : acc[i][v], cnt);
-    }
-}
-
-template <int M, bool ACC>
-void micro_m(int m, index_t K, const float* ap, const float* bp, float* c, index_t ldc, int n) {
-  if constexpr (M > 0) {
-    if (m == M)
-      micro<M, ACC>(K, ap, bp, c, ldc, n);
-    else
-      micro_m<M - 1, ACC>(m, K, ap, bp, c, ldc, n);
-  }
+  for (int i = m; i < MR; ++i)
+    for (index_t k = 0; k < K; ++k) ap[k * MR + i] = 0.0f;
 }
 
 // All `rows` rows of A (row stride lda, K columns) packed block by block: block b (rows b·MR …)
@@ -244,7 +184,8 @@ void pack_all_rows(const float* A, index_t lda, index_t rows, index_t K, float* 
 }
 
 // C[0:rows, 0:cols] (+)= A[0:rows, 0:K] · B, A packed by pack_all_rows, B packed in NR-column
-// panels of K rows. Loop order k-chunk → panel → row block: a KC×NR chunk of a B panel (32 KB)
+// panels of K rows, through the GEMM's micro-kernel (gemm_kernel.h); ACC adds onto C. Loop order
+// k-chunk → panel → row block: a KC×NR chunk of a B panel (32 KB)
 // is read from L2 once per step and reused from L1 by every row block.
 constexpr index_t KC = 256;
 template <bool ACC>
@@ -258,10 +199,8 @@ void rows_gemm(index_t rows, index_t K, index_t cols, const float* ap, const flo
         const int m = rows - rb < MR ? static_cast<int>(rows - rb) : MR;
         const float* a = ap + rb * K + k0 * MR;
         float* cp = c + rb * ldc + p * NR;
-        if (ACC || k0 > 0)
-          micro_m<MR, true>(m, kc, a, b, cp, ldc, n);
-        else
-          micro_m<MR, false>(m, kc, a, b, cp, ldc, n);
+        // gemm's micro-kernel on the packed panels (every w_hh panel is NR wide)
+        tile<float, true>(kc, a, 0, b, cp, ldc, 1.0f, ACC || k0 > 0 ? 1.0f : 0.0f, m, n, Epilogue<float>{}, true);
       }
     }
   }
@@ -378,5 +317,12 @@ void lstm_recurrence_backward_f32(index_t T, index_t N, index_t H, const float* 
     }
   }
 }
+
+PE_ISA_REGISTER(lstm_gates_forward_f32, lstm_gates_forward_f32)
+PE_ISA_REGISTER(lstm_gates_backward_f32, lstm_gates_backward_f32)
+PE_ISA_REGISTER(lstm_recurrence_forward_f32, lstm_recurrence_forward_f32)
+PE_ISA_REGISTER(lstm_recurrence_backward_f32, lstm_recurrence_backward_f32)
+PE_ISA_REGISTER(lstm_recurrence_packed_size, lstm_recurrence_packed_size)
+PE_ISA_REGISTER(lstm_recurrence_apack_size, lstm_recurrence_apack_size)
 
 }  // namespace pyengine::cpu::PYENGINE_ISA

@@ -13,15 +13,13 @@
 #include <cstdint>
 #include <cstring>
 
+#include "isa.h"
 #include "pyengine/pool2d.h"
 
 // The 8-lane double vectors are 64 bytes; returned by value from the internal inline helpers they
 // only change an ABI no other translation unit sees.
 #pragma GCC diagnostic ignored "-Wpsabi"
 
-#ifndef PYENGINE_ISA
-#error "pool2d_isa.cpp is compiled once per ISA with -DPYENGINE_ISA=<name>"
-#endif
 
 namespace pyengine::cpu::PYENGINE_ISA {
 namespace {
@@ -36,14 +34,15 @@ template <typename T> struct V8;
 template <> struct V8<float> { typedef v8f vec; typedef v8i msk; typedef std::int32_t lane; };
 template <> struct V8<double> { typedef v8d vec; typedef v8l msk; typedef std::int64_t lane; };
 
+// 8-lane loads and stores (the 2×2 path works on 8 outputs at a time whatever the ISA).
 template <typename Vec, typename T>
-inline Vec load(const T* p) {
+inline Vec load8(const T* p) {
   Vec v;
   std::memcpy(&v, p, sizeof v);
   return v;
 }
 template <typename Vec, typename T>
-inline void store(T* p, const Vec& v) { std::memcpy(p, &v, sizeof v); }
+inline void store8(T* p, const Vec& v) { std::memcpy(p, &v, sizeof v); }
 
 inline index_t imin(index_t a, index_t b) { return a < b ? a : b; }
 inline index_t imax(index_t a, index_t b) { return a > b ? a : b; }
@@ -154,8 +153,8 @@ void max_plane_2x2(const Pool2dShape& s, const T* x, T* y, std::int64_t* idx) {
     }
     for (index_t ow = 0;; ow += 8) {
       if (ow > s.OW - 8) ow = s.OW - 8;   // the last chunk overlaps the previous one
-      const vec a0 = load<vec>(r0 + 2 * ow), a1 = load<vec>(r0 + 2 * ow + 8);
-      const vec b0 = load<vec>(r1 + 2 * ow), b1 = load<vec>(r1 + 2 * ow + 8);
+      const vec a0 = load8<vec>(r0 + 2 * ow), a1 = load8<vec>(r0 + 2 * ow + 8);
+      const vec b0 = load8<vec>(r1 + 2 * ow), b1 = load8<vec>(r1 + 2 * ow + 8);
       vec best = __builtin_shuffle(a0, a1, even);
       msk off = zero;
       const vec cand[3] = {__builtin_shuffle(a0, a1, odd), __builtin_shuffle(b0, b1, even),
@@ -166,10 +165,10 @@ void max_plane_2x2(const Pool2dShape& s, const T* x, T* y, std::int64_t* idx) {
         best = take ? cand[k] : best;
         off = take ? coff[k] : off;
       }
-      store(yr + ow, best);
+      store8(yr + ow, best);
       const v8l lane2 = {0, 2, 4, 6, 8, 10, 12, 14};
       const v8l where = __builtin_convertvector(off, v8l) + lane2 + (2 * oh * s.W + 2 * ow);
-      store(ir + ow, where);
+      store8(ir + ow, where);
       if (ow == s.OW - 8) break;
     }
   }
@@ -220,18 +219,18 @@ bool max_bwd_plane_2x2(const Pool2dShape& s, const T* g, const std::int64_t* idx
     } else {
       for (index_t ow = 0;; ow += 8) {
         if (ow > s.OW - 8) ow = s.OW - 8;
-        const vec gv = load<vec>(gr + ow);
-        const v8l rel = load<v8l>(ir + ow) - lane2 - (2 * oh * W + 2 * ow);
+        const vec gv = load8<vec>(gr + ow);
+        const v8l rel = load8<v8l>(ir + ow) - lane2 - (2 * oh * W + 2 * ow);
         const v8l e0 = rel == zl, e1 = rel == one, e2 = rel == offW, e3 = rel == offW1;
         missed |= ~(e0 | e1 | e2 | e3);   // checked once per plane: a miss redoes the whole plane
         const vec t0 = __builtin_convertvector(e0, msk) ? gv : zero;
         const vec t1 = __builtin_convertvector(e1, msk) ? gv : zero;
         const vec b0 = __builtin_convertvector(e2, msk) ? gv : zero;
         const vec b1 = __builtin_convertvector(e3, msk) ? gv : zero;
-        store(r0 + 2 * ow, __builtin_shuffle(t0, t1, lo));
-        store(r0 + 2 * ow + 8, __builtin_shuffle(t0, t1, hi));
-        store(r1 + 2 * ow, __builtin_shuffle(b0, b1, lo));
-        store(r1 + 2 * ow + 8, __builtin_shuffle(b0, b1, hi));
+        store8(r0 + 2 * ow, __builtin_shuffle(t0, t1, lo));
+        store8(r0 + 2 * ow + 8, __builtin_shuffle(t0, t1, hi));
+        store8(r1 + 2 * ow, __builtin_shuffle(b0, b1, lo));
+        store8(r1 + 2 * ow + 8, __builtin_shuffle(b0, b1, hi));
         if (ow == s.OW - 8) break;
       }
     }
@@ -313,12 +312,12 @@ void avg_plane_2x2(const Pool2dShape& s, const T* x, T* y) {
     }
     for (index_t ow = 0;; ow += 8) {
       if (ow > s.OW - 8) ow = s.OW - 8;
-      const vec a0 = load<vec>(r0 + 2 * ow), a1 = load<vec>(r0 + 2 * ow + 8);
-      const vec b0 = load<vec>(r1 + 2 * ow), b1 = load<vec>(r1 + 2 * ow + 8);
+      const vec a0 = load8<vec>(r0 + 2 * ow), a1 = load8<vec>(r0 + 2 * ow + 8);
+      const vec b0 = load8<vec>(r1 + 2 * ow), b1 = load8<vec>(r1 + 2 * ow + 8);
       // PyTorch's summation order: row by row
       const vec sum = ((__builtin_shuffle(a0, a1, even) + __builtin_shuffle(a0, a1, odd)) +
                        __builtin_shuffle(b0, b1, even)) + __builtin_shuffle(b0, b1, odd);
-      store(yr + ow, sum / T(4));
+      store8(yr + ow, sum / T(4));
       if (ow == s.OW - 8) break;
     }
   }
@@ -342,12 +341,12 @@ void avg_bwd_plane_2x2(const Pool2dShape& s, const T* g, T* gi) {
     } else {
       for (index_t ow = 0;; ow += 8) {
         if (ow > s.OW - 8) ow = s.OW - 8;
-        const vec share = load<vec>(gr + ow) / T(4);
+        const vec share = load8<vec>(gr + ow) / T(4);
         const vec l = __builtin_shuffle(share, lo), h = __builtin_shuffle(share, hi);
-        store(r0 + 2 * ow, l);
-        store(r0 + 2 * ow + 8, h);
-        store(r1 + 2 * ow, l);
-        store(r1 + 2 * ow + 8, h);
+        store8(r0 + 2 * ow, l);
+        store8(r0 + 2 * ow + 8, h);
+        store8(r1 + 2 * ow, l);
+        store8(r1 + 2 * ow + 8, h);
         if (ow == s.OW - 8) break;
       }
     }
@@ -428,5 +427,14 @@ void avg_pool_fwd_f32(const Pool2dShape& s, bool cip, const float* x, float* y) 
 void avg_pool_fwd_f64(const Pool2dShape& s, bool cip, const double* x, double* y) { avg_fwd(s, cip, x, y); }
 void avg_pool_bwd_f32(const Pool2dShape& s, bool cip, const float* g, float* gi) { avg_bwd(s, cip, g, gi); }
 void avg_pool_bwd_f64(const Pool2dShape& s, bool cip, const double* g, double* gi) { avg_bwd(s, cip, g, gi); }
+
+PE_ISA_REGISTER(max_pool_fwd_f32, max_pool_fwd_f32)
+PE_ISA_REGISTER(max_pool_fwd_f64, max_pool_fwd_f64)
+PE_ISA_REGISTER(max_pool_bwd_f32, max_pool_bwd_f32)
+PE_ISA_REGISTER(max_pool_bwd_f64, max_pool_bwd_f64)
+PE_ISA_REGISTER(avg_pool_fwd_f32, avg_pool_fwd_f32)
+PE_ISA_REGISTER(avg_pool_fwd_f64, avg_pool_fwd_f64)
+PE_ISA_REGISTER(avg_pool_bwd_f32, avg_pool_bwd_f32)
+PE_ISA_REGISTER(avg_pool_bwd_f64, avg_pool_bwd_f64)
 
 }  // namespace pyengine::cpu::PYENGINE_ISA

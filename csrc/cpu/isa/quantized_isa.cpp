@@ -1,4 +1,4 @@
-// quantized_isa.cpp — the int8 GEMM micro-kernels (see pyengine/quantized.h), compiled once per ISA.
+// quantized_isa.cpp — the int8 kernels (see pyengine/quantized.h), compiled once per ISA.
 //
 // Two products, both with the requantization of quantized.h applied as results are stored:
 //  conv_gemm    Y(M × L) = W(M × J) · X(J × L): weights broadcast, columns in vectors. A tile of
@@ -7,23 +7,22 @@
 //               so one vector load brings 4 taps of every position of a vector.
 //  linear_gemm  Y(N × O) = X(N × I) · W(O × I)ᵀ: dot products along I of RN rows of x with RO rows
 //               of w, one accumulator vector per (row, weight row), reduced across lanes at the end.
+// Around them: quantized_conv_s1 (stride 1, one group: the padded image is the B operand, no
+// im2col), quantized_depthwise (VNNI + VBMI: vpermb gathers a filter row's taps, vpdpbusd sums
+// them), quantize_f32 (float32 → uint8) and max_pool_2x2_row (uint8 2×2/2 max pooling).
 // The AVX-512 copy runs only on CPUs with VNNI (csrc/cpu/quantized.cpp picks the copy) and uses
 // vpdpbusd; the AVX2 copy uses vpmaddubsw on |x'| and w·sign(x'), x' = x − 128, which cannot
-// saturate (quantized.h); the generic copy is plain integer code. Workspaces are thread-local.
+// saturate (quantized.h); the generic copy is plain integer code. Workspaces come from the calling
+// thread's arena.
 #include <cstdint>
 #include <cstdlib>
 #include <cstring>
 #if defined(__AVX2__) || defined(__AVX512F__)
 #include <immintrin.h>
 #endif
-#ifdef PYENGINE_OPENMP
-#include <omp.h>
-#endif
+#include "isa.h"
 #include "pyengine/quantized.h"
 
-#ifndef PYENGINE_ISA
-#error "quantized_isa.cpp is compiled once per ISA with -DPYENGINE_ISA=<name>"
-#endif
 
 #if defined(__AVX512F__)
 // This copy is only called on CPUs with AVX-512 VNNI (vpdpbusd); the others take the AVX2 copy.
@@ -40,31 +39,6 @@ namespace {
 using std::int32_t;
 using std::int8_t;
 using std::uint8_t;
-
-// Runs f(0..n-1) on `threads` OpenMP threads, or inline without entering a parallel region (whose
-// fork costs about a microsecond even when its if-clause is false) when one thread is asked for.
-template <typename F>
-inline void parallel_for(index_t n, int threads, F&& f) {
-  if (threads > 1 && n > 1) {
-#pragma omp parallel for num_threads(threads) schedule(static)
-    for (index_t i = 0; i < n; ++i) f(i);
-  } else {
-    for (index_t i = 0; i < n; ++i) f(i);
-  }
-}
-
-[[maybe_unused]] void* scratch(int slot, index_t bytes) {
-  static thread_local void* buffers[4] = {nullptr, nullptr, nullptr, nullptr};
-  static thread_local index_t sizes[4] = {0, 0, 0, 0};
-  if (bytes < 64) bytes = 64;
-  if (bytes > sizes[slot]) {
-    std::free(buffers[slot]);
-    const index_t rounded = (bytes + 63) / 64 * 64;
-    buffers[slot] = std::aligned_alloc(64, static_cast<size_t>(rounded));
-    sizes[slot] = buffers[slot] ? rounded : 0;
-  }
-  return buffers[slot];
-}
 
 // The scalar requantization of quantized.h (also the tail of the vector stores).
 inline float clamp_f(float f, float lo, float hi) { return f < lo ? lo : (f > hi ? hi : f); }
@@ -264,7 +238,8 @@ void gemm_rows(index_t M, index_t Q, const int8_t* w, index_t lda, const uint8_t
 void conv_columns(index_t M, index_t L, index_t J, const int8_t* wpad, index_t lda, const uint8_t* cols, index_t ld,
                   const int32_t* off, const Requant& rq, void* y, index_t l0, index_t n) {
   const index_t Q = (J + 3) / 4;
-  uint8_t* b = static_cast<uint8_t*>(scratch(1, Q * kTile * 4));
+  Workspace ws;
+  uint8_t* b = workspace_take<uint8_t>(ws, Q * kTile * 4);
   if (!b) return;
   pack_columns(J, cols, ld, l0, n, b);
   gemm_rows<false>(M, Q, wpad, lda, b, nullptr, rq, off, y, l0, L, n);
@@ -314,7 +289,7 @@ void copy_rows(index_t rows, index_t OH, index_t OW, index_t Wp, index_t ldy, co
 //    channel quads that would be mostly zero.
 // x (N, C, H, W); y (N, K, OH, OW), uint8 or float32 per rq. Images go to threads when there are
 // at least as many as threads, else the tiles of positions of each image do.
-void quantized_conv_s1(const ConvGeom& g, const uint8_t* x, uint8_t pad, const int8_t* w, const int32_t* rowsum,
+bool quantized_conv_s1(const ConvGeom& g, const uint8_t* x, uint8_t pad, const int8_t* w, const int32_t* rowsum,
                        const Requant& rq, void* y) {
 #if defined(__AVX512F__) || defined(__AVX2__)
   const index_t C = g.C, H = g.H, W = g.W, K = g.K, OH = g.OH, OW = g.OW, R = g.R, S = g.S;
@@ -343,7 +318,7 @@ void quantized_conv_s1(const ConvGeom& g, const uint8_t* x, uint8_t pad, const i
   const size_t esize = rq.out_u8 ? 1 : sizeof(float);
   const index_t noff = CQ * RS;                        // quads (channel layout) or taps (tap layout)
   int8_t* wq = static_cast<int8_t*>(std::malloc(static_cast<size_t>(K * lda + noff * 8 + 4 * K + 64)));
-  if (!wq) return;
+  if (!wq) return false;
   index_t* off = reinterpret_cast<index_t*>(wq + (K * lda + 7) / 8 * 8);
   int32_t* offs = reinterpret_cast<int32_t*>(off + noff);
   for (index_t k = 0; k < K; ++k) {
@@ -376,15 +351,17 @@ void quantized_conv_s1(const ConvGeom& g, const uint8_t* x, uint8_t pad, const i
       else gemm_rows<true, 1>(K, Qn, wq, lda, b, off, rq, offs, yb, p0, ldy, tile_w);
       return;
     }
-    uint8_t* b = static_cast<uint8_t*>(scratch(2, Qn * kTile * 4));
+    Workspace ws;   // this thread's packed quads
+    uint8_t* b = workspace_take<uint8_t>(ws, Qn * kTile * 4);
     if (!b) return;
     pack_quads(C * RS, [=](index_t j) { return xq + off[j] + p0; }, kTile, b);
     gemm_rows<false>(K, Qn, wq, lda, b, nullptr, rq, offs, yb, p0, ldy, kTile);
   };
   auto image = [&, C, H, W, K, OH, OW, CQ, Wp, Wr, ldy, plane, xbytes, esize, padv, ph, pw, taps](index_t n, bool split) {
-    uint8_t* xq = static_cast<uint8_t*>(scratch(0, xbytes + 64));
-    char* yb = static_cast<char*>(scratch(1, static_cast<index_t>(K * ldy * esize) + 64));
-    uint8_t* rowbuf = static_cast<uint8_t*>(scratch(3, 4 * Wr + 64));
+    Workspace ws;   // the image's padded planes, its output rows, the channel-row buffer
+    uint8_t* xq = workspace_take<uint8_t>(ws, xbytes + 64);
+    char* yb = workspace_take<char>(ws, static_cast<index_t>(K * ldy * esize) + 64);
+    uint8_t* rowbuf = workspace_take<uint8_t>(ws, 4 * Wr + 64);
     if (!xq || !yb || !rowbuf) return;
     // Tap planes stay unshifted (pack_quads applies the AVX2 shift); channel quads are read as
     // they are, so they are stored shifted.
@@ -447,8 +424,10 @@ void quantized_conv_s1(const ConvGeom& g, const uint8_t* x, uint8_t pad, const i
   };
   parallel_for(g.N, by_image ? threads : 1, [&](index_t n) { image(n, !by_image); });
   std::free(wq);
+  return true;
 #else
   (void)g; (void)x; (void)pad; (void)w; (void)rowsum; (void)rq; (void)y;
+  return false;
 #endif
 }
 
@@ -459,7 +438,8 @@ void quantized_conv_gemm(index_t M, index_t L, index_t J, const int8_t* w, const
 #if defined(__AVX512F__) || defined(__AVX2__)
   // Weights padded to a whole number of quads per row, and the offsets of this copy's layout.
   const index_t lda = (J + 3) / 4 * 4;
-  int8_t* wpad = static_cast<int8_t*>(scratch(0, M * lda + 4 * M));
+  Workspace ws;
+  int8_t* wpad = workspace_take<int8_t>(ws, M * lda + 4 * M);
   if (!wpad) return;
   int32_t* off = reinterpret_cast<int32_t*>(wpad + M * lda);
   for (index_t k = 0; k < M; ++k) {
@@ -543,7 +523,8 @@ void quantized_linear_gemm(index_t N, index_t I, index_t O, const uint8_t* x, co
   // x' = x − 128 rows, padded to whole vectors with x' = 0; the weights' tail is copied per tile.
   constexpr int RN = 2, RO = 4;
   const index_t Ip = (I + 31) / 32 * 32, steps = Ip / 32, full = I / 32;
-  uint8_t* xs = static_cast<uint8_t*>(scratch(0, N * Ip));
+  Workspace ws;
+  uint8_t* xs = workspace_take<uint8_t>(ws, N * Ip);
   if (!xs) return;
   for (index_t n = 0; n < N; ++n) {
     for (index_t i = 0; i < I; ++i) xs[n * Ip + i] = static_cast<uint8_t>(x[n * I + i] ^ 0x80);
@@ -599,9 +580,10 @@ void quantized_linear_gemm(index_t N, index_t I, index_t O, const uint8_t* x, co
 #endif
 }
 
-}  // namespace pyengine::cpu::PYENGINE_ISA
+PE_ISA_REGISTER(quantized_conv_gemm, quantized_conv_gemm)
+PE_ISA_REGISTER(quantized_linear_gemm, quantized_linear_gemm)
+PE_ISA_REGISTER(quantized_conv_s1, quantized_conv_s1)
 
-namespace pyengine::cpu::PYENGINE_ISA {
 
 // y = clamp(rint(x / scale) + zero_point, 0, 255), NaN → zero_point (see quantized.h).
 void quantize_f32(index_t n, const float* x, float scale, int32_t zero_point, uint8_t* y) {
@@ -670,9 +652,8 @@ void max_pool_2x2_row(index_t OW, const uint8_t* r0, const uint8_t* r1, uint8_t*
   }
 }
 
-}  // namespace pyengine::cpu::PYENGINE_ISA
-
-namespace pyengine::cpu::PYENGINE_ISA {
+PE_ISA_REGISTER(quantize_f32, quantize_f32)
+PE_ISA_REGISTER(max_pool_2x2_row, max_pool_2x2_row)
 
 // Depthwise convolution (groups = C = K), kernel R × S with R ≤ 8, S ≤ 4, AVX-512 VNNI + VBMI only (returns
 // false elsewhere; the caller then takes the GEMM path). Per channel the image is padded once (pad
@@ -700,7 +681,8 @@ bool quantized_depthwise(const ConvGeom& g, const uint8_t* x, uint8_t pad, const
   parallel_for(items, threads > 1 && items >= threads ? threads : 1, [&, C, H, W, OH, OW, R, S, Hp, Wp, Wb,
                                                                       esize](index_t it) {
     const index_t n = it / C, c = it % C;
-    uint8_t* xp = static_cast<uint8_t*>(scratch(0, Hp * Wb + 64));
+    Workspace ws;   // the channel's padded image
+    uint8_t* xp = workspace_take<uint8_t>(ws, Hp * Wb + 64);
     if (!xp) return;
     std::memset(xp, pad, static_cast<size_t>(Hp * Wb));
     const uint8_t* xc = x + (n * C + c) * H * W;
@@ -731,5 +713,7 @@ bool quantized_depthwise(const ConvGeom& g, const uint8_t* x, uint8_t pad, const
   return false;
 #endif
 }
+
+PE_ISA_REGISTER(quantized_depthwise, quantized_depthwise)
 
 }  // namespace pyengine::cpu::PYENGINE_ISA

@@ -8,11 +8,8 @@
 // and split over OpenMP threads when the array is large. Partial vectors are padded with 0 and
 // their extra lanes discarded.
 #include <cmath>
-#ifdef PYENGINE_OPENMP
-#include <omp.h>
-#endif
+#include "isa.h"
 #include "pyengine/softmax.h"
-#include "vec_math.h"
 
 namespace pyengine::cpu::PYENGINE_ISA {
 namespace {
@@ -200,5 +197,8 @@ void softmax_f64(int op, bool bwd, index_t outer, index_t dim, index_t inner, co
                  double* out) {
   softmax_any<double>(op, bwd, outer, dim, inner, a, b, out);
 }
+
+PE_ISA_REGISTER(softmax_f32, softmax_f32)
+PE_ISA_REGISTER(softmax_f64, softmax_f64)
 
 }  // namespace pyengine::cpu::PYENGINE_ISA

@@ -13,11 +13,35 @@
 //
 // Algorithm (csrc/cpu/isa/activation_isa.cpp, one copy per ISA): one vectorised pass over the
 // array in chunks, chunks split over OpenMP threads when n is large. eˣ is computed on vectors
-// (csrc/cpu/isa/vec_math.h). Stable forms: sigmoid from e^−|x| (never overflows: 1/(1+e) for
+// (csrc/cpu/isa/isa.h). Stable forms: sigmoid from e^−|x| (never overflows: 1/(1+e) for
 // x ≥ 0, e/(1+e) below), tanh from m = expm1(−2|x|) as −m/(m + 2) with the sign of x, elu with
 // expm1 (no cancellation near 0). float is the fast path; double runs the same code.
 #pragma once
 #include "pyengine/common.h"
+#include "pyengine/isa_dispatch.h"
+
+#if !defined(PYENGINE_ISA) && !defined(__CUDACC__)
+#include "pyengine/check.h"
+
+// The contract (checked by csrc/bindings/bind_activation.cpp for both devices): forward takes a
+// float array x of any shape; backward takes grad_output and the forward's x (relu, leaky_relu,
+// elu) or output (sigmoid, tanh), which must agree in dtype and shape. Returns the dtype.
+namespace pyengine::contract {
+
+inline DType activation_forward(const char* fn, const Array& x) { return float_array(fn, x); }
+
+inline DType activation_backward(const char* fn, const Array& grad_output, const Array& ref) {
+  float_array(fn, ref);
+  float_array(fn, grad_output);
+  same_dtype(fn, ref, grad_output);
+  if (grad_output.shape != ref.shape)
+    value_error(fn, ": grad_output must have the shape of ", ref.name, " ", shape_str(ref.shape), ", got ",
+                shape_str(grad_output.shape));
+  return ref.dtype;
+}
+
+}  // namespace pyengine::contract
+#endif
 
 namespace pyengine::cpu {
 
@@ -33,10 +57,15 @@ template <typename T> void sigmoid_backward(index_t n, const T* grad_output, con
 template <typename T> void tanh_forward(index_t n, const T* x, T* y);
 template <typename T> void tanh_backward(index_t n, const T* grad_output, const T* output, T* grad_input);
 
-// The operation codes of the per-ISA entry points activation_f32/activation_f64 (internal).
+// ---- the per-ISA kernels (csrc/cpu/isa/activation_isa.cpp registers one copy per instruction set)
+
 enum class ActOp : int {
   relu_forward, relu_backward, leaky_relu_forward, leaky_relu_backward, elu_forward, elu_backward,
   sigmoid_forward, sigmoid_backward, tanh_forward, tanh_backward
 };
+
+// out (n) = op(a, b, param): a is x or grad_output, b null (forward) or x / output (backward).
+PE_ISA_KERNEL(activation_f32, void(int op, index_t n, const float* a, const float* b, float param, float* out));
+PE_ISA_KERNEL(activation_f64, void(int op, index_t n, const double* a, const double* b, double param, double* out));
 
 }  // namespace pyengine::cpu

@@ -8,6 +8,11 @@
 #pragma once
 #include <cstdint>
 
+// The CUDA stream type exactly as cuda_runtime.h declares it, so that the CUDA launchers can be
+// declared in the family headers without the CUDA headers (the bindings of both modules see them).
+struct CUstream_st;
+typedef struct CUstream_st* cudaStream_t;
+
 namespace pyengine {
 
 using index_t = std::int64_t;

@@ -1,6 +1,14 @@
-// pyengine/conv2d.h — 2-D convolution (PyTorch's conv2d: cross-correlation), forward and backward.
+// pyengine/conv2d.h — 2-D convolution (PyTorch's conv2d: cross-correlation), forward and backward,
+// and im2col / col2im over its geometry.
 //
-// Legend and geometry: pyengine/im2col.h (ConvGeom). Cg = C/G, Kg = K/G, L = OH·OW.
+// Legend (common.h): x (N, C, H, W); weight (K, C/G, R, S); y (N, K, OH, OW); G groups;
+// stride (sh, sw), zero padding (ph, pw), dilation (dh, dw);
+//   OH = (H + 2·ph − dh·(R − 1) − 1) / sh + 1,   OW likewise.
+// Columns of one image: cols (C·R·S, OH·OW), row c·R·S + r·S + s, column oh·OW + ow:
+//   cols[c·R·S + r·S + s, oh·OW + ow] = x[c, oh·sh + r·dh − ph, ow·sw + s·dw − pw]  (0 outside x)
+// col2im is its adjoint: x[c, h, w] = Σ over the (r, s, oh, ow) that read (h, w) of cols[...].
+// Cg = C/G, Kg = K/G, L = OH·OW.
+//
 //   forward          y[n, k, oh, ow] = bias[k] + Σ_{c<Cg, r, s} weight[k, c, r, s] ·
 //                                        x[n, (k / Kg)·Cg + c, oh·sh + r·dh − ph, ow·sw + s·dw − pw]
 //   backward_input   grad_x = ∂⟨grad_y, y⟩/∂x   (N, C, H, W)
@@ -25,9 +33,99 @@
 //    it fits the workspace budget). Images are spread over threads when there are enough of
 //    them; otherwise the GEMM parallelises inside.
 #pragma once
-#include "pyengine/im2col.h"
+#include "pyengine/common.h"
+#include "pyengine/isa_dispatch.h"
+
+namespace pyengine {
+
+// Every size of one convolution (checked by the contract below: all ≥ 1 except N, H, W ≥ 0).
+struct ConvGeom {
+  index_t N, C, H, W;      // input
+  index_t K, R, S;         // weight (K, C/G, R, S)
+  index_t OH, OW;          // output
+  index_t G;               // groups: C % G == 0, K % G == 0
+  index_t sh, sw, ph, pw, dh, dw;
+};
+
+}  // namespace pyengine
+
+#if !defined(PYENGINE_ISA) && !defined(__CUDACC__)
+#include <array>
+
+#include "pyengine/check.h"
+
+// The contract (csrc/bindings/bind_conv2d.cpp, both devices): one geometry check shared by forward,
+// every backward and im2col/col2im, so that they accept the same inputs and agree on the output
+// size. It rejects stride < 1, padding < 0, dilation < 1, groups < 1 (while the parameters are
+// read), groups not dividing C or K, weight channels not matching x, an empty kernel, a kernel span
+// larger than the padded input, and sizes whose products overflow 64-bit integers.
+namespace pyengine::contract {
+
+inline index_t conv2d_output_size(const char* fn, const char* what, index_t size, index_t k, index_t stride,
+                                  index_t pad, index_t dil) {
+  const index_t span = checked_add(fn, "kernel span", checked_mul(fn, "kernel span", dil, k - 1), 1);
+  const index_t padded = checked_add(fn, "padded input size", size, checked_mul(fn, "padding", 2, pad));
+  if (padded < span)
+    value_error(fn, ": kernel ", what, " ", k, " (dilation ", dil, ", span ", span, ") is larger than the padded input ",
+                what, " ", size, " + 2*", pad, " = ", padded);
+  return (padded - span) / stride + 1;
+}
+
+// input (N, C, H, W), weight (K, C/groups, R, S); stride, padding, dilation, groups already read.
+inline ConvGeom conv2d(const char* fn, const std::vector<index_t>& input, const std::vector<index_t>& weight,
+                       std::array<index_t, 2> stride, std::array<index_t, 2> padding, std::array<index_t, 2> dilation,
+                       index_t groups) {
+  ConvGeom g{};
+  g.N = input[0]; g.C = input[1]; g.H = input[2]; g.W = input[3];
+  g.K = weight[0]; g.R = weight[2]; g.S = weight[3];
+  g.G = groups;
+  const index_t cg = weight[1];
+  if (g.K < 1) value_error(fn, ": weight must have at least one output channel, got shape ", shape_str(weight));
+  if (g.R < 1 || g.S < 1)
+    value_error(fn, ": weight kernel size must be >= 1, got ", g.R, "x", g.S, " (weight shape ", shape_str(weight), ")");
+  if (g.C % g.G != 0) value_error(fn, ": groups ", g.G, " does not divide the ", g.C, " input channels of x");
+  if (g.K % g.G != 0) value_error(fn, ": groups ", g.G, " does not divide the ", g.K, " output channels of weight");
+  if (cg < 1 || checked_mul(fn, "weight channels", cg, g.G) != g.C) {
+    const index_t expect = cg * g.G;
+    if (g.G != 1)
+      value_error(fn, ": weight expects ", expect, " input channels (", cg, " per group x ", g.G, " groups), x has ", g.C);
+    value_error(fn, ": weight expects ", expect, " input channels, x has ", g.C);
+  }
+  g.sh = stride[0]; g.sw = stride[1]; g.ph = padding[0]; g.pw = padding[1]; g.dh = dilation[0]; g.dw = dilation[1];
+  g.OH = conv2d_output_size(fn, "height", g.H, g.R, g.sh, g.ph, g.dh);
+  g.OW = conv2d_output_size(fn, "width", g.W, g.S, g.sw, g.pw, g.dw);
+  checked_numel(fn, "input shape", {g.N, g.C, g.H, g.W});
+  checked_numel(fn, "output shape", {g.N, g.K, g.OH, g.OW});
+  checked_numel(fn, "column shape",
+                {g.N, checked_numel(fn, "column shape", {g.C, g.R, g.S}), checked_mul(fn, "column shape", g.OH, g.OW)});
+  checked_numel(fn, "padded input shape", {g.N, g.C, checked_add(fn, "padded input shape", g.H, 2 * g.ph),
+                                           checked_add(fn, "padded input shape", g.W, 2 * g.pw)});
+  return g;
+}
+
+inline std::vector<index_t> conv2d_output_shape(const ConvGeom& g) { return {g.N, g.K, g.OH, g.OW}; }
+
+}  // namespace pyengine::contract
+#endif
 
 namespace pyengine::cpu {
+
+// One image, `channels` channels starting at x: writes cols (channels·R·S, OH·OW) with row
+// stride ld ≥ OH·OW (so a batch can be laid side by side in one column buffer).
+template <typename T>
+void im2col_image(const ConvGeom& g, index_t channels, const T* x, T* cols, index_t ld);
+
+// One image: x (channels, H, W) = col2im(cols); x is written (not accumulated).
+template <typename T>
+void col2im_image(const ConvGeom& g, index_t channels, const T* cols, index_t ld, T* x);
+
+// Whole batch, parallel over images: cols (N, C·R·S, OH·OW) written from x (N, C, H, W).
+template <typename T>
+void im2col(const ConvGeom& g, const T* x, T* cols);
+
+// Whole batch: x (N, C, H, W) written from cols (N, C·R·S, OH·OW), overlaps summed.
+template <typename T>
+void col2im(const ConvGeom& g, const T* cols, T* x);
 
 // relu: y = max(conv + bias, 0) (NaN stays NaN), applied as each output tile is stored — the fused
 // epilogue of conv + bias + ReLU for inference, no second pass over y.
@@ -40,8 +138,27 @@ void conv2d_backward_input(const ConvGeom& g, const T* grad_y, const T* weight, 
 template <typename T>
 void conv2d_backward_weight(const ConvGeom& g, const T* grad_y, const T* x, T* grad_w);
 
+// Bytes of scratch memory a pass takes besides its output (the padded images, column buffers and
+// packed weights of the algorithm it picks), so that the binding can refuse a request the machine
+// cannot hold before anything is allocated.
+enum class Conv2dPass { forward, backward_input, backward_weight };
+double conv2d_workspace_bytes(const ConvGeom& g, index_t elem_size, Conv2dPass pass);
+
 // grad_y (N, K, L) → grad_b (K,)
 template <typename T>
 void conv2d_backward_bias(index_t N, index_t K, index_t L, const T* grad_y, T* grad_b);
+
+// ---- the per-ISA kernels (csrc/cpu/isa/conv2d_isa.cpp registers one copy per instruction set)
+PE_ISA_KERNEL(conv_direct_forward_f, void(const ConvGeom&, const float*, const float*, const float*, float*, bool));
+PE_ISA_KERNEL(conv_direct_forward_d, void(const ConvGeom&, const double*, const double*, const double*, double*,
+              bool));
+PE_ISA_KERNEL(conv_direct_backward_input_f, void(const ConvGeom&, const float*, const float*, float*));
+PE_ISA_KERNEL(conv_direct_backward_input_d, void(const ConvGeom&, const double*, const double*, double*));
+PE_ISA_KERNEL(conv_direct_backward_weight_f, void(const ConvGeom&, const float*, const float*, float*));
+PE_ISA_KERNEL(conv_direct_backward_weight_d, void(const ConvGeom&, const double*, const double*, double*));
+PE_ISA_KERNEL(conv_s1_f, void(const ConvGeom&, const float*, const float*, const float*, float*, bool));
+PE_ISA_KERNEL(conv_s1_d, void(const ConvGeom&, const double*, const double*, const double*, double*, bool));
+PE_ISA_KERNEL(conv_s1_bw_f, void(const ConvGeom&, const float*, const float*, float*));
+PE_ISA_KERNEL(conv_s1_bw_d, void(const ConvGeom&, const double*, const double*, double*));
 
 }  // namespace pyengine::cpu

@@ -12,6 +12,28 @@
 
 #include "pyengine/common.h"
 
+#if !defined(PYENGINE_ISA) && !defined(__CUDACC__)
+#include "pyengine/check.h"
+
+// The contract (csrc/bindings/bind_dropout.cpp, both devices): x float of any shape; p in [0, 1);
+// seed an int in [0, 2**64); backward's mask uint8 of grad_output's shape.
+namespace pyengine::contract {
+
+inline double dropout_p(const char* fn, double p) {
+  if (!(p >= 0.0 && p < 1.0)) value_error(fn, ": p must be in [0, 1), got ", p);
+  return p;
+}
+
+inline DType dropout_backward(const char* fn, const Array& grad_output, const Array& mask) {
+  float_array(fn, grad_output);
+  if (mask.dtype != DType::u8) type_error(fn, ": mask must be uint8, got ", mask.dtype_name);
+  shape_is(fn, mask, grad_output.shape);
+  return grad_output.dtype;
+}
+
+}  // namespace pyengine::contract
+#endif
+
 namespace pyengine::cpu {
 
 std::uint64_t dropout_mix64(std::uint64_t z);

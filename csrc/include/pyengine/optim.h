@@ -29,6 +29,45 @@
 #pragma once
 #include "pyengine/common.h"
 
+#if !defined(PYENGINE_ISA) && !defined(__CUDACC__)
+#include "pyengine/check.h"
+
+// The contract (csrc/bindings/bind_optim.cpp, both devices): param, grad and every state buffer of
+// one float dtype and param's shape; param and the buffers C-contiguous and writeable (they are
+// updated in place: a copy would silently drop the update), grad any layout. Hyper-parameters
+// finite, in their documented ranges (checked as they are read).
+namespace pyengine::contract {
+
+// `written`: param and the state buffers, each with whether it is C-contiguous where it is.
+inline void optim_arrays(const char* fn, const Array& param, const Array& grad,
+                         const std::vector<std::pair<const Array*, bool>>& written) {
+  float_array(fn, param);
+  float_array(fn, grad);
+  same_dtype(fn, param, grad);
+  shape_is(fn, grad, param.shape);
+  for (auto [a, is_contiguous] : written) {
+    if (!a->present) continue;
+    float_array(fn, *a);
+    same_dtype(fn, param, *a);
+    shape_is(fn, *a, param.shape);
+    if (!is_contiguous) value_error(fn, ": ", a->name, " must be C-contiguous: it is updated in place");
+    writeable(fn, *a, "but the update writes into it");
+  }
+}
+
+// A hyper-parameter already read as a real: finite, >= minimum, <= maximum (< with open_max).
+inline double optim_hyper(const char* fn, const char* name, double v, bool has_min = true, double minimum = 0.0,
+                          bool has_max = false, double maximum = 0.0, bool open_max = false) {
+  if (!std::isfinite(v)) value_error(fn, ": ", name, " must be finite, got ", v);
+  if (has_min && v < minimum) value_error(fn, ": ", name, " must be >= ", minimum, ", got ", v);
+  if (has_max && (open_max ? v >= maximum : v > maximum))
+    value_error(fn, ": ", name, " must be ", open_max ? "< " : "<= ", maximum, ", got ", v);
+  return v;
+}
+
+}  // namespace pyengine::contract
+#endif
+
 namespace pyengine::cpu {
 
 template <typename T>

@@ -1,16 +1,10 @@
-"""pyengine.kernels.cpu — the C++ kernels (pyengine._C) with the reference's names and signatures.
+"""pyengine.kernels.cpu — the C++ kernels of pyengine._C, with the reference's names and signatures.
 
-Arrays in, new arrays out. Views are made contiguous here before the binding sees them; the
-binding checks again, so calling pyengine._C directly with bad input also raises, never crashes.
+Each function here *is* the binding (csrc/bindings/bind_<family>.cpp): it checks its arguments
+against the shared contract (csrc/include/pyengine/<family>.h), copies views to C order, releases
+the GIL and runs the kernel. Arrays in, new arrays out (the optimizer steps update in place).
 """
-from .gemm import *  # noqa: F401,F403
-from .conv2d import *  # noqa: F401,F403
-from .pool2d import *  # noqa: F401,F403
-from .linear import *  # noqa: F401,F403
-from .lstm import *  # noqa: F401,F403
-from .activation import *  # noqa: F401,F403
-from .softmax import *  # noqa: F401,F403
-from .batch_norm import *  # noqa: F401,F403
-from .dropout import *  # noqa: F401,F403
-from .optim import *  # noqa: F401,F403
-from .quantized import *  # noqa: F401,F403
+from ._ext import _C
+
+__all__ = list(_C.__kernels__)
+globals().update({name: getattr(_C, name) for name in __all__})

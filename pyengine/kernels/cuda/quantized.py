@@ -1,71 +1,42 @@
-"""int8 convolution and linear for device arrays. There is no CUDA int8 kernel: the inputs are
-copied to the host, the NumPy integer reference (pyengine.reference.quantized) computes the result
-bit-exactly, and it is copied back. The int8 fast path of pyengine is the CPU's (VNNI / AVX2); this
-keeps the contract whole so a model on the GPU still runs its quantized layers.
+"""int8 convolution, linear, max pooling and quantization for device arrays. There is no CUDA int8 kernel: the arrays are
+copied to the host, the CPU's int8 kernels (pyengine._C: VNNI / AVX2 / generic, bit-exact with the
+integer reference) check and compute, and the result is copied back to the inputs' device. The int8
+fast path of pyengine is the CPU's; this keeps the contract whole, so a model on the GPU still runs
+its quantized layers.
 """
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 
-from .._contract.quantized import (check_quantize_per_tensor, check_quantized_conv2d, check_quantized_linear,
-                                  check_quantized_max_pool2d)
+from ... import reference
 from . import _ext
 
 __all__ = ["quantized_conv2d", "quantized_linear", "quantized_max_pool2d", "quantize_per_tensor"]
 
 
-def _host(cp, a):
-    return None if a is None else cp.asnumpy(a)
+def _host(a):
+    """A device array's values on the host (anything else as it is: the CPU binding judges it)."""
+    if a is None or isinstance(a, np.ndarray) or not hasattr(a, "__cuda_array_interface__"):
+        return a
+    return _ext.RUNTIME.cupy().asnumpy(a)
 
 
-def quantized_conv2d(x, x_zero_point, weight, bias, multiplier, y_zero_point=0, qmin=0, qmax=255, stride=1,
-                     padding=0, dilation=1, groups=1, out_dtype=np.uint8):
-    """Requantized int8 convolution (see pyengine.reference.quantized_conv2d), computed on the host."""
-    from ...reference.quantized import quantized_conv2d as host_conv
-    fn = "quantized_conv2d"
-    x, weight = _ext.to_device(fn, "x", x), _ext.to_device(fn, "weight", weight)
-    bias = _ext.to_device(fn, "bias", bias, optional=True)
-    multiplier = _ext.to_device(fn, "multiplier", multiplier)
-    check_quantized_conv2d(x, x_zero_point, weight, bias, multiplier, y_zero_point, qmin, qmax, stride, padding,
-                           dilation, groups, out_dtype)
-    cp = _ext.cupy()
-    with _ext.on_device(_ext.device_of(fn, x=x, weight=weight)):
-        y = host_conv(_host(cp, x), x_zero_point, _host(cp, weight), _host(cp, bias), _host(cp, multiplier),
-                      y_zero_point, qmin, qmax, stride, padding, dilation, groups, out_dtype)
-        return cp.asarray(y)
+def _on_host(name):
+    @functools.wraps(getattr(reference, name))
+    def kernel(x, *args, **kwargs):
+        from ..cpu import _ext as cpu_ext
+        cp = _ext.RUNTIME.cupy()
+        device = int(x.device.id) if hasattr(x, "device") and hasattr(x.device, "id") else 0
+        y = getattr(cpu_ext._C, name)(_host(x), *(_host(a) for a in args),
+                                      **{k: _host(v) for k, v in kwargs.items()})
+        with cp.cuda.Device(device):
+            return cp.asarray(y)
+    return kernel
 
 
-def quantized_linear(x, x_zero_point, weight, bias, multiplier, y_zero_point=0, qmin=0, qmax=255,
-                     out_dtype=np.uint8):
-    """Requantized int8 linear layer (see pyengine.reference.quantized_linear), computed on the host."""
-    from ...reference.quantized import quantized_linear as host_linear
-    fn = "quantized_linear"
-    x, weight = _ext.to_device(fn, "x", x), _ext.to_device(fn, "weight", weight)
-    bias = _ext.to_device(fn, "bias", bias, optional=True)
-    multiplier = _ext.to_device(fn, "multiplier", multiplier)
-    check_quantized_linear(x, x_zero_point, weight, bias, multiplier, y_zero_point, qmin, qmax, out_dtype)
-    cp = _ext.cupy()
-    with _ext.on_device(_ext.device_of(fn, x=x, weight=weight)):
-        y = host_linear(_host(cp, x), x_zero_point, _host(cp, weight), _host(cp, bias), _host(cp, multiplier),
-                        y_zero_point, qmin, qmax, out_dtype)
-        return cp.asarray(y)
-
-
-def quantized_max_pool2d(x, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False):
-    """Max pooling of a uint8 device array (see pyengine.reference.quantized_max_pool2d), on the host."""
-    from ...reference.quantized import quantized_max_pool2d as host_pool
-    x = _ext.to_device("quantized_max_pool2d", "x", x)
-    check_quantized_max_pool2d(x, kernel_size, stride, padding, dilation, ceil_mode)
-    cp = _ext.cupy()
-    with _ext.on_device(_ext.device_of("quantized_max_pool2d", x=x)):
-        return cp.asarray(host_pool(cp.asnumpy(x), kernel_size, stride, padding, dilation, ceil_mode))
-
-
-def quantize_per_tensor(x, scale, zero_point):
-    """uint8 quantization of a float32 device array (see pyengine.reference.quantize_per_tensor), on the host."""
-    from ...reference.quantized import quantize_per_tensor as host_q
-    x = _ext.to_device("quantize_per_tensor", "x", x)
-    check_quantize_per_tensor(x, scale, zero_point)
-    cp = _ext.cupy()
-    with _ext.on_device(_ext.device_of("quantize_per_tensor", x=x)):
-        return cp.asarray(host_q(cp.asnumpy(x), scale, zero_point))
+quantized_conv2d = _on_host("quantized_conv2d")
+quantized_linear = _on_host("quantized_linear")
+quantized_max_pool2d = _on_host("quantized_max_pool2d")
+quantize_per_tensor = _on_host("quantize_per_tensor")

@@ -64,8 +64,8 @@ def _backward_errors(rng):
         ErrorInput((g[:, :4], x, w), {}, ValueError, rf"{fn}: grad_output must have shape \(3, 5\), got \(3, 4\)", "g shape"),
         ErrorInput((g.astype(np.float64), x, w), {}, TypeError, rf"{fn}: grad_output has dtype float64 but x is float32", "mixed"),
         ErrorInput((g, x, w[:, :3]), {}, ValueError, rf"{fn}: weight expects 3 input features, x has 4", "I mismatch"),
-        ErrorInput((g, x, w), dict(needs_input_grad=(True, True)), ValueError, rf"{fn}: needs_input_grad must be a tuple of 3 bools", "mask length"),
-        ErrorInput((g, x, w), dict(needs_input_grad=(1, 0, 1)), TypeError, rf"{fn}: needs_input_grad must hold bools", "mask type"),
+        ErrorInput((g, x, w), dict(needs_input_grad=(True, True)), ValueError, rf"{fn}: needs_input_grad must be a sequence of 3 bools, got \(True, True\)", "mask length"),
+        ErrorInput((g, x, w), dict(needs_input_grad=(1, 0, 1)), TypeError, rf"{fn}: needs_input_grad must be a bool, got int 1", "mask type"),
     ]
 
 

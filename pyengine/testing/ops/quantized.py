@@ -1,4 +1,5 @@
-"""Registry entries for the int8 family: quantized_conv2d and quantized_linear.
+"""Registry entries for the int8 family: quantized_conv2d, quantized_linear, quantized_max_pool2d and
+quantize_per_tensor.
 
 The parity test compares exactly (tolerance 0): the C++ kernels must reproduce the NumPy integer
 reference bit for bit on every instruction set. The registry "dtype" of these entries is the
@@ -212,7 +213,7 @@ def _quantize_errors(rng):
         ErrorInput((x, 0.0, 0), {}, ValueError, rf"{fn}: scale must be finite and > 0, got 0.0", "scale 0"),
         ErrorInput((x, float("nan"), 0), {}, ValueError, rf"{fn}: scale must be finite and > 0", "NaN scale"),
         ErrorInput((x, 0.1, 256), {}, ValueError, rf"{fn}: zero_point must be in \[0, 255\], got 256", "zp"),
-        ErrorInput((x, "0.1", 3), {}, TypeError, rf"{fn}: scale must be a number, got str", "str scale"),
+        ErrorInput((x, "0.1", 3), {}, TypeError, rf"{fn}: scale must be a real number, got str", "str scale"),
         ErrorInput((x.tolist(), 0.1, 0), {}, TypeError, rf"{fn}: x must be a numpy.ndarray, got list", "list"),
     ]
 

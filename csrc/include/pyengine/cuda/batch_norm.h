@@ -14,8 +14,6 @@
 // One block per channel for the statistics (grid-stride over channels), elementwise kernels for y
 // and grad_input.
 #pragma once
-#include <cuda_runtime.h>
-
 #include "pyengine/common.h"
 
 namespace pyengine::cuda {

@@ -17,16 +17,12 @@
 // columns (the input is its own column matrix). A forward convolution whose CgRS is at most 32 runs
 // a direct kernel instead (one thread per output, the few taps unrolled from registers).
 #pragma once
-#include <cuda_runtime.h>
-
 #include "pyengine/common.h"
+#include "pyengine/conv2d.h"
 
 namespace pyengine::cuda {
 
-struct ConvShape {
-  index_t N, C, H, W, K, R, S, OH, OW, G;
-  index_t sh, sw, ph, pw, dh, dw;
-};
+using ConvShape = ::pyengine::ConvGeom;   // the geometry of pyengine/conv2d.h
 
 // Images per chunk for a workspace budget of `budget_elems` (at least 1 image); 0 when the
 // convolution needs no column workspace at all.

@@ -16,8 +16,6 @@
 // channel_sum: x viewed as (A, C, B) → out[c] = scale · Σ_{a,b} x[a, c, b], written. It is the bias
 // gradient of a convolution (A = N, B = OH·OW) and of a linear layer (A = N, B = 1).
 #pragma once
-#include <cuda_runtime.h>
-
 #include <cstdint>
 
 #include "pyengine/common.h"

@@ -24,8 +24,6 @@
 // 64×64×8 with 4×4. With tf32 (float only) the product runs on tensor cores (wmma m16n16k8,
 // inputs rounded to TF32, accumulation in float). Launches on `stream`; never synchronises.
 #pragma once
-#include <cuda_runtime.h>
-
 #include "pyengine/common.h"
 
 namespace pyengine::cuda {
@@ -60,11 +58,12 @@ struct GemmProblem {
 template <typename T>
 void gemm_batched(const GemmProblem<T>& p, cudaStream_t stream);
 
-// The plain BLAS-shaped product of csrc/include/pyengine/gemm.h, on device pointers:
-//   C[M,N] = alpha · op(A) · op(B) + beta · Cin, C written (Cin may be null when beta == 0).
+// The BLAS-shaped product of csrc/include/pyengine/gemm.h on device pointers, with a bias:
+//   C[M,N] = alpha · op(A) · op(B) + beta · Cin + bias, C written (Cin may be null when beta == 0;
+//   bias null, or M values added per row when bias_per_row, else N values per column).
 template <typename T>
 void gemm(bool trans_a, bool trans_b, index_t M, index_t N, index_t K, T alpha, const T* A,
           index_t lda, const T* B, index_t ldb, T beta, const T* Cin, T* C, index_t ldc,
-          bool tf32, cudaStream_t stream);
+          const T* bias, bool bias_per_row, bool tf32, cudaStream_t stream);
 
 }  // namespace pyengine::cuda

@@ -13,8 +13,6 @@
 // adagrad_step s ← s + g²; p ← p − lr/(1 + (step − 1)·lr_decay) · g/(sqrt(s) + eps)
 // Scalar coefficients are computed in double on the host and rounded once to T.
 #pragma once
-#include <cuda_runtime.h>
-
 #include "pyengine/common.h"
 
 namespace pyengine::cuda {

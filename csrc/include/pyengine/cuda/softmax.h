@@ -12,8 +12,6 @@
 //   `per_row` false) or grad_output[n] (`per_row` true).
 // A target outside [0, C) (rejected by the Python layer) gives NaN, never an out-of-bounds read.
 #pragma once
-#include <cuda_runtime.h>
-
 #include <cstdint>
 
 #include "pyengine/common.h"
@@ -32,5 +30,11 @@ void cross_entropy_forward(index_t N, index_t C, const T* logits, const std::int
 template <typename T>
 void cross_entropy_backward(index_t N, index_t C, const T* grad_output, bool per_row, double scale, const T* logits,
                             const std::int64_t* target, T* grad_logits, cudaStream_t stream);
+
+// The first n with target[n] outside [0, C), its value in *value; −1 when every target is a class
+// index. scratch: one device int64. Waits for the stream (the binding raises before any kernel reads
+// a bad target).
+index_t first_bad_target(index_t N, index_t C, const std::int64_t* target, std::int64_t* scratch, std::int64_t* value,
+                         cudaStream_t stream);
 
 }  // namespace pyengine::cuda

@@ -1,7 +1,8 @@
-// vec_math.h — exp and expm1 on GCC vector types, for the per-ISA kernel files (activation_isa.cpp,
-// softmax_isa.cpp). Included inside each copy's compilation, so the vector width follows the flags
-// of that copy (64 bytes AVX-512, 32 AVX2, 16 generic). Everything has internal linkage: copies for
-// different ISAs can never be merged by the linker (see pyengine/isa_dispatch.h).
+// isa.h — the prelude of every per-ISA kernel file (csrc/cpu/isa/*_isa.cpp): the vector types of
+// this copy's instruction set, loads and stores, exp and expm1 on vectors, the OpenMP thread helpers
+// and the workspace arena. Included inside each copy's compilation, so the vector width follows the
+// flags of that copy (64 bytes AVX-512, 32 AVX2, 16 generic). Everything has internal linkage:
+// copies for different ISAs can never be merged by the linker (see pyengine/isa_dispatch.h).
 //
 // exp(x): Cody–Waite range reduction x = n·ln2 + r with |r| ≤ ln2/2 (ln2 split in a high part
 // with few mantissa bits, so n·ln2_hi is exact, and a low part), e^r by its Taylor polynomial
@@ -11,22 +12,32 @@
 // expm1(x): the Taylor series of eˣ − 1 for |x| < 0.3 (no cancellation near 0), exp(x) − 1 beyond.
 #pragma once
 #include <cstdint>
+#include <cstring>
+#ifdef PYENGINE_OPENMP
+#include <omp.h>
+#endif
 
 #include "pyengine/common.h"
+#include "pyengine/isa_dispatch.h"
+#include "pyengine/workspace.h"
 
 #ifndef PYENGINE_ISA
-#error "vec_math.h belongs to the per-ISA kernel files (compiled with -DPYENGINE_ISA=<name>)"
+#error "isa.h belongs to the per-ISA kernel files (compiled with -DPYENGINE_ISA=<name>)"
 #endif
 
 namespace pyengine::cpu::PYENGINE_ISA {
 namespace {
 
+// The instruction set of this copy, for the kernels' register-blocking choices.
 #if defined(__AVX512F__)
 constexpr int kVecBytes = 64;
+constexpr int kVecRegisters = 32;
 #elif defined(__AVX2__)
 constexpr int kVecBytes = 32;
+constexpr int kVecRegisters = 16;
 #else
 constexpr int kVecBytes = 16;
+constexpr int kVecRegisters = 16;
 #endif
 
 typedef float vf32 __attribute__((vector_size(kVecBytes)));
@@ -61,6 +72,7 @@ template <> struct Vec<double> {
 };
 
 template <typename T> using vec_t = typename Vec<T>::type;
+template <typename T> constexpr int lanes = Vec<T>::lanes;
 
 constexpr double inv_factorial(int k) {
   double f = 1.0;
@@ -68,8 +80,10 @@ constexpr double inv_factorial(int k) {
   return 1.0 / f;
 }
 
+// s in every lane. Written as s − 0 because that is exactly s, so the compiler folds it to a bare
+// broadcast; 0 + s is not (it turns −0 into +0) and costs a dependent scalar add per broadcast.
 template <typename T>
-inline vec_t<T> splat(T s) { return vec_t<T>{} + s; }
+inline vec_t<T> splat(T s) { return s - vec_t<T>{}; }
 
 template <typename T>
 inline vec_t<T> load(const T* p) {
@@ -143,6 +157,43 @@ inline vec_t<T> vexpm1(vec_t<T> x) {
   const vec_t<T> series = p * x;
   const vec_t<T> direct = vexp<T>(x) - T(1);
   return vabs<T>(x) < splat<T>(T(0.3)) ? series : direct;
+}
+
+// ---- OpenMP ------------------------------------------------------------------------------------
+
+inline int thread_id() {
+#ifdef PYENGINE_OPENMP
+  return omp_get_thread_num();
+#else
+  return 0;
+#endif
+}
+
+inline int team_size() {
+#ifdef PYENGINE_OPENMP
+  return omp_get_num_threads();
+#else
+  return 1;
+#endif
+}
+
+// Runs f(0..n-1) on `threads` OpenMP threads, or inline without entering a parallel region (whose
+// fork costs about a microsecond even when its if-clause is false) when one thread is asked for.
+template <typename F>
+inline void parallel_for(index_t n, int threads, F&& f) {
+  if (threads > 1 && n > 1) {
+#pragma omp parallel for num_threads(threads) schedule(static)
+    for (index_t i = 0; i < n; ++i) f(i);
+  } else {
+    for (index_t i = 0; i < n; ++i) f(i);
+  }
+}
+
+// Threads for `items` independent pieces of work: the thread count, never more than the items.
+inline int threads_for_items(index_t items) {
+  int t = get_num_threads();
+  if (items < t) t = static_cast<int>(items < 1 ? 1 : items);
+  return t;
 }
 
 }  // namespace

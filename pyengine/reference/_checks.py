@@ -1,7 +1,11 @@
-"""Checks shared by every op family: array type and dtype, rank, int-or-pair parameters, sizes.
+"""The reference's checks shared by every op family: array type and dtype, rank, int-or-pair
+parameters, sizes.
 
-Every error names the function, the argument, what was expected and what was received, e.g.
-``conv2d_forward: weight expects 3 input channels, x has 4``.
+The kernels' contract is checked in C++, once, by the bindings (csrc/include/pyengine/check.h and
+the family headers); these are the oracle's own readable copies, with the same messages: the op
+registry's error inputs (pyengine/testing/ops) hold the reference and every kernel module to the
+same words. Every error names the function, the argument, what was expected and what was
+received, e.g. ``conv2d_forward: weight expects 3 input channels, x has 4``.
 """
 from __future__ import annotations
 
@@ -54,6 +58,13 @@ def as_bool(fn: str, name: str, value) -> bool:
     return bool(value)
 
 
+def as_real(fn: str, name: str, value) -> float:
+    """A real scalar parameter (Python or NumPy number, not bool) as a float."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise TypeError(f"{fn}: {name} must be a real number, got {type(value).__name__} {value!r}")
+    return float(value)
+
+
 def as_int(fn: str, name: str, value, minimum: int | None = None) -> int:
     """An integer parameter (Python or NumPy int, not bool) with an optional lower bound."""
     if isinstance(value, bool) or not isinstance(value, numbers.Integral):
@@ -72,6 +83,13 @@ def pair(fn: str, name: str, value, minimum: int | None = None) -> tuple[int, in
         return as_int(fn, name, value[0], minimum), as_int(fn, name, value[1], minimum)
     v = as_int(fn, name, value, minimum)
     return v, v
+
+
+def check_needs_input_grad(fn: str, needs_input_grad, count: int = 3) -> tuple[bool, ...]:
+    """needs_input_grad: a sequence of ``count`` bools."""
+    if not isinstance(needs_input_grad, (tuple, list)) or len(needs_input_grad) != count:
+        raise ValueError(f"{fn}: needs_input_grad must be a sequence of {count} bools, got {needs_input_grad!r}")
+    return tuple(as_bool(fn, "needs_input_grad", v) for v in needs_input_grad)
 
 
 def check_input_shape(fn: str, name: str, shape, ndim: int) -> tuple[int, ...]:
