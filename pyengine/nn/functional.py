@@ -740,3 +740,13 @@ def multilabel_soft_margin_loss(input, target, weight=None, reduction="mean"):
 __all__ += ["huber_loss", "soft_margin_loss", "cosine_similarity", "pairwise_distance", "cosine_embedding_loss",
             "margin_ranking_loss", "gaussian_nll_loss", "poisson_nll_loss", "triplet_margin_loss",
             "multilabel_soft_margin_loss"]
+
+
+def scaled_dot_product_attention(query, key, value, attn_mask=None, dropout_p=0.0, is_causal=False, scale=None,
+                                 enable_gqa=False):
+    """softmax(q·kᵀ·scale + mask)·v; see pyengine.nn.attention."""
+    from .attention import scaled_dot_product_attention as sdpa
+    return sdpa(query, key, value, attn_mask, dropout_p, is_causal, scale, enable_gqa)
+
+
+__all__ += ["scaled_dot_product_attention"]

@@ -71,6 +71,7 @@ def cases() -> list[AutogradCase]:
     layer("GLU", ("GLU",), lambda: nn.GLU(dim=1), shape=(2, 4, 3))
     out += _norm_embedding_cases()
     out += _loss_cases()
+    out += _attention_cases()
     return out
 
 
@@ -142,4 +143,23 @@ def _loss_cases() -> list[AutogradCase]:
           lambda r: [_T(_rn(r, 4, 3)), _T(r.uniform(0.5, 2, 3))],
           lambda x, w: F.multilabel_soft_margin_loss(x, pe.tensor((x._data > 0) * 1.0), weight=w)
           + nn.MultiLabelSoftMarginLoss()(x, pe.ones(4, 3)), kind="loss"),
+    ]
+
+
+def _attention_cases() -> list[AutogradCase]:
+    import pyengine as pe
+    from .. import nn
+    from ..nn import functional as F
+
+    C = AutogradCase
+    keep = np.array([[True, False, True, True], [True, True, False, False], [False, True, True, True]])
+    return [
+        C("scaled_dot_product_attention (bool mask, causal, scale)", ("scaled_dot_product_attention",),
+          lambda r: [_T(_rn(r, 2, 3, 2)), _T(_rn(r, 2, 4, 2)), _T(_rn(r, 2, 4, 3))],
+          lambda q, k, v: (F.scaled_dot_product_attention(q, k, v, attn_mask=pe.tensor(keep)),
+                           F.scaled_dot_product_attention(q, k[:, :3], v[:, :3], is_causal=True, scale=0.7))),
+        C("MultiheadAttention (kdim, key padding, batch_first)", ("MultiheadAttention",),
+          lambda r: [_T(_rn(r, 2, 3, 4)), _T(_rn(r, 2, 5, 3))],
+          lambda m, q, kv: m(q, kv, kv, key_padding_mask=pe.tensor(np.array([[False] * 4 + [True], [False] * 5])))[0],
+          module=lambda: nn.MultiheadAttention(4, 2, kdim=3, vdim=3, batch_first=True), kind="layer"),
     ]
