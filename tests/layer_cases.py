@@ -61,6 +61,7 @@ LAYERS = {
     "InstanceNorm2d-running-stats": (lambda: nn.InstanceNorm2d(3, affine=True, track_running_stats=True), [(2, 3, 4, 5)]),
     "InstanceNorm3d": (lambda: nn.InstanceNorm3d(2), [(2, 2, 3, 4, 3)]),
     "Embedding": (lambda: nn.Embedding(6, 3, padding_idx=1), [(2, 5)]),
+    "Unflatten": (lambda: nn.Unflatten(1, (2, -1)), [(3, 6)]),
     "MultiheadAttention": (lambda: nn.MultiheadAttention(4, 2, batch_first=True), [(2, 5, 4), (2, 3, 4), (2, 3, 4)]),
     "LSTM": (lambda: nn.LSTM(4, 6), [(5, 2, 4)]),
     "LSTM-2-layers-batch-first": (lambda: nn.LSTM(4, 3, num_layers=2, batch_first=True), [(2, 5, 4)]),

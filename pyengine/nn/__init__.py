@@ -12,6 +12,7 @@ from .normalization import __all__ as _normalization_all
 from .sparse import *  # noqa: F401,F403
 from .sparse import __all__ as _sparse_all
 from .attention import MultiheadAttention  # noqa: F401
+from .shape import Unflatten  # noqa: F401
 from .loss import *  # noqa: F401,F403
 from .loss import __all__ as _loss_all
 from .module import Module, ModuleDict, ModuleList, Parameter, Sequential
@@ -22,4 +23,4 @@ except ImportError:
     pass
 
 __all__ = ["Module", "Parameter", "Sequential", "ModuleList", "ModuleDict", "functional", "init"] + \
-    list(_layers_all) + list(_activation_all) + list(_normalization_all) + list(_sparse_all) + ["MultiheadAttention"] + list(_loss_all)
+    list(_layers_all) + list(_activation_all) + list(_normalization_all) + list(_sparse_all) + ["MultiheadAttention", "Unflatten"] + list(_loss_all)

@@ -69,6 +69,7 @@ def cases() -> list[AutogradCase]:
           lambda: nn.Sequential(nn.Softshrink(0.3), nn.Hardshrink(0.2), nn.Threshold(0.1, 5.0)),
           _off((-0.3, 0.3, 0.5, 0.4, 0.6)))
     layer("GLU", ("GLU",), lambda: nn.GLU(dim=1), shape=(2, 4, 3))
+    layer("Unflatten", ("Unflatten",), lambda: nn.Unflatten(1, (2, 2)), shape=(3, 4, 2))
     out += _norm_embedding_cases()
     out += _loss_cases()
     out += _attention_cases()

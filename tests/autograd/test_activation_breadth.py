@@ -144,3 +144,11 @@ def test_no_graph_under_no_grad_and_inference_mode():
         assert not nn.SiLU()(x).requires_grad
     y = nn.Mish()(x)
     assert y.requires_grad and y.dtype == pe.float32
+
+
+def test_unflatten_matches_torch(rng):
+    ours, theirs = nn.Unflatten(-2, (3, -1)), torch.nn.Unflatten(-2, (3, -1))
+    assert repr(ours) == repr(theirs) and ours.state_dict() == {}
+    check(lambda M, t: (ours if M is pe else theirs)(t), rng.standard_normal((2, 6, 5)))
+    with pytest.raises(TypeError, match="Unflatten: unflattened_size must be a tuple of ints, got 3"):
+        nn.Unflatten(1, 3)
