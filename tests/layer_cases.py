@@ -41,12 +41,40 @@ LAYERS = {
     "Tanh": (lambda: nn.Tanh(), [(3, 5)]),
     "Softmax": (lambda: nn.Softmax(dim=1), [(3, 5, 2)]),
     "LogSoftmax": (lambda: nn.LogSoftmax(dim=-1), [(3, 5)]),
+    "GELU-tanh": (lambda: nn.GELU(approximate="tanh"), [(3, 5)]),
+    "SiLU": (lambda: nn.SiLU(), [(3, 5)]),
+    "Mish": (lambda: nn.Mish(), [(3, 5)]),
+    "Hardswish": (lambda: nn.Hardswish(), [(3, 5)]),
+    "Hardsigmoid": (lambda: nn.Hardsigmoid(), [(3, 5)]),
+    "SELU": (lambda: nn.SELU(), [(3, 5)]),
+    "CELU": (lambda: nn.CELU(0.5), [(3, 5)]),
+    "Softplus": (lambda: nn.Softplus(beta=2.0, threshold=5.0), [(3, 5)]),
+    "Softsign": (lambda: nn.Softsign(), [(3, 5)]),
+    "LogSigmoid": (lambda: nn.LogSigmoid(), [(3, 5)]),
+    "Softmin": (lambda: nn.Softmin(dim=1), [(3, 5)]),
+    "Hardtanh": (lambda: nn.Hardtanh(-0.5, 2.0), [(3, 5)]),
+    "Tanhshrink": (lambda: nn.Tanhshrink(), [(3, 5)]),
+    "Softshrink": (lambda: nn.Softshrink(0.3), [(3, 5)]),
+    "Hardshrink": (lambda: nn.Hardshrink(), [(3, 5)]),
+    "Threshold": (lambda: nn.Threshold(0.1, -1.0), [(3, 5)]),
+    "GLU": (lambda: nn.GLU(dim=1), [(3, 6)]),
+    "GroupNorm": (lambda: nn.GroupNorm(2, 4, eps=1e-3), [(2, 4, 3, 5)]),
+    "GroupNorm-no-affine": (lambda: nn.GroupNorm(3, 3, affine=False), [(2, 3, 7)]),
+    "InstanceNorm1d": (lambda: nn.InstanceNorm1d(3, affine=True), [(2, 3, 7)]),
+    "InstanceNorm2d-running-stats": (lambda: nn.InstanceNorm2d(3, affine=True, track_running_stats=True), [(2, 3, 4, 5)]),
+    "InstanceNorm3d": (lambda: nn.InstanceNorm3d(2), [(2, 2, 3, 4, 3)]),
+    "Embedding": (lambda: nn.Embedding(6, 3, padding_idx=1), [(2, 5)]),
+    "Unflatten": (lambda: nn.Unflatten(1, (2, -1)), [(3, 6)]),
+    "MultiheadAttention": (lambda: nn.MultiheadAttention(4, 2, batch_first=True), [(2, 5, 4), (2, 3, 4), (2, 3, 4)]),
     "LSTM": (lambda: nn.LSTM(4, 6), [(5, 2, 4)]),
     "LSTM-2-layers-batch-first": (lambda: nn.LSTM(4, 3, num_layers=2, batch_first=True), [(2, 5, 4)]),
     "LSTMCell": (lambda: nn.LSTMCell(4, 3), [(2, 4)]),
     "RNN": (lambda: nn.RNN(4, 3), [(5, 2, 4)]),
     "RNN-relu-2-layers": (lambda: nn.RNN(4, 3, num_layers=2, nonlinearity="relu", batch_first=True), [(2, 5, 4)]),
 }
+
+# Layers whose input is integer indices (0 <= index < their first constructor argument), not floats.
+INDEX_LAYERS = {"Embedding"}
 
 LOSSES = {
     "CrossEntropyLoss": lambda: nn.CrossEntropyLoss(label_smoothing=0.1),
@@ -59,6 +87,14 @@ LOSSES = {
     "MultiMarginLoss": lambda: nn.MultiMarginLoss(margin=2.0),
     "HingeEmbeddingLoss": lambda: nn.HingeEmbeddingLoss(),
     "KLDivLoss": lambda: nn.KLDivLoss(reduction="batchmean"),
+    "HuberLoss": lambda: nn.HuberLoss(delta=0.5),
+    "SoftMarginLoss": lambda: nn.SoftMarginLoss(reduction="sum"),
+    "CosineEmbeddingLoss": lambda: nn.CosineEmbeddingLoss(margin=0.2),
+    "MarginRankingLoss": lambda: nn.MarginRankingLoss(margin=1.0),
+    "GaussianNLLLoss": lambda: nn.GaussianNLLLoss(full=True, eps=1e-4),
+    "PoissonNLLLoss": lambda: nn.PoissonNLLLoss(log_input=False),
+    "TripletMarginLoss": lambda: nn.TripletMarginLoss(margin=0.5, swap=True),
+    "MultiLabelSoftMarginLoss": lambda: nn.MultiLabelSoftMarginLoss(),
 }
 
 

@@ -274,6 +274,7 @@ def cases() -> list[AutogradCase]:
                                 nn.Linear(4 * 3 * 3, 5)),
           lambda r: [_T(_rn(r, 2, 1, 6, 6))], fast=True)
     out += _tensor_op_cases()
+    out += _nn_breadth_cases()
     return out
 
 
@@ -311,5 +312,6 @@ def run_case(case: AutogradCase, seed: int = 0) -> bool:
 
 # The tensor-op breadth (ops_math, ops_reduce, ops_index, ops_linalg) has its entries in their own module.
 from .autograd_tensor_ops import OPS as _TENSOR_OP_NAMES, cases as _tensor_op_cases  # noqa: E402
+from .autograd_nn_breadth import cases as _nn_breadth_cases  # noqa: E402
 
 TENSOR_OPS += [n for n in _TENSOR_OP_NAMES if n not in TENSOR_OPS]
