@@ -395,6 +395,37 @@ def batch_norm_case(which, shape=(128, 32, 28, 28)):
     return build, f"batchnorm {'x'.join(map(str, shape))} {which}"
 
 
+def layer_norm_case(which, shape=(2048, 1024)):
+    def build(rng):
+        torch = _torch()
+        D = shape[-1]
+        x, gy = randn(rng, shape), randn(rng, shape)
+        w, b = randn(rng, (D,)), randn(rng, (D,))
+        f, r = _cpu("layer_norm_forward"), _ref("layer_norm_forward")
+        tf = None
+        if torch is not None:
+            tx, tgy, tw, tb = (torch.from_numpy(v) for v in (x, gy, w, b))
+        if which == "fwd":
+            ours, npf = (lambda: f(x, (D,), w, b)), (lambda: r(x, (D,), w, b))
+            if torch is not None:
+                tf = lambda: torch.native_layer_norm(tx, [D], tw, tb, 1e-5)  # noqa: E731
+            check = lambda: _compare(list(zip(["y", "mean", "rstd"], f(x, (D,), w, b), r(x, (D,), w, b))))  # noqa: E731
+            work = 2 * x.nbytes
+        else:
+            fb, rb = _cpu("layer_norm_backward"), _ref("layer_norm_backward")
+            _, mean, rstd = f(x, (D,), w, b)
+            ours, npf = (lambda: fb(gy, x, mean, rstd, w)), (lambda: rb(gy, x, mean, rstd, w))
+            if torch is not None:
+                _, tm, ts = torch.native_layer_norm(tx, [D], tw, tb, 1e-5)
+                tf = lambda: torch.ops.aten.native_layer_norm_backward(  # noqa: E731
+                    tgy, tx, [D], tm, ts, tw, tb, [True, True, True])
+            check = lambda: _compare(list(zip(["dx", "dw", "db"], fb(gy, x, mean, rstd, w),  # noqa: E731
+                                              rb(gy, x, mean, rstd, w))))
+            work = 3 * x.nbytes
+        return Built(work=work, unit="GB/s", ours=ours, numpy=npf, torch=tf, check=check)
+    return build, f"layer_norm {'x'.join(map(str, shape))} {which}"
+
+
 def softmax_case(shape=(4096, 1000)):
     def build(rng):
         torch = _torch()
@@ -651,6 +682,8 @@ def all_cases(quick: bool) -> list:
     add("activation", relu_case("bwd"), False)
     add("batch_norm", batch_norm_case("fwd"), True)
     add("batch_norm", batch_norm_case("bwd"), False)
+    add("layer_norm", layer_norm_case("fwd"), True)
+    add("layer_norm", layer_norm_case("bwd"), False)
     add("softmax", softmax_case(), False)
     for kind in ("conv1d speech", "conv1d stride 2 reflect", "conv_transpose2d 64->32 k4 s2 16x16",
                  "upsample bilinear x2 32x64x28x28", "upsample nearest x2 32x64x28x28",

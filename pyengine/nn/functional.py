@@ -13,10 +13,12 @@ import numpy as np
 
 import warnings
 
-from ..autograd import batch_norm as _bn, conv2d as _conv, linear as _lin, lstm as _lstm, pool2d as _pool
+from ..autograd import batch_norm as _bn, conv2d as _conv, layer_norm as _ln, linear as _lin, lstm as _lstm, pool2d as _pool
 from ..autograd import padding as _padding, upsample as _upsample
 from ..autograd.generator import default_generator
 from ..autograd.activation import elu, leaky_relu, prelu, relu, relu6, sigmoid, tanh
+from ..autograd.activation import (celu, gelu, glu, hardshrink, hardsigmoid, hardswish, hardtanh, logsigmoid, mish,
+                                   selu, silu, softplus, softshrink, softsign, tanhshrink, threshold)
 from ..autograd.device import xp_of
 from ..autograd.dropout import dropout
 from ..autograd.function import Function
@@ -25,13 +27,15 @@ from ..autograd.softmax import CrossEntropy, log_softmax, softmax
 from ..tensor import Tensor, _wrap, where
 
 __all__ = ["conv2d", "max_pool2d", "avg_pool2d", "adaptive_avg_pool2d", "global_avg_pool2d", "linear", "relu",
-           "leaky_relu", "relu6", "prelu", "elu", "sigmoid", "tanh", "softmax", "log_softmax", "dropout", "batch_norm",
+           "leaky_relu", "relu6", "prelu", "elu", "sigmoid", "tanh", "softmax", "log_softmax", "dropout", "batch_norm", "layer_norm",
            "lstm", "lstm_cell", "rnn_tanh_cell", "flatten", "pad", "cross_entropy", "nll_loss", "mse_loss",
            "l1_loss", "smooth_l1_loss", "binary_cross_entropy", "binary_cross_entropy_with_logits",
            "multi_margin_loss", "hinge_embedding_loss", "kl_div", "one_hot",
            "conv1d", "conv_transpose2d", "max_pool1d", "avg_pool1d", "adaptive_avg_pool1d", "adaptive_max_pool1d",
            "adaptive_max_pool2d", "dropout1d", "dropout2d", "interpolate", "upsample", "pixel_shuffle",
            "pixel_unshuffle"]
+__all__ += ["gelu", "silu", "mish", "hardswish", "hardsigmoid", "selu", "celu", "softplus", "softsign", "logsigmoid",
+            "softmin", "hardtanh", "tanhshrink", "softshrink", "hardshrink", "threshold", "glu"]
 
 
 # ---------------------------------------------------------------- kernel-backed layers
@@ -101,6 +105,12 @@ def batch_norm(input, running_mean, running_var, weight=None, bias=None, trainin
         return _bn.batch_norm(input, running_mean, running_var, weight, bias, training, momentum, eps)
     except (ValueError, TypeError) as e:
         _explain(e, batch_norm_problem(input, running_mean, running_var, weight, bias, training))
+
+
+def layer_norm(input, normalized_shape, weight=None, bias=None, eps=1e-5):
+    """input (..., *normalized_shape) normalised over its last len(normalized_shape) dimensions:
+    (x − mean)/√(biased variance + eps)·weight + bias, as torch.nn.functional.layer_norm."""
+    return _ln.layer_norm(input, normalized_shape, weight, bias, eps)
 
 
 def lstm(input, h0, c0, w_ih, w_hh, b_ih=None, b_hh=None):
@@ -428,6 +438,11 @@ def rnn_tanh_cell(input, h, w_ih, w_hh, b_ih=None, b_hh=None):
     return tanh(linear(input, w_ih, b_ih) + linear(h, w_hh, b_hh))
 
 
+def softmin(input, dim=None):
+    """softmax(−input) along dim."""
+    return softmax(-input, dim)
+
+
 def flatten(input, start_dim=0, end_dim=-1):
     return input.flatten(start_dim, end_dim)
 
@@ -689,3 +704,275 @@ def one_hot(tensor, num_classes=-1):
     t = tensor._data.astype(np.int64)
     n = int(t.max()) + 1 if num_classes < 0 else num_classes
     return _wrap(np.eye(n, dtype=np.int64)[t])
+
+
+# ---------------------------------------------------------------- normalisation and embedding
+# (GroupNorm / InstanceNorm / Embedding: pyengine.autograd.group_norm holds the Functions and the maths)
+from ..autograd import group_norm as _gn  # noqa: E402
+from ..autograd._args import IndexOutOfRange as _IndexOutOfRange  # noqa: E402
+from ..autograd.grad_mode import no_grad as _no_grad  # noqa: E402
+
+
+def _channel_param(fn, what, p, C):
+    if p is None:
+        return None
+    _need_tensor(fn, what, p)
+    if tuple(p.shape) != (C,):
+        raise ValueError(f"{fn}: {what} must have shape ({C},) for {C} channels, got {tuple(p.shape)}")
+    return p
+
+
+def group_norm(input, num_groups, weight=None, bias=None, eps=1e-5):
+    """input (N, C, *) normalised over each group of C/num_groups channels (and all of *), then
+    scaled and shifted per channel: y = (x − μ_g)/√(σ²_g + eps)·w_c + b_c (biased σ²)."""
+    _need_tensor("group_norm", "input", input)
+    if input.ndim < 2:
+        raise ValueError(f"group_norm: expects input of shape (N, C, *), got {tuple(input.shape)}")
+    if input.dtype.kind != "f":
+        raise TypeError(f"group_norm: expected a floating-point input, got dtype {input.dtype}")
+    C = input.shape[1]
+    if isinstance(num_groups, bool) or not isinstance(num_groups, (int, np.integer)) or num_groups <= 0:
+        raise ValueError(f"group_norm: num_groups must be a positive int, got {num_groups!r}")
+    if C % num_groups:
+        raise ValueError(f"group_norm: num_groups ({num_groups}) must divide the number of channels ({C})")
+    weight = _channel_param("group_norm", "weight", weight, C)
+    bias = _channel_param("group_norm", "bias", bias, C)
+    return _gn.GroupNormFn.apply(input, weight, bias, int(num_groups), float(eps))
+
+
+def instance_norm(input, running_mean=None, running_var=None, weight=None, bias=None, use_input_stats=True,
+                  momentum=0.1, eps=1e-5):
+    """input (N, C, *) normalised per sample and channel over * (group_norm with one channel per
+    group). With running stats and use_input_stats, they move toward the batch's average of the
+    per-instance means and unbiased variances (momentum); without use_input_stats they normalise."""
+    _need_tensor("instance_norm", "input", input)
+    if input.ndim < 3:
+        raise ValueError(f"instance_norm: expects input of shape (N, C, *) with spatial dimensions, got "
+                         f"{tuple(input.shape)}")
+    C = input.shape[1]
+    weight = _channel_param("instance_norm", "weight", weight, C)
+    bias = _channel_param("instance_norm", "bias", bias, C)
+    for what, r in (("running_mean", running_mean), ("running_var", running_var)):
+        _channel_param("instance_norm", what, r, C)
+    cshape = (1, C) + (1,) * (input.ndim - 2)
+    if not use_input_stats:
+        if running_mean is None or running_var is None:
+            raise ValueError("instance_norm: use_input_stats=False needs running_mean and running_var")
+        y = (input - running_mean.reshape(cshape)) / (running_var.reshape(cshape) + eps).sqrt()
+        if weight is not None:
+            y = y * weight.reshape(cshape)
+        return y + bias.reshape(cshape) if bias is not None else y
+    if running_mean is not None or running_var is not None:
+        M = int(np.prod(input.shape[2:]))
+        with _no_grad():
+            _, _, mu, var = _gn.group_norm_arrays(input._data, C, eps)
+            if running_mean is not None:
+                running_mean._data[...] = (1 - momentum) * running_mean._data + momentum * mu.reshape(-1, C).mean(0)
+                running_mean._bump_version()
+            if running_var is not None:
+                unbiased = var.reshape(-1, C) * (M / max(M - 1, 1))
+                running_var._data[...] = (1 - momentum) * running_var._data + momentum * unbiased.mean(0)
+                running_var._bump_version()
+    return _gn.GroupNormFn.apply(input, weight, bias, C, float(eps))
+
+
+def embedding(input, weight, padding_idx=None, max_norm=None, norm_type=2.0, scale_grad_by_freq=False,
+              sparse=False):
+    """weight[input]: input (*) integer indices into weight (V, D), out (*, D). The padding_idx row gets
+    no gradient; with max_norm, each row looked up whose norm_type-norm exceeds max_norm is first
+    rescaled to max_norm in place (torch's embedding_renorm_)."""
+    _need_tensor("embedding", "input", input)
+    _need_tensor("embedding", "weight", weight)
+    if input.dtype.kind not in "iu":
+        raise TypeError(f"embedding: argument 'input' must be an integer tensor of indices, got dtype {input.dtype}")
+    if weight.ndim != 2:
+        raise ValueError(f"embedding: weight must be 2-D (num_embeddings, embedding_dim), got {tuple(weight.shape)}")
+    if sparse:
+        raise ValueError("embedding: sparse=True is not supported (pyengine has no sparse gradients); use sparse=False")
+    V = weight.shape[0]
+    idx = input._data.astype(np.int64, copy=False)
+    if idx.size and (int(idx.min()) < 0 or int(idx.max()) >= V):
+        bad = int(idx.min()) if int(idx.min()) < 0 else int(idx.max())
+        raise _IndexOutOfRange(f"embedding: index {bad} is out of range for {V} embeddings (expected 0 <= index < {V})")
+    if padding_idx is not None:
+        if not -V <= padding_idx < V:
+            raise ValueError(f"embedding: padding_idx must be within num_embeddings ({V}), got {padding_idx}")
+        padding_idx = int(padding_idx) % V
+    if max_norm is not None:
+        rows = xp_of(idx).unique(idx)
+        w = weight._data
+        norms = (np.abs(w[rows]) ** norm_type).sum(1) ** (1.0 / norm_type)
+        big = norms > max_norm
+        if big.any():
+            w[rows[big]] *= (max_norm / (norms[big] + 1e-7))[:, None].astype(w.dtype)
+            weight._bump_version()
+    return _gn.EmbeddingFn.apply(weight, idx, padding_idx, bool(scale_grad_by_freq))
+
+
+__all__ += ["group_norm", "instance_norm", "embedding"]
+
+
+# ---------------------------------------------------------------- more losses and distances
+# Compositions of differentiable tensor ops (autograd does the gradients), torch's formulas and
+# argument names; every one takes reduction 'none' | 'mean' | 'sum'.
+def _pair_check(fn, a_name, a, b_name, b):
+    _need_tensor(fn, a_name, a)
+    _need_tensor(fn, b_name, b)
+    try:
+        np.broadcast_shapes(tuple(a.shape), tuple(b.shape))
+    except ValueError:
+        raise ValueError(f"{fn}: {a_name} {tuple(a.shape)} and {b_name} {tuple(b.shape)} cannot be broadcast "
+                         "together") from None
+
+
+def huber_loss(input, target, reduction="mean", delta=1.0):
+    """0.5·d² where |d| < delta, delta·(|d| − 0.5·delta) elsewhere (d = input − target)."""
+    _check_reduction("huber_loss", reduction)
+    if not delta > 0:
+        raise ValueError(f"huber_loss: delta must be positive, got {delta}")
+    target = _as_target("huber_loss", target, input)
+    _check_same_shape("huber_loss", input, target)
+    d = input - target
+    ad = d.abs()
+    return _reduce(where(ad._data < delta, d * d * 0.5, (ad - 0.5 * delta) * delta), reduction)
+
+
+def soft_margin_loss(input, target, reduction="mean"):
+    """log(1 + exp(−y·x)), y ∈ {1, −1}."""
+    _check_reduction("soft_margin_loss", reduction)
+    target = _as_target("soft_margin_loss", target, input)
+    _check_same_shape("soft_margin_loss", input, target)
+    return _reduce(softplus(-(input * target)), reduction)
+
+
+def _lifted(t, lo):
+    """max(t, lo) whose gradient is 1 everywhere (torch clamps such a tensor in place under no_grad)."""
+    return t + Tensor((xp_of(t._data).maximum(t._data, lo) - t._data).astype(t.dtype, copy=False))
+
+
+def cosine_similarity(x1, x2, dim=1, eps=1e-8):
+    """Σ_dim (x1/max(‖x1‖, eps))·(x2/max(‖x2‖, eps)), broadcast (torch's normalise-first form; as
+    there, the clamp at eps passes the gradient through)."""
+    _pair_check("cosine_similarity", "x1", x1, "x2", x2)
+    n1 = _lifted(x1.norm(2, dim, keepdim=True), eps)
+    n2 = _lifted(x2.norm(2, dim, keepdim=True), eps)
+    return ((x1 / n1) * (x2 / n2)).sum(dim)
+
+
+def pairwise_distance(x1, x2, p=2.0, eps=1e-6, keepdim=False):
+    """‖x1 − x2 + eps‖_p along the last dimension."""
+    _pair_check("pairwise_distance", "x1", x1, "x2", x2)
+    return (x1 - x2 + eps).norm(p, -1, keepdim=keepdim)
+
+
+def cosine_embedding_loss(input1, input2, target, margin=0.0, reduction="mean"):
+    """1 − cos(x1, x2) where y = 1, max(0, cos(x1, x2) − margin) where y = −1; cos over dim 1 (or the
+    only dim of unbatched 1-D inputs) with torch's ε = 1e-12 under the square root."""
+    _check_reduction("cosine_embedding_loss", reduction)
+    _pair_check("cosine_embedding_loss", "input1", input1, "input2", input2)
+    if input1.ndim not in (1, 2) or tuple(input1.shape) != tuple(input2.shape):
+        raise ValueError(f"cosine_embedding_loss: input1 and input2 must be (N, D) or (D,) of one shape, got "
+                         f"{tuple(input1.shape)} and {tuple(input2.shape)}")
+    target = _as_target("cosine_embedding_loss", target, input1)
+    d = input1.ndim - 1
+    if tuple(target.shape) != tuple(input1.shape[:d]):
+        raise ValueError(f"cosine_embedding_loss: target must have shape {tuple(input1.shape[:d])}, got "
+                         f"{tuple(target.shape)}")
+    cos = (input1 * input2).sum(d) / (((input1 * input1).sum(d) + 1e-12) * ((input2 * input2).sum(d) + 1e-12)).sqrt()
+    t = target._data
+    pos = Tensor((t == 1).astype(input1.dtype))
+    neg = Tensor((t == -1).astype(input1.dtype))
+    return _reduce((1 - cos) * pos + (cos - margin).clamp(min=0) * neg, reduction)
+
+
+def margin_ranking_loss(input1, input2, target, margin=0.0, reduction="mean"):
+    """max(0, −y·(x1 − x2) + margin)."""
+    _check_reduction("margin_ranking_loss", reduction)
+    _pair_check("margin_ranking_loss", "input1", input1, "input2", input2)
+    target = _as_target("margin_ranking_loss", target, input1)
+    return _reduce((-(target * (input1 - input2)) + margin).clamp(min=0), reduction)
+
+
+def gaussian_nll_loss(input, target, var, full=False, eps=1e-6, reduction="mean"):
+    """0.5·(log max(var, eps) + (input − target)²/max(var, eps)) (+ 0.5·log 2π with full). var has
+    input's shape, or one dimension fewer / a last dimension of 1 (one variance per sample). As in
+    torch, the clamp at eps passes the gradient through unchanged."""
+    _check_reduction("gaussian_nll_loss", reduction)
+    _need_tensor("gaussian_nll_loss", "input", input)
+    target = _as_target("gaussian_nll_loss", target, input)
+    if not isinstance(var, Tensor):
+        var = Tensor(np.full(tuple(input.shape), float(var), input.dtype))
+    if tuple(var.shape) != tuple(input.shape):
+        if tuple(var.shape) == tuple(input.shape[:-1]):
+            var = var.unsqueeze(-1)
+        elif not (var.ndim == input.ndim and tuple(var.shape[:-1]) == tuple(input.shape[:-1]) and var.shape[-1] == 1):
+            raise ValueError(f"gaussian_nll_loss: var {tuple(var.shape)} must have input's shape {tuple(input.shape)}, "
+                             "or one dimension fewer, or a last dimension of 1")
+    if np.any(var._data < 0):
+        raise ValueError("gaussian_nll_loss: var has negative entry/entries")
+    if eps < 0:
+        raise ValueError(f"gaussian_nll_loss: eps must be non-negative, got {eps}")
+    v = _lifted(var, eps)
+    d = input - target
+    loss = (v.log() + d * d / v) * 0.5
+    if full:
+        loss = loss + 0.5 * float(np.log(2 * np.pi))
+    return _reduce(loss, reduction)
+
+
+def poisson_nll_loss(input, target, log_input=True, full=False, eps=1e-8, reduction="mean"):
+    """exp(x) − t·x with log_input, else x − t·log(x + eps); full adds Stirling's
+    t·log t − t + 0.5·log(2π·t) where t > 1."""
+    _check_reduction("poisson_nll_loss", reduction)
+    _need_tensor("poisson_nll_loss", "input", input)
+    target = _as_target("poisson_nll_loss", target, input)
+    _pair_check("poisson_nll_loss", "input", input, "target", target)
+    loss = input.exp() - target * input if log_input else input - target * (input + eps).log()
+    if full:      # differentiable in target where t > 1 (torch's NaN gradient at t = 0 is not copied)
+        big = target._data > 1
+        t = where(big, target, 1.0)
+        loss = loss + where(big, t * t.log() - t + (t * (2 * np.pi)).log() * 0.5, 0.0)
+    return _reduce(loss, reduction)
+
+
+def triplet_margin_loss(anchor, positive, negative, margin=1.0, p=2.0, eps=1e-6, swap=False, reduction="mean"):
+    """max(d(a, p) − d(a, n) + margin, 0), d = pairwise_distance; swap uses min(d(a, n), d(p, n))."""
+    _check_reduction("triplet_margin_loss", reduction)
+    for what, t in (("anchor", anchor), ("positive", positive), ("negative", negative)):
+        _need_tensor("triplet_margin_loss", what, t)
+    if not (anchor.ndim == positive.ndim == negative.ndim) or anchor.ndim not in (1, 2):
+        raise ValueError(f"triplet_margin_loss: anchor, positive and negative must all be (N, D) or (D,), got "
+                         f"{tuple(anchor.shape)}, {tuple(positive.shape)} and {tuple(negative.shape)}")
+    if margin <= 0:
+        raise ValueError(f"triplet_margin_loss: margin must be greater than 0, got {margin}")
+    dp = pairwise_distance(anchor, positive, p, eps)
+    dn = pairwise_distance(anchor, negative, p, eps)
+    if swap:
+        dn = dn.minimum(pairwise_distance(positive, negative, p, eps))
+    return _reduce((dp - dn + margin).clamp(min=0), reduction)
+
+
+def multilabel_soft_margin_loss(input, target, weight=None, reduction="mean"):
+    """−mean_c w_c·(y·log σ(x) + (1 − y)·log σ(−x)) per sample: input and target (N, C)."""
+    _check_reduction("multilabel_soft_margin_loss", reduction)
+    target = _as_target("multilabel_soft_margin_loss", target, input)
+    _check_same_shape("multilabel_soft_margin_loss", input, target)
+    loss = -(target * logsigmoid(input) + (1 - target) * logsigmoid(-input))
+    if weight is not None:
+        loss = loss * weight
+    return _reduce(loss.mean(input.ndim - 1), reduction)
+
+
+__all__ += ["huber_loss", "soft_margin_loss", "cosine_similarity", "pairwise_distance", "cosine_embedding_loss",
+            "margin_ranking_loss", "gaussian_nll_loss", "poisson_nll_loss", "triplet_margin_loss",
+            "multilabel_soft_margin_loss"]
+
+
+def scaled_dot_product_attention(query, key, value, attn_mask=None, dropout_p=0.0, is_causal=False, scale=None,
+                                 enable_gqa=False):
+    """softmax(q·kᵀ·scale + mask)·v; see pyengine.nn.attention."""
+    from .attention import scaled_dot_product_attention as sdpa
+    return sdpa(query, key, value, attn_mask, dropout_p, is_causal, scale, enable_gqa)
+
+
+__all__ += ["scaled_dot_product_attention"]

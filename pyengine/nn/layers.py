@@ -2,6 +2,7 @@
 
 Default initialisations (PyTorch's): Linear and Conv2d weights kaiming_uniform(a=√5), i.e.
 uniform(±1/√fan_in), bias uniform(±1/√fan_in); BatchNorm weight 1, bias 0, running mean 0, var 1;
+LayerNorm weight 1, bias 0;
 LSTM/LSTMCell/RNN every weight and bias uniform(±1/√hidden_size); PReLU slope 0.25.
 
 A layer's forward calls its autograd Function directly and checks nothing on the way: the kernel
@@ -18,6 +19,7 @@ import numpy as np
 from ..autograd.activation import Elu, LeakyRelu, Relu, Relu6 as Relu6_, Sigmoid as Sigmoid_, Tanh as Tanh_
 from ..autograd.batch_norm import batch_norm as _batch_norm
 from ..autograd.conv2d import Conv2d as _Conv2dFn
+from ..autograd.layer_norm import layer_norm as _layer_norm
 from ..autograd.linear import Linear as _LinearFn
 from ..autograd.lstm import LSTMCell as _LSTMCellFn
 from ..autograd.pool2d import AvgPool2d as _AvgPoolFn, MaxPool2d as _MaxPoolFn
@@ -28,7 +30,7 @@ from . import init
 from .module import Module, Parameter
 
 __all__ = ["Identity", "Linear", "Conv2d", "MaxPool2d", "AvgPool2d", "AdaptiveAvgPool2d", "BatchNorm1d",
-           "BatchNorm2d", "Dropout", "Flatten", "ReLU", "ReLU6", "LeakyReLU", "PReLU", "ELU", "Sigmoid", "Tanh", "Softmax",
+           "BatchNorm2d", "LayerNorm", "Dropout", "Flatten", "ReLU", "ReLU6", "LeakyReLU", "PReLU", "ELU", "Sigmoid", "Tanh", "Softmax",
            "LogSoftmax", "LSTM", "LSTMCell", "RNN"]
 
 
@@ -306,6 +308,43 @@ class BatchNorm1d(_BatchNorm):
 
 class BatchNorm2d(_BatchNorm):
     pass
+
+
+class LayerNorm(Module):
+    """Normalises over the last len(normalized_shape) dimensions of its input, as PyTorch's LayerNorm:
+    weight (normalized_shape) 1 and bias 0 with elementwise_affine (bias=False: no bias)."""
+
+    def __init__(self, normalized_shape, eps=1e-5, elementwise_affine=True, bias=True, dtype=None):
+        super().__init__()
+        shape = (normalized_shape,) if isinstance(normalized_shape, int) else tuple(normalized_shape)
+        self.normalized_shape, self.eps, self.elementwise_affine = shape, eps, elementwise_affine
+        dt = dtype or get_default_dtype()
+        self.weight = Parameter(np.ones(shape, dt)) if elementwise_affine else None
+        if self.weight is None:
+            self.register_parameter("weight", None)
+        if elementwise_affine and bias:
+            self.bias = Parameter(np.zeros(shape, dt))
+        else:
+            self.register_parameter("bias", None)
+
+    def reset_parameters(self):
+        if self.weight is not None:
+            self.weight._data[...] = 1
+        if self.bias is not None:
+            self.bias._data[...] = 0
+
+    def forward(self, x):
+        try:
+            return _layer_norm(x, self.normalized_shape, self.weight, self.bias, self.eps)
+        except (ValueError, TypeError) as e:
+            n = len(self.normalized_shape)
+            raise _layer_error(f"LayerNorm({self.normalized_shape})", e, x,
+                               lambda x: None if x.ndim >= n and tuple(x.shape[x.ndim - n:]) == self.normalized_shape
+                               else "(*, " + ", ".join(map(str, self.normalized_shape)) + ")") from None
+
+    def extra_repr(self):
+        return (f"{self.normalized_shape}, eps={self.eps}, elementwise_affine={self.elementwise_affine}, "
+                f"bias={self.bias is not None}")
 
 
 class Dropout(Module):

@@ -172,6 +172,9 @@ def cases() -> list[AutogradCase]:
     add(C("batch_norm eval 2-D", ("batch_norm",), lambda r: [_T(_rn(r, 4, 3)), _T(_pos(r, 3)), _T(_rn(r, 3))],
           lambda x, w, b: F.batch_norm(x, pe.tensor(np.array([0.1, -0.2, 0.3])), pe.tensor(np.array([1.5, 0.7, 2.0])),
                                        w, b, training=False)))
+    add(C("layer_norm over (3, 4)", ("layer_norm",),
+          lambda r: [_T(_rn(r, 2, 3, 4)), _T(_rn(r, 3, 4)), _T(_rn(r, 3, 4))],
+          lambda x, w, b: F.layer_norm(x, (3, 4), w, b)))
     add(C("lstm sequence", ("lstm",),
           lambda r: [_T(_rn(r, 3, 2, 4)), _T(_rn(r, 2, 3)), _T(_rn(r, 2, 3)), _T(_rn(r, 12, 4) * 0.5),
                      _T(_rn(r, 12, 3) * 0.5), _T(_rn(r, 12) * 0.1), _T(_rn(r, 12) * 0.1)],
@@ -308,6 +311,9 @@ def cases() -> list[AutogradCase]:
     layer("BatchNorm1d train (N, C, L)", ("BatchNorm1d",), lambda: nn.BatchNorm1d(3), lambda r: [_T(_rn(r, 4, 3, 2))])
     layer("BatchNorm2d train", ("BatchNorm2d",), lambda: nn.BatchNorm2d(3), lambda r: [_T(_rn(r, 2, 3, 3, 3))])
     layer("BatchNorm2d eval", ("BatchNorm2d",), lambda: _evaluated(nn.BatchNorm2d(3)), lambda r: [_T(_rn(r, 2, 3, 2, 2))])
+    layer("LayerNorm", ("LayerNorm",), lambda: nn.LayerNorm(5), lambda r: [_T(_rn(r, 4, 5))])
+    layer("LayerNorm no bias over (2, 3)", ("LayerNorm",), lambda: nn.LayerNorm((2, 3), bias=False),
+          lambda r: [_T(_rn(r, 3, 2, 3))])
     layer("Dropout", ("Dropout",), lambda: nn.Dropout(0.3), lambda r: [_T(_rn(r, 4, 5))],
           lambda m, x: (pe.manual_seed(1), m(x))[1])
     layer("Flatten", ("Flatten",), lambda: nn.Flatten(), lambda r: [_T(_rn(r, 2, 3, 2))])
@@ -333,6 +339,7 @@ def cases() -> list[AutogradCase]:
                                 nn.Linear(4 * 3 * 3, 5)),
           lambda r: [_T(_rn(r, 2, 1, 6, 6))], fast=True)
     out += _tensor_op_cases()
+    out += _nn_breadth_cases()
     return out
 
 
@@ -370,5 +377,6 @@ def run_case(case: AutogradCase, seed: int = 0) -> bool:
 
 # The tensor-op breadth (ops_math, ops_reduce, ops_index, ops_linalg) has its entries in their own module.
 from .autograd_tensor_ops import OPS as _TENSOR_OP_NAMES, cases as _tensor_op_cases  # noqa: E402
+from .autograd_nn_breadth import cases as _nn_breadth_cases  # noqa: E402
 
 TENSOR_OPS += [n for n in _TENSOR_OP_NAMES if n not in TENSOR_OPS]

@@ -60,6 +60,15 @@ def rn(*shape, seed=0):
     return np.random.default_rng(seed + len(shape)).standard_normal(shape)
 
 
+def _affine(m):
+    """A torch normalisation layer with random (not the default 1 and 0) weight and bias."""
+    g = torch.Generator().manual_seed(3)
+    with torch.no_grad():
+        for p in m.parameters():
+            p.copy_(torch.randn(p.shape, generator=g))
+    return m
+
+
 LAYERS = [
     ("Linear", lambda: (nn.Linear(5, 3), tnn.Linear(5, 3)), [rn(4, 5)]),
     ("Linear 3-D input", lambda: (nn.Linear(5, 3), tnn.Linear(5, 3)), [rn(2, 4, 5)]),
@@ -81,6 +90,13 @@ LAYERS = [
     ("BatchNorm1d (N, C, L)", lambda: (nn.BatchNorm1d(3), tnn.BatchNorm1d(3)), [rn(4, 3, 2)]),
     ("BatchNorm2d", lambda: (nn.BatchNorm2d(3), tnn.BatchNorm2d(3)), [rn(2, 3, 4, 4)]),
     ("BatchNorm2d eval", lambda: (nn.BatchNorm2d(3).eval(), _bn_eval(tnn.BatchNorm2d(3))), [rn(2, 3, 4, 4)]),
+    ("LayerNorm", lambda: (nn.LayerNorm(5), _affine(tnn.LayerNorm(5))), [rn(4, 5)]),
+    ("LayerNorm over (3, 4) of (2, 3, 4)", lambda: (nn.LayerNorm([3, 4]), _affine(tnn.LayerNorm([3, 4]))),
+     [rn(2, 3, 4)]),
+    ("LayerNorm no bias, eps 1e-3", lambda: (nn.LayerNorm(6, eps=1e-3, bias=False),
+                                           _affine(tnn.LayerNorm(6, eps=1e-3, bias=False))), [rn(2, 3, 6)]),
+    ("LayerNorm no affine", lambda: (nn.LayerNorm(7, elementwise_affine=False),
+                                     tnn.LayerNorm(7, elementwise_affine=False)), [rn(3, 7)]),
     ("Dropout eval", lambda: (nn.Dropout(0.3).eval(), tnn.Dropout(0.3).eval()), [rn(3, 4)]),
     ("Flatten", lambda: (nn.Flatten(), tnn.Flatten()), [rn(2, 3, 4)]),
     ("ReLU", lambda: (nn.ReLU(), tnn.ReLU()), [rn(3, 4)]),
@@ -212,3 +228,16 @@ def test_training_step_float32_matches_torch():
     tp = dict(theirs.named_parameters())
     for k, p in ours.named_parameters():
         np.testing.assert_allclose(p.grad.numpy(), tp[k].grad.numpy(), atol=1e-4, rtol=1e-3, err_msg=k)
+
+
+@pytest.mark.parametrize("args, kwargs", [((5,), {}), (([3, 4],), dict(bias=False)),
+                                          ((6,), dict(elementwise_affine=False, eps=1e-3))])
+def test_layer_norm_defaults_names_and_repr_match_torch(args, kwargs):
+    ours, theirs = nn.LayerNorm(*args, **kwargs), tnn.LayerNorm(*args, **kwargs)
+    assert list(ours.state_dict()) == list(theirs.state_dict())
+    for k, v in theirs.state_dict().items():
+        mine = ours.state_dict()[k]
+        np.testing.assert_array_equal(np.asarray(mine.numpy() if hasattr(mine, "numpy") else mine), v.numpy())
+    assert (ours.normalized_shape, ours.eps, ours.elementwise_affine) == \
+        (theirs.normalized_shape, theirs.eps, theirs.elementwise_affine)
+    assert repr(ours) == repr(theirs)

@@ -16,7 +16,7 @@ po = pytest.importorskip("pyengine.onnx")
 def _in_axes(m, shapes):
     if isinstance(m, (nn.LSTM, nn.RNN)) and not m.batch_first and len(shapes[0]) == 3:
         return [1]
-    return [0]
+    return [0] * len(shapes)          # every input batched on axis 0 (MultiheadAttention takes three)
 
 
 # Layers that pyengine has but pyengine.onnx does not export (or read back) yet; strict, so the entry
