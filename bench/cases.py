@@ -617,6 +617,94 @@ def train_case():
     return build, f"train step digit CNN b{DIGIT_BATCH} SGD momentum"
 
 
+# --------------------------------------------------------------------------- layers with no kernel of their own
+# Conv1d (the 2-D kernels on (N, C, 1, L)), ConvTranspose2d (conv2d's backward-input kernel run
+# forwards), interpolate and the padding modes, timed through pyengine.nn against torch.nn with the
+# same weights: "fwd" under no_grad, "fwd+bwd" a training forward and backward with a fixed upstream
+# gradient (input and parameter gradients, as autograd computes them).
+def _layer_pair(kind):
+    import pyengine as pe
+    from pyengine import nn
+    torch = _torch()
+    if kind == "conv1d speech":
+        N, C, K, L, k = 32, 40, 64, 1000, 5
+        shape, ours = (N, C, L), nn.Conv1d(C, K, k, padding=2)
+        theirs = torch.nn.Conv1d(C, K, k, padding=2) if torch else None
+        return shape, ours, theirs, 2.0 * N * K * C * k * L, "GFLOP/s"
+    if kind == "conv1d stride 2 reflect":
+        N, C, K, L, k = 32, 64, 64, 1000, 3
+        shape, ours = (N, C, L), nn.Conv1d(C, K, k, stride=2, padding=1, padding_mode="reflect")
+        theirs = torch.nn.Conv1d(C, K, k, stride=2, padding=1, padding_mode="reflect") if torch else None
+        return shape, ours, theirs, 2.0 * N * K * C * k * (L // 2), "GFLOP/s"
+    if kind == "conv_transpose2d 64->32 k4 s2 16x16":
+        N, C, K, H = 32, 64, 32, 16
+        shape, ours = (N, C, H, H), nn.ConvTranspose2d(C, K, 4, stride=2, padding=1)
+        theirs = torch.nn.ConvTranspose2d(C, K, 4, stride=2, padding=1) if torch else None
+        return shape, ours, theirs, 2.0 * N * K * C * 16 * H * H, "GFLOP/s"
+    if kind == "upsample bilinear x2 32x64x28x28":
+        shape = (32, 64, 28, 28)
+        ours = nn.Upsample(scale_factor=2, mode="bilinear")
+        theirs = torch.nn.Upsample(scale_factor=2, mode="bilinear") if torch else None
+        return shape, ours, theirs, 4.0 * np.prod(shape) * 5, "GB/s"
+    if kind == "upsample nearest x2 32x64x28x28":
+        shape = (32, 64, 28, 28)
+        ours, theirs = nn.Upsample(scale_factor=2), torch.nn.Upsample(scale_factor=2) if torch else None
+        return shape, ours, theirs, 4.0 * np.prod(shape) * 5, "GB/s"
+    if kind == "adaptive max pool 7x7 of 32x64x30x30":
+        shape = (32, 64, 30, 30)
+        ours, theirs = nn.AdaptiveMaxPool2d(7), torch.nn.AdaptiveMaxPool2d(7) if torch else None
+        return shape, ours, theirs, 4.0 * (np.prod(shape) + 32 * 64 * 49 * 3), "GB/s"
+    raise KeyError(kind)
+
+
+def layer_case(kind, which):
+    def build(rng):
+        import pyengine as pe
+        torch = _torch()
+        shape, ours, theirs, work, unit = _layer_pair(kind)
+        if theirs is not None:
+            theirs.load_state_dict({k: torch.from_numpy(v.numpy().copy()) for k, v in ours.state_dict().items()})
+        x = randn(rng, shape)
+        with pe.no_grad():
+            y = ours(pe.tensor(x)).numpy()
+        gy = randn(rng, y.shape)
+        px, pgy = pe.tensor(x), pe.tensor(gy)
+        tx = torch.from_numpy(x) if torch else None
+        if which == "fwd":
+            def run():
+                with pe.no_grad():
+                    return ours(px)
+            tf = None
+            if torch:
+                def tf():
+                    with torch.no_grad():
+                        return theirs(tx)
+        else:
+            pxg = pe.tensor(x, requires_grad=True)
+
+            def run():
+                ours.zero_grad()
+                pxg.grad = None
+                ours(pxg).backward(pgy)
+            tf = None
+            if torch:
+                txg, tgy = tx.clone().requires_grad_(True), torch.from_numpy(gy)
+
+                def tf():
+                    theirs.zero_grad()
+                    txg.grad = None
+                    theirs(txg).backward(tgy)
+
+        def check():
+            if not torch:
+                return True, "no torch to compare with"
+            with torch.no_grad():
+                return _compare([("y", y, theirs(tx).numpy())])
+        return Built(work=work * (3 if which == "fwd+bwd" and unit == "GFLOP/s" else 1), unit=unit, ours=run,
+                     torch=tf, check=check)
+    return build, f"{kind} {which}"
+
+
 # --------------------------------------------------------------------------- the list
 def all_cases(quick: bool) -> list:
     out = []
@@ -656,5 +744,12 @@ def all_cases(quick: bool) -> list:
     add("layer_norm", layer_norm_case("fwd"), True)
     add("layer_norm", layer_norm_case("bwd"), False)
     add("softmax", softmax_case(), False)
+    for kind in ("conv1d speech", "conv1d stride 2 reflect", "conv_transpose2d 64->32 k4 s2 16x16",
+                 "upsample bilinear x2 32x64x28x28", "upsample nearest x2 32x64x28x28",
+                 "adaptive max pool 7x7 of 32x64x30x30"):
+        for which in ("fwd", "fwd+bwd"):
+            family = {"conv1d": "conv1d", "conv_transpose2d": "conv_transpose2d", "upsample": "interpolate",
+                      "adaptive": "pool2d"}[kind.split()[0]]
+            add(family, layer_case(kind, which), kind == "conv1d speech")
     add("train", train_case(), True)
     return out

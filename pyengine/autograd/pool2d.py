@@ -1,6 +1,8 @@
 """2-D pooling as autograd Functions: max and average pooling over the device's kernels
 (pyengine.kernels.cpu / .cuda ``max_pool2d_*``, ``avg_pool2d_*``, ``global_avg_pool2d_*``), and
-adaptive average pooling for sizes that do not divide, in NumPy.
+adaptive average and max pooling (sizes that need not divide) in NumPy: output cell (i, j) covers
+rows floor(i·H/OH) .. ceil((i+1)·H/OH) − 1 and the same for columns (PyTorch's bins), one vectorised
+reduction over (N, C) per cell.
 
 input (N, C, H, W) -> (N, C, OH, OW), OH = (H + 2·pad − dil·(k − 1) − 1) // stride + 1 (ceil_mode
 rounds up). Max pooling keeps the flat h·W + w index of each window's maximum (the first among ties,
@@ -11,8 +13,8 @@ from __future__ import annotations
 from .core import Function, _wrap
 from .device import kernels_of, xp_of
 
-__all__ = ["MaxPool2d", "AvgPool2d", "GlobalAvgPool2d", "AdaptiveAvgPool2d", "max_pool2d", "avg_pool2d",
-           "global_avg_pool2d", "adaptive_avg_pool2d"]
+__all__ = ["MaxPool2d", "AvgPool2d", "GlobalAvgPool2d", "AdaptiveAvgPool2d", "AdaptiveMaxPool2d", "max_pool2d",
+           "avg_pool2d", "global_avg_pool2d", "adaptive_avg_pool2d", "adaptive_max_pool2d", "adaptive_bins"]
 
 
 def _pair(v):
@@ -100,8 +102,7 @@ class AdaptiveAvgPool2d(Function):
     @staticmethod
     def forward(ctx, x, oh, ow):
         H, W = x.shape[2:]
-        rows = [(i * H // oh, -(-(i + 1) * H // oh)) for i in range(oh)]
-        cols = [(j * W // ow, -(-(j + 1) * W // ow)) for j in range(ow)]
+        rows, cols = adaptive_bins(H, oh), adaptive_bins(W, ow)
         y = xp_of(x).empty(x.shape[:2] + (oh, ow), x.dtype)
         for i, (r0, r1) in enumerate(rows):
             for j, (c0, c1) in enumerate(cols):
@@ -118,13 +119,77 @@ class AdaptiveAvgPool2d(Function):
         return gx
 
 
-def adaptive_avg_pool2d(input, output_size):
-    """input (N, C, H, W) -> (N, C, OH, OW) for output_size (OH, OW) (None keeps that size)."""
+def adaptive_bins(size, out):
+    """The [start, end) input range of each of out adaptive-pooling cells over an axis of size."""
+    return [(i * size // out, -(-(i + 1) * size // out)) for i in range(out)]
+
+
+class AdaptiveMaxPool2d(Function):
+    """Each output cell is the maximum of its bin (NaN wins, the first maximum among ties, as PyTorch);
+    indices are flat h·W + w positions in the input plane (int64), and backward routes each gradient
+    to that position."""
+    name = "adaptive_max_pool2d"
+    torch_name = "AdaptiveMaxPool2DBackward0"
+
+    @staticmethod
+    def forward(ctx, x, oh, ow):
+        xp = xp_of(x)
+        N, C, H, W = x.shape
+        y = xp.empty((N, C, oh, ow), x.dtype)
+        idx = xp.empty((N, C, oh, ow), xp.int64)
+        for i, (r0, r1) in enumerate(adaptive_bins(H, oh)):
+            for j, (c0, c1) in enumerate(adaptive_bins(W, ow)):
+                win = x[:, :, r0:r1, c0:c1].reshape(N * C, -1)
+                k = xp.argmax(win, axis=1).reshape(N, C) if N * C else xp.zeros((N, C), xp.int64)
+                y[:, :, i, j] = xp.take_along_axis(win.reshape(N, C, -1), k[:, :, None], axis=2)[:, :, 0]
+                idx[:, :, i, j] = (r0 + k // (c1 - c0)) * W + c0 + k % (c1 - c0)
+        ctx.idx, ctx.shape = idx, x.shape
+        return y
+
+    @staticmethod
+    def backward(ctx, g):
+        xp = xp_of(g)
+        N, C, H, W = ctx.shape
+        gx = xp.zeros((N * C, H * W), g.dtype)
+        rows = xp.arange(N * C)[:, None]
+        flat_idx, flat_g = ctx.idx.reshape(N * C, -1), g.reshape(N * C, -1)
+        # bins overlap when the sizes do not divide, so one input can be the maximum of several cells
+        for q in range(flat_idx.shape[1]):
+            gx[rows[:, 0], flat_idx[:, q]] += flat_g[:, q]
+        return gx.reshape(ctx.shape)
+
+
+def _adaptive_size(fn, input, output_size):
     if input.ndim != 4:
-        raise ValueError(f"adaptive_avg_pool2d: expects input of shape (N, C, H, W), got {tuple(input.shape)}")
+        raise ValueError(f"{fn}: expects input of shape (N, C, H, W), got {tuple(input.shape)}")
     oh, ow = _pair(output_size)
     H, W = input.shape[2:]
     oh, ow = oh or H, ow or W
+    if oh < 1 or ow < 1:
+        raise ValueError(f"{fn}: output_size must be >= 1 (or None), got {output_size}")
+    if H < 1 or W < 1:
+        raise ValueError(f"{fn}: input {tuple(input.shape)} has an empty plane")
+    return oh, ow
+
+
+def adaptive_max_pool2d(input, output_size, return_indices=False):
+    """input (N, C, H, W) -> (N, C, OH, OW), each cell the maximum of its adaptive bin; with
+    return_indices also the flat h·W + w input position of each maximum (int64)."""
+    oh, ow = _adaptive_size("adaptive_max_pool2d", input, output_size)
+    y = AdaptiveMaxPool2d.apply(input, oh, ow)
+    if return_indices:
+        fn = y._grad_fn
+        if fn is None:                        # no graph (no_grad): run the cell loop once more for the indices
+            fn = type("Indices", (), {})()
+            AdaptiveMaxPool2d.forward(fn, input._data, oh, ow)
+        return y, _wrap(fn.idx)
+    return y
+
+
+def adaptive_avg_pool2d(input, output_size):
+    """input (N, C, H, W) -> (N, C, OH, OW) for output_size (OH, OW) (None keeps that size)."""
+    oh, ow = _adaptive_size("adaptive_avg_pool2d", input, output_size)
+    H, W = input.shape[2:]
     if (oh, ow) == (1, 1):
         return global_avg_pool2d(input)
     if H % oh == 0 and W % ow == 0:

@@ -96,8 +96,49 @@ def _pair(v):
     return (v, v) if isinstance(v, int) else tuple(v)
 
 
+def conv_padding(layer, padding, kernel_size, stride, dilation, padding_mode, n):
+    """Checks a Conv layer's padding arguments (PyTorch's rules and words) and returns (padding as an
+    n-tuple or 'same'/'valid', the F.pad widths used when padding_mode is not 'zeros': PyTorch's
+    _reversed_padding_repeated_twice, the last axis first, 'same' putting the odd extra after)."""
+    if padding_mode not in ("zeros", "reflect", "replicate", "circular"):
+        raise ValueError(f"{layer}: padding_mode must be one of 'zeros', 'reflect', 'replicate', 'circular', "
+                         f"got {padding_mode!r}")
+    if isinstance(padding, str):
+        if padding not in ("same", "valid"):
+            raise ValueError(f"{layer}: invalid padding string {padding!r}, should be one of 'valid', 'same'")
+        if padding == "same" and any(s != 1 for s in stride):
+            raise ValueError(f"{layer}: padding='same' is not supported for strided convolutions")
+        rev = []
+        for d, k in zip(reversed(dilation), reversed(kernel_size)):
+            total = d * (k - 1) if padding == "same" else 0
+            rev += [total // 2, total - total // 2]
+        return padding, tuple(rev)
+    padding = (padding,) * n if isinstance(padding, int) else tuple(padding)
+    return padding, tuple(p for p in reversed(padding) for _ in range(2))
+
+
+def conv_repr(m, extra=()):
+    """PyTorch's Conv*d repr: the arguments that differ from their defaults."""
+    n = len(m.kernel_size)
+    s = f"{m.in_channels}, {m.out_channels}, kernel_size={m.kernel_size}, stride={m.stride}"
+    if m.padding != (0,) * n:
+        s += f", padding={m.padding}"
+    if m.dilation != (1,) * n:
+        s += f", dilation={m.dilation}"
+    if getattr(m, "output_padding", (0,) * n) != (0,) * n:
+        s += f", output_padding={m.output_padding}"
+    if m.groups != 1:
+        s += f", groups={m.groups}"
+    if m.bias is None:
+        s += ", bias=False"
+    if m.padding_mode != "zeros":
+        s += f", padding_mode={m.padding_mode}"
+    return s
+
+
 class Conv2d(Module):
-    """x (N, C_in, H, W) -> (N, C_out, OH, OW); weight (C_out, C_in/groups, kh, kw), bias (C_out,)."""
+    """x (N, C_in, H, W) or unbatched (C_in, H, W) -> (N, C_out, OH, OW); weight (C_out, C_in/groups, kh, kw),
+    bias (C_out,). padding_mode 'reflect' / 'replicate' / 'circular' pads with F.pad first (PyTorch's way)."""
 
     def __init__(self, in_channels, out_channels, kernel_size, stride=1, padding=0, dilation=1, groups=1,
                  bias=True, padding_mode="zeros", dtype=None):
@@ -105,12 +146,12 @@ class Conv2d(Module):
         if in_channels % groups or out_channels % groups:
             raise ValueError(f"Conv2d: in_channels {in_channels} and out_channels {out_channels} must be "
                              f"divisible by groups {groups}")
-        if padding_mode != "zeros":
-            raise ValueError(f"Conv2d: only padding_mode='zeros' is supported, got {padding_mode!r}")
         self.in_channels, self.out_channels = in_channels, out_channels
         self.kernel_size, self.stride = _pair(kernel_size), _pair(stride)
-        self.padding = padding if isinstance(padding, str) else _pair(padding)
         self.dilation, self.groups = _pair(dilation), groups
+        self.padding, self._reversed_padding_repeated_twice = conv_padding(
+            "Conv2d", padding, self.kernel_size, self.stride, self.dilation, padding_mode, 2)
+        self.padding_mode = padding_mode
         self.weight = _param(out_channels, in_channels // groups, *self.kernel_size, dtype=dtype)
         if bias:
             self.bias = _param(out_channels, dtype=dtype)
@@ -127,30 +168,30 @@ class Conv2d(Module):
 
     def forward(self, x):
         try:
-            if isinstance(self.padding, str):
-                return F.conv2d(x, self.weight, self.bias, self.stride, self.padding, self.dilation, self.groups)
-            return _Conv2dFn.apply(x, self.weight, self.bias, self.stride, self.padding, self.dilation, self.groups)
+            if getattr(x, "ndim", 0) == 3:                   # unbatched (C, H, W)
+                return self._conv(x.unsqueeze(0)).squeeze(0)
+            return self._conv(x)
         except (ValueError, TypeError) as e:
             raise _layer_error(f"Conv2d({self.in_channels}, {self.out_channels})", e, x,
-                               lambda x: None if x.ndim == 4 and x.shape[1] == self.in_channels else
-                               f"(N, {self.in_channels}, H, W)") from None
+                               lambda x: None if x.ndim in (3, 4) and x.shape[-3] == self.in_channels else
+                               f"(N, {self.in_channels}, H, W) or ({self.in_channels}, H, W)") from None
+
+    def _conv(self, x):
+        if self.padding_mode != "zeros":
+            x = F.pad(x, self._reversed_padding_repeated_twice, self.padding_mode)
+            return _Conv2dFn.apply(x, self.weight, self.bias, self.stride, 0, self.dilation, self.groups)
+        if isinstance(self.padding, str):
+            return F.conv2d(x, self.weight, self.bias, self.stride, self.padding, self.dilation, self.groups)
+        return _Conv2dFn.apply(x, self.weight, self.bias, self.stride, self.padding, self.dilation, self.groups)
 
     def extra_repr(self):
-        s = f"{self.in_channels}, {self.out_channels}, kernel_size={self.kernel_size}, stride={self.stride}"
-        if self.padding not in ((0, 0), "valid"):
-            s += f", padding={self.padding}"
-        if self.dilation != (1, 1):
-            s += f", dilation={self.dilation}"
-        if self.groups != 1:
-            s += f", groups={self.groups}"
-        if self.bias is None:
-            s += ", bias=False"
-        return s
+        return conv_repr(self)
 
 
 class _Pool(Module):
     def _error(self, e, x):
-        return _layer_error(type(self).__name__, e, x, lambda x: None if x.ndim == 4 else "(N, C, H, W)")
+        return _layer_error(type(self).__name__, e, x, lambda x: None if x.ndim == 4 else
+                            "(N, C, H, W) or (C, H, W)")
 
 
 class MaxPool2d(_Pool):
@@ -162,9 +203,9 @@ class MaxPool2d(_Pool):
 
     def forward(self, x):
         try:
-            if self.return_indices:
+            if self.return_indices or getattr(x, "ndim", 0) == 3:
                 return F.max_pool2d(x, self.kernel_size, self.stride, self.padding, self.dilation, self.ceil_mode,
-                                    True)
+                                    self.return_indices)
             return _MaxPoolFn.apply(x, self.kernel_size, self.stride, self.padding, self.dilation, self.ceil_mode)
         except (ValueError, TypeError) as e:
             raise self._error(e, x) from None
@@ -182,6 +223,9 @@ class AvgPool2d(_Pool):
 
     def forward(self, x):
         try:
+            if getattr(x, "ndim", 0) == 3:
+                return F.avg_pool2d(x, self.kernel_size, self.stride, self.padding, self.ceil_mode,
+                                    self.count_include_pad)
             return _AvgPoolFn.apply(x, self.kernel_size, self.stride, self.padding, self.ceil_mode,
                                     self.count_include_pad)
         except (ValueError, TypeError) as e:

@@ -435,7 +435,7 @@ def export(model, args, path=None, *, opset_version: int = 17, input_names=None,
     onnx = require_onnx("pyengine.onnx.export")
     from .. import nn
     from ..autograd.grad_mode import no_grad
-    from . import export_ops  # noqa: F401  (fills the registries)
+    from . import export_breadth, export_ops  # noqa: F401  (fill the registries)
 
     if not isinstance(model, nn.Module):
         raise TypeError(f"pyengine.onnx.export: model must be a pyengine nn.Module, got {type(model).__name__}")

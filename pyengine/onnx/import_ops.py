@@ -103,6 +103,13 @@ op("Relu")(_unary(lambda x: F.relu(x) if x.dtype.kind == "f" else _wrap(np.maxim
 op("Sigmoid")(_unary(lambda x: F.sigmoid(x)))
 op("Tanh")(_unary(lambda x: F.tanh(x)))
 op("Softsign")(_unary(lambda x: x / (x.abs() + 1.0)))
+op("Erf")(_unary(lambda x: x.erf()))
+op("Mish")(_unary(lambda x: F.mish(x)))
+
+
+@op("Gelu")
+def _gelu(node, x):
+    return F.gelu(x, approximate=node.attr("approximate", "none"))
 
 
 @op("Softplus")
@@ -166,6 +173,8 @@ def _clip(node, x, lo=None, hi=None):
         return _wrap(np.clip(x._data, lo_v, hi_v).astype(x.dtype))
     if lo_v is not None and hi_v is not None and lo_v > hi_v:
         return x * 0.0 + hi_v                      # ONNX: min > max gives max everywhere
+    if lo_v is None and hi_v is None:               # no bounds: the identity (clamp() itself refuses, as torch's)
+        return x * 1.0
     return x.clamp(lo_v, hi_v)
 
 

@@ -244,9 +244,74 @@ def cases() -> list[AutogradCase]:
          lambda x, t: nn.KLDivLoss(reduction="batchmean")(F.log_softmax(x, 1), t)
          + F.kl_div(x, t.log(), reduction="sum", log_target=True))
 
+    # ---- 1-D and transposed convolution, padding modes, pools, resampling (the spatial family) ------
+    add(C("conv1d stride 2 dilation 2 groups 2", ("conv1d",),
+          lambda r: [_T(_rn(r, 2, 4, 9)), _T(_rn(r, 6, 2, 3)), _T(_rn(r, 6))],
+          lambda x, w, b: F.conv1d(x, w, b, 2, 1, 2, 2)))
+    add(C("conv1d padding same", ("conv1d",), lambda r: [_T(_rn(r, 1, 2, 7)), _T(_rn(r, 3, 2, 4))],
+          lambda x, w: F.conv1d(x, w, padding="same")))
+    add(C("conv_transpose2d stride 2 output_padding groups", ("conv_transpose2d",),
+          lambda r: [_T(_rn(r, 2, 4, 3, 3)), _T(_rn(r, 4, 1, 3, 2)), _T(_rn(r, 2))],
+          lambda x, w, b: F.conv_transpose2d(x, w, b, 2, 1, 1, 2, 1)))
+    add(C("conv_transpose2d output_padding >= stride (dilation 2)", ("conv_transpose2d",),
+          lambda r: [_T(_rn(r, 1, 2, 3, 3)), _T(_rn(r, 2, 3, 2, 2))],
+          lambda x, w: F.conv_transpose2d(x, w, None, 1, 0, 1, 1, 2)))
+    add(C("pad reflect replicate circular", ("pad",), lambda r: [_T(_rn(r, 2, 3, 4, 5))],
+          lambda x: F.pad(x, (1, 2, 3, 0), "reflect").sum(1) + F.pad(x, (2, 1, 0, 3), "replicate").sum(1)
+          + F.pad(x, (1, 2, 3, 0), "circular").sum(1) + F.pad(x, (1, 2, 3, 0), value=0.5).sum(1)))
+    add(C("max_pool1d avg_pool1d", ("max_pool1d", "avg_pool1d"), lambda r: [_T(_distinct(r, 2, 3, 9))],
+          lambda x: F.max_pool1d(x, 3, 2, 1) * F.avg_pool1d(x, 3, 2, 1, count_include_pad=False)))
+    add(C("adaptive pools 1-D", ("adaptive_avg_pool1d", "adaptive_max_pool1d"), lambda r: [_T(_distinct(r, 2, 3, 10))],
+          lambda x: F.adaptive_avg_pool1d(x, 4) * F.adaptive_max_pool1d(x, 4)))
+    add(C("adaptive_max_pool2d overlapping bins", ("adaptive_max_pool2d",), lambda r: [_T(_distinct(r, 1, 2, 7, 5))],
+          lambda x: F.adaptive_max_pool2d(x, (3, 4))))
+    add(C("dropout1d dropout2d (seeded masks)", ("dropout1d", "dropout2d"), lambda r: [_T(_rn(r, 4, 5, 3, 2))],
+          lambda x: (pe.manual_seed(3), F.dropout2d(x, 0.4).sum(3) + F.dropout1d(x.sum(3), 0.3))[1]))
+    add(C("interpolate bilinear, nearest; upsample", ("interpolate", "upsample"), lambda r: [_T(_rn(r, 1, 2, 4, 5))],
+          lambda x: F.interpolate(x, scale_factor=1.7, mode="bilinear").sum(1)
+          + F.interpolate(x, size=(6, 8), mode="bilinear", align_corners=True).sum(1)
+          + F.upsample(x, size=(6, 8), mode="nearest").sum(1)))
+    add(C("interpolate linear 1-D", ("interpolate",), lambda r: [_T(_rn(r, 2, 3, 5))],
+          lambda x: F.interpolate(x, scale_factor=2.5, mode="linear")))
+    add(C("pixel_shuffle pixel_unshuffle", ("pixel_shuffle", "pixel_unshuffle"), lambda r: [_T(_rn(r, 2, 8, 2, 3))],
+          lambda x: F.pixel_shuffle(x, 2) * F.pixel_unshuffle(F.pixel_shuffle(x, 2) * 2, 2).sum()))
+
     # ---- layers (parameters checked too) ----------------------------------------------------------
     def layer(name, covers, make, inputs, fn=None, **kw):
         add(C(name, covers, inputs, fn, module=make, kind="layer", **kw))
+    layer("Conv1d reflect", ("Conv1d",), lambda: nn.Conv1d(2, 3, 3, padding=2, padding_mode="reflect"),
+          lambda r: [_T(_rn(r, 2, 2, 6))])
+    layer("Conv2d circular unbatched", ("Conv2d",), lambda: nn.Conv2d(2, 3, 3, padding=1, padding_mode="circular"),
+          lambda r: [_T(_rn(r, 2, 4, 5))])
+    layer("ConvTranspose2d", ("ConvTranspose2d",), lambda: nn.ConvTranspose2d(2, 3, 3, stride=2, padding=1,
+                                                                               output_padding=1),
+          lambda r: [_T(_rn(r, 2, 2, 3, 3))])
+    layer("MaxPool1d", ("MaxPool1d",), lambda: nn.MaxPool1d(2), lambda r: [_T(_distinct(r, 1, 2, 6))])
+    layer("AvgPool1d", ("AvgPool1d",), lambda: nn.AvgPool1d(3, 2, 1), lambda r: [_T(_rn(r, 2, 7))])
+    layer("AdaptiveAvgPool1d", ("AdaptiveAvgPool1d",), lambda: nn.AdaptiveAvgPool1d(3), lambda r: [_T(_rn(r, 1, 2, 7))])
+    layer("AdaptiveMaxPool1d", ("AdaptiveMaxPool1d",), lambda: nn.AdaptiveMaxPool1d(3),
+          lambda r: [_T(_distinct(r, 1, 2, 7))])
+    layer("AdaptiveMaxPool2d", ("AdaptiveMaxPool2d",), lambda: nn.AdaptiveMaxPool2d(2),
+          lambda r: [_T(_distinct(r, 2, 5, 4))])
+    layer("Dropout1d", ("Dropout1d",), lambda: nn.Dropout1d(0.3), lambda r: [_T(_rn(r, 4, 5, 3))],
+          lambda m, x: (pe.manual_seed(1), m(x))[1])
+    layer("Dropout2d", ("Dropout2d",), lambda: nn.Dropout2d(0.3), lambda r: [_T(_rn(r, 4, 5, 3, 2))],
+          lambda m, x: (pe.manual_seed(1), m(x))[1])
+    layer("Upsample nearest, UpsamplingNearest2d", ("Upsample", "UpsamplingNearest2d"),
+          lambda: nn.Sequential(nn.Upsample(scale_factor=2), nn.UpsamplingNearest2d(size=(5, 9))),
+          lambda r: [_T(_rn(r, 1, 2, 3, 4))])
+    layer("UpsamplingBilinear2d", ("UpsamplingBilinear2d",), lambda: nn.UpsamplingBilinear2d(scale_factor=1.5),
+          lambda r: [_T(_rn(r, 1, 2, 3, 4))])
+    layer("padding layers", ("ZeroPad1d", "ZeroPad2d", "ConstantPad1d", "ConstantPad2d", "ReflectionPad1d",
+                             "ReflectionPad2d", "ReplicationPad1d", "ReplicationPad2d", "CircularPad1d",
+                             "CircularPad2d"),
+          lambda: nn.Sequential(nn.ZeroPad2d((1, 2, 0, 1)), nn.ConstantPad2d(1, 0.5), nn.ReflectionPad2d((2, 1, 1, 2)),
+                                nn.ReplicationPad2d(1), nn.CircularPad2d((1, 0, 0, 2)), nn.Flatten(2),
+                                nn.ZeroPad1d(1), nn.ConstantPad1d((0, 2), -1.0), nn.ReflectionPad1d(3),
+                                nn.ReplicationPad1d((2, 0)), nn.CircularPad1d(1)),
+          lambda r: [_T(_rn(r, 1, 2, 3, 4))])
+    layer("PixelShuffle PixelUnshuffle", ("PixelShuffle", "PixelUnshuffle"),
+          lambda: nn.Sequential(nn.PixelShuffle(2), nn.PixelUnshuffle(3)), lambda r: [_T(_rn(r, 1, 36, 3, 3))])
 
     layer("Linear", ("Linear",), lambda: nn.Linear(5, 3), lambda r: [_T(_rn(r, 4, 5))])
     layer("Conv2d stride 2 pad 1", ("Conv2d",), lambda: nn.Conv2d(2, 3, 3, stride=2, padding=1),
@@ -295,6 +360,7 @@ def cases() -> list[AutogradCase]:
                                 nn.Linear(4 * 3 * 3, 5)),
           lambda r: [_T(_rn(r, 2, 1, 6, 6))], fast=True)
     out += _tensor_op_cases()
+    out += _nn_breadth_cases()
     return out
 
 
@@ -332,5 +398,6 @@ def run_case(case: AutogradCase, seed: int = 0) -> bool:
 
 # The tensor-op breadth (ops_math, ops_reduce, ops_index, ops_linalg) has its entries in their own module.
 from .autograd_tensor_ops import OPS as _TENSOR_OP_NAMES, cases as _tensor_op_cases  # noqa: E402
+from .autograd_nn_breadth import cases as _nn_breadth_cases  # noqa: E402
 
 TENSOR_OPS += [n for n in _TENSOR_OP_NAMES if n not in TENSOR_OPS]

@@ -29,7 +29,8 @@ def test_reshape_and_permute_messages():
 
 
 def test_layers_name_themselves_and_what_they_expect():
-    with pytest.raises(ValueError, match=r"Conv2d\(3, 8\): expected input of shape \(N, 3, H, W\), got \(2, 4, 5, 5\)"):
+    with pytest.raises(ValueError, match=r"Conv2d\(3, 8\): expected input of shape \(N, 3, H, W\) or \(3, H, W\), "
+                                         r"got \(2, 4, 5, 5\)"):
         nn.Conv2d(3, 8, 3)(pe.randn(2, 4, 5, 5))
     with pytest.raises(ValueError, match=r"Conv2d\(3, 8\): .*got \(4, 5, 5\)"):
         nn.Conv2d(3, 8, 3)(pe.randn(4, 5, 5))
@@ -40,7 +41,7 @@ def test_layers_name_themselves_and_what_they_expect():
         nn.BatchNorm2d(8)(pe.randn(2, 4, 3, 3))
     with pytest.raises(ValueError, match=r"BatchNorm1d\(3\)"):
         nn.BatchNorm1d(3)(pe.randn(2, 3, 4, 5))
-    with pytest.raises(ValueError, match=r"MaxPool2d: expected input of shape \(N, C, H, W\), got \(3, 4\)"):
+    with pytest.raises(ValueError, match=r"MaxPool2d: expected input of shape \(N, C, H, W\) or \(C, H, W\), got \(3, 4\)"):
         nn.MaxPool2d(2)(pe.randn(3, 4))
     with pytest.raises(ValueError, match=r"LSTM\(input_size=4, hidden_size=3\): expected input of shape \(T, N, 4\)"):
         nn.LSTM(4, 3)(pe.randn(5, 2, 6))

@@ -10,7 +10,7 @@ from pyengine import io as pio
 from pyengine import models, nn
 from pyengine.io.architecture import ArchitectureError, describe
 
-from layer_cases import LAYERS, LOSSES, covered, layer_classes
+from layer_cases import INDEX_LAYERS, LAYERS, LOSSES, covered, layer_classes
 
 
 def _input(shape, seed=0):
@@ -26,8 +26,12 @@ def _same_state(a, b):
 
 def _outputs(m, shapes):
     m.eval()
+    if type(m).__name__ in INDEX_LAYERS:
+        xs = [pyengine.from_numpy(np.random.default_rng(i).integers(0, m.num_embeddings, s)) for i, s in enumerate(shapes)]
+    else:
+        xs = [_input(s, i) for i, s in enumerate(shapes)]
     with pyengine.no_grad():
-        y = m(*[_input(s, i) for i, s in enumerate(shapes)])
+        y = m(*xs)
     if isinstance(y, tuple):
         y = y[0]
     return y.numpy()

@@ -3,6 +3,7 @@ import numpy as np
 import pytest
 
 import pyengine
+from layer_cases import INDEX_LAYERS
 
 onnx = pytest.importorskip("onnx")
 ort = pytest.importorskip("onnxruntime")
@@ -47,7 +48,12 @@ def assert_matches(model, sample_shapes, in_axes=None, batches=(1, 5), rtol=1e-4
     from pyengine import onnx as po
     model.eval()
     rng = np.random.default_rng(seed)
-    xs = [rng.standard_normal(s).astype(np.float32) for s in sample_shapes]
+
+    def draw(shape):      # layers of integer indices (layer_cases.INDEX_LAYERS) get indices, not floats
+        if type(model).__name__ in INDEX_LAYERS:
+            return rng.integers(0, model.num_embeddings, shape)
+        return rng.standard_normal(shape).astype(np.float32)
+    xs = [draw(s) for s in sample_shapes]
     in_axes = in_axes or [0] * len(xs)
     out_axes = out_axes or batch_axes(model, xs, in_axes)
     in_names = [f"x{i}" for i in range(len(xs))]
@@ -63,7 +69,7 @@ def assert_matches(model, sample_shapes, in_axes=None, batches=(1, 5), rtol=1e-4
         for s, ax in zip(sample_shapes, in_axes):
             shape = list(s)
             shape[ax] = b
-            feeds.append(rng.standard_normal(shape).astype(np.float32))
+            feeds.append(draw(shape))
         want = run_pyengine(model, feeds)
         got = sess.run(None, dict(zip(in_names, feeds)))
         assert len(got) == len(want)

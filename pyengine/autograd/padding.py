@@ -1,0 +1,71 @@
+"""Non-constant padding (PyTorch's F.pad modes 'reflect', 'replicate', 'circular') as an autograd Function.
+
+pad lists (before, after) pairs from the last axis backwards, as torch: (left, right[, top, bottom[,
+front, back]]). Every padded axis of length n and widths (a, b) becomes length a + n + b, output
+position j reading input position src(j − a):
+    reflect    i ↦ the mirror without repeating the edge (…, 2, 1, 0, 1, 2, …, n−2, n−1, n−2, …), a, b < n
+    replicate  i ↦ clamp(i, 0, n − 1)
+    circular   i ↦ i mod n, a, b ≤ n
+Forward is one gather per padded axis (``take``); backward is its adjoint, the sum of every output
+position's gradient onto its source: the interior is a copy, the (narrow) borders are added row by
+row, so no scatter-add over the whole tensor is needed.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from .core import Function
+from .device import xp_of
+
+__all__ = ["PadMode", "source_index", "MODES"]
+
+MODES = ("reflect", "replicate", "circular")
+
+
+def source_index(n: int, before: int, after: int, mode: str) -> np.ndarray:
+    """The input position each of the before + n + after output positions of one axis reads."""
+    i = np.arange(-before, n + after)
+    if mode == "replicate":
+        return np.clip(i, 0, n - 1)
+    if mode == "circular":
+        return np.mod(i, n)
+    if n == 1:
+        return np.zeros_like(i)
+    period = 2 * (n - 1)                    # reflect: a triangle wave 0..n−1..0
+    i = np.mod(i, period)
+    return np.where(i < n, i, period - i)
+
+
+class PadMode(Function):
+    name = "pad"
+
+    @property
+    def torch_name(self):                     # ReflectionPad2dBackward0, ReplicationPad1dBackward0, …
+        axes = self.__dict__.get("axes") or ()
+        kind = {"reflect": "Reflection", "replicate": "Replication"}.get(self.__dict__.get("mode"))
+        return f"{kind}Pad{len(axes)}dBackward0" if kind else "CircularPadBackward"
+
+    @staticmethod
+    def forward(ctx, x, pad, mode):
+        xp = xp_of(x)
+        axes = []
+        y = x
+        for k in range(len(pad) // 2):
+            axis = x.ndim - 1 - k
+            a, b = pad[2 * k], pad[2 * k + 1]
+            idx = source_index(x.shape[axis], a, b, mode)
+            axes.append((axis, a, x.shape[axis], idx))
+            y = xp.take(y, xp.asarray(idx), axis=axis)
+        ctx.axes, ctx.mode = axes, mode
+        return xp.ascontiguousarray(y)
+
+    @staticmethod
+    def backward(ctx, g):
+        xp = xp_of(g)
+        for axis, a, n, idx in reversed(ctx.axes):
+            lead = (slice(None),) * axis
+            gx = g[lead + (slice(a, a + n),)].copy()
+            for j in [*range(a), *range(a + n, len(idx))]:
+                gx[lead + (int(idx[j]),)] += g[lead + (j,)]
+            g = gx
+        return xp.ascontiguousarray(g)
