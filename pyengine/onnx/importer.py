@@ -315,6 +315,19 @@ class _Holder(Module):
         raise TypeError("this holds parameters of an imported ONNX model; call the model itself")
 
 
+def _check_names(g):
+    """Every name the graph uses must be text: protobuf hands a string field that is not valid
+    UTF-8 back as bytes, which would otherwise fail later as a TypeError."""
+    named = [("initializer", t.name) for t in g.initializer]
+    named += [("graph input", v.name) for v in g.input] + [("graph output", v.name) for v in g.output]
+    for n in g.node:
+        named += [("node", n.name), ("op type", n.op_type)]
+        named += [("node input", x) for x in n.input] + [("node output", x) for x in n.output]
+    for what, name in named:
+        if not isinstance(name, str):
+            raise _bad(f"{what} name {name!r} is not valid UTF-8 text")
+
+
 class OnnxModule(Module):
     """A pyengine Module that runs an ONNX graph. ``forward(*inputs)`` takes the graph inputs in order
     (Tensors or arrays; or by name as keywords) and returns its output(s)."""
@@ -328,6 +341,7 @@ class OnnxModule(Module):
         self.producer = f"{proto.producer_name} {proto.producer_version}".strip()
         if len(g.sparse_initializer):
             raise _bad("sparse initializers are not supported")
+        _check_names(g)
         for n in g.node:
             if n.domain not in _DEFAULT_DOMAINS:
                 raise _bad(f"node '{n.name or n.op_type}' uses op {n.op_type!r} of domain {n.domain!r}; only the "
