@@ -96,6 +96,11 @@ export PYTHONMALLOC=malloc
 export ASAN_OPTIONS="detect_leaks=${PYENGINE_DETECT_LEAKS:-1}:malloc_context_size=${PYENGINE_LSAN_CONTEXT:-2}:abort_on_error=1:log_path=$REPORTS/asan"
 export LSAN_OPTIONS="suppressions=$ROOT/scripts/lsan.supp:print_suppressions=0:report_objects=0"
 export UBSAN_OPTIONS="halt_on_error=1:print_stacktrace=1:log_path=$REPORTS/ubsan"
+# Children started by the tests (tests/support.py child_env: the bad-input matrix runs each op in its
+# own process) keep ASan and UBSan but not LeakSanitizer: its tracer crashed now and then at such a
+# child's exit ("Tracer caught signal 11", nothing leaked; seen only under load, not in isolation).
+# The in-process runs keep LeakSanitizer.
+export PYENGINE_CHILD_ASAN_OPTIONS="${ASAN_OPTIONS/detect_leaks=${PYENGINE_DETECT_LEAKS:-1}/detect_leaks=0}"
 
 # The staged package, not the source tree, must be imported: run from the stage (python -m puts
 # the working folder first on sys.path) and check before testing. The source root comes after it
