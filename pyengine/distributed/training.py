@@ -11,7 +11,8 @@ averaged metrics. Concretely:
   [Σloss·n, Σcorrect, Σn]), so callbacks, patience and schedulers decide the same on every rank;
 - before each validation rank 0's buffers (BatchNorm running statistics) are copied to all, so
   every rank evaluates the same model and gets the same validation result;
-- only rank 0 shows progress, writes checkpoints and the plot (``is_main``).
+- only rank 0 shows progress, writes checkpoints and the plot (``is_main``); a checkpoint holds
+  every rank's random state (``all_ranks``), so each rank resumes its own dropout stream.
 """
 from __future__ import annotations
 
@@ -64,6 +65,10 @@ class DataParallelFit:
         pg.all_reduce(v)
         total = max(v[2], 1.0)
         return float(v[0] / total), (float(v[1] / total) if acc is not None else None)
+
+    def all_ranks(self, obj):
+        """Every rank's JSON-able ``obj``, in rank order (a checkpoint keeps each rank's random state)."""
+        return [obj] if self.world_size == 1 else pg.all_gather_object(obj)
 
     def before_validation(self):
         if self.ddp is not None:

@@ -5,7 +5,8 @@ the uninterrupted run, because a checkpoint holds everything the rest of the run
 
 - model weights and buffers, optimizer and scheduler state (``save_checkpoint``);
 - every random state: pyengine's global generator (initialisation, dropout's per-call seeds,
-  rand/randn), NumPy's legacy global state, Python's ``random``;
+  rand/randn), NumPy's legacy global state, Python's ``random`` — in a data-parallel run each
+  rank's (rank 0 writes, and every rank resumes its own);
 - the position: the epoch, how many of its batches are done, whether its end (validation,
   scheduler step, callbacks) has run, the iteration count — and the training DataLoader's own
   state (its seed, its sampler's and generator's state), from which the rest of the epoch's order,

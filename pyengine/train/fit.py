@@ -207,11 +207,18 @@ def fit(model, train_data, loss_fn, optimizer, epochs: int = 10, batch_size: int
 
     def save_state(name, epoch_now, batch_now, last_val_loss):
         """A checkpoint from which training continues at (epoch_now, batch_now): batch_now batches
-        of epoch_now are done (batch_now == len(loader): all, its end not yet)."""
+        of epoch_now are done (batch_now == len(loader): all, its end not yet). Called on every
+        rank of a data-parallel run: each rank's random state (its dropout stream is its own) is
+        gathered, and rank 0 writes."""
         in_epoch = 0 < batch_now < batches
+        rng = rng_state()
         state = {"position": {"epoch": epoch_now, "batch": batch_now}, "iteration": iteration,
-                 "loader": train_loader.state_dict() if in_epoch else None, "rng": rng_state(),
+                 "loader": train_loader.state_dict() if in_epoch else None, "rng": rng,
                  "stop": stop, "stop_reason": history.stop_reason, "last_val_loss": last_val_loss}
+        if par is not None and par.world_size > 1:
+            state["rank_rng"] = par.all_ranks(rng)
+        if not is_main:
+            return
         path = os.path.join(checkpoint_dir, name + ".safetensors")
         try:
             save_checkpoint(path, model, optimizer, scheduler, epoch=epoch_now - 1, history=history,
@@ -224,8 +231,12 @@ def fit(model, train_data, loss_fn, optimizer, epochs: int = 10, batch_size: int
                                      "are intact (resume from them once there is room)") from exc
 
     if resumed is not None:
-        # last: everything above may draw random numbers the uninterrupted run drew before this point
-        set_rng_state(resumed["rng"])
+        # last: everything above may draw random numbers the uninterrupted run drew before this point.
+        # A data-parallel checkpoint holds every rank's state; resumed on as many ranks, each takes
+        # its own (on another count the run cannot be the same anyway: rank 0's for all).
+        rank_rng = resumed.get("rank_rng")
+        own = par is not None and rank_rng and len(rank_rng) == par.world_size
+        set_rng_state(rank_rng[par.rank] if own else resumed["rng"])
 
     def validate():
         nonlocal stop
@@ -338,7 +349,7 @@ def fit(model, train_data, loss_fn, optimizer, epochs: int = 10, batch_size: int
                                          "(learning rate too high?)")
             if stop:
                 break
-            if checkpoint_dir is not None and is_main and checkpoint_frequency_unit == "iteration" and \
+            if checkpoint_dir is not None and checkpoint_frequency_unit == "iteration" and \
                     iteration % checkpoint_frequency == 0:
                 save_state(f"checkpoint-iter{iteration:07d}", epoch, batch_index + 1, last_val_loss)
         if bar is not None:
@@ -363,7 +374,7 @@ def fit(model, train_data, loss_fn, optimizer, epochs: int = 10, batch_size: int
         if stop:
             history.stopped_early = True
             history.stop_reason = history.stop_reason or "patience"
-        if checkpoint_dir is not None and is_main and \
+        if checkpoint_dir is not None and \
                 ((epoch + 1) % checkpoint_frequency == 0 or epoch == epochs - 1 or stop) \
                 and (checkpoint_frequency_unit == "epoch" or epoch == epochs - 1 or stop):
             save_state(f"checkpoint-epoch{epoch + 1:03d}", epoch + 1, 0, None)

@@ -3,11 +3,27 @@ environment (and this folder first on PYTHONPATH), the process SIGKILLs itself N
 after fit() starts (MODE timer: a random instant of training, whatever it is doing then), at the
 N-th checkpoint write (PHASE partial: half the temp file written; synced: temp file whole and fsynced,
 not yet renamed; renamed: after the rename, before the folder's fsync) or during the N-th
-validation (MODE validation: once its first batch is evaluated). Nothing happens without the variable."""
+validation (MODE validation: once its first batch is evaluated), or in the middle of the N-th
+training step's backward (MODE step: once the first parameter's gradient of that step is accumulated;
+in a data-parallel run the peers are then waiting in the step's allreduce). Nothing happens without
+the variable. With PYENGINE_TEST_KILL_RANK=R as well, only rank R of an MPI job (the rank mpiexec
+announces in PMI_RANK / OMPI_COMM_WORLD_RANK) arms the hook: every other process, the launcher
+included, runs untouched."""
 import os
 import signal
 
-_spec = os.environ.get("PYENGINE_TEST_KILL")
+
+def _armed_here():
+    want = os.environ.get("PYENGINE_TEST_KILL_RANK")
+    if want is None:
+        return True
+    for var in ("PMI_RANK", "OMPI_COMM_WORLD_RANK", "MV2_COMM_WORLD_RANK"):
+        if os.environ.get(var, "").isdigit():
+            return int(os.environ[var]) == int(want)
+    return False      # not a rank (the launcher, mpiexec's helpers)
+
+
+_spec = os.environ.get("PYENGINE_TEST_KILL") if _armed_here() else None
 if _spec:
     import sys
 
@@ -73,6 +89,22 @@ if _spec:
             t.daemon = True
             t.start()
             return original_fit(*args, **kwargs)
+        pyengine.train.fit = fit
+
+    elif mode == "step":
+        original_fit = fitmod.fit
+
+        def fit(model, *args, **kwargs):
+            def count_step(param):
+                count[0] += 1
+                if count[0] == n:
+                    _die()
+            params = [p for p in model.parameters() if p.requires_grad]
+            handle = params[0].register_post_accumulate_grad_hook(count_step)
+            try:
+                return original_fit(model, *args, **kwargs)
+            finally:
+                handle.remove()
         pyengine.train.fit = fit
 
     elif mode == "validation":
