@@ -14,8 +14,6 @@ def child_env(env=None):
     full = dict(os.environ, **(env or {}))
     full["PYTHONPATH"] = os.pathsep.join([root] + [p for p in [os.environ.get("PYTHONPATH")] if p])
     full["PYTHONSAFEPATH"] = "1"
-    if os.environ.get("PYENGINE_CHILD_ASAN_OPTIONS"):      # under scripts/sanitize_tests.sh
-        full["ASAN_OPTIONS"] = os.environ["PYENGINE_CHILD_ASAN_OPTIONS"]
     return full
 
 
