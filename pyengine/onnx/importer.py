@@ -191,8 +191,13 @@ class Node:
         self.opset = opset
         self.module = module
         self.attrs = {}
+        declared = _declared_attribute_types(proto.op_type, proto.domain, opset)
         for a in proto.attribute:
-            self.attrs[a.name] = _attr_value(a, module, f"node '{self.name}' ({self.op}) attribute {a.name!r}")
+            what = f"node '{self.name}' ({self.op}) attribute {a.name!r}"
+            want = declared.get(a.name)
+            if want is not None and a.type != want:      # e.g. a FLOAT kernel_shape: caught here, once
+                raise _bad(f"{what} is of type {_type_name(a.type)}, the operator's schema says {_type_name(want)}")
+            self.attrs[a.name] = _attr_value(a, module, what)
 
     def attr(self, name, default=None):
         return self.attrs.get(name, default)
@@ -235,6 +240,25 @@ class Node:
             n *= int(d)
         if n > MAX_ELEMENTS:
             raise self.error(f"the requested shape {list(shape)} has {n} elements, more than {MAX_ELEMENTS}")
+
+
+def _declared_attribute_types(op, domain, opset):
+    """{attribute name: AttributeProto type} from ONNX's schema of the op at the model's opset
+    ({} for an op ONNX does not know: the importer's own check then rejects it)."""
+    onnx = require_onnx("pyengine.onnx.load")
+    try:
+        schema = onnx.defs.get_schema(op, int(opset), domain or "")
+    except Exception:      # onnx.defs.SchemaError (unknown op or domain), or a bad opset number
+        return {}
+    return {name: int(a.type) for name, a in schema.attributes.items()}
+
+
+def _type_name(t):
+    onnx = require_onnx("pyengine.onnx.load")
+    try:
+        return onnx.AttributeProto.AttributeType.Name(t)
+    except ValueError:
+        return str(t)
 
 
 def _attr_value(a, module, what):
