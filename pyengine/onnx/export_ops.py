@@ -17,6 +17,14 @@ Conventions of ONNX that differ from PyTorch's, handled here:
   than the last is written as Transpose → Softmax(last) → Transpose there.
 * Reduce* take their axes as an input from opset 13 (ReduceSum) / 18 (the others), Squeeze and
   Unsqueeze from 13 — ``ExportContext`` picks the spelling.
+* F.pad's reflect / replicate / circular are Pad mode reflect / edge / wrap; 'wrap' is opset 19, so
+  below it circular padding is Slice + Concat. A Conv's padding_mode is that Pad before the Conv.
+* F.interpolate is one Resize whose coordinate_transformation_mode / nearest_mode give PyTorch's
+  source positions (see _resize_attrs). At an exact float tie of nearest's rounding (e.g. (o + ½)/1.7
+  = 5 in real numbers) PyTorch's float32 product o·(1/scale) and a runtime's quotient o/scale may land
+  on either side, so the two can pick neighbouring pixels there.
+* Adaptive max pooling is MaxPool when the sides divide, GlobalMaxPool for 1×1, else Slice + ReduceMax
+  per output cell (the bins overlap).
 """
 from __future__ import annotations
 
@@ -59,8 +67,18 @@ def _conv(ctx, x, w_name, b_name, weight_shape, stride, padding, dilation, group
 
 @register_layer_exporter(nn.Conv2d)
 def _conv2d_layer(ctx, m, inputs, args, out, **kw):
-    return _conv(ctx, inputs[0], ctx.param(m.weight), ctx.param(m.bias) if m.bias is not None else "",
-                 m.weight.shape, m.stride, m.padding, m.dilation, m.groups)
+    """An unbatched (C, H, W) input runs as (1, C, H, W); padding_mode reflect/replicate/circular is a
+    Pad node (PyTorch's F.pad widths) before a Conv with no padding of its own."""
+    x, padding = inputs[0], m.padding
+    unbatched = args[0].ndim == 3
+    if unbatched:
+        x = ctx.unsqueeze(x, [0])
+    if m.padding_mode != "zeros":
+        x = _mode_pad(ctx, x, 4, m._reversed_padding_repeated_twice, m.padding_mode)
+        padding = 0
+    y = _conv(ctx, x, ctx.param(m.weight), ctx.param(m.bias) if m.bias is not None else "",
+              m.weight.shape, m.stride, padding, m.dilation, m.groups)
+    return ctx.squeeze(y, [0]) if unbatched else y
 
 
 @register_op_exporter("conv2d")
@@ -129,23 +147,27 @@ def _gap_op(ctx, args, kwargs, names, out):
     return ctx.op("GlobalAveragePool", [names[0]])
 
 
-def _adaptive(ctx, x, in_shape, oh, ow):
-    """Adaptive average pooling: one AveragePool when the sides divide, else each output cell's
-    mean over its rows floor(i·H/OH) .. ceil((i+1)·H/OH) (Slice + ReduceMean, concatenated)."""
+def _adaptive(ctx, x, in_shape, oh, ow, kind="avg"):
+    """Adaptive average (kind 'avg') or max (kind 'max') pooling: GlobalAveragePool/GlobalMaxPool for a
+    1×1 output, one AveragePool/MaxPool when the sides divide, else each output cell's mean/maximum
+    over its rows floor(i·H/OH) .. ceil((i+1)·H/OH) and the same for columns (Slice + ReduceMean/
+    ReduceMax, concatenated) — the bins overlap then, which no single pooling node expresses."""
     H, W = int(in_shape[2]), int(in_shape[3])
+    glob, pool, red = {"avg": ("GlobalAveragePool", "AveragePool", "ReduceMean"),
+                       "max": ("GlobalMaxPool", "MaxPool", "ReduceMax")}[kind]
     if (oh, ow) == (1, 1):
-        return ctx.op("GlobalAveragePool", [x])
+        return ctx.op(glob, [x])
     if H % oh == 0 and W % ow == 0:
         kh, kw = H // oh, W // ow
-        return ctx.op("AveragePool", [x], kernel_shape=[kh, kw], strides=[kh, kw])
+        return ctx.op(pool, [x], kernel_shape=[kh, kw], strides=[kh, kw])
     rows = []
     for i in range(oh):
         r0, r1 = i * H // oh, -(-(i + 1) * H // oh)
-        band = ctx.reduce("ReduceMean", ctx.slice(x, [r0], [r1], [2]), [2], True)
+        band = ctx.reduce(red, ctx.slice(x, [r0], [r1], [2]), [2], True)
         cells = []
         for j in range(ow):
             c0, c1 = j * W // ow, -(-(j + 1) * W // ow)
-            cells.append(ctx.reduce("ReduceMean", ctx.slice(band, [c0], [c1], [3]), [3], True) if (r1 - r0) else band)
+            cells.append(ctx.reduce(red, ctx.slice(band, [c0], [c1], [3]), [3], True) if (r1 - r0) else band)
         rows.append(cells[0] if len(cells) == 1 else ctx.op("Concat", cells, axis=3))
     return rows[0] if len(rows) == 1 else ctx.op("Concat", rows, axis=2)
 
@@ -160,12 +182,94 @@ def _adaptive_op(ctx, args, kwargs, names, out):
     return _adaptive(ctx, names[0], args[0].shape, int(args[1]), int(args[2]))
 
 
+def _adaptive_max_layer(ctx, m, inputs, args, out, **kw):
+    """AdaptiveMaxPool1d (N, C, L) / (C, L) and AdaptiveMaxPool2d (N, C, H, W) / (C, H, W), run as 2-D
+    (N, C, H, W) pooling: 1-D inputs get a unit H axis, unbatched ones a unit batch axis."""
+    if m.return_indices:
+        raise ctx.unsupported("return_indices=True (ONNX has no adaptive pooling with indices)")
+    one_d = isinstance(m, nn.AdaptiveMaxPool1d)
+    shape = list(args[0].shape)
+    lead = [0] if len(shape) == (2 if one_d else 3) else []
+    mid = [2] if one_d else []
+    x = ctx.unsqueeze(inputs[0], lead + mid) if lead or mid else inputs[0]
+    shape = ([1] if lead else []) + shape[:len(shape) - (1 if one_d else 2)] + ([1] if one_d else []) + \
+        shape[len(shape) - (1 if one_d else 2):]
+    oh, ow = (1, int(out.shape[-1])) if one_d else (int(out.shape[-2]), int(out.shape[-1]))
+    y = _adaptive(ctx, x, shape, oh, ow, "max")
+    return ctx.squeeze(y, lead + mid) if lead or mid else y
+
+
+register_layer_exporter(nn.AdaptiveMaxPool1d, nn.AdaptiveMaxPool2d)(_adaptive_max_layer)
+
+
+@register_op_exporter("adaptive_max_pool2d")
+def _adaptive_max_op(ctx, args, kwargs, names, out):
+    return _adaptive(ctx, names[0], args[0].shape, int(args[1]), int(args[2]), "max")
+
+
+_PAD_MODES = {"reflect": "reflect", "replicate": "edge", "circular": "wrap"}
+
+
+def _mode_pad(ctx, x, ndim, pad, mode):
+    """F.pad's reflect / replicate / circular of the last len(pad)/2 axes (pad lists (before, after)
+    from the last axis backwards) as ONNX Pad mode reflect / edge / wrap. 'wrap' exists from opset 19;
+    below it, circular padding is a Concat of the input's last `before` and first `after` entries
+    around it along each axis (Slice with negative starts, so symbolic sizes stay symbolic)."""
+    widths = [(0, 0)] * ndim
+    for k in range(len(pad) // 2):
+        widths[ndim - 1 - k] = (int(pad[2 * k]), int(pad[2 * k + 1]))
+    if mode == "circular" and ctx.opset < 19:
+        for axis, (a, b) in enumerate(widths):
+            if a or b:
+                parts = ([ctx.slice(x, [-a], [_I64_MAX], [axis])] if a else []) + [x] + \
+                    ([ctx.slice(x, [0], [b], [axis])] if b else [])
+                x = ctx.op("Concat", parts, axis=axis)
+        return x
+    pads = [a for a, _ in widths] + [b for _, b in widths]
+    return ctx.op("Pad", [x, ctx.ints(pads, "pads")], mode=_PAD_MODES[mode])
+
+
 @register_op_exporter("pad")
 def _pad_op(ctx, args, kwargs, names, out):
+    if isinstance(args[2], str):              # PadMode.apply(x, pad, mode)
+        return _mode_pad(ctx, names[0], args[0].ndim, args[1], args[2])
     x, widths, value = args[:3]
     pads = [int(a) for a, _ in widths] + [int(b) for _, b in widths]
     return ctx.op("Pad", [names[0], ctx.ints(pads, "pads"), ctx.const(np.asarray(value, _dtype_of(x)), "pad_value")],
                   mode="constant")
+
+
+# ------------------------------------------------------------------------------ resampling
+def _resize_attrs(mode, align_corners):
+    """ONNX Resize attributes giving PyTorch's source positions (pyengine.autograd.upsample):
+    nearest        floor(o / scale)               asymmetric, nearest_mode floor
+    nearest-exact  floor((o + ½) / scale)         half_pixel, round_prefer_ceil (floor((o + ½)/scale − ½ + ½))
+    linear         o·(n − 1)/(m − 1)              align_corners
+                   max((o + ½)/scale − ½, 0)      half_pixel (ONNX clamps the neighbours to the edge,
+                                                  which is the same as clamping the position at 0)."""
+    if mode == "nearest":
+        return dict(mode="nearest", coordinate_transformation_mode="asymmetric", nearest_mode="floor")
+    if mode == "nearest-exact":
+        return dict(mode="nearest", coordinate_transformation_mode="half_pixel", nearest_mode="round_prefer_ceil")
+    return dict(mode="linear", coordinate_transformation_mode="align_corners" if align_corners else "half_pixel")
+
+
+@register_op_exporter("interpolate")
+def _interpolate_op(ctx, args, kwargs, names, out):
+    """Resize over the last len(size) axes. A scale factor that PyTorch uses as such (given, not
+    recomputed, and not align_corners, where only the sizes count) is written as Resize's scales, so
+    the positions are o / scale_factor exactly as PyTorch's; otherwise the sizes, as the input's
+    leading dimensions (Shape → Slice, so a symbolic batch stays symbolic) and the fixed spatial sizes."""
+    x, size, mode, align_corners, scales = args[:5]
+    nd, ndim = len(size), args[0].ndim
+    attrs = _resize_attrs(mode, align_corners)
+    empty = ctx.const(np.zeros(0, np.float32), "empty") if ctx.opset < 13 else ""
+    if all(f is not None for f in scales) and not (attrs["mode"] == "linear" and align_corners):
+        sc = ctx.const(np.asarray([1.0] * (ndim - nd) + [float(f) for f in scales], np.float32), "scales")
+        return ctx.op("Resize", [names[0], empty, sc], **attrs)
+    lead = ctx.slice(ctx.op("Shape", [names[0]]), [0], [ndim - nd], [0])
+    sizes = ctx.op("Concat", [lead, ctx.ints(size, "sizes")], axis=0)
+    return ctx.op("Resize", [names[0], empty, empty, sizes], **attrs)
 
 
 # ------------------------------------------------------------------------------ linear
