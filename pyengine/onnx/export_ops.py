@@ -10,8 +10,8 @@ Conventions of ONNX that differ from PyTorch's, handled here:
   average pool that counts padding (count_include_pad) gets its padding as an explicit Pad of
   zeros first and then excludes only the extra cells, which is PyTorch's divisor exactly.
 * LSTM gates: PyTorch i, f, g, o → ONNX i, o, f, c (blocks reordered in W, R and B); B is
-  [W_b; R_b] of 8H; Y is (T, num_directions, N, H), squeezed back to (T, N, H); a stack of layers
-  is a chain of single-layer nodes. RNN: one gate, activation Tanh or Relu.
+  [W_b; R_b] of 8H; Y is (T, num_directions, N, H), squeezed back to (T, N, H) — or, bidirectional,
+  transposed and reshaped to PyTorch's (T, N, 2H); a stack of layers is a chain of one-layer nodes. RNN: one gate, activation Tanh or Relu.
 * BatchNormalization momentum is 1 − PyTorch's momentum (only the inference form is written).
 * Softmax before opset 13 normalises over all axes from ``axis`` on; a softmax over another axis
   than the last is written as Transpose → Softmax(last) → Transpose there.
@@ -676,16 +676,30 @@ def _gates(order, n):
 _GATES = {"LSTM": (4, _LSTM_GATES), "GRU": (3, [1, 0, 2]), "RNN": (1, [0])}   # GRU: r, z, n -> z, r, h
 
 
-def _recurrent_layer(ctx, op_type, x, w_ih, w_hh, b_ih, b_hh, H, initial, extra_attrs):
-    """One single-direction layer: returns (Y as (T, N, H), [Y_h, (Y_c)] each (1, N, H))."""
+def _host(t):
+    return t._data if isinstance(t._data, np.ndarray) else t._data.get()
+
+
+def _recurrent_layer(ctx, op_type, x, w_ih, w_hh, b_ih, b_hh, H, initial, extra_attrs, reverse=None):
+    """One layer, forward only or (with reverse = the backward direction's (w_ih, w_hh, b_ih, b_hh))
+    bidirectional: returns (Y as (T, N, D·H), the forward half first as PyTorch joins them, and
+    [Y_h, (Y_c)] each (D, N, H)). ONNX's Y is (T, D, N, H): Transpose to (T, N, D, H), then Reshape."""
     n, order = _GATES[op_type]
-    W = ctx.param(w_ih, lambda a: _gates(order, n)(a)[None], "W")
-    R = ctx.param(w_hh, lambda a: _gates(order, n)(a)[None], "R")
+    dirs = [(w_ih, w_hh, b_ih, b_hh)] + ([reverse] if reverse is not None else [])
+    if reverse is None:
+        W = ctx.param(w_ih, lambda a: _gates(order, n)(a)[None], "W")
+        R = ctx.param(w_hh, lambda a: _gates(order, n)(a)[None], "R")
+    else:
+        base = ctx._params.get(id(w_ih)) or "W"
+        W = ctx.const(np.stack([_gates(order, n)(_host(d[0])) for d in dirs]), base + "_bidirectional", dedupe=False)
+        base = ctx._params.get(id(w_hh)) or "R"
+        R = ctx.const(np.stack([_gates(order, n)(_host(d[1])) for d in dirs]), base + "_bidirectional", dedupe=False)
     ins = [x, W, R]
     if b_ih is not None or b_hh is not None:
-        bi = _gates(order, n)(b_ih._data) if b_ih is not None else np.zeros(n * H, _dtype_of(w_ih))
-        bh = _gates(order, n)(b_hh._data) if b_hh is not None else np.zeros(n * H, _dtype_of(w_ih))
-        ins.append(ctx.const(np.concatenate([np.asarray(bi), np.asarray(bh)])[None], "B", dedupe=False))
+        zeros = np.zeros(n * H, _dtype_of(w_ih))
+        B = [np.concatenate([_gates(order, n)(_host(bi)) if bi is not None else zeros,
+                             _gates(order, n)(_host(bh)) if bh is not None else zeros]) for _, _, bi, bh in dirs]
+        ins.append(ctx.const(np.stack(B), "B", dedupe=False))
     else:
         ins.append("")
     ins.append("")                                   # sequence_lens
@@ -693,17 +707,27 @@ def _recurrent_layer(ctx, op_type, x, w_ih, w_hh, b_ih, b_hh, H, initial, extra_
     while ins and ins[-1] == "":
         ins.pop()
     n_out = 3 if op_type == "LSTM" else 2
-    outs = ctx.op(op_type, ins, n_outputs=n_out, hidden_size=int(H), **extra_attrs)
-    return ctx.squeeze(outs[0], [1]), outs[1:]
+    attrs = dict(extra_attrs)
+    if reverse is not None:
+        attrs["direction"] = "bidirectional"
+        if "activations" in attrs:
+            attrs["activations"] = list(attrs["activations"]) * 2
+    outs = ctx.op(op_type, ins, n_outputs=n_out, hidden_size=int(H), **attrs)
+    if reverse is None:
+        return ctx.squeeze(outs[0], [1]), outs[1:]
+    y = ctx.op("Transpose", [outs[0]], perm=[0, 2, 1, 3])
+    return ctx.op("Reshape", [y, ctx.ints([0, 0, -1])]), outs[1:]
 
 
-def _layer_state(ctx, name, layer):
-    return ctx.slice(name, [layer], [layer + 1], [0]) if name else ""
+def _layer_state(ctx, name, layer, D=1):
+    return ctx.slice(name, [layer * D], [layer * D + D], [0]) if name else ""
 
 
 def _rnn_export(ctx, m, inputs, args, out, hx, op_type, extra_attrs):
-    if getattr(m, "bidirectional", False):
-        raise ctx.unsupported("bidirectional recurrent layers (not in pyengine yet)")
+    """A stack of num_layers nodes, each forward or bidirectional; layer l reads the initial states
+    l·D .. l·D + D − 1 of h0 (c0), and the final states are concatenated layer-major, PyTorch's (L·D, N, H)."""
+    bidir = bool(getattr(m, "bidirectional", False))
+    D = 2 if bidir else 1
     x_t = args[0]
     x = inputs[0]
     unbatched = x_t.ndim == 2
@@ -720,8 +744,9 @@ def _rnn_export(ctx, m, inputs, args, out, hx, op_type, extra_attrs):
     finals = [[] for _ in range(2 if op_type == "LSTM" else 1)]
     for layer in range(m.num_layers):
         w_ih, w_hh, b_ih, b_hh = m._layer_params(layer)
-        init = [_layer_state(ctx, s, layer) for s in states]
-        x, fin = _recurrent_layer(ctx, op_type, x, w_ih, w_hh, b_ih, b_hh, m.hidden_size, init, extra_attrs)
+        rev = m._layer_params(layer, True) if bidir else None
+        init = [_layer_state(ctx, s, layer, D) for s in states]
+        x, fin = _recurrent_layer(ctx, op_type, x, w_ih, w_hh, b_ih, b_hh, m.hidden_size, init, extra_attrs, rev)
         for k, f in enumerate(fin):
             finals[k].append(f)
     cat = [f[0] if len(f) == 1 else ctx.op("Concat", f, axis=0) for f in finals]
@@ -854,9 +879,27 @@ def _embedding_layer(ctx, m, inputs, args, out, **kw):
 
 @_when_layer("ConvTranspose2d")
 def _conv_transpose_layer(ctx, m, inputs, args, out, **kw):
+    """output_padding is read off the traced output, so forward(x, output_size) exports as run; an
+    unbatched (C, H, W) input runs as (1, C, H, W)."""
     kh, kw_ = (int(v) for v in m.weight.shape[2:])
     ph, pw = _pair(m.padding)
-    ins = [inputs[0], ctx.param(m.weight)] + ([ctx.param(m.bias)] if m.bias is not None else [])
-    return ctx.op("ConvTranspose", ins, kernel_shape=[kh, kw_], strides=list(_pair(m.stride)), pads=[ph, pw, ph, pw],
-                  output_padding=list(_pair(getattr(m, "output_padding", 0))), dilations=list(_pair(m.dilation)),
-                  group=int(m.groups))
+    (sh, sw), (dh, dw) = _pair(m.stride), _pair(m.dilation)
+    H, W = args[0].shape[-2:]
+    op_ = [int(out.shape[-2]) - ((H - 1) * sh - 2 * ph + dh * (kh - 1) + 1),
+           int(out.shape[-1]) - ((W - 1) * sw - 2 * pw + dw * (kw_ - 1) + 1)]
+    unbatched = args[0].ndim == 3
+    x = ctx.unsqueeze(inputs[0], [0]) if unbatched else inputs[0]
+    ins = [x, ctx.param(m.weight)] + ([ctx.param(m.bias)] if m.bias is not None else [])
+    y = ctx.op("ConvTranspose", ins, kernel_shape=[kh, kw_], strides=[sh, sw], pads=[ph, pw, ph, pw],
+               output_padding=op_, dilations=[dh, dw], group=int(m.groups))
+    return ctx.squeeze(y, [0]) if unbatched else y
+
+
+@register_op_exporter("conv_transpose2d")
+def _conv_transpose_op(ctx, args, kwargs, names, out):
+    x, w, b, stride, padding, output_padding, groups, dilation = args[:8]
+    kh, kw_ = (int(v) for v in w.shape[2:])
+    ph, pw = _pair(padding)
+    ins = [names[0], names[1]] + ([names[2]] if b is not None else [])
+    return ctx.op("ConvTranspose", ins, kernel_shape=[kh, kw_], strides=list(_pair(stride)), pads=[ph, pw, ph, pw],
+                  output_padding=list(_pair(output_padding)), dilations=list(_pair(dilation)), group=int(groups))

@@ -245,6 +245,54 @@ def test_conv_transpose_layers_round_trip():
         _close(back, want)
 
 
+def test_conv_transpose_output_size_and_unbatched_export_as_run():
+    pyengine.manual_seed(0)
+    ours = nn.ConvTranspose2d(3, 2, 3, stride=(2, 3), padding=1)
+    theirs = torch.nn.ConvTranspose2d(3, 2, 3, stride=(2, 3), padding=1)
+    _copy_params(ours, theirs)
+    x = _rand((2, 3, 4, 5), 9)
+
+    class WithSize(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.up = ours
+
+        def forward(self, t):
+            return self.up(t, output_size=(8, 15))
+    got, back, _ = _ort_and_back(WithSize(), x)
+    with torch.no_grad():
+        want = theirs(torch.from_numpy(x), output_size=(8, 15)).numpy()
+    assert want.shape == (2, 2, 8, 15)
+    _close(got, want)
+    _close(back, want)
+    got, back, _ = _ort_and_back(ours, x[0], dyn=False)
+    with torch.no_grad():
+        want = theirs(torch.from_numpy(x[0])).numpy()
+    _close(got, want)
+    _close(back, want)
+
+
+def test_functional_conv_transpose_exports():
+    rng = np.random.default_rng(4)
+    w = rng.standard_normal((4, 3, 2, 3)).astype(np.float32)
+    b = rng.standard_normal(6).astype(np.float32)
+
+    class Up(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.w, self.b = nn.Parameter(pyengine.from_numpy(w)), nn.Parameter(pyengine.from_numpy(b))
+
+        def forward(self, t):
+            return F.conv_transpose2d(t, self.w, self.b, stride=(3, 2), padding=(1, 0), output_padding=(2, 1),
+                                      groups=2, dilation=(1, 2))
+    x = _rand((2, 4, 5, 3), 11)
+    got, back, proto = _ort_and_back(Up(), x)
+    want = TF.conv_transpose2d(torch.from_numpy(x), torch.from_numpy(w), torch.from_numpy(b), stride=(3, 2),
+                               padding=(1, 0), output_padding=(2, 1), groups=2, dilation=(1, 2)).numpy()
+    _close(got, want)
+    _close(back, want)
+
+
 def test_conv_transpose_bad_weight_is_named():
     proto = _conv_transpose_model((1, 3, 4, 4), np.zeros((2, 2, 3, 3), np.float32), None)
     with pytest.raises(ValueError, match=r"ConvTranspose.*weight \(2, 2, 3, 3\) needs \(C = 3"):
