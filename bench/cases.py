@@ -218,26 +218,35 @@ def pool2d_case(kind, which, shape=(128, 32, 28, 28)):
         sets = range(POOL_SETS)
         tf = None
         if kind == "max":
+            # "fwd"/"bwd": int64 flat indices on both sides (the public contract, return_indices);
+            # "... uint8 taps": ours with the window taps its autograd saves on the CPU, against
+            # PyTorch's training path (which saves int64 indices); bytes counted are ours.
+            taps = which.endswith("uint8 taps")
+            win = dict(window_indices=True) if taps else {}
             fwd, rfwd = _cpu("max_pool2d_forward"), _ref("max_pool2d_forward")
-            if which == "fwd":
-                ours = _rotating([lambda i=i: fwd(xs[i], 2, 2) for i in sets])
-                npf = lambda: rfwd(x, 2, 2)  # noqa: E731
+            idx_bytes = out_bytes // 4 if taps else out_bytes * 2
+            if which.startswith("fwd"):
+                ours = _rotating([lambda i=i: fwd(xs[i], 2, 2, **win) for i in sets])
+                npf = lambda: rfwd(x, 2, 2, **win)  # noqa: E731
                 if torch:
                     tf = _rotating([lambda i=i: torch.nn.functional.max_pool2d(txs[i], 2, 2, return_indices=True) for i in sets])
-                work = x.nbytes + out_bytes + out_bytes * 2  # x, y, int64 indices
-                check = lambda: _compare([("y", fwd(x, 2, 2)[0], rfwd(x, 2, 2)[0]),  # noqa: E731
-                                          ("indices", fwd(x, 2, 2)[1], rfwd(x, 2, 2)[1])], tol=0.0)
+                work = x.nbytes + out_bytes + idx_bytes  # x, y, indices
+                check = lambda: _compare([("y", fwd(x, 2, 2, **win)[0], rfwd(x, 2, 2, **win)[0]),  # noqa: E731
+                                          ("indices", fwd(x, 2, 2, **win)[1], rfwd(x, 2, 2, **win)[1])], tol=0.0)
             else:
                 bwd, rbwd = _cpu("max_pool2d_backward_input"), _ref("max_pool2d_backward_input")
-                idxs = [fwd(v, 2, 2)[1] for v in xs]
-                ours = _rotating([lambda i=i: bwd(gys[i], idxs[i], shape) for i in sets])
-                npf = lambda: rbwd(gy, idxs[0], shape)  # noqa: E731
+                idxs = [fwd(v, 2, 2, **win)[1] for v in xs]
+                flats = [fwd(v, 2, 2)[1] for v in xs]
+                window = (2, 2) if taps else ()
+                ours = _rotating([lambda i=i: bwd(gys[i], idxs[i], shape, *window) for i in sets])
+                npf = lambda: rbwd(gy, idxs[0], shape, *window)  # noqa: E731
                 if torch:
-                    tidxs = [torch.from_numpy(v) for v in idxs]
+                    tidxs = [torch.from_numpy(v) for v in flats]
                     tf = _rotating([lambda i=i: torch.ops.aten.max_pool2d_with_indices_backward(
                         tgys[i], txs[i], [2, 2], [2, 2], [0, 0], [1, 1], False, tidxs[i]) for i in sets])
-                work = out_bytes + out_bytes * 2 + x.nbytes
-                check = lambda: _compare([("dx", bwd(gy, idxs[0], shape), rbwd(gy, idxs[0], shape))])  # noqa: E731
+                work = out_bytes + idx_bytes + x.nbytes
+                check = lambda: _compare([("dx", bwd(gy, idxs[0], shape, *window),  # noqa: E731
+                                           rbwd(gy, flats[0], shape))])
         else:
             if which == "fwd":
                 fwd, rfwd = _cpu("avg_pool2d_forward"), _ref("avg_pool2d_forward")
@@ -727,9 +736,9 @@ def all_cases(quick: bool) -> list:
                 add("conv2d", conv2d_case(layer, which, batch=4 if big else None), True)
             else:
                 add("conv2d", conv2d_case(layer, which), False)
-    for kind in ("max", "avg"):
-        for which in ("fwd", "bwd"):
-            add("pool2d", pool2d_case(kind, which), True)
+    for kind, which in (("max", "fwd"), ("max", "bwd"), ("max", "fwd uint8 taps"), ("max", "bwd uint8 taps"),
+                        ("avg", "fwd"), ("avg", "bwd")):
+        add("pool2d", pool2d_case(kind, which), True)
     add("lstm", lstm_case("fwd", T=10) if quick else lstm_case("fwd"), True)
     add("lstm", lstm_case("inference", T=10) if quick else lstm_case("inference"), True)
     add("lstm", lstm_case("fwd+bwd", T=10) if quick else lstm_case("fwd+bwd"), True)
