@@ -66,6 +66,7 @@ LAYERS = {
     "ReLU": (lambda: nn.ReLU(inplace=True), [(3, 5)]),
     "ReLU6": (lambda: nn.ReLU6(), [(3, 5)]),
     "LeakyReLU": (lambda: nn.LeakyReLU(0.2), [(3, 5)]),
+    "RReLU": (lambda: nn.RReLU(0.1, 0.4), [(3, 5)]),
     "PReLU": (lambda: nn.PReLU(3, init=0.1), [(2, 3, 4)]),
     "PReLU-shared": (lambda: nn.PReLU(), [(2, 3)]),
     "ELU": (lambda: nn.ELU(0.7), [(3, 5)]),
@@ -105,6 +106,11 @@ LAYERS = {
     "RNN-relu-2-layers": (lambda: nn.RNN(4, 3, num_layers=2, nonlinearity="relu", batch_first=True), [(2, 5, 4)]),
     "GRU": (lambda: nn.GRU(4, 6), [(5, 2, 4)]),
     "GRU-2-layers-batch-first-no-bias": (lambda: nn.GRU(4, 3, num_layers=2, batch_first=True, bias=False), [(2, 5, 4)]),
+    "GRU-bidirectional": (lambda: nn.GRU(4, 5, bidirectional=True), [(5, 2, 4)]),
+    "LSTM-bidirectional-2-layers-batch-first": (lambda: nn.LSTM(3, 4, num_layers=2, batch_first=True,
+                                                                bidirectional=True), [(2, 5, 3)]),
+    "RNN-relu-bidirectional-3-layers": (lambda: nn.RNN(4, 3, num_layers=3, nonlinearity="relu", bidirectional=True),
+                                        [(6, 2, 4)]),
     "GRUCell": (lambda: nn.GRUCell(4, 3), [(2, 4)]),
     "RNNCell": (lambda: nn.RNNCell(4, 3), [(2, 4)]),
     "RNNCell-relu-no-bias": (lambda: nn.RNNCell(4, 3, bias=False, nonlinearity="relu"), [(2, 4)]),
@@ -132,6 +138,8 @@ LOSSES = {
     "PoissonNLLLoss": lambda: nn.PoissonNLLLoss(log_input=False),
     "TripletMarginLoss": lambda: nn.TripletMarginLoss(margin=0.5, swap=True),
     "MultiLabelSoftMarginLoss": lambda: nn.MultiLabelSoftMarginLoss(),
+    "MultiLabelMarginLoss": lambda: nn.MultiLabelMarginLoss(reduction="sum"),
+    "CTCLoss": lambda: nn.CTCLoss(blank=2, reduction="none", zero_infinity=True),
 }
 
 
