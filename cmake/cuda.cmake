@@ -16,8 +16,8 @@ endif()
 # architecture the kernels need (TF32 wmma), so its PTX runs, JIT-compiled once by the driver and
 # cached, on every GPU from the A100 on, Blackwell included. No kernel uses a feature newer than
 # sm_80, so sm_90 SASS built from compute_80 PTX is the code compute_90 would give. The former
-# default (SASS sm_80 + sm_90, PTX compute_90) cost two cicc and two ptxas passes per file, about
-# half of the whole install's CPU time (README, install). -DCMAKE_CUDA_ARCHITECTURES=... overrides.
+# default (SASS sm_80 + sm_90, PTX compute_90) cost two cicc and two ptxas passes per file (README,
+# install). -DCMAKE_CUDA_ARCHITECTURES=... overrides.
 if(NOT DEFINED CMAKE_CUDA_ARCHITECTURES)
   set(PE_CUDA_GENCODE "--generate-code=arch=compute_80,code=[compute_80,sm_90]")
   set(PE_CUDA_ARCHS_STR "sm_90 SASS + compute_80 PTX")
