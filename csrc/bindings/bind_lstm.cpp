@@ -4,55 +4,17 @@
 #include <string>
 
 #include "bind.h"
+#include "bind_recurrent.h"
 #include "pyengine/cuda/lstm.h"
 #include "pyengine/lstm.h"
 
 namespace pyengine::bind::lstm {
 
-using contract::LstmDims;
-
-// x, w_ih, w_hh and the biases (the cell's backward has none); fills every size.
+using contract::RnnDims;
+using recurrent::state;
+using recurrent::saved;
 template <class D>
-struct Weights {
-  typename D::Arg x, w_ih, w_hh, b_ih, b_hh;
-  LstmDims d{};
-  Weights(const char* fn, bool sequence, py::handle x_, py::handle wi, py::handle wh, py::handle bi, py::handle bh)
-      : x(D::arg(fn, "x", x_)) {
-    d = contract::lstm_x(fn, x.a, sequence);
-    w_ih = D::arg(fn, "w_ih", wi);
-    w_hh = D::arg(fn, "w_hh", wh);
-    b_ih = D::opt(fn, "b_ih", bi);
-    b_hh = D::opt(fn, "b_hh", bh);
-    contract::lstm_weights(fn, x.a, d, w_ih.a, w_hh.a, b_ih.a, b_hh.a);
-  }
-};
-
-template <class D>
-typename D::Arg state(const char* fn, const char* name, py::handle obj, const Weights<D>& w, bool optional = false) {
-  auto a = D::arg(fn, name, obj, optional);
-  contract::lstm_state(fn, a.a, w.x.a, w.d, optional);
-  return a;
-}
-
-// The forward's saved tuple, each entry checked against its shape; labels "saved[k] (name)".
-template <class D, size_t K>
-std::array<typename D::Arg, K> saved(const char* fn, py::handle obj, const Weights<D>& w,
-                                     const std::array<std::vector<index_t>, K>& shapes,
-                                     const std::array<const char*, K>& names, std::array<std::string, K>& labels) {
-  if (!py::isinstance<py::tuple>(obj) || py::len(obj) != K) {
-    const std::string got = py::isinstance<py::tuple>(obj) ? contract::cat("a tuple of length ", py::len(obj))
-                                                           : type_name(obj);
-    type_error(fn, ": saved must be the tuple of ", K, " arrays returned by the forward, got ", got);
-  }
-  py::tuple t = py::reinterpret_borrow<py::tuple>(obj);
-  std::array<typename D::Arg, K> out;
-  for (size_t k = 0; k < K; ++k) {
-    labels[k] = contract::cat("saved[", k, "] (", names[k], ")");
-    out[k] = D::arg(fn, labels[k].c_str(), t[k]);
-    contract::lstm_saved(fn, out[k].a, w.x.a, shapes[k]);
-  }
-  return out;
-}
+using Weights = recurrent::Weights<D, 4>;
 
 template <class D>
 py::object cell_forward(py::handle x_, py::handle h_, py::handle c_, py::handle wi, py::handle wh, py::handle bi,
@@ -60,8 +22,7 @@ py::object cell_forward(py::handle x_, py::handle h_, py::handle c_, py::handle 
   const char* fn = "lstm_cell_forward";
   Weights<D> w(fn, false, x_, wi, wh, bi, bh);
   auto h = state<D>(fn, "h", h_, w), c = state<D>(fn, "c", c_, w);
-  const LstmDims d = w.d;
-  contract::lstm_gates_size(fn, d, false);
+  const RnnDims d = w.d;
   typename D::Call call(fn);
   call.inputs({&w.x, &w.w_ih, &w.w_hh, &w.b_ih, &w.b_hh, &h, &c});
   return with_float(w.x.a.dtype, [&](auto t) {
@@ -89,8 +50,7 @@ py::object cell_backward(py::handle gh_, py::handle gc_, py::handle x_, py::hand
   const char* fn = "lstm_cell_backward";
   Weights<D> w(fn, false, x_, wi, wh, py::none(), py::none());
   auto h = state<D>(fn, "h", h_, w), c = state<D>(fn, "c", c_, w);
-  const LstmDims d = w.d;
-  contract::lstm_gates_size(fn, d, false);
+  const RnnDims d = w.d;
   auto gh = state<D>(fn, "grad_h_next", gh_, w), gc = state<D>(fn, "grad_c_next", gc_, w, true);
   std::array<std::string, 2> labels;
   auto sv = saved<D, 2>(fn, saved_, w, {std::vector<index_t>{d.N, 4 * d.H}, {d.N, d.H}}, {"gates", "c_next"}, labels);
@@ -133,8 +93,7 @@ py::object forward(py::handle x_, py::handle h0_, py::handle c0_, py::handle wi,
   const char* fn = "lstm_forward";
   Weights<D> w(fn, true, x_, wi, wh, bi, bh);
   auto h0 = state<D>(fn, "h0", h0_, w), c0 = state<D>(fn, "c0", c0_, w);
-  const LstmDims d = w.d;
-  contract::lstm_gates_size(fn, d, true);
+  const RnnDims d = w.d;
   typename D::Call call(fn);
   call.inputs({&w.x, &w.w_ih, &w.w_hh, &w.b_ih, &w.b_hh, &h0, &c0});
   return with_float(w.x.a.dtype, [&](auto t) {
@@ -169,8 +128,7 @@ py::object inference_forward(py::handle x_, py::handle h0_, py::handle c0_, py::
   const char* fn = "lstm_inference_forward";
   Weights<D> w(fn, true, x_, wi, wh, bi, bh);
   auto h0 = state<D>(fn, "h0", h0_, w), c0 = state<D>(fn, "c0", c0_, w);
-  const LstmDims d = w.d;
-  contract::lstm_gates_size(fn, d, true);
+  const RnnDims d = w.d;
   typename D::Call call(fn);
   call.inputs({&w.x, &w.w_ih, &w.w_hh, &w.b_ih, &w.b_hh, &h0, &c0});
   return with_float(w.x.a.dtype, [&](auto t) {
@@ -206,12 +164,8 @@ py::object backward(py::handle gy_, py::handle ghT_, py::handle gcT_, py::handle
   const char* fn = "lstm_backward";
   Weights<D> w(fn, true, x_, wi, wh, py::none(), py::none());
   auto h0 = state<D>(fn, "h0", h0_, w), c0 = state<D>(fn, "c0", c0_, w);
-  const LstmDims d = w.d;
-  contract::lstm_gates_size(fn, d, true);
-  auto gy = D::arg(fn, "grad_y", gy_);
-  contract::float_array(fn, gy.a, 3);
-  contract::same_dtype(fn, w.x.a, gy.a);
-  contract::shape_is(fn, gy.a, {d.T, d.N, d.H});
+  const RnnDims d = w.d;
+  auto gy = recurrent::grad_y<D>(fn, gy_, w);
   auto ghT = state<D>(fn, "grad_h_T", ghT_, w, true), gcT = state<D>(fn, "grad_c_T", gcT_, w, true);
   std::array<std::string, 3> labels;
   auto sv = saved<D, 3>(fn, saved_, w,

@@ -10,13 +10,21 @@ Conventions of ONNX that differ from PyTorch's, handled here:
   average pool that counts padding (count_include_pad) gets its padding as an explicit Pad of
   zeros first and then excludes only the extra cells, which is PyTorch's divisor exactly.
 * LSTM gates: PyTorch i, f, g, o → ONNX i, o, f, c (blocks reordered in W, R and B); B is
-  [W_b; R_b] of 8H; Y is (T, num_directions, N, H), squeezed back to (T, N, H); a stack of layers
-  is a chain of single-layer nodes. RNN: one gate, activation Tanh or Relu.
+  [W_b; R_b] of 8H; Y is (T, num_directions, N, H), squeezed back to (T, N, H) — or, bidirectional,
+  transposed and reshaped to PyTorch's (T, N, 2H); a stack of layers is a chain of one-layer nodes. RNN: one gate, activation Tanh or Relu.
 * BatchNormalization momentum is 1 − PyTorch's momentum (only the inference form is written).
 * Softmax before opset 13 normalises over all axes from ``axis`` on; a softmax over another axis
   than the last is written as Transpose → Softmax(last) → Transpose there.
 * Reduce* take their axes as an input from opset 13 (ReduceSum) / 18 (the others), Squeeze and
   Unsqueeze from 13 — ``ExportContext`` picks the spelling.
+* F.pad's reflect / replicate / circular are Pad mode reflect / edge / wrap; 'wrap' is opset 19, so
+  below it circular padding is Slice + Concat. A Conv's padding_mode is that Pad before the Conv.
+* F.interpolate is one Resize whose coordinate_transformation_mode / nearest_mode give PyTorch's
+  source positions (see _resize_attrs). At an exact float tie of nearest's rounding (e.g. (o + ½)/1.7
+  = 5 in real numbers) PyTorch's float32 product o·(1/scale) and a runtime's quotient o/scale may land
+  on either side, so the two can pick neighbouring pixels there.
+* Adaptive max pooling is MaxPool when the sides divide, GlobalMaxPool for 1×1, else Slice + ReduceMax
+  per output cell (the bins overlap).
 """
 from __future__ import annotations
 
@@ -59,8 +67,18 @@ def _conv(ctx, x, w_name, b_name, weight_shape, stride, padding, dilation, group
 
 @register_layer_exporter(nn.Conv2d)
 def _conv2d_layer(ctx, m, inputs, args, out, **kw):
-    return _conv(ctx, inputs[0], ctx.param(m.weight), ctx.param(m.bias) if m.bias is not None else "",
-                 m.weight.shape, m.stride, m.padding, m.dilation, m.groups)
+    """An unbatched (C, H, W) input runs as (1, C, H, W); padding_mode reflect/replicate/circular is a
+    Pad node (PyTorch's F.pad widths) before a Conv with no padding of its own."""
+    x, padding = inputs[0], m.padding
+    unbatched = args[0].ndim == 3
+    if unbatched:
+        x = ctx.unsqueeze(x, [0])
+    if m.padding_mode != "zeros":
+        x = _mode_pad(ctx, x, 4, m._reversed_padding_repeated_twice, m.padding_mode)
+        padding = 0
+    y = _conv(ctx, x, ctx.param(m.weight), ctx.param(m.bias) if m.bias is not None else "",
+              m.weight.shape, m.stride, padding, m.dilation, m.groups)
+    return ctx.squeeze(y, [0]) if unbatched else y
 
 
 @register_op_exporter("conv2d")
@@ -129,23 +147,27 @@ def _gap_op(ctx, args, kwargs, names, out):
     return ctx.op("GlobalAveragePool", [names[0]])
 
 
-def _adaptive(ctx, x, in_shape, oh, ow):
-    """Adaptive average pooling: one AveragePool when the sides divide, else each output cell's
-    mean over its rows floor(i·H/OH) .. ceil((i+1)·H/OH) (Slice + ReduceMean, concatenated)."""
+def _adaptive(ctx, x, in_shape, oh, ow, kind="avg"):
+    """Adaptive average (kind 'avg') or max (kind 'max') pooling: GlobalAveragePool/GlobalMaxPool for a
+    1×1 output, one AveragePool/MaxPool when the sides divide, else each output cell's mean/maximum
+    over its rows floor(i·H/OH) .. ceil((i+1)·H/OH) and the same for columns (Slice + ReduceMean/
+    ReduceMax, concatenated) — the bins overlap then, which no single pooling node expresses."""
     H, W = int(in_shape[2]), int(in_shape[3])
+    glob, pool, red = {"avg": ("GlobalAveragePool", "AveragePool", "ReduceMean"),
+                       "max": ("GlobalMaxPool", "MaxPool", "ReduceMax")}[kind]
     if (oh, ow) == (1, 1):
-        return ctx.op("GlobalAveragePool", [x])
+        return ctx.op(glob, [x])
     if H % oh == 0 and W % ow == 0:
         kh, kw = H // oh, W // ow
-        return ctx.op("AveragePool", [x], kernel_shape=[kh, kw], strides=[kh, kw])
+        return ctx.op(pool, [x], kernel_shape=[kh, kw], strides=[kh, kw])
     rows = []
     for i in range(oh):
         r0, r1 = i * H // oh, -(-(i + 1) * H // oh)
-        band = ctx.reduce("ReduceMean", ctx.slice(x, [r0], [r1], [2]), [2], True)
+        band = ctx.reduce(red, ctx.slice(x, [r0], [r1], [2]), [2], True)
         cells = []
         for j in range(ow):
             c0, c1 = j * W // ow, -(-(j + 1) * W // ow)
-            cells.append(ctx.reduce("ReduceMean", ctx.slice(band, [c0], [c1], [3]), [3], True) if (r1 - r0) else band)
+            cells.append(ctx.reduce(red, ctx.slice(band, [c0], [c1], [3]), [3], True) if (r1 - r0) else band)
         rows.append(cells[0] if len(cells) == 1 else ctx.op("Concat", cells, axis=3))
     return rows[0] if len(rows) == 1 else ctx.op("Concat", rows, axis=2)
 
@@ -160,12 +182,94 @@ def _adaptive_op(ctx, args, kwargs, names, out):
     return _adaptive(ctx, names[0], args[0].shape, int(args[1]), int(args[2]))
 
 
+def _adaptive_max_layer(ctx, m, inputs, args, out, **kw):
+    """AdaptiveMaxPool1d (N, C, L) / (C, L) and AdaptiveMaxPool2d (N, C, H, W) / (C, H, W), run as 2-D
+    (N, C, H, W) pooling: 1-D inputs get a unit H axis, unbatched ones a unit batch axis."""
+    if m.return_indices:
+        raise ctx.unsupported("return_indices=True (ONNX has no adaptive pooling with indices)")
+    one_d = isinstance(m, nn.AdaptiveMaxPool1d)
+    shape = list(args[0].shape)
+    lead = [0] if len(shape) == (2 if one_d else 3) else []
+    mid = [2] if one_d else []
+    x = ctx.unsqueeze(inputs[0], lead + mid) if lead or mid else inputs[0]
+    shape = ([1] if lead else []) + shape[:len(shape) - (1 if one_d else 2)] + ([1] if one_d else []) + \
+        shape[len(shape) - (1 if one_d else 2):]
+    oh, ow = (1, int(out.shape[-1])) if one_d else (int(out.shape[-2]), int(out.shape[-1]))
+    y = _adaptive(ctx, x, shape, oh, ow, "max")
+    return ctx.squeeze(y, lead + mid) if lead or mid else y
+
+
+register_layer_exporter(nn.AdaptiveMaxPool1d, nn.AdaptiveMaxPool2d)(_adaptive_max_layer)
+
+
+@register_op_exporter("adaptive_max_pool2d")
+def _adaptive_max_op(ctx, args, kwargs, names, out):
+    return _adaptive(ctx, names[0], args[0].shape, int(args[1]), int(args[2]), "max")
+
+
+_PAD_MODES = {"reflect": "reflect", "replicate": "edge", "circular": "wrap"}
+
+
+def _mode_pad(ctx, x, ndim, pad, mode):
+    """F.pad's reflect / replicate / circular of the last len(pad)/2 axes (pad lists (before, after)
+    from the last axis backwards) as ONNX Pad mode reflect / edge / wrap. 'wrap' exists from opset 19;
+    below it, circular padding is a Concat of the input's last `before` and first `after` entries
+    around it along each axis (Slice with negative starts, so symbolic sizes stay symbolic)."""
+    widths = [(0, 0)] * ndim
+    for k in range(len(pad) // 2):
+        widths[ndim - 1 - k] = (int(pad[2 * k]), int(pad[2 * k + 1]))
+    if mode == "circular" and ctx.opset < 19:
+        for axis, (a, b) in enumerate(widths):
+            if a or b:
+                parts = ([ctx.slice(x, [-a], [_I64_MAX], [axis])] if a else []) + [x] + \
+                    ([ctx.slice(x, [0], [b], [axis])] if b else [])
+                x = ctx.op("Concat", parts, axis=axis)
+        return x
+    pads = [a for a, _ in widths] + [b for _, b in widths]
+    return ctx.op("Pad", [x, ctx.ints(pads, "pads")], mode=_PAD_MODES[mode])
+
+
 @register_op_exporter("pad")
 def _pad_op(ctx, args, kwargs, names, out):
+    if isinstance(args[2], str):              # PadMode.apply(x, pad, mode)
+        return _mode_pad(ctx, names[0], args[0].ndim, args[1], args[2])
     x, widths, value = args[:3]
     pads = [int(a) for a, _ in widths] + [int(b) for _, b in widths]
     return ctx.op("Pad", [names[0], ctx.ints(pads, "pads"), ctx.const(np.asarray(value, _dtype_of(x)), "pad_value")],
                   mode="constant")
+
+
+# ------------------------------------------------------------------------------ resampling
+def _resize_attrs(mode, align_corners):
+    """ONNX Resize attributes giving PyTorch's source positions (pyengine.autograd.upsample):
+    nearest        floor(o / scale)               asymmetric, nearest_mode floor
+    nearest-exact  floor((o + ½) / scale)         half_pixel, round_prefer_ceil (floor((o + ½)/scale − ½ + ½))
+    linear         o·(n − 1)/(m − 1)              align_corners
+                   max((o + ½)/scale − ½, 0)      half_pixel (ONNX clamps the neighbours to the edge,
+                                                  which is the same as clamping the position at 0)."""
+    if mode == "nearest":
+        return dict(mode="nearest", coordinate_transformation_mode="asymmetric", nearest_mode="floor")
+    if mode == "nearest-exact":
+        return dict(mode="nearest", coordinate_transformation_mode="half_pixel", nearest_mode="round_prefer_ceil")
+    return dict(mode="linear", coordinate_transformation_mode="align_corners" if align_corners else "half_pixel")
+
+
+@register_op_exporter("interpolate")
+def _interpolate_op(ctx, args, kwargs, names, out):
+    """Resize over the last len(size) axes. A scale factor that PyTorch uses as such (given, not
+    recomputed, and not align_corners, where only the sizes count) is written as Resize's scales, so
+    the positions are o / scale_factor exactly as PyTorch's; otherwise the sizes, as the input's
+    leading dimensions (Shape → Slice, so a symbolic batch stays symbolic) and the fixed spatial sizes."""
+    x, size, mode, align_corners, scales = args[:5]
+    nd, ndim = len(size), args[0].ndim
+    attrs = _resize_attrs(mode, align_corners)
+    empty = ctx.const(np.zeros(0, np.float32), "empty") if ctx.opset < 13 else ""
+    if all(f is not None for f in scales) and not (attrs["mode"] == "linear" and align_corners):
+        sc = ctx.const(np.asarray([1.0] * (ndim - nd) + [float(f) for f in scales], np.float32), "scales")
+        return ctx.op("Resize", [names[0], empty, sc], **attrs)
+    lead = ctx.slice(ctx.op("Shape", [names[0]]), [0], [ndim - nd], [0])
+    sizes = ctx.op("Concat", [lead, ctx.ints(size, "sizes")], axis=0)
+    return ctx.op("Resize", [names[0], empty, empty, sizes], **attrs)
 
 
 # ------------------------------------------------------------------------------ linear
@@ -572,16 +676,30 @@ def _gates(order, n):
 _GATES = {"LSTM": (4, _LSTM_GATES), "GRU": (3, [1, 0, 2]), "RNN": (1, [0])}   # GRU: r, z, n -> z, r, h
 
 
-def _recurrent_layer(ctx, op_type, x, w_ih, w_hh, b_ih, b_hh, H, initial, extra_attrs):
-    """One single-direction layer: returns (Y as (T, N, H), [Y_h, (Y_c)] each (1, N, H))."""
+def _host(t):
+    return t._data if isinstance(t._data, np.ndarray) else t._data.get()
+
+
+def _recurrent_layer(ctx, op_type, x, w_ih, w_hh, b_ih, b_hh, H, initial, extra_attrs, reverse=None):
+    """One layer, forward only or (with reverse = the backward direction's (w_ih, w_hh, b_ih, b_hh))
+    bidirectional: returns (Y as (T, N, D·H), the forward half first as PyTorch joins them, and
+    [Y_h, (Y_c)] each (D, N, H)). ONNX's Y is (T, D, N, H): Transpose to (T, N, D, H), then Reshape."""
     n, order = _GATES[op_type]
-    W = ctx.param(w_ih, lambda a: _gates(order, n)(a)[None], "W")
-    R = ctx.param(w_hh, lambda a: _gates(order, n)(a)[None], "R")
+    dirs = [(w_ih, w_hh, b_ih, b_hh)] + ([reverse] if reverse is not None else [])
+    if reverse is None:
+        W = ctx.param(w_ih, lambda a: _gates(order, n)(a)[None], "W")
+        R = ctx.param(w_hh, lambda a: _gates(order, n)(a)[None], "R")
+    else:
+        base = ctx._params.get(id(w_ih)) or "W"
+        W = ctx.const(np.stack([_gates(order, n)(_host(d[0])) for d in dirs]), base + "_bidirectional", dedupe=False)
+        base = ctx._params.get(id(w_hh)) or "R"
+        R = ctx.const(np.stack([_gates(order, n)(_host(d[1])) for d in dirs]), base + "_bidirectional", dedupe=False)
     ins = [x, W, R]
     if b_ih is not None or b_hh is not None:
-        bi = _gates(order, n)(b_ih._data) if b_ih is not None else np.zeros(n * H, _dtype_of(w_ih))
-        bh = _gates(order, n)(b_hh._data) if b_hh is not None else np.zeros(n * H, _dtype_of(w_ih))
-        ins.append(ctx.const(np.concatenate([np.asarray(bi), np.asarray(bh)])[None], "B", dedupe=False))
+        zeros = np.zeros(n * H, _dtype_of(w_ih))
+        B = [np.concatenate([_gates(order, n)(_host(bi)) if bi is not None else zeros,
+                             _gates(order, n)(_host(bh)) if bh is not None else zeros]) for _, _, bi, bh in dirs]
+        ins.append(ctx.const(np.stack(B), "B", dedupe=False))
     else:
         ins.append("")
     ins.append("")                                   # sequence_lens
@@ -589,17 +707,27 @@ def _recurrent_layer(ctx, op_type, x, w_ih, w_hh, b_ih, b_hh, H, initial, extra_
     while ins and ins[-1] == "":
         ins.pop()
     n_out = 3 if op_type == "LSTM" else 2
-    outs = ctx.op(op_type, ins, n_outputs=n_out, hidden_size=int(H), **extra_attrs)
-    return ctx.squeeze(outs[0], [1]), outs[1:]
+    attrs = dict(extra_attrs)
+    if reverse is not None:
+        attrs["direction"] = "bidirectional"
+        if "activations" in attrs:
+            attrs["activations"] = list(attrs["activations"]) * 2
+    outs = ctx.op(op_type, ins, n_outputs=n_out, hidden_size=int(H), **attrs)
+    if reverse is None:
+        return ctx.squeeze(outs[0], [1]), outs[1:]
+    y = ctx.op("Transpose", [outs[0]], perm=[0, 2, 1, 3])
+    return ctx.op("Reshape", [y, ctx.ints([0, 0, -1])]), outs[1:]
 
 
-def _layer_state(ctx, name, layer):
-    return ctx.slice(name, [layer], [layer + 1], [0]) if name else ""
+def _layer_state(ctx, name, layer, D=1):
+    return ctx.slice(name, [layer * D], [layer * D + D], [0]) if name else ""
 
 
 def _rnn_export(ctx, m, inputs, args, out, hx, op_type, extra_attrs):
-    if getattr(m, "bidirectional", False):
-        raise ctx.unsupported("bidirectional recurrent layers (not in pyengine yet)")
+    """A stack of num_layers nodes, each forward or bidirectional; layer l reads the initial states
+    l·D .. l·D + D − 1 of h0 (c0), and the final states are concatenated layer-major, PyTorch's (L·D, N, H)."""
+    bidir = bool(getattr(m, "bidirectional", False))
+    D = 2 if bidir else 1
     x_t = args[0]
     x = inputs[0]
     unbatched = x_t.ndim == 2
@@ -616,8 +744,9 @@ def _rnn_export(ctx, m, inputs, args, out, hx, op_type, extra_attrs):
     finals = [[] for _ in range(2 if op_type == "LSTM" else 1)]
     for layer in range(m.num_layers):
         w_ih, w_hh, b_ih, b_hh = m._layer_params(layer)
-        init = [_layer_state(ctx, s, layer) for s in states]
-        x, fin = _recurrent_layer(ctx, op_type, x, w_ih, w_hh, b_ih, b_hh, m.hidden_size, init, extra_attrs)
+        rev = m._layer_params(layer, True) if bidir else None
+        init = [_layer_state(ctx, s, layer, D) for s in states]
+        x, fin = _recurrent_layer(ctx, op_type, x, w_ih, w_hh, b_ih, b_hh, m.hidden_size, init, extra_attrs, rev)
         for k, f in enumerate(fin):
             finals[k].append(f)
     cat = [f[0] if len(f) == 1 else ctx.op("Concat", f, axis=0) for f in finals]
@@ -750,9 +879,27 @@ def _embedding_layer(ctx, m, inputs, args, out, **kw):
 
 @_when_layer("ConvTranspose2d")
 def _conv_transpose_layer(ctx, m, inputs, args, out, **kw):
+    """output_padding is read off the traced output, so forward(x, output_size) exports as run; an
+    unbatched (C, H, W) input runs as (1, C, H, W)."""
     kh, kw_ = (int(v) for v in m.weight.shape[2:])
     ph, pw = _pair(m.padding)
-    ins = [inputs[0], ctx.param(m.weight)] + ([ctx.param(m.bias)] if m.bias is not None else [])
-    return ctx.op("ConvTranspose", ins, kernel_shape=[kh, kw_], strides=list(_pair(m.stride)), pads=[ph, pw, ph, pw],
-                  output_padding=list(_pair(getattr(m, "output_padding", 0))), dilations=list(_pair(m.dilation)),
-                  group=int(m.groups))
+    (sh, sw), (dh, dw) = _pair(m.stride), _pair(m.dilation)
+    H, W = args[0].shape[-2:]
+    op_ = [int(out.shape[-2]) - ((H - 1) * sh - 2 * ph + dh * (kh - 1) + 1),
+           int(out.shape[-1]) - ((W - 1) * sw - 2 * pw + dw * (kw_ - 1) + 1)]
+    unbatched = args[0].ndim == 3
+    x = ctx.unsqueeze(inputs[0], [0]) if unbatched else inputs[0]
+    ins = [x, ctx.param(m.weight)] + ([ctx.param(m.bias)] if m.bias is not None else [])
+    y = ctx.op("ConvTranspose", ins, kernel_shape=[kh, kw_], strides=[sh, sw], pads=[ph, pw, ph, pw],
+               output_padding=op_, dilations=[dh, dw], group=int(m.groups))
+    return ctx.squeeze(y, [0]) if unbatched else y
+
+
+@register_op_exporter("conv_transpose2d")
+def _conv_transpose_op(ctx, args, kwargs, names, out):
+    x, w, b, stride, padding, output_padding, groups, dilation = args[:8]
+    kh, kw_ = (int(v) for v in w.shape[2:])
+    ph, pw = _pair(padding)
+    ins = [names[0], names[1]] + ([names[2]] if b is not None else [])
+    return ctx.op("ConvTranspose", ins, kernel_shape=[kh, kw_], strides=list(_pair(stride)), pads=[ph, pw, ph, pw],
+                  output_padding=list(_pair(output_padding)), dilations=list(_pair(dilation)), group=int(groups))

@@ -21,6 +21,10 @@ Semantics that differ from PyTorch's and how they are met:
 * Reduce ops take their axes as an attribute before opset 13 (ReduceSum) / 18 (the others), and as
   an input after; Squeeze/Unsqueeze/Split likewise before/after 13; Clip's bounds before/after 11.
 * Integer Div truncates toward zero (C semantics), as ONNX runtimes do.
+* ConvTranspose: PyTorch's symmetric pads run conv_transpose2d directly; other pads (and output_shape,
+  auto_pad) crop or zero-extend the full transposed convolution. Resize: per axis a gather of ONNX's
+  taps and their weights (nearest, linear, cubic, antialias, every coordinate mode). Pad reflect /
+  edge / wrap are pyengine's padding modes.
 """
 from __future__ import annotations
 
@@ -352,6 +356,67 @@ def _conv(node, x, w, b=None):
     else:
         padding = tuple(lo)
     y = F.conv2d(x, w, b, tuple(strides), padding, tuple(dil), group)
+    return y.squeeze(2) if one_d else y
+
+
+def _check_conv_transpose(node):
+    _check_conv(node)
+    if node.attr("auto_pad", "NOTSET") == "VALID" and node.attr("pads"):
+        raise node.error("auto_pad VALID with pads")
+
+
+@op("ConvTranspose", check=_check_conv_transpose)
+def _conv_transpose(node, x, w, b=None):
+    """ONNX's size rule per spatial axis: out = s·(in − 1) + output_padding + d·(k − 1) + 1 − pad_begin −
+    pad_end; output_shape (or auto_pad SAME_*, meaning in·s) fixes out and the pads follow from it, the
+    odd one at the end for SAME_UPPER, at the start otherwise. PyTorch's symmetric case runs on
+    conv_transpose2d directly; other pads (unequal, or an output_padding PyTorch refuses) run the full
+    transposed convolution and crop or zero-extend it, with the bias added afterwards."""
+    sp = _spatial(node, x)
+    one_d = sp == 1
+    if one_d:
+        x, w = _to2d(x, w)
+    k = list(w.shape[2:])
+    strides = list(node.attr("strides") or [1] * sp)
+    dil = list(node.attr("dilations") or [1] * sp)
+    op_ = list(node.attr("output_padding") or [0] * sp)
+    pads = list(node.attr("pads") or [0] * (2 * sp))
+    out_shape = node.attr("output_shape")
+    auto = node.attr("auto_pad", "NOTSET")
+    group = node.attr("group", 1)
+    if w.shape[0] != x.shape[1] or x.shape[1] % group:
+        raise node.error(f"weight {tuple(w.shape)} needs (C = {x.shape[1]}, M/group, k…) and C divisible by "
+                         f"group {group}")
+    if one_d:
+        strides, dil, op_ = [1] + strides, [1] + dil, [0] + op_
+        pads = [0, pads[0], 0, pads[1]]
+        if out_shape is not None:
+            out_shape = [1] + list(out_shape[-1:])
+    ins = list(x.shape[2:])
+    full = [strides[i] * (ins[i] - 1) + dil[i] * (k[i] - 1) + 1 for i in range(2)]
+    if out_shape is not None or auto in ("SAME_UPPER", "SAME_LOWER"):
+        target = list(out_shape[-2:]) if out_shape is not None else [ins[i] * strides[i] for i in range(2)]
+        total = [full[i] + op_[i] - target[i] for i in range(2)]
+        if auto == "SAME_UPPER":
+            lo, hi = [t // 2 for t in total], [t - t // 2 for t in total]
+        else:
+            lo, hi = [t - t // 2 for t in total], [t // 2 for t in total]
+    elif auto == "VALID":
+        lo, hi = [0, 0], [0, 0]
+    else:
+        lo, hi = pads[:2], pads[2:]
+    if lo == hi and min(lo) >= 0 and all(op_[i] < max(strides[i], dil[i]) for i in range(2)):
+        y = F.conv_transpose2d(x, w, b, tuple(strides), tuple(lo), tuple(op_), group, tuple(dil))
+    else:
+        y = F.conv_transpose2d(x, w, None, tuple(strides), 0, 0, group, tuple(dil))
+        ends = [op_[i] - hi[i] for i in range(2)]        # > 0: zeros past the full output; < 0: cropped
+        y = y[:, :, max(0, lo[0]):y.shape[2] + min(0, ends[0]), max(0, lo[1]):y.shape[3] + min(0, ends[1])]
+        if min(lo) < 0 or max(ends) > 0:
+            y = F.pad(y, (max(0, -lo[1]), max(0, ends[1]), max(0, -lo[0]), max(0, ends[0])))
+        if b is not None:
+            y = y + b.reshape(1, -1, 1, 1)
+    if min(y.shape[2:]) < 1:
+        raise node.error(f"the output {tuple(y.shape)} of input {tuple(x.shape)} is empty")
     return y.squeeze(2) if one_d else y
 
 
@@ -715,10 +780,13 @@ def _range(node, start, limit, delta):
     return _wrap((s + np.arange(n, dtype=np.float64 if dt.kind == "f" else np.int64) * d).astype(dt))
 
 
+_PAD_MODES = {"constant": "constant", "reflect": "reflect", "edge": "replicate", "wrap": "circular"}
+
+
 def _check_pad(node):
     mode = node.attr("mode", "constant")
-    if mode != "constant":
-        raise node.error(f"pad mode {mode!r} is not supported (constant only)")
+    if mode not in _PAD_MODES:
+        raise node.error(f"pad mode {mode!r} is not one of constant, reflect, edge, wrap")
 
 
 @op("Pad", check=_check_pad)
@@ -744,9 +812,181 @@ def _pad(node, x, pads=None, value=None, axes=None):
     flat = []
     for b, e in reversed(widths):
         flat += [b, e]
+    mode = node.attr("mode", "constant")
+    if mode != "constant":
+        return _mode_pad(node, x, widths, flat, mode)
     if x.dtype.kind != "f":
         return _wrap(np.pad(x._data, widths, constant_values=v))
     return F.pad(x, tuple(flat), value=float(v))
+
+
+def _mode_pad(node, x, widths, flat, mode):
+    """reflect / edge / wrap of any axes, any widths: PadMode's source positions are the triangle wave,
+    the clamp and the modulo, which is what np.pad (ONNX's reference) gives for widths beyond the size too."""
+    from ..autograd.padding import PadMode
+    for a, (b, e) in enumerate(widths):
+        if (b or e) and x.shape[a] == 0:
+            raise node.error(f"mode {mode!r} cannot pad the empty axis {a} of {tuple(x.shape)}")
+    while flat and not flat[-1] and not flat[-2]:
+        flat = flat[:-2]
+    if not flat:
+        return x
+    if x.dtype.kind != "f":
+        return _wrap(np.pad(x._data, widths, mode={"reflect": "reflect", "edge": "edge", "wrap": "wrap"}[mode]))
+    return PadMode.apply(x, tuple(flat), _PAD_MODES[mode])
+
+
+# ------------------------------------------------------------------------------ resize
+_COORD_MODES = ("half_pixel", "half_pixel_symmetric", "pytorch_half_pixel", "align_corners", "asymmetric",
+                "tf_crop_and_resize")
+_NEAREST_MODES = ("round_prefer_floor", "round_prefer_ceil", "floor", "ceil")
+
+
+def _check_resize(node):
+    if node.opset < 11:
+        raise node.error("Resize before opset 11 (no roi, scales-only) is not supported")
+    if node.attr("mode", "nearest") not in ("nearest", "linear", "cubic"):
+        raise node.error(f"mode {node.attr('mode')!r} is not nearest, linear or cubic")
+    if node.attr("coordinate_transformation_mode", "half_pixel") not in _COORD_MODES:
+        raise node.error(f"coordinate_transformation_mode {node.attr('coordinate_transformation_mode')!r} is "
+                         f"not one of {', '.join(_COORD_MODES)}")
+    if node.attr("nearest_mode", "round_prefer_floor") not in _NEAREST_MODES:
+        raise node.error(f"nearest_mode {node.attr('nearest_mode')!r} is not one of {', '.join(_NEAREST_MODES)}")
+    if node.attr("keep_aspect_ratio_policy", "stretch") not in ("stretch", "not_larger", "not_smaller"):
+        raise node.error(f"keep_aspect_ratio_policy {node.attr('keep_aspect_ratio_policy')!r} is not stretch, "
+                         "not_larger or not_smaller")
+    if node.attr("antialias", 0) and node.attr("mode", "nearest") == "nearest":
+        raise node.error("antialias=1 needs mode linear or cubic")
+
+
+def _resize_coeffs(node, ratio, scale):
+    """The taps' weights for a position whose fractional part is ratio in (0, 1] (ONNX's kernels)."""
+    mode, aa = node.attr("mode", "nearest"), node.attr("antialias", 0)
+    if mode == "nearest":
+        nm = node.attr("nearest_mode", "round_prefer_floor")
+        if ratio == 1:
+            return np.array([0.0, 1.0])
+        up = {"round_prefer_floor": ratio > 0.5, "round_prefer_ceil": ratio >= 0.5, "floor": False,
+              "ceil": True}[nm]
+        return np.array([0.0, 1.0]) if up else np.array([1.0, 0.0])
+    if mode == "linear" and not aa:
+        return np.array([1.0 - ratio, ratio])
+    A = node.attr("cubic_coeff_a", -0.75)
+    if mode == "cubic" and not aa:
+        r, q = ratio, 1.0 - ratio
+        return np.array([((A * (r + 1) - 5 * A) * (r + 1) + 8 * A) * (r + 1) - 4 * A,
+                         ((A + 2) * r - (A + 3)) * r * r + 1, ((A + 2) * q - (A + 3)) * q * q + 1,
+                         ((A * (q + 1) - 5 * A) * (q + 1) + 8 * A) * (q + 1) - 4 * A])
+    sc = min(scale, 1.0)                       # antialias: the kernel stretched by 1/scale when shrinking
+    if mode == "linear":
+        start = int(np.floor(-1 / sc) + 1)
+        c = np.clip(1 - np.abs((np.arange(start, 2 - start) - ratio) * sc), 0, 1)
+    else:
+        start = int(np.floor(-2 / sc) + 1)
+        t = np.abs((np.arange(start, 2 - start) - ratio) * sc)
+        c = np.where(t <= 1, (A + 2) * t ** 3 - (A + 3) * t ** 2 + 1,
+                     np.where(t < 2, A * t ** 3 - 5 * A * t ** 2 + 8 * A * t - 4 * A, 0.0))
+    return c / c.sum()
+
+
+def _resize_plan(node, n, m, scale, roi):
+    """For one axis of n samples resized to m: (taps (m, K) of input positions, weights (m, K), the
+    mask of outputs that take extrapolation_value or None), as ONNX's reference computes them."""
+    ct = node.attr("coordinate_transformation_mode", "half_pixel")
+    o = np.arange(m, dtype=np.float64)
+    width = scale * n
+    if ct == "align_corners":
+        x = np.zeros(m) if width == 1 else o * (n - 1) / (width - 1)
+    elif ct == "asymmetric":
+        x = o / scale
+    elif ct == "tf_crop_and_resize":
+        x = np.full(m, (roi[1] - roi[0]) * (n - 1) / 2) if width == 1 else o * (roi[1] - roi[0]) * (n - 1) / (width - 1)
+        x = x + roi[0] * (n - 1)
+    elif ct == "pytorch_half_pixel":
+        x = np.full(m, -0.5) if width == 1 else (o + 0.5) / scale - 0.5
+    elif ct == "half_pixel":
+        x = (o + 0.5) / scale - 0.5
+    else:                                      # half_pixel_symmetric
+        x = n / 2 * (1 - m / width) + (o + 0.5) / scale - 0.5
+    xi = np.floor(x)
+    ratios = np.where(x == xi, 1.0, x - xi)
+    coeffs = np.stack([_resize_coeffs(node, float(r), scale) for r in ratios]) if m else np.zeros((0, 2))
+    K = coeffs.shape[1]
+    pad = -(-K // 2)
+    xp_ = x + pad
+    p = np.floor(xp_).astype(np.int64)
+    if K % 2 == 0:
+        off = np.where(xp_ == p, -(K // 2), -(K // 2) + 1)
+    else:
+        off = np.where(xp_ - p <= 0.5, -((K - 1) // 2), -((K - 1) // 2) + 1)
+    taps = (p + off)[:, None] + np.arange(K)[None, :] - pad
+    if node.attr("exclude_outside", 0):
+        coeffs = np.where((taps < 0) | (taps >= n), 0.0, coeffs)
+        tot = coeffs.sum(axis=1, keepdims=True)
+        coeffs = coeffs / np.where(tot == 0, 1.0, tot)
+    extra = ((x < 0) | (x > n - 1)) if ct == "tf_crop_and_resize" else None
+    return np.clip(taps, 0, n - 1), coeffs, extra
+
+
+@op("Resize", check=_check_resize)
+def _resize(node, x, roi=None, scales=None, sizes=None):
+    """Separable: each resized axis is a gather of K taps per output position and their weighted sum
+    (nearest: the one tap of weight 1), so gradients reach x; positions and weights are ONNX's
+    reference's, computed in float64."""
+    r = x.ndim
+    axes = node.attr("axes")
+    axes = [_ax(a, r) for a in axes] if axes else list(range(r))
+    sc = node.host(scales).astype(np.float64).reshape(-1) if scales is not None else np.zeros(0)
+    sz = np.asarray(node.ints(sizes)) if sizes is not None else np.zeros(0, np.int64)
+    if (sc.size == 0) == (sz.size == 0):
+        raise node.error("exactly one of scales and sizes must be given")
+    if max(sc.size, sz.size) != len(axes):
+        raise node.error(f"scales/sizes of {max(sc.size, sz.size)} values for {len(axes)} axes")
+    n_in = [x.shape[a] for a in axes]
+    if sz.size:
+        scale = [int(sz[i]) / n_in[i] if n_in[i] else 1.0 for i in range(len(axes))]
+        out = [int(v) for v in sz]
+        policy = node.attr("keep_aspect_ratio_policy", "stretch")
+        if policy != "stretch":
+            s_ = min(scale) if policy == "not_larger" else max(scale)
+            scale = [s_] * len(axes)
+            out = [int(s_ * n + 0.5) for n in n_in]
+    else:
+        scale = [float(v) for v in sc]
+        out = [int(v) for v in (sc * np.asarray(n_in, np.float64))]
+    if min(scale) <= 0 or min(out) < 0:
+        raise node.error(f"scales must be > 0 and sizes >= 0, got scales {scale} and sizes {out}")
+    full = list(x.shape)
+    for a, m in zip(axes, out):
+        full[a] = m
+    node.check_size(full)
+    rv = node.host(roi).astype(np.float64).reshape(-1) if roi is not None else np.zeros(0)
+    ct = node.attr("coordinate_transformation_mode", "half_pixel")
+    if ct == "tf_crop_and_resize" and rv.size != 2 * len(axes):
+        raise node.error(f"tf_crop_and_resize needs roi of {2 * len(axes)} values, got {rv.size}")
+    extrap = node.attr("extrapolation_value", 0.0)
+    nearest = node.attr("mode", "nearest") == "nearest"
+    y = x
+    for i, a in enumerate(axes):
+        ai = [rv[i], rv[i + len(axes)]] if ct == "tf_crop_and_resize" else None
+        if math.isclose(scale[i], 1.0) and out[i] == n_in[i] and (ai is None or (ai[0] == 0 and ai[1] == 1)):
+            continue
+        taps, coeffs, extra = _resize_plan(node, n_in[i], out[i], scale[i], ai)
+        lead = (slice(None),) * a
+        bshape = [1] * r
+        bshape[a] = -1
+        if nearest:
+            y = y[lead + (taps[np.arange(len(taps)), coeffs.argmax(axis=1)] if len(taps) else taps[:, 0],)]
+        else:
+            acc = None
+            for k in range(coeffs.shape[1]):
+                term = y[lead + (taps[:, k],)] * _like(node, coeffs[:, k].astype(x.dtype).reshape(bshape), x)
+                acc = term if acc is None else acc + term
+            y = acc
+        if extra is not None and extra.any():
+            keep = _like(node, (~extra).astype(x.dtype).reshape(bshape), x)
+            y = y * keep + _like(node, (extra * extrap).astype(x.dtype).reshape(bshape), x)
+    return y if y is not x else x.clone()
 
 
 # ------------------------------------------------------------------------------ reductions

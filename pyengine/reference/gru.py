@@ -18,58 +18,18 @@ from __future__ import annotations
 import numpy as np
 
 from ._checks import check_float_array, check_same_dtype, check_shape, checked_numel
+from ._recurrent import check_saved, check_state, check_weights
 
 __all__ = ["gru_cell_forward", "gru_cell_backward", "gru_forward", "gru_inference_forward", "gru_backward"]
 
 
 # ---- the contract, as the oracle checks it (the same messages as the C++ bindings) ----
 
-def _check_state(fn: str, name: str, a, x, n: int, hidden: int, optional: bool = False) -> None:
-    if a is None and optional:
-        return
-    check_float_array(fn, name, a, 2)
-    check_same_dtype(fn, "x", x, **{name: a})
-    check_shape(fn, name, a, (n, hidden))
-
-
-def _check_weights(fn: str, x, features: int, w_ih, w_hh, b_ih=None, b_hh=None) -> int:
-    """Returns H after checking w_hh (3H, H), w_ih (3H, I) against x's I, biases (3H,)."""
-    check_float_array(fn, "w_ih", w_ih, 2)
-    check_same_dtype(fn, "x", x, w_ih=w_ih)
-    check_float_array(fn, "w_hh", w_hh, 2)
-    check_same_dtype(fn, "x", x, w_hh=w_hh)
-    hidden = w_hh.shape[1]
-    if hidden < 1 or w_hh.shape[0] != 3 * hidden:
-        raise ValueError(f"{fn}: w_hh must have shape (3*H, H) with H >= 1, got {tuple(w_hh.shape)}")
-    if w_ih.shape[0] != 3 * hidden:
-        raise ValueError(f"{fn}: w_ih must have 3*H = {3 * hidden} rows (H = {hidden} from w_hh), "
-                         f"got shape {tuple(w_ih.shape)}")
-    if w_ih.shape[1] != features:
-        raise ValueError(f"{fn}: w_ih expects {w_ih.shape[1]} input features, x has {features}")
-    for name, b in (("b_ih", b_ih), ("b_hh", b_hh)):
-        if b is not None:
-            check_float_array(fn, name, b, 1)
-            check_same_dtype(fn, "x", x, **{name: b})
-            check_shape(fn, name, b, (3 * hidden,))
-    return hidden
-
-
-def _check_saved(fn: str, saved, x, shapes: tuple, names: tuple) -> None:
-    if not isinstance(saved, tuple) or len(saved) != len(shapes):
-        got = f"a tuple of length {len(saved)}" if isinstance(saved, tuple) else type(saved).__name__
-        raise TypeError(f"{fn}: saved must be the tuple of {len(shapes)} arrays returned by the forward, got {got}")
-    for k, (a, shape, name) in enumerate(zip(saved, shapes, names)):
-        label = f"saved[{k}] ({name})"
-        check_float_array(fn, label, a, len(shape))
-        check_same_dtype(fn, "x", x, **{label: a})
-        check_shape(fn, label, a, shape)
-
-
 def _check_cell(fn: str, x, h, w_ih, w_hh, b_ih=None, b_hh=None) -> tuple[int, int, int]:
     check_float_array(fn, "x", x, 2)
     n, features = x.shape
-    hidden = _check_weights(fn, x, features, w_ih, w_hh, b_ih, b_hh)
-    _check_state(fn, "h", h, x, n, hidden)
+    hidden = check_weights(fn, 3, x, features, w_ih, w_hh, b_ih, b_hh)
+    check_state(fn, "h", h, x, n, hidden)
     checked_numel(fn, "gates shape", (n, 4 * hidden))
     return n, features, hidden
 
@@ -79,8 +39,8 @@ def _check_sequence(fn: str, x, h0, w_ih, w_hh, b_ih=None, b_hh=None) -> tuple[i
     steps, n, features = x.shape
     if steps < 1:
         raise ValueError(f"{fn}: x must have at least one time step, got shape {tuple(x.shape)}")
-    hidden = _check_weights(fn, x, features, w_ih, w_hh, b_ih, b_hh)
-    _check_state(fn, "h0", h0, x, n, hidden)
+    hidden = check_weights(fn, 3, x, features, w_ih, w_hh, b_ih, b_hh)
+    check_state(fn, "h0", h0, x, n, hidden)
     checked_numel(fn, "gates shape", (steps, n, 4 * hidden))
     return steps, n, features, hidden
 
@@ -144,8 +104,8 @@ def gru_cell_backward(grad_h_next, x, h, w_ih, w_hh, saved):
     """
     fn = "gru_cell_backward"
     n, _, hidden = _check_cell(fn, x, h, w_ih, w_hh)
-    _check_state(fn, "grad_h_next", grad_h_next, x, n, hidden)
-    _check_saved(fn, saved, x, ((n, 4 * hidden),), ("gates",))
+    check_state(fn, "grad_h_next", grad_h_next, x, n, hidden)
+    check_saved(fn, saved, x, ((n, 4 * hidden),), ("gates",))
     dgi, dgh, dh_direct = _step_backward(_f64(grad_h_next), _f64(saved[0]), _f64(h))
     dt = x.dtype
     return ((dgi @ _f64(w_ih)).astype(dt), (dh_direct + dgh @ _f64(w_hh)).astype(dt),
@@ -192,8 +152,8 @@ def gru_backward(grad_y, grad_h_T, x, h0, w_ih, w_hh, saved):
     check_float_array(fn, "grad_y", grad_y, 3)
     check_same_dtype(fn, "x", x, grad_y=grad_y)
     check_shape(fn, "grad_y", grad_y, (steps, n, hidden))
-    _check_state(fn, "grad_h_T", grad_h_T, x, n, hidden, optional=True)
-    _check_saved(fn, saved, x, ((steps, n, 4 * hidden), (steps, n, hidden)), ("gates", "hs"))
+    check_state(fn, "grad_h_T", grad_h_T, x, n, hidden, optional=True)
+    check_saved(fn, saved, x, ((steps, n, 4 * hidden), (steps, n, hidden)), ("gates", "hs"))
     gates, hs = _f64(saved[0]), _f64(saved[1])
     xs, gy, w_ih, w_hh, h0 = _f64(x), _f64(grad_y), _f64(w_ih), _f64(w_hh), _f64(h0)
     dh_next = np.zeros((n, hidden)) if grad_h_T is None else _f64(grad_h_T)

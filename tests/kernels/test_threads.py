@@ -6,6 +6,7 @@ calls (shared scratch buffers, thread counts) or read another thread's arrays wo
 A second test shows the GIL really is released: a kernel call in one thread does not stop a
 pure-Python thread from running.
 """
+import sys
 import threading
 import time
 
@@ -65,29 +66,53 @@ def test_concurrent_kernel_calls_are_correct(threads):
     assert not errors, errors
 
 
+def _ticks_while(work, calls: int = 6) -> int:
+    """How many times this thread's loop runs while another thread makes `calls` calls of `work`.
+
+    The interpreter's switch interval is raised to 10 s for the measurement, so that a thread
+    holding the GIL is never made to hand it over: the loop then runs only when the other thread
+    gives the GIL up itself (a kernel that releases it) or has finished."""
+    done = threading.Event()
+
+    def run():
+        for _ in range(calls):
+            work()
+        done.set()
+
+    ticks = 0
+    interval = sys.getswitchinterval()
+    sys.setswitchinterval(10.0)
+    try:
+        t = threading.Thread(target=run)
+        t.start()
+        while not done.is_set():
+            ticks += 1
+            time.sleep(0)
+        t.join()
+    finally:
+        sys.setswitchinterval(interval)
+    return ticks
+
+
 def test_gil_is_released_during_a_kernel():
-    """While one thread is inside a long gemm, another Python thread keeps running."""
+    """While one thread is inside a long gemm, another Python thread keeps running; the same
+    measurement on work of the same length that holds the GIL (a pure-Python loop) shows what a
+    held GIL would give."""
     rng = np.random.default_rng(0)
     a = rng.standard_normal((700, 700)).astype(np.float32)
     start = time.perf_counter()
     cpu.gemm(a, a)
     single = time.perf_counter() - start
+    # a pure-Python loop of about the same length: it holds the GIL throughout
+    n = 20000
+    start = time.perf_counter()
+    sum(i * i for i in range(n))
+    n = max(1000, int(n * single / (time.perf_counter() - start)))
 
-    ticks = 0
-    done = threading.Event()
-
-    def kernel():
-        for _ in range(6):
-            cpu.gemm(a, a)
-        done.set()
-
-    t = threading.Thread(target=kernel)
-    t.start()
-    while not done.is_set():
-        ticks += 1
-        time.sleep(0)
-    t.join()
-    # Holding the GIL through a kernel would let the loop run only between calls (a handful of
-    # times); released, it spins throughout the 6 calls — fewer times when the kernel's threads
-    # take both cores (41 at 2 threads on a loaded 2-core machine), never only a handful.
-    assert ticks > 25, f"the Python thread ran {ticks} times during 6 gemm calls of {single * 1e3:.1f} ms each"
+    held = _ticks_while(lambda: sum(i * i for i in range(n)))
+    released = _ticks_while(lambda: cpu.gemm(a, a))
+    # Held, the loop runs about once (before the other thread starts and after it is done); released,
+    # at least once per call and usually hundreds of times, however loaded the machine.
+    assert held <= 3, f"the control measurement is broken: a GIL-holding loop let the other thread run {held} times"
+    assert released >= 6, (f"the Python thread ran {released} times during 6 gemm calls of {single * 1e3:.1f} ms "
+                           f"each (a GIL-holding loop of the same length: {held})")

@@ -16,34 +16,12 @@ po = pytest.importorskip("pyengine.onnx")
 def _in_axes(m, shapes):
     if isinstance(m, (nn.LSTM, nn.RNN, nn.GRU)) and not m.batch_first and len(shapes[0]) == 3:
         return [1]
+    if isinstance(m, nn.Conv2d) and len(shapes[0]) == 3:
+        return [2]                    # unbatched (C, H, W): the height is the symbolic axis
     return [0] * len(shapes)          # every input batched on axis 0 (MultiheadAttention takes three)
 
 
-# Layers that pyengine has but pyengine.onnx does not export (or read back) yet; strict, so the entry
-# must go once its exporter/importer lands.
-NOT_YET = {
-    "AdaptiveMaxPool1d": "no exporter for adaptive_max_pool2d",
-    "AdaptiveMaxPool2d": "no exporter for adaptive_max_pool2d",
-    "CircularPad1d": "no exporter for pad modes (ONNX Pad mode='wrap' needs opset 19)",
-    "CircularPad2d": "no exporter for pad modes (ONNX Pad mode='wrap' needs opset 19)",
-    "ReflectionPad1d": "no exporter for pad modes (ONNX Pad mode='reflect')",
-    "ReflectionPad2d": "no exporter for pad modes (ONNX Pad mode='reflect')",
-    "ReplicationPad1d": "no exporter for pad modes (ONNX Pad mode='edge')",
-    "ReplicationPad2d": "no exporter for pad modes (ONNX Pad mode='edge')",
-    "Conv1d-stride-dilation-groups-replicate": "padding_mode needs a Pad node before the Conv",
-    "Conv2d-circular-unbatched": "the Conv2d exporter ignores padding_mode",
-    "Conv2d-reflect": "the Conv2d exporter ignores padding_mode",
-    "ConvTranspose2d": "pyengine.onnx.load has no ConvTranspose importer",
-    "ConvTranspose2d-groups-dilation": "pyengine.onnx.load has no ConvTranspose importer",
-    "Upsample-bilinear": "no exporter for interpolate (ONNX Resize)",
-    "Upsample-nearest": "no exporter for interpolate (ONNX Resize)",
-    "UpsamplingBilinear2d": "no exporter for interpolate (ONNX Resize)",
-    "UpsamplingNearest2d": "no exporter for interpolate (ONNX Resize)",
-}
-
-
-@pytest.mark.parametrize("name", [pytest.param(n, marks=pytest.mark.xfail(reason=NOT_YET[n], strict=True))
-                                  if n in NOT_YET else n for n in sorted(LAYERS)])
+@pytest.mark.parametrize("name", sorted(LAYERS))
 def test_every_layer_exports_and_matches_onnxruntime(name):
     build, shapes = LAYERS[name]
     pyengine.manual_seed(0)

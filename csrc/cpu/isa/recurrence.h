@@ -1,5 +1,5 @@
-// recurrence.h — the pieces of a row-split float32 recurrence (the GRU's, csrc/cpu/isa/gru_isa.cpp),
-// per ISA copy (include after isa.h; inside each copy's own namespace, never merged across copies).
+// recurrence.h — the pieces of a row-split float32 recurrence (the GRU's and the LSTM's:
+// csrc/cpu/isa/gru_isa.cpp, lstm_isa.cpp), per ISA copy (include after isa.h; inside each copy's own namespace, never merged across copies).
 //
 // Threads split the batch rows once for a whole sequence: step t of a row needs only that row's
 // state from step t ± 1, so each thread runs its rows through every step with no barrier. Per step

@@ -35,69 +35,10 @@
 #include "pyengine/common.h"
 #include "pyengine/isa_dispatch.h"
 
-#if !defined(PYENGINE_ISA) && !defined(__CUDACC__)
-#include "pyengine/check.h"
-
-// The contract (csrc/bindings/bind_lstm.cpp, both devices), every array of x's float dtype:
-// x (N, I) for the cell, (T, N, I) with T >= 1 for the sequence; h, c, h0, c0 and their gradients
-// (N, H); w_hh (4H, H) with H >= 1; w_ih (4H, I); b_ih, b_hh (4H,) or None; `saved` the forward's
-// tuple: (gates (N, 4H), c_next (N, H)) for the cell, (gates (T, N, 4H), cs, hs (T, N, H)) for
-// the sequence.
-namespace pyengine::contract {
-
-struct LstmDims { index_t T, N, I, H; };
-
-inline void lstm_weights(const char* fn, const Array& x, LstmDims& d, const Array& w_ih, const Array& w_hh,
-                         const Array& b_ih, const Array& b_hh) {
-  float_array(fn, w_ih, 2);
-  same_dtype(fn, x, w_ih);
-  float_array(fn, w_hh, 2);
-  same_dtype(fn, x, w_hh);
-  const index_t H = w_hh.dim(1);
-  if (H < 1 || w_hh.dim(0) != checked_mul(fn, "4*H", 4, H))
-    value_error(fn, ": w_hh must have shape (4*H, H) with H >= 1, got ", shape_str(w_hh.shape));
-  if (w_ih.dim(0) != 4 * H)
-    value_error(fn, ": w_ih must have 4*H = ", 4 * H, " rows (H = ", H, " from w_hh), got shape ", shape_str(w_ih.shape));
-  if (w_ih.dim(1) != d.I) value_error(fn, ": w_ih expects ", w_ih.dim(1), " input features, x has ", d.I);
-  for (const Array* b : {&b_ih, &b_hh}) {
-    if (!b->present) continue;
-    float_array(fn, *b, 1);
-    same_dtype(fn, x, *b);
-    shape_is(fn, *b, {4 * H});
-  }
-  d.H = H;
-}
-
-// h, c and their gradients: (N, H) of x's dtype (absent allowed when optional).
-inline void lstm_state(const char* fn, const Array& a, const Array& x, const LstmDims& d, bool optional = false) {
-  if (!a.present && optional) return;
-  float_array(fn, a, 2);
-  same_dtype(fn, x, a);
-  shape_is(fn, a, {d.N, d.H});
-}
-
-// x (N, I) [cell] or (T, N, I) [sequence]; T is 1 for the cell.
-inline LstmDims lstm_x(const char* fn, const Array& x, bool sequence) {
-  float_array(fn, x, sequence ? 3 : 2);
-  LstmDims d{sequence ? x.dim(0) : 1, x.dim(sequence ? 1 : 0), x.dim(sequence ? 2 : 1), 0};
-  if (sequence && d.T < 1) value_error(fn, ": x must have at least one time step, got shape ", shape_str(x.shape));
-  return d;
-}
-
-inline void lstm_gates_size(const char* fn, const LstmDims& d, bool sequence) {
-  if (sequence) checked_numel(fn, "gates shape", {d.T, d.N, 4 * d.H});
-  else checked_numel(fn, "gates shape", {d.N, 4 * d.H});
-}
-
-// The saved tuple's entry k (its label "saved[k] (name)" is the array's name).
-inline void lstm_saved(const char* fn, const Array& a, const Array& x, const std::vector<index_t>& shape) {
-  float_array(fn, a, static_cast<int>(shape.size()));
-  same_dtype(fn, x, a);
-  shape_is(fn, a, shape);
-}
-
-}  // namespace pyengine::contract
-#endif
+// The contract (csrc/bindings/bind_lstm.cpp, both devices): pyengine/recurrent.h with K = 4 gate
+// blocks; `saved` is the forward's tuple: (gates (N, 4H), c_next (N, H)) for the cell,
+// (gates (T, N, 4H), cs, hs (T, N, H)) for the sequence.
+#include "pyengine/recurrent.h"
 
 namespace pyengine::cpu {
 
