@@ -118,6 +118,11 @@ CONV_LAYERS = {
     "digit 16->32 7x7": (128, 16, 7, 7, 32),
     "resnet 64->64 56x56": (32, 64, 56, 56, 64),
     "resnet 128->128 28x28": (32, 128, 28, 28, 128),
+    # the 3x3 stride-1 layers of the CIFAR ResNet-18 below (batch 32, 32x32 input)
+    "resnet-cifar 64->64 32x32": (32, 64, 32, 32, 64),
+    "resnet-cifar 128->128 16x16": (32, 128, 16, 16, 128),
+    "resnet-cifar 256->256 8x8": (32, 256, 8, 8, 256),
+    "resnet-cifar 512->512 4x4": (32, 512, 4, 4, 512),
 }
 
 
@@ -218,26 +223,35 @@ def pool2d_case(kind, which, shape=(128, 32, 28, 28)):
         sets = range(POOL_SETS)
         tf = None
         if kind == "max":
+            # "fwd"/"bwd": int64 flat indices on both sides (the public contract, return_indices);
+            # "... uint8 taps": ours with the window taps its autograd saves on the CPU, against
+            # PyTorch's training path (which saves int64 indices); bytes counted are ours.
+            taps = which.endswith("uint8 taps")
+            win = dict(window_indices=True) if taps else {}
             fwd, rfwd = _cpu("max_pool2d_forward"), _ref("max_pool2d_forward")
-            if which == "fwd":
-                ours = _rotating([lambda i=i: fwd(xs[i], 2, 2) for i in sets])
-                npf = lambda: rfwd(x, 2, 2)  # noqa: E731
+            idx_bytes = out_bytes // 4 if taps else out_bytes * 2
+            if which.startswith("fwd"):
+                ours = _rotating([lambda i=i: fwd(xs[i], 2, 2, **win) for i in sets])
+                npf = lambda: rfwd(x, 2, 2, **win)  # noqa: E731
                 if torch:
                     tf = _rotating([lambda i=i: torch.nn.functional.max_pool2d(txs[i], 2, 2, return_indices=True) for i in sets])
-                work = x.nbytes + out_bytes + out_bytes * 2  # x, y, int64 indices
-                check = lambda: _compare([("y", fwd(x, 2, 2)[0], rfwd(x, 2, 2)[0]),  # noqa: E731
-                                          ("indices", fwd(x, 2, 2)[1], rfwd(x, 2, 2)[1])], tol=0.0)
+                work = x.nbytes + out_bytes + idx_bytes  # x, y, indices
+                check = lambda: _compare([("y", fwd(x, 2, 2, **win)[0], rfwd(x, 2, 2, **win)[0]),  # noqa: E731
+                                          ("indices", fwd(x, 2, 2, **win)[1], rfwd(x, 2, 2, **win)[1])], tol=0.0)
             else:
                 bwd, rbwd = _cpu("max_pool2d_backward_input"), _ref("max_pool2d_backward_input")
-                idxs = [fwd(v, 2, 2)[1] for v in xs]
-                ours = _rotating([lambda i=i: bwd(gys[i], idxs[i], shape) for i in sets])
-                npf = lambda: rbwd(gy, idxs[0], shape)  # noqa: E731
+                idxs = [fwd(v, 2, 2, **win)[1] for v in xs]
+                flats = [fwd(v, 2, 2)[1] for v in xs]
+                window = (2, 2) if taps else ()
+                ours = _rotating([lambda i=i: bwd(gys[i], idxs[i], shape, *window) for i in sets])
+                npf = lambda: rbwd(gy, idxs[0], shape, *window)  # noqa: E731
                 if torch:
-                    tidxs = [torch.from_numpy(v) for v in idxs]
+                    tidxs = [torch.from_numpy(v) for v in flats]
                     tf = _rotating([lambda i=i: torch.ops.aten.max_pool2d_with_indices_backward(
                         tgys[i], txs[i], [2, 2], [2, 2], [0, 0], [1, 1], False, tidxs[i]) for i in sets])
-                work = out_bytes + out_bytes * 2 + x.nbytes
-                check = lambda: _compare([("dx", bwd(gy, idxs[0], shape), rbwd(gy, idxs[0], shape))])  # noqa: E731
+                work = out_bytes + idx_bytes + x.nbytes
+                check = lambda: _compare([("dx", bwd(gy, idxs[0], shape, *window),  # noqa: E731
+                                           rbwd(gy, flats[0], shape))])
         else:
             if which == "fwd":
                 fwd, rfwd = _cpu("avg_pool2d_forward"), _ref("avg_pool2d_forward")
@@ -617,6 +631,109 @@ def train_case():
     return build, f"train step digit CNN b{DIGIT_BATCH} SGD momentum"
 
 
+# --------------------------------------------------------------------------- networks from the zoo
+# pyengine.models against the same architecture in plain torch (tests/models/torch_zoo.py:
+# torchvision's modules and names; torchvision itself is not installed beside torch 2.13), on the same
+# weights: the torch model's (random, batch norm statistics made non-trivial) loaded into ours.
+RESNET_CIFAR_BATCH = 32
+
+
+def _torch_zoo():
+    import importlib.util
+    from pathlib import Path
+    path = Path(__file__).resolve().parent.parent / "tests" / "models" / "torch_zoo.py"
+    if _torch() is None or not path.exists():
+        raise NotAvailable("the torch reference models (tests/models/torch_zoo.py, torch) are not available")
+    spec = importlib.util.spec_from_file_location("_bench_torch_zoo", path)
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
+def _zoo_pair(name, cifar=False):
+    """(ours, theirs) with the same weights; cifar: ResNet's 32x32 form (a 3x3 stride-1 stem and no
+    max-pool, as CIFAR ResNets have), 10 classes."""
+    try:
+        import pyengine
+        from pyengine import models, nn
+    except ImportError as e:
+        raise NotAvailable(f"pyengine.models not available ({e})") from None
+    torch, zoo = _torch(), _torch_zoo()
+    torch.manual_seed(0)
+    theirs = zoo.BUILDERS[name](num_classes=10)
+    ours = models.get_model(name, num_classes=10)
+    if cifar:
+        theirs.conv1, theirs.maxpool = torch.nn.Conv2d(3, 64, 3, 1, 1, bias=False), torch.nn.Identity()
+        ours.conv1, ours.maxpool = nn.Conv2d(3, 64, 3, 1, 1, bias=False), nn.Identity()
+    zoo.randomize_batch_norm(theirs)
+    ours.load_state_dict({k: v.numpy() for k, v in theirs.state_dict().items()}, strict=True)
+    return pyengine, ours, torch, theirs
+
+
+def resnet_cifar_train_case():
+    """One SGD-momentum training step (forward in train mode, cross-entropy, backward, update)."""
+    def build(rng):
+        pe, ours, torch, theirs = _zoo_pair("resnet18", cifar=True)
+        from pyengine import nn
+        try:
+            from pyengine import optim
+            opt = optim.SGD(ours.parameters(), lr=0.01, momentum=0.9)
+        except ImportError:
+            opt = _SGDMomentum(ours.parameters(), lr=0.01, momentum=0.9)
+        topt = torch.optim.SGD(theirs.parameters(), lr=0.01, momentum=0.9)
+        loss_fn, tloss_fn = nn.CrossEntropyLoss(), torch.nn.CrossEntropyLoss()
+        x = rng.standard_normal((RESNET_CIFAR_BATCH, 3, 32, 32)).astype(np.float32)
+        y = rng.integers(0, 10, RESNET_CIFAR_BATCH).astype(np.int64)
+        X, Y = pe.tensor(x), pe.tensor(y)
+        tx, ty = torch.from_numpy(x), torch.from_numpy(y)
+        ours.train()
+        theirs.train()
+
+        def step():
+            opt.zero_grad()
+            loss = loss_fn(ours(X), Y)
+            loss.backward()
+            opt.step()
+            return loss
+
+        def tstep():
+            topt.zero_grad()
+            loss = tloss_fn(theirs(tx), ty)
+            loss.backward()
+            topt.step()
+            return loss
+
+        def check():
+            # two steps each from the same weights: the second loss sees the first step's gradients
+            got = [float(np.asarray(step().numpy())) for _ in range(2)]
+            want = [float(tstep().item()) for _ in range(2)]
+            err = max(abs(g - w) / max(abs(w), 1e-12) for g, w in zip(got, want))
+            return err < 1e-3, f"losses {got[0]:.5f}, {got[1]:.5f} vs torch {want[0]:.5f}, {want[1]:.5f}"
+        return Built(work=RESNET_CIFAR_BATCH, unit="img/s", ours=step, torch=tstep, check=check)
+    return build, f"train step resnet18 cifar 32x32 b{RESNET_CIFAR_BATCH} SGD momentum"
+
+
+def mobilenet_inference_case(batch):
+    """Inference in eval mode: ours under no_grad, torch under torch.no_grad()."""
+    def build(rng):
+        pe, ours, torch, theirs = _zoo_pair("mobilenet_v2")
+        ours.eval()
+        theirs.eval()
+        x = rng.standard_normal((batch, 3, 224, 224)).astype(np.float32)
+        X, tx = pe.tensor(x), torch.from_numpy(x)
+
+        def run():
+            with pe.no_grad():
+                return ours(X)
+
+        def trun():
+            with torch.no_grad():
+                return theirs(tx)
+        return Built(work=batch, unit="img/s", ours=run, torch=trun,
+                     check=lambda: _compare([("logits", run().numpy(), trun().numpy())]))
+    return build, f"inference mobilenet_v2 224x224 b{batch}"
+
+
 # --------------------------------------------------------------------------- layers with no kernel of their own
 # Conv1d (the 2-D kernels on (N, C, 1, L)), ConvTranspose2d (conv2d's backward-input kernel run
 # forwards), interpolate and the padding modes, timed through pyengine.nn against torch.nn with the
@@ -727,9 +844,9 @@ def all_cases(quick: bool) -> list:
                 add("conv2d", conv2d_case(layer, which, batch=4 if big else None), True)
             else:
                 add("conv2d", conv2d_case(layer, which), False)
-    for kind in ("max", "avg"):
-        for which in ("fwd", "bwd"):
-            add("pool2d", pool2d_case(kind, which), True)
+    for kind, which in (("max", "fwd"), ("max", "bwd"), ("max", "fwd uint8 taps"), ("max", "bwd uint8 taps"),
+                        ("avg", "fwd"), ("avg", "bwd")):
+        add("pool2d", pool2d_case(kind, which), True)
     add("lstm", lstm_case("fwd", T=10) if quick else lstm_case("fwd"), True)
     add("lstm", lstm_case("inference", T=10) if quick else lstm_case("inference"), True)
     add("lstm", lstm_case("fwd+bwd", T=10) if quick else lstm_case("fwd+bwd"), True)
@@ -752,4 +869,7 @@ def all_cases(quick: bool) -> list:
                       "adaptive": "pool2d"}[kind.split()[0]]
             add(family, layer_case(kind, which), kind == "conv1d speech")
     add("train", train_case(), True)
+    add("train", resnet_cifar_train_case(), False)
+    for batch in (1, 8):
+        add("inference", mobilenet_inference_case(batch), batch == 1)
     return out

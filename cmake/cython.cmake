@@ -10,7 +10,7 @@
 # Which modules: those where `python -m bench overhead` shows the compiled one faster (README, speed).
 option(PYENGINE_CYTHON "Compile the per-call core with Cython" ON)
 set(PYENGINE_CYTHON_MODULES
-    "pyengine/autograd/core;pyengine/autograd/engine;pyengine/nn/module;pyengine/autograd/ops;pyengine/autograd/device;pyengine/autograd/activation;pyengine/autograd/softmax;pyengine/autograd/linear;pyengine/autograd/conv2d;pyengine/autograd/pool2d;pyengine/autograd/batch_norm;pyengine/autograd/dropout;pyengine/autograd/lstm;pyengine/nn/layers"
+    "pyengine/autograd/core;pyengine/autograd/engine;pyengine/nn/module;pyengine/autograd/ops;pyengine/autograd/device;pyengine/autograd/activation;pyengine/autograd/softmax;pyengine/autograd/linear;pyengine/autograd/conv2d;pyengine/autograd/pool2d;pyengine/autograd/batch_norm;pyengine/autograd/dropout;pyengine/autograd/lstm;pyengine/autograd/gru;pyengine/nn/layers;pyengine/nn/rnn"
     CACHE STRING "Modules (paths without .py) compiled with Cython")
 
 if(PYENGINE_CYTHON)

@@ -28,7 +28,8 @@ __all__ = ["MODULES", "status"]
 MODULES = ("pyengine.autograd.core", "pyengine.autograd.engine", "pyengine.nn.module", "pyengine.autograd.ops",
            "pyengine.autograd.activation", "pyengine.autograd.linear", "pyengine.autograd.conv2d",
            "pyengine.autograd.pool2d", "pyengine.autograd.batch_norm", "pyengine.autograd.lstm",
-           "pyengine.autograd.softmax", "pyengine.autograd.dropout", "pyengine.nn.layers", "pyengine.autograd.device")
+           "pyengine.autograd.softmax", "pyengine.autograd.dropout", "pyengine.nn.layers", "pyengine.autograd.device",
+           "pyengine.autograd.gru", "pyengine.nn.rnn")
 _NEEDS = {"pyengine.autograd.engine": ("pyengine.autograd.core",),
           "pyengine.nn.module": ("pyengine.autograd.core",)}
 _PKG = os.path.dirname(os.path.abspath(__file__))

@@ -237,25 +237,15 @@ class _EpochPrinter:
         print(line, flush=True)
 
 
-def _machine_is_busy() -> bool:
-    try:
-        return os.getloadavg()[0] > (os.cpu_count() or 1)
-    except (AttributeError, OSError):
-        return False
-
-
 def _set_threads(args, command="train"):
+    """--threads N, else pyengine's default (all cores). There is no drop to one thread on a busy
+    machine: with pyengine's own pool (a parked worker never holds the others up) 2 threads stayed
+    faster than 1 at load 15-20 on 2 cores, with and without a competing busy process
+    (bench/threads_busy.py; bench/NOTES.md)."""
     import pyengine
 
     if args.threads:
         pyengine.set_num_threads(args.threads)
-    elif _machine_is_busy() and pyengine.get_num_threads() > 1:
-        # OpenMP teams on an oversubscribed CPU spend their time waiting for descheduled threads
-        # (10x slower measured at load 15 on 2 cores); one thread keeps the run fast.
-        pyengine.set_num_threads(1)
-        if not args.quiet:
-            print(f"pyengine {command}: the machine is busy (load average above the core count): using 1 thread; "
-                  "--threads N overrides", flush=True)
 
 
 def _check_device(args):
@@ -1195,7 +1185,7 @@ def _add_training_options(t, tuning=False):
                    help="MATLAB's ExecutionEnvironment: auto (the GPU when usable, else the CPU), cpu, gpu, "
                         "multi-gpu or parallel (data-parallel; started by a launcher) (default: --device)")
     t.add_argument("--threads", type=_positive_int, default=None,
-                   help="CPU threads (default: all, or 1 when the load average exceeds the core count)")
+                   help="CPU threads (default: all cores, also on a busy machine)")
     t.add_argument("--nproc", type=_positive_int, default=1,
                    help="data-parallel ranks on this machine, started through mpiexec (the distributed extra); "
                         "the mini-batch is divided among them (default 1)")

@@ -66,6 +66,7 @@ LAYERS = {
     "ReLU": (lambda: nn.ReLU(inplace=True), [(3, 5)]),
     "ReLU6": (lambda: nn.ReLU6(), [(3, 5)]),
     "LeakyReLU": (lambda: nn.LeakyReLU(0.2), [(3, 5)]),
+    "RReLU": (lambda: nn.RReLU(0.1, 0.4), [(3, 5)]),
     "PReLU": (lambda: nn.PReLU(3, init=0.1), [(2, 3, 4)]),
     "PReLU-shared": (lambda: nn.PReLU(), [(2, 3)]),
     "ELU": (lambda: nn.ELU(0.7), [(3, 5)]),
@@ -137,6 +138,8 @@ LOSSES = {
     "PoissonNLLLoss": lambda: nn.PoissonNLLLoss(log_input=False),
     "TripletMarginLoss": lambda: nn.TripletMarginLoss(margin=0.5, swap=True),
     "MultiLabelSoftMarginLoss": lambda: nn.MultiLabelSoftMarginLoss(),
+    "MultiLabelMarginLoss": lambda: nn.MultiLabelMarginLoss(reduction="sum"),
+    "CTCLoss": lambda: nn.CTCLoss(blank=2, reduction="none", zero_infinity=True),
 }
 
 

@@ -33,41 +33,120 @@ typename D::Arg image(const char* fn, const char* name, py::handle obj) {
   return x;
 }
 
+// A backward's grad_output (any float 4-D array) and input_shape (N, C, H, W).
 template <class D>
-py::object max_forward(py::handle x_obj, py::handle k, py::handle s, py::handle p, py::handle d, py::handle c) {
-  const char* fn = "max_pool2d_forward";
-  auto x = image<D>(fn, "x", x_obj);
-  const Window w(fn, k, s, p, d, c);
-  const Pool2dShape g = contract::pool2d(fn, x.a.shape, w.k, w.st, w.pad, w.dil, w.ceil_mode);
-  typename D::Call call(fn);
-  call.inputs({&x});
-  return with_float(x.a.dtype, [&](auto t) {
+typename D::Arg grad(const char* fn, py::handle obj) {
+  auto g = D::arg(fn, "grad_output", obj);
+  contract::float_array(fn, g.a, 4);
+  return g;
+}
+
+inline std::vector<index_t> planes_shape(const char* fn, py::handle obj) {
+  std::vector<index_t> shape = to_shape(fn, "input_shape", obj, 4);
+  contract::pool2d_planes(fn, "input_shape", shape);
+  return shape;
+}
+
+// on::<kernel><D, T>(call, args...) runs cpu::<kernel><T>(args...) or, on the GPU,
+// cuda::<kernel><T>(args..., stream): the two headers give each kernel the same name and arguments.
+namespace on {
+#define PE_POOL_ON_DEVICE(name)                                                                  \
+  template <class D, typename T, class Call, typename... A>                                      \
+  void name(Call& call, const A&... a) {                                                         \
+    if constexpr (D::is_cuda)                                                                    \
+      call.run([&] { ::pyengine::cuda::name<T>(a..., call.stream()); });                         \
+    else                                                                                         \
+      call.run([&] { ::pyengine::cpu::name<T>(a...); });                                         \
+  }
+PE_POOL_ON_DEVICE(max_pool2d_forward)
+PE_POOL_ON_DEVICE(avg_pool2d_forward)
+PE_POOL_ON_DEVICE(avg_pool2d_backward_input)
+PE_POOL_ON_DEVICE(global_avg_pool2d_forward)
+PE_POOL_ON_DEVICE(global_avg_pool2d_backward_input)
+#undef PE_POOL_ON_DEVICE
+}  // namespace on
+
+// One float output of `shape` in `src`'s dtype: launch(T{}, src pointer, output pointer) fills it.
+template <class D, class F>
+py::object one_output(typename D::Call& call, const typename D::Arg& src, const char* what,
+                      const std::vector<index_t>& shape, F&& launch) {
+  return with_float(src.a.dtype, [&](auto t) {
     using T = decltype(t);
-    auto y = call.template empty<T>("the output", {g.N, g.C, g.OH, g.OW});
-    const T* px = in<T>(x);
-    T* py_ = out<T>(y);
-    if constexpr (D::is_cuda) {
-      auto idx = call.empty_typed("the indices", {g.N, g.C, g.OH, g.OW}, "int64", 8);
-      std::int64_t* pi = out<std::int64_t>(idx);
-      call.run([&] { cuda::max_pool2d_forward<T>(g, px, py_, pi, call.stream()); });
-      return py::object(py::make_tuple(y.object(), idx.object()));
-    } else {
-      auto idx = call.template empty<std::int64_t>("the indices", {g.N, g.C, g.OH, g.OW});
-      std::int64_t* pi = out<std::int64_t>(idx);
-      call.run([&] { cpu::max_pool2d_forward<T>(g, px, py_, pi); });
-      return py::object(py::make_tuple(y.object(), idx.object()));
-    }
+    auto y = call.template empty<T>(what, shape);
+    launch(t, in<T>(src), out<T>(y));
+    return y.object();
   });
 }
 
 template <class D>
-py::object max_backward(py::handle g_obj, py::handle idx_obj, py::handle shape_obj) {
+py::object max_forward(py::handle x_obj, py::handle k, py::handle s, py::handle p, py::handle d, py::handle c,
+                       py::handle window_obj) {
+  const char* fn = "max_pool2d_forward";
+  auto x = image<D>(fn, "x", x_obj);
+  const Window w(fn, k, s, p, d, c);
+  const bool window = to_bool(fn, "window_indices", window_obj);
+  const Pool2dShape g = contract::pool2d(fn, x.a.shape, w.k, w.st, w.pad, w.dil, w.ceil_mode);
+  if (window) contract::pool2d_window_indices(fn, g);
+  if (window && D::is_cuda) value_error(fn, ": window_indices is implemented on the CPU only");
+  typename D::Call call(fn);
+  call.inputs({&x});
+  const std::vector<index_t> out_shape{g.N, g.C, g.OH, g.OW};
+  return with_float(x.a.dtype, [&](auto t) {
+    using T = decltype(t);
+    auto y = call.template empty<T>("the output", out_shape);
+    const T* px = in<T>(x);
+    T* py_ = out<T>(y);
+    if constexpr (!D::is_cuda) {
+      if (window) {
+        auto taps = call.template empty<std::uint8_t>("the indices", out_shape);
+        std::uint8_t* pt = out<std::uint8_t>(taps);
+        call.run([&] { cpu::max_pool2d_forward<T>(g, px, py_, pt); });
+        return py::object(py::make_tuple(y.object(), taps.object()));
+      }
+    }
+    // int64 on both devices (the CUDA policy has no typed empty<std::int64_t>)
+    typename D::Arg idx;
+    if constexpr (D::is_cuda) idx = call.empty_typed("the indices", out_shape, "int64", 8);
+    else idx = call.template empty<std::int64_t>("the indices", out_shape);
+    on::max_pool2d_forward<D, T>(call, g, px, py_, out<std::int64_t>(idx));
+    return py::object(py::make_tuple(y.object(), idx.object()));
+  });
+}
+
+// The range of the indices, for the error message.
+template <typename I>
+void index_range(index_t n, const I* p, std::int64_t& lo, std::int64_t& hi) {
+  lo = hi = n > 0 ? static_cast<std::int64_t>(p[0]) : 0;
+  for (index_t i = 1; i < n; ++i) {
+    const std::int64_t v = static_cast<std::int64_t>(p[i]);
+    lo = v < lo ? v : lo;
+    hi = v > hi ? v : hi;
+  }
+}
+
+template <class D>
+py::object max_backward(py::handle g_obj, py::handle idx_obj, py::handle shape_obj, py::handle k, py::handle s,
+                        py::handle p, py::handle d, py::handle c) {
   const char* fn = "max_pool2d_backward_input";
-  auto g = D::arg(fn, "grad_output", g_obj);
-  contract::float_array(fn, g.a, 4);
+  auto g = grad<D>(fn, g_obj);
   auto idx = D::arg(fn, "indices", idx_obj);
   const std::vector<index_t> in_shape = to_shape(fn, "input_shape", shape_obj, 4);
-  contract::max_pool2d_backward(fn, g.a, idx.a, in_shape);
+  const bool window = !k.is_none();
+  contract::max_pool2d_backward(fn, g.a, idx.a, in_shape, window);
+  const bool taps = idx.a.dtype == DType::u8;
+  // The geometry: the forward's whole window when it is given (grad_output must then be its output),
+  // else only the sizes (flat indices need no more).
+  Pool2dShape geo{};
+  if (window) {
+    const Window w(fn, k, s, p, d, c);
+    geo = contract::pool2d(fn, in_shape, w.k, w.st, w.pad, w.dil, w.ceil_mode);
+    contract::shape_is(fn, g.a, {geo.N, geo.C, geo.OH, geo.OW});
+    if (taps) contract::pool2d_window_indices(fn, geo);
+  } else {
+    geo.N = in_shape[0]; geo.C = in_shape[1]; geo.H = in_shape[2]; geo.W = in_shape[3];
+    geo.OH = g.a.dim(2); geo.OW = g.a.dim(3);
+  }
+  if (taps && D::is_cuda) value_error(fn, ": uint8 window indices are implemented on the CPU only");
   typename D::Call call(fn);
   call.inputs({&g, &idx});
   const index_t planes = in_shape[0] * in_shape[1], hw = in_shape[2] * in_shape[3], ohw = g.a.dim(2) * g.a.dim(3);
@@ -75,9 +154,9 @@ py::object max_backward(py::handle g_obj, py::handle idx_obj, py::handle shape_o
     using T = decltype(t);
     auto gi = call.template empty<T>("grad_input", in_shape);
     const T* pg = in<T>(g);
-    const std::int64_t* pidx = in<std::int64_t>(idx);
     T* pgi = out<T>(gi);
     if constexpr (D::is_cuda) {
+      const std::int64_t* pidx = in<std::int64_t>(idx);
       const index_t n = idx.a.numel();
       if (n > 0) {
         auto scratch = call.empty_typed("the index range", {2}, "int64", 8);
@@ -91,16 +170,22 @@ py::object max_backward(py::handle g_obj, py::handle idx_obj, py::handle shape_o
         else cuda::max_pool2d_backward_input<T>(planes, hw, ohw, pg, pidx, pgi, call.stream());
       });
     } else {
-      Pool2dShape s{};
-      s.N = in_shape[0]; s.C = in_shape[1]; s.H = in_shape[2]; s.W = in_shape[3];
-      s.OH = g.a.dim(2); s.OW = g.a.dim(3);
       index_t bad = 0;
-      call.run([&] { bad = cpu::max_pool2d_backward_input<T>(s, pg, pidx, pgi); });
-      if (bad > 0) {
-        const index_t n = idx.a.numel();
-        std::int64_t lo = pidx[0], hi = pidx[0];
-        for (index_t i = 1; i < n; ++i) { lo = pidx[i] < lo ? pidx[i] : lo; hi = pidx[i] > hi ? pidx[i] : hi; }
-        contract::pool2d_bad_indices(fn, hw, lo, hi);
+      std::int64_t lo = 0, hi = 0;
+      if (taps) {
+        const std::uint8_t* pt = in<std::uint8_t>(idx);
+        call.run([&] { bad = cpu::max_pool2d_backward_input<T>(geo, pg, pt, pgi); });
+        if (bad > 0) {
+          index_range(idx.a.numel(), pt, lo, hi);
+          contract::pool2d_bad_taps(fn, geo, lo, hi);
+        }
+      } else {
+        const std::int64_t* pidx = in<std::int64_t>(idx);
+        call.run([&] { bad = cpu::max_pool2d_backward_input<T>(geo, pg, pidx, pgi); });
+        if (bad > 0) {
+          index_range(idx.a.numel(), pidx, lo, hi);
+          contract::pool2d_bad_indices(fn, hw, lo, hi);
+        }
       }
     }
     return gi.object();
@@ -116,16 +201,8 @@ py::object avg_forward(py::handle x_obj, py::handle k, py::handle s, py::handle 
   const Pool2dShape g = contract::pool2d(fn, x.a.shape, w.k, w.st, w.pad, w.dil, w.ceil_mode);
   typename D::Call call(fn);
   call.inputs({&x});
-  return with_float(x.a.dtype, [&](auto t) {
-    using T = decltype(t);
-    auto y = call.template empty<T>("the output", {g.N, g.C, g.OH, g.OW});
-    const T* px = in<T>(x);
-    T* py_ = out<T>(y);
-    if constexpr (D::is_cuda)
-      call.run([&] { cuda::avg_pool2d_forward<T>(g, cip, px, py_, call.stream()); });
-    else
-      call.run([&] { cpu::avg_pool2d_forward<T>(g, cip, px, py_); });
-    return y.object();
+  return one_output<D>(call, x, "the output", {g.N, g.C, g.OH, g.OW}, [&](auto t, auto px, auto py_) {
+    on::avg_pool2d_forward<D, decltype(t)>(call, g, cip, px, py_);
   });
 }
 
@@ -133,26 +210,16 @@ template <class D>
 py::object avg_backward(py::handle g_obj, py::handle shape_obj, py::handle k, py::handle s, py::handle p,
                         py::handle c, py::handle cip_obj) {
   const char* fn = "avg_pool2d_backward_input";
-  auto g = D::arg(fn, "grad_output", g_obj);
-  contract::float_array(fn, g.a, 4);
-  const std::vector<index_t> in_shape = to_shape(fn, "input_shape", shape_obj, 4);
-  contract::pool2d_planes(fn, "input_shape", in_shape);
+  auto g = grad<D>(fn, g_obj);
+  const std::vector<index_t> in_shape = planes_shape(fn, shape_obj);
   const bool cip = to_bool(fn, "count_include_pad", cip_obj);
   const Window w(fn, k, s, p, py::none(), c);
   const Pool2dShape geo = contract::pool2d(fn, in_shape, w.k, w.st, w.pad, w.dil, w.ceil_mode);
   contract::shape_is(fn, g.a, {geo.N, geo.C, geo.OH, geo.OW});
   typename D::Call call(fn);
   call.inputs({&g});
-  return with_float(g.a.dtype, [&](auto t) {
-    using T = decltype(t);
-    auto gi = call.template empty<T>("grad_input", in_shape);
-    const T* pg = in<T>(g);
-    T* pgi = out<T>(gi);
-    if constexpr (D::is_cuda)
-      call.run([&] { cuda::avg_pool2d_backward_input<T>(geo, cip, pg, pgi, call.stream()); });
-    else
-      call.run([&] { cpu::avg_pool2d_backward_input<T>(geo, cip, pg, pgi); });
-    return gi.object();
+  return one_output<D>(call, g, "grad_input", in_shape, [&](auto t, auto pg, auto pgi) {
+    on::avg_pool2d_backward_input<D, decltype(t)>(call, geo, cip, pg, pgi);
   });
 }
 
@@ -163,40 +230,22 @@ py::object gap_forward(py::handle x_obj) {
   typename D::Call call(fn);
   call.inputs({&x});
   const index_t planes = x.a.dim(0) * x.a.dim(1), hw = x.a.dim(2) * x.a.dim(3);
-  return with_float(x.a.dtype, [&](auto t) {
-    using T = decltype(t);
-    auto y = call.template empty<T>("the output", {x.a.dim(0), x.a.dim(1), 1, 1});
-    const T* px = in<T>(x);
-    T* py_ = out<T>(y);
-    if constexpr (D::is_cuda)
-      call.run([&] { cuda::global_avg_pool2d_forward<T>(planes, hw, px, py_, call.stream()); });
-    else
-      call.run([&] { cpu::global_avg_pool2d_forward<T>(planes, hw, px, py_); });
-    return y.object();
+  return one_output<D>(call, x, "the output", {x.a.dim(0), x.a.dim(1), 1, 1}, [&](auto t, auto px, auto py_) {
+    on::global_avg_pool2d_forward<D, decltype(t)>(call, planes, hw, px, py_);
   });
 }
 
 template <class D>
 py::object gap_backward(py::handle g_obj, py::handle shape_obj) {
   const char* fn = "global_avg_pool2d_backward_input";
-  auto g = D::arg(fn, "grad_output", g_obj);
-  contract::float_array(fn, g.a, 4);
-  const std::vector<index_t> in_shape = to_shape(fn, "input_shape", shape_obj, 4);
-  contract::pool2d_planes(fn, "input_shape", in_shape);
+  auto g = grad<D>(fn, g_obj);
+  const std::vector<index_t> in_shape = planes_shape(fn, shape_obj);
   contract::shape_is(fn, g.a, {in_shape[0], in_shape[1], 1, 1});
   typename D::Call call(fn);
   call.inputs({&g});
   const index_t planes = in_shape[0] * in_shape[1], hw = in_shape[2] * in_shape[3];
-  return with_float(g.a.dtype, [&](auto t) {
-    using T = decltype(t);
-    auto gi = call.template empty<T>("grad_input", in_shape);
-    const T* pg = in<T>(g);
-    T* pgi = out<T>(gi);
-    if constexpr (D::is_cuda)
-      call.run([&] { cuda::global_avg_pool2d_backward_input<T>(planes, hw, pg, pgi, call.stream()); });
-    else
-      call.run([&] { cpu::global_avg_pool2d_backward_input<T>(planes, hw, pg, pgi); });
-    return gi.object();
+  return one_output<D>(call, g, "grad_input", in_shape, [&](auto t, auto pg, auto pgi) {
+    on::global_avg_pool2d_backward_input<D, decltype(t)>(call, planes, hw, pg, pgi);
   });
 }
 
@@ -204,12 +253,16 @@ template <class D>
 void bind(py::module_& m) {
   using py::arg;
   kernel(m, "max_pool2d_forward", &max_forward<D>, arg("x"), arg("kernel_size"), arg("stride") = py::none(),
-         arg("padding") = 0, arg("dilation") = 1, arg("ceil_mode") = false,
+         arg("padding") = 0, arg("dilation") = 1, arg("ceil_mode") = false, arg("window_indices") = false,
          "Max over each window: x (N, C, H, W) → (output (N, C, OH, OW), indices int64 h·W + w per plane); ties "
          "keep the first maximum and NaN wins. OH = floor((H + 2·ph − dh·(kh − 1) − 1) / sh) + 1 (ceil with "
-         "ceil_mode); stride defaults to kernel_size.");
+         "ceil_mode); stride defaults to kernel_size. window_indices (CPU): uint8 taps i·kw + j inside each "
+         "window instead (kh·kw ≤ 256), for max_pool2d_backward_input with the same window.");
   kernel(m, "max_pool2d_backward_input", &max_backward<D>, arg("grad_output"), arg("indices"), arg("input_shape"),
-         "grad_input (input_shape) with grad_output (N, C, OH, OW) added at indices (N, C, OH, OW) int64.");
+         arg("kernel_size") = py::none(), arg("stride") = py::none(), arg("padding") = 0, arg("dilation") = 1,
+         arg("ceil_mode") = false,
+         "grad_input (input_shape) with grad_output (N, C, OH, OW) added at indices (N, C, OH, OW): int64 flat "
+         "positions, or uint8 window taps with the forward's kernel_size, stride, padding, dilation, ceil_mode.");
   kernel(m, "avg_pool2d_forward", &avg_forward<D>, arg("x"), arg("kernel_size"), arg("stride") = py::none(),
          arg("padding") = 0, arg("ceil_mode") = false, arg("count_include_pad") = true,
          "Mean over each window: x (N, C, H, W) → (N, C, OH, OW), OH = floor((H + 2·ph − kh) / sh) + 1.");

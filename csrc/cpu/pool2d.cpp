@@ -23,6 +23,23 @@ index_t max_pool2d_backward_input<double>(const Pool2dShape& s, const double* g,
   return max_pool_bwd_f64(s, g, idx, gi);
 }
 template <>
+void max_pool2d_forward<float>(const Pool2dShape& s, const float* x, float* y, std::uint8_t* taps) {
+  return max_pool_fwd_taps_f32(s, x, y, taps);
+}
+template <>
+void max_pool2d_forward<double>(const Pool2dShape& s, const double* x, double* y, std::uint8_t* taps) {
+  return max_pool_fwd_taps_f64(s, x, y, taps);
+}
+template <>
+index_t max_pool2d_backward_input<float>(const Pool2dShape& s, const float* g, const std::uint8_t* taps, float* gi) {
+  return max_pool_bwd_taps_f32(s, g, taps, gi);
+}
+template <>
+index_t max_pool2d_backward_input<double>(const Pool2dShape& s, const double* g, const std::uint8_t* taps,
+                                          double* gi) {
+  return max_pool_bwd_taps_f64(s, g, taps, gi);
+}
+template <>
 void avg_pool2d_forward<float>(const Pool2dShape& s, bool cip, const float* x, float* y) {
   return avg_pool_fwd_f32(s, cip, x, y);
 }

@@ -509,3 +509,45 @@ def glu(input, dim=-1):
 
 
 __all__ += ["glu"]
+
+
+class RRelu(Function):
+    """Randomized leaky ReLU (torch's rrelu). Training: y = x·r where x <= 0, r ~ U(lower, upper) drawn
+    per element from the seed (the global generator's next), y = x elsewhere; dx = g·noise with
+    noise = r where x <= 0 and 1 elsewhere. Evaluation: leaky_relu with slope (lower + upper)/2
+    (x > 0 keeps x; the gradient at 0 is the slope, as torch's leaky_relu)."""
+    name = "rrelu"
+
+    @staticmethod
+    def forward(ctx, x, lower, upper, training, seed):
+        _float_only("rrelu", x)
+        xp = np if isinstance(x, np.ndarray) else xp_of(x)
+        if training:
+            r = np.random.default_rng(seed).uniform(lower, upper, x.shape).astype(x.dtype)
+            noise = xp.where(x <= 0, xp.asarray(r), x.dtype.type(1))
+        else:
+            noise = xp.where(x > 0, x.dtype.type(1), x.dtype.type((lower + upper) / 2))
+        noise = noise.astype(x.dtype, copy=False)
+        if ctx.needs_input_grad[0]:
+            ctx.noise = noise
+        return x * noise
+
+    @staticmethod
+    def backward(ctx, g):
+        return g * ctx.noise
+
+
+def rrelu(input, lower=1.0 / 8, upper=1.0 / 3, training=False, inplace=False):
+    """x where x > 0 (training: x >= 0), a·x elsewhere; a ~ U(lower, upper) per element in training,
+    (lower + upper)/2 in evaluation. Out of place even with inplace=True."""
+    from .generator import default_generator
+    lower, upper = _number("rrelu", "lower", lower), _number("rrelu", "upper", upper)
+    if not lower <= upper:
+        raise ValueError(f"rrelu: lower must be <= upper, got lower={lower} and upper={upper}")
+    if not isinstance(training, (bool, np.bool_)):
+        raise TypeError(f"rrelu: training must be a bool, got {type(training).__name__} {training!r}")
+    seed = default_generator.next_seed() if training else 0
+    return RRelu.apply(input, lower, upper, bool(training), seed)
+
+
+__all__ += ["RRelu", "rrelu"]

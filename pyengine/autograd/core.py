@@ -16,6 +16,10 @@ instance is both the ``ctx`` they receive and the graph node the engine visits. 
    attribute, or via ``save_for_backward``) that is, or is a view of, an input's or an output's
    storage is recorded with that tensor's version. The engine compares before calling backward.
 
+The arithmetic operators (``+ - * /``) on float NumPy tensors of one dtype, or with a Python number,
+skip apply: ``_binary`` runs the ufunc and records the same node apply would, which halves the
+per-call cost of ``a + b`` in a graph (``python -m bench overhead``).
+
 Version counters follow PyTorch: every in-place op bumps the counter of the tensor it writes
 (``add_``, ``mul_``, ``__setitem__``, ``copy_``, ``zero_`` ... and ``+=``); a view shares its base's
 counter, and so does ``detach()``; ``.data`` and ``from_numpy`` start fresh counters. A counter is
@@ -553,35 +557,35 @@ class Tensor:
 
     # ---- arithmetic -------------------------------------------------------------------------
     def __add__(self, o):
-        r = _plain(self, o, np.add, False)
+        r = _binary(self, o, _ops.Add, False)
         return r if r is not None else _ops.Add.apply(self, o)
 
     def __radd__(self, o):
-        r = _plain(self, o, np.add, True)
+        r = _binary(self, o, _ops.Add, True)
         return r if r is not None else _ops.Add.apply(o, self)
 
     def __sub__(self, o):
-        r = _plain(self, o, np.subtract, False)
+        r = _binary(self, o, _ops.Sub, False)
         return r if r is not None else _ops.Sub.apply(self, o)
 
     def __rsub__(self, o):
-        r = _plain(self, o, np.subtract, True)
+        r = _binary(self, o, _ops.Sub, True)
         return r if r is not None else _ops.Sub.apply(o, self)
 
     def __mul__(self, o):
-        r = _plain(self, o, np.multiply, False)
+        r = _binary(self, o, _ops.Mul, False)
         return r if r is not None else _ops.Mul.apply(self, o)
 
     def __rmul__(self, o):
-        r = _plain(self, o, np.multiply, True)
+        r = _binary(self, o, _ops.Mul, True)
         return r if r is not None else _ops.Mul.apply(o, self)
 
     def __truediv__(self, o):
-        r = _plain(self, o, np.true_divide, False)
+        r = _binary(self, o, _ops.Div, False)
         return r if r is not None else _ops.Div.apply(self, o)
 
     def __rtruediv__(self, o):
-        r = _plain(self, o, np.true_divide, True)
+        r = _binary(self, o, _ops.Div, True)
         return r if r is not None else _ops.Div.apply(o, self)
 
     def __pow__(self, o):
@@ -1540,29 +1544,69 @@ class Tensor:
 _plain_ops = True
 
 
-def _plain(a: Tensor, o, f, reflected):
-    """``a f o`` (``o f a`` when reflected) as the bare NumPy ufunc, when no graph is needed (neither
-    operand requires grad) and NumPy's result is PyTorch's: a float tensor with a tensor of the same
-    dtype, or with a Python number. None otherwise, and on a broadcast error: the op's Function then
-    does the work (promotion, recording, the error message that names the shapes)."""
-    if a.requires_grad or not _plain_ops:
+_GRAD_PAIRS = ((( False, False), (False, True)), ((True, False), (True, True)))   # needs_input_grad[ra][rb]
+
+
+def _binary(a: Tensor, o, cls, reflected):
+    """``a op o`` (``o op a`` when reflected), op the ufunc ``cls._f`` of a binary Function, in the
+    common case where NumPy's result is PyTorch's: a float tensor with a tensor of the same dtype, or
+    with a Python number. With no operand requiring grad (or under no_grad) it is the bare ufunc.
+    Otherwise the node is recorded right here, exactly as ``Function.apply`` and ``_record`` record
+    it (needs_input_grad, edges, the saved values through ``cls._save``, the version snapshot), but
+    without apply's general argument handling: this is the per-call cost of ``a + b`` in a graph.
+    None in every other case (promotion, CuPy, a broadcast error, anomaly mode, the ONNX tracer,
+    which must see each op as a Function): the caller then goes through ``cls.apply``."""
+    if not _plain_ops:
         return None
     x = a._data
     if type(x) is not _ndarray or x.dtype.kind != "f":
         return None
+    ra = a.requires_grad
     if isinstance(o, Tensor):
         b: Tensor = o
         y = b._data
-        if b.requires_grad or type(y) is not _ndarray or y.dtype != x.dtype:
+        if type(y) is not _ndarray or y.dtype != x.dtype:
             return None
+        rb = b.requires_grad
     elif type(o) is float or type(o) is int:
         y = o
+        rb = False
     else:
         return None
+    grad = (ra or rb) and STATE.grad_enabled
+    if grad and STATE.anomaly:
+        return None                  # apply records the forward's stack for the backward's error
+    f = cls._f
     try:
-        return _wrap(f(y, x) if reflected else f(x, y))
+        out: Tensor = _wrap(f(y, x) if reflected else f(x, y))
     except ValueError:
-        return None
+        return None                  # apply raises the message that names the shapes
+    if not grad:
+        return out
+    ctx: Function = Function.__new__(cls)
+    if reflected:
+        args = (o, a)
+        ctx.needs_input_grad = _GRAD_PAIRS[rb][ra]
+        ctx.next_edges = [_edge(o) if rb else None, _edge(a) if ra else None]
+    else:
+        args = (a, o)
+        ctx.needs_input_grad = _GRAD_PAIRS[ra][rb]
+        ctx.next_edges = [_edge(a) if ra else None, _edge(o) if rb else None]
+    ctx.n_outputs = 1
+    ctx._retained = None
+    ctx._tensor_hooks = None
+    out.requires_grad = True
+    out._grad_fn = ctx
+    save = cls._save
+    if save is None:                 # Add, Sub: backward needs only the input shapes, which the edges hold
+        ctx._saved = ()
+    else:
+        if reflected:
+            save(ctx, y, x)
+        else:
+            save(ctx, x, y)
+        ctx._saved = _snapshot(ctx, args, (out,))
+    return out
 
 
 def _check_cast(what, src, dst):
@@ -1681,18 +1725,17 @@ def _share_storage(src, out):
         out._base = src._base if src._base is not None else src
 
 
+def _edge(a: Tensor):
+    """The graph edge to input a: (its producer node and output index, or a itself for a leaf, 0),
+    then its shape and dtype, against which the engine checks the gradient backward returns."""
+    d = a._data
+    fn = a._grad_fn
+    return (a, 0, d.shape, d.dtype) if fn is None else (fn, a._output_nr, d.shape, d.dtype)
+
+
 def _record(ctx: Function, args, needs, outs):
     """Makes ctx the graph node of outs: edges, outputs' grad_fn, and the version snapshot."""
-    edges = []
-    for i in range(len(args)):
-        if needs[i]:
-            a: Tensor = args[i]
-            d = a._data
-            fn = a._grad_fn
-            edges.append((a, 0, d.shape, d.dtype) if fn is None else (fn, a._output_nr, d.shape, d.dtype))
-        else:
-            edges.append(None)
-    ctx.next_edges = edges
+    ctx.next_edges = [_edge(args[i]) if needs[i] else None for i in range(len(args))]
     ctx.n_outputs = len(outs)
     ctx._retained = None
     ctx._tensor_hooks = None

@@ -5,10 +5,14 @@ rows floor(i·H/OH) .. ceil((i+1)·H/OH) − 1 and the same for columns (PyTorch
 reduction over (N, C) per cell.
 
 input (N, C, H, W) -> (N, C, OH, OW), OH = (H + 2·pad − dil·(k − 1) − 1) // stride + 1 (ceil_mode
-rounds up). Max pooling keeps the flat h·W + w index of each window's maximum (the first among ties,
-as PyTorch), and its backward routes each gradient to that index only.
+rounds up). Max pooling keeps the index of each window's maximum (the first among ties, as PyTorch),
+and its backward routes each gradient to that index only. On the CPU the index it keeps is the
+uint8 tap i·kw + j inside the window (an eighth of the int64 flat position's bytes, written by the
+forward and read by the backward); return_indices, and the GPU, keep PyTorch's int64 flat h·W + w.
 """
 from __future__ import annotations
+
+import numpy as np
 
 from .core import Function, _wrap
 from .device import kernels_of, xp_of
@@ -26,9 +30,11 @@ class MaxPool2d(Function):
     torch_name = "MaxPool2DWithIndicesBackward0"
 
     @staticmethod
-    def forward(ctx, x, kernel_size, stride, padding=0, dilation=1, ceil_mode=False):
+    def forward(ctx, x, kernel_size, stride, padding=0, dilation=1, ceil_mode=False, flat_indices=False):
         K = kernels_of(x)
-        y, idx = K.max_pool2d_forward(x, kernel_size, stride, padding, dilation, ceil_mode)
+        window = ctx.window = (kernel_size, stride, padding, dilation, ceil_mode)
+        taps = not flat_indices and isinstance(x, np.ndarray) and _area(kernel_size) <= 256
+        y, idx = K.max_pool2d_forward(x, *window, window_indices=True) if taps else K.max_pool2d_forward(x, *window)
         ctx.idx = idx                                # also read by max_pool2d(return_indices=True)
         if ctx.needs_input_grad[0]:
             ctx.shape, ctx.K = x.shape, K
@@ -36,7 +42,14 @@ class MaxPool2d(Function):
 
     @staticmethod
     def backward(ctx, g):
+        if ctx.idx.dtype == np.uint8:
+            return ctx.K.max_pool2d_backward_input(g, ctx.idx, ctx.shape, *ctx.window)
         return ctx.K.max_pool2d_backward_input(g, ctx.idx, ctx.shape)
+
+
+def _area(kernel_size):
+    k = (kernel_size, kernel_size) if isinstance(kernel_size, int) else tuple(kernel_size)
+    return k[0] * k[-1] if len(k) in (1, 2) and all(isinstance(v, int) for v in k) else 0
 
 
 def max_pool2d(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False, return_indices=False):
@@ -46,7 +59,7 @@ def max_pool2d(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode
         stride = kernel_size
     if return_indices:
         K = kernels_of(input._data)
-        y = MaxPool2d.apply(input, kernel_size, stride, padding, dilation, ceil_mode)
+        y = MaxPool2d.apply(input, kernel_size, stride, padding, dilation, ceil_mode, True)
         idx = y._grad_fn.idx if y._grad_fn is not None else \
             K.max_pool2d_forward(input._data, kernel_size, stride, padding, dilation, ceil_mode)[1]
         return y, _wrap(idx)

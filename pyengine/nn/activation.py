@@ -12,7 +12,7 @@ from ..autograd.softmax import softmax as _softmax
 from .module import Module
 
 __all__ = ["GELU", "SiLU", "Mish", "Hardswish", "Hardsigmoid", "SELU", "CELU", "Softplus", "Softsign",
-           "LogSigmoid", "Softmin", "Hardtanh", "Tanhshrink", "Softshrink", "Hardshrink", "Threshold", "GLU"]
+           "LogSigmoid", "Softmin", "Hardtanh", "Tanhshrink", "Softshrink", "Hardshrink", "Threshold", "GLU", "RReLU"]
 
 
 class GELU(Module):
@@ -196,3 +196,20 @@ class GLU(Module):
 
     def extra_repr(self):
         return f"dim={self.dim}"
+
+
+class RReLU(Module):
+    """Randomized leaky ReLU: in training a slope a ~ U(lower, upper) per negative element (from the
+    global generator, so ``manual_seed`` fixes it), in evaluation the mean slope (lower + upper)/2."""
+
+    def __init__(self, lower=1.0 / 8, upper=1.0 / 3, inplace=False):
+        super().__init__()
+        if not lower <= upper:
+            raise ValueError(f"RReLU: lower must be <= upper, got lower={lower} and upper={upper}")
+        self.lower, self.upper, self.inplace = lower, upper, inplace
+
+    def forward(self, input):
+        return A.rrelu(input, self.lower, self.upper, self.training)
+
+    def extra_repr(self):
+        return f"lower={self.lower}, upper={self.upper}" + (", inplace=True" if self.inplace else "")

@@ -9,7 +9,9 @@ when kdim/vdim differ from embed_dim), composed of differentiable ops on our GEM
 Masks. SDPA's boolean attn_mask marks what may be attended (True = keep); MultiheadAttention's boolean
 attn_mask and key_padding_mask mark what may NOT (True = masked), as in torch; float masks are added
 to the scores. is_causal keeps j ≤ i. A row with every key masked gives NaN, as torch's does.
-Left out: add_bias_kv, add_zero_attn (ValueError says so).
+add_bias_kv appends the learned bias_k / bias_v (1, 1, E) as one more key and value after the
+projections; add_zero_attn appends one key and value of zeros per head after that (torch's order). Both
+extend attn_mask and key_padding_mask by columns that attend (0 / False), as torch's pad does.
 """
 from __future__ import annotations
 
@@ -20,7 +22,7 @@ import numpy as np
 from ..autograd.device import xp_of
 from ..autograd.dropout import dropout
 from ..autograd.softmax import softmax
-from ..tensor import Tensor, get_default_dtype
+from ..tensor import Tensor, cat, get_default_dtype
 from . import init
 from .layers import Linear
 from .module import Module, Parameter
@@ -97,8 +99,10 @@ class MultiheadAttention(Module):
                              f"embed_dim={embed_dim} and num_heads={num_heads}")
         if embed_dim % num_heads:
             raise ValueError(f"MultiheadAttention: embed_dim ({embed_dim}) must be divisible by num_heads ({num_heads})")
-        if add_bias_kv or add_zero_attn:
-            raise ValueError("MultiheadAttention: add_bias_kv and add_zero_attn are not supported")
+        for what, flag in (("add_bias_kv", add_bias_kv), ("add_zero_attn", add_zero_attn)):
+            if not isinstance(flag, (bool, np.bool_)):
+                raise TypeError(f"MultiheadAttention: {what} must be a bool, got {type(flag).__name__} {flag!r}")
+        self.add_zero_attn = bool(add_zero_attn)
         self.embed_dim, self.num_heads, self.dropout, self.batch_first = embed_dim, num_heads, dropout, batch_first
         self.kdim = kdim if kdim is not None else embed_dim
         self.vdim = vdim if vdim is not None else embed_dim
@@ -120,8 +124,12 @@ class MultiheadAttention(Module):
         else:
             self.register_parameter("in_proj_bias", None)
         self.out_proj = Linear(embed_dim, embed_dim, bias=bias, dtype=dt)
-        self.register_parameter("bias_k", None)
-        self.register_parameter("bias_v", None)
+        if add_bias_kv:
+            self.bias_k = Parameter(np.empty((1, 1, embed_dim), dt))
+            self.bias_v = Parameter(np.empty((1, 1, embed_dim), dt))
+        else:
+            self.register_parameter("bias_k", None)
+            self.register_parameter("bias_v", None)
         self._reset_parameters()
 
     def _reset_parameters(self):
@@ -134,6 +142,9 @@ class MultiheadAttention(Module):
         if self.in_proj_bias is not None:
             init.constant_(self.in_proj_bias, 0.0)
             init.constant_(self.out_proj.bias, 0.0)
+        if self.bias_k is not None:
+            init.xavier_normal_(self.bias_k)
+            init.xavier_normal_(self.bias_v)
 
     def _project(self, x, i):
         E = self.embed_dim
@@ -171,7 +182,17 @@ class MultiheadAttention(Module):
         def heads(x, n):            # (n, N, E) -> (N, H, n, D)
             return x.reshape(n, N, H, D).permute(1, 2, 0, 3)
 
-        q, k, v = heads(self._project(query, 0), L), heads(self._project(key, 1), S), heads(self._project(value, 2), S)
+        pk, pv = self._project(key, 1), self._project(value, 2)                    # (S, N, E)
+        extra = 0                                  # key columns appended after the S source positions
+        if self.bias_k is not None:
+            pk = cat([pk, self.bias_k.expand(1, N, self.embed_dim)], 0)
+            pv = cat([pv, self.bias_v.expand(1, N, self.embed_dim)], 0)
+            extra += 1
+        q, k, v = heads(self._project(query, 0), L), heads(pk, S + extra), heads(pv, S + extra)
+        if self.add_zero_attn:
+            zeros = Tensor(xp_of(q._data).zeros((N, H, 1, D), q.dtype))
+            k, v = cat([k, zeros], 2), cat([v, zeros], 2)
+            extra += 1
         mask = None
         if is_causal and attn_mask is None:
             attn_mask = Tensor(~np.tril(np.ones((L, S), bool)))
@@ -194,6 +215,10 @@ class MultiheadAttention(Module):
             mask = kpm if mask is None else mask + kpm
         scores = (q @ k.transpose(-2, -1)) * (1.0 / math.sqrt(D))
         if mask is not None:
+            if extra:                              # the appended keys are attended: 0 in the additive mask
+                xp = xp_of(mask)
+                mask = xp.concatenate([xp.broadcast_to(mask, mask.shape[:-1] + (S,)),
+                                       xp.zeros(mask.shape[:-1] + (extra,), mask.dtype)], -1)
             scores = scores + Tensor(mask)
         w = softmax(scores, -1)
         wd = dropout(w, self.dropout, True) if self.training and self.dropout > 0 else w

@@ -1013,3 +1013,118 @@ def scaled_dot_product_attention(query, key, value, attn_mask=None, dropout_p=0.
 
 
 __all__ += ["scaled_dot_product_attention"]
+
+
+# ---------------------------------------------------------------- rrelu, multilabel margin, CTC
+from ..autograd.activation import rrelu  # noqa: E402
+from ..autograd.ctc_loss import CtcLoss as _CtcLoss  # noqa: E402
+
+
+def multilabel_margin_loss(input, target, reduction="mean"):
+    """Σ_j Σ_{i ∉ targets} max(0, 1 − (x[y_j] − x[i])) / C per sample: input (N, C) or (C,), target of
+    the same shape holding class indices, the labels of a sample being the entries before its first −1
+    (a label given twice counts twice, as in torch)."""
+    fn = "multilabel_margin_loss"
+    _check_reduction(fn, reduction)
+    _need_tensor(fn, "input", input)
+    if input.ndim not in (1, 2) or input._data.dtype.kind != "f":
+        raise ValueError(f"{fn}: input must be a 1-D (C,) or 2-D (N, C) floating-point tensor, got shape "
+                         f"{tuple(input.shape)} and dtype {input.dtype}")
+    t = np.asarray(target._data.get() if isinstance(target, Tensor) and hasattr(target._data, "get")
+                   else (target._data if isinstance(target, Tensor) else target))
+    if t.dtype.kind not in "iu":
+        raise TypeError(f"{fn}: target must hold integer class indices, got dtype {t.dtype}")
+    if t.shape != tuple(input.shape):
+        raise ValueError(f"{fn}: target must have input's shape {tuple(input.shape)}, got {t.shape}")
+    C = input.shape[-1]
+    t2 = t.reshape(-1, C).astype(np.int64)
+    if t2.size and (t2.min() < -1 or t2.max() >= C):
+        raise ValueError(f"{fn}: target values must be class indices in [0, {C}) or -1 (end of the labels), got "
+                         f"values in [{t2.min()}, {t2.max()}]")
+    valid = np.cumprod(t2 >= 0, axis=1).astype(bool)          # the labels before the first −1
+    idx = np.where(valid, t2, 0)
+    is_target = np.zeros(t2.shape, bool)
+    rows = np.repeat(np.arange(t2.shape[0]), C)
+    is_target[rows[valid.ravel()], idx.ravel()[valid.ravel()]] = True
+    xp = xp_of(input._data)
+    x2 = input.reshape(-1, C)
+    xy = x2.gather(1, _wrap(xp.asarray(idx)))                  # (N, J): x[y_j]
+    pair = (valid[:, :, None] & ~is_target[:, None, :]).astype(input._data.dtype)
+    margins = (x2.unsqueeze(1) - xy.unsqueeze(2) + 1.0).clamp(min=0) * _wrap(xp.asarray(pair))
+    loss = margins.sum((1, 2)) / C
+    if input.ndim == 1:
+        loss = loss.reshape(())
+    return _reduce(loss, reduction)
+
+
+def _lengths(fn, name, value, count):
+    v = value._data if isinstance(value, Tensor) else value
+    v = np.asarray(v.get() if hasattr(v, "get") else v)
+    if v.ndim == 0:
+        v = v.reshape(1)
+    if v.dtype.kind not in "iu":
+        raise TypeError(f"{fn}: {name} must hold ints, got dtype {v.dtype}")
+    if v.shape != (count,):
+        raise ValueError(f"{fn}: {name} must have one entry per batch element ({count}), got shape {v.shape}")
+    return v.astype(np.int64)
+
+
+def ctc_loss(log_probs, targets, input_lengths, target_lengths, blank=0, reduction="mean", zero_infinity=False):
+    """CTC loss (pyengine.autograd.ctc_loss): log_probs (T, N, C) or unbatched (T, C); targets padded
+    (N, S), concatenated (Σ target_lengths,), or (S,) unbatched; lengths per batch element. 'mean'
+    divides each loss by its target length (at least 1) and averages over the batch."""
+    fn = "ctc_loss"
+    _check_reduction(fn, reduction)
+    _need_tensor(fn, "log_probs", log_probs)
+    if log_probs.ndim not in (2, 3) or log_probs._data.dtype.kind != "f":
+        raise ValueError(f"{fn}: log_probs must be a (T, N, C) or unbatched (T, C) floating-point tensor, got "
+                         f"shape {tuple(log_probs.shape)} and dtype {log_probs.dtype}")
+    if isinstance(blank, bool) or not isinstance(blank, (int, np.integer)):
+        raise TypeError(f"{fn}: blank must be an int, got {type(blank).__name__} {blank!r}")
+    if not isinstance(zero_infinity, (bool, np.bool_)):
+        raise TypeError(f"{fn}: zero_infinity must be a bool, got {type(zero_infinity).__name__} {zero_infinity!r}")
+    batched = log_probs.ndim == 3
+    lp = log_probs if batched else log_probs.unsqueeze(1)
+    T, N, C = lp.shape
+    if not 0 <= blank < C:
+        raise ValueError(f"{fn}: blank must be a class index in [0, {C}), got {blank}")
+    il = _lengths(fn, "input_lengths", input_lengths, N)
+    tl = _lengths(fn, "target_lengths", target_lengths, N)
+    if il.size and (il.min() < 0 or il.max() > T):
+        raise ValueError(f"{fn}: input_lengths must be in [0, T] = [0, {T}], got {il.tolist()}")
+    if tl.size and tl.min() < 0:
+        raise ValueError(f"{fn}: target_lengths must be >= 0, got {tl.tolist()}")
+    tg = targets._data if isinstance(targets, Tensor) else targets
+    tg = np.asarray(tg.get() if hasattr(tg, "get") else tg)
+    if tg.dtype.kind not in "iu":
+        raise TypeError(f"{fn}: targets must hold integer class indices, got dtype {tg.dtype}")
+    if not batched and tg.ndim == 1:
+        tg = tg.reshape(1, -1)
+    if tg.ndim == 2:
+        if tg.shape[0] != N:
+            raise ValueError(f"{fn}: padded targets must have shape (N, S) with N = {N}, got {tg.shape}")
+        if tl.size and tl.max() > tg.shape[1]:
+            raise ValueError(f"{fn}: target_lengths {tl.tolist()} exceed the padded targets' length {tg.shape[1]}")
+        seqs = [tg[n, :tl[n]] for n in range(N)]
+    elif tg.ndim == 1:
+        if int(tl.sum()) != tg.shape[0]:
+            raise ValueError(f"{fn}: concatenated targets must have sum(target_lengths) = {int(tl.sum())} entries, "
+                             f"got {tg.shape[0]}")
+        ends = np.cumsum(tl)
+        seqs = [tg[e - n:e] for e, n in zip(ends, tl)]
+    else:
+        raise ValueError(f"{fn}: targets must be 2-D (N, S) padded or 1-D concatenated, got shape {tg.shape}")
+    seqs = [s.astype(np.int64) for s in seqs]
+    for n, s in enumerate(seqs):
+        if s.size and (s.min() < 0 or s.max() >= C or (s == blank).any()):
+            raise ValueError(f"{fn}: targets must be class indices in [0, {C}) other than blank ({blank}), got "
+                             f"{s.tolist()} for batch element {n}")
+    nll = _CtcLoss.apply(lp, seqs, il, tl, int(blank), bool(zero_infinity))
+    if reduction == "mean":
+        return (nll / _wrap(xp_of(nll._data).asarray(np.maximum(tl, 1).astype(nll._data.dtype)))).mean()
+    if reduction == "sum":
+        return nll.sum()
+    return nll if batched else nll.reshape(())
+
+
+__all__ += ["rrelu", "multilabel_margin_loss", "ctc_loss"]

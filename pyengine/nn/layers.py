@@ -170,6 +170,9 @@ class Conv2d(Module):
         try:
             if getattr(x, "ndim", 0) == 3:                   # unbatched (C, H, W)
                 return self._conv(x.unsqueeze(0)).squeeze(0)
+            if self.padding_mode == "zeros" and type(self.padding) is not str:     # the common case, one frame
+                return _Conv2dFn.apply(x, self.weight, self.bias, self.stride, self.padding, self.dilation,
+                                       self.groups)
             return self._conv(x)
         except (ValueError, TypeError) as e:
             raise _layer_error(f"Conv2d({self.in_channels}, {self.out_channels})", e, x,

@@ -174,3 +174,21 @@ class MultiLabelSoftMarginLoss(_WeightedLoss):
 
 __all__ += ["HuberLoss", "SoftMarginLoss", "CosineEmbeddingLoss", "MarginRankingLoss", "GaussianNLLLoss",
             "PoissonNLLLoss", "TripletMarginLoss", "MultiLabelSoftMarginLoss"]
+
+
+class MultiLabelMarginLoss(_Loss):
+    def forward(self, input, target):
+        return F.multilabel_margin_loss(input, target, self.reduction)
+
+
+class CTCLoss(_Loss):
+    def __init__(self, blank=0, reduction="mean", zero_infinity=False):
+        super().__init__(reduction)
+        self.blank, self.zero_infinity = blank, zero_infinity
+
+    def forward(self, log_probs, targets, input_lengths, target_lengths):
+        return F.ctc_loss(log_probs, targets, input_lengths, target_lengths, self.blank, self.reduction,
+                          self.zero_infinity)
+
+
+__all__ += ["MultiLabelMarginLoss", "CTCLoss"]

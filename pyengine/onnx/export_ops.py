@@ -356,6 +356,11 @@ def _leaky_layer(ctx, m, inputs, args, out, **kw):
     return ctx.op("LeakyRelu", [inputs[0]], alpha=float(m.negative_slope))
 
 
+@register_layer_exporter(nn.RReLU)
+def _rrelu_layer(ctx, m, inputs, args, out, **kw):      # an exported graph is evaluation: the mean slope
+    return ctx.op("LeakyRelu", [inputs[0]], alpha=(float(m.lower) + float(m.upper)) / 2)
+
+
 @register_layer_exporter(nn.ELU)
 def _elu_layer(ctx, m, inputs, args, out, **kw):
     return ctx.op("Elu", [inputs[0]], alpha=float(m.alpha))

@@ -6,7 +6,9 @@ oh·sh − ph + i·dh and column ow·sw − pw + j·dw, or nothing when that lie
 
 Max pooling follows PyTorch exactly: the window is scanned row by row, a value replaces the
 running maximum when it is greater or NaN, so ties keep the FIRST maximum and a NaN wins (the last
-NaN of the window gives the index). Indices are flat positions h·W + w inside each input plane.
+NaN of the window gives the index). Indices are flat positions h·W + w inside each input plane, or,
+with window_indices, uint8 taps i·kw + j inside each window (what the CPU autograd saves: an eighth of
+the bytes); the backward then takes the forward's window to turn a tap back into a position.
 Average pooling divides by the window area clipped to the padded input (count_include_pad=True)
 or by the number of input elements in the window (count_include_pad=False), as PyTorch does.
 """
@@ -95,16 +97,27 @@ def check_max_pool2d_forward(x, kernel_size, stride, padding, dilation, ceil_mod
     return _geometry(fn, x.shape, kernel_size, stride, padding, dilation, ceil_mode)
 
 
-def check_max_pool2d_backward(grad_output, indices, input_shape, fn: str = "max_pool2d_backward_input"):
-    """grad_output (N, C, OH, OW) float, indices (N, C, OH, OW) int64, input_shape (N, C, H, W).
+def _check_window_indices(fn: str, g: PoolGeometry) -> None:
+    if g.kh * g.kw > 256:
+        raise ValueError(f"{fn}: window_indices needs a kernel of at most 256 elements (they are uint8), got "
+                         f"kernel_size ({g.kh}, {g.kw})")
+
+
+def check_max_pool2d_backward(grad_output, indices, input_shape, window: bool = False,
+                              fn: str = "max_pool2d_backward_input"):
+    """grad_output (N, C, OH, OW) float, indices (N, C, OH, OW) int64 (or uint8 window taps when the
+    forward's window is given: `window`), input_shape (N, C, H, W).
 
     Returns input_shape as a tuple. The index values (each in [0, H·W)) are checked by the kernels.
     """
     check_float_array(fn, "grad_output", grad_output, 4)
     if not isinstance(indices, np.ndarray) and not hasattr(indices, "__cuda_array_interface__"):
         raise TypeError(f"{fn}: indices must be a numpy.ndarray, got {type(indices).__name__}")
-    if indices.dtype != np.int64:
-        raise TypeError(f"{fn}: indices must be int64, got {indices.dtype}")
+    if indices.dtype == np.uint8 and not window:
+        raise ValueError(f"{fn}: uint8 indices are window taps and need the forward's kernel_size (with its stride, "
+                         "padding, dilation and ceil_mode)")
+    if indices.dtype not in (np.int64, np.uint8):
+        raise TypeError(f"{fn}: indices must be int64 (flat positions) or uint8 (window taps), got {indices.dtype}")
     check_shape(fn, "indices", indices, tuple(grad_output.shape))
     shape = check_input_shape(fn, "input_shape", input_shape, 4)
     _check_planes(fn, "input_shape", shape)
@@ -161,15 +174,20 @@ def _positions(out: int, size: int, stride: int, padding: int, dilation: int, i:
     return np.clip(pos, 0, size - 1), valid
 
 
-def max_pool2d_forward(x, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False):
+def max_pool2d_forward(x, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False, window_indices=False):
     """Max over each window.
 
     x: (N, C, H, W). Returns (output (N, C, OH, OW) of x's dtype, indices (N, C, OH, OW) int64 with
-    the flat position h·W + w of the maximum in its input plane).
+    the flat position h·W + w of the maximum in its input plane; with window_indices, uint8 taps
+    i·kw + j of the maximum inside its window, kh·kw ≤ 256).
     OH = floor((H + 2·ph − dh·(kh − 1) − 1) / sh) + 1 (ceil with ceil_mode), likewise OW;
     stride defaults to kernel_size.
     """
+    fn = "max_pool2d_forward"
     g = check_max_pool2d_forward(x, kernel_size, stride, padding, dilation, ceil_mode)
+    window = as_bool(fn, "window_indices", window_indices)
+    if window:
+        _check_window_indices(fn, g)
     xd = x.astype(np.float64)
     best = np.full((g.N, g.C, g.OH, g.OW), -np.inf)
     # the first in-input position of each window, PyTorch's index when nothing beats -inf
@@ -186,16 +204,47 @@ def max_pool2d_forward(x, kernel_size, stride=None, padding=0, dilation=1, ceil_
             take = (rvalid[:, None] & cvalid[None, :]) & ((vals > best) | np.isnan(vals))
             best = np.where(take, vals, best)
             index = np.where(take, rows[:, None] * g.W + cols[None, :], index)
+    if window:
+        return best.astype(x.dtype), _taps_of(g, index).astype(np.uint8)
     return best.astype(x.dtype), index.astype(np.int64)
 
 
-def max_pool2d_backward_input(grad_output, indices, input_shape):
+def _window_starts(g: PoolGeometry):
+    """Row and column of each output's window start (possibly in the padding), (OH, 1) and (1, OW)."""
+    return (np.arange(g.OH) * g.sh - g.ph)[:, None], (np.arange(g.OW) * g.sw - g.pw)[None, :]
+
+
+def _taps_of(g: PoolGeometry, flat):
+    """Flat positions → the taps i·kw + j of their windows."""
+    r0, c0 = _window_starts(g)
+    return (flat // g.W - r0) // g.dh * g.kw + (flat % g.W - c0) // g.dw
+
+
+def max_pool2d_backward_input(grad_output, indices, input_shape, kernel_size=None, stride=None, padding=0,
+                              dilation=1, ceil_mode=False):
     """grad_input[n, c].flat[indices[n, c, oh, ow]] += grad_output[n, c, oh, ow].
 
     grad_output, indices: (N, C, OH, OW); input_shape: (N, C, H, W). Every index must lie in [0, H·W).
+    uint8 indices are window taps i·kw + j (max_pool2d_forward's window_indices) and need the
+    forward's kernel_size, stride, padding, dilation and ceil_mode; each must name a tap inside the
+    input. When the window is given, grad_output must have the forward's output shape.
     """
-    n, c, h, w = check_max_pool2d_backward(grad_output, indices, input_shape)
     fn = "max_pool2d_backward_input"
+    window = kernel_size is not None
+    n, c, h, w = check_max_pool2d_backward(grad_output, indices, input_shape, window)
+    if window:
+        g = _geometry(fn, (n, c, h, w), kernel_size, stride, padding, dilation, ceil_mode)
+        check_shape(fn, "grad_output", grad_output, (g.N, g.C, g.OH, g.OW))
+    if indices.dtype == np.uint8:
+        _check_window_indices(fn, g)
+        t = indices.astype(np.int64)
+        r0, c0 = _window_starts(g)
+        rows, cols = r0 + t // g.kw * g.dh, c0 + t % g.kw * g.dw
+        ok = (t < g.kh * g.kw) & (rows >= 0) & (rows < h) & (cols >= 0) & (cols < w)
+        if not ok.all():
+            raise ValueError(f"{fn}: window indices must be taps in [0, kh*kw) = [0, {g.kh * g.kw}) that fall inside "
+                             f"the input, got values from {int(t.min())} to {int(t.max())}")
+        indices = rows * w + cols
     if indices.size and (indices.min() < 0 or indices.max() >= h * w):
         raise ValueError(f"{fn}: indices must lie in [0, H*W) = [0, {h * w}), got values from "
                          f"{int(indices.min())} to {int(indices.max())}")

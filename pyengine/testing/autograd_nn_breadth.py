@@ -26,6 +26,13 @@ def _off(points, gap=0.1):
     return gen
 
 
+def _seeded(f, seed=3):
+    """f() with the global generator reseeded first: the same random draws on every call (finite differences)."""
+    import pyengine as pe
+    pe.manual_seed(seed)
+    return f()
+
+
 def cases() -> list[AutogradCase]:
     from .. import nn
     from ..nn import functional as F
@@ -54,6 +61,8 @@ def cases() -> list[AutogradCase]:
     act("softshrink hardshrink", ("softshrink", "hardshrink"), lambda x: F.softshrink(x) + F.hardshrink(x, 1.0),
         _off((-1.0, -0.5, 0.5, 1.0)))
     act("threshold", ("threshold",), lambda x: F.threshold(x, 0.3, -2.0), _off((0.3,)))
+    act("rrelu: evaluation slope, training slopes (seeded)", ("rrelu",),
+        lambda x: F.rrelu(x, 0.1, 0.3) + _seeded(lambda: F.rrelu(x, 0.2, 0.5, training=True)), _away)
     add(C("glu", ("glu",), lambda r: [_T(_rn(r, 3, 4, 6))], lambda x: F.glu(x) * F.glu(x, 1).sum()))
 
     layer("GELU", ("GELU",), lambda: nn.GELU(approximate="tanh"))
@@ -69,6 +78,9 @@ def cases() -> list[AutogradCase]:
           lambda: nn.Sequential(nn.Softshrink(0.3), nn.Hardshrink(0.2), nn.Threshold(0.1, 5.0)),
           _off((-0.3, 0.3, 0.5, 0.4, 0.6)))
     layer("GLU", ("GLU",), lambda: nn.GLU(dim=1), shape=(2, 4, 3))
+    add(C("RReLU training (seeded) and evaluation", ("RReLU",), lambda r: [_T(_away(r, 2, 3, 4))],
+          lambda m, x: _seeded(lambda: m.train()(x)) + m.eval()(x) * 0.5, module=lambda: nn.RReLU(0.05, 0.4),
+          kind="layer"))
     layer("Unflatten", ("Unflatten",), lambda: nn.Unflatten(1, (2, 2)), shape=(3, 4, 2))
     out += _norm_embedding_cases()
     out += _loss_cases()
@@ -144,6 +156,19 @@ def _loss_cases() -> list[AutogradCase]:
           lambda r: [_T(_rn(r, 4, 3)), _T(r.uniform(0.5, 2, 3))],
           lambda x, w: F.multilabel_soft_margin_loss(x, pe.tensor((x._data > 0) * 1.0), weight=w)
           + nn.MultiLabelSoftMarginLoss()(x, pe.ones(4, 3)), kind="loss"),
+        C("multilabel margin (repeated label, -1 ends the labels, 1-D input)",
+          ("multilabel_margin_loss", "MultiLabelMarginLoss"), lambda r: [_T(_rn(r, 3, 5)), _T(_rn(r, 4))],
+          lambda x, v: F.multilabel_margin_loss(x, pe.tensor(np.array([[3, 0, -1, 1, 1], [2, 2, 4, 1, -1],
+                                                                      [-1, 0, 1, 2, 3]])))
+          + nn.MultiLabelMarginLoss(reduction="sum")(v, pe.tensor(np.array([1, -1, 0, 0]))), kind="loss"),
+        C("ctc (padded and concatenated targets, repeats, empty target, reductions)", ("ctc_loss", "CTCLoss"),
+          lambda r: [_T(_rn(r, 7, 3, 4))],
+          lambda x: F.ctc_loss(x.log_softmax(2), pe.tensor(np.array([[1, 1, 2], [3, 0, 0], [2, 3, 1]])),
+                               [7, 6, 4], [3, 1, 0])
+          + nn.CTCLoss(blank=0, reduction="sum")(x.log_softmax(2), pe.tensor(np.array([1, 1, 2, 3, 2, 3])),
+                                                 pe.tensor(np.array([7, 6, 4])), pe.tensor(np.array([3, 1, 2])))
+          + F.ctc_loss(x, pe.tensor(np.array([[0, 2], [3, 2], [3, 3]])), [7, 7, 5], [2, 2, 1], blank=1,
+                       reduction="none").sum() * 0.3, kind="loss"),
     ]
 
 

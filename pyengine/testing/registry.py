@@ -10,6 +10,11 @@ tests in ``tests/kernels/`` are generated from this list:
 * errors — every ``ErrorInput`` raises the named exception with a message matching its regex;
 * completeness — every public function of ``kernels.cpu`` and ``reference`` has an entry.
 
+A family module may also declare what is tested above the kernel, so that adding a family touches
+only its own registry file: ``autograd_cases()`` (gradcheck entries of its functional op and layer,
+collected by ``testing.autograd_ops``) and ``LAYERS: list[LayerParity]`` (its ``nn`` layer against
+``torch.nn``'s, in tests/nn/test_torch_parity.py).
+
 A sample's args hold float arrays in the dtype under test; the parity test hands the reference
 float64 copies, so it is the oracle, and checks the kernel returned the input's dtype.
 """
@@ -103,6 +108,29 @@ def to_float64(value):
     if isinstance(value, dict):
         return {k: to_float64(v) for k, v in value.items()}
     return value
+
+
+@dataclass
+class LayerParity:
+    """An ``nn`` layer checked against the ``torch.nn`` layer of the same name and arguments: forward,
+    input and parameter gradients in float64 with torch's weights loaded, and the state_dict names and
+    repr of a fresh pair (and the state_dict values too when ``same_init``: a deterministic init)."""
+    name: str
+    layer: str                        # class name in both pyengine.nn and torch.nn
+    args: tuple = ()
+    kwargs: dict = field(default_factory=dict)
+    inputs: Sequence = ()             # input shapes (standard normal float64 data)
+    random_affine: bool = False       # give torch's layer random parameters before they are loaded
+    same_init: bool = False
+
+
+def all_layer_parity() -> list[LayerParity]:
+    """Every LayerParity of every family module in pyengine.testing.ops."""
+    from . import ops
+    found: list[LayerParity] = []
+    for mod in pkgutil.iter_modules(ops.__path__):
+        found.extend(getattr(importlib.import_module(f"{ops.__name__}.{mod.name}"), "LAYERS", []))
+    return found
 
 
 def all_ops() -> list[OpInfo]:

@@ -152,3 +152,65 @@ def test_unflatten_matches_torch(rng):
     check(lambda M, t: (ours if M is pe else theirs)(t), rng.standard_normal((2, 6, 5)))
     with pytest.raises(TypeError, match="Unflatten: unflattened_size must be a tuple of ints, got 3"):
         nn.Unflatten(1, 3)
+
+
+# ---- RReLU: evaluation is torch's exactly; training draws its own slopes (our RNG, not torch's)
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_rrelu_evaluation_matches_torch(dtype, rng):
+    x = rng.standard_normal((3, 7, 5)).astype(dtype)
+    x[0, 0, :3] = 0.0                                  # the kink: torch's slope at exactly 0
+    check(lambda M, a: M.nn.functional.rrelu(a), x)
+    check(lambda M, a: M.nn.functional.rrelu(a, 0.05, 0.6, training=False), x[:, ::2])
+    check(lambda M, a: M.nn.RReLU(0.2, 0.3).eval()(a), x)
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_rrelu_training_slopes(dtype, rng):
+    """y = x for x > 0; y = a·x with a in [lower, upper] for x <= 0, uniform (mean and spread of many
+    draws), one slope per element; dx = the slope; seeded by manual_seed; torch's x <= 0 rule at 0."""
+    lower, upper = 0.1, 0.4
+    x = rng.standard_normal((200, 301)).astype(dtype)
+    x[0, :5] = 0.0
+    pe.manual_seed(7)
+    t = pe.tensor(x, requires_grad=True)
+    y = pe.nn.functional.rrelu(t, lower, upper, training=True)
+    assert y.dtype == t.dtype
+    y.sum().backward()
+    yv, g = y.numpy(), t.grad.numpy()
+    pos, neg = x > 0, x < 0
+    np.testing.assert_array_equal(yv[pos], x[pos])
+    np.testing.assert_array_equal(g[pos], 1)
+    a = yv[neg] / x[neg]
+    assert a.min() >= lower - 1e-6 and a.max() <= upper + 1e-6
+    np.testing.assert_allclose(g[neg], a, rtol=1e-5)
+    assert abs(a.mean() - (lower + upper) / 2) < 3e-3 and abs(a.std() - (upper - lower) / np.sqrt(12)) < 3e-3
+    assert np.all((g[0, :5] >= lower) & (g[0, :5] <= upper)) and np.all(yv[0, :5] == 0)
+    pe.manual_seed(7)
+    again = pe.nn.functional.rrelu(pe.tensor(x), lower, upper, training=True).numpy()
+    np.testing.assert_array_equal(again, yv)
+    assert not np.array_equal(pe.nn.functional.rrelu(pe.tensor(x), lower, upper, training=True).numpy(), yv)
+    # torch's own training output has the same structure (its RNG differs)
+    ty = torch.nn.functional.rrelu(torch.from_numpy(x), lower, upper, training=True).numpy()
+    ta = ty[neg] / x[neg]
+    assert ta.min() >= lower - 1e-6 and ta.max() <= upper + 1e-6
+
+
+def test_rrelu_layer_modes_and_errors():
+    m = nn.RReLU()
+    assert (m.lower, m.upper) == (1 / 8, 1 / 3) and list(m.state_dict()) == []
+    assert repr(m) == repr(torch.nn.RReLU()) and repr(nn.RReLU(0.1, 0.2)) == repr(torch.nn.RReLU(0.1, 0.2))
+    x = pe.tensor(-np.ones((4, 50)))
+    pe.manual_seed(0)
+    assert len(np.unique(m.train()(x).numpy())) > 1
+    np.testing.assert_allclose(m.eval()(x).numpy(), -(1 / 8 + 1 / 3) / 2)
+    with pytest.raises(ValueError, match=r"rrelu: lower must be <= upper, got lower=0.5 and upper=0.2"):
+        pe.nn.functional.rrelu(x, 0.5, 0.2)
+    with pytest.raises(ValueError, match=r"RReLU: lower must be <= upper"):
+        nn.RReLU(0.5, 0.2)
+    with pytest.raises(TypeError, match=r"rrelu: argument 'lower' must be a number, got str"):
+        pe.nn.functional.rrelu(x, "0.1")
+    with pytest.raises(TypeError, match=r"rrelu: training must be a bool, got int 1"):
+        pe.nn.functional.rrelu(x, training=1)
+    with pytest.raises(TypeError, match=r"rrelu: expected a floating-point tensor"):
+        pe.nn.functional.rrelu(pe.tensor(np.arange(3)))

@@ -127,8 +127,8 @@ def test_mha_init_and_errors():
     assert list(m.state_dict()) == list(torch.nn.MultiheadAttention(16, 4).state_dict())
     with pytest.raises(ValueError, match=r"embed_dim \(6\) must be divisible by num_heads \(4\)"):
         nn.MultiheadAttention(6, 4)
-    with pytest.raises(ValueError, match="add_bias_kv and add_zero_attn are not supported"):
-        nn.MultiheadAttention(4, 2, add_bias_kv=True)
+    with pytest.raises(TypeError, match="MultiheadAttention: add_zero_attn must be a bool, got str 'yes'"):
+        nn.MultiheadAttention(4, 2, add_zero_attn="yes")
     x = pe.randn(3, 2, 16)
     with pytest.raises(ValueError, match=r"key_padding_mask must have shape \(2, 3\) \(batch, source length\), got \(3, 2\)"):
         m(x, x, x, key_padding_mask=pe.ones(3, 2) > 0)
@@ -138,3 +138,37 @@ def test_mha_init_and_errors():
         m(x, x, pe.randn(3, 2, 5))
     with pytest.raises(ValueError, match="must all be 3-D"):
         m(x, pe.randn(3, 16), x)
+
+
+@pytest.mark.parametrize("bias_kv,zero_attn", [(True, False), (False, True), (True, True)])
+@pytest.mark.parametrize("batch_first", [False, True])
+def test_mha_add_bias_kv_and_zero_attn(bias_kv, zero_attn, batch_first, rng):
+    """torch's appended keys: state-dict keys and shapes (bias_k, bias_v (1, 1, E)), outputs, weights
+    (S + 1 or S + 2 columns), input and parameter gradients, with and without masks, batch 1."""
+    kw = dict(add_bias_kv=bias_kv, add_zero_attn=zero_attn, batch_first=batch_first)
+    ours, theirs = _pair(6, 3, **kw)
+    x = rng.standard_normal((1, 5, 6) if batch_first else (5, 1, 6))
+    _run(ours, theirs, [x, x.copy(), x.copy()])
+    ours, theirs = _pair(4, 2, kdim=3, vdim=5, **kw)
+    N = 2
+    shp = (lambda n, e: (N, n, e)) if batch_first else (lambda n, e: (n, N, e))
+    q, k, v = rng.standard_normal(shp(3, 4)), rng.standard_normal(shp(7, 3)), rng.standard_normal(shp(7, 5))
+    kpm = np.zeros((N, 7), bool)
+    kpm[0, [1, 4]] = True
+    am = rng.random((3, 7)) > 0.7
+    am[:, 0] = False
+    _run(ours, theirs, [q, k, v], key_padding_mask=kpm, attn_mask=am, average_attn_weights=False)
+    _run(ours, theirs, [q, k, v], attn_mask=rng.standard_normal((N * 2, 3, 7)))
+
+
+def test_mha_bias_kv_init_and_unbatched(rng):
+    pe.manual_seed(0)
+    m = nn.MultiheadAttention(8, 2, add_bias_kv=True, add_zero_attn=True)
+    assert tuple(m.bias_k.shape) == (1, 1, 8) and tuple(m.bias_v.shape) == (1, 1, 8)
+    assert list(m.state_dict()) == list(torch.nn.MultiheadAttention(8, 2, add_bias_kv=True).state_dict())
+    std = np.sqrt(2.0 / (1 * 8 + 1 * 8))          # xavier_normal over (1, 1, 8): fan_in 8, fan_out 8
+    b = np.concatenate([m.bias_k.numpy().ravel(), m.bias_v.numpy().ravel()])
+    assert 0 < np.abs(b).max() < 6 * std and b.std() > 0.2 * std
+    ours, theirs = _pair(8, 2, add_bias_kv=True, add_zero_attn=True)
+    x = rng.standard_normal((4, 8))
+    _run(ours, theirs, [x, x.copy(), x.copy()], attn_mask=~np.tril(np.ones((4, 4), bool)))

@@ -6,6 +6,7 @@ import pytest
 
 import pyengine as pe
 from pyengine import nn
+from pyengine.testing.registry import all_layer_parity
 
 torch = pytest.importorskip("torch")
 tnn = torch.nn
@@ -90,13 +91,6 @@ LAYERS = [
     ("BatchNorm1d (N, C, L)", lambda: (nn.BatchNorm1d(3), tnn.BatchNorm1d(3)), [rn(4, 3, 2)]),
     ("BatchNorm2d", lambda: (nn.BatchNorm2d(3), tnn.BatchNorm2d(3)), [rn(2, 3, 4, 4)]),
     ("BatchNorm2d eval", lambda: (nn.BatchNorm2d(3).eval(), _bn_eval(tnn.BatchNorm2d(3))), [rn(2, 3, 4, 4)]),
-    ("LayerNorm", lambda: (nn.LayerNorm(5), _affine(tnn.LayerNorm(5))), [rn(4, 5)]),
-    ("LayerNorm over (3, 4) of (2, 3, 4)", lambda: (nn.LayerNorm([3, 4]), _affine(tnn.LayerNorm([3, 4]))),
-     [rn(2, 3, 4)]),
-    ("LayerNorm no bias, eps 1e-3", lambda: (nn.LayerNorm(6, eps=1e-3, bias=False),
-                                           _affine(tnn.LayerNorm(6, eps=1e-3, bias=False))), [rn(2, 3, 6)]),
-    ("LayerNorm no affine", lambda: (nn.LayerNorm(7, elementwise_affine=False),
-                                     tnn.LayerNorm(7, elementwise_affine=False)), [rn(3, 7)]),
     ("Dropout eval", lambda: (nn.Dropout(0.3).eval(), tnn.Dropout(0.3).eval()), [rn(3, 4)]),
     ("Flatten", lambda: (nn.Flatten(), tnn.Flatten()), [rn(2, 3, 4)]),
     ("ReLU", lambda: (nn.ReLU(), tnn.ReLU()), [rn(3, 4)]),
@@ -115,6 +109,16 @@ LAYERS = [
     ("RNN tanh 2 layers", lambda: (nn.RNN(3, 4, num_layers=2), tnn.RNN(3, 4, num_layers=2)), [rn(5, 2, 3)]),
     ("digit CNN", lambda: (_cnn(nn), _cnn(tnn)), [rn(3, 1, 28, 28)]),
 ]
+
+
+def _pair(p):
+    """(ours, torch's) for a registry LayerParity entry."""
+    theirs = getattr(tnn, p.layer)(*p.args, **p.kwargs)
+    return getattr(nn, p.layer)(*p.args, **p.kwargs), _affine(theirs) if p.random_affine else theirs
+
+
+REGISTRY_LAYERS = all_layer_parity()           # the families' own entries (pyengine/testing/ops/<family>.py)
+LAYERS += [(p.name, lambda p=p: _pair(p), [rn(*s) for s in p.inputs]) for p in REGISTRY_LAYERS]
 
 
 def _bn_eval(m):
@@ -230,14 +234,15 @@ def test_training_step_float32_matches_torch():
         np.testing.assert_allclose(p.grad.numpy(), tp[k].grad.numpy(), atol=1e-4, rtol=1e-3, err_msg=k)
 
 
-@pytest.mark.parametrize("args, kwargs", [((5,), {}), (([3, 4],), dict(bias=False)),
-                                          ((6,), dict(elementwise_affine=False, eps=1e-3))])
-def test_layer_norm_defaults_names_and_repr_match_torch(args, kwargs):
-    ours, theirs = nn.LayerNorm(*args, **kwargs), tnn.LayerNorm(*args, **kwargs)
+@pytest.mark.parametrize("p", REGISTRY_LAYERS, ids=[p.name for p in REGISTRY_LAYERS])
+def test_registry_layer_defaults_names_and_repr_match_torch(p):
+    ours, theirs = getattr(nn, p.layer)(*p.args, **p.kwargs), getattr(tnn, p.layer)(*p.args, **p.kwargs)
     assert list(ours.state_dict()) == list(theirs.state_dict())
-    for k, v in theirs.state_dict().items():
-        mine = ours.state_dict()[k]
-        np.testing.assert_array_equal(np.asarray(mine.numpy() if hasattr(mine, "numpy") else mine), v.numpy())
-    assert (ours.normalized_shape, ours.eps, ours.elementwise_affine) == \
-        (theirs.normalized_shape, theirs.eps, theirs.elementwise_affine)
+    if p.same_init:
+        for k, v in theirs.state_dict().items():
+            mine = ours.state_dict()[k]
+            np.testing.assert_array_equal(np.asarray(mine.numpy() if hasattr(mine, "numpy") else mine), v.numpy())
+    for attr in ("normalized_shape", "eps", "elementwise_affine"):
+        if hasattr(theirs, attr):
+            assert getattr(ours, attr) == getattr(theirs, attr), attr
     assert repr(ours) == repr(theirs)

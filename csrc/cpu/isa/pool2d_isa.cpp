@@ -9,10 +9,16 @@
 //    never zeroed and scattered. A max index that is not inside its own block (indices from a
 //    3×3/2 padded forward, or made by hand) sends that plane to the general path.
 //  * everything else: a scalar loop over the clipped window of each output.
+// Indices come in two forms, one template each (Idx): int64 flat positions h·W + w in the plane (the
+// public contract), or uint8 window taps i·kw + j (what autograd saves on the CPU: an eighth of the
+// bytes, so the backward reads gy + taps and writes gx, 17 MB against 22 MB for the 128×32×28×28
+// layer). The taps backward rebuilds the position from the output's window start and a per-call
+// table of the taps' row and column offsets.
 // The vector types are GCC's vector extensions, so the same source gives AVX-512, AVX2 or SSE2 code.
 #include <atomic>
 #include <cstdint>
 #include <cstring>
+#include <type_traits>
 
 #include "isa.h"
 #include "pyengine/pool2d.h"
@@ -30,6 +36,11 @@ typedef float v8f __attribute__((vector_size(32)));
 typedef double v8d __attribute__((vector_size(64)));
 typedef std::int32_t v8i __attribute__((vector_size(32)));
 typedef std::int64_t v8l __attribute__((vector_size(64)));
+typedef std::uint8_t v8b __attribute__((vector_size(8)));
+
+// Idx = std::uint8_t: window taps i·kw + j; std::int64_t: flat positions.
+template <typename Idx>
+constexpr bool kTaps = std::is_same<Idx, std::uint8_t>::value;
 
 // Per element type: the 8-lane value vector and the integer vector its comparisons produce.
 template <typename T> struct V8;
@@ -85,26 +96,27 @@ inline void tap_outputs(index_t off, index_t stride, index_t size, index_t out, 
 // Row by row: for each tap (i, j) in the window's scan order, one pass over the output row with a
 // select-style update, so every output sees its taps in PyTorch's order and the inner loop is a
 // simple strided pass the compiler can if-convert.
-template <typename T>
-void max_plane_general(const Pool2dShape& s, const T* x, T* y, std::int64_t* idx) {
+template <typename T, typename Idx>
+void max_plane_general(const Pool2dShape& s, const T* x, T* y, Idx* idx) {
   for (index_t oh = 0; oh < s.OH; ++oh) {
     const index_t hs = oh * s.sh - s.ph;
     index_t i0, i1;
     clip_taps(hs, s.kh, s.dh, s.H, i0, i1);
     T* yr = y + oh * s.OW;
-    std::int64_t* ir = idx + oh * s.OW;
+    Idx* ir = idx + oh * s.OW;
     for (index_t ow = 0; ow < s.OW; ++ow) {   // -inf, at the first input element of the window
       const index_t ws = ow * s.sw - s.pw;
       index_t j0, j1;
       clip_taps(ws, s.kw, s.dw, s.W, j0, j1);
       yr[ow] = -__builtin_inf();
-      ir[ow] = (hs + i0 * s.dh) * s.W + ws + j0 * s.dw;
+      ir[ow] = static_cast<Idx>(kTaps<Idx> ? i0 * s.kw + j0 : (hs + i0 * s.dh) * s.W + ws + j0 * s.dw);
     }
     for (index_t i = i0; i < i1; ++i) {
       const index_t row = (hs + i * s.dh) * s.W;
       const T* xr = x + row;
       for (index_t j = 0; j < s.kw; ++j) {
         const index_t off = j * s.dw - s.pw;
+        const Idx tap = static_cast<Idx>(i * s.kw + j);
         index_t lo, hi;
         tap_outputs(off, s.sw, s.W, s.OW, lo, hi);
         for (index_t ow = lo; ow < hi; ++ow) {
@@ -112,7 +124,8 @@ void max_plane_general(const Pool2dShape& s, const T* x, T* y, std::int64_t* idx
           const T v = xr[col];
           const bool take = (v > yr[ow]) | (v != v);   // greater or NaN: first max kept, NaN wins
           yr[ow] = take ? v : yr[ow];
-          ir[ow] = take ? row + col : ir[ow];
+          if constexpr (kTaps<Idx>) ir[ow] = take ? tap : ir[ow];
+          else ir[ow] = take ? row + col : ir[ow];
         }
       }
     }
@@ -120,34 +133,36 @@ void max_plane_general(const Pool2dShape& s, const T* x, T* y, std::int64_t* idx
 }
 
 // One output of the 2×2/2 case, top-left input at r0[0] with flat index `base`.
-template <typename T>
-inline void max2x2_one(const T* r0, const T* r1, index_t base, index_t W, T* y, std::int64_t* idx) {
+template <typename T, typename Idx>
+inline void max2x2_one(const T* r0, const T* r1, index_t base, index_t W, T* y, Idx* idx) {
   T best = r0[0];
-  index_t where = base;
+  index_t where = kTaps<Idx> ? 0 : base;
   const T c[3] = {r0[1], r1[0], r1[1]};
-  const index_t off[3] = {1, W, W + 1};
+  const index_t off[3] = {1, kTaps<Idx> ? 2 : W, kTaps<Idx> ? 3 : W + 1};
   for (int k = 0; k < 3; ++k) {
     const bool take = (c[k] > best) | (c[k] != c[k]);
     best = take ? c[k] : best;
-    where = take ? base + off[k] : where;
+    where = take ? (kTaps<Idx> ? 0 : base) + off[k] : where;
   }
   *y = best;
-  *idx = where;
+  *idx = static_cast<Idx>(where);
 }
 
-template <typename T>
-void max_plane_2x2(const Pool2dShape& s, const T* x, T* y, std::int64_t* idx) {
+template <typename T, typename Idx>
+void max_plane_2x2(const Pool2dShape& s, const T* x, T* y, Idx* idx) {
   typedef typename V8<T>::vec vec;
   typedef typename V8<T>::msk msk;
   const msk even = {0, 2, 4, 6, 8, 10, 12, 14}, odd = {1, 3, 5, 7, 9, 11, 13, 15};
   const msk zero = {};
   typedef typename V8<T>::lane lane;
-  const msk one = zero + 1, offW = zero + static_cast<lane>(s.W), offW1 = zero + static_cast<lane>(s.W + 1);
+  // the three later corners' offsets: flat (1, W, W + 1) or taps (1, 2, 3)
+  const msk one = zero + 1, offW = zero + static_cast<lane>(kTaps<Idx> ? 2 : s.W),
+            offW1 = zero + static_cast<lane>(kTaps<Idx> ? 3 : s.W + 1);
   for (index_t oh = 0; oh < s.OH; ++oh) {
     const T* r0 = x + 2 * oh * s.W;
     const T* r1 = r0 + s.W;
     T* yr = y + oh * s.OW;
-    std::int64_t* ir = idx + oh * s.OW;
+    Idx* ir = idx + oh * s.OW;
     if (!kVector2x2 || s.OW < 8) {
       for (index_t ow = 0; ow < s.OW; ++ow)
         max2x2_one(r0 + 2 * ow, r1 + 2 * ow, 2 * oh * s.W + 2 * ow, s.W, yr + ow, ir + ow);
@@ -168,9 +183,13 @@ void max_plane_2x2(const Pool2dShape& s, const T* x, T* y, std::int64_t* idx) {
         off = take ? coff[k] : off;
       }
       store8(yr + ow, best);
-      const v8l lane2 = {0, 2, 4, 6, 8, 10, 12, 14};
-      const v8l where = __builtin_convertvector(off, v8l) + lane2 + (2 * oh * s.W + 2 * ow);
-      store8(ir + ow, where);
+      if constexpr (kTaps<Idx>) {
+        store8(ir + ow, __builtin_convertvector(off, v8b));
+      } else {
+        const v8l lane2 = {0, 2, 4, 6, 8, 10, 12, 14};
+        const v8l where = __builtin_convertvector(off, v8l) + lane2 + (2 * oh * s.W + 2 * ow);
+        store8(ir + ow, where);
+      }
       if (ow == s.OW - 8) break;
     }
   }
@@ -191,44 +210,91 @@ index_t max_bwd_plane_general(index_t hw, index_t outs, const T* g, const std::i
   return bad;
 }
 
-// Writes every covered 2×2 block; returns false (plane left half-written) when an index lies outside
-// its own block, so the caller redoes the plane with the general path.
+// The row and column offsets (i·dh, j·dw) of every tap i·kw + j of the window (kh·kw ≤ 256).
+struct TapTable {
+  index_t n;
+  std::int32_t row[256], col[256];
+  explicit TapTable(const Pool2dShape& s) : n(s.kh * s.kw) {
+    for (index_t t = 0; t < n; ++t) {
+      row[t] = static_cast<std::int32_t>(t / s.kw * s.dh);
+      col[t] = static_cast<std::int32_t>(t % s.kw * s.dw);
+    }
+  }
+};
+
+// Window taps: output (oh, ow)'s gradient goes to its window start plus the tap's offsets. A tap
+// past the window or on a padding position is counted (and skipped).
 template <typename T>
-bool max_bwd_plane_2x2(const Pool2dShape& s, const T* g, const std::int64_t* idx, T* gi) {
+index_t max_bwd_plane_taps(const Pool2dShape& s, const TapTable& tt, const T* g, const std::uint8_t* taps, T* gi) {
+  index_t bad = 0;
+  for (index_t i = 0; i < s.H * s.W; ++i) gi[i] = T(0);
+  for (index_t oh = 0; oh < s.OH; ++oh) {
+    const index_t hs = oh * s.sh - s.ph;
+    for (index_t ow = 0; ow < s.OW; ++ow) {
+      const index_t t = taps[oh * s.OW + ow];
+      const index_t r = hs + (t < tt.n ? tt.row[t] : 0), c = ow * s.sw - s.pw + (t < tt.n ? tt.col[t] : 0);
+      if (t >= tt.n || r < 0 || r >= s.H || c < 0 || c >= s.W) {
+        ++bad;
+        continue;
+      }
+      gi[r * s.W + c] += g[oh * s.OW + ow];
+    }
+  }
+  return bad;
+}
+
+// Writes every covered 2×2 block; returns false (plane left half-written) when an index lies outside
+// its own block (a flat index from a 3×3/2 padded forward or made by hand; a tap above 3), so the
+// caller redoes the plane with the general path. `rel` below is the index's corner: flat 0, 1, W,
+// W + 1, or the tap 0-3.
+template <typename T, typename Idx>
+bool max_bwd_plane_2x2(const Pool2dShape& s, const T* g, const Idx* idx, T* gi) {
   typedef typename V8<T>::vec vec;
   typedef typename V8<T>::msk msk;
   const index_t W = s.W;
+  const index_t c1 = 1, c2 = kTaps<Idx> ? 2 : W, c3 = kTaps<Idx> ? 3 : W + 1;
   const msk lo = {0, 8, 1, 9, 2, 10, 3, 11}, hi = {4, 12, 5, 13, 6, 14, 7, 15};
   const v8l zl = {};
   const v8l lane2 = {0, 2, 4, 6, 8, 10, 12, 14};
-  const v8l one = zl + 1, offW = zl + W, offW1 = zl + (W + 1);
+  const v8l one = zl + c1, offW = zl + c2, offW1 = zl + c3;
   const vec zero = {};
   v8l missed = zl;
+  msk missed_taps = {};
   for (index_t oh = 0; oh < s.OH; ++oh) {
     T* r0 = gi + 2 * oh * W;
     T* r1 = r0 + W;
     const T* gr = g + oh * s.OW;
-    const std::int64_t* ir = idx + oh * s.OW;
+    const Idx* ir = idx + oh * s.OW;
     if (!kVector2x2 || s.OW < 8) {
       for (index_t ow = 0; ow < s.OW; ++ow) {
-        const index_t rel = ir[ow] - (2 * oh * W + 2 * ow);
-        if (rel != 0 && rel != 1 && rel != W && rel != W + 1) return false;
+        const index_t rel = kTaps<Idx> ? index_t(ir[ow]) : index_t(ir[ow]) - (2 * oh * W + 2 * ow);
+        if (rel != 0 && rel != c1 && rel != c2 && rel != c3) return false;
         r0[2 * ow] = rel == 0 ? gr[ow] : T(0);
-        r0[2 * ow + 1] = rel == 1 ? gr[ow] : T(0);
-        r1[2 * ow] = rel == W ? gr[ow] : T(0);
-        r1[2 * ow + 1] = rel == W + 1 ? gr[ow] : T(0);
+        r0[2 * ow + 1] = rel == c1 ? gr[ow] : T(0);
+        r1[2 * ow] = rel == c2 ? gr[ow] : T(0);
+        r1[2 * ow + 1] = rel == c3 ? gr[ow] : T(0);
       }
     } else {
       for (index_t ow = 0;; ow += 8) {
         if (ow > s.OW - 8) ow = s.OW - 8;
         const vec gv = load8<vec>(gr + ow);
-        const v8l rel = load8<v8l>(ir + ow) - lane2 - (2 * oh * W + 2 * ow);
-        const v8l e0 = rel == zl, e1 = rel == one, e2 = rel == offW, e3 = rel == offW1;
-        missed |= ~(e0 | e1 | e2 | e3);   // checked once per plane: a miss redoes the whole plane
-        const vec t0 = __builtin_convertvector(e0, msk) ? gv : zero;
-        const vec t1 = __builtin_convertvector(e1, msk) ? gv : zero;
-        const vec b0 = __builtin_convertvector(e2, msk) ? gv : zero;
-        const vec b1 = __builtin_convertvector(e3, msk) ? gv : zero;
+        vec t0, t1, b0, b1;
+        if constexpr (kTaps<Idx>) {   // compared in the value's lane width (no int64 lanes for float)
+          const msk rel = __builtin_convertvector(load8<v8b>(ir + ow), msk);
+          missed_taps |= rel > msk{} + 3;
+          t0 = rel == msk{} ? gv : zero;
+          t1 = rel == msk{} + 1 ? gv : zero;
+          b0 = rel == msk{} + 2 ? gv : zero;
+          b1 = rel == msk{} + 3 ? gv : zero;
+        } else {
+          const v8l rel = load8<v8l>(ir + ow) - lane2 - (2 * oh * W + 2 * ow);
+          const v8l e0 = rel == zl, e1 = rel == one, e2 = rel == offW, e3 = rel == offW1;
+          missed |= ~(e0 | e1 | e2 | e3);   // checked once per plane: a miss redoes the whole plane
+          t0 = __builtin_convertvector(e0, msk) ? gv : zero;
+          t1 = __builtin_convertvector(e1, msk) ? gv : zero;
+          b0 = __builtin_convertvector(e2, msk) ? gv : zero;
+          b1 = __builtin_convertvector(e3, msk) ? gv : zero;
+        }
         store8(r0 + 2 * ow, __builtin_shuffle(t0, t1, lo));
         store8(r0 + 2 * ow + 8, __builtin_shuffle(t0, t1, hi));
         store8(r1 + 2 * ow, __builtin_shuffle(b0, b1, lo));
@@ -239,7 +305,7 @@ bool max_bwd_plane_2x2(const Pool2dShape& s, const T* g, const std::int64_t* idx
     if (W > 2 * s.OW) r0[W - 1] = r1[W - 1] = T(0);   // odd width: the last column is in no window
   }
   for (int l = 0; l < 8; ++l)
-    if (missed[l]) return false;
+    if (missed[l] | missed_taps[l]) return false;
   for (index_t i = 2 * s.OH * W; i < s.H * W; ++i) gi[i] = T(0);   // odd height: the last row
   return true;
 }
@@ -359,8 +425,8 @@ void avg_bwd_plane_2x2(const Pool2dShape& s, const T* g, T* gi) {
 
 // ---- drivers -----------------------------------------------------------------------------------
 
-template <typename T>
-void max_fwd(const Pool2dShape& s, const T* x, T* y, std::int64_t* idx) {
+template <typename T, typename Idx>
+void max_fwd(const Pool2dShape& s, const T* x, T* y, Idx* idx) {
   const index_t planes = s.N * s.C, in = s.H * s.W, out = s.OH * s.OW;
   const bool fast = is_2x2_stride2(s);
   const int threads = get_num_threads();
@@ -372,18 +438,31 @@ void max_fwd(const Pool2dShape& s, const T* x, T* y, std::int64_t* idx) {
   });
 }
 
-template <typename T>
-index_t max_bwd(const Pool2dShape& s, const T* g, const std::int64_t* idx, T* gi) {
+template <typename T, typename Idx>
+index_t max_bwd(const Pool2dShape& s, const T* g, const Idx* idx, T* gi) {
   const index_t planes = s.N * s.C, in = s.H * s.W, out = s.OH * s.OW;
-  const bool fast = 2 * s.OH <= s.H && 2 * s.OW <= s.W && s.H < 2 * s.OH + 2 && s.W < 2 * s.OW + 2;
+  // Flat indices carry no window: any geometry whose outputs tile the plane in 2×2 blocks may try
+  // the block path (it checks every index). Taps need the 2×2/2 window itself.
+  const bool fast = kTaps<Idx> ? is_2x2_stride2(s)
+                               : 2 * s.OH <= s.H && 2 * s.OW <= s.W && s.H < 2 * s.OH + 2 && s.W < 2 * s.OW + 2;
   const int threads = get_num_threads();
   std::atomic<index_t> bad{0};
-  parallel_for(planes, threads, [&](index_t p) {
-    if (!fast || !max_bwd_plane_2x2(s, g + p * out, idx + p * out, gi + p * in)) {
-      const index_t b = max_bwd_plane_general(in, out, g + p * out, idx + p * out, gi + p * in);
-      if (b) bad.fetch_add(b, std::memory_order_relaxed);
-    }
-  });
+  if constexpr (kTaps<Idx>) {
+    const TapTable tt(s);
+    parallel_for(planes, threads, [&](index_t p) {
+      if (!fast || !max_bwd_plane_2x2(s, g + p * out, idx + p * out, gi + p * in)) {
+        const index_t b = max_bwd_plane_taps(s, tt, g + p * out, idx + p * out, gi + p * in);
+        if (b) bad.fetch_add(b, std::memory_order_relaxed);
+      }
+    });
+  } else {
+    parallel_for(planes, threads, [&](index_t p) {
+      if (!fast || !max_bwd_plane_2x2(s, g + p * out, idx + p * out, gi + p * in)) {
+        const index_t b = max_bwd_plane_general(in, out, g + p * out, idx + p * out, gi + p * in);
+        if (b) bad.fetch_add(b, std::memory_order_relaxed);
+      }
+    });
+  }
   return bad.load();
 }
 
@@ -423,6 +502,14 @@ index_t max_pool_bwd_f32(const Pool2dShape& s, const float* g, const std::int64_
 index_t max_pool_bwd_f64(const Pool2dShape& s, const double* g, const std::int64_t* idx, double* gi) {
   return max_bwd(s, g, idx, gi);
 }
+void max_pool_fwd_taps_f32(const Pool2dShape& s, const float* x, float* y, std::uint8_t* t) { max_fwd(s, x, y, t); }
+void max_pool_fwd_taps_f64(const Pool2dShape& s, const double* x, double* y, std::uint8_t* t) { max_fwd(s, x, y, t); }
+index_t max_pool_bwd_taps_f32(const Pool2dShape& s, const float* g, const std::uint8_t* t, float* gi) {
+  return max_bwd(s, g, t, gi);
+}
+index_t max_pool_bwd_taps_f64(const Pool2dShape& s, const double* g, const std::uint8_t* t, double* gi) {
+  return max_bwd(s, g, t, gi);
+}
 void avg_pool_fwd_f32(const Pool2dShape& s, bool cip, const float* x, float* y) { avg_fwd(s, cip, x, y); }
 void avg_pool_fwd_f64(const Pool2dShape& s, bool cip, const double* x, double* y) { avg_fwd(s, cip, x, y); }
 void avg_pool_bwd_f32(const Pool2dShape& s, bool cip, const float* g, float* gi) { avg_bwd(s, cip, g, gi); }
@@ -432,6 +519,10 @@ PE_ISA_REGISTER(max_pool_fwd_f32, max_pool_fwd_f32)
 PE_ISA_REGISTER(max_pool_fwd_f64, max_pool_fwd_f64)
 PE_ISA_REGISTER(max_pool_bwd_f32, max_pool_bwd_f32)
 PE_ISA_REGISTER(max_pool_bwd_f64, max_pool_bwd_f64)
+PE_ISA_REGISTER(max_pool_fwd_taps_f32, max_pool_fwd_taps_f32)
+PE_ISA_REGISTER(max_pool_fwd_taps_f64, max_pool_fwd_taps_f64)
+PE_ISA_REGISTER(max_pool_bwd_taps_f32, max_pool_bwd_taps_f32)
+PE_ISA_REGISTER(max_pool_bwd_taps_f64, max_pool_bwd_taps_f64)
 PE_ISA_REGISTER(avg_pool_fwd_f32, avg_pool_fwd_f32)
 PE_ISA_REGISTER(avg_pool_fwd_f64, avg_pool_fwd_f64)
 PE_ISA_REGISTER(avg_pool_bwd_f32, avg_pool_bwd_f32)

@@ -8,9 +8,12 @@
 // max:  y = max over the window, scanned row by row; a value replaces the running maximum when it is
 //       greater or NaN, so ties keep the FIRST maximum and NaN wins (PyTorch's rule).
 //       indices (N, C, OH, OW) int64 = h·W + w of the maximum in its plane. Every window holds at
-//       least one input element (checked by the binding).
+//       least one input element (checked by the binding). Or, with window_indices (CPU only), uint8
+//       taps i·kw + j of the maximum inside its window (kh·kw ≤ 256): an eighth of the bytes to
+//       write and read back; the backward then needs the window geometry to place them.
 //       backward: grad_input (written, zero where no index points) [n,c].flat[idx] += grad_output.
-//       Returns the number of indices outside [0, H·W) (skipped); the binding raises when it is > 0.
+//       Returns the number of indices outside [0, H·W) (taps: past the window or on padding), which
+//       are skipped; the binding raises when it is > 0.
 // avg:  y = Σ window / divisor, divisor = area of the window clipped to the padded input
 //       (count_include_pad) or the number of input elements in it. backward: each covered input
 //       element receives grad_output/divisor (grad_input written).
@@ -102,11 +105,23 @@ inline Pool2dShape pool2d(const char* fn, const std::vector<index_t>& in, std::a
   return g;
 }
 
-// max_pool2d_backward_input: grad_output (N, C, OH, OW) float, indices int64 of its shape,
-// input_shape (N, C, H, W) with grad_output's batch and channels.
+// Window taps are uint8: the kernel's area must fit.
+inline void pool2d_window_indices(const char* fn, const Pool2dShape& g) {
+  if (g.kh * g.kw > 256)
+    value_error(fn, ": window_indices needs a kernel of at most 256 elements (they are uint8), got kernel_size (",
+                g.kh, ", ", g.kw, ")");
+}
+
+// max_pool2d_backward_input: grad_output (N, C, OH, OW) float, indices int64 of its shape (or uint8
+// window taps, with the forward's kernel_size: `window`), input_shape (N, C, H, W) with grad_output's
+// batch and channels.
 inline void max_pool2d_backward(const char* fn, const Array& grad_output, const Array& indices,
-                                const std::vector<index_t>& input_shape) {
-  if (indices.dtype != DType::i64) type_error(fn, ": indices must be int64, got ", indices.dtype_name);
+                                const std::vector<index_t>& input_shape, bool window) {
+  if (indices.dtype == DType::u8 && !window)
+    value_error(fn, ": uint8 indices are window taps and need the forward's kernel_size (with its stride, "
+                "padding, dilation and ceil_mode)");
+  if (indices.dtype != DType::i64 && indices.dtype != DType::u8)
+    type_error(fn, ": indices must be int64 (flat positions) or uint8 (window taps), got ", indices.dtype_name);
   shape_is(fn, indices, grad_output.shape);
   pool2d_planes(fn, "input_shape", input_shape);
   if (input_shape[0] != grad_output.dim(0) || input_shape[1] != grad_output.dim(1))
@@ -119,6 +134,11 @@ inline void max_pool2d_backward(const char* fn, const Array& grad_output, const 
   value_error(fn, ": indices must lie in [0, H*W) = [0, ", hw, "), got values from ", lo, " to ", hi);
 }
 
+[[noreturn]] inline void pool2d_bad_taps(const char* fn, const Pool2dShape& g, std::int64_t lo, std::int64_t hi) {
+  value_error(fn, ": window indices must be taps in [0, kh*kw) = [0, ", g.kh * g.kw,
+              ") that fall inside the input, got values from ", lo, " to ", hi);
+}
+
 }  // namespace pyengine::contract
 #endif
 
@@ -129,6 +149,13 @@ void max_pool2d_forward(const Pool2dShape& s, const T* x, T* y, std::int64_t* in
 
 template <typename T>
 index_t max_pool2d_backward_input(const Pool2dShape& s, const T* grad_output, const std::int64_t* indices,
+                                  T* grad_input);
+
+// The same with uint8 window taps; s is the forward's whole geometry.
+template <typename T>
+void max_pool2d_forward(const Pool2dShape& s, const T* x, T* y, std::uint8_t* taps);
+template <typename T>
+index_t max_pool2d_backward_input(const Pool2dShape& s, const T* grad_output, const std::uint8_t* taps,
                                   T* grad_input);
 
 template <typename T>
@@ -148,6 +175,10 @@ PE_ISA_KERNEL(max_pool_fwd_f32, void(const Pool2dShape&, const float*, float*, s
 PE_ISA_KERNEL(max_pool_fwd_f64, void(const Pool2dShape&, const double*, double*, std::int64_t*));
 PE_ISA_KERNEL(max_pool_bwd_f32, index_t(const Pool2dShape&, const float*, const std::int64_t*, float*));
 PE_ISA_KERNEL(max_pool_bwd_f64, index_t(const Pool2dShape&, const double*, const std::int64_t*, double*));
+PE_ISA_KERNEL(max_pool_fwd_taps_f32, void(const Pool2dShape&, const float*, float*, std::uint8_t*));
+PE_ISA_KERNEL(max_pool_fwd_taps_f64, void(const Pool2dShape&, const double*, double*, std::uint8_t*));
+PE_ISA_KERNEL(max_pool_bwd_taps_f32, index_t(const Pool2dShape&, const float*, const std::uint8_t*, float*));
+PE_ISA_KERNEL(max_pool_bwd_taps_f64, index_t(const Pool2dShape&, const double*, const std::uint8_t*, double*));
 PE_ISA_KERNEL(avg_pool_fwd_f32, void(const Pool2dShape&, bool, const float*, float*));
 PE_ISA_KERNEL(avg_pool_fwd_f64, void(const Pool2dShape&, bool, const double*, double*));
 PE_ISA_KERNEL(avg_pool_bwd_f32, void(const Pool2dShape&, bool, const float*, float*));

@@ -1,10 +1,11 @@
-"""Registry entries for layer normalisation: layer_norm_forward and layer_norm_backward."""
+"""Registry entries for layer normalisation: layer_norm_forward and layer_norm_backward; the gradcheck
+entries of F.layer_norm and nn.LayerNorm; nn.LayerNorm against torch.nn.LayerNorm."""
 from __future__ import annotations
 
 import numpy as np
 
 from ... import reference
-from ..registry import ErrorInput, GradSpec, OpInfo, Sample, non_contiguous, randn
+from ..registry import ErrorInput, GradSpec, LayerParity, OpInfo, Sample, non_contiguous, randn
 
 # (x shape, normalized_shape, desc)
 SHAPES = [((3, 5), (5,), "rows of 5"), ((2, 4, 7), (4, 7), "two normalized dimensions"),
@@ -138,4 +139,30 @@ GRAD = GradSpec(forward=_grad_forward, vjp=_grad_vjp, inputs=_grad_inputs)
 OPS = [
     OpInfo("layer_norm_forward", "layer_norm", _fwd_samples, _fwd_errors, grad=GRAD),
     OpInfo("layer_norm_backward", "layer_norm", _bwd_samples, _bwd_errors),
+]
+
+
+def autograd_cases():
+    """gradcheck entries for F.layer_norm and nn.LayerNorm (collected by ``testing.autograd_ops``)."""
+    from ... import nn
+    from ...nn import functional as F
+    from ..autograd_ops import AutogradCase as C, _rn, _T
+    return [
+        C("layer_norm over (3, 4)", ("layer_norm",),
+          lambda r: [_T(_rn(r, 2, 3, 4)), _T(_rn(r, 3, 4)), _T(_rn(r, 3, 4))],
+          lambda x, w, b: F.layer_norm(x, (3, 4), w, b)),
+        C("LayerNorm", ("LayerNorm",), lambda r: [_T(_rn(r, 4, 5))], module=lambda: nn.LayerNorm(5), kind="layer"),
+        C("LayerNorm no bias over (2, 3)", ("LayerNorm",), lambda r: [_T(_rn(r, 3, 2, 3))],
+          module=lambda: nn.LayerNorm((2, 3), bias=False), kind="layer"),
+    ]
+
+
+LAYERS = [
+    LayerParity("LayerNorm", "LayerNorm", (5,), inputs=[(4, 5)], random_affine=True, same_init=True),
+    LayerParity("LayerNorm over (3, 4) of (2, 3, 4)", "LayerNorm", ([3, 4],), inputs=[(2, 3, 4)],
+                random_affine=True, same_init=True),
+    LayerParity("LayerNorm no bias, eps 1e-3", "LayerNorm", (6,), dict(eps=1e-3, bias=False), inputs=[(2, 3, 6)],
+                random_affine=True, same_init=True),
+    LayerParity("LayerNorm no affine", "LayerNorm", (7,), dict(elementwise_affine=False), inputs=[(3, 7)],
+                same_init=True),
 ]

@@ -132,6 +132,8 @@ def _max_fwd_errors(rng):
         ErrorInput((_x(rng), 2), dict(padding=1, dilation=5), ValueError,
                    rf"{fn}: the pooling window of output row 0 covers only padding", "window of padding only"),
         ErrorInput((_x(rng), 2), dict(dilation=0), ValueError, rf"{fn}: dilation must be >= 1, got 0", "dilation 0"),
+        ErrorInput((_x(rng, (1, 1, 20, 20)), 17), dict(window_indices=True), ValueError,
+                   rf"{fn}: window_indices needs a kernel of at most 256 elements", "window of 289 taps"),
     ]
 
 
@@ -140,8 +142,15 @@ def _max_bwd_errors(rng):
     g = _x(rng, (1, 2, 2, 2))
     idx = np.zeros((1, 2, 2, 2), np.int64)
     return [
-        ErrorInput((g, idx.astype(np.int32), (1, 2, 4, 4)), {}, TypeError, rf"{fn}: indices must be int64, got int32",
+        ErrorInput((g, idx.astype(np.int32), (1, 2, 4, 4)), {}, TypeError,
+                   rf"{fn}: indices must be int64 \(flat positions\) or uint8 \(window taps\), got int32",
                    "indices dtype"),
+        ErrorInput((g, idx.astype(np.uint8), (1, 2, 4, 4)), {}, ValueError,
+                   rf"{fn}: uint8 indices are window taps and need the forward's kernel_size", "taps without window"),
+        ErrorInput((g, idx.astype(np.uint8) + 4, (1, 2, 4, 4), 2), {}, ValueError,
+                   rf"{fn}: window indices must be taps in \[0, kh\*kw\) = \[0, 4\)", "tap past the window"),
+        ErrorInput((g, idx.astype(np.uint8), (1, 2, 4, 4), 3, 1, 1), {}, ValueError,
+                   rf"{fn}: grad_output must have shape \(1, 2, 4, 4\)", "grad_output vs the window"),
         ErrorInput((g, idx[:, :, :1], (1, 2, 4, 4)), {}, ValueError,
                    rf"{fn}: indices must have shape \(1, 2, 2, 2\), got \(1, 2, 1, 2\)", "indices shape"),
         ErrorInput((g, idx, (1, 3, 4, 4)), {}, ValueError, rf"{fn}: input_shape .* has batch and channels", "channels"),
