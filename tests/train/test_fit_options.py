@@ -220,5 +220,47 @@ def test_tensorboard_logger(tmp_path):
         with pytest.raises(ImportError, match="tensorboardX"):
             TensorBoardLogger(tmp_path)
         pytest.skip("tensorboardX is not installed (the error above is what a user sees)")
-    _fit(callbacks=[TensorBoardLogger(tmp_path)], epochs=1)
-    assert any(p.name.startswith("events.out.tfevents") for p in tmp_path.iterdir())
+    x, y = _problem()
+    _, hist = _fit(callbacks=[TensorBoardLogger(tmp_path)], validation_data=(x[:40], y[:40]))
+    files = [p for p in tmp_path.iterdir() if p.name.startswith("events.out.tfevents")]
+    assert len(files) == 1
+    scalars = _read_tensorboard_scalars(files[0])
+    steps, loss = zip(*scalars["train/loss"])
+    assert list(steps) == hist.iteration
+    np.testing.assert_allclose(loss, hist.loss, rtol=1e-6)   # event files store float32
+    np.testing.assert_allclose([v for _, v in scalars["train/lr"]], hist.lr, rtol=1e-6)
+    assert [s for s, _ in scalars["val/accuracy"]] == hist.val_iteration == [6, 12, 18]
+    np.testing.assert_allclose([v for _, v in scalars["val/accuracy"]], hist.val_accuracy, rtol=1e-6)
+    np.testing.assert_allclose([v for _, v in scalars["val/loss"]], hist.val_loss, rtol=1e-6)
+
+
+def _read_tensorboard_scalars(path):
+    """{tag: [(step, value), ...]} from a TensorBoard event file, read back independently of the
+    writer: TFRecord framing (u64 length, u32 masked CRC-32C of it, the bytes, u32 masked CRC-32C
+    of them; both CRCs checked) around serialized Event protos."""
+    import struct
+
+    from tensorboardX.proto.event_pb2 import Event
+
+    def masked(data):   # CRC-32C (Castagnoli, reflected polynomial 0x82F63B78), then TFRecord's mask
+        c = 0xFFFFFFFF
+        for byte in data:
+            c ^= byte
+            for _ in range(8):
+                c = (c >> 1) ^ (0x82F63B78 & -(c & 1))
+        c ^= 0xFFFFFFFF
+        return ((((c >> 15) | (c << 17)) & 0xFFFFFFFF) + 0xA282EAD8) & 0xFFFFFFFF
+
+    raw, pos, out = path.read_bytes(), 0, {}
+    while pos < len(raw):
+        header = raw[pos:pos + 8]
+        (n,), (hcrc,) = struct.unpack("<Q", header), struct.unpack("<I", raw[pos + 8:pos + 12])
+        data = raw[pos + 12:pos + 12 + n]
+        (dcrc,) = struct.unpack("<I", raw[pos + 12 + n:pos + 16 + n])
+        assert hcrc == masked(header) and dcrc == masked(data), "corrupt record"
+        pos += 16 + n
+        event = Event.FromString(data)
+        for v in event.summary.value:
+            out.setdefault(v.tag, []).append((event.step, v.simple_value))
+    assert pos == len(raw)
+    return out
