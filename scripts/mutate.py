@@ -62,6 +62,15 @@ def _sync_tree():
         os.makedirs(os.path.dirname(dst), exist_ok=True)
         if not os.path.exists(dst) or open(src, "rb").read() != open(dst, "rb").read():
             shutil.copy2(src, dst)
+    # Sources the checkout no longer has go from the copy too: a stale test left there from an older
+    # tree fails on its own and would be counted as catching the planted bug.
+    keep = {os.path.normpath(rel) for rel in files if rel}
+    for top in ("csrc", "pyengine", "tests", "cmake", "scripts"):
+        for dirpath, _, names in os.walk(os.path.join(TREE, top)):
+            for name in names:
+                rel = os.path.normpath(os.path.relpath(os.path.join(dirpath, name), TREE))
+                if rel not in keep and name.endswith((".py", ".cpp", ".h", ".cu", ".cmake", ".txt", ".pyx", ".pxd")):
+                    os.remove(os.path.join(TREE, rel))
 
 
 def _build():
