@@ -198,6 +198,13 @@ def randn(rng: np.random.Generator, shape, dtype) -> np.ndarray:
     return rng.standard_normal(shape).astype(dtype)
 
 
+def with_saved(result) -> list:
+    """The arrays a forward returns, followed by those inside its last element, the `saved` tuple
+    (the recurrent families' outputs= hook: the saved gates are compared too)."""
+    *arrays, saved = result
+    return [*arrays, *saved]
+
+
 def non_contiguous(x: np.ndarray) -> np.ndarray:
     """The same values as x in a non-contiguous view (every other element of a wider array)."""
     wide = np.empty(x.shape[:-1] + (2 * x.shape[-1],), dtype=x.dtype) if x.ndim else np.empty(2, x.dtype)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..registry import ErrorInput, GradSpec, OpInfo, Sample, non_contiguous, randn
+from ..registry import ErrorInput, GradSpec, OpInfo, Sample, non_contiguous, randn, with_saved
 
 F32, F64 = np.dtype(np.float32), np.dtype(np.float64)
 TOL = {F32: (2e-4, 2e-4), F64: (1e-10, 1e-10)}
@@ -241,18 +241,12 @@ def _inference_errors(rng):
             for e in _seq_forward_errors(rng)]
 
 
-def _flat(result):
-    """The forward's arrays including those inside saved."""
-    *arrays, saved = result
-    return [*arrays, *saved]
-
-
 OPS = [
-    OpInfo("lstm_cell_forward", "lstm", _cell_forward_samples, _cell_forward_errors, tol=dict(TOL), outputs=_flat,
+    OpInfo("lstm_cell_forward", "lstm", _cell_forward_samples, _cell_forward_errors, tol=dict(TOL), outputs=with_saved,
            grad=GradSpec(_cell_grad_forward, _cell_grad_vjp, _cell_grad_inputs)),
     OpInfo("lstm_cell_backward", "lstm", _cell_backward_samples, _cell_backward_errors, tol=dict(TOL),
            call=_call_cell_backward),
-    OpInfo("lstm_forward", "lstm", _seq_forward_samples, _seq_forward_errors, tol=dict(TOL), outputs=_flat,
+    OpInfo("lstm_forward", "lstm", _seq_forward_samples, _seq_forward_errors, tol=dict(TOL), outputs=with_saved,
            grad=GradSpec(_seq_grad_forward, _seq_grad_vjp, _seq_grad_inputs)),
     OpInfo("lstm_inference_forward", "lstm", _seq_forward_samples, _inference_errors, tol=dict(TOL)),
     OpInfo("lstm_backward", "lstm", _seq_backward_samples, _seq_backward_errors, tol=dict(TOL),
