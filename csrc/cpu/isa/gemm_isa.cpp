@@ -23,6 +23,9 @@
 namespace pyengine::cpu::PYENGINE_ISA {
 namespace {
 
+// GCC 12 reports its own _mm512_undefined_ps (inside the unpack intrinsics) as maybe uninitialised.
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
 #if defined(__AVX512F__)
 // r[0:16] ← its transpose (16×16 floats): three rounds of in-lane unpacks and lane shuffles.
 inline void transpose16(__m512 r[16]) {
@@ -139,6 +142,8 @@ void pack_b_panel(bool trans, const T* B, index_t ldb, index_t pc, index_t kc, i
       for (index_t j = cols; j < width; ++j) dst[k * width + j] = T(0);
   }
 }
+
+#pragma GCC diagnostic pop
 
 template <typename T>
 void scale_c(index_t M, index_t N, T beta, T* C, index_t ldc) {
@@ -321,12 +326,6 @@ void gemm_impl(bool ta, bool tb, index_t M, index_t N, index_t K, T alpha, const
             const int n = static_cast<int>(nc - jr < NR ? nc - jr : NR);
             T* cp = C + (ic + ir) * ldc + jc + jr;
             const Epilogue<T> e = last_k ? epi.at(ic + ir, jc + jr) : Epilogue<T>{};
-            // The tile's C rows (ldc apart, usually in L3 by now) are read and written only after
-            // the k loop: ask for them first, so those misses overlap the FMAs.
-            for (int i = 0; i < m; ++i) {
-              __builtin_prefetch(cp + i * ldc, 1);
-              __builtin_prefetch(cp + i * ldc + n - 1, 1);
-            }
             if (in_place)
               tile<T, false>(kc, A + (ic + ir) * lda + pc, lda, Bp + p * NR * kc, cp, ldc, alpha, beta_block, m, n, e);
             else
