@@ -914,7 +914,7 @@ def all_cases(quick: bool) -> list:
         if in_quick or not quick:
             out.append(Case(name, family, build, in_quick))
 
-    for n in (128, 256, 512, 1024, 2048):
+    for n in (128, 256, 512, 1024, 2048, 4096):
         add("gemm", gemm_case(n, n, n), n in (128, 256, 1024))
     for ta, tb in ((False, True), (True, False), (True, True)):
         add("gemm", gemm_case(1024, 1024, 1024, ta, tb), False)

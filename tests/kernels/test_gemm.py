@@ -44,3 +44,25 @@ def test_gemm_ex_rejects_bad_bias():
         _C._gemm_ex(a, a.T.copy(), row_bias=np.ones(4, np.float32))
     with pytest.raises(TypeError, match=r"_gemm_ex: col_bias"):
         _C._gemm_ex(a, a.T.copy(), col_bias=np.ones(3, np.float64))
+
+
+# Shapes past the blocking: several M blocks (MC) and K blocks (KC), N past one NC block with a
+# partial group of B panels, 16-column transposes with tails (K and N not multiples of 16), and the
+# M = 128, K = 9·C shape of a batched 3×3 convolution, at each thread count.
+BLOCK_SHAPES = [(200, 300, 40), (61, 4133, 19), (500, 70, 530), (37, 257, 1030), (128, 515, 1152)]
+
+
+@pytest.mark.parametrize("m,n,k", BLOCK_SHAPES)
+def test_gemm_blocks_and_threads(cpu_isa, thread_count, rng, m, n, k):
+    import pyengine.kernels.cpu as cpu
+    for dtype, tol in ((np.float32, 2e-4), (np.float64, 1e-10)):
+        for ta in (False, True):
+            for tb in (False, True):
+                a = rng.standard_normal((k, m) if ta else (m, k)).astype(dtype)
+                b = rng.standard_normal((n, k) if tb else (k, n)).astype(dtype)
+                c = rng.standard_normal((m, n)).astype(dtype)
+                want = 1.5 * ((a.T if ta else a).astype(np.float64) @ (b.T if tb else b).astype(np.float64)) - 0.5 * c
+                got = cpu.gemm(a, b, c, trans_a=ta, trans_b=tb, alpha=1.5, beta=-0.5)
+                scale = max(1.0, float(np.abs(want).max()))
+                err = float(np.abs(got - want).max()) / scale
+                assert err <= tol, f"{cpu_isa} {thread_count}thr {dtype.__name__} {m}x{n}x{k} ta={ta} tb={tb}: {err:.2e}"

@@ -12,6 +12,10 @@
 #include <cstring>
 #include <vector>
 
+#if defined(__AVX512F__)
+#include <immintrin.h>
+#endif
+
 #include "gemm_kernel.h"
 #include "isa.h"
 #include "pyengine/gemm.h"
@@ -19,8 +23,44 @@
 namespace pyengine::cpu::PYENGINE_ISA {
 namespace {
 
+// GCC 12 reports its own _mm512_undefined_ps (inside the unpack intrinsics) as maybe uninitialised.
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#if defined(__AVX512F__)
+// r[0:16] ← its transpose (16×16 floats): three rounds of in-lane unpacks and lane shuffles.
+inline void transpose16(__m512 r[16]) {
+  __m512 t[16];
+  for (int i = 0; i < 16; i += 2) {
+    t[i] = _mm512_unpacklo_ps(r[i], r[i + 1]);
+    t[i + 1] = _mm512_unpackhi_ps(r[i], r[i + 1]);
+  }
+  for (int i = 0; i < 16; i += 4) {
+    r[i] = _mm512_castpd_ps(_mm512_unpacklo_pd(_mm512_castps_pd(t[i]), _mm512_castps_pd(t[i + 2])));
+    r[i + 1] = _mm512_castpd_ps(_mm512_unpackhi_pd(_mm512_castps_pd(t[i]), _mm512_castps_pd(t[i + 2])));
+    r[i + 2] = _mm512_castpd_ps(_mm512_unpacklo_pd(_mm512_castps_pd(t[i + 1]), _mm512_castps_pd(t[i + 3])));
+    r[i + 3] = _mm512_castpd_ps(_mm512_unpackhi_pd(_mm512_castps_pd(t[i + 1]), _mm512_castps_pd(t[i + 3])));
+  }
+  // Now 4×4 blocks are transposed inside each 128-bit lane; two rounds of lane shuffles move
+  // block (p, q) to (q, p).
+  for (int i = 0; i < 4; ++i) {
+    t[i] = _mm512_shuffle_f32x4(r[i], r[i + 4], 0x88);
+    t[i + 4] = _mm512_shuffle_f32x4(r[i], r[i + 4], 0xdd);
+    t[i + 8] = _mm512_shuffle_f32x4(r[i + 8], r[i + 12], 0x88);
+    t[i + 12] = _mm512_shuffle_f32x4(r[i + 8], r[i + 12], 0xdd);
+  }
+  for (int i = 0; i < 4; ++i) {
+    r[i] = _mm512_shuffle_f32x4(t[i], t[i + 8], 0x88);
+    r[i + 8] = _mm512_shuffle_f32x4(t[i], t[i + 8], 0xdd);
+    r[i + 4] = _mm512_shuffle_f32x4(t[i + 4], t[i + 12], 0x88);
+    r[i + 12] = _mm512_shuffle_f32x4(t[i + 4], t[i + 12], 0xdd);
+  }
+}
+#endif
+
 // Packs op(A)[ic:ic+mc, pc:pc+kc] into MR-row panels: panel p holds k-major MR values.
-// Rows past mc are zero. Each branch reads A along its contiguous direction.
+// Rows past mc are zero. Each branch reads A along its contiguous direction; a full panel of a
+// non-transposed float A is transposed 16 columns at a time in registers (AVX-512), since one
+// scalar store per element was a tenth of a 1024³ call.
 template <typename T>
 void pack_a(bool trans, const T* A, index_t lda, index_t ic, index_t pc, index_t mc, index_t kc, T* Ap) {
   constexpr int MR = Blocking<T>::MR;
@@ -28,14 +68,32 @@ void pack_a(bool trans, const T* A, index_t lda, index_t ic, index_t pc, index_t
     const index_t rows = mc - ip < MR ? mc - ip : MR;
     T* dst = Ap + ip * kc;
     if (trans) {
-      for (index_t k = 0; k < kc; ++k) {
-        const T* src = A + (pc + k) * lda + ic + ip;
-        for (index_t i = 0; i < rows; ++i) dst[k * MR + i] = src[i];
-      }
+      const T* src = A + pc * lda + ic + ip;
+      if (rows == MR)
+        for (index_t k = 0; k < kc; ++k) std::memcpy(dst + k * MR, src + k * lda, sizeof(T) * MR);
+      else
+        for (index_t k = 0; k < kc; ++k)
+          for (index_t i = 0; i < rows; ++i) dst[k * MR + i] = src[k * lda + i];
     } else {
+      index_t k0 = 0;
+#if defined(__AVX512F__)
+      if constexpr (sizeof(T) == 4 && MR <= 16) {
+        if (rows == MR) {
+          const float* src = reinterpret_cast<const float*>(A + (ic + ip) * lda + pc);
+          float* d = reinterpret_cast<float*>(dst);
+          for (; k0 + 16 <= kc; k0 += 16) {
+            __m512 r[16];
+            for (int i = 0; i < 16; ++i) r[i] = i < MR ? _mm512_loadu_ps(src + i * lda + k0) : _mm512_setzero_ps();
+            transpose16(r);
+            // Row l of the transpose is A[0:16, k0 + l]; its first MR lanes are the panel's column.
+            for (int l = 0; l < 16; ++l) _mm512_mask_storeu_ps(d + (k0 + l) * MR, (1u << MR) - 1, r[l]);
+          }
+        }
+      }
+#endif
       for (index_t i = 0; i < rows; ++i) {
         const T* src = A + (ic + ip + i) * lda + pc;
-        for (index_t k = 0; k < kc; ++k) dst[k * MR + i] = src[k];
+        for (index_t k = k0; k < kc; ++k) dst[k * MR + i] = src[k];
       }
     }
     for (index_t i = rows; i < MR; ++i)
@@ -57,7 +115,26 @@ void pack_b_panel(bool trans, const T* B, index_t ldb, index_t pc, index_t kc, i
     }
   } else {
     // Bᵀ stored N×K: walk each source row (one output column) contiguously.
-    for (index_t j = 0; j < cols; ++j) {
+    index_t j0 = 0;
+#if defined(__AVX512F__)
+    // Whole groups of 16 columns: 16×16 blocks transposed in registers.
+    if constexpr (sizeof(T) == 4) {
+      float* d = reinterpret_cast<float*>(dst);
+      for (; j0 + 16 <= cols; j0 += 16) {
+        const float* src = reinterpret_cast<const float*>(B + (col0 + j0) * ldb + pc);
+        index_t k = 0;
+        for (; k + 16 <= kc; k += 16) {
+          __m512 r[16];
+          for (int j = 0; j < 16; ++j) r[j] = _mm512_loadu_ps(src + j * ldb + k);
+          transpose16(r);
+          for (int l = 0; l < 16; ++l) _mm512_storeu_ps(d + (k + l) * width + j0, r[l]);
+        }
+        for (; k < kc; ++k)
+          for (int j = 0; j < 16; ++j) d[k * width + j0 + j] = src[j * ldb + k];
+      }
+    }
+#endif
+    for (index_t j = j0; j < cols; ++j) {
       const T* src = B + (col0 + j) * ldb + pc;
       for (index_t k = 0; k < kc; ++k) dst[k * width + j] = src[k];
     }
@@ -65,6 +142,8 @@ void pack_b_panel(bool trans, const T* B, index_t ldb, index_t pc, index_t kc, i
       for (index_t j = cols; j < width; ++j) dst[k * width + j] = T(0);
   }
 }
+
+#pragma GCC diagnostic pop
 
 template <typename T>
 void scale_c(index_t M, index_t N, T beta, T* C, index_t ldc) {
@@ -203,10 +282,25 @@ void gemm_impl(bool ta, bool tb, index_t M, index_t N, index_t K, T alpha, const
       const index_t kc = K - pc < kc_max ? K - pc : kc_max;
       const T beta_block = pc == 0 ? beta : T(1);
       const bool last_k = pc + kc >= K;
-      parallel_for(n_panels, threads, [&](index_t p) {
-        const index_t col0 = jc + p * NR;
-        const index_t cols = nc - p * NR < NR ? nc - p * NR : NR;
-        pack_b_panel(tb, B, ldb, pc, kc, col0, cols, cols <= VL ? VL : NR, Bp + p * NR * kc);
+      // Groups of kBGroup panels per chunk. B not transposed is copied k row by k row across the
+      // group's panels: each source row is then read as one run of up to kBGroup·NR floats, not as
+      // NR-float pieces ldb apart (which, for the long rows of an im2col matrix, touch a new page
+      // per piece and cost as much as the multiply when M is small).
+      constexpr index_t kBGroup = 8;
+      parallel_for((n_panels + kBGroup - 1) / kBGroup, threads, [&](index_t grp) {
+        const index_t p0 = grp * kBGroup, p1 = p0 + kBGroup < n_panels ? p0 + kBGroup : n_panels;
+        if (tb) {
+          for (index_t p = p0; p < p1; ++p) {
+            const index_t cols = nc - p * NR < NR ? nc - p * NR : NR;
+            pack_b_panel(tb, B, ldb, pc, kc, jc + p * NR, cols, cols <= VL ? VL : NR, Bp + p * NR * kc);
+          }
+          return;
+        }
+        for (index_t k = 0; k < kc; ++k)
+          for (index_t p = p0; p < p1; ++p) {
+            const index_t cols = nc - p * NR < NR ? nc - p * NR : NR;
+            pack_b_panel(false, B, ldb, pc + k, 1, jc + p * NR, cols, cols <= VL ? VL : NR, Bp + p * NR * kc + k * (cols <= VL ? VL : NR));
+          }
       });
       for (index_t& v : packed_ic) v = -1;
       // A used by at most two B panels is read in place (full MR-row panels, A not transposed):
