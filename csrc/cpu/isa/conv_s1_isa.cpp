@@ -419,10 +419,114 @@ void bw_block(index_t J, const Rows& Q, const index_t* off, const T* x, const T*
   for (; j < J; ++j) bw_tile<T, 1, NV>(Q, off + j, x, goT, ldg, part + j * ldp, ldp);
 }
 
+// Backward weight for few output channels (K ≤ 8: the first layers), where padding K up to whole
+// k-vectors wastes most lanes and transposing grad_output costs more than the FMAs: dot products
+// along the output rows instead, grad_w[k][j] = Σ_{oh, ow} go[k][oh][ow] · x[off[j] + oh·Wp + ow],
+// one vector accumulator per (k, j) of a KT × JT tile, KT + JT loads per KT·JT FMAs. The last
+// vector of a row is partial: its grad_output lanes load as 0 and its input lanes are selected to
+// 0 (so an inf past the row never meets them). acc holds K·J vectors per block of images; the
+// lanes are summed at the end, in a fixed order.
+template <typename T, int KT, int JT>
+inline void bwr_tile(const ConvGeom& g, const Plan& p, const index_t* __restrict off, const T* __restrict xb,
+                     const T* __restrict gn, const T* go_end, index_t k0, index_t j0, vec_t<T>* __restrict acc_mem,
+                     index_t J) {
+  typedef vec_t<T> vec;
+  constexpr int VL = lanes<T>;
+  vec acc[KT][JT];
+#pragma GCC unroll 4
+  for (int a = 0; a < KT; ++a)
+#pragma GCC unroll 16
+    for (int b = 0; b < JT; ++b) acc[a][b] = acc_mem[(k0 + a) * J + j0 + b];
+  vec lane;
+  for (int i = 0; i < VL; ++i) lane[i] = T(i);
+  for (index_t oh = 0; oh < g.OH; ++oh) {
+    const T* xrow = xb + oh * p.Wp;
+    for (index_t ow0 = 0; ow0 < g.OW; ow0 += VL) {
+      const index_t n = g.OW - ow0 < VL ? g.OW - ow0 : VL;
+      vec gv[KT];
+      const vec keep = splat<T>(T(n));
+#pragma GCC unroll 4
+      for (int a = 0; a < KT; ++a) {
+        const T* gp = gn + ((k0 + a) * g.OH + oh) * g.OW + ow0;
+        // a partial vector: a full load and a select where it stays inside grad_output
+        gv[a] = n == VL ? load<T>(gp) : gp + VL <= go_end ? (lane < keep ? load<T>(gp) : splat<T>(T(0)))
+                                                          : load_part<T>(gp, n, T(0));
+      }
+#pragma GCC unroll 16
+      for (int b = 0; b < JT; ++b) {
+        vec xv = load<T>(xrow + off[j0 + b] + ow0);
+        if (n < VL) xv = lane < keep ? xv : splat<T>(T(0));
+#pragma GCC unroll 4
+        for (int a = 0; a < KT; ++a) acc[a][b] += gv[a] * xv;
+      }
+    }
+  }
+#pragma GCC unroll 4
+  for (int a = 0; a < KT; ++a)
+#pragma GCC unroll 16
+    for (int b = 0; b < JT; ++b) acc_mem[(k0 + a) * J + j0 + b] = acc[a][b];
+}
+
+template <typename T, int KT>
+void bwr_taps(const ConvGeom& g, const Plan& p, const index_t* off, const T* xb, const T* gn, const T* go_end,
+              index_t k0, vec_t<T>* acc, index_t J) {
+  constexpr bool wide = kVecRegisters >= 32;  // room for 2 × 12 accumulators
+  for (index_t j = 0; j < J;) {
+    const index_t rem = J - j;
+    if (wide && rem >= 12) { bwr_tile<T, KT, (wide ? 12 : 1)>(g, p, off, xb, gn, go_end, k0, j, acc, J); j += wide ? 12 : 1; }
+    else if (wide && rem == 9) { bwr_tile<T, KT, (wide ? 9 : 1)>(g, p, off, xb, gn, go_end, k0, j, acc, J); j += wide ? 9 : 1; }
+    else if (wide && rem >= 8) { bwr_tile<T, KT, (wide ? 8 : 1)>(g, p, off, xb, gn, go_end, k0, j, acc, J); j += wide ? 8 : 1; }
+    else if (rem >= 4) { bwr_tile<T, KT, 4>(g, p, off, xb, gn, go_end, k0, j, acc, J); j += 4; }
+    else if (rem >= 2) { bwr_tile<T, KT, 2>(g, p, off, xb, gn, go_end, k0, j, acc, J); j += 2; }
+    else { bwr_tile<T, KT, 1>(g, p, off, xb, gn, go_end, k0, j, acc, J); j += 1; }
+  }
+}
+
+template <typename T>
+void conv_s1_bw_rows(const ConvGeom& g, const T* go, const T* in, T* gw) {
+  typedef vec_t<T> vec;
+  constexpr int VL = lanes<T>;
+  const Plan p = make_plan<T>(g, 1);
+  const index_t K = g.K, J = p.J;
+  const int threads = threads_for_items(g.N);
+  const T* go_end = go + g.N * K * g.OH * g.OW;
+  Workspace ws;
+  vec* partial = workspace_take<vec>(ws, threads * K * J);
+  index_t* off = workspace_take<index_t>(ws, J);
+  if (!partial || !off) return;
+  for (index_t i = 0; i < threads * K * J; ++i) partial[i] = splat<T>(T(0));
+  fill_offsets(g, p, off);
+  // One partial result per block of images, summed in block order below (the same bits every run).
+  parallel_for_blocks(g.N, threads, threads, [&](index_t lo, index_t hi, index_t block) {
+    vec* mine = partial + block * K * J;
+    Workspace mine_ws;
+    T* xb = workspace_take<T>(mine_ws, p.xsize + VL);
+    if (!xb) return;
+    std::memset(xb + p.xsize, 0, sizeof(T) * VL);  // the partial last vector reads up to VL − 1 past
+    for (index_t n = lo; n < hi; ++n) {
+      pad_into(g, p, in + n * g.C * g.H * g.W, xb);
+      const T* gn = go + n * K * g.OH * g.OW;
+      index_t k = 0;
+      for (; k + 2 <= K; k += 2) bwr_taps<T, 2>(g, p, off, xb, gn, go_end, k, mine, J);
+      if (k < K) bwr_taps<T, 1>(g, p, off, xb, gn, go_end, k, mine, J);
+    }
+  });
+  for (index_t k = 0; k < K; ++k)
+    for (index_t j = 0; j < J; ++j) {
+      T sum = T(0);
+      for (int t = 0; t < threads; ++t) sum += hsum<T>(partial[t * K * J + k * J + j]);
+      gw[k * J + j] = sum;
+    }
+}
+
 // grad_w (Cout × Cin·R·S) = Σ_n go[n] (Cout × Q) · X'[n]ᵀ; here Cout = K of the convolution.
 template <typename T>
 void conv_s1_bw_impl(const ConvGeom& g, const T* go, const T* in, T* gw) {
   constexpr int VL = lanes<T>;
+  if (g.K <= 8 && 2 * g.OW >= VL) {
+    conv_s1_bw_rows<T>(g, go, in, gw);
+    return;
+  }
   const Plan p = make_plan<T>(g, 1);
   const index_t K = g.K, Kp = (K + VL - 1) / VL * VL, J = p.J;
   const int threads = threads_for_items(g.N);

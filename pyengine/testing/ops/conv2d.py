@@ -41,6 +41,7 @@ CONV_SHAPES = [
     (2, 3, 15, 16, 10, 3, 3, (1, 2), (2, 1), (2, 1), 1, True, "stride (1, 2), dilation (2, 1)"),
     (2, 6, 9, 11, 8, 3, 3, (3, 2), (1, 0), (1, 2), 1, True, "stride (3, 2), dilation (1, 2)"),
     (1, 9, 8, 8, 7, 1, 1, 2, 1, 1, 1, True, "1x1 stride 2 with padding"),
+    (3, 2, 5, 37, 7, 3, 3, 1, 1, 1, 1, True, "K=7, width 37 (row dot products, partial last vector)"),
 ]
 
 
