@@ -122,10 +122,15 @@ void pad_into(const ConvGeom& g, const Plan& p, const T* x, T* buf) {
       const T* src = x + (c * g.H + h) * g.W;
       T* row = buf + (c * g.sh + i % g.sh) * g.sw * p.plane + (i / g.sh) * p.Wp;
       for (index_t b = 0; b < g.sw; ++b) {   // column phase b: padded columns j ≡ b (mod sw)
-        T* dst = row + b * p.plane;
         index_t j = b;
         while (j < g.pw) j += g.sw;
-        for (; j < g.pw + g.W; j += g.sw) dst[j / g.sw] = src[j - g.pw];
+        const index_t count = j < g.pw + g.W ? (g.pw + g.W - j + g.sw - 1) / g.sw : 0;
+        const T* s0 = src + (j - g.pw);
+        T* d0 = row + b * p.plane + j / g.sw;
+        if (g.sw == 2)  // a constant stride, so the compiler deinterleaves with vector permutes
+          for (index_t i = 0; i < count; ++i) d0[i] = s0[2 * i];
+        else
+          for (index_t i = 0; i < count; ++i) d0[i] = s0[i * g.sw];
       }
     }
 }
@@ -133,7 +138,7 @@ void pad_into(const ConvGeom& g, const Plan& p, const T* x, T* buf) {
 // y[i][q0 : q0 + NV·VL] = bias_i + Σ_j w[j][i] · x[off[j] + q0 + ...] for MR rows.
 template <typename T, int MR, int NV>
 inline void fwd_tile(index_t J, const index_t* __restrict off, const T* __restrict xq, const T* __restrict w,
-                     const T* bias, T* __restrict y, index_t ldy) {
+                     const T* bias, T* __restrict y, index_t ldy, bool relu = false) {
   using vec = typename VecOf<T>::type;
   constexpr int VL = lanes<T>;
   vec acc[MR][NV];
@@ -155,6 +160,11 @@ inline void fwd_tile(index_t J, const index_t* __restrict off, const T* __restri
       for (int v = 0; v < NV; ++v) acc[i][v] += wv * xv[v];
     }
   }
+  if (relu)  // NaN stays NaN
+#pragma GCC unroll 16
+    for (int i = 0; i < MR; ++i)
+#pragma GCC unroll 4
+      for (int v = 0; v < NV; ++v) acc[i][v] = acc[i][v] < vec{} ? vec{} : acc[i][v];
 #pragma GCC unroll 16
   for (int i = 0; i < MR; ++i)
 #pragma GCC unroll 4
@@ -187,6 +197,8 @@ void conv_s1_nv(const ConvGeom& g, const T* in, const T* wp, const T* bias, T* o
   const index_t split = g.N >= nt ? 1 : std::min<index_t>(p.tiles, (4 * nt + g.N - 1) / g.N);
   const index_t items = g.N * split;
   const index_t block = std::max<index_t>(1, (index_t(64) << 10) / (g.K * p.TQ));  // 256 KiB of float
+  const bool direct = p.Wp == g.OW;
+  const index_t L = g.OH * g.OW;
   Workspace ws;
   index_t* off = workspace_take<index_t>(ws, p.J);
   T* shared = split > 1 ? workspace_take<T>(ws, g.N * p.xsize) : nullptr;
@@ -207,24 +219,35 @@ void conv_s1_nv(const ConvGeom& g, const T* in, const T* wp, const T* bias, T* o
     T* on = out + n * g.K * g.OH * g.OW;
     for (index_t b0 = t0; b0 < t1; b0 += block) {
       const index_t b1 = std::min(b0 + block, t1);
-      for (index_t pi = 0; pi < full; ++pi)
-        for (index_t t = b0; t < b1; ++t)
-          fwd_tile<T, MR, NV>(p.J, off, xb + t * p.TQ, wp + pi * MR * p.J, bias ? bias + pi * MR : nullptr,
-                              yb + pi * MR * ldy + (t - b0) * p.TQ, ldy);
+      // tiles [b0, bd) go straight into out: with no discarded columns (Wp = Wout: 1×1 kernels
+      // without padding) q is the output index; the rest, and a tile past the end, via yb
+      const index_t bd = direct ? std::max(b0, std::min(b1, p.Q / p.TQ)) : b0;
+      for (index_t pi = 0; pi < full; ++pi) {
+        const T* wpi = wp + pi * MR * p.J;
+        const T* bpi = bias ? bias + pi * MR : nullptr;
+        for (index_t t = b0; t < bd; ++t)
+          fwd_tile<T, MR, NV>(p.J, off, xb + t * p.TQ, wpi, bpi, on + pi * MR * L + t * p.TQ, L, relu);
+        for (index_t t = bd; t < b1; ++t)
+          fwd_tile<T, MR, NV>(p.J, off, xb + t * p.TQ, wpi, bpi, yb + pi * MR * ldy + (t - b0) * p.TQ, ldy);
+      }
       for (index_t ri = 0; ri < rest; ++ri) {
         const index_t row = full * MR + ri;
-        for (index_t t = b0; t < b1; ++t)
+        for (index_t t = b0; t < bd; ++t)
+          fwd_tile<T, 1, NV>(p.J, off, xb + t * p.TQ, wp + row * p.J, bias ? bias + row : nullptr,
+                             on + row * L + t * p.TQ, L, relu);
+        for (index_t t = bd; t < b1; ++t)
           fwd_tile<T, 1, NV>(p.J, off, xb + t * p.TQ, wp + row * p.J, bias ? bias + row : nullptr,
                              yb + row * ldy + (t - b0) * p.TQ, ldy);
       }
-      // outputs q in [q0, q1) of this block: the real ones (ow < Wout) of each row it touches
-      const index_t q0 = b0 * p.TQ, q1 = std::min(b1 * p.TQ, p.Q);
+      // outputs q in [q0, q1) that went through yb: the real ones (ow < Wout) of each row touched
+      const index_t q0 = bd * p.TQ, q1 = std::min(b1 * p.TQ, p.Q);
+      if (q0 >= q1) continue;
       for (index_t oh = q0 / p.Wp; oh * p.Wp < q1; ++oh) {
         const index_t lo = std::max(q0, oh * p.Wp), hi = std::min(q1, oh * p.Wp + g.OW);
         if (lo >= hi) continue;
         for (index_t k = 0; k < g.K; ++k) {
           T* dst = on + (k * g.OH + oh) * g.OW + (lo - oh * p.Wp);
-          const T* src = yb + k * ldy + (lo - q0);
+          const T* src = yb + k * ldy + (lo - b0 * p.TQ);
           if (relu)  // the fused ReLU, on the way out of the tile buffer; NaN stays NaN
             for (index_t i = 0; i < hi - lo; ++i) dst[i] = src[i] < T(0) ? T(0) : src[i];
           else
