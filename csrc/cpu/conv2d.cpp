@@ -1,7 +1,7 @@
 // conv2d.cpp — 2-D convolution forward and backward (see pyengine/conv2d.h for the contract).
 //
-// Picks the algorithm per shape (see the header): the register-blocked stride-1 kernels of
-// csrc/cpu/isa/conv_s1_isa.cpp for groups 1 and stride 1; else the direct row kernels of
+// Picks the algorithm per shape (see the header): the register-blocked kernels of
+// csrc/cpu/isa/conv_s1_isa.cpp for groups 1 (backward input: stride 1 only); else the direct row kernels of
 // csrc/cpu/isa/conv_isa.cpp when the reduction per output (Cg·R·S) is small; else im2col +
 // pyengine::cpu::gemm:
 //  forward          per image and group:  y_g (Kg × L) = w_g (Kg × CgRS) · cols_g, + bias and ReLU in

@@ -1,4 +1,4 @@
-// conv_s1_isa.cpp — register-blocked direct convolution for stride 1 (groups 1), compiled per ISA.
+// conv_s1_isa.cpp — register-blocked direct convolution for groups 1 (named for its stride-1 origin), compiled per ISA.
 //
 // The trick: with stride 1, lay each output row on the padded input's row pitch Wp = W + pw
 // (rows share their zero padding; outputs ow ≥ OW are computed and thrown away). Output position q = oh·Wp + ow then reads, for tap
@@ -12,7 +12,10 @@
 //  backward_weight  dWᵀ(J × K) += X'(J × Q) · goTᵀ(Q × K), goT the grad_output of one image
 //      transposed to (q, k) with zeros in the discarded columns: micro-tile of MR taps × NV
 //      vectors of k, one broadcast input value per tap and NV loads per q. One partial dWᵀ per
-//      thread, summed at the end; images are spread over threads (no serial batch loop).
+//      thread, summed at the end; images are spread over threads (no serial batch loop). For
+//      K ≤ 8 (a k-vector would be mostly padding) dot products along the output rows instead.
+// Strided convolutions use the same kernels: the image is split into its stride phases (see
+// tap_offset), which makes every tap's reads a fixed offset from q again.
 // Workspaces come from the calling thread's arena (pyengine/workspace.h).
 #include <algorithm>
 #include <cstdlib>
