@@ -333,13 +333,13 @@ def lstm_case(which, T=50, N=64, I=128, H=256):
 
 # --------------------------------------------------------------------------- GRU
 def gru_case(which, T=50, N=64, I=128, H=256):
-    """fwd: our inference forward (keeps nothing) against torch under no_grad; fwd+bwd: the training
-    forward and the backward against torch's autograd, gradients of x and every parameter."""
+    """inference: our inference forward (keeps nothing) against torch under no_grad; fwd+bwd: the
+    training forward and the backward against torch's autograd, gradients of x and every parameter."""
     fwd_flops = T * (2.0 * N * I * 3 * H + 2.0 * N * H * 3 * H)
 
     def build(rng):
         torch = _torch()
-        if which == "fwd":
+        if which == "inference":
             f, r = _cpu("gru_inference_forward"), _ref("gru_inference_forward")
             fb = rb = None
         else:
@@ -365,7 +365,7 @@ def gru_case(which, T=50, N=64, I=128, H=256):
                 for name, v in (("weight_ih_l0", w_ih), ("weight_hh_l0", w_hh), ("bias_ih_l0", b_ih), ("bias_hh_l0", b_hh)):
                     getattr(gru, name).copy_(torch.from_numpy(v))
             tx, th0, tgy = (torch.from_numpy(v) for v in (x, h0[None], gy))
-            if which == "fwd":
+            if which == "inference":
                 def tf():
                     with torch.no_grad():
                         return gru(tx, th0)
@@ -383,9 +383,92 @@ def gru_case(which, T=50, N=64, I=128, H=256):
         def check():
             got, want = run(f, fb), run(r, rb)
             return _compare(list(zip(labels, got, want)), tol=2e-4)
-        return Built(work=fwd_flops * (1 if which == "fwd" else 3), unit="GFLOP/s",
+        return Built(work=fwd_flops * (1 if which == "inference" else 3), unit="GFLOP/s",
                      ours=lambda: run(f, fb), numpy=lambda: run(r, rb), torch=tf, check=check)
     return build, f"gru T{T} N{N} I{I} H{H} {which}"
+
+
+# --------------------------------------------------------------------------- the char-LSTM
+# examples/char_lstm.py at its defaults: 64-character windows, batch 32, hidden 256, one-hot input over
+# its vocabulary of 96 characters (printable ASCII and newline in its standard-library text).
+CHAR_LSTM = dict(T=64, N=32, I=96, H=256)
+
+
+def char_lstm_train_case():
+    """One training step of examples/char_lstm.py: one-hot characters (T, N, V) → LSTM → Linear →
+    cross-entropy, backward, gradient clipping at norm 5, Adam (lr 3e-3); torch runs the same model
+    from the same weights. The input is built once, outside the step."""
+    T, N, V, H = CHAR_LSTM["T"], CHAR_LSTM["N"], CHAR_LSTM["I"], CHAR_LSTM["H"]
+
+    def build(rng):
+        try:
+            import pyengine as pe
+            from pyengine import nn, optim
+            from pyengine.nn.utils import clip_grad_norm_
+        except ImportError as e:
+            raise NotAvailable(f"pyengine.nn / optim not available ({e})") from None
+
+        class CharLSTM(nn.Module):
+            def __init__(self):
+                super().__init__()
+                self.lstm, self.fc = nn.LSTM(V, H), nn.Linear(H, V)
+
+            def forward(self, x):
+                out, _ = self.lstm(x)
+                return self.fc(out.reshape(T * N, H))
+
+        ours = CharLSTM()
+        opt, loss_fn = optim.Adam(ours.parameters(), lr=3e-3), nn.CrossEntropyLoss()
+        ids = rng.integers(0, V, (T + 1, N))
+        x = np.zeros((T, N, V), np.float32)
+        np.put_along_axis(x, ids[:-1, :, None], 1.0, axis=-1)
+        y = ids[1:].reshape(-1).astype(np.int64)
+        X, Y = pe.tensor(x), pe.tensor(y)
+
+        def step():
+            opt.zero_grad()
+            loss = loss_fn(ours(X), Y)
+            loss.backward()
+            clip_grad_norm_(ours.parameters(), 5.0)
+            opt.step()
+            return loss
+
+        torch = _torch()
+        tstep = theirs = None
+        if torch is not None:
+            class TorchCharLSTM(torch.nn.Module):
+                def __init__(self):
+                    super().__init__()
+                    self.lstm, self.fc = torch.nn.LSTM(V, H), torch.nn.Linear(H, V)
+
+                def forward(self, x):
+                    out, _ = self.lstm(x)
+                    return self.fc(out.reshape(T * N, H))
+
+            theirs = TorchCharLSTM()
+            theirs.load_state_dict({k: torch.from_numpy(np.array(v.numpy(), np.float32))
+                                    for k, v in ours.state_dict().items()}, strict=True)
+            topt, tloss_fn = torch.optim.Adam(theirs.parameters(), lr=3e-3), torch.nn.CrossEntropyLoss()
+            tx, ty = torch.from_numpy(x), torch.from_numpy(y)
+
+            def tstep():
+                topt.zero_grad()
+                loss = tloss_fn(theirs(tx), ty)
+                loss.backward()
+                torch.nn.utils.clip_grad_norm_(theirs.parameters(), 5.0)
+                topt.step()
+                return loss
+
+        def check():
+            # two steps each from the same weights: the second loss sees the first Adam update
+            got = [float(np.asarray(step().numpy())) for _ in range(2)]
+            if tstep is None:
+                return bool(np.isfinite(got).all()), f"losses {got[0]:.5f}, {got[1]:.5f} (no torch)"
+            want = [float(tstep().item()) for _ in range(2)]
+            err = max(abs(g - w) / max(abs(w), 1e-12) for g, w in zip(got, want))
+            return err < 1e-3, f"losses {got[0]:.5f}, {got[1]:.5f} vs torch {want[0]:.5f}, {want[1]:.5f}"
+        return Built(work=T * N, unit="char/s", ours=step, torch=tstep, check=check)
+    return build, f"train step char-LSTM T{T} N{N} V{V} H{H} Adam"
 
 
 # --------------------------------------------------------------------------- small families
@@ -850,8 +933,11 @@ def all_cases(quick: bool) -> list:
     add("lstm", lstm_case("fwd", T=10) if quick else lstm_case("fwd"), True)
     add("lstm", lstm_case("inference", T=10) if quick else lstm_case("inference"), True)
     add("lstm", lstm_case("fwd+bwd", T=10) if quick else lstm_case("fwd+bwd"), True)
-    add("gru", gru_case("fwd", T=10) if quick else gru_case("fwd"), True)
+    add("gru", gru_case("inference", T=10) if quick else gru_case("inference"), True)
     add("gru", gru_case("fwd+bwd", T=10) if quick else gru_case("fwd+bwd"), True)
+    for which in ("inference", "fwd+bwd"):   # at the char-LSTM's shape
+        add("lstm", lstm_case(which, **CHAR_LSTM), False)
+        add("gru", gru_case(which, **CHAR_LSTM), False)
     add("linear", linear_case("fwd"), True)
     add("linear", linear_case("bwd"), False)
     add("activation", relu_case("fwd"), True)
@@ -870,6 +956,7 @@ def all_cases(quick: bool) -> list:
             add(family, layer_case(kind, which), kind == "conv1d speech")
     add("train", train_case(), True)
     add("train", resnet_cifar_train_case(), False)
+    add("train", char_lstm_train_case(), False)
     for batch in (1, 8):
         add("inference", mobilenet_inference_case(batch), batch == 1)
     return out

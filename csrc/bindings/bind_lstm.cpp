@@ -119,9 +119,10 @@ py::object forward(py::handle x_, py::handle h0_, py::handle c0_, py::handle wi,
   });
 }
 
-// lstm_forward for inference: the same y, h_T, c_T, nothing kept for a backward. On the CPU the
-// steps' gates and cell states live in the thread's workspace arena; on the GPU they are pool
-// arrays dropped when the call returns (there is no separate inference kernel).
+// lstm_forward for inference: the same y, h_T, c_T, nothing kept for a backward. On the CPU float
+// runs its own kernel (one fused GEMM and gate pass per step, pyengine/lstm.h) that needs only the
+// packed weights and a few rows of buffers; double keeps the steps' gates and cell states in the
+// thread's workspace arena; on the GPU they are pool arrays dropped when the call returns.
 template <class D>
 py::object inference_forward(py::handle x_, py::handle h0_, py::handle c0_, py::handle wi, py::handle wh,
                              py::handle bi, py::handle bh) {
@@ -148,8 +149,13 @@ py::object inference_forward(py::handle x_, py::handle h0_, py::handle c0_, py::
                               call.stream());
       });
     } else {
-      call.workspace("the gates and cell states", static_cast<double>(d.T) * d.N * 5 * d.H * sizeof(T));
-      call.workspace("the packed weights", static_cast<double>(4 * d.H + 64) * (d.H + 64) * sizeof(T) * 2);
+      if constexpr (sizeof(T) == 4) {
+        call.workspace("the packed weights", static_cast<double>(4 * d.H + 128) * (d.I + d.H + 1) * sizeof(T));
+        call.workspace("the row buffers", (static_cast<double>(d.N) + 48) * (d.I + d.H + 128) * sizeof(T));
+      } else {
+        call.workspace("the gates and cell states", static_cast<double>(d.T) * d.N * 5 * d.H * sizeof(T));
+        call.workspace("the packed weights", static_cast<double>(4 * d.H + 64) * (d.H + 64) * sizeof(T) * 2);
+      }
       call.run([&] {
         cpu::lstm_forward_inference<T>(d.T, d.N, d.I, d.H, px, ph, pc, pwi, pwh, pbi, pbh, py_, phT, pcT);
       });

@@ -14,6 +14,7 @@
 
 #include <cmath>
 #include <cstring>
+#include <type_traits>
 #include <vector>
 
 #include "pyengine/gemm.h"
@@ -230,6 +231,20 @@ void recurrence_backward<float>(index_t T_, index_t N, index_t H, const float* c
                           dc_ws, packed, apack, nt);
 }
 
+// float: the fused per-step GEMM and gate pass of lstm_isa.cpp.
+void inference_forward_isa(index_t T_, index_t N, index_t I, index_t H, const float* x, const float* h0,
+                                   const float* c0, const float* w_ih, const float* w_hh, const float* b_ih,
+                                   const float* b_hh, float* y, float* h_T, float* c_T) {
+  const int nt = recurrence_threads(N, H);
+  index_t sizes[2];
+  lstm_inference_sizes(N, I, H, nt, sizes);
+  Workspace ws;
+  float* packed = workspace_take<float>(ws, sizes[0]);
+  float* slots = workspace_take<float>(ws, sizes[1]);
+  if (!packed || !slots) return;   // out of memory (the binding's estimate refuses such calls first)
+  lstm_inference_forward_f32(T_, N, I, H, x, h0, c0, w_ih, w_hh, b_ih, b_hh, y, h_T, c_T, packed, slots, nt);
+}
+
 }  // namespace
 
 template <typename T>
@@ -273,6 +288,10 @@ void lstm_forward(index_t T_, index_t N, index_t I, index_t H, const T* x, const
 template <typename T>
 void lstm_forward_inference(index_t T_, index_t N, index_t I, index_t H, const T* x, const T* h0, const T* c0,
                             const T* w_ih, const T* w_hh, const T* b_ih, const T* b_hh, T* y, T* h_T, T* c_T) {
+  if constexpr (std::is_same_v<T, float>) {
+    inference_forward_isa(T_, N, I, H, x, h0, c0, w_ih, w_hh, b_ih, b_hh, y, h_T, c_T);
+    return;
+  }
   Workspace ws;
   T* gates = workspace_take<T>(ws, T_ * N * 4 * H);
   T* cs = workspace_take<T>(ws, T_ * N * H);

@@ -15,6 +15,10 @@
 // with the GRU). Per step and block of MR rows it runs one register-blocked GEMM of its rows against
 // w_hh, packed once per call into NR-column panels, and then the fused gate pass on those rows while
 // their gates are still in L2.
+//
+// The float32 inference forward (nothing saved) fuses the input projection into each step's GEMM
+// and runs the gate pass on each group of 32 hidden units while its pre-activations are in L1; see
+// its section below.
 #include "isa.h"
 #include "pyengine/lstm.h"
 #include "recurrence.h"
@@ -179,11 +183,182 @@ void lstm_recurrence_backward_f32(index_t T, index_t N, index_t H, const float* 
   });
 }
 
+// ---- the inference forward: one fused GEMM per step, nothing kept --------------------------
+//
+// Per step and thread, one GEMM of the thread's rows of [x_t | h_{t−1}] (K = I + H columns) against
+// [w_ih | w_hh]ᵀ packed once per call, so the input projection never goes through memory. The packed
+// columns are grouped by hidden unit: group u holds 4 NR-wide panels, gate q (i f g o) of the units
+// [u·NR, u·NR + NR), zero past H. A group's N × 4·NR pre-activations land in a small buffer that
+// stays in L1, and the gate pass (bias, σ/σ/tanh/σ, the cell update, h) runs on it at once,
+// writing only h (into y) and the cell state (kept in c_T).
+
+namespace {
+
+inline index_t inf_groups(index_t H) { return (H + rec::NR - 1) / rec::NR; }
+
+// The row blocks of `rows` rows: MR-row blocks; a last block of at most MR/3 rows after a full one
+// is merged with it into two blocks (12 + 4 rows become 8 + 8), so only the wide micro-kernels
+// run. inf_block gives block b's first row and row count.
+inline bool inf_split_tail(index_t rows) {
+  const index_t rem = rows % rec::MR;
+  return rows > rec::MR && rem >= 1 && rem <= rec::MR / 3;
+}
+inline index_t inf_block_count(index_t rows) {
+  return inf_split_tail(rows) ? rows / rec::MR + 1 : (rows + rec::MR - 1) / rec::MR;
+}
+inline void inf_block(index_t rows, index_t b, index_t& start, int& m) {
+  constexpr int MR = rec::MR;
+  const index_t nb = inf_block_count(rows);
+  if (inf_split_tail(rows) && b >= nb - 2) {
+    const index_t left = rows - (nb - 2) * MR, a = (left + 1) / 2;
+    start = (nb - 2) * MR + (b == nb - 2 ? 0 : a);
+    m = static_cast<int>(b == nb - 2 ? a : left - a);
+    return;
+  }
+  start = b * MR;
+  m = static_cast<int>(rows - start < MR ? rows - start : MR);
+}
+inline index_t inf_max_blocks(index_t rows) { return inf_block_count(rows); }
+
+// The row count the micro-kernel chosen for m rows computes (tile() picks MR, ⅔MR or ⅓MR): the
+// buffer has room for it, so every tile is stored whole (the fast path of micro_kernel).
+inline int kernel_rows(int m) {
+  constexpr int MR = rec::MR, R2 = 2 * MR / 3, R1 = MR / 3;
+  return m > R2 ? MR : m > R1 ? R2 : R1;
+}
+
+// Floats one pool slot needs: the packed rows (every block MR rows × K) and the pre-activation
+// buffer (every block MR rows × 4·NR).
+inline index_t inf_slot_size(index_t rows, index_t K) {
+  const index_t nb = inf_max_blocks(rows);
+  return nb * rec::MR * K + nb * rec::MR * 4 * rec::NR;
+}
+
+}  // namespace
+
+// sizes[0]: the packed weights and bias; [1]: the per-slot buffers of `threads` slots.
+void lstm_inference_sizes(index_t N, index_t I, index_t H, int threads, index_t* sizes) {
+  const index_t K = I + H, cols = inf_groups(H) * 4 * rec::NR;
+  sizes[0] = cols * K + cols;
+  const index_t rows = (N + threads - 1) / threads;
+  sizes[1] = static_cast<index_t>(threads) * inf_slot_size(rows, K);
+}
+
+// y (T, N, H), h_T, c_T (N, H) written; x (T, N, I); b_ih, b_hh may be null. packed, slots: the
+// sizes above. T ≥ 1.
+void lstm_inference_forward_f32(index_t T, index_t N, index_t I, index_t H, const float* x, const float* h0,
+                                const float* c0, const float* w_ih, const float* w_hh, const float* b_ih,
+                                const float* b_hh, float* y, float* h_T, float* c_T, float* packed, float* slots,
+                                int threads) {
+  constexpr int NR = rec::NR, MR = rec::MR, VL = rec::VL;
+  constexpr index_t LDC = 4 * NR;
+  const index_t K = I + H, NH = N * H, groups = inf_groups(H), cols = groups * 4 * NR;
+  float* bias = packed + cols * K;
+  // Panel p = 4·u + q: packed[p][k][j] = [w_ih | w_hh][q·H + u·NR + j, k], zero past H.
+  parallel_for(groups * 4, threads, [&](index_t p) {
+    const index_t u = p / 4, q = p % 4;
+    float* dst = packed + p * K * NR;
+    for (int j = 0; j < NR; ++j) {   // one weight row at a time: contiguous reads
+      const index_t unit = u * NR + j, row = q * H + unit;
+      if (unit >= H) {
+        for (index_t k = 0; k < K; ++k) dst[k * NR + j] = 0.0f;
+        continue;
+      }
+      for (index_t k = 0; k < I; ++k) dst[k * NR + j] = w_ih[row * I + k];
+      for (index_t k = 0; k < H; ++k) dst[(I + k) * NR + j] = w_hh[row * H + k];
+    }
+    for (int j = 0; j < NR; ++j) {
+      const index_t unit = u * NR + j, row = q * H + unit;
+      bias[p * NR + j] = unit >= H ? 0.0f : (b_ih ? b_ih[row] : 0.0f) + (b_hh ? b_hh[row] : 0.0f);
+    }
+  });
+  // K in near-equal chunks of at most 256, so a chunk of a panel (≤ 32 KB) stays in L1 while every
+  // row block uses it.
+  const index_t n_chunks = (K + 255) / 256, kc_max = (K + n_chunks - 1) / n_chunks;
+  parallel_for_slots(threads, threads, [&](index_t b, int slot) {
+    index_t r0, r1;
+    rec::row_range(N, threads, static_cast<int>(b), r0, r1);
+    const index_t rows = r1 - r0;
+    if (rows <= 0) return;
+    const index_t rows_max = (N + threads - 1) / threads;
+    const index_t nbmax = inf_max_blocks(rows_max);
+    float* ap = slots + static_cast<index_t>(slot) * inf_slot_size(rows_max, K);
+    float* cb = ap + nbmax * MR * K;
+    const index_t nb = inf_block_count(rows);
+    std::memcpy(c_T + r0 * H, c0 + r0 * H, static_cast<size_t>(rows * H) * sizeof(float));
+    for (index_t t = 0; t < T; ++t) {
+      const float* xt = x + (t * N + r0) * I;
+      const float* hp = (t ? y + (t - 1) * NH : h0) + r0 * H;
+      float* yt = y + t * NH + r0 * H;
+      // pack [x_t | h_{t−1}] block by block: ap_b[k·MR + i] (rows past the block's zero)
+      for (index_t bi = 0; bi < nb; ++bi) {
+        float* a = ap + bi * MR * K;
+        index_t s;
+        int m;
+        inf_block(rows, bi, s, m);
+        for (int i = 0; i < MR; ++i) {
+          if (i < m) {
+            const float* xr = xt + (s + i) * I;
+            const float* hr = hp + (s + i) * H;
+            for (index_t k = 0; k < I; ++k) a[k * MR + i] = xr[k];
+            for (index_t k = 0; k < H; ++k) a[(I + k) * MR + i] = hr[k];
+          } else {
+            for (index_t k = 0; k < K; ++k) a[k * MR + i] = 0.0f;
+          }
+        }
+      }
+      for (index_t u = 0; u < groups; ++u) {
+        for (index_t k0 = 0; k0 < K; k0 += kc_max) {
+          const index_t kc = K - k0 < kc_max ? K - k0 : kc_max;
+          for (int q = 0; q < 4; ++q) {
+            const float* bp = packed + ((u * 4 + q) * K + k0) * NR;
+            for (index_t bi = 0; bi < nb; ++bi) {
+              index_t s;
+              int m;
+              inf_block(rows, bi, s, m);
+              tile<float, true>(kc, ap + bi * MR * K + k0 * MR, 0, bp, cb + bi * MR * LDC + q * NR, LDC, 1.0f,
+                                k0 ? 1.0f : 0.0f, kernel_rows(m), NR, Epilogue<float>{}, true);
+            }
+          }
+        }
+        // the gate pass on units [u·NR, u·NR + nu) of every row
+        const index_t u0 = u * NR;
+        const int nu = H - u0 < NR ? static_cast<int>(H - u0) : NR;
+        const float* bu = bias + u * 4 * NR;
+        for (index_t bi = 0; bi < nb; ++bi) {
+          index_t s;
+          int m;
+          inf_block(rows, bi, s, m);
+          for (int i = 0; i < m; ++i) {
+            const float* a = cb + (bi * MR + i) * LDC;
+            const index_t r = s + i;
+            float* cr = c_T + (r0 + r) * H + u0;
+            float* hr = yt + r * H + u0;
+            for (int v = 0; v < nu; v += VL) {
+              const int n = nu - v < VL ? nu - v : VL;
+              const vf ig = rec::vsigmoid(rec::load_n(a + v, VL) + rec::load_n(bu + v, VL));
+              const vf fg = rec::vsigmoid(rec::load_n(a + NR + v, VL) + rec::load_n(bu + NR + v, VL));
+              const vf gg = rec::vtanh(rec::load_n(a + 2 * NR + v, VL) + rec::load_n(bu + 2 * NR + v, VL));
+              const vf og = rec::vsigmoid(rec::load_n(a + 3 * NR + v, VL) + rec::load_n(bu + 3 * NR + v, VL));
+              const vf c = fg * rec::load_n(cr + v, n) + ig * gg;
+              rec::store_n(cr + v, c, n);
+              rec::store_n(hr + v, og * rec::vtanh(c), n);
+            }
+          }
+        }
+      }
+    }
+    std::memcpy(h_T + r0 * H, y + (T - 1) * NH + r0 * H, static_cast<size_t>(rows * H) * sizeof(float));
+  });
+}
+
 PE_ISA_REGISTER(lstm_gates_forward_f32, lstm_gates_forward_f32)
 PE_ISA_REGISTER(lstm_gates_backward_f32, lstm_gates_backward_f32)
 PE_ISA_REGISTER(lstm_recurrence_forward_f32, lstm_recurrence_forward_f32)
 PE_ISA_REGISTER(lstm_recurrence_backward_f32, lstm_recurrence_backward_f32)
 PE_ISA_REGISTER(lstm_recurrence_packed_size, lstm_recurrence_packed_size)
 PE_ISA_REGISTER(lstm_recurrence_apack_size, lstm_recurrence_apack_size)
+PE_ISA_REGISTER(lstm_inference_sizes, lstm_inference_sizes)
+PE_ISA_REGISTER(lstm_inference_forward_f32, lstm_inference_forward_f32)
 
 }  // namespace pyengine::cpu::PYENGINE_ISA

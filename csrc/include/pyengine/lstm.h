@@ -61,8 +61,12 @@ void lstm_forward(index_t T_, index_t N, index_t I, index_t H, const T* x, const
                   const T* w_ih, const T* w_hh, const T* b_ih, const T* b_hh, T* y, T* h_T, T* c_T,
                   T* gates, T* cs);
 
-// Inference: the same y, h_T, c_T with nothing kept for a backward — the gates and cell states of
-// the steps live in the calling thread's workspace arena (pyengine/workspace.h). T ≥ 1.
+// Inference: the same y, h_T, c_T with nothing kept for a backward. For float, per step one GEMM of
+// [x_t | h_{t−1}] (K = I + H) against [w_ih | w_hh]ᵀ, packed once per call with its columns grouped
+// by hidden unit, so each group's pre-activations go straight from a small L1 buffer through the
+// gate pass and only h and c are written (csrc/cpu/isa/lstm_isa.cpp; rows split between the threads
+// as in the training recurrence). double runs lstm_forward with the saved arrays in the calling
+// thread's workspace arena (pyengine/workspace.h). T ≥ 1.
 template <typename T>
 void lstm_forward_inference(index_t T_, index_t N, index_t I, index_t H, const T* x, const T* h0, const T* c0,
                             const T* w_ih, const T* w_hh, const T* b_ih, const T* b_hh, T* y, T* h_T, T* c_T);
@@ -87,5 +91,9 @@ PE_ISA_KERNEL(lstm_recurrence_backward_f32, void(index_t, index_t, index_t, cons
               float*, int));
 PE_ISA_KERNEL(lstm_recurrence_packed_size, index_t(index_t));
 PE_ISA_KERNEL(lstm_recurrence_apack_size, index_t(index_t, index_t, int));
+PE_ISA_KERNEL(lstm_inference_sizes, void(index_t, index_t, index_t, int, index_t*));
+PE_ISA_KERNEL(lstm_inference_forward_f32, void(index_t, index_t, index_t, index_t, const float*, const float*,
+              const float*, const float*, const float*, const float*, const float*, float*, float*, float*, float*,
+              float*, int));
 
 }  // namespace pyengine::cpu

@@ -60,6 +60,17 @@ def _seq_forward_samples(rng, dtype):
     return out
 
 
+# The float inference forward blocks the batch rows (12 + 4 rows run as 8 + 8) and the hidden units
+# (groups of 32, the last one partial) and splits the rows between the threads once N·4H·H ≥ 64³:
+# shapes that reach every such case at 1 and 2 threads, a step with no input features among them.
+INFERENCE_SHAPES = [(3, 16, 0, 33), (2, 17, 9, 45), (3, 29, 5, 70), (2, 40, 3, 64)]
+
+
+def _inference_samples(rng, dtype):
+    return _seq_forward_samples(rng, dtype) + [
+        Sample(_seq_inputs(rng, dtype, *shape), {}, "T{} N{} I{} H{}".format(*shape)) for shape in INFERENCE_SHAPES]
+
+
 def _cell_backward_samples(rng, dtype):
     """args = (grad_h_next, grad_c_next, x, h, c, w_ih, w_hh, b_ih, b_hh): the forward inputs ride along."""
     out = []
@@ -248,7 +259,7 @@ OPS = [
            call=_call_cell_backward),
     OpInfo("lstm_forward", "lstm", _seq_forward_samples, _seq_forward_errors, tol=dict(TOL), outputs=with_saved,
            grad=GradSpec(_seq_grad_forward, _seq_grad_vjp, _seq_grad_inputs)),
-    OpInfo("lstm_inference_forward", "lstm", _seq_forward_samples, _inference_errors, tol=dict(TOL)),
+    OpInfo("lstm_inference_forward", "lstm", _inference_samples, _inference_errors, tol=dict(TOL)),
     OpInfo("lstm_backward", "lstm", _seq_backward_samples, _seq_backward_errors, tol=dict(TOL),
            call=_call_seq_backward),
 ]
