@@ -1,7 +1,7 @@
 // conv2d.cpp — 2-D convolution forward and backward (see pyengine/conv2d.h for the contract).
 //
-// Picks the algorithm per shape (see the header): the register-blocked stride-1 kernels of
-// csrc/cpu/isa/conv_s1_isa.cpp for groups 1 and stride 1; else the direct row kernels of
+// Picks the algorithm per shape (see the header): the register-blocked kernels of
+// csrc/cpu/isa/conv_s1_isa.cpp for groups 1 (backward input: stride 1 only); else the direct row kernels of
 // csrc/cpu/isa/conv_isa.cpp when the reduction per output (Cg·R·S) is small; else im2col +
 // pyengine::cpu::gemm:
 //  forward          per image and group:  y_g (Kg × L) = w_g (Kg × CgRS) · cols_g, + bias and ReLU in
@@ -70,13 +70,14 @@ bool is_pointwise(const ConvGeom& g) {
   return g.R == 1 && g.S == 1 && g.sh == 1 && g.sw == 1 && g.ph == 0 && g.pw == 0;
 }
 
-// The register-blocked stride-1 kernels (csrc/cpu/isa/conv_s1_isa.cpp) cover groups 1, stride 1.
-bool use_s1(const ConvGeom& g) { return g.G == 1 && g.sh == 1 && g.sw == 1; }
+// The register-blocked kernels (csrc/cpu/isa/conv_s1_isa.cpp) cover groups 1, forward and
+// backward weight at any stride (a strided image is laid out split into its stride phases).
+bool use_s1(const ConvGeom& g) { return g.G == 1; }
 
 // Backward input runs the forward kernel on grad_output padded by dilation·(kernel − 1) − padding,
-// which must not be negative.
+// which must not be negative; stride 1 only (a strided one would convolve a dilated grad_output).
 bool use_s1_backward_input(const ConvGeom& g) {
-  return use_s1(g) && g.ph <= g.dh * (g.R - 1) && g.pw <= g.dw * (g.S - 1);
+  return use_s1(g) && g.sh == 1 && g.sw == 1 && g.ph <= g.dh * (g.R - 1) && g.pw <= g.dw * (g.S - 1);
 }
 
 template <typename T>
@@ -198,11 +199,16 @@ double conv2d_workspace_bytes(const ConvGeom& g, index_t elem_size, Conv2dPass p
   const double L = static_cast<double>(g.OH) * g.OW;
   const double padded = C * (static_cast<double>(g.H) + 2.0 * g.ph + 1) * (static_cast<double>(g.W) + 2.0 * g.pw + 1);
   const double crs = Cg * RS;
-  const double s1_image = padded + K * (static_cast<double>(g.OH) + 1) * (static_cast<double>(g.W) + g.pw + 16);
+  // the kernels' padded image (split into sh·sw stride phases when strided, each rounded up to
+  // whole rows and columns) and the outputs on its row pitch
+  const double Wq = (static_cast<double>(g.W) + 2.0 * g.pw) / g.sw + 1.0;
+  const double phased = C * (static_cast<double>(g.H) + 2.0 * g.ph + g.sh) * (static_cast<double>(g.W) + 2.0 * g.pw + g.sw);
+  const double s1_image = phased + (static_cast<double>(g.OH) + 1) * Wq + 64 + K * (static_cast<double>(g.OH) + 1) * (Wq + 16);
   switch (pass) {
     case Conv2dPass::forward:
       if (use_s1(g)) return e * (K * C * RS + t * s1_image);
-      if (use_direct(g)) return e * t * Cg * padded / C;
+      // direct: the padded image, and its column phases when strided (about as large again)
+      if (use_direct(g)) return e * t * Cg * padded / C * (g.sw > 1 ? 2.0 + g.sw / (g.W + 1.0) : 1.0);
       return e * (K * (crs + 1) + (batch_parallel(g) ? t : 1.0) * (crs + 1) * L);
     case Conv2dPass::backward_input:
       if (use_s1_backward_input(g))
@@ -211,7 +217,7 @@ double conv2d_workspace_bytes(const ConvGeom& g, index_t elem_size, Conv2dPass p
       if (use_direct(g)) return e * t * Cg * padded / C;
       return e * (batch_parallel(g) ? t : 1.0) * crs * L;
     case Conv2dPass::backward_weight: {
-      if (use_s1(g)) return e * t * (C * RS * (K + 16) + padded + (g.OH + 1.0) * (g.W + g.pw + 16.0) * (K + 16));
+      if (use_s1(g)) return e * t * (C * RS * (K + 16) + phased + (g.OH + 1.0) * (Wq + 64.0) * (K + 16));
       if (use_direct(g)) return e * t * (K * crs + Cg * padded / C + g.OW);
       const double rows = C * RS;
       double chunk = static_cast<double>(kColumnBudget) / (rows * L > 0 ? rows * L : 1.0);

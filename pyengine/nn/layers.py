@@ -16,7 +16,8 @@ import math
 
 import numpy as np
 
-from ..autograd.activation import Elu, LeakyRelu, Relu, Relu6 as Relu6_, Sigmoid as Sigmoid_, Tanh as Tanh_
+from ..autograd.activation import Elu, LeakyRelu, Relu, Sigmoid as Sigmoid_, Tanh as Tanh_
+from ..autograd.activation import relu6 as _relu6
 from ..autograd.batch_norm import batch_norm as _batch_norm
 from ..autograd.conv2d import Conv2d as _Conv2dFn
 from ..autograd.layer_norm import layer_norm as _layer_norm
@@ -389,9 +390,10 @@ class ReLU6(Module):
 
     def __init__(self, inplace=False):
         super().__init__()
+        self.inplace = inplace
 
     def forward(self, x):
-        return Relu6_.apply(x)
+        return _relu6(x, self.inplace)
 
 
 class LeakyReLU(Module):

@@ -130,3 +130,38 @@ def test_lstm_inference_forward_keeps_nothing(rng, monkeypatch):
     np.testing.assert_allclose(y.numpy(), y_train.detach().numpy(), rtol=1e-5, atol=1e-6)
     # outputs of the two layers (y 50·8·64 floats each) and the states; the saved gates (4·y) are not there
     assert peak < 3.5 * y.numpy().nbytes, peak
+
+
+def test_relu6_inplace_clips_the_input_outside_a_graph_and_stays_out_of_place_inside():
+    """ReLU6(inplace=True) (MobileNet's) writes into its input under no_grad, as torch does, and
+    bumps the version; inside a graph the result and hardtanh's strict (0, 6) gradient are
+    torch's and nothing the graph saved is overwritten."""
+    torch = pytest.importorskip("torch")
+    vals = np.array([-1.5, 0.0, 2.5, 6.0, 7.25, -0.0, 5.999], np.float32)
+    m = nn.ReLU6(inplace=True)
+    x = pe.tensor(vals.copy())
+    v0 = x._version
+    with pe.no_grad():
+        y = m(x)
+    assert y is x and x._version == v0 + 1
+    np.testing.assert_array_equal(x.numpy(), np.clip(vals, 0, 6))
+    # a tensor that needs no gradient is clipped in place in grad mode too (no graph to protect)
+    z = pe.tensor(vals.copy())
+    assert m(z) is z and np.array_equal(z.numpy(), np.clip(vals, 0, 6))
+    # inside a graph: out of place, torch's values and gradient (0 at exactly 0 and 6)
+    a = pe.tensor(vals.copy(), requires_grad=True)
+    h = a * 1.0
+    out = m(h)
+    assert out is not h
+    np.testing.assert_array_equal(h.numpy(), vals)
+    out.backward(pe.tensor(np.arange(1, 8, dtype=np.float32)))
+    ta = torch.tensor(vals, requires_grad=True)
+    tout = torch.nn.ReLU6(inplace=True)(ta * 1.0)
+    tout.backward(torch.arange(1, 8, dtype=torch.float32))
+    np.testing.assert_array_equal(out.numpy(), tout.detach().numpy())
+    np.testing.assert_array_equal(a.grad.numpy(), ta.grad.numpy())
+    # inplace=False never touches the input
+    b = pe.tensor(vals.copy())
+    with pe.no_grad():
+        assert nn.ReLU6()(b) is not b
+    np.testing.assert_array_equal(b.numpy(), vals)

@@ -6,8 +6,10 @@
 //   forward          y_row[ow]  = bias + Σ_{c,r,s} w · xpad_row(c, oh·sh + r·dh)[ow·sw + s·dw]
 //   backward_input   gpad_row(c, oh·sh + r·dh)[ow·sw + s·dw] += w · gy_row[ow], interior copied out
 //   backward_weight  acc[ow] += gy_row[ow] · xpad_row(...)[ow·sw + s·dw] over oh, then Σ acc
-// Each inner loop runs along ow over contiguous memory (stride 1) and is vectorised by the
-// compiler for this copy's ISA. Items are spread over threads; backward_weight keeps one partial
+// The forward keeps strips of up to 4 vectors of one output row in registers over all Cg·R·S taps
+// (row_strip); a strided forward first splits the padded rows into their column phases so that
+// its loads are contiguous too (pad_phases). The backward loops run along ow and are vectorised
+// by the compiler for this copy's ISA. Items are spread over threads; backward_weight keeps one partial
 // sum per thread and adds them at the end (no serial loop over the batch). Workspaces come from the
 // calling thread's arena (pyengine/workspace.h).
 #include <cstdlib>
@@ -37,13 +39,33 @@ void pad_image(const ConvGeom& g, index_t channels, const T* x, T* pad) {
   }
 }
 
+// Strided forward (sw > 1): the padded image laid out with every row split into its sw column
+// phases, phase p of padded row `row` at phases[(row·sw + p)·Wq] holding pad[row][j·sw + p]
+// (j < Wq, zero past the row), so that a tap's pass along ow reads one phase contiguously instead
+// of every sw-th element: pad[row][ow·sw + off] = phase (off mod sw)[ow + off div sw]. Written
+// straight from x in one pass (no padded copy first).
 template <typename T>
-inline void axpy_row(index_t n, T a, const T* __restrict x, index_t sx, T* __restrict y) {
-  if (sx == 1) {
-    for (index_t i = 0; i < n; ++i) y[i] += a * x[i];
-  } else {
-    for (index_t i = 0; i < n; ++i) y[i] += a * x[i * sx];
-  }
+void pad_phases(const ConvGeom& g, index_t channels, const T* x, index_t Wq, T* phases) {
+  const index_t Hp = g.H + 2 * g.ph, sw = g.sw;
+  std::memset(phases, 0, sizeof(T) * static_cast<size_t>(channels * Hp * sw * Wq));
+  for (index_t c = 0; c < channels; ++c)
+    for (index_t h = 0; h < g.H; ++h) {
+      const T* src = x + (c * g.H + h) * g.W;
+      T* row = phases + (c * Hp + h + g.ph) * sw * Wq;
+      for (index_t p = 0; p < sw; ++p) {
+        // padded column j = w + pw in phase p when j ≡ p (mod sw): w = j − pw for j = p, p + sw, ...
+        index_t j = p;
+        while (j < g.pw) j += sw;
+        T* dst = row + p * Wq;
+        const index_t count = j < g.pw + g.W ? (g.pw + g.W - j + sw - 1) / sw : 0;
+        const T* s0 = src + (j - g.pw);
+        T* d0 = dst + j / sw;
+        if (sw == 2)  // a constant stride, so the compiler deinterleaves with vector permutes
+          for (index_t i = 0; i < count; ++i) d0[i] = s0[2 * i];
+        else
+          for (index_t i = 0; i < count; ++i) d0[i] = s0[i * sw];
+      }
+    }
 }
 
 template <typename T>
@@ -64,33 +86,84 @@ inline void mul_acc_row(index_t n, const T* __restrict a, const T* __restrict x,
   }
 }
 
+// One output row strip y[0 : NV·VL] = b + Σ_taps w[t] · src[t][0 : NV·VL], the accumulators in
+// registers (one load per tap and vector, no load/store of y per tap).
+template <typename T, int NV>
+inline void row_strip(index_t taps, const T* const* __restrict src, const T* __restrict w, T b, index_t ow0,
+                      T* __restrict out) {
+  typedef vec_t<T> vec;
+  constexpr int VL = lanes<T>;
+  vec acc[NV];
+#pragma GCC unroll 4
+  for (int v = 0; v < NV; ++v) acc[v] = splat<T>(b);
+  for (index_t t = 0; t < taps; ++t) {
+    const T* p = src[t] + ow0;
+    const vec wv = splat<T>(w[t]);
+#pragma GCC unroll 4
+    for (int v = 0; v < NV; ++v) acc[v] += wv * load<T>(p + v * VL);
+  }
+#pragma GCC unroll 4
+  for (int v = 0; v < NV; ++v) store<T>(out + ow0 + v * VL, acc[v]);
+}
+
+// Reads run up to this many elements past a row's last output (whole vectors, the last tap's
+// column offset): the buffers carry that much slack at the end.
+template <typename T>
+constexpr index_t kRowSlack = 4 * lanes<T>;
+
 template <typename T>
 void forward_impl(const ConvGeom& g, const T* x, const T* w, const T* bias, T* y, bool relu) {
+  constexpr int VL = lanes<T>;
   const index_t Cg = g.C / g.G, Kg = g.K / g.G, Hp = g.H + 2 * g.ph, Wp = g.W + 2 * g.pw;
-  const index_t L = g.OH * g.OW, RS = g.R * g.S, items = g.N * g.G;
-  const index_t pad_bytes = Cg * Hp * Wp * static_cast<index_t>(sizeof(T));
+  const index_t L = g.OH * g.OW, RS = g.R * g.S, items = g.N * g.G, taps = Cg * RS;
+  const bool phased = g.sw > 1;
+  const index_t Wq = (Wp + g.sw - 1) / g.sw;   // the length of one column phase
+  const index_t OWv = (g.OW + VL - 1) / VL * VL;
+  const index_t slack = kRowSlack<T> + g.S * g.dw + VL;
   parallel_for(items, threads_for_items(items), [&](index_t item) {
     const index_t n = item / g.G, gr = item % g.G;
     Workspace ws;
-    T* pad = workspace_take<T>(ws, pad_bytes / static_cast<index_t>(sizeof(T)));
-    if (!pad) return;  // out of memory (the binding refuses requests beyond the machine)
-    pad_image(g, Cg, x + (n * g.C + gr * Cg) * g.H * g.W, pad);
-    for (index_t kk = 0; kk < Kg; ++kk) {
-      const index_t k = gr * Kg + kk;
-      const T* wk = w + k * Cg * RS;
-      const T b = bias ? bias[k] : T(0);
-      T* yk = y + (n * g.K + k) * L;
-      for (index_t oh = 0; oh < g.OH; ++oh) {
-        T* yrow = yk + oh * g.OW;
-        for (index_t ow = 0; ow < g.OW; ++ow) yrow[ow] = b;
-        for (index_t c = 0; c < Cg; ++c)
-          for (index_t r = 0; r < g.R; ++r) {
-            const T* xrow = pad + (c * Hp + oh * g.sh + r * g.dh) * Wp;
-            for (index_t s = 0; s < g.S; ++s)
-              axpy_row(g.OW, wk[(c * g.R + r) * g.S + s], xrow + s * g.dw, g.sw, yrow);
+    T* pad = phased ? nullptr : workspace_take<T>(ws, Cg * Hp * Wp + slack);
+    T* phases = phased ? workspace_take<T>(ws, Cg * Hp * g.sw * Wq + slack) : nullptr;
+    T* row = workspace_take<T>(ws, OWv);
+    const T** src = workspace_take<const T*>(ws, taps);
+    if ((phased ? !phases : !pad) || !row || !src) return;  // out of memory (the binding refuses requests beyond the machine)
+    const T* xi = x + (n * g.C + gr * Cg) * g.H * g.W;
+    if (phased) {
+      pad_phases(g, Cg, xi, Wq, phases);
+      std::memset(phases + Cg * Hp * g.sw * Wq, 0, sizeof(T) * static_cast<size_t>(slack));
+    } else {
+      pad_image(g, Cg, xi, pad);
+      std::memset(pad + Cg * Hp * Wp, 0, sizeof(T) * static_cast<size_t>(slack));
+    }
+    for (index_t oh = 0; oh < g.OH; ++oh) {
+      // where each tap (c, r, s) of this output row starts reading
+      for (index_t c = 0; c < Cg; ++c)
+        for (index_t r = 0; r < g.R; ++r) {
+          const index_t prow = c * Hp + oh * g.sh + r * g.dh;
+          for (index_t s = 0; s < g.S; ++s) {
+            const index_t off = s * g.dw;
+            src[(c * g.R + r) * g.S + s] =
+                phased ? phases + (prow * g.sw + off % g.sw) * Wq + off / g.sw : pad + prow * Wp + off;
           }
-        if (relu)  // while the row is in L1; NaN stays NaN
-          for (index_t ow = 0; ow < g.OW; ++ow) yrow[ow] = yrow[ow] < T(0) ? T(0) : yrow[ow];
+        }
+      for (index_t kk = 0; kk < Kg; ++kk) {
+        const index_t k = gr * Kg + kk;
+        const T* wk = w + k * taps;
+        const T b = bias ? bias[k] : T(0);
+        index_t ow0 = 0;
+        for (; ow0 + 4 * VL <= OWv; ow0 += 4 * VL) row_strip<T, 4>(taps, src, wk, b, ow0, row);
+        switch ((OWv - ow0) / VL) {
+          case 3: row_strip<T, 3>(taps, src, wk, b, ow0, row); break;
+          case 2: row_strip<T, 2>(taps, src, wk, b, ow0, row); break;
+          case 1: row_strip<T, 1>(taps, src, wk, b, ow0, row); break;
+          default: break;
+        }
+        T* yrow = y + (n * g.K + k) * L + oh * g.OW;
+        if (relu)  // NaN stays NaN
+          for (index_t ow = 0; ow < g.OW; ++ow) yrow[ow] = row[ow] < T(0) ? T(0) : row[ow];
+        else
+          std::memcpy(yrow, row, sizeof(T) * static_cast<size_t>(g.OW));
       }
     }
   });

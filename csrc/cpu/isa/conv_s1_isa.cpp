@@ -1,4 +1,4 @@
-// conv_s1_isa.cpp — register-blocked direct convolution for stride 1 (groups 1), compiled per ISA.
+// conv_s1_isa.cpp — register-blocked direct convolution for groups 1 (named for its stride-1 origin), compiled per ISA.
 //
 // The trick: with stride 1, lay each output row on the padded input's row pitch Wp = W + pw
 // (rows share their zero padding; outputs ow ≥ OW are computed and thrown away). Output position q = oh·Wp + ow then reads, for tap
@@ -12,8 +12,12 @@
 //  backward_weight  dWᵀ(J × K) += X'(J × Q) · goTᵀ(Q × K), goT the grad_output of one image
 //      transposed to (q, k) with zeros in the discarded columns: micro-tile of MR taps × NV
 //      vectors of k, one broadcast input value per tap and NV loads per q. One partial dWᵀ per
-//      thread, summed at the end; images are spread over threads (no serial batch loop).
+//      thread, summed at the end; images are spread over threads (no serial batch loop). For
+//      K ≤ 8 (a k-vector would be mostly padding) dot products along the output rows instead.
+// Strided convolutions use the same kernels: the image is split into its stride phases (see
+// tap_offset), which makes every tap's reads a fixed offset from q again.
 // Workspaces come from the calling thread's arena (pyengine/workspace.h).
+#include <algorithm>
 #include <cstdlib>
 #include <cstring>
 #include "isa.h"
@@ -49,45 +53,95 @@ struct Rows { index_t n, len, pitch; };   // the real outputs: n rows of len, pi
 
 struct Plan {                       // the padded-width layout of one image
   index_t Hp, Wp, Q, TQ, tiles, J, xsize;
+  index_t plane;                    // strided: the elements of one phase plane (Hp·Wp)
 };
+
+// Where tap (c, r, s) of output q = oh·Wp + ow reads: buf[tap_offset(c, r, s) + q].
+//  stride 1: pixel (c, h, w) sits at pw + c·Hp·Wp + (h + ph)·Wp + w, so the offset is
+//    c·Hp·Wp + r·dh·Wp + s·dw; columns w < 0 and w ≥ Win fall into the zero gap between rows.
+//  strided: the padded pixel (i, j) = (h + ph, w + pw) sits in plane (c, i mod sh, j mod sw) at
+//    (i div sh)·Wp + j div sw, Hp = ⌈(H + 2ph)/sh⌉ rows of Wp = ⌈(W + 2pw)/sw⌉ ≥ Wout. Output
+//    (oh, ow) reads padded (oh·sh + r·dh, ow·sw + s·dw): with ρ = r·dh and σ = s·dw that is plane
+//    (c, ρ mod sh, σ mod sw) at (oh + ρ div sh)·Wp + ow + σ div sw — again a fixed offset from q,
+//    so the same kernels run with contiguous loads (the phases take the stride out of the loads).
+inline index_t tap_offset(const ConvGeom& g, const Plan& p, index_t c, index_t r, index_t s) {
+  if (g.sh == 1 && g.sw == 1) return c * p.Hp * p.Wp + r * g.dh * p.Wp + s * g.dw;
+  const index_t rho = r * g.dh, sig = s * g.dw;
+  return ((c * g.sh + rho % g.sh) * g.sw + sig % g.sw) * p.plane + (rho / g.sh) * p.Wp + sig / g.sw;
+}
+
+inline void fill_offsets(const ConvGeom& g, const Plan& p, index_t* off) {
+  for (index_t c = 0; c < g.C; ++c)
+    for (index_t r = 0; r < g.R; ++r)
+      for (index_t s = 0; s < g.S; ++s) off[(c * g.R + r) * g.S + s] = tap_offset(g, p, c, r, s);
+}
 
 template <typename T>
 Plan make_plan(const ConvGeom& g, int nv) {
   constexpr int VL = lanes<T>;
   Plan p;
-  p.Hp = g.H + 2 * g.ph;
-  // Rows share their zero columns: the right padding of one row is the left padding of the next,
-  // so a row needs only W + pw columns (and at least Wout, so that outputs do not overlap).
-  p.Wp = g.W + g.pw > g.OW ? g.W + g.pw : g.OW;
+  const bool strided = g.sh > 1 || g.sw > 1;
+  if (!strided) {
+    p.Hp = g.H + 2 * g.ph;
+    // Rows share their zero columns: the right padding of one row is the left padding of the next,
+    // so a row needs only W + pw columns (and at least Wout, so that outputs do not overlap).
+    p.Wp = g.W + g.pw > g.OW ? g.W + g.pw : g.OW;
+  } else {
+    p.Hp = (g.H + 2 * g.ph + g.sh - 1) / g.sh;
+    p.Wp = (g.W + 2 * g.pw + g.sw - 1) / g.sw;
+  }
+  p.plane = p.Hp * p.Wp;
   p.Q = g.OH * p.Wp;
   p.TQ = static_cast<index_t>(nv) * VL;
   p.tiles = (p.Q + p.TQ - 1) / p.TQ;
   p.J = g.C * g.R * g.S;
-  // the furthest read: the last tap's offset plus the last (rounded-up) output position
-  const index_t off_max = (g.C - 1) * p.Hp * p.Wp + (g.R - 1) * g.dh * p.Wp + (g.S - 1) * g.dw;
+  // the furthest read: the largest tap offset plus the last (rounded-up) output position
+  index_t off_max = 0;
+  for (index_t r = 0; r < g.R; ++r)
+    for (index_t s = 0; s < g.S; ++s) {
+      const index_t o = tap_offset(g, p, g.C - 1, r, s);
+      off_max = o > off_max ? o : off_max;
+    }
   const index_t need = off_max + p.tiles * p.TQ;
-  const index_t used = g.pw + g.C * p.Hp * p.Wp;
+  const index_t used = strided ? g.C * g.sh * g.sw * p.plane : g.pw + g.C * p.Hp * p.Wp;
   p.xsize = need > used ? need : used;
   return p;
 }
 
-// Lays one image (Cin, Hin, Win) out for the kernels: pixel (c, h, w) at
-// pw + c·Hp·Wp + (h + ph)·Wp + w, zeros everywhere else. Tap (c, r, s) of output q = oh·Wp + ow
-// then sits at off[j] + q with off[j] = c·Hp·Wp + r·dh·Wp + s·dw; columns w < 0 and w ≥ Win fall
-// into the zero gap between rows.
+// Lays one image (Cin, Hin, Win) out for the kernels as tap_offset says, zeros everywhere else.
 template <typename T>
 void pad_into(const ConvGeom& g, const Plan& p, const T* x, T* buf) {
   std::memset(buf, 0, sizeof(T) * static_cast<size_t>(p.xsize));
+  if (g.sh == 1 && g.sw == 1) {
+    for (index_t c = 0; c < g.C; ++c)
+      for (index_t h = 0; h < g.H; ++h)
+        std::memcpy(buf + g.pw + c * p.Hp * p.Wp + (h + g.ph) * p.Wp, x + (c * g.H + h) * g.W,
+                    sizeof(T) * static_cast<size_t>(g.W));
+    return;
+  }
   for (index_t c = 0; c < g.C; ++c)
-    for (index_t h = 0; h < g.H; ++h)
-      std::memcpy(buf + g.pw + c * p.Hp * p.Wp + (h + g.ph) * p.Wp, x + (c * g.H + h) * g.W,
-                  sizeof(T) * static_cast<size_t>(g.W));
+    for (index_t h = 0; h < g.H; ++h) {
+      const index_t i = h + g.ph;
+      const T* src = x + (c * g.H + h) * g.W;
+      T* row = buf + (c * g.sh + i % g.sh) * g.sw * p.plane + (i / g.sh) * p.Wp;
+      for (index_t b = 0; b < g.sw; ++b) {   // column phase b: padded columns j ≡ b (mod sw)
+        index_t j = b;
+        while (j < g.pw) j += g.sw;
+        const index_t count = j < g.pw + g.W ? (g.pw + g.W - j + g.sw - 1) / g.sw : 0;
+        const T* s0 = src + (j - g.pw);
+        T* d0 = row + b * p.plane + j / g.sw;
+        if (g.sw == 2)  // a constant stride, so the compiler deinterleaves with vector permutes
+          for (index_t i = 0; i < count; ++i) d0[i] = s0[2 * i];
+        else
+          for (index_t i = 0; i < count; ++i) d0[i] = s0[i * g.sw];
+      }
+    }
 }
 
 // y[i][q0 : q0 + NV·VL] = bias_i + Σ_j w[j][i] · x[off[j] + q0 + ...] for MR rows.
 template <typename T, int MR, int NV>
 inline void fwd_tile(index_t J, const index_t* __restrict off, const T* __restrict xq, const T* __restrict w,
-                     const T* bias, T* __restrict y, index_t ldy) {
+                     const T* bias, T* __restrict y, index_t ldy, bool relu = false) {
   using vec = typename VecOf<T>::type;
   constexpr int VL = lanes<T>;
   vec acc[MR][NV];
@@ -109,6 +163,11 @@ inline void fwd_tile(index_t J, const index_t* __restrict off, const T* __restri
       for (int v = 0; v < NV; ++v) acc[i][v] += wv * xv[v];
     }
   }
+  if (relu)  // NaN stays NaN
+#pragma GCC unroll 16
+    for (int i = 0; i < MR; ++i)
+#pragma GCC unroll 4
+      for (int v = 0; v < NV; ++v) acc[i][v] = acc[i][v] < vec{} ? vec{} : acc[i][v];
 #pragma GCC unroll 16
   for (int i = 0; i < MR; ++i)
 #pragma GCC unroll 4
@@ -128,44 +187,77 @@ void pack_rows(index_t rows, index_t J, const T* m, T* out) {
 }
 
 // out (N, Cout, Hout, Wout) = conv(in, the packed (Cout × Cin·R·S) matrix wp) + bias.
+// Work items are (image, range of q-tiles): one range per image when there are at least as many
+// images as threads, else several (batch-1 inference still uses every thread; the images are then
+// laid out once, up front, in a shared buffer). An item runs its tiles in blocks whose outputs
+// (Cout × block) stay in L2, all output-channel panels per block, and copies each block out.
 template <typename T, int NV>
 void conv_s1_nv(const ConvGeom& g, const T* in, const T* wp, const T* bias, T* out, bool relu) {
   constexpr int MR = kFwdMR;
   const Plan p = make_plan<T>(g, NV);
   const index_t full = g.K / MR, rest = g.K - full * MR;
-  const index_t ldy = p.tiles * p.TQ;
+  const int nt = get_num_threads();
+  const index_t split = g.N >= nt ? 1 : std::min<index_t>(p.tiles, (4 * nt + g.N - 1) / g.N);
+  const index_t items = g.N * split;
+  const index_t block = std::max<index_t>(1, (index_t(64) << 10) / (g.K * p.TQ));  // 256 KiB of float
+  const bool direct = p.Wp == g.OW;
+  const index_t L = g.OH * g.OW;
   Workspace ws;
   index_t* off = workspace_take<index_t>(ws, p.J);
-  if (!off) return;
-  for (index_t c = 0; c < g.C; ++c)
-    for (index_t r = 0; r < g.R; ++r)
-      for (index_t s = 0; s < g.S; ++s) off[(c * g.R + r) * g.S + s] = c * p.Hp * p.Wp + r * g.dh * p.Wp + s * g.dw;
-  parallel_for(g.N, threads_for_items(g.N), [&](index_t n) {
+  T* shared = split > 1 ? workspace_take<T>(ws, g.N * p.xsize) : nullptr;
+  if (!off || (split > 1 && !shared)) return;
+  fill_offsets(g, p, off);
+  if (split > 1)
+    parallel_for(g.N, threads_for_items(g.N),
+                 [&](index_t n) { pad_into(g, p, in + n * g.C * g.H * g.W, shared + n * p.xsize); });
+  parallel_for(items, threads_for_items(items), [&](index_t item) {
+    const index_t n = item / split, part = item % split;
+    const index_t t0 = p.tiles * part / split, t1 = p.tiles * (part + 1) / split;
+    const index_t ldy = std::min(block, t1 - t0) * p.TQ;
     Workspace image_ws;
-    T* xb = workspace_take<T>(image_ws, p.xsize);
+    T* xb = split > 1 ? shared + n * p.xsize : workspace_take<T>(image_ws, p.xsize);
     T* yb = workspace_take<T>(image_ws, g.K * ldy);
     if (!xb || !yb) return;  // out of memory: unreachable in practice
-    pad_into(g, p, in + n * g.C * g.H * g.W, xb);
-    for (index_t pi = 0; pi < full; ++pi)
-      for (index_t t = 0; t < p.tiles; ++t)
-        fwd_tile<T, MR, NV>(p.J, off, xb + t * p.TQ, wp + pi * MR * p.J, bias ? bias + pi * MR : nullptr,
-                            yb + pi * MR * ldy + t * p.TQ, ldy);
-    for (index_t ri = 0; ri < rest; ++ri) {
-      const index_t row = full * MR + ri;
-      for (index_t t = 0; t < p.tiles; ++t)
-        fwd_tile<T, 1, NV>(p.J, off, xb + t * p.TQ, wp + row * p.J, bias ? bias + row : nullptr,
-                           yb + row * ldy + t * p.TQ, ldy);
-    }
+    if (split == 1) pad_into(g, p, in + n * g.C * g.H * g.W, xb);
     T* on = out + n * g.K * g.OH * g.OW;
-    for (index_t k = 0; k < g.K; ++k)
-      for (index_t oh = 0; oh < g.OH; ++oh) {
-        T* dst = on + (k * g.OH + oh) * g.OW;
-        const T* src = yb + k * ldy + oh * p.Wp;
-        if (relu)  // the fused ReLU, on the way out of the tile buffer; NaN stays NaN
-          for (index_t ow = 0; ow < g.OW; ++ow) dst[ow] = src[ow] < T(0) ? T(0) : src[ow];
-        else
-          std::memcpy(dst, src, sizeof(T) * static_cast<size_t>(g.OW));
+    for (index_t b0 = t0; b0 < t1; b0 += block) {
+      const index_t b1 = std::min(b0 + block, t1);
+      // tiles [b0, bd) go straight into out: with no discarded columns (Wp = Wout: 1×1 kernels
+      // without padding) q is the output index; the rest, and a tile past the end, via yb
+      const index_t bd = direct ? std::max(b0, std::min(b1, p.Q / p.TQ)) : b0;
+      for (index_t pi = 0; pi < full; ++pi) {
+        const T* wpi = wp + pi * MR * p.J;
+        const T* bpi = bias ? bias + pi * MR : nullptr;
+        for (index_t t = b0; t < bd; ++t)
+          fwd_tile<T, MR, NV>(p.J, off, xb + t * p.TQ, wpi, bpi, on + pi * MR * L + t * p.TQ, L, relu);
+        for (index_t t = bd; t < b1; ++t)
+          fwd_tile<T, MR, NV>(p.J, off, xb + t * p.TQ, wpi, bpi, yb + pi * MR * ldy + (t - b0) * p.TQ, ldy);
       }
+      for (index_t ri = 0; ri < rest; ++ri) {
+        const index_t row = full * MR + ri;
+        for (index_t t = b0; t < bd; ++t)
+          fwd_tile<T, 1, NV>(p.J, off, xb + t * p.TQ, wp + row * p.J, bias ? bias + row : nullptr,
+                             on + row * L + t * p.TQ, L, relu);
+        for (index_t t = bd; t < b1; ++t)
+          fwd_tile<T, 1, NV>(p.J, off, xb + t * p.TQ, wp + row * p.J, bias ? bias + row : nullptr,
+                             yb + row * ldy + (t - b0) * p.TQ, ldy);
+      }
+      // outputs q in [q0, q1) that went through yb: the real ones (ow < Wout) of each row touched
+      const index_t q0 = bd * p.TQ, q1 = std::min(b1 * p.TQ, p.Q);
+      if (q0 >= q1) continue;
+      for (index_t oh = q0 / p.Wp; oh * p.Wp < q1; ++oh) {
+        const index_t lo = std::max(q0, oh * p.Wp), hi = std::min(q1, oh * p.Wp + g.OW);
+        if (lo >= hi) continue;
+        for (index_t k = 0; k < g.K; ++k) {
+          T* dst = on + (k * g.OH + oh) * g.OW + (lo - oh * p.Wp);
+          const T* src = yb + k * ldy + (lo - b0 * p.TQ);
+          if (relu)  // the fused ReLU, on the way out of the tile buffer; NaN stays NaN
+            for (index_t i = 0; i < hi - lo; ++i) dst[i] = src[i] < T(0) ? T(0) : src[i];
+          else
+            std::memcpy(dst, src, sizeof(T) * static_cast<size_t>(hi - lo));
+        }
+      }
+    }
   });
 }
 
@@ -255,17 +347,27 @@ void conv_kv_impl(const ConvGeom& g, const T* in, const T* m, const T* bias, T* 
   for (index_t j = 0; j < J; ++j)
     for (index_t k = 0; k < Kp; ++k) wk[j * Kp + k] = k < g.K ? m[k * J + j] : T(0);
   for (index_t k = 0; k < Kp; ++k) bp[k] = bias && k < g.K ? bias[k] : T(0);
-  for (index_t c = 0; c < g.C; ++c)
-    for (index_t r = 0; r < g.R; ++r)
-      for (index_t s = 0; s < g.S; ++s) off[(c * g.R + r) * g.S + s] = c * p.Hp * p.Wp + r * g.dh * p.Wp + s * g.dw;
-  const index_t nvec = Kp / VL;
-  parallel_for(g.N, threads_for_items(g.N), [&](index_t n) {
+  fill_offsets(g, p, off);
+  const index_t pairs = Kp / VL / 2;
+  // items: (image, pair of channel vectors) when there are fewer images than threads (the images
+  // laid out once in a shared buffer), else one item per image
+  const index_t split = g.N >= get_num_threads() ? 1 : pairs;
+  T* shared = split > 1 ? workspace_take<T>(ws, g.N * p.xsize) : nullptr;
+  if (split > 1) {
+    if (!shared) return;
+    parallel_for(g.N, threads_for_items(g.N),
+                 [&](index_t n) { pad_into(g, p, in + n * g.C * g.H * g.W, shared + n * p.xsize); });
+  }
+  const index_t items = g.N * split;
+  parallel_for(items, threads_for_items(items), [&](index_t item) {
+    const index_t n = item / split, part = item % split;
     Workspace image_ws;
-    T* xb = workspace_take<T>(image_ws, p.xsize);
+    T* xb = split > 1 ? shared + n * p.xsize : workspace_take<T>(image_ws, p.xsize);
     if (!xb) return;
-    pad_into(g, p, in + n * g.C * g.H * g.W, xb);
+    if (split == 1) pad_into(g, p, in + n * g.C * g.H * g.W, xb);
     T* on = out + n * g.K * g.OH * g.OW;
-    for (index_t kv = 0; kv + 2 <= nvec; kv += 2) kv_image<T, 2>(g, p, off, xb, wk, Kp, bp, kv, on, relu);
+    const index_t lo = split > 1 ? part : 0, hi = split > 1 ? part + 1 : pairs;
+    for (index_t pr = lo; pr < hi; ++pr) kv_image<T, 2>(g, p, off, xb, wk, Kp, bp, 2 * pr, on, relu);
   });
 }
 
@@ -343,10 +445,114 @@ void bw_block(index_t J, const Rows& Q, const index_t* off, const T* x, const T*
   for (; j < J; ++j) bw_tile<T, 1, NV>(Q, off + j, x, goT, ldg, part + j * ldp, ldp);
 }
 
+// Backward weight for few output channels (K ≤ 8: the first layers), where padding K up to whole
+// k-vectors wastes most lanes and transposing grad_output costs more than the FMAs: dot products
+// along the output rows instead, grad_w[k][j] = Σ_{oh, ow} go[k][oh][ow] · x[off[j] + oh·Wp + ow],
+// one vector accumulator per (k, j) of a KT × JT tile, KT + JT loads per KT·JT FMAs. The last
+// vector of a row is partial: its grad_output lanes load as 0 and its input lanes are selected to
+// 0 (so an inf past the row never meets them). acc holds K·J vectors per block of images; the
+// lanes are summed at the end, in a fixed order.
+template <typename T, int KT, int JT>
+inline void bwr_tile(const ConvGeom& g, const Plan& p, const index_t* __restrict off, const T* __restrict xb,
+                     const T* __restrict gn, const T* go_end, index_t k0, index_t j0, vec_t<T>* __restrict acc_mem,
+                     index_t J) {
+  typedef vec_t<T> vec;
+  constexpr int VL = lanes<T>;
+  vec acc[KT][JT];
+#pragma GCC unroll 4
+  for (int a = 0; a < KT; ++a)
+#pragma GCC unroll 16
+    for (int b = 0; b < JT; ++b) acc[a][b] = acc_mem[(k0 + a) * J + j0 + b];
+  vec lane;
+  for (int i = 0; i < VL; ++i) lane[i] = T(i);
+  for (index_t oh = 0; oh < g.OH; ++oh) {
+    const T* xrow = xb + oh * p.Wp;
+    for (index_t ow0 = 0; ow0 < g.OW; ow0 += VL) {
+      const index_t n = g.OW - ow0 < VL ? g.OW - ow0 : VL;
+      vec gv[KT];
+      const vec keep = splat<T>(T(n));
+#pragma GCC unroll 4
+      for (int a = 0; a < KT; ++a) {
+        const T* gp = gn + ((k0 + a) * g.OH + oh) * g.OW + ow0;
+        // a partial vector: a full load and a select where it stays inside grad_output
+        gv[a] = n == VL ? load<T>(gp) : gp + VL <= go_end ? (lane < keep ? load<T>(gp) : splat<T>(T(0)))
+                                                          : load_part<T>(gp, n, T(0));
+      }
+#pragma GCC unroll 16
+      for (int b = 0; b < JT; ++b) {
+        vec xv = load<T>(xrow + off[j0 + b] + ow0);
+        if (n < VL) xv = lane < keep ? xv : splat<T>(T(0));
+#pragma GCC unroll 4
+        for (int a = 0; a < KT; ++a) acc[a][b] += gv[a] * xv;
+      }
+    }
+  }
+#pragma GCC unroll 4
+  for (int a = 0; a < KT; ++a)
+#pragma GCC unroll 16
+    for (int b = 0; b < JT; ++b) acc_mem[(k0 + a) * J + j0 + b] = acc[a][b];
+}
+
+template <typename T, int KT>
+void bwr_taps(const ConvGeom& g, const Plan& p, const index_t* off, const T* xb, const T* gn, const T* go_end,
+              index_t k0, vec_t<T>* acc, index_t J) {
+  constexpr bool wide = kVecRegisters >= 32;  // room for 2 × 12 accumulators
+  for (index_t j = 0; j < J;) {
+    const index_t rem = J - j;
+    if (wide && rem >= 12) { bwr_tile<T, KT, (wide ? 12 : 1)>(g, p, off, xb, gn, go_end, k0, j, acc, J); j += wide ? 12 : 1; }
+    else if (wide && rem == 9) { bwr_tile<T, KT, (wide ? 9 : 1)>(g, p, off, xb, gn, go_end, k0, j, acc, J); j += wide ? 9 : 1; }
+    else if (wide && rem >= 8) { bwr_tile<T, KT, (wide ? 8 : 1)>(g, p, off, xb, gn, go_end, k0, j, acc, J); j += wide ? 8 : 1; }
+    else if (rem >= 4) { bwr_tile<T, KT, 4>(g, p, off, xb, gn, go_end, k0, j, acc, J); j += 4; }
+    else if (rem >= 2) { bwr_tile<T, KT, 2>(g, p, off, xb, gn, go_end, k0, j, acc, J); j += 2; }
+    else { bwr_tile<T, KT, 1>(g, p, off, xb, gn, go_end, k0, j, acc, J); j += 1; }
+  }
+}
+
+template <typename T>
+void conv_s1_bw_rows(const ConvGeom& g, const T* go, const T* in, T* gw) {
+  typedef vec_t<T> vec;
+  constexpr int VL = lanes<T>;
+  const Plan p = make_plan<T>(g, 1);
+  const index_t K = g.K, J = p.J;
+  const int threads = threads_for_items(g.N);
+  const T* go_end = go + g.N * K * g.OH * g.OW;
+  Workspace ws;
+  vec* partial = workspace_take<vec>(ws, threads * K * J);
+  index_t* off = workspace_take<index_t>(ws, J);
+  if (!partial || !off) return;
+  for (index_t i = 0; i < threads * K * J; ++i) partial[i] = splat<T>(T(0));
+  fill_offsets(g, p, off);
+  // One partial result per block of images, summed in block order below (the same bits every run).
+  parallel_for_blocks(g.N, threads, threads, [&](index_t lo, index_t hi, index_t block) {
+    vec* mine = partial + block * K * J;
+    Workspace mine_ws;
+    T* xb = workspace_take<T>(mine_ws, p.xsize + VL);
+    if (!xb) return;
+    std::memset(xb + p.xsize, 0, sizeof(T) * VL);  // the partial last vector reads up to VL − 1 past
+    for (index_t n = lo; n < hi; ++n) {
+      pad_into(g, p, in + n * g.C * g.H * g.W, xb);
+      const T* gn = go + n * K * g.OH * g.OW;
+      index_t k = 0;
+      for (; k + 2 <= K; k += 2) bwr_taps<T, 2>(g, p, off, xb, gn, go_end, k, mine, J);
+      if (k < K) bwr_taps<T, 1>(g, p, off, xb, gn, go_end, k, mine, J);
+    }
+  });
+  for (index_t k = 0; k < K; ++k)
+    for (index_t j = 0; j < J; ++j) {
+      T sum = T(0);
+      for (int t = 0; t < threads; ++t) sum += hsum<T>(partial[t * K * J + k * J + j]);
+      gw[k * J + j] = sum;
+    }
+}
+
 // grad_w (Cout × Cin·R·S) = Σ_n go[n] (Cout × Q) · X'[n]ᵀ; here Cout = K of the convolution.
 template <typename T>
 void conv_s1_bw_impl(const ConvGeom& g, const T* go, const T* in, T* gw) {
   constexpr int VL = lanes<T>;
+  if (g.K <= 8 && 2 * g.OW >= VL) {
+    conv_s1_bw_rows<T>(g, go, in, gw);
+    return;
+  }
   const Plan p = make_plan<T>(g, 1);
   const index_t K = g.K, Kp = (K + VL - 1) / VL * VL, J = p.J;
   const int threads = threads_for_items(g.N);
@@ -356,9 +562,7 @@ void conv_s1_bw_impl(const ConvGeom& g, const T* go, const T* in, T* gw) {
   index_t* off = workspace_take<index_t>(ws, J);
   if (!partial || !off) return;
   std::memset(partial, 0, sizeof(T) * static_cast<size_t>(threads * psize));
-  for (index_t c = 0; c < g.C; ++c)
-    for (index_t r = 0; r < g.R; ++r)
-      for (index_t s = 0; s < g.S; ++s) off[(c * g.R + r) * g.S + s] = c * p.Hp * p.Wp + r * g.dh * p.Wp + s * g.dw;
+  fill_offsets(g, p, off);
   // One partial result per block of images, summed in block order below (the same bits every run).
   parallel_for_blocks(g.N, threads, threads, [&](index_t lo, index_t hi, index_t block) {
     T* mine = partial + block * psize;

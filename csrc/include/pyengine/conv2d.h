@@ -18,15 +18,19 @@
 // or zeros for grad_w / grad_b).
 //
 // Algorithms (csrc/cpu/conv2d.cpp picks per shape):
-//  * stride 1, groups 1 (the digit-CNN and ResNet 3×3 layers): register-blocked direct kernels
+//  * groups 1 (the digit-CNN, ResNet and MobileNet dense layers): register-blocked direct kernels
 //    (csrc/cpu/isa/conv_s1_isa.cpp). Each image is laid out zero-padded with rows sharing their
-//    padding, so tap (c, r, s) of output q = oh·Wp + ow reads input element off(c, r, s) + q: a
-//    GEMM whose B operand is the image itself, shifted (no im2col). Forward: MR output channels ×
-//    NV vectors of q per micro-tile, accumulators started at the bias. Backward input: the same
-//    kernel on grad_output with the weights flipped and transposed. Backward weight: MR taps ×
-//    NV vectors of output channels, summed over q of every image into one partial per thread;
-//  * direct row kernels (csrc/cpu/isa/conv_isa.cpp) for other shapes with small Cg·R·S
-//    (depthwise, strided first layers): vector FMAs along ow over a zero-padded copy;
+//    padding (strided: split into its sh·sw stride phases, one plane each), so tap (c, r, s) of
+//    output q = oh·Wp + ow reads input element off(c, r, s) + q: a GEMM whose B operand is the
+//    image itself, shifted (no im2col). Forward: MR output channels × NV vectors of q per
+//    micro-tile, accumulators started at the bias; fewer images than threads split each image's
+//    tiles over the threads. Backward input (stride 1): the same kernel on grad_output with the
+//    weights flipped and transposed. Backward weight: MR taps × NV vectors of output channels,
+//    summed over q of every image into one partial per thread; for K ≤ 8 dot products along the
+//    output rows instead;
+//  * direct row kernels (csrc/cpu/isa/conv_isa.cpp) for grouped shapes with small Cg·R·S
+//    (depthwise) and the strided backward input with small Cg·R·S: row strips in registers
+//    over a zero-padded copy (column phases when strided);
 //  * im2col + GEMM otherwise: per image y_g = w_g · cols_g with the bias (and the ReLU) in the
 //    GEMM's epilogue (gemm_ex), grad_cols = w_gᵀ · grad_y_g then col2im; grad_w as one
 //    GEMM over the column buffer of a chunk of the batch laid side by side (the whole batch when

@@ -33,6 +33,15 @@ CONV_SHAPES = [
     (2, 5, 11, 11, 7, 5, 5, 3, 2, (2, 3), 1, False, "5x5, stride 3, dilation (2, 3)"),
     (2, 9, 6, 7, 5, 2, 2, 1, (1, 0), 1, 1, True, "2x2 kernel, C=9 (GEMM path)"),
     (0, 3, 5, 5, 4, 3, 3, 1, 1, 1, 1, True, "zero-size batch"),
+    # strided, groups 1: the register-blocked kernels over the image split into stride phases
+    (1, 3, 23, 21, 32, 3, 3, 2, 1, 1, 1, True, "3 -> 32 stride 2, batch 1 (first layer, tiles split)"),
+    (3, 3, 17, 19, 13, 3, 3, 2, 1, 1, 1, True, "3 -> 13 stride 2, odd sizes, batch 3"),
+    (2, 4, 13, 14, 9, 4, 4, 3, 2, 1, 1, True, "4x4 kernel, stride 3, padding 2"),
+    (1, 5, 12, 13, 64, 3, 3, 2, 1, 1, 1, False, "K=64 stride 2 on 6x7 (channel-vector tiles, split)"),
+    (2, 3, 15, 16, 10, 3, 3, (1, 2), (2, 1), (2, 1), 1, True, "stride (1, 2), dilation (2, 1)"),
+    (2, 6, 9, 11, 8, 3, 3, (3, 2), (1, 0), (1, 2), 1, True, "stride (3, 2), dilation (1, 2)"),
+    (1, 9, 8, 8, 7, 1, 1, 2, 1, 1, 1, True, "1x1 stride 2 with padding"),
+    (3, 2, 5, 37, 7, 3, 3, 1, 1, 1, 1, True, "K=7, width 37 (row dot products, partial last vector)"),
 ]
 
 
