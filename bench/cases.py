@@ -771,6 +771,10 @@ def _layer_pair(kind):
         shape = (32, 64, 30, 30)
         ours, theirs = nn.AdaptiveMaxPool2d(7), torch.nn.AdaptiveMaxPool2d(7) if torch else None
         return shape, ours, theirs, 4.0 * (np.prod(shape) + 32 * 64 * 49 * 3), "GB/s"
+    if kind == "group_norm 8 groups 32x64x28x28":
+        shape = (32, 64, 28, 28)
+        ours, theirs = nn.GroupNorm(8, 64), torch.nn.GroupNorm(8, 64) if torch else None
+        return shape, ours, theirs, 4.0 * np.prod(shape) * 2, "GB/s"
     raise KeyError(kind)
 
 
@@ -863,10 +867,10 @@ def all_cases(quick: bool) -> list:
     add("softmax", softmax_case(), False)
     for kind in ("conv1d speech", "conv1d stride 2 reflect", "conv_transpose2d 64->32 k4 s2 16x16",
                  "upsample bilinear x2 32x64x28x28", "upsample nearest x2 32x64x28x28",
-                 "adaptive max pool 7x7 of 32x64x30x30"):
+                 "adaptive max pool 7x7 of 32x64x30x30", "group_norm 8 groups 32x64x28x28"):
         for which in ("fwd", "fwd+bwd"):
             family = {"conv1d": "conv1d", "conv_transpose2d": "conv_transpose2d", "upsample": "interpolate",
-                      "adaptive": "pool2d"}[kind.split()[0]]
+                      "adaptive": "adaptive_pool2d", "group_norm": "group_norm"}[kind.split()[0]]
             add(family, layer_case(kind, which), kind == "conv1d speech")
     add("train", train_case(), True)
     add("train", resnet_cifar_train_case(), False)
