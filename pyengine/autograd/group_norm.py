@@ -8,13 +8,11 @@ Backward, with ĝ = g·w_c and means over the group's M elements:
 Saved: x, and the kernel's mean and 1/√(σ² + eps) per (n, g). group_norm_arrays (NumPy/CuPy) stays
 for instance norm's running statistics.
 
-Embedding. weight (V, D), indices (*) int → out (*, D) = weight[indices]; backward scatter-adds the
-rows of g into a zero (V, D) (np.add.at: repeated indices accumulate), the padding_idx row left 0,
-each row divided by its index's count with scale_grad_by_freq.
+Embedding. weight (V, D), indices (*) int64 → out (*, D) = weight[indices] (the embedding kernels);
+backward adds the rows of g into a zero (V, D) in index order (repeated indices accumulate), the
+padding_idx row left 0, each row divided by its index's count with scale_grad_by_freq.
 """
 from __future__ import annotations
-
-import numpy as np
 
 from .core import Function
 from .device import kernels_of, xp_of
@@ -57,27 +55,16 @@ class GroupNormFn(Function):
 
 
 class EmbeddingFn(Function):
+    """Over the device's embedding kernels: a row gather, and a deterministic scatter-add backward."""
     name = "embedding"
 
     @staticmethod
     def forward(ctx, weight, idx, padding_idx, scale_grad_by_freq):
+        K = kernels_of(weight)
         if ctx.needs_input_grad[0]:
-            ctx.idx, ctx.V, ctx.pad, ctx.freq = idx, weight.shape[0], padding_idx, scale_grad_by_freq
-        return weight[idx]
+            ctx.idx, ctx.V, ctx.pad, ctx.freq, ctx.K = idx, weight.shape[0], padding_idx, scale_grad_by_freq, K
+        return K.embedding_forward(weight, idx)
 
     @staticmethod
     def backward(ctx, g):
-        xp = xp_of(g)
-        idx = ctx.idx.reshape(-1)
-        rows = g.reshape(idx.size, g.shape[-1])
-        if ctx.freq:
-            counts = xp.bincount(idx, minlength=ctx.V)
-            rows = rows / counts[idx][:, None].astype(rows.dtype)
-        gw = xp.zeros((ctx.V, g.shape[-1]), g.dtype)
-        if xp is np:
-            np.add.at(gw, idx, rows)
-        else:
-            xp.add.at(gw, idx, rows)
-        if ctx.pad is not None:
-            gw[ctx.pad] = 0
-        return gw
+        return ctx.K.embedding_backward(g, ctx.idx, ctx.V, ctx.pad, ctx.freq)
