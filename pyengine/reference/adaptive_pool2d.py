@@ -88,7 +88,7 @@ def adaptive_max_pool2d_backward_input(grad_output, indices, input_shape):
     inside = ((idx.reshape(N * C, oh, ow) >= 0) & (r >= rows[..., 0]) & (r < rows[..., 1])
               & (c >= cols[..., 0]) & (c < cols[..., 1]))
     if not inside.all():
-        raise ValueError(f"{fn}: indices must be flat positions h*W + w inside the bin of their output cell (as the "
+        raise ValueError(f"{fn}: indices must lie in the bin of their output cell (flat positions h*W + w, as the "
                          f"forward returns them), got {int((~inside).sum())} outside")
     gx = np.zeros((N * C, H * W))
     for q in range(oh * ow):                 # in cell order: overlapping bins add up

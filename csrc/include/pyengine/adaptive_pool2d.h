@@ -83,7 +83,7 @@ inline AdaptivePool2dDims adaptive_max_pool2d_backward(const char* fn, const Arr
 }
 
 [[noreturn]] inline void adaptive_pool2d_bad_indices(const char* fn, index_t bad) {
-  value_error(fn, ": indices must be flat positions h*W + w inside the bin of their output cell (as the forward "
+  value_error(fn, ": indices must lie in the bin of their output cell (flat positions h*W + w, as the forward "
               "returns them), got ", bad, " outside");
 }
 

@@ -111,11 +111,11 @@ def _bwd_errors(rng):
         ErrorInput((g.astype(np.float16), idx, (1, 2, 7, 5)), {}, TypeError,
                    rf"{fn}: grad_output must be float32 or float64, got float16", "float16"),
         ErrorInput((g[0], idx, (1, 2, 7, 5)), {}, ValueError, rf"{fn}: grad_output must be 4-D", "rank"),
-        ErrorInput((g, idx + 1000, (1, 2, 7, 5)), {}, ValueError, rf"{fn}: indices must be flat positions h\*W \+ w "
-                   r"inside the bin of their output cell .*got 24 outside", "indices past the plane"),
-        ErrorInput((g, shifted, (1, 2, 7, 5)), {}, ValueError, rf"{fn}: indices must be flat positions .*got 1 outside",
+        ErrorInput((g, idx + 1000, (1, 2, 7, 5)), {}, ValueError, rf"{fn}: indices must lie in the bin of their output "
+                   r"cell \(flat positions h\*W \+ w.*got 24 outside", "indices past the plane"),
+        ErrorInput((g, shifted, (1, 2, 7, 5)), {}, ValueError, rf"{fn}: indices must lie in the bin .*got 1 outside",
                    "an index outside its bin"),
-        ErrorInput((g, -idx - 1, (1, 2, 7, 5)), {}, ValueError, rf"{fn}: indices must be flat positions .*got 24 outside",
+        ErrorInput((g, -idx - 1, (1, 2, 7, 5)), {}, ValueError, rf"{fn}: indices must lie in the bin .*got 24 outside",
                    "negative indices"),
         ErrorInput((g[:, :, :0], idx[:, :, :0], (1, 2, 7, 5)), {}, ValueError,
                    rf"{fn}: grad_output must have height and width >= 1", "empty grad_output"),
