@@ -515,6 +515,35 @@ def relu_case(which, shape=(128, 32, 28, 28)):
     return build, f"relu {'x'.join(map(str, shape))} {which}"
 
 
+def embedding_case(which, V=30000, D=256, lookups=(64, 128)):
+    """nn.Embedding's kernels against torch's embedding / embedding_dense_backward (repeated indices)."""
+    def build(rng):
+        torch = _torch()
+        w = randn(rng, (V, D))
+        idx = rng.integers(0, V // 10, size=lookups).astype(np.int64)   # a tenth of the rows: repeats
+        gy = randn(rng, lookups + (D,))
+        tw, ti, tgy = (torch.from_numpy(w), torch.from_numpy(idx), torch.from_numpy(gy)) if torch else (None,) * 3
+        if which == "fwd":
+            f, r = _cpu("embedding_forward"), _ref("embedding_forward")
+            ours, npf = (lambda: f(w, idx)), (lambda: w[idx])
+            tf = (lambda: torch.nn.functional.embedding(ti, tw)) if torch else None
+            check = lambda: _compare([("y", f(w, idx), r(w, idx))], tol=0.0)  # noqa: E731
+            work = 2 * gy.nbytes
+        else:
+            f, r = _cpu("embedding_backward"), _ref("embedding_backward")
+            ours = lambda: f(gy, idx, V)  # noqa: E731
+
+            def npf():
+                gw = np.zeros((V, D), np.float32)
+                np.add.at(gw, idx.reshape(-1), gy.reshape(-1, D))
+                return gw
+            tf = (lambda: torch.ops.aten.embedding_dense_backward(tgy, ti, V, -1, False)) if torch else None
+            check = lambda: _compare([("grad_weight", f(gy, idx, V), r(gy, idx, V))])  # noqa: E731
+            work = gy.nbytes + 4.0 * V * D
+        return Built(work=work, unit="GB/s", ours=ours, numpy=npf, torch=tf, check=check)
+    return build, f"embedding {V}x{D} {lookups[0]}x{lookups[1]} lookups {which}"
+
+
 def batch_norm_case(which, shape=(128, 32, 28, 28)):
     def build(rng):
         torch = _torch()
@@ -854,6 +883,15 @@ def _layer_pair(kind):
         shape = (32, 64, 30, 30)
         ours, theirs = nn.AdaptiveMaxPool2d(7), torch.nn.AdaptiveMaxPool2d(7) if torch else None
         return shape, ours, theirs, 4.0 * (np.prod(shape) + 32 * 64 * 49 * 3), "GB/s"
+    if kind.startswith(("gelu ", "silu ", "mish ", "hardswish ")):   # activations on 32x64x28x28
+        shape, name = (32, 64, 28, 28), kind.split()[0]
+        layer = {"gelu": "GELU", "silu": "SiLU", "mish": "Mish", "hardswish": "Hardswish"}[name]
+        ours, theirs = getattr(nn, layer)(), getattr(torch.nn, layer)() if torch else None
+        return shape, ours, theirs, 4.0 * np.prod(shape) * 2, "GB/s"
+    if kind == "group_norm 8 groups 32x64x28x28":
+        shape = (32, 64, 28, 28)
+        ours, theirs = nn.GroupNorm(8, 64), torch.nn.GroupNorm(8, 64) if torch else None
+        return shape, ours, theirs, 4.0 * np.prod(shape) * 2, "GB/s"
     raise KeyError(kind)
 
 
@@ -942,6 +980,8 @@ def all_cases(quick: bool) -> list:
     add("linear", linear_case("bwd"), False)
     add("activation", relu_case("fwd"), True)
     add("activation", relu_case("bwd"), False)
+    add("embedding", embedding_case("fwd"), False)
+    add("embedding", embedding_case("bwd"), False)
     add("batch_norm", batch_norm_case("fwd"), True)
     add("batch_norm", batch_norm_case("bwd"), False)
     add("layer_norm", layer_norm_case("fwd"), True)
@@ -949,10 +989,12 @@ def all_cases(quick: bool) -> list:
     add("softmax", softmax_case(), False)
     for kind in ("conv1d speech", "conv1d stride 2 reflect", "conv_transpose2d 64->32 k4 s2 16x16",
                  "upsample bilinear x2 32x64x28x28", "upsample nearest x2 32x64x28x28",
-                 "adaptive max pool 7x7 of 32x64x30x30"):
+                 "adaptive max pool 7x7 of 32x64x30x30", "group_norm 8 groups 32x64x28x28", "gelu 32x64x28x28",
+                 "silu 32x64x28x28", "mish 32x64x28x28", "hardswish 32x64x28x28"):
         for which in ("fwd", "fwd+bwd"):
             family = {"conv1d": "conv1d", "conv_transpose2d": "conv_transpose2d", "upsample": "interpolate",
-                      "adaptive": "pool2d"}[kind.split()[0]]
+                      "adaptive": "adaptive_pool2d", "group_norm": "group_norm", "gelu": "activation",
+                      "silu": "activation", "mish": "activation", "hardswish": "activation"}[kind.split()[0]]
             add(family, layer_case(kind, which), kind == "conv1d speech")
     add("train", train_case(), True)
     add("train", resnet_cifar_train_case(), False)

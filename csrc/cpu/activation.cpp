@@ -7,10 +7,10 @@ namespace pyengine::cpu {
 namespace {
 
 void run(ActOp op, index_t n, const float* a, const float* b, float param, float* out) {
-  activation_f32(static_cast<int>(op), n, a, b, param, out);
+  activation_f32(static_cast<int>(op), n, a, b, param, 0.0f, out);
 }
 void run(ActOp op, index_t n, const double* a, const double* b, double param, double* out) {
-  activation_f64(static_cast<int>(op), n, a, b, param, out);
+  activation_f64(static_cast<int>(op), n, a, b, param, 0.0, out);
 }
 
 }  // namespace

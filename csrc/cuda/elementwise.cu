@@ -10,41 +10,90 @@
 namespace pyengine::cuda {
 namespace {
 
+// σ(x) from e^−|x| (no overflow) and log(1 + eˣ) = max(x, 0) + log1p(e^−|x|).
 template <typename T>
-__device__ __forceinline__ T act_fwd(Act op, T x, T param) {
+__device__ __forceinline__ T sigmoid_of(T x) {
+  const T e = exp(-fabs(x)), s = T(1) / (T(1) + e);
+  return x >= T(0) ? s : e * s;
+}
+template <typename T>
+__device__ __forceinline__ T softplus_of(T x) {
+  return (x > T(0) ? x : T(0)) + log1p(exp(-fabs(x)));
+}
+
+constexpr double kSqrt2OverPi = 0.7978845608028654, kInvSqrt2 = 0.7071067811865476,
+                 kInvSqrt2Pi = 0.3989422804014327, kCubic = 0.044715;
+
+template <typename T>
+__device__ __forceinline__ T act_fwd(Act op, T x, T param, T param2) {
   switch (op) {
     case Act::relu: return x > T(0) ? x : T(0);
     case Act::leaky_relu: return x > T(0) ? x : param * x;
     case Act::elu: return x > T(0) ? x : param * (exp(x) - T(1));
     case Act::sigmoid: return T(1) / (T(1) + exp(-x));
     case Act::tanh: return tanh(x);
+    case Act::gelu: return T(0.5) * x * (T(1) + erf(x * T(kInvSqrt2)));
+    case Act::gelu_tanh: return T(0.5) * x * (T(1) + tanh(T(kSqrt2OverPi) * (x + T(kCubic) * x * x * x)));
+    case Act::silu: return x * sigmoid_of(x);
+    case Act::relu6: return x < T(0) ? T(0) : (x > T(6) ? T(6) : x);
+    case Act::hardswish: {
+      const T v = x + T(3);
+      return x * (v < T(0) ? T(0) : (v > T(6) ? T(6) : v)) / T(6);
+    }
+    case Act::hardsigmoid: {
+      const T v = x + T(3);
+      return (v < T(0) ? T(0) : (v > T(6) ? T(6) : v)) / T(6);
+    }
+    case Act::softplus: return x * param > param2 ? x : softplus_of(x * param) / param;
+    case Act::mish: return x * tanh(softplus_of(x));
+    case Act::logsigmoid: return -softplus_of(-x);
   }
   return x;
 }
 
-// `v` is x for relu/leaky_relu/elu, the output y for sigmoid/tanh.
+// `v` is the output y for sigmoid/tanh, x for every other op.
 template <typename T>
-__device__ __forceinline__ T act_bwd(Act op, T g, T v, T param) {
+__device__ __forceinline__ T act_bwd(Act op, T g, T v, T param, T param2) {
   switch (op) {
     case Act::relu: return v > T(0) ? g : T(0);
     case Act::leaky_relu: return v > T(0) ? g : g * param;
     case Act::elu: return v > T(0) ? g : g * param * exp(v);
     case Act::sigmoid: return g * v * (T(1) - v);
     case Act::tanh: return g * (T(1) - v * v);
+    case Act::gelu:
+      return g * (T(0.5) * (T(1) + erf(v * T(kInvSqrt2))) + v * T(kInvSqrt2Pi) * exp(T(-0.5) * v * v));
+    case Act::gelu_tanh: {
+      const T t = tanh(T(kSqrt2OverPi) * (v + T(kCubic) * v * v * v));
+      return g * (T(0.5) * (T(1) + t) +
+                  T(0.5) * v * (T(1) - t * t) * T(kSqrt2OverPi) * (T(1) + T(3) * T(kCubic) * v * v));
+    }
+    case Act::silu: {
+      const T s = sigmoid_of(v);
+      return g * (s * (T(1) + v * (T(1) - s)));
+    }
+    case Act::relu6: return v <= T(0) || v >= T(6) ? T(0) : g;   // a NaN x passes g (torch's hardtanh)
+    case Act::hardswish: return v <= T(-3) ? T(0) : (v < T(3) ? g * (v / T(3) + T(0.5)) : g);
+    case Act::hardsigmoid: return v > T(-3) && v < T(3) ? g / T(6) : T(0);
+    case Act::softplus: return v * param > param2 ? g : g * sigmoid_of(v * param);
+    case Act::mish: {
+      const T t = tanh(softplus_of(v));
+      return g * (t + v * (T(1) - t * t) * sigmoid_of(v));
+    }
+    case Act::logsigmoid: return g * sigmoid_of(-v);
   }
   return g;
 }
 
 template <typename T>
 __global__ void activation_forward_kernel(Act op, index_t n, const T* __restrict__ x, T* __restrict__ y,
-                                          T param) {
-  PE_GRID_STRIDE(i, n) y[i] = act_fwd(op, x[i], param);
+                                          T param, T param2) {
+  PE_GRID_STRIDE(i, n) y[i] = act_fwd(op, x[i], param, param2);
 }
 
 template <typename T>
 __global__ void activation_backward_kernel(Act op, index_t n, const T* __restrict__ g, const T* __restrict__ v,
-                                           T* __restrict__ dx, T param) {
-  PE_GRID_STRIDE(i, n) dx[i] = act_bwd(op, g[i], v[i], param);
+                                           T* __restrict__ dx, T param, T param2) {
+  PE_GRID_STRIDE(i, n) dx[i] = act_bwd(op, g[i], v[i], param, param2);
 }
 
 template <typename T>
@@ -84,16 +133,19 @@ __global__ void channel_sum_kernel(index_t A, index_t C, index_t B, const T* __r
 }  // namespace
 
 template <typename T>
-void activation_forward(Act op, index_t n, const T* x, T* y, double param, cudaStream_t stream) {
+void activation_forward(Act op, index_t n, const T* x, T* y, double param, cudaStream_t stream, double param2) {
   if (n == 0) return;
-  activation_forward_kernel<T><<<grid_for(n), kThreads, 0, stream>>>(op, n, x, y, static_cast<T>(param));
+  activation_forward_kernel<T><<<grid_for(n), kThreads, 0, stream>>>(op, n, x, y, static_cast<T>(param),
+                                                                      static_cast<T>(param2));
   check_launch("activation_forward_kernel");
 }
 
 template <typename T>
-void activation_backward(Act op, index_t n, const T* g, const T* in, T* dx, double param, cudaStream_t stream) {
+void activation_backward(Act op, index_t n, const T* g, const T* in, T* dx, double param, cudaStream_t stream,
+                         double param2) {
   if (n == 0) return;
-  activation_backward_kernel<T><<<grid_for(n), kThreads, 0, stream>>>(op, n, g, in, dx, static_cast<T>(param));
+  activation_backward_kernel<T><<<grid_for(n), kThreads, 0, stream>>>(op, n, g, in, dx, static_cast<T>(param),
+                                                                       static_cast<T>(param2));
   check_launch("activation_backward_kernel");
 }
 
@@ -124,8 +176,8 @@ void channel_sum(index_t A, index_t C, index_t B, const T* x, T* out, double sca
 }
 
 #define PE_INST(T)                                                                                         \
-  template void activation_forward<T>(Act, index_t, const T*, T*, double, cudaStream_t);                   \
-  template void activation_backward<T>(Act, index_t, const T*, const T*, T*, double, cudaStream_t);        \
+  template void activation_forward<T>(Act, index_t, const T*, T*, double, cudaStream_t, double);           \
+  template void activation_backward<T>(Act, index_t, const T*, const T*, T*, double, cudaStream_t, double); \
   template void dropout_forward<T>(index_t, const T*, T*, std::uint8_t*, double, std::uint64_t,            \
                                    cudaStream_t);                                                          \
   template void dropout_backward<T>(index_t, const T*, const std::uint8_t*, T*, double, cudaStream_t);     \

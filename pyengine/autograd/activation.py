@@ -1,10 +1,10 @@
 """Activations as autograd Functions over the device's kernels (``<op>_forward`` / ``<op>_backward``
-of pyengine.kernels.cpu / .cuda): ReLU, leaky ReLU, ELU, sigmoid, tanh — and PReLU, in NumPy.
-The rest of torch.nn.functional's (GELU, SiLU, Mish, Hardswish, Hardsigmoid, SELU, CELU, Softplus,
-Softsign, LogSigmoid, Hardtanh, Tanhshrink, Softshrink, Hardshrink, Threshold) are NumPy/CuPy
-expressions with their closed-form derivatives, at the end of this file.
+of pyengine.kernels.cpu / .cuda): ReLU, leaky ReLU, ELU, sigmoid, tanh, ReLU6, GELU (exact and
+tanh), SiLU, Mish, Hardswish, Hardsigmoid, Softplus, LogSigmoid — and PReLU, in NumPy. The rest of
+torch.nn.functional's (SELU, CELU, Softsign, Hardtanh, Tanhshrink, Softshrink, Hardshrink,
+Threshold) are NumPy/CuPy expressions with their closed-form derivatives, at the end of this file.
 
-ReLU6 (MobileNet's min(max(x, 0), 6)) is NumPy too. Any shape; the output has the input's shape and dtype. ReLU, leaky ReLU and ELU save their input,
+Any shape; the output has the input's shape and dtype. ReLU, leaky ReLU and ELU save their input,
 sigmoid and tanh their output (the backward kernels take what is saved). At x = 0 the gradient is
 PyTorch's: 0 for ReLU, negative_slope for leaky ReLU, alpha for ELU and PReLU's slope (the kernels
 test x > 0).
@@ -25,8 +25,12 @@ class _Act(Function):
     """y = <name>_forward(x, **kw); backward <name>_backward(g, saved, **kw) with saved = x or y."""
     save_output = False
 
+    kernel = None   # the kernels' stem when it is not the op's name
+
     def __init_subclass__(cls):
-        cls._fwd, cls._bwd = cls.name + "_forward", cls.name + "_backward"
+        stem = cls.kernel or cls.name
+        if stem:   # an intermediate base (_KernelAct) has none
+            cls._fwd, cls._bwd = stem + "_forward", stem + "_backward"
 
     @classmethod
     def forward(cls, ctx, x, **kw):
@@ -115,20 +119,10 @@ def prelu(input, weight):
     return PRelu.apply(input, weight)
 
 
-class Relu6(Function):
-    """y = min(max(x, 0), 6); the gradient passes only strictly inside (0, 6), as torch's hardtanh."""
+class Relu6(_Act):
+    """min(max(x, 0), 6); the gradient is 0 where x ≤ 0 or x ≥ 6 (torch's hardtanh)."""
     name = "relu6"
     torch_name = "HardtanhBackward0"
-
-    @staticmethod
-    def forward(ctx, x):
-        ctx.x = x
-        return x.clip(0, 6)
-
-    @staticmethod
-    def backward(ctx, g):
-        x = ctx.x
-        return g * ((x > 0) & (x < 6))
 
 
 def relu6(input, inplace=False):
@@ -142,45 +136,13 @@ def relu6(input, inplace=False):
 
 
 # ---------------------------------------------------------------------------------------------------
-# The smooth and piecewise-linear activations torch.nn.functional has beyond the kernel-backed ones:
-# GELU (exact and tanh), SiLU, Mish, Hardswish, Hardsigmoid, SELU, CELU, Softplus, Softsign,
-# LogSigmoid, Hardtanh, Tanhshrink, Softshrink, Hardshrink, Threshold. Each is one NumPy (CuPy)
-# expression forward and its closed-form derivative backward (saved: the input), in the input's dtype.
+# The smooth and piecewise-linear activations torch.nn.functional has beyond the first kernel-backed
+# ones. GELU (exact and tanh), SiLU, Mish, Hardswish, Hardsigmoid, Softplus and LogSigmoid run on the
+# activation kernels (_KernelAct below). SELU, CELU, Softsign, Hardtanh, Tanhshrink, Softshrink,
+# Hardshrink and Threshold are each one NumPy (CuPy) expression forward and its closed-form
+# derivative backward (saved: the input), in the input's dtype.
 # At a kink the gradient is torch's (the comparisons below are torch's, strict or not, side by side).
-_SQRT_2_OVER_PI = 0.7978845608028654       # √(2/π), GELU's tanh form
-_INV_SQRT_2PI = 0.3989422804014327         # 1/√(2π), the normal density's constant
 _SELU_ALPHA, _SELU_SCALE = 1.6732632423543772848170429916717, 1.0507009873554804934193349852946
-
-
-def _erf(x, xp):
-    """erf in x's dtype. float64 (and CUDA): exact to rounding (ops_math's series / continued fraction,
-    or CuPy's). float32/16: Numerical Recipes' Chebyshev fit of erfc, fractional error < 1.2e-7 —
-    float32's own precision — at about twenty element-wise passes instead of a hundred."""
-    if xp is not np:
-        import cupyx.scipy.special as sp
-        return sp.erf(x)
-    if x.dtype == np.float64:
-        from .ops_math import erf_array
-        return erf_array(x)
-    z = np.abs(x)
-    t = 1.0 / (1.0 + 0.5 * z)
-    p = 0.17087277
-    for c in (-0.82215223, 1.48851587, -1.13520398, 0.27886807, -0.18628806, 0.09678418, 0.37409196,
-              1.00002368, -1.26551223):
-        p = c + t * p
-    erfc = t * np.exp(-z * z + p)
-    return np.copysign(1.0 - erfc, x).astype(x.dtype, copy=False)
-
-
-def _sigmoid_of(x, xp):
-    """σ(x) without overflow: exp of −|x| only."""
-    e = xp.exp(-xp.abs(x))
-    return xp.where(x >= 0, 1.0 / (1.0 + e), e / (1.0 + e)).astype(x.dtype, copy=False)
-
-
-def _softplus_of(x, xp):
-    """log(1 + eˣ) = max(x, 0) + log1p(e^−|x|)."""
-    return xp.maximum(x, 0) + xp.log1p(xp.exp(-xp.abs(x)))
 
 
 def _float_only(fn, x):
@@ -213,80 +175,6 @@ class _Pointwise(Function):
         return (g * d).astype(x.dtype, copy=False)
 
 
-class Gelu(_Pointwise):
-    """'none': x·Φ(x), Φ the normal CDF, dΦ = Φ(x) + x·φ(x). 'tanh': ½x(1 + tanh u), u = √(2/π)(x + 0.044715x³),
-    d = ½(1 + tanh u) + ½x(1 − tanh²u)·√(2/π)(1 + 3·0.044715x²)."""
-    name = "gelu"
-
-    @staticmethod
-    def f(x, xp, approximate):
-        if approximate == "tanh":
-            return 0.5 * x * (1.0 + xp.tanh(_SQRT_2_OVER_PI * (x + 0.044715 * x * x * x)))
-        return 0.5 * x * (1.0 + _erf(x * 0.7071067811865476, xp))
-
-    @staticmethod
-    def df(x, y, xp, approximate):
-        if approximate == "tanh":
-            t = xp.tanh(_SQRT_2_OVER_PI * (x + 0.044715 * x * x * x))
-            return 0.5 * (1.0 + t) + 0.5 * x * (1.0 - t * t) * _SQRT_2_OVER_PI * (1.0 + 3 * 0.044715 * x * x)
-        return 0.5 * (1.0 + _erf(x * 0.7071067811865476, xp)) + x * _INV_SQRT_2PI * xp.exp(-0.5 * x * x)
-
-
-class Silu(_Pointwise):
-    """x·σ(x); d = σ(x)·(1 + x·(1 − σ(x)))."""
-    name = "silu"
-
-    @staticmethod
-    def f(x, xp):
-        return x * _sigmoid_of(x, xp)
-
-    @staticmethod
-    def df(x, y, xp):
-        s = _sigmoid_of(x, xp)
-        return s * (1.0 + x * (1.0 - s))
-
-
-class Mish(_Pointwise):
-    """x·tanh(softplus(x)); d = tanh(sp) + x·(1 − tanh²(sp))·σ(x)."""
-    name = "mish"
-
-    @staticmethod
-    def f(x, xp):
-        return x * xp.tanh(_softplus_of(x, xp))
-
-    @staticmethod
-    def df(x, y, xp):
-        t = xp.tanh(_softplus_of(x, xp))
-        return t + x * (1.0 - t * t) * _sigmoid_of(x, xp)
-
-
-class Hardswish(_Pointwise):
-    """x·relu6(x + 3)/6; d = 0 for x ≤ −3, x/3 + ½ strictly inside (−3, 3), 1 for x ≥ 3 (torch's ends)."""
-    name = "hardswish"
-
-    @staticmethod
-    def f(x, xp):
-        return x * xp.clip(x + 3.0, 0.0, 6.0) / 6.0
-
-    @staticmethod
-    def df(x, y, xp):
-        return xp.where(x <= -3.0, 0.0, xp.where(x < 3.0, x / 3.0 + 0.5, 1.0))
-
-
-class Hardsigmoid(_Pointwise):
-    """relu6(x + 3)/6; d = 1/6 strictly inside (−3, 3) (torch's float64 backward uses float32's 1/6,
-    3e-8 off; this one is exact)."""
-    name = "hardsigmoid"
-
-    @staticmethod
-    def f(x, xp):
-        return xp.clip(x + 3.0, 0.0, 6.0) / 6.0
-
-    @staticmethod
-    def df(x, y, xp):
-        return xp.where((x > -3.0) & (x < 3.0), 1.0 / 6.0, 0.0)
-
-
 class Celu(_Pointwise):
     """The ELU family: scale·(x for x > 0, α(e^(k·x) − 1) for x ≤ 0); CELU(α) has k = 1/α, scale 1; SELU has
     k = 1 and its fixed α, scale. d = scale for x > 0, scale·α·k·e^(k·x) for x ≤ 0 (torch's: at 0 the
@@ -306,21 +194,6 @@ class Selu(Celu):
     name = "selu"
 
 
-class Softplus(_Pointwise):
-    """log(1 + e^(βx))/β, x itself where βx > threshold; d = σ(βx) (1 above the threshold)."""
-    name = "softplus"
-
-    @staticmethod
-    def f(x, xp, beta, threshold):
-        bx = x * beta
-        return xp.where(bx > threshold, x, _softplus_of(bx, xp) / beta)
-
-    @staticmethod
-    def df(x, y, xp, beta, threshold):
-        bx = x * beta
-        return xp.where(bx > threshold, 1.0, _sigmoid_of(bx, xp))
-
-
 class Softsign(_Pointwise):
     """x/(1 + |x|); d = 1/(1 + |x|)²."""
     name = "softsign"
@@ -333,19 +206,6 @@ class Softsign(_Pointwise):
     def df(x, y, xp):
         a = 1.0 + xp.abs(x)
         return 1.0 / (a * a)
-
-
-class LogSigmoid(_Pointwise):
-    """log σ(x) = −softplus(−x); d = 1 − σ(x) = σ(−x)."""
-    name = "log_sigmoid"
-
-    @staticmethod
-    def f(x, xp):
-        return -_softplus_of(-x, xp)
-
-    @staticmethod
-    def df(x, y, xp):
-        return _sigmoid_of(-x, xp)
 
 
 class Hardtanh(_Pointwise):
@@ -412,6 +272,53 @@ class Threshold(_Pointwise):
     @staticmethod
     def df(x, y, xp, threshold, value):
         return (x > threshold).astype(x.dtype)
+
+
+class _KernelAct(_Act):
+    """The kernel-backed ones whose backward takes x, with _Pointwise's dtype check first; their
+    parameters come positionally (as the ONNX exporters read them) and go to the kernels by name."""
+    params = ()
+
+    @classmethod
+    def forward(cls, ctx, x, *args):
+        _float_only(cls.name, x)
+        return super().forward(ctx, x, **dict(zip(cls.params, args)))
+
+
+class Gelu(_KernelAct):
+    """'none': x·Φ(x), Φ the normal CDF; 'tanh': ½x(1 + tanh(√(2/π)(x + 0.044715x³)))."""
+    name, params = "gelu", ("approximate",)
+
+
+class Silu(_KernelAct):
+    """x·σ(x)."""
+    name = "silu"
+
+
+class Mish(_KernelAct):
+    """x·tanh(softplus(x))."""
+    name = "mish"
+
+
+class Hardswish(_KernelAct):
+    """x·relu6(x + 3)/6; d = 0 for x ≤ −3, x/3 + ½ below 3, 1 from 3 on (torch's ends)."""
+    name = "hardswish"
+
+
+class Hardsigmoid(_KernelAct):
+    """relu6(x + 3)/6; d = 1/6 strictly inside (−3, 3) (torch's float64 backward uses float32's 1/6,
+    3e-8 off; the kernel's is exact)."""
+    name = "hardsigmoid"
+
+
+class Softplus(_KernelAct):
+    """log(1 + e^(βx))/β, x itself where βx > threshold; d = σ(βx) (1 above the threshold)."""
+    name, params = "softplus", ("beta", "threshold")
+
+
+class LogSigmoid(_KernelAct):
+    """log σ(x) = −softplus(−x); d = σ(−x)."""
+    name, kernel = "log_sigmoid", "logsigmoid"
 
 
 def _number(fn, what, v):

@@ -1,8 +1,8 @@
 """2-D pooling as autograd Functions: max and average pooling over the device's kernels
 (pyengine.kernels.cpu / .cuda ``max_pool2d_*``, ``avg_pool2d_*``, ``global_avg_pool2d_*``), and
-adaptive average and max pooling (sizes that need not divide) in NumPy: output cell (i, j) covers
-rows floor(i·H/OH) .. ceil((i+1)·H/OH) − 1 and the same for columns (PyTorch's bins), one vectorised
-reduction over (N, C) per cell.
+adaptive max pooling over the ``adaptive_max_pool2d_*`` kernels, and adaptive average pooling (sizes
+that need not divide) in NumPy: output cell (i, j) covers rows floor(i·H/OH) .. ceil((i+1)·H/OH) − 1
+and the same for columns (PyTorch's bins), one vectorised reduction over (N, C) per cell.
 
 input (N, C, H, W) -> (N, C, OH, OW), OH = (H + 2·pad − dil·(k − 1) − 1) // stride + 1 (ceil_mode
 rounds up). Max pooling keeps the index of each window's maximum (the first among ties, as PyTorch),
@@ -138,38 +138,22 @@ def adaptive_bins(size, out):
 
 
 class AdaptiveMaxPool2d(Function):
-    """Each output cell is the maximum of its bin (NaN wins, the first maximum among ties, as PyTorch);
-    indices are flat h·W + w positions in the input plane (int64), and backward routes each gradient
-    to that position."""
+    """Each output cell is the maximum of its bin (the device's adaptive_max_pool2d kernels: ties keep
+    the first maximum, the last NaN wins, as PyTorch); indices are flat h·W + w positions in the input
+    plane (int64), and backward adds each gradient at its position."""
     name = "adaptive_max_pool2d"
     torch_name = "AdaptiveMaxPool2DBackward0"
 
     @staticmethod
     def forward(ctx, x, oh, ow):
-        xp = xp_of(x)
-        N, C, H, W = x.shape
-        y = xp.empty((N, C, oh, ow), x.dtype)
-        idx = xp.empty((N, C, oh, ow), xp.int64)
-        for i, (r0, r1) in enumerate(adaptive_bins(H, oh)):
-            for j, (c0, c1) in enumerate(adaptive_bins(W, ow)):
-                win = x[:, :, r0:r1, c0:c1].reshape(N * C, -1)
-                k = xp.argmax(win, axis=1).reshape(N, C) if N * C else xp.zeros((N, C), xp.int64)
-                y[:, :, i, j] = xp.take_along_axis(win.reshape(N, C, -1), k[:, :, None], axis=2)[:, :, 0]
-                idx[:, :, i, j] = (r0 + k // (c1 - c0)) * W + c0 + k % (c1 - c0)
-        ctx.idx, ctx.shape = idx, x.shape
+        K = kernels_of(x)
+        y, idx = K.adaptive_max_pool2d_forward(x, (oh, ow))
+        ctx.idx, ctx.shape, ctx.K = idx, x.shape, K
         return y
 
     @staticmethod
     def backward(ctx, g):
-        xp = xp_of(g)
-        N, C, H, W = ctx.shape
-        gx = xp.zeros((N * C, H * W), g.dtype)
-        rows = xp.arange(N * C)[:, None]
-        flat_idx, flat_g = ctx.idx.reshape(N * C, -1), g.reshape(N * C, -1)
-        # bins overlap when the sizes do not divide, so one input can be the maximum of several cells
-        for q in range(flat_idx.shape[1]):
-            gx[rows[:, 0], flat_idx[:, q]] += flat_g[:, q]
-        return gx.reshape(ctx.shape)
+        return ctx.K.adaptive_max_pool2d_backward_input(g, ctx.idx, ctx.shape)
 
 
 def _adaptive_size(fn, input, output_size):
@@ -192,10 +176,8 @@ def adaptive_max_pool2d(input, output_size, return_indices=False):
     y = AdaptiveMaxPool2d.apply(input, oh, ow)
     if return_indices:
         fn = y._grad_fn
-        if fn is None:                        # no graph (no_grad): run the cell loop once more for the indices
-            fn = type("Indices", (), {})()
-            AdaptiveMaxPool2d.forward(fn, input._data, oh, ow)
-        return y, _wrap(fn.idx)
+        idx = fn.idx if fn is not None else kernels_of(input._data).adaptive_max_pool2d_forward(input._data, (oh, ow))[1]
+        return y, _wrap(idx)
     return y
 
 

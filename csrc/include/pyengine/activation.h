@@ -6,6 +6,19 @@
 //   elu         y = x (x > 0), α·(eˣ − 1) (x ≤ 0)        dx = g (x > 0), α·eˣ·g (x ≤ 0)
 //   sigmoid     y = 1 / (1 + e⁻ˣ)                        dx = g·y·(1 − y)   from the OUTPUT y
 //   tanh        y = tanh x                               dx = g·(1 − y²)    from the OUTPUT y
+// and, each backward from the input x (Φ the normal CDF, φ its density, σ the sigmoid,
+// sp(x) = log(1 + eˣ) = max(x, 0) + log1p(e^−|x|)):
+//   gelu         y = x·Φ(x)                             dx = g·(Φ(x) + x·φ(x))
+//   gelu_tanh    y = ½x(1 + tanh u), u = √(2/π)(x + 0.044715x³)
+//                                                        dx = g·(½(1 + t) + ½x(1 − t²)·√(2/π)(1 + 0.134145x²))
+//   silu         y = x·σ(x)                             dx = g·σ(x)(1 + x(1 − σ(x)))
+//   relu6        y = min(max(x, 0), 6)                  dx = 0 for x ≤ 0 or x ≥ 6, else g (NaN: g)
+//   hardswish    y = x·relu6(x + 3)/6                   dx = 0 (x ≤ −3), g·(x/3 + ½) (x < 3), g
+//   hardsigmoid  y = relu6(x + 3)/6                     dx = g/6 for −3 < x < 3, else 0
+//   softplus     y = x if βx > threshold else sp(βx)/β  dx = g if βx > threshold else g·σ(βx)
+//   mish         y = x·tanh(sp(x))                      dx = g·(t + x(1 − t²)σ(x)), t = tanh(sp(x))
+//   logsigmoid   y = −sp(−x)                            dx = g·σ(−x)
+// (β = param, threshold = param2 for softplus.)
 //
 // x, y, g (grad_output) and dx (grad_input) have n elements; outputs are written, never
 // accumulated, and may alias an input (in place). The branch conditions follow PyTorch, so NaN
@@ -15,7 +28,9 @@
 // array in chunks, chunks split over threads (pyengine/parallel.h) when n is large. eˣ is computed on vectors
 // (csrc/cpu/isa/isa.h). Stable forms: sigmoid from e^−|x| (never overflows: 1/(1+e) for
 // x ≥ 0, e/(1+e) below), tanh from m = expm1(−2|x|) as −m/(m + 2) with the sign of x, elu with
-// expm1 (no cancellation near 0). float is the fast path; double runs the same code.
+// expm1 (no cancellation near 0). float is the fast path; double runs the same code. erf (float:
+// the Chebyshev fit of erfc from Numerical Recipes, relative error < 1.2e-7, on vectors; double: the
+// C library's per lane) and log1p (the C library's, per lane) are the scalar parts.
 #pragma once
 #include "pyengine/common.h"
 #include "pyengine/isa_dispatch.h"
@@ -61,11 +76,25 @@ template <typename T> void tanh_backward(index_t n, const T* grad_output, const 
 
 enum class ActOp : int {
   relu_forward, relu_backward, leaky_relu_forward, leaky_relu_backward, elu_forward, elu_backward,
-  sigmoid_forward, sigmoid_backward, tanh_forward, tanh_backward
+  sigmoid_forward, sigmoid_backward, tanh_forward, tanh_backward,
+  gelu_forward, gelu_backward, gelu_tanh_forward, gelu_tanh_backward, silu_forward, silu_backward,
+  relu6_forward, relu6_backward, hardswish_forward, hardswish_backward, hardsigmoid_forward, hardsigmoid_backward,
+  softplus_forward, softplus_backward, mish_forward, mish_backward, logsigmoid_forward, logsigmoid_backward
 };
 
-// out (n) = op(a, b, param): a is x or grad_output, b null (forward) or x / output (backward).
-PE_ISA_KERNEL(activation_f32, void(int op, index_t n, const float* a, const float* b, float param, float* out));
-PE_ISA_KERNEL(activation_f64, void(int op, index_t n, const double* a, const double* b, double param, double* out));
+// out (n) = op(a, b, param, param2): a is x or grad_output, b null (forward) or x / output (backward).
+PE_ISA_KERNEL(activation_f32, void(int op, index_t n, const float* a, const float* b, float param, float param2,
+                                   float* out));
+PE_ISA_KERNEL(activation_f64, void(int op, index_t n, const double* a, const double* b, double param, double param2,
+                                   double* out));
+
+#if !defined(PYENGINE_ISA)
+// Any op of the table above, for the activations without a named entry point (gelu .. logsigmoid).
+template <typename T>
+void activation(ActOp op, index_t n, const T* a, const T* b, T param, T param2, T* out) {
+  if constexpr (sizeof(T) == 4) activation_f32(static_cast<int>(op), n, a, b, param, param2, out);
+  else activation_f64(static_cast<int>(op), n, a, b, param, param2, out);
+}
+#endif
 
 }  // namespace pyengine::cpu

@@ -124,3 +124,90 @@ OPS = (
     + _family("tanh", "output", {}, lambda impl, x: impl.tanh_forward(x),
               lambda impl, g, x: [impl.tanh_backward(g, impl.tanh_forward(x))], _smooth, _tanh_output)
 )
+
+
+# ---- gelu .. logsigmoid (backward from x). The backward samples add each op's kinks exactly, and the
+# finite differences keep 0.05 away from them.
+KINKS = {"relu6": (0.0, 6.0), "hardswish": (-3.0, 3.0), "hardsigmoid": (-3.0, 3.0)}
+
+
+def _with_kinks(points):
+    def samples(rng, dtype):
+        out = _backward_samples(_x_values, {})(rng, dtype)
+        x = np.array([p + d for p in points for d in (-1e-3, 0.0, 1e-3)] + [np.inf, -np.inf, np.nan], dtype)
+        out.append(Sample((randn(rng, x.shape, dtype), x), {}, f"at and around the kinks {points}, Inf, NaN"))
+        return out
+    return samples
+
+
+def _away_from(points):
+    def inputs(rng):
+        out = []
+        for shape in ((3, 4), (2, 3, 5)):
+            x = 4.0 * rng.standard_normal(shape)
+            for p in points:
+                near = np.abs(x - p) < 0.05
+                x[near] = p + np.where(x[near] >= p, 0.05, -0.05)
+            out.append(Sample((x,), {}, f"{shape}, 0.05 away from {points}"))
+        return out
+    return inputs
+
+
+def _from_x_family(name, params=None, bad_param=None):
+    params = params or {}
+    fwd, bwd = f"{name}_forward", f"{name}_backward"
+    points = KINKS.get(name, ())
+    return [
+        OpInfo(fwd, "activation", _forward_samples(params), _forward_errors(name, params, bad_param),
+               grad=GradSpec(lambda impl, x: getattr(impl, fwd)(x, **params),
+                             lambda impl, g, x: [getattr(impl, bwd)(g, x, **params)],
+                             _away_from(points) if points else _smooth)),
+        OpInfo(bwd, "activation", _with_kinks(points) if points else _backward_samples(_x_values, params),
+               _backward_errors(name, "x", params, bad_param)),
+    ]
+
+
+def _param_errors(fn, cases):
+    """cases: (kwargs, error, message regex, desc) on valid arrays."""
+    def errors(rng):
+        x = rng.standard_normal((3, 4)).astype(np.float32)
+        args = (x,) if fn.endswith("_forward") else (x, x)
+        return [ErrorInput(args, kw, err, rf"{fn}: {msg}", desc) for kw, err, msg, desc in cases]
+    return errors
+
+
+GELU_ERRORS = [(dict(approximate="erf"), ValueError, r"approximate must be 'none' or 'tanh', got 'erf'", "approximate"),
+               (dict(approximate=None), ValueError, r"approximate must be 'none' or 'tanh', got None", "None")]
+SOFTPLUS_ERRORS = [(dict(beta=0.0), ValueError, r"beta must be a finite number other than 0, got 0.0", "beta 0"),
+                   (dict(beta=float("inf")), ValueError, r"beta must be a finite number other than 0", "beta inf"),
+                   (dict(threshold="20"), TypeError, r"threshold must be a real number, got str", "threshold str"),
+                   (dict(beta=None), TypeError, r"beta must be a real number, got NoneType", "beta None")]
+
+
+def _both(a, b):
+    return lambda *args: list(a(*args)) + list(b(*args))
+
+
+def _gelu_family():
+    """One entry per kernel; the samples run both forms, and so do the finite differences."""
+    exact, tanh = _from_x_family("gelu", dict(approximate="none")), _from_x_family("gelu", dict(approximate="tanh"))
+    for op, other in zip(exact, tanh):
+        op.samples = _both(op.samples, other.samples)
+        op.error_inputs = _both(op.error_inputs, _param_errors(op.name, GELU_ERRORS))
+    exact[0].grad = GradSpec(
+        lambda impl, x, approximate: impl.gelu_forward(x, approximate),
+        lambda impl, g, x, approximate: [impl.gelu_backward(g, x, approximate)],
+        lambda rng: [Sample(s.args + (a,), {}, f"{s.desc}, {a}") for a in ("none", "tanh") for s in _smooth(rng)])
+    return exact
+
+
+def _softplus_family():
+    ops = _from_x_family("softplus", dict(beta=1.7, threshold=4.0), bad_param="beta")
+    for op in ops:
+        op.error_inputs = _both(op.error_inputs, _param_errors(op.name, SOFTPLUS_ERRORS))
+    return ops
+
+
+OPS = (OPS + _from_x_family("silu") + _from_x_family("relu6") + _from_x_family("hardswish")
+       + _from_x_family("hardsigmoid") + _from_x_family("mish") + _from_x_family("logsigmoid")
+       + _gelu_family() + _softplus_family())

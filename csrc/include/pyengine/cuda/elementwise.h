@@ -6,6 +6,8 @@
 //   elu         y = x > 0 ? x : α(eˣ − 1)      dx = g·(x > 0 ? 1 : α·eˣ)
 //   sigmoid     y = 1/(1 + e⁻ˣ)                dx = g·y(1 − y)      (backward takes the output y)
 //   tanh        y = tanh x                     dx = g·(1 − y²)      (backward takes the output y)
+//   gelu (exact and tanh), silu, relu6, hardswish, hardsigmoid, softplus, mish, logsigmoid: as in
+//   pyengine/activation.h, backward from x.
 // y and dx are written. `param` is slope (leaky_relu) or α (elu), ignored otherwise.
 //
 // Dropout over n elements: mask[i] = keep(seed, i) (uint8), y[i] = x[i]·mask[i]/(1 − p), with the
@@ -22,14 +24,19 @@
 
 namespace pyengine::cuda {
 
-enum class Act : int { relu = 0, leaky_relu = 1, elu = 2, sigmoid = 3, tanh = 4 };
+enum class Act : int {
+  relu = 0, leaky_relu = 1, elu = 2, sigmoid = 3, tanh = 4, gelu = 5, gelu_tanh = 6, silu = 7, relu6 = 8,
+  hardswish = 9, hardsigmoid = 10, softplus = 11, mish = 12, logsigmoid = 13
+};
 
+// param2 is softplus's threshold (param its beta); the equations of gelu .. logsigmoid are in
+// pyengine/activation.h.
 template <typename T>
-void activation_forward(Act op, index_t n, const T* x, T* y, double param, cudaStream_t stream);
-// `in` is x for relu/leaky_relu/elu and the forward output y for sigmoid/tanh.
+void activation_forward(Act op, index_t n, const T* x, T* y, double param, cudaStream_t stream, double param2 = 0.0);
+// `in` is the forward output y for sigmoid/tanh, x for every other op.
 template <typename T>
 void activation_backward(Act op, index_t n, const T* grad_output, const T* in, T* grad_input, double param,
-                         cudaStream_t stream);
+                         cudaStream_t stream, double param2 = 0.0);
 
 template <typename T>
 void dropout_forward(index_t n, const T* x, T* y, std::uint8_t* mask, double p, std::uint64_t seed,
