@@ -7,8 +7,8 @@
 # The committed corpus tests/fuzz/corpus/TARGET (seeds made from real files by
 # tests/fuzz/make_seeds.py, plus the regression input of every finding) is read; what the run
 # grows goes to build/fuzz/TARGET/corpus (not committed), findings to build/fuzz/TARGET/ as
-# crash-*/timeout-*/oom-*. Bounds: 2 GiB of memory, 10 s per input. The run is niced (19) so
-# that it does not starve whatever else the machine does. The last lines of the log give the
+# crash-*/timeout-*/oom-*. Bounds: 2 GiB of memory, 10 s per input. The run is niced (19), its
+# scheduler autogroup too (see below), so that it does not starve whatever else the machine does. The last lines of the log give the
 # number of executions ("Done N runs in S second(s)"), then the process's wall and CPU seconds (from
 # /usr/bin/time, also in build/fuzz/TARGET/time.txt: on a shared machine a niced run's CPU time
 # is far below its wall time); the log is build/fuzz/TARGET/log.txt.
@@ -61,11 +61,16 @@ if [ "${PYENGINE_FUZZ_NATIVE:-0}" = 1 ]; then
   rt=$("$CLANG" -print-resource-dir)/lib/linux
   if [ ! -f "$nb/asan_with_fuzzer.so" ] || [ "$rt/libclang_rt.asan-x86_64.a" -nt "$nb/asan_with_fuzzer.so" ]; then
     # ASan's runtime has weak no-op __sanitizer_cov_* callbacks; libFuzzer's strong ones win the link.
-    "$CLANG" -shared -o "$nb/asan_with_fuzzer.so" -Wl,--whole-archive "$rt/libclang_rt.asan-x86_64.a" \
+    # Its .preinit_array member (initialisation for executables) is not allowed in a shared library,
+    # and the preload initialises the runtime early enough without it.
+    cp "$rt/libclang_rt.asan-x86_64.a" "$nb/asan-nopreinit.a"
+    ar d "$nb/asan-nopreinit.a" asan_preinit.cpp.o
+    "$CLANG" -shared -o "$nb/asan_with_fuzzer.so" -Wl,--whole-archive "$nb/asan-nopreinit.a" \
       "$rt/libclang_rt.asan_cxx-x86_64.a" "$rt/libclang_rt.fuzzer_no_main-x86_64.a" -Wl,--no-whole-archive \
       -lpthread -ldl -lrt -lm -lstdc++
   fi
-  nm -D "$nb/stage/pyengine/"_C*.so | grep -q __sanitizer_cov || { echo "fuzz.sh: the module has no coverage instrumentation" >&2; exit 2; }
+  syms=$(nm -D "$nb/stage/pyengine/"_C*.so)   # (not piped into grep -q: pipefail and SIGPIPE)
+  [[ $syms == *__sanitizer_cov_8bit_counters_init* ]] || { echo "fuzz.sh: the module has no coverage instrumentation" >&2; exit 2; }
   # libstdc++ right after the runtime: ASan's __cxa_throw interceptor must find the real one.
   export LD_PRELOAD="$nb/asan_with_fuzzer.so $("$CLANG" -print-file-name=libstdc++.so)"
   export PYTHONMALLOC=malloc
@@ -78,7 +83,13 @@ mkdir -p "$out/corpus" "tests/fuzz/corpus/$target"
 export OMP_NUM_THREADS=1
 set +e
 echo "fuzz.sh: $target start $(date -u +%FT%TZ)" >&2
-nice -n 19 /usr/bin/time -o "$out/time.txt" -f "wall_s=%e user_s=%U sys_s=%S max_rss_kib=%M" \
+# Low priority for real: where the kernel groups processes by session (autogroup, Linux's default
+# for desktops and many VMs, /proc/sys/kernel/sched_autogroup_enabled), nice only ranks processes
+# within their session, and a session started with setsid (a background run) competes with every
+# other session as an equal, nice 19 or not. So the fuzzer gets a session of its own whose
+# autogroup is niced too (/proc/self/autogroup; nothing else is in it).
+setsid -w bash -c 'echo 19 > /proc/self/autogroup 2>/dev/null; exec "$@"' fuzz-lowprio \
+  nice -n 19 /usr/bin/time -o "$out/time.txt" -f "wall_s=%e user_s=%U sys_s=%S max_rss_kib=%M" \
   "$PYTHON" tests/fuzz/fuzz.py "$target" "$out/corpus" "tests/fuzz/corpus/$target" \
   -max_total_time="$seconds" -rss_limit_mb=$rss_mb -malloc_limit_mb=$rss_mb -timeout=10 \
   -artifact_prefix="$out/" -print_final_stats=1 "$@" 2>&1 | tee "$out/log.txt" | grep -E "^(#[0-9]+.*(pulse|REDUCE|NEW)|Done|==|stat::|.*(ERROR|Error|Traceback|crash))" | tail -n 40
