@@ -3,7 +3,8 @@
 The pipeline, per image: random crop after zero padding (28×28 grey: pad 4 → crop 28; 224×224 RGB:
 pad 16 → crop 224), random horizontal flip, uint8 → float32 in [0, 1] (C, H, W), per-channel
 normalise; then default collation into a batch (64 of 28×28, 32 of 224×224). Ours is
-``pyengine.data.transforms`` (NumPy) in a Dataset; PyTorch's is the same steps in torch ops
+``pyengine.data.transforms`` in a Dataset (its Compose runs these four steps on a uint8 image as
+one C++ pass, csrc/include/pyengine/image.h, bit-identical to the NumPy steps); PyTorch's is the same steps in torch ops
 (torchvision is not installed here: its v2 transforms do these same tensor ops) in a
 torch.utils.data.Dataset over the same uint8 images. Both loaders are run at 0 and 2 workers
 (persistent, so worker start-up is not in the figure: it is timed separately), interleaved in

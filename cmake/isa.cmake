@@ -29,6 +29,12 @@ if(CMAKE_SYSTEM_PROCESSOR MATCHES "x86_64|AMD64|amd64")
 else()
   set(PE_ISAS generic)
 endif()
+# A quicker instrumented build (scripts/fuzz.sh's clang build) may keep fewer copies, e.g.
+# -DPYENGINE_ISAS="avx512;generic"; generic must stay (the dispatch falls back to it).
+set(PYENGINE_ISAS "" CACHE STRING "The per-ISA copies to build (default: all of this processor's)")
+if(PYENGINE_ISAS)
+  set(PE_ISAS ${PYENGINE_ISAS})
+endif()
 set(PE_ISA_FLAGS_avx512 -mavx512f -mavx512bw -mavx512dq -mavx512vl -mavx2 -mfma -mf16c)
 set(PE_ISA_FLAGS_avx2 -mavx2 -mfma -mf16c)
 set(PE_ISA_FLAGS_generic "")

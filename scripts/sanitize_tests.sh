@@ -6,8 +6,9 @@
 #
 # Usage: scripts/sanitize_tests.sh [pytest arguments...]
 #   no test path: tests/kernels at 1 and 2 threads, then tests/autograd,
-#   tests/reliability/test_bad_input_matrix.py and tests/reliability/test_properties.py (each where
-#   it exists) at 1 thread. The kernel tests are where a thread's share of the work is cut and
+#   tests/reliability/test_bad_input_matrix.py, tests/reliability/test_properties.py and
+#   tests/data/test_transforms_fused.py (the data loader's C++ image kernel; each where it exists)
+#   at 1 thread. The kernel tests are where a thread's share of the work is cut and
 #   combined in C++, so both counts run under the sanitizers; the autograd tests reach the same
 #   kernels (their 2-thread run would repeat the kernel tests' ASan coverage and add only Python,
 #   which is not instrumented), and their values at 2 threads are checked by the ordinary run.
@@ -154,7 +155,8 @@ if [ $# -eq 0 ] || [[ " $* " != *" $ROOT/"* ]]; then
   rest=()
   [ -d "$ROOT/tests/autograd" ] && rest+=("$ROOT/tests/autograd")
   for f in "$ROOT"/tests/test_autograd*.py "$ROOT"/tests/test_functional*.py \
-           "$ROOT"/tests/reliability/test_bad_input_matrix.py "$ROOT"/tests/reliability/test_properties.py; do
+           "$ROOT"/tests/reliability/test_bad_input_matrix.py "$ROOT"/tests/reliability/test_properties.py \
+           "$ROOT"/tests/data/test_transforms_fused.py; do
     [ -f "$f" ] && rest+=("$f")
   done
   # pytest's 5 (nothing selected, e.g. by -k) is fine for one of the two runs, not for both

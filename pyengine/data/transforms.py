@@ -42,9 +42,13 @@ class Compose:
 
     def __init__(self, transforms):
         self.transforms = list(transforms)
+        self._plan, self._planned_for = None, None
 
     def __call__(self, x):
-        for t in self.transforms:
+        key = tuple(map(id, self.transforms))
+        if self._planned_for != key:     # the list is public: re-plan when it changes
+            self._plan, self._planned_for = _fuse(self.transforms), key
+        for t in self._plan:
             x = t(x)
         return x
 
@@ -101,15 +105,20 @@ class RandomCrop:
             pad[ha] = pad[wa] = (self.padding, self.padding)
             img = np.pad(img, pad)
         th, tw = self.size
-        h, w = img.shape[ha], img.shape[wa]
+        top, left = self._window(img.shape[ha], img.shape[wa])
+        index = [slice(None)] * img.ndim
+        index[ha], index[wa] = slice(top, top + th), slice(left, left + tw)
+        return np.ascontiguousarray(img[tuple(index)])
+
+    def _window(self, h: int, w: int) -> tuple[int, int]:
+        """The crop's corner (top, left) in the padded h × w image (drawn: top, then left)."""
+        th, tw = self.size
         if th > h or tw > w:
             raise ValueError(f"RandomCrop: crop {th}x{tw} is larger than the (padded) image {h}x{w}")
         rng = sample_rng(self.seed) or self.rng
         top = int(rng.integers(0, h - th + 1))
         left = int(rng.integers(0, w - tw + 1))
-        index = [slice(None)] * img.ndim
-        index[ha], index[wa] = slice(top, top + th), slice(left, left + tw)
-        return np.ascontiguousarray(img[tuple(index)])
+        return top, left
 
     def __repr__(self):
         return f"RandomCrop(size={self.size}, padding={self.padding})"
@@ -125,9 +134,12 @@ class RandomHorizontalFlip:
 
     def __call__(self, img):
         img = np.asarray(img)
-        if (sample_rng(self.seed) or self.rng).random() < self.p:
+        if self._draw():
             return np.ascontiguousarray(np.flip(img, axis=_spatial_axes(img)[1]))
         return img
+
+    def _draw(self) -> bool:
+        return bool((sample_rng(self.seed) or self.rng).random() < self.p)
 
     def __repr__(self):
         return f"RandomHorizontalFlip(p={self.p})"
@@ -171,3 +183,85 @@ class Resize:
 
     def __repr__(self):
         return f"Resize(size={self.size})"
+
+
+# The fused fast path ---------------------------------------------------------------------------------
+
+class _CropFlipToTensor:
+    """[RandomCrop] [RandomHorizontalFlip] ToTensor [Normalize] on a uint8 image in one pass of the
+    C++ kernel ``_C._crop_flip_to_tensor`` (csrc/include/pyengine/image.h): no padded copy, no flipped
+    copy, no float temporaries. The random draws are the transforms' own, in their order (crop's top
+    and left, then the flip), and the arithmetic is theirs operation by operation, so the output is
+    bit for bit what the steps give one at a time. Any other input (float, a channel count the
+    normalisation does not fit, a non-array) goes through the steps themselves."""
+
+    def __init__(self, steps, crop, flip, normalize):
+        self.steps, self.crop, self.flip = steps, crop, flip
+        self.mean = None if normalize is None else normalize.mean.ravel()
+        self.std = None if normalize is None else normalize.std.ravel()
+
+    def _per_channel(self, values, c, default):
+        if values is None:
+            return np.full(c, default, np.float32)
+        if len(values) == c:
+            return values
+        return np.repeat(values, c) if len(values) == 1 else None
+
+    def __call__(self, img):
+        if (not isinstance(img, np.ndarray) or img.dtype != np.uint8 or img.ndim not in (2, 3)
+                or (img.ndim == 3 and img.shape[2] < 1) or _crop_flip_to_tensor() is None):
+            return self._stepwise(img)
+        c = 1 if img.ndim == 2 else img.shape[2]
+        mean, std = self._per_channel(self.mean, c, 0.0), self._per_channel(self.std, c, 1.0)
+        if mean is None or std is None:
+            return self._stepwise(img)     # NumPy's broadcasting error, as the steps raise it
+        h, w = img.shape[:2]
+        top = left = pad = 0
+        th, tw = h, w
+        if self.crop is not None:
+            pad = self.crop.padding
+            th, tw = self.crop.size
+            top, left = self.crop._window(h + 2 * pad, w + 2 * pad)
+        flip = self.flip._draw() if self.flip is not None else False
+        return _crop_flip_to_tensor()(img, top - pad, left - pad, th, tw, flip, mean, std)
+
+    def _stepwise(self, x):
+        for t in self.steps:
+            x = t(x)
+        return x
+
+
+_KERNEL = []
+
+
+def _crop_flip_to_tensor():
+    """The C++ kernel, or None where the extension lacks it (then the steps run one by one)."""
+    if not _KERNEL:
+        try:
+            from .. import _C
+            _KERNEL.append(getattr(_C, "_crop_flip_to_tensor", None))
+        except ImportError:
+            _KERNEL.append(None)
+    return _KERNEL[0]
+
+
+def _fuse(transforms):
+    """The transforms with each run [RandomCrop] [RandomHorizontalFlip] ToTensor [Normalize] (exact
+    types, not subclasses, whose behaviour may differ) replaced by one _CropFlipToTensor."""
+    out, i, n = [], 0, len(transforms)
+    while i < n:
+        j, crop, flip = i, None, None
+        if j < n and type(transforms[j]) is RandomCrop:
+            crop, j = transforms[j], j + 1
+        if j < n and type(transforms[j]) is RandomHorizontalFlip:
+            flip, j = transforms[j], j + 1
+        if j < n and type(transforms[j]) is ToTensor:
+            j += 1
+            norm = transforms[j] if j < n and type(transforms[j]) is Normalize else None
+            j += norm is not None
+            out.append(_CropFlipToTensor(transforms[i:j], crop, flip, norm))
+            i = j
+        else:
+            out.append(transforms[i])
+            i += 1
+    return out

@@ -28,6 +28,10 @@ with atheris.instrument_imports(include=["pyengine"]):
 
 import targets  # noqa: E402
 
+_STAGE = os.environ.get("PYENGINE_FUZZ_NATIVE_STAGE")
+if _STAGE and not os.path.abspath(pyengine.__file__).startswith(os.path.abspath(_STAGE)):
+    sys.exit(f"fuzz.py: PYENGINE_FUZZ_NATIVE: imported {pyengine.__file__}, not the instrumented stage {_STAGE}")
+
 
 def main():
     if len(sys.argv) < 2 or sys.argv[1] not in targets.available():

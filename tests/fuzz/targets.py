@@ -121,13 +121,29 @@ def idx(data: bytes) -> None:
         pass
 
 
+_MAX_PIXELS = 1 << 16
 _EXTS = (".png", ".jpg", ".bmp", ".gif", ".pgm", ".tif", ".txt", ".png")
 
 
 def image_folder(data: bytes) -> None:
     """Up to three files in two class folders; per file: a byte (class, extension, grayscale), a
-    uint16 length, the bytes. The first byte's top bit asks for a resize."""
+    uint16 length, the bytes. The first byte's top bit asks for a resize; the last byte picks the
+    augmentation every loaded image then goes through (``_augment``)."""
+    from PIL import Image
+
     from pyengine.data import ImageFolder
+    # Pillow's decoding is Pillow's; what we own is the handling of what it returns (and of its
+    # errors). Its decompression-bomb limit (89 M pixels by default) lets one input decode for
+    # 100 ms, so the fuzzer spends its hour on a few huge canvases: lowered here, a canvas over
+    # 2 × 64 K pixels takes the same DecompressionBombError path (a DataError) at once.
+    saved, Image.MAX_IMAGE_PIXELS = Image.MAX_IMAGE_PIXELS, _MAX_PIXELS
+    try:
+        _image_folder(data, ImageFolder)
+    finally:
+        Image.MAX_IMAGE_PIXELS = saved
+
+
+def _image_folder(data: bytes, ImageFolder) -> None:
     root = os.path.join(_tmpdir(), "images")
     shutil.rmtree(root, ignore_errors=True)
     os.makedirs(os.path.join(root, "a"))
@@ -149,9 +165,20 @@ def image_folder(data: bytes) -> None:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")     # Pillow warns about odd files; an error is what counts
         try:
-            ImageFolder(root, grayscale=grayscale, size=size)
+            ds = ImageFolder(root, grayscale=grayscale, size=size, transform=_augment(data[-1] if data else 0))
+            for i in range(len(ds)):
+                ds[i]
         except ValueError:
             pass
+
+
+def _augment(byte: int):
+    """The usual training transform (its fused path is a C++ kernel the decoded pixels reach): crop
+    1–8 square after 0–3 pixels of padding, flip, to float, normalise; from the input's last byte."""
+    from pyengine.data import transforms as T
+    crop, pad = 1 + (byte >> 2) % 8, byte % 4
+    return T.Compose([T.RandomCrop(crop, padding=pad, seed=byte), T.RandomHorizontalFlip(seed=byte + 1), T.ToTensor(),
+                      T.Normalize([0.5], [0.25])])
 
 
 _PARSER = None
