@@ -166,7 +166,7 @@ py::object inference_forward(py::handle x_, py::handle h0_, py::handle c0_, py::
 
 template <class D>
 py::object backward(py::handle gy_, py::handle ghT_, py::handle gcT_, py::handle x_, py::handle h0_, py::handle c0_,
-                    py::handle wi, py::handle wh, py::handle saved_) {
+                    py::handle wi, py::handle wh, py::handle saved_, py::handle needs_) {
   const char* fn = "lstm_backward";
   Weights<D> w(fn, true, x_, wi, wh, py::none(), py::none());
   auto h0 = state<D>(fn, "h0", h0_, w), c0 = state<D>(fn, "c0", c0_, w);
@@ -177,14 +177,22 @@ py::object backward(py::handle gy_, py::handle ghT_, py::handle gcT_, py::handle
   auto sv = saved<D, 3>(fn, saved_, w,
                         {std::vector<index_t>{d.T, d.N, 4 * d.H}, {d.T, d.N, d.H}, {d.T, d.N, d.H}},
                         {"gates", "cs", "hs"}, labels);
+  const auto needs = to_needs<7>(fn, needs_);
   typename D::Call call(fn);
   call.inputs({&w.x, &w.w_ih, &w.w_hh, &h0, &c0, &gy, &ghT, &gcT, &sv[0], &sv[1], &sv[2]});
   return with_float(w.x.a.dtype, [&](auto t) {
     using T = decltype(t);
+    using Out = decltype(call.template empty<T>("", {}));
     const index_t G = 4 * d.H;
-    auto gx = call.template empty<T>("grad_x", {d.T, d.N, d.I}), gh0 = call.template empty<T>("grad_h0", {d.N, d.H});
-    auto gc0 = call.template empty<T>("grad_c0", {d.N, d.H}), gwi = call.template empty<T>("grad_w_ih", {G, d.I});
-    auto gwh = call.template empty<T>("grad_w_hh", {G, d.H}), gb = call.template empty<T>("grad_b_ih", {G});
+    // The CPU kernel skips the GEMMs of grad_x, grad_w_ih, grad_w_hh and the bias sums that are not
+    // needed; the CUDA kernel computes every gradient. grad_h0 and grad_c0 fall out of the recurrence.
+    const bool all = D::is_cuda;
+    Out gx, gwi, gwh, gb;
+    if (all || needs[0]) gx = call.template empty<T>("grad_x", {d.T, d.N, d.I});
+    if (all || needs[3]) gwi = call.template empty<T>("grad_w_ih", {G, d.I});
+    if (all || needs[4]) gwh = call.template empty<T>("grad_w_hh", {G, d.H});
+    if (all || needs[5] || needs[6]) gb = call.template empty<T>("grad_b_ih", {G});
+    auto gh0 = call.template empty<T>("grad_h0", {d.N, d.H}), gc0 = call.template empty<T>("grad_c0", {d.N, d.H});
     const T *pgy = in<T>(gy), *pghT = in<T>(ghT), *pgcT = in<T>(gcT), *px = in<T>(w.x), *ph0 = in<T>(h0),
             *pc0 = in<T>(c0), *pwi = in<T>(w.w_ih), *pwh = in<T>(w.w_hh), *pgates = in<T>(sv[0]), *pcs = in<T>(sv[1]),
             *phs = in<T>(sv[2]);
@@ -205,9 +213,11 @@ py::object backward(py::handle gy_, py::handle ghT_, py::handle gcT_, py::handle
                               pgc0, pgwi, pgwh, pgb);
       });
     }
+    auto pick = [&](int k, py::object o) { return needs[k] ? o : py::object(py::none()); };
     py::object b = gb.object();
-    return py::object(py::make_tuple(gx.object(), gh0.object(), gc0.object(), gwi.object(), gwh.object(), b,
-                                     b.attr("copy")()));
+    return py::object(py::make_tuple(pick(0, gx.object()), pick(1, gh0.object()), pick(2, gc0.object()),
+                                     pick(3, gwi.object()), pick(4, gwh.object()), pick(5, b),
+                                     needs[6] ? b.attr("copy")() : py::object(py::none())));
   });
 }
 
@@ -231,8 +241,10 @@ void bind(py::module_& m) {
          "lstm_forward for inference: returns (y (T, N, H), h_T, c_T) and keeps nothing for a backward.");
   kernel(m, "lstm_backward", &backward<D>, arg("grad_y"), arg("grad_h_T"), arg("grad_c_T"), arg("x"), arg("h0"),
          arg("c0"), arg("w_ih"), arg("w_hh"), arg("saved"),
+         arg("needs_input_grad") = py::make_tuple(true, true, true, true, true, true, true),
          "Gradients of the sequence; grad_h_T and grad_c_T may be None (zero). Returns (grad_x (T, N, I), grad_h0, "
-         "grad_c0, grad_w_ih, grad_w_hh, grad_b_ih, grad_b_hh); the two bias gradients are equal.");
+         "grad_c0, grad_w_ih, grad_w_hh, grad_b_ih, grad_b_hh); the two bias gradients are equal; an entry is None "
+         "where needs_input_grad (x, h0, c0, w_ih, w_hh, b_ih, b_hh) says it is not needed.");
 }
 
 }  // namespace pyengine::bind::lstm

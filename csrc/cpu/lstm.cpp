@@ -309,12 +309,14 @@ void lstm_backward(index_t T_, index_t N, index_t I, index_t H, const T* grad_y,
   T* dA = workspace_take<T>(ws, T_ * NG);
   recurrence_backward(T_, N, H, c0, w_hh, gates, cs, grad_y, grad_h_T, grad_c_T, dA, grad_h0, grad_c0);
   const index_t TN = T_ * N;
-  gemm<T>(false, false, TN, I, G, T(1), dA, G, w_ih, I, T(0), grad_x, I);     // grad_x = dA·w_ih
-  gemm<T>(true, false, G, I, TN, T(1), dA, G, x, I, T(0), grad_w_ih, I);      // grad_w_ih = dAᵀ·X
+  if (grad_x) gemm<T>(false, false, TN, I, G, T(1), dA, G, w_ih, I, T(0), grad_x, I);     // grad_x = dA·w_ih
+  if (grad_w_ih) gemm<T>(true, false, G, I, TN, T(1), dA, G, x, I, T(0), grad_w_ih, I);   // grad_w_ih = dAᵀ·X
   // grad_w_hh = Σ_t dA_tᵀ·h_{t−1}: h_0 apart, then h_1..h_{T−1} as one GEMM over (T−1)·N rows
-  gemm<T>(true, false, G, H, N, T(1), dA, G, h0, H, T(0), grad_w_hh, H);
-  if (T_ > 1) gemm<T>(true, false, G, H, (T_ - 1) * N, T(1), dA + NG, G, hs, H, T(1), grad_w_hh, H);
-  column_sums<T>(TN, G, dA, grad_b);
+  if (grad_w_hh) {
+    gemm<T>(true, false, G, H, N, T(1), dA, G, h0, H, T(0), grad_w_hh, H);
+    if (T_ > 1) gemm<T>(true, false, G, H, (T_ - 1) * N, T(1), dA + NG, G, hs, H, T(1), grad_w_hh, H);
+  }
+  if (grad_b) column_sums<T>(TN, G, dA, grad_b);
 }
 
 #define PE_LSTM_INSTANTIATE(T)                                                                            \

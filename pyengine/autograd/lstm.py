@@ -34,8 +34,8 @@ class LSTM(Function):
         x, h0 = ctx.args[0], ctx.args[1]
         if gy is None:
             gy = xp_of(x).zeros((x.shape[0],) + h0.shape, x.dtype)
-        grads = ctx.K.lstm_backward(gy, gh, gc, *ctx.args, ctx.saved)
-        return tuple(v if need else None for v, need in zip(grads, ctx.needs_input_grad))
+        # the kernel skips the GEMMs of the gradients nobody needs (grad_x for a one-hot input)
+        return ctx.K.lstm_backward(gy, gh, gc, *ctx.args, ctx.saved, needs_input_grad=tuple(ctx.needs_input_grad))
 
 
 def lstm(input, h0, c0, w_ih, w_hh, b_ih=None, b_hh=None):

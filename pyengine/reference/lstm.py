@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ._checks import check_float_array, check_same_dtype, check_shape, checked_numel
+from ._checks import check_float_array, check_needs_input_grad, check_same_dtype, check_shape, checked_numel
 from ._recurrent import check_saved, check_state, check_weights
 
 __all__ = ["lstm_cell_forward", "lstm_cell_backward", "lstm_forward", "lstm_inference_forward",
@@ -161,15 +161,18 @@ def lstm_inference_forward(x, h0, c0, w_ih, w_hh, b_ih=None, b_hh=None):
     return y, h, c
 
 
-def lstm_backward(grad_y, grad_h_T, grad_c_T, x, h0, c0, w_ih, w_hh, saved):
+def lstm_backward(grad_y, grad_h_T, grad_c_T, x, h0, c0, w_ih, w_hh, saved,
+                  needs_input_grad=(True, True, True, True, True, True, True)):
     """Gradients of the sequence; grad_h_T and grad_c_T may be None (zero).
 
     grad_y (T, N, H), grad_h_T and grad_c_T (N, H); the rest as in the forward; saved from any forward.
     Returns (grad_x (T, N, I), grad_h0 (N, H), grad_c0 (N, H), grad_w_ih (4H, I), grad_w_hh (4H, H),
-    grad_b_ih (4H,), grad_b_hh (4H,)); the two bias gradients are equal.
+    grad_b_ih (4H,), grad_b_hh (4H,)); the two bias gradients are equal; an entry is None where
+    needs_input_grad (x, h0, c0, w_ih, w_hh, b_ih, b_hh) says it is not needed.
     """
     steps, n, features, hidden = check_lstm_backward("lstm_backward", grad_y, grad_h_T, grad_c_T, x, h0, c0,
                                                      w_ih, w_hh, saved)
+    needs = check_needs_input_grad("lstm_backward", needs_input_grad, 7)
     gates, cs, hs = (_f64(s) for s in saved)
     xs, gy, w_ih, w_hh = _f64(x), _f64(grad_y), _f64(w_ih), _f64(w_hh)
     h0, c0 = _f64(h0), _f64(c0)
@@ -191,5 +194,5 @@ def lstm_backward(grad_y, grad_h_T, grad_c_T, x, h0, c0, w_ih, w_hh, saved):
     dt = x.dtype
     if dc is None:
         dc = np.zeros((n, hidden))
-    return (grad_x.astype(dt), dh_next.astype(dt), dc.astype(dt), grad_w_ih.astype(dt), grad_w_hh.astype(dt),
-            grad_b.astype(dt), grad_b.astype(dt))
+    grads = (grad_x, dh_next, dc, grad_w_ih, grad_w_hh, grad_b, grad_b)
+    return tuple(g.astype(dt) if need else None for g, need in zip(grads, needs))

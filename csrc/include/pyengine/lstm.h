@@ -72,7 +72,8 @@ void lstm_forward_inference(index_t T_, index_t N, index_t I, index_t H, const T
                             const T* w_ih, const T* w_hh, const T* b_ih, const T* b_hh, T* y, T* h_T, T* c_T);
 
 // grad_h_T / grad_c_T may be null. grad_x (T, N, I), grad_h0, grad_c0 (N, H), grad_w_ih (G, I),
-// grad_w_hh (G, H), grad_b (G,).
+// grad_w_hh (G, H), grad_b (G,); grad_x, grad_w_ih, grad_w_hh and grad_b may be null (not needed:
+// their GEMM or sum is skipped).
 template <typename T>
 void lstm_backward(index_t T_, index_t N, index_t I, index_t H, const T* grad_y, const T* grad_h_T,
                    const T* grad_c_T, const T* x, const T* h0, const T* c0, const T* w_ih, const T* w_hh,

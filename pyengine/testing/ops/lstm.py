@@ -99,6 +99,11 @@ def _seq_backward_samples(rng, dtype):
     x, h0, c0, *w = _seq_inputs(rng, dtype, 4, 3, 9, 11, bias=(False, False))
     out.append(Sample((non_contiguous(randn(rng, (4, 3, 11), dtype)), None, randn(rng, (3, 11), dtype),
                        non_contiguous(x), h0, c0, *w), {}, "non-contiguous grad_y and x, no biases"))
+    # needs_input_grad: x not needed (one-hot inputs), only the weights, nothing
+    gy, x, h0, c0, *w = randn(rng, (3, 5, 7), dtype), *_seq_inputs(rng, dtype, 3, 5, 4, 7)
+    for mask in [(False,) + (True,) * 6, (False, False, False, True, True, True, True), (False,) * 7,
+                 (True, True, True, False, False, False, True)]:
+        out.append(Sample((gy, None, None, x, h0, c0, *w), dict(needs_input_grad=mask), f"needs_input_grad={mask}"))
     return out
 
 
@@ -111,7 +116,7 @@ def _call_cell_backward(impl, s):
 def _call_seq_backward(impl, s):
     gy, gh, gc, x, h0, c0, w_ih, w_hh, b_ih, b_hh = s.args
     *_, saved = impl.lstm_forward(x, h0, c0, w_ih, w_hh, b_ih, b_hh)
-    return impl.lstm_backward(gy, gh, gc, x, h0, c0, w_ih, w_hh, saved)
+    return impl.lstm_backward(gy, gh, gc, x, h0, c0, w_ih, w_hh, saved, **s.kwargs)
 
 
 # --- error inputs ---------------------------------------------------------------------------------
@@ -199,6 +204,10 @@ def _seq_backward_errors(rng):
                    rf"{fn}: saved\[1\] \(cs\) must have shape \(2, 3, 4\), got \(1, 3, 4\)", "saved cs shape"),
         ErrorInput((gy, g, g, x, h0, c0, w_ih, w_hh, (saved[0], saved[1], None)), {}, TypeError,
                    rf"{fn}: saved\[2\] \(hs\) must be a numpy.ndarray", "saved hs None"),
+        ErrorInput(args, dict(needs_input_grad=(True, True)), ValueError,
+                   rf"{fn}: needs_input_grad must be a sequence of 7 bools, got \(True, True\)", "mask length"),
+        ErrorInput(args, dict(needs_input_grad=(1,) * 7), TypeError,
+                   rf"{fn}: needs_input_grad must be a bool, got int 1", "mask type"),
     ]
 
 
