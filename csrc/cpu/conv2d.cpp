@@ -73,11 +73,20 @@ bool is_pointwise(const ConvGeom& g) {
 // The register-blocked kernels (csrc/cpu/isa/conv_s1_isa.cpp) cover groups 1, forward and
 // backward weight at any stride (a strided image is laid out split into its stride phases).
 bool use_s1(const ConvGeom& g) { return g.G == 1; }
+bool unit_stride(const ConvGeom& g) { return g.sh == 1 && g.sw == 1; }
+
+// Strided, they win where the image has few channels (the 3→32 stride-2 stem, 16→32 and 32→64
+// layers, ConvTranspose2d's gradients: 1.1–12× faster) and lose to im2col + GEMM from 64 input
+// channels on (ResNet's downsampling 3×3 and 1×1 layers: 1.2–1.9× slower at batch 32).
+bool use_s1_forward(const ConvGeom& g) { return use_s1(g) && (unit_stride(g) || g.C <= 32); }
+
+// Strided backward weight wins down to 8×8 outputs and loses on a 4×4 one (256→512 at 8×8 input).
+bool use_s1_backward_weight(const ConvGeom& g) { return use_s1(g) && (unit_stride(g) || g.OH * g.OW >= 64); }
 
 // Backward input runs the forward kernel on grad_output padded by dilation·(kernel − 1) − padding,
 // which must not be negative; stride 1 only (a strided one would convolve a dilated grad_output).
 bool use_s1_backward_input(const ConvGeom& g) {
-  return use_s1(g) && g.sh == 1 && g.sw == 1 && g.ph <= g.dh * (g.R - 1) && g.pw <= g.dw * (g.S - 1);
+  return use_s1(g) && unit_stride(g) && g.ph <= g.dh * (g.R - 1) && g.pw <= g.dw * (g.S - 1);
 }
 
 template <typename T>
@@ -206,7 +215,7 @@ double conv2d_workspace_bytes(const ConvGeom& g, index_t elem_size, Conv2dPass p
   const double s1_image = phased + (static_cast<double>(g.OH) + 1) * Wq + 64 + K * (static_cast<double>(g.OH) + 1) * (Wq + 16);
   switch (pass) {
     case Conv2dPass::forward:
-      if (use_s1(g)) return e * (K * C * RS + t * s1_image);
+      if (use_s1_forward(g)) return e * (K * C * RS + t * s1_image);
       // direct: the padded image, and its column phases when strided (about as large again)
       if (use_direct(g)) return e * t * Cg * padded / C * (g.sw > 1 ? 2.0 + g.sw / (g.W + 1.0) : 1.0);
       return e * (K * (crs + 1) + (batch_parallel(g) ? t : 1.0) * (crs + 1) * L);
@@ -217,7 +226,7 @@ double conv2d_workspace_bytes(const ConvGeom& g, index_t elem_size, Conv2dPass p
       if (use_direct(g)) return e * t * Cg * padded / C;
       return e * (batch_parallel(g) ? t : 1.0) * crs * L;
     case Conv2dPass::backward_weight: {
-      if (use_s1(g)) return e * t * (C * RS * (K + 16) + phased + (g.OH + 1.0) * (Wq + 64.0) * (K + 16));
+      if (use_s1_backward_weight(g)) return e * t * (C * RS * (K + 16) + phased + (g.OH + 1.0) * (Wq + 64.0) * (K + 16));
       if (use_direct(g)) return e * t * (K * crs + Cg * padded / C + g.OW);
       const double rows = C * RS;
       double chunk = static_cast<double>(kColumnBudget) / (rows * L > 0 ? rows * L : 1.0);
@@ -231,7 +240,7 @@ double conv2d_workspace_bytes(const ConvGeom& g, index_t elem_size, Conv2dPass p
 template <typename T>
 void conv2d_forward(const ConvGeom& g, const T* x, const T* weight, const T* bias, T* y, bool relu) {
   if (g.N == 0) return;
-  if (use_s1(g)) s1_forward(g, x, weight, bias, y, relu);
+  if (use_s1_forward(g)) s1_forward(g, x, weight, bias, y, relu);
   else if (use_direct(g)) direct_forward(g, x, weight, bias, y, relu);
   else forward_gemm(g, x, weight, bias, y, relu);
 }
@@ -251,7 +260,7 @@ void conv2d_backward_weight(const ConvGeom& g, const T* grad_y, const T* x, T* g
     std::memset(grad_w, 0, sizeof(T) * static_cast<size_t>(g.K * (g.C / g.G) * g.R * g.S));
     return;
   }
-  if (use_s1(g)) {
+  if (use_s1_backward_weight(g)) {
     s1_backward_weight(g, grad_y, x, grad_w);
   } else if (use_direct(g)) direct_backward_weight(g, grad_y, x, grad_w);
   else backward_weight_gemm(g, grad_y, x, grad_w);
