@@ -23,28 +23,6 @@ int threads_for(index_t groups, index_t elems) {
   return t > 1 && groups > 1 && elems > kParallelWork ? threads_for_items(groups) : 1;
 }
 
-// Σ f(v) over n values; f is applied to vectors and to the scalar tail alike.
-template <typename T, typename F>
-inline double sum_of(const T* v, index_t n, F f) {
-  using vec = vec_t<T>;
-  constexpr int L = lanes<T>;
-  double total = 0.0;
-  for (index_t s = 0; s < n; s += kChunk) {
-    const index_t e = n - s < kChunk ? n : s + kChunk;
-    vec a0 = {}, a1 = {};
-    index_t i = s;
-    for (; i + 2 * L <= e; i += 2 * L) {
-      a0 += f(load<T>(v + i));
-      a1 += f(load<T>(v + i + L));
-    }
-    for (; i + L <= e; i += L) a0 += f(load<T>(v + i));
-    double part = 0.0;
-    for (; i < e; ++i) part += static_cast<double>(f(v[i]));
-    total += part + static_cast<double>(hsum<T>(a0 + a1));
-  }
-  return total;
-}
-
 // Over n values of one channel, in double by chunks: db = Σ g, dx = Σ g·x̂, a = Σ g·wc, c = Σ g·wc·x̂ with
 // x̂ = (x − mu)·r — each product taken element by element, as the reference does, so that an Inf or a
 // NaN in rstd or weight spreads exactly as it does there.
@@ -102,10 +80,10 @@ void forward(const GroupNormDims& d, const T* x, const T* w, const T* b, double 
     T hi = T(0), lo = T(0);
     if (M > 0) {
       const T x0 = xg[0];
-      mu = static_cast<double>(x0) + sum_of<T>(xg, M, [x0](auto v) { return v - x0; }) / static_cast<double>(M);
+      mu = static_cast<double>(x0) + chunked_sum<T>(xg, M, [x0](auto v) { return v - x0; }) / static_cast<double>(M);
       hi = static_cast<T>(mu);
       lo = static_cast<T>(mu - static_cast<double>(hi));
-      double sq = sum_of<T>(xg, M, [hi](auto v) { return (v - hi) * (v - hi); });
+      double sq = chunked_sum<T>(xg, M, [hi](auto v) { return (v - hi) * (v - hi); });
       sq -= static_cast<double>(M) * static_cast<double>(lo) * static_cast<double>(lo);
       var = (sq < 0.0 ? 0.0 : sq) / static_cast<double>(M);   // NaN stays NaN
     }

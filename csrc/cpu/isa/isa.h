@@ -122,6 +122,30 @@ inline T hsum(vec_t<T> v) {
   return s;
 }
 
+// Σ f(v) over n values, in double by chunks of 1024: two vector accumulators of T per chunk, each
+// chunk's sum added to a double, so rounding stays at float32's level within a chunk only (the norm
+// families' statistics). f is applied to vectors and to the scalar tail alike.
+template <typename T, typename F>
+inline double chunked_sum(const T* v, index_t n, F f) {
+  constexpr index_t chunk = 1024;
+  constexpr int L = lanes<T>;
+  double total = 0.0;
+  for (index_t s = 0; s < n; s += chunk) {
+    const index_t e = n - s < chunk ? n : s + chunk;
+    vec_t<T> a0 = {}, a1 = {};
+    index_t i = s;
+    for (; i + 2 * L <= e; i += 2 * L) {
+      a0 += f(load<T>(v + i));
+      a1 += f(load<T>(v + i + L));
+    }
+    for (; i + L <= e; i += L) a0 += f(load<T>(v + i));
+    double part = 0.0;
+    for (; i < e; ++i) part += static_cast<double>(f(v[i]));
+    total += part + static_cast<double>(hsum<T>(a0 + a1));
+  }
+  return total;
+}
+
 template <typename T>
 inline vec_t<T> vexp(vec_t<T> x) {
   using V = Vec<T>;

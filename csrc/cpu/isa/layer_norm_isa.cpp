@@ -20,28 +20,6 @@ namespace {
 constexpr index_t kChunk = 1024;
 constexpr index_t kParallelWork = 16384;   // elements below which one thread does the whole call
 
-// Σ f(v) over n values; f is applied to vectors and to the scalar tail alike.
-template <typename T, typename F>
-inline double row_sum(const T* v, index_t n, F f) {
-  using vec = vec_t<T>;
-  constexpr int L = lanes<T>;
-  double total = 0.0;
-  for (index_t s = 0; s < n; s += kChunk) {
-    const index_t e = n - s < kChunk ? n : s + kChunk;
-    vec a0 = {}, a1 = {};
-    index_t i = s;
-    for (; i + 2 * L <= e; i += 2 * L) {
-      a0 += f(load<T>(v + i));
-      a1 += f(load<T>(v + i + L));
-    }
-    for (; i + L <= e; i += L) a0 += f(load<T>(v + i));
-    double part = 0.0;
-    for (; i < e; ++i) part += static_cast<double>(f(v[i]));
-    total += part + static_cast<double>(hsum<T>(a0 + a1));
-  }
-  return total;
-}
-
 template <typename T>
 void forward(index_t M, index_t D, const T* x, const T* w, const T* b, double eps, T* y, T* mean, T* rstd) {
   using vec = vec_t<T>;
@@ -56,9 +34,9 @@ void forward(index_t M, index_t D, const T* x, const T* w, const T* b, double ep
     // digits of a row like 1000 ± 0.01, where Σx in float would round away the spread.
     const T x0 = xr[0];
     const double mu =
-        static_cast<double>(x0) + row_sum<T>(xr, D, [x0](auto v) { return v - x0; }) / static_cast<double>(D);
+        static_cast<double>(x0) + chunked_sum<T>(xr, D, [x0](auto v) { return v - x0; }) / static_cast<double>(D);
     const T hi = static_cast<T>(mu), lo = static_cast<T>(mu - static_cast<double>(hi));
-    double sq = row_sum<T>(xr, D, [hi](auto v) { return (v - hi) * (v - hi); });
+    double sq = chunked_sum<T>(xr, D, [hi](auto v) { return (v - hi) * (v - hi); });
     sq -= static_cast<double>(D) * static_cast<double>(lo) * static_cast<double>(lo);
     const double var = (sq < 0.0 ? 0.0 : sq) / static_cast<double>(D);   // NaN stays NaN
     const double rs = 1.0 / std::sqrt(var + eps);
