@@ -5,6 +5,7 @@
 // Both check that every index lies in [0, V) (as the reference does): the CPU kernels count the bad
 // ones first, the GPU runs a min/max reduction first (the call waits for the device once).
 #include "bind.h"
+#include "pyengine/cuda/pool2d.h"  // cuda::index_range
 #include "pyengine/embedding.h"
 
 namespace pyengine::bind::embedding {
@@ -24,7 +25,7 @@ void check_range(const char* fn, typename D::Call& call, const EmbeddingDims& d,
   std::int64_t range[2];
   if constexpr (D::is_cuda) {
     auto scratch = call.empty_typed("the index range", {2}, "int64", 8);
-    cuda::embedding_index_range(d.n, p, out<std::int64_t>(scratch), range, call.stream());
+    cuda::index_range(d.n, p, out<std::int64_t>(scratch), range, call.stream());
   } else {
     host_range(d.n, p, range[0], range[1]);
   }

@@ -15,17 +15,6 @@
 namespace pyengine::cuda {
 namespace {
 
-__global__ void embedding_range_kernel(index_t n, const std::int64_t* __restrict__ idx, unsigned long long* scratch) {
-  long long lo = LLONG_MAX, hi = LLONG_MIN;
-  PE_GRID_STRIDE(i, n) {
-    const long long v = idx[i];
-    lo = v < lo ? v : lo;
-    hi = v > hi ? v : hi;
-  }
-  atomicMin(reinterpret_cast<long long*>(scratch), lo);
-  atomicMax(reinterpret_cast<long long*>(scratch) + 1, hi);
-}
-
 template <typename T>
 __global__ void embedding_forward_kernel(EmbeddingDims d, const T* __restrict__ w, const std::int64_t* __restrict__ idx,
                                          T* __restrict__ out) {
@@ -91,17 +80,6 @@ struct Layout {
 };
 
 }  // namespace
-
-void embedding_index_range(index_t n, const std::int64_t* indices, std::int64_t* scratch, std::int64_t* range_host,
-                           cudaStream_t stream) {
-  const std::int64_t init[2] = {LLONG_MAX, LLONG_MIN};
-  check(cudaMemcpyAsync(scratch, init, sizeof(init), cudaMemcpyHostToDevice, stream), "embedding (cudaMemcpyAsync)");
-  embedding_range_kernel<<<grid_for(n), kThreads, 0, stream>>>(n, indices, reinterpret_cast<unsigned long long*>(scratch));
-  check_launch("embedding_range_kernel");
-  check(cudaMemcpyAsync(range_host, scratch, 2 * sizeof(std::int64_t), cudaMemcpyDeviceToHost, stream),
-        "embedding (cudaMemcpyAsync)");
-  check(cudaStreamSynchronize(stream), "embedding (cudaStreamSynchronize)");
-}
 
 template <typename T>
 void embedding_forward(const EmbeddingDims& d, const T* w, const std::int64_t* indices, T* out, cudaStream_t stream) {

@@ -96,13 +96,10 @@ index_t embedding_backward(const EmbeddingDims& d, const T* g, const std::int64_
 }  // namespace pyengine::cpu
 #endif
 
-// The CUDA launchers (csrc/cuda/embedding.cu), on the caller's stream. embedding_index_range writes
-// the smallest and largest index to range_host (it waits for the device; scratch: 2 int64 words).
-// embedding_backward_workspace is the bytes of device workspace the backward needs for n lookups
-// and V rows.
+// The CUDA launchers (csrc/cuda/embedding.cu), on the caller's stream; the index range check uses
+// pool2d's cuda::index_range. embedding_backward_workspace is the bytes of device workspace the
+// backward needs for n lookups and V rows.
 namespace pyengine::cuda {
-void embedding_index_range(index_t n, const std::int64_t* indices, std::int64_t* scratch, std::int64_t* range_host,
-                           cudaStream_t stream);
 template <typename T>
 void embedding_forward(const EmbeddingDims& d, const T* w, const std::int64_t* indices, T* out, cudaStream_t stream);
 index_t embedding_backward_workspace(index_t n, index_t V);
