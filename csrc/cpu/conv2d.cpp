@@ -1,6 +1,8 @@
 // conv2d.cpp — 2-D convolution forward and backward (see pyengine/conv2d.h for the contract).
 //
-// Picks the algorithm per shape (see the header): the register-blocked kernels of
+// Picks the algorithm per shape (see the header): for groups 1 with >= 64 input channels and <= 16×16
+// outputs (CIFAR ResNet's 128-512-channel layers), one GEMM over a chunk of images (the batched
+// route below); else the register-blocked kernels of
 // csrc/cpu/isa/conv_s1_isa.cpp for groups 1 (backward input: stride 1 only); else the direct row kernels of
 // csrc/cpu/isa/conv_isa.cpp when the reduction per output (Cg·R·S) is small; else im2col +
 // pyengine::cpu::gemm:
@@ -170,6 +172,129 @@ void backward_input_gemm(const ConvGeom& g, const T* gy, const T* w, T* gx) {
   });
 }
 
+// ---- The batched route: one GEMM over a chunk of images (the many-channel, small-image layers)
+//
+// Per image, a 4×4 or 8×8 output gives a GEMM 16–64 columns wide that packs all of w (up to
+// 512 × 4608) again for every image; the chunk's columns laid side by side (CRS × nb·L) make it
+// 256–1024 wide. Chunks go to threads (each GEMM then runs on one thread, no barrier inside it);
+// a batch smaller than the thread count is one chunk whose GEMM parallelises.
+//  forward         ybuf (K × nb·L) = w · cols, bias and ReLU in the epilogue, then scattered to NCHW
+//  backward_input  gcols (CRS × nb·L) = wᵀ · gyt, gyt the chunk's grad_y gathered to K × nb·L,
+//                  then col2im per image (row pitch nb·L)
+
+// Column-buffer elements one batched GEMM's chunk may use (measured, 1 thread, b32: 1 Mi floats
+// against 0.3-4 Mi): the forward is fastest with its columns inside the 2 MiB L2 (256 Ki floats:
+// one 16×16 image of 128 channels, four 4×4 images of 512), even when that leaves the GEMM only 64
+// columns wide; the backward passes (wᵀ packed again per chunk in backward input) want at least
+// 256 columns.
+constexpr index_t kBatchedBudget = index_t(1) << 18;
+constexpr index_t kBatchedMinColumns = 256;
+
+// Groups 1, at least 64 channels in, at most 16×16 outputs, not pointwise: CIFAR ResNet's 128-,
+// 256- and 512-channel 3×3 layers and its stride-2 downsampling 3×3 and 1×1 layers.
+bool use_batched(const ConvGeom& g) { return g.G == 1 && g.C >= 64 && g.OH * g.OW <= 256 && !is_pointwise(g); }
+
+// Backward weight: the register-blocked kernel stays ahead on 8×8 and larger outputs of a 3×3
+// layer; the batched GEMM wins on 4×4 outputs and on the strided 1×1 shortcuts (1.6-1.8×).
+bool use_batched_backward_weight(const ConvGeom& g) {
+  return use_batched(g) && (g.OH * g.OW <= 16 || (g.R == 1 && g.S == 1));
+}
+
+// Images per chunk: within the budget (at least min_cols wide), and as many chunks as a multiple
+// of the thread count (so no thread gets one chunk more than another).
+index_t batched_chunk(const ConvGeom& g, index_t rows, index_t min_cols) {
+  const index_t L = g.OH * g.OW, t = get_num_threads();
+  index_t nb = kBatchedBudget / (rows * L > 0 ? rows * L : 1);
+  const index_t wide = (min_cols + L - 1) / L;
+  if (nb < wide) nb = wide;
+  if (nb < 1) nb = 1;
+  if (nb > g.N) nb = g.N;
+  if (t > 1 && g.N >= t) {
+    index_t count = (g.N + nb - 1) / nb;
+    count = (count + t - 1) / t * t;
+    nb = (g.N + count - 1) / count;
+  }
+  return nb;
+}
+
+template <typename T>
+void forward_batched(const ConvGeom& g, const T* x, const T* w, const T* bias, T* y, bool relu) {
+  const index_t L = g.OH * g.OW, HW = g.H * g.W, crs = g.C * g.R * g.S;
+  const index_t nb = batched_chunk(g, crs, 1), chunks = (g.N + nb - 1) / nb;
+  parallel_for(chunks, get_num_threads(), [&](index_t c) {
+    const index_t n0 = c * nb, m = g.N - n0 < nb ? g.N - n0 : nb, ld = m * L;
+    Workspace ws;
+    T* cols = workspace_take<T>(ws, crs * ld);
+    T* ybuf = m > 1 ? workspace_take<T>(ws, g.K * ld) : y + n0 * g.K * L;
+    if (!cols || !ybuf) return;
+    for (index_t i = 0; i < m; ++i) im2col_image(g, g.C, x + (n0 + i) * g.C * HW, cols + i * L, ld);
+    gemm_ex<T>(false, false, g.K, ld, crs, T(1), w, crs, cols, ld, T(0), ybuf, ld, bias, nullptr, relu);
+    if (m > 1)
+      for (index_t i = 0; i < m; ++i)
+        for (index_t k = 0; k < g.K; ++k)
+          std::memcpy(y + ((n0 + i) * g.K + k) * L, ybuf + k * ld + i * L, sizeof(T) * static_cast<size_t>(L));
+  });
+}
+
+template <typename T>
+void backward_input_batched(const ConvGeom& g, const T* gy, const T* w, T* gx) {
+  const index_t L = g.OH * g.OW, HW = g.H * g.W, crs = g.C * g.R * g.S;
+  const index_t nb = batched_chunk(g, crs, kBatchedMinColumns), chunks = (g.N + nb - 1) / nb;
+  parallel_for(chunks, get_num_threads(), [&](index_t c) {
+    const index_t n0 = c * nb, m = g.N - n0 < nb ? g.N - n0 : nb, ld = m * L;
+    Workspace ws;
+    T* gcols = workspace_take<T>(ws, crs * ld);
+    T* gyt = m > 1 ? workspace_take<T>(ws, g.K * ld) : nullptr;
+    if (!gcols || (m > 1 && !gyt)) return;
+    if (m > 1)
+      for (index_t i = 0; i < m; ++i)
+        for (index_t k = 0; k < g.K; ++k)
+          std::memcpy(gyt + k * ld + i * L, gy + ((n0 + i) * g.K + k) * L, sizeof(T) * static_cast<size_t>(L));
+    gemm<T>(true, false, crs, ld, g.K, T(1), w, crs, m > 1 ? gyt : gy + n0 * g.K * L, ld, T(0), gcols, ld);
+    for (index_t i = 0; i < m; ++i) col2im_image(g, g.C, gcols + i * L, ld, gx + (n0 + i) * g.C * HW);
+  });
+}
+
+// grad_w (K × CRS) = Σ over chunks gyt (K × nb·L) · colsᵀ (nb·L × CRS). The batch is cut into one
+// fixed block of images per thread, each summed into its own partial (block 0 straight into
+// grad_w) chunk by chunk, the partials then added in block order.
+template <typename T>
+void backward_weight_batched(const ConvGeom& g, const T* gy, const T* x, T* gw) {
+  const index_t L = g.OH * g.OW, HW = g.H * g.W, crs = g.C * g.R * g.S, kw = g.K * crs;
+  const int t = get_num_threads();
+  const index_t blocks = t > 1 && g.N >= t ? t : 1;
+  Workspace outer;
+  T* partials = blocks > 1 ? workspace_take<T>(outer, (blocks - 1) * kw) : nullptr;
+  if (blocks > 1 && !partials) return;
+  const index_t nb_max = batched_chunk(g, crs, kBatchedMinColumns);
+  parallel_for_blocks(g.N, blocks, t, [&](index_t lo, index_t hi, index_t b) {
+    T* acc = b == 0 ? gw : partials + (b - 1) * kw;
+    if (hi <= lo) {
+      std::memset(acc, 0, sizeof(T) * static_cast<size_t>(kw));
+      return;
+    }
+    Workspace ws;
+    T* cols = workspace_take<T>(ws, crs * nb_max * L);
+    T* gyt = nb_max > 1 ? workspace_take<T>(ws, g.K * nb_max * L) : nullptr;
+    if (!cols || (nb_max > 1 && !gyt)) return;
+    for (index_t n0 = lo; n0 < hi; n0 += nb_max) {
+      const index_t m = hi - n0 < nb_max ? hi - n0 : nb_max, ld = m * L;
+      for (index_t i = 0; i < m; ++i) {
+        im2col_image(g, g.C, x + (n0 + i) * g.C * HW, cols + i * L, ld);
+        if (m > 1)
+          for (index_t k = 0; k < g.K; ++k)
+            std::memcpy(gyt + k * ld + i * L, gy + ((n0 + i) * g.K + k) * L, sizeof(T) * static_cast<size_t>(L));
+      }
+      gemm<T>(false, true, g.K, crs, ld, T(1), m > 1 ? gyt : gy + n0 * g.K * L, ld, cols, ld, n0 == lo ? T(0) : T(1),
+              acc, crs);
+    }
+  });
+  for (index_t b = 1; b < blocks; ++b) {
+    const T* p = partials + (b - 1) * kw;
+    for (index_t i = 0; i < kw; ++i) gw[i] += p[i];
+  }
+}
+
 template <typename T>
 void backward_weight_gemm(const ConvGeom& g, const T* gy, const T* x, T* gw) {
   const index_t Cg = g.C / g.G, Kg = g.K / g.G, L = g.OH * g.OW, HW = g.H * g.W;
@@ -215,17 +340,26 @@ double conv2d_workspace_bytes(const ConvGeom& g, index_t elem_size, Conv2dPass p
   const double s1_image = phased + (static_cast<double>(g.OH) + 1) * Wq + 64 + K * (static_cast<double>(g.OH) + 1) * (Wq + 16);
   switch (pass) {
     case Conv2dPass::forward:
+      if (use_batched(g))
+        return e * (t < g.N ? t : 1.0) * (C * RS + K) * static_cast<double>(batched_chunk(g, g.C * g.R * g.S, 1)) * L;
       if (use_s1_forward(g)) return e * (K * C * RS + t * s1_image);
       // direct: the padded image, and its column phases when strided (about as large again)
       if (use_direct(g)) return e * t * Cg * padded / C * (g.sw > 1 ? 2.0 + g.sw / (g.W + 1.0) : 1.0);
       return e * (K * (crs + 1) + (batch_parallel(g) ? t : 1.0) * (crs + 1) * L);
     case Conv2dPass::backward_input:
+      if (use_batched(g))
+        return e * (t < g.N ? t : 1.0) * (C * RS + K) *
+               static_cast<double>(batched_chunk(g, g.C * g.R * g.S, kBatchedMinColumns)) * L;
       if (use_s1_backward_input(g))
         return e * (K * C * RS + t * (K * (static_cast<double>(g.OH) + 2.0 * g.R * g.dh) *
                                           (static_cast<double>(g.OW) + 2.0 * g.S * g.dw) + C * (g.H + 1.0) * (g.W + 16.0)));
       if (use_direct(g)) return e * t * Cg * padded / C;
       return e * (batch_parallel(g) ? t : 1.0) * crs * L;
     case Conv2dPass::backward_weight: {
+      if (use_batched_backward_weight(g))
+        return e * ((t < g.N ? t : 1.0) * (C * RS + K) *
+                        static_cast<double>(batched_chunk(g, g.C * g.R * g.S, kBatchedMinColumns)) * L +
+                    (t < g.N ? t - 1.0 : 0.0) * K * C * RS);
       if (use_s1_backward_weight(g)) return e * t * (C * RS * (K + 16) + phased + (g.OH + 1.0) * (Wq + 64.0) * (K + 16));
       if (use_direct(g)) return e * t * (K * crs + Cg * padded / C + g.OW);
       const double rows = C * RS;
@@ -240,7 +374,8 @@ double conv2d_workspace_bytes(const ConvGeom& g, index_t elem_size, Conv2dPass p
 template <typename T>
 void conv2d_forward(const ConvGeom& g, const T* x, const T* weight, const T* bias, T* y, bool relu) {
   if (g.N == 0) return;
-  if (use_s1_forward(g)) s1_forward(g, x, weight, bias, y, relu);
+  if (use_batched(g)) forward_batched(g, x, weight, bias, y, relu);
+  else if (use_s1_forward(g)) s1_forward(g, x, weight, bias, y, relu);
   else if (use_direct(g)) direct_forward(g, x, weight, bias, y, relu);
   else forward_gemm(g, x, weight, bias, y, relu);
 }
@@ -248,7 +383,8 @@ void conv2d_forward(const ConvGeom& g, const T* x, const T* weight, const T* bia
 template <typename T>
 void conv2d_backward_input(const ConvGeom& g, const T* grad_y, const T* weight, T* grad_x) {
   if (g.N == 0) return;
-  if (use_s1_backward_input(g) && all_finite(weight, g.K * (g.C / g.G) * g.R * g.S))
+  if (use_batched(g)) backward_input_batched(g, grad_y, weight, grad_x);
+  else if (use_s1_backward_input(g) && all_finite(weight, g.K * (g.C / g.G) * g.R * g.S))
     s1_backward_input(g, grad_y, weight, grad_x);
   else if (use_direct(g)) direct_backward_input(g, grad_y, weight, grad_x);
   else backward_input_gemm(g, grad_y, weight, grad_x);
@@ -260,7 +396,9 @@ void conv2d_backward_weight(const ConvGeom& g, const T* grad_y, const T* x, T* g
     std::memset(grad_w, 0, sizeof(T) * static_cast<size_t>(g.K * (g.C / g.G) * g.R * g.S));
     return;
   }
-  if (use_s1_backward_weight(g)) {
+  if (use_batched_backward_weight(g)) {
+    backward_weight_batched(g, grad_y, x, grad_w);
+  } else if (use_s1_backward_weight(g)) {
     s1_backward_weight(g, grad_y, x, grad_w);
   } else if (use_direct(g)) direct_backward_weight(g, grad_y, x, grad_w);
   else backward_weight_gemm(g, grad_y, x, grad_w);

@@ -42,6 +42,13 @@ CONV_SHAPES = [
     (2, 6, 9, 11, 8, 3, 3, (3, 2), (1, 0), (1, 2), 1, True, "stride (3, 2), dilation (1, 2)"),
     (1, 9, 8, 8, 7, 1, 1, 2, 1, 1, 1, True, "1x1 stride 2 with padding"),
     (3, 2, 5, 37, 7, 3, 3, 1, 1, 1, 1, True, "K=7, width 37 (row dot products, partial last vector)"),
+    # groups 1, >= 64 channels, <= 16x16 outputs: one GEMM over a chunk of images (batched route)
+    (5, 64, 5, 5, 24, 3, 3, 1, 1, 1, 1, True, "64 -> 24 on 5x5, batch 5 (batched GEMM, odd batch)"),
+    (1, 72, 4, 4, 17, 3, 3, 1, 1, 1, 1, False, "72 -> 17 on 4x4, batch 1 (batched GEMM, one image)"),
+    (3, 65, 9, 8, 20, 3, 3, 2, 1, 1, 1, True, "65 -> 20 stride 2, batch 3 (batched GEMM)"),
+    (4, 64, 7, 7, 33, 1, 1, 2, 0, 1, 1, True, "64 -> 33 1x1 stride 2, batch 4 (batched GEMM)"),
+    (9, 64, 16, 16, 8, 3, 3, 1, 1, 1, 1, True, "64 -> 8 on 16x16, batch 9 (batched GEMM, several chunks)"),
+    (2, 66, 6, 5, 9, 3, 3, (2, 1), (0, 2), (1, 2), 1, True, "66 -> 9, stride (2, 1), dilation (1, 2) (batched)"),
 ]
 
 
