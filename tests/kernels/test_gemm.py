@@ -48,8 +48,13 @@ def test_gemm_ex_rejects_bad_bias():
 
 # Shapes past the blocking: several M blocks (MC) and K blocks (KC), N past one NC block with a
 # partial group of B panels, 16-column transposes with tails (K and N not multiples of 16), and the
-# M = 128, K = 9·C shape of a batched 3×3 convolution, at each thread count.
-BLOCK_SHAPES = [(200, 300, 40), (61, 4133, 19), (500, 70, 530), (37, 257, 1030), (128, 515, 1152)]
+# M = 128, K = 9·C shape of a batched 3×3 convolution, at each thread count. With several threads
+# and several (NC, KC) blocks the next block's B is packed inside the current block's parallel_for
+# into a second buffer: 3 K blocks of unequal source offsets (K 1300, not a multiple of KC) with
+# the rows split across threads, and two NC blocks × two K blocks (the packing ahead crosses from
+# one NC block to the next) with the columns split.
+BLOCK_SHAPES = [(200, 300, 40), (61, 4133, 19), (500, 70, 530), (37, 257, 1030), (128, 515, 1152),
+                (203, 97, 1300), (30, 4200, 600)]
 
 
 @pytest.mark.parametrize("m,n,k", BLOCK_SHAPES)
