@@ -22,9 +22,12 @@ Semantics that differ from PyTorch's and how they are met:
   an input after; Squeeze/Unsqueeze/Split likewise before/after 13; Clip's bounds before/after 11.
 * Integer Div truncates toward zero (C semantics), as ONNX runtimes do.
 * ConvTranspose: PyTorch's symmetric pads run conv_transpose2d directly; other pads (and output_shape,
-  auto_pad) crop or zero-extend the full transposed convolution. Resize: per axis a gather of ONNX's
-  taps and their weights (nearest, linear, cubic, antialias, every coordinate mode). Pad reflect /
-  edge / wrap are pyengine's padding modes.
+  auto_pad) crop or zero-extend the full transposed convolution; 3-D runs as one 2-D transposed
+  convolution per depth tap of the kernel, shifted into place along depth. Resize: per axis a gather
+  of ONNX's taps and their weights (nearest, linear, cubic, antialias, every coordinate mode); Resize-10
+  and Upsample-7/9 (scales only) are the asymmetric-coordinate case, nearest rounding down when
+  enlarging and up when shrinking, as onnxruntime reads them. Pad reflect / edge / wrap are pyengine's
+  padding modes.
 """
 from __future__ import annotations
 
@@ -360,9 +363,70 @@ def _conv(node, x, w, b=None):
 
 
 def _check_conv_transpose(node):
-    _check_conv(node)
-    if node.attr("auto_pad", "NOTSET") == "VALID" and node.attr("pads"):
+    ap = node.attr("auto_pad", "NOTSET")
+    if ap not in ("NOTSET", "SAME_UPPER", "SAME_LOWER", "VALID"):
+        raise node.error(f"auto_pad {ap!r} is not one of NOTSET, SAME_UPPER, SAME_LOWER, VALID")
+    ks = node.attr("kernel_shape")
+    if ks is not None and len(ks) not in (1, 2, 3):
+        raise node.error(f"only 1-D, 2-D and 3-D transposed convolutions are supported (kernel_shape {ks})")
+    if ap == "VALID" and node.attr("pads"):
         raise node.error("auto_pad VALID with pads")
+
+
+def _transpose_pads(node, ins, k, strides, dil, op_, pads, n):
+    """(lo, hi) per spatial axis of ConvTranspose's size rule (see _conv_transpose)."""
+    out_shape = node.attr("output_shape")
+    auto = node.attr("auto_pad", "NOTSET")
+    full = [strides[i] * (ins[i] - 1) + dil[i] * (k[i] - 1) + 1 for i in range(n)]
+    if out_shape is not None or auto in ("SAME_UPPER", "SAME_LOWER"):
+        target = list(out_shape[-n:]) if out_shape is not None else [ins[i] * strides[i] for i in range(n)]
+        total = [full[i] + op_[i] - target[i] for i in range(n)]
+        if auto == "SAME_UPPER":
+            return [t // 2 for t in total], [t - t // 2 for t in total]
+        return [t - t // 2 for t in total], [t // 2 for t in total]
+    if auto == "VALID":
+        return [0] * n, [0] * n
+    return list(pads[:n]), list(pads[n:])
+
+
+def _conv_transpose3d(node, x, w, b):
+    """3-D as 2-D: the full transposed convolution (no padding) is, for each depth tap j of the kernel,
+    the 2-D transposed convolution of every input depth slice with w[:, :, j], placed at output depth
+    id·s_d + j·d_d (an interleave with zeros for the stride, then a shift); the sum over j, then ONNX's
+    crop / zero-extend and the bias, as for 2-D."""
+    k = list(w.shape[2:])
+    strides = list(node.attr("strides") or [1] * 3)
+    dil = list(node.attr("dilations") or [1] * 3)
+    op_ = list(node.attr("output_padding") or [0] * 3)
+    pads = list(node.attr("pads") or [0] * 6)
+    group = node.attr("group", 1)
+    N, C, D, H, W = x.shape
+    lo, hi = _transpose_pads(node, [D, H, W], k, strides, dil, op_, pads, 3)
+    full_d = strides[0] * (D - 1) + dil[0] * (k[0] - 1) + 1
+    x2 = x.permute(0, 2, 1, 3, 4).reshape(N * D, C, H, W)
+    acc = None
+    for j in range(k[0]):
+        z = F.conv_transpose2d(x2, w[:, :, j], None, tuple(strides[1:]), 0, 0, group, tuple(dil[1:]))
+        M, OH, OW = z.shape[1:]
+        z = z.reshape(N, D, M, OH, OW)
+        if strides[0] > 1 and D > 1:
+            gap = _like(node, np.zeros((N, D, strides[0] - 1, M, OH, OW), x.dtype), x)
+            z = cat([z.unsqueeze(2), gap], 2).reshape(N, D * strides[0], M, OH, OW)[:, :strides[0] * (D - 1) + 1]
+        before, after = j * dil[0], full_d - z.shape[1] - j * dil[0]
+        parts = ([_like(node, np.zeros((N, before, M, OH, OW), x.dtype), x)] if before else []) + [z] + \
+            ([_like(node, np.zeros((N, after, M, OH, OW), x.dtype), x)] if after else [])
+        z = cat(parts, 1) if len(parts) > 1 else z
+        acc = z if acc is None else acc + z
+    y = acc.permute(0, 2, 1, 3, 4)
+    ends = [op_[i] - hi[i] for i in range(3)]        # > 0: zeros past the full output; < 0: cropped
+    y = y[:, :, max(0, lo[0]):y.shape[2] + min(0, ends[0]), max(0, lo[1]):y.shape[3] + min(0, ends[1]),
+          max(0, lo[2]):y.shape[4] + min(0, ends[2])]
+    if min(lo) < 0 or max(ends) > 0:
+        y = F.pad(y, (max(0, -lo[2]), max(0, ends[2]), max(0, -lo[1]), max(0, ends[1]), max(0, -lo[0]),
+                      max(0, ends[0])))
+    if b is not None:
+        y = y + b.reshape(1, -1, 1, 1, 1)
+    return y
 
 
 @op("ConvTranspose", check=_check_conv_transpose)
@@ -371,7 +435,17 @@ def _conv_transpose(node, x, w, b=None):
     pad_end; output_shape (or auto_pad SAME_*, meaning in·s) fixes out and the pads follow from it, the
     odd one at the end for SAME_UPPER, at the start otherwise. PyTorch's symmetric case runs on
     conv_transpose2d directly; other pads (unequal, or an output_padding PyTorch refuses) run the full
-    transposed convolution and crop or zero-extend it, with the bias added afterwards."""
+    transposed convolution and crop or zero-extend it, with the bias added afterwards. 3-D runs on the 2-D
+    kernels, one per depth tap (_conv_transpose3d)."""
+    if x.ndim == 5:
+        group = node.attr("group", 1)
+        if w.ndim != 5 or w.shape[0] != x.shape[1] or x.shape[1] % group:
+            raise node.error(f"weight {tuple(w.shape)} needs (C = {x.shape[1]}, M/group, k…) and C divisible by "
+                             f"group {group}")
+        y = _conv_transpose3d(node, x, w, b)
+        if min(y.shape[2:]) < 1:
+            raise node.error(f"the output {tuple(y.shape)} of input {tuple(x.shape)} is empty")
+        return y
     sp = _spatial(node, x)
     one_d = sp == 1
     if one_d:
@@ -844,7 +918,7 @@ _NEAREST_MODES = ("round_prefer_floor", "round_prefer_ceil", "floor", "ceil")
 
 def _check_resize(node):
     if node.opset < 11:
-        raise node.error("Resize before opset 11 (no roi, scales-only) is not supported")
+        return _check_legacy_resize(node)
     if node.attr("mode", "nearest") not in ("nearest", "linear", "cubic"):
         raise node.error(f"mode {node.attr('mode')!r} is not nearest, linear or cubic")
     if node.attr("coordinate_transformation_mode", "half_pixel") not in _COORD_MODES:
@@ -928,11 +1002,78 @@ def _resize_plan(node, n, m, scale, roi):
     return np.clip(taps, 0, n - 1), coeffs, extra
 
 
+def _check_legacy_resize(node):
+    if node.attr("mode", "nearest") not in ("nearest", "linear", "bilinear"):
+        raise node.error(f"mode {node.attr('mode')!r} is not nearest or linear")
+
+
+class _LegacyAttrs:
+    """Resize-10 and Upsample-7/9 as opset-11 Resize attributes: asymmetric coordinates (x = o / scale),
+    linear clamped at the edges, and nearest rounding down when enlarging and up when shrinking
+    (onnxruntime's rule for these opsets), per axis."""
+
+    def __init__(self, node, scale):
+        self.node, self.error = node, node.error
+        linear = node.attr("mode", "nearest") in ("linear", "bilinear")
+        self.attrs = {"mode": "linear" if linear else "nearest", "coordinate_transformation_mode": "asymmetric",
+                      "nearest_mode": "floor" if scale >= 1 else "ceil", "antialias": 0, "exclude_outside": 0}
+
+    def attr(self, name, default=None):
+        return self.attrs.get(name, default)
+
+
+def _resize_axis(node, y, x, a, taps, coeffs, nearest):
+    """y resized along axis a: the gather of each output's taps and their weighted sum."""
+    lead = (slice(None),) * a
+    bshape = [1] * x.ndim
+    bshape[a] = -1
+    if nearest:
+        return y[lead + (taps[np.arange(len(taps)), coeffs.argmax(axis=1)] if len(taps) else taps[:, 0],)]
+    acc = None
+    for k in range(coeffs.shape[1]):
+        term = y[lead + (taps[:, k],)] * _like(node, coeffs[:, k].astype(x.dtype).reshape(bshape), x)
+        acc = term if acc is None else acc + term
+    return acc
+
+
+def _legacy_resize(node, x, sc):
+    """Resize-10 / Upsample: one scale per axis, output size floor(n·scale) (see _LegacyAttrs)."""
+    sc = np.asarray(sc, np.float64).reshape(-1)
+    if sc.size != x.ndim:
+        raise node.error(f"scales of {sc.size} values for an input of rank {x.ndim}")
+    if sc.min() <= 0:
+        raise node.error(f"scales must be > 0, got {sc.tolist()}")
+    n_in = list(x.shape)
+    out = [int(math.floor(n * s)) for n, s in zip(n_in, sc)]
+    node.check_size(out)
+    y = x
+    for a in range(x.ndim):
+        if out[a] == n_in[a] and sc[a] == 1.0:
+            continue
+        shim = _LegacyAttrs(node, float(sc[a]))
+        taps, coeffs, _ = _resize_plan(shim, n_in[a], out[a], float(sc[a]), None)
+        y = _resize_axis(node, y, x, a, taps, coeffs, shim.attrs["mode"] == "nearest")
+    return y if y is not x else x.clone()
+
+
+@op("Upsample", check=_check_legacy_resize)
+def _upsample(node, x, scales=None):
+    """Upsample-7 (scales an attribute) and -9 (an input): Resize-10's rule."""
+    sc = node.attr("scales") if node.opset < 9 else (node.host(scales) if scales is not None else None)
+    if sc is None:
+        raise node.error("Upsample needs scales")
+    if np.min(np.asarray(sc, np.float64)) < 1:
+        raise node.error(f"Upsample scales must be >= 1 (ONNX's rule; Resize shrinks), got {list(np.asarray(sc).tolist())}")
+    return _legacy_resize(node, x, sc)
+
+
 @op("Resize", check=_check_resize)
 def _resize(node, x, roi=None, scales=None, sizes=None):
     """Separable: each resized axis is a gather of K taps per output position and their weighted sum
     (nearest: the one tap of weight 1), so gradients reach x; positions and weights are ONNX's
-    reference's, computed in float64."""
+    reference's, computed in float64. Before opset 11 the inputs are (X, scales): _legacy_resize."""
+    if node.opset < 11:
+        return _legacy_resize(node, x, node.host(roi))
     r = x.ndim
     axes = node.attr("axes")
     axes = [_ax(a, r) for a in axes] if axes else list(range(r))
@@ -972,17 +1113,9 @@ def _resize(node, x, roi=None, scales=None, sizes=None):
         if math.isclose(scale[i], 1.0) and out[i] == n_in[i] and (ai is None or (ai[0] == 0 and ai[1] == 1)):
             continue
         taps, coeffs, extra = _resize_plan(node, n_in[i], out[i], scale[i], ai)
-        lead = (slice(None),) * a
+        y = _resize_axis(node, y, x, a, taps, coeffs, nearest)
         bshape = [1] * r
         bshape[a] = -1
-        if nearest:
-            y = y[lead + (taps[np.arange(len(taps)), coeffs.argmax(axis=1)] if len(taps) else taps[:, 0],)]
-        else:
-            acc = None
-            for k in range(coeffs.shape[1]):
-                term = y[lead + (taps[:, k],)] * _like(node, coeffs[:, k].astype(x.dtype).reshape(bshape), x)
-                acc = term if acc is None else acc + term
-            y = acc
         if extra is not None and extra.any():
             keep = _like(node, (~extra).astype(x.dtype).reshape(bshape), x)
             y = y * keep + _like(node, (extra * extrap).astype(x.dtype).reshape(bshape), x)

@@ -297,3 +297,108 @@ def test_conv_transpose_bad_weight_is_named():
     proto = _conv_transpose_model((1, 3, 4, 4), np.zeros((2, 2, 3, 3), np.float32), None)
     with pytest.raises(ValueError, match=r"ConvTranspose.*weight \(2, 2, 3, 3\) needs \(C = 3"):
         po.load(proto)(pyengine.randn(1, 3, 4, 4))
+
+
+# ------------------------------------------------------------------------------ 3-D ConvTranspose import
+# (x shape, weight shape, attributes, torch's conv_transpose3d kwargs or None)
+CONV_T3 = [
+    ((2, 3, 4, 5, 3), (3, 2, 3, 3, 3), dict(strides=[2, 2, 2], pads=[1, 1, 1, 1, 1, 1], output_padding=[1, 0, 1]),
+     dict(stride=2, padding=1, output_padding=(1, 0, 1))),
+    ((1, 4, 3, 4, 5), (4, 3, 2, 3, 2), dict(strides=[3, 1, 2], dilations=[2, 1, 2], group=2),
+     dict(stride=(3, 1, 2), dilation=(2, 1, 2), groups=2)),
+    ((2, 2, 1, 3, 3), (2, 3, 3, 2, 2), dict(), dict()),
+    ((2, 2, 3, 4, 3), (2, 3, 2, 3, 3), dict(strides=[2, 2, 1], pads=[0, 1, 2, 1, 0, 0]), None),
+    ((1, 2, 3, 3, 4), (2, 2, 3, 3, 2), dict(strides=[2, 2, 2], auto_pad="SAME_UPPER"), None),
+    ((1, 2, 3, 3, 4), (2, 2, 2, 3, 3), dict(strides=[3, 2, 2], output_shape=[9, 7, 9]), None),
+]
+
+
+@pytest.mark.parametrize("bias", [True, False])
+@pytest.mark.parametrize("i", range(len(CONV_T3)))
+def test_conv_transpose3d_import_matches_onnxruntime_and_torch(i, bias):
+    x_shape, w_shape, attrs, torch_kw = CONV_T3[i]
+    rng = np.random.default_rng(40 + i)
+    x = rng.standard_normal(x_shape).astype(np.float32)
+    w = (rng.standard_normal(w_shape) * 0.3).astype(np.float32)
+    b = rng.standard_normal(w_shape[1] * attrs.get("group", 1)).astype(np.float32) if bias else None
+    proto = _conv_transpose_model(x_shape, w, b, **attrs)
+    onnx.checker.check_model(proto, full_check=True)
+    want = session(proto).run(None, {"X": x})[0]
+    m = po.load(proto)
+    y = m(pyengine.from_numpy(x))
+    _close(y.numpy(), want)
+    if torch_kw is not None:
+        t = TF.conv_transpose3d(torch.from_numpy(x), torch.from_numpy(w), None if b is None else torch.from_numpy(b),
+                                **torch_kw)
+        _close(y.numpy(), t.numpy())
+    y.sum().backward()
+    grads = [p.grad for p in m.parameters()]
+    assert grads and all(g is not None and np.isfinite(g.numpy()).all() for g in grads)
+
+
+def test_conv_transpose3d_input_gradient_matches_torch():
+    rng = np.random.default_rng(7)
+    x = rng.standard_normal((1, 2, 3, 4, 3)).astype(np.float32)
+    w = (rng.standard_normal((2, 3, 3, 2, 3)) * 0.3).astype(np.float32)
+    proto = _conv_transpose_model(x.shape, w, None, strides=[2, 1, 2], pads=[1, 0, 1, 1, 0, 1])
+    px = pyengine.from_numpy(x).requires_grad_()
+    y = po.load(proto)(px)
+    tx = torch.from_numpy(x).requires_grad_()
+    t = TF.conv_transpose3d(tx, torch.from_numpy(w), stride=(2, 1, 2), padding=(1, 0, 1))
+    _close(y.detach().numpy(), t.detach().numpy())
+    g = rng.standard_normal(t.shape).astype(np.float32)
+    y.backward(pyengine.from_numpy(g))
+    t.backward(torch.from_numpy(g))
+    _close(px.grad.numpy(), tx.grad.numpy())
+
+
+# ------------------------------------------------------------------------------ Resize-10 and Upsample-7/9
+LEGACY_RESIZE = [
+    ((2, 3, 4, 5), [1, 1, 2, 3], "nearest"),
+    ((1, 2, 5, 7), [1, 1, 1.5, 2.5], "nearest"),
+    ((1, 2, 9, 8), [1, 1, 0.5, 0.75], "nearest"),
+    ((2, 3, 4, 5), [1, 1, 2, 2], "linear"),
+    ((1, 2, 5, 7), [1, 1, 1.7, 0.6], "linear"),
+    ((2, 3, 7), [1, 1, 3], "linear"),
+    ((2, 4, 3, 5), [1, 2, 2, 1], "nearest"),
+]
+
+
+def _legacy_model(op, opset, x_shape, scales, mode):
+    inputs, inits, attrs = ["X"], [], dict(mode=mode)
+    if op == "Upsample" and opset < 9:
+        attrs["scales"] = [float(s) for s in scales]
+    else:
+        inits.append(numpy_helper.from_array(np.asarray(scales, np.float32), "scales"))
+        inputs.append("scales")
+    node = helper.make_node(op, inputs, ["Y"], **attrs)
+    g = helper.make_graph([node], "r", [helper.make_tensor_value_info("X", TP.FLOAT, list(x_shape))],
+                          [helper.make_tensor_value_info("Y", TP.FLOAT, None)], inits)
+    return helper.make_model(g, opset_imports=[helper.make_opsetid("", opset)], ir_version=5)
+
+
+@pytest.mark.parametrize("op,opset", [("Resize", 10), ("Upsample", 9), ("Upsample", 7)])
+@pytest.mark.parametrize("i", range(len(LEGACY_RESIZE)))
+def test_legacy_resize_matches_onnxruntime(i, op, opset):
+    x_shape, scales, mode = LEGACY_RESIZE[i]
+    x = _rand(x_shape, 60 + i)
+    proto = _legacy_model(op, opset, x_shape, scales, mode)
+    if op == "Upsample" and min(scales) < 1:   # ONNX's Upsample only enlarges; onnxruntime refuses it too
+        with pytest.raises(ValueError, match=r"Upsample scales must be >= 1"):
+            po.load(proto)(pyengine.from_numpy(x))
+        return
+    want = session(proto).run(None, {"X": x})[0]
+    px = pyengine.from_numpy(x).requires_grad_()
+    y = po.load(proto)(px)
+    _close(y.detach().numpy(), want)
+    y.sum().backward()
+    assert px.grad is not None and np.isfinite(px.grad.numpy()).all()
+
+
+def test_legacy_resize_refuses_bad_scales_by_name():
+    proto = _legacy_model("Resize", 10, (1, 2, 3, 4), [1, 1, 2], "nearest")
+    with pytest.raises(ValueError, match=r"Resize, opset 10\): scales of 3 values for an input of rank 4"):
+        po.load(proto)(pyengine.from_numpy(_rand((1, 2, 3, 4))))
+    proto = _legacy_model("Upsample", 9, (1, 2, 3, 4), [1, 1, 2, 2], "cubic")
+    with pytest.raises(ValueError, match=r"mode 'cubic' is not nearest or linear"):
+        po.load(proto)
