@@ -208,6 +208,13 @@ index_t batched_chunk(const ConvGeom& g, index_t rows, index_t min_cols) {
   const index_t wide = (min_cols + L - 1) / L;
   if (nb < wide) nb = wide;
   if (nb < 1) nb = 1;
+  // The GEMM's micro-tile is 32 columns wide: a chunk 16 columns past a multiple of 32 wastes half
+  // a tile (512→512 4×4: 3 images = 48 columns). Round up to a whole tile when that adds few images.
+  for (index_t up = nb; up <= 2 * nb && up <= g.N; ++up)
+    if (up * L % 32 == 0) {
+      nb = up;
+      break;
+    }
   if (nb > g.N) nb = g.N;
   if (t > 1 && g.N >= t) {
     index_t count = (g.N + nb - 1) / nb;

@@ -125,6 +125,10 @@ UNFOLD_SHAPES = [
     (1, 2, 2, 2, 3, 1, 1, 1, "input smaller than the kernel"),
     (2, 3, 6, 7, 3, 3, 2, 1, "stride 3 > dilation span"),
     (0, 3, 5, 5, 3, 1, 1, 1, "zero-size batch"),
+    # above 256 output positions the rows are copied by intervals, not through the tap table
+    (1, 2, 20, 19, 3, 1, 1, 1, "20x19 output (interval copies)"),
+    (2, 2, 35, 33, 3, 2, 1, 1, "stride 2, 18x17 output (interval copies)"),
+    (1, 3, 17, 16, 3, 1, 1, 1, "16x16 output, 256 positions (tap table)"),
 ]
 
 
