@@ -194,10 +194,11 @@ constexpr index_t kBatchedMinColumns = 256;
 // 256- and 512-channel 3×3 layers and its stride-2 downsampling 3×3 and 1×1 layers.
 bool use_batched(const ConvGeom& g) { return g.G == 1 && g.C >= 64 && g.OH * g.OW <= 256 && !is_pointwise(g); }
 
-// Backward weight: the register-blocked kernel stays ahead on 8×8 and larger outputs of a 3×3
-// layer; the batched GEMM wins on 4×4 outputs and on the strided 1×1 shortcuts (1.6-1.8×).
+// Backward weight: the register-blocked kernel stays ahead on the 8×8 and 16×16 outputs of a
+// stride-1 3×3 layer (1.15× on 128→128 16×16, even on 256→256 8×8); the batched GEMM wins on 4×4
+// outputs, on the strided 3×3 layers (1.1-1.25×) and on the strided 1×1 shortcuts (1.6-1.8×).
 bool use_batched_backward_weight(const ConvGeom& g) {
-  return use_batched(g) && (g.OH * g.OW <= 16 || (g.R == 1 && g.S == 1));
+  return use_batched(g) && (g.OH * g.OW <= 16 || !unit_stride(g) || (g.R == 1 && g.S == 1));
 }
 
 // Images per chunk: within the budget (at least min_cols wide), and as many chunks as a multiple

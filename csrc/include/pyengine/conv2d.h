@@ -21,8 +21,8 @@
 //  * groups 1, C >= 64, OH·OW <= 256, not pointwise (CIFAR ResNet's 128-, 256-, 512-channel 3×3
 //    layers and its stride-2 downsampling 3×3 / 1×1 layers): one GEMM per chunk of images, their
 //    columns side by side (CRS × nb·L): y = w · cols scattered to NCHW, grad_cols = wᵀ · grad_y
-//    (gathered to K × nb·L) then col2im; backward weight this way only on 4×4 outputs and the 1×1
-//    strided layers. Chunks are bounded (the forward's columns inside L2) and go to threads;
+//    (gathered to K × nb·L) then col2im; backward weight this way on 4×4 outputs and strided
+//    layers only. Chunks are bounded (the forward's columns inside L2) and go to threads;
 //  * groups 1 (the digit-CNN, ResNet and MobileNet dense layers): register-blocked direct kernels
 //    (csrc/cpu/isa/conv_s1_isa.cpp). Each image is laid out zero-padded with rows sharing their
 //    padding (strided: split into its sh·sw stride phases, one plane each), so tap (c, r, s) of
