@@ -149,6 +149,100 @@ void transpose(index_t rows, index_t cols, const T* src, T* dst) {
     }
 }
 
+// --- sparse input rows ------------------------------------------------------------------------
+//
+// A one-hot (or few-hot) x — characters, words or categories fed in as indicator vectors, as in
+// examples/char_lstm.py — makes x·w_ihᵀ and dAᵀ·x almost all multiplications by zero. When at most
+// one entry of x in 16 is non-zero and w_ih is finite (so that skipping 0·w changes nothing; 0·inf
+// would be NaN), the projection adds, per row of x, the rows of w_ihᵀ its non-zeros pick (scaled by
+// them: a one-hot row copies its w_ih column exactly, the dense GEMM's result to the bit), and
+// grad_w_ihᵀ adds each row of dA into the rows its x row picks. A dense x leaves the scan within the
+// first 1/16 of its entries.
+template <typename T>
+struct SparseRows {
+  index_t* start = nullptr;   // (rows + 1): row r's entries are [start[r], start[r + 1])
+  index_t* col = nullptr;
+  T* val = nullptr;
+};
+
+template <typename T>
+bool all_finite(index_t n, const T* a) {
+  bool ok = true;
+  for (index_t i = 0; i < n; ++i) ok &= std::isfinite(a[i]);
+  return ok;
+}
+
+// Fills s from x (rows, I) when it has at most rows·I/16 non-zeros (−0 counts as one); false otherwise.
+template <typename T>
+bool sparse_rows(Workspace& ws, index_t rows, index_t I, const T* x, SparseRows<T>& s) {
+  const index_t limit = rows * I / 16;
+  if (I < 16 || limit < 1) return false;
+  s.start = workspace_take<index_t>(ws, rows + 1);
+  s.col = workspace_take<index_t>(ws, limit);
+  s.val = workspace_take<T>(ws, limit);
+  if (!s.start || !s.col || !s.val) return false;
+  index_t nnz = 0;
+  for (index_t r = 0; r < rows; ++r) {
+    s.start[r] = nnz;
+    const T* row = x + r * I;
+    for (index_t k0 = 0; k0 < I; k0 += 16) {
+      const index_t k1 = k0 + 16 < I ? k0 + 16 : I;
+      bool any = false;   // 16 entries tested at once (vectorised), one by one only when some is non-zero
+      for (index_t k = k0; k < k1; ++k) any |= row[k] != T(0) || std::signbit(row[k]);
+      if (!any) continue;
+      for (index_t k = k0; k < k1; ++k) {
+        if (row[k] == T(0) && !std::signbit(row[k])) continue;
+        if (nnz == limit) return false;
+        s.col[nnz] = k;
+        s.val[nnz++] = row[k];
+      }
+    }
+  }
+  s.start[rows] = nnz;
+  return true;
+}
+
+// gates (rows, G) = x·w_ihᵀ for the sparse x of s; wT = w_ihᵀ (I, G).
+template <typename T>
+void sparse_projection(index_t rows, index_t G, const SparseRows<T>& s, const T* wT, T* gates) {
+  parallel_for(rows, threads_for(rows * G), [&](index_t r) {
+    T* g = gates + r * G;
+    index_t p = s.start[r];
+    const index_t e = s.start[r + 1];
+    if (p == e) {
+      std::memset(g, 0, static_cast<size_t>(G) * sizeof(T));
+      return;
+    }
+    const T* w = wT + s.col[p] * G;
+    const T v = s.val[p];
+    for (index_t j = 0; j < G; ++j) g[j] = v * w[j];
+    for (++p; p < e; ++p) {
+      const T* wp = wT + s.col[p] * G;
+      const T vp = s.val[p];
+      for (index_t j = 0; j < G; ++j) g[j] += vp * wp[j];
+    }
+  });
+}
+
+// gT (I, G) = (dAᵀ·x)ᵀ = xᵀ·dA for the sparse x (rows, I) of s and dA (rows, G); columns of G split
+// across the threads (each adds over the rows in order: the same bits at every thread count).
+template <typename T>
+void sparse_weight_grad(index_t rows, index_t I, index_t G, const SparseRows<T>& s, const T* dA, T* gT) {
+  const index_t chunk = 128, n_chunks = (G + chunk - 1) / chunk;
+  parallel_for(n_chunks, threads_for(rows * G), [&](index_t cb) {
+    const index_t j0 = cb * chunk, n = G - j0 < chunk ? G - j0 : chunk;
+    for (index_t k = 0; k < I; ++k) std::memset(gT + k * G + j0, 0, static_cast<size_t>(n) * sizeof(T));
+    for (index_t r = 0; r < rows; ++r) {
+      const T* d = dA + r * G + j0;
+      for (index_t p = s.start[r]; p < s.start[r + 1]; ++p) {
+        T* o = gT + s.col[p] * G + j0;
+        const T v = s.val[p];
+        for (index_t j = 0; j < n; ++j) o[j] += v * d[j];
+      }
+    }
+  });
+}
+
 // --- the recurrence over the steps (after the input projection) -------------------------------
 
 // Generic version: per step one recurrent GEMM (both threads) and one fused gate pass (rows split
@@ -278,8 +372,18 @@ void lstm_forward(index_t T_, index_t N, index_t I, index_t H, const T* x, const
                   const T* w_ih, const T* w_hh, const T* b_ih, const T* b_hh, T* y, T* h_T, T* c_T,
                   T* gates, T* cs) {
   const index_t G = 4 * H, NH = N * H;
-  // A = X(T·N, I)·w_ihᵀ for every step at once.
-  gemm<T>(false, true, T_ * N, G, I, T(1), x, I, w_ih, I, T(0), gates, G);
+  {
+    // A = X(T·N, I)·w_ihᵀ for every step at once (row by row over the non-zeros for a sparse x).
+    Workspace ws;
+    SparseRows<T> s;
+    T* wT = nullptr;
+    if (sparse_rows(ws, T_ * N, I, x, s) && all_finite(G * I, w_ih) && (wT = workspace_take<T>(ws, I * G))) {
+      transpose<T>(G, I, w_ih, wT);
+      sparse_projection(T_ * N, G, s, wT, gates);
+    } else {
+      gemm<T>(false, true, T_ * N, G, I, T(1), x, I, w_ih, I, T(0), gates, G);
+    }
+  }
   recurrence_forward(T_, N, H, h0, c0, w_hh, b_ih, b_hh, gates, cs, y);
   std::memcpy(h_T, y + (T_ - 1) * NH, static_cast<size_t>(NH) * sizeof(T));
   std::memcpy(c_T, cs + (T_ - 1) * NH, static_cast<size_t>(NH) * sizeof(T));
@@ -310,13 +414,31 @@ void lstm_backward(index_t T_, index_t N, index_t I, index_t H, const T* grad_y,
   recurrence_backward(T_, N, H, c0, w_hh, gates, cs, grad_y, grad_h_T, grad_c_T, dA, grad_h0, grad_c0);
   const index_t TN = T_ * N;
   if (grad_x) gemm<T>(false, false, TN, I, G, T(1), dA, G, w_ih, I, T(0), grad_x, I);     // grad_x = dA·w_ih
-  if (grad_w_ih) gemm<T>(true, false, G, I, TN, T(1), dA, G, x, I, T(0), grad_w_ih, I);   // grad_w_ih = dAᵀ·X
+  if (grad_b) column_sums<T>(TN, G, dA, grad_b);
+  if (grad_w_ih) {   // grad_w_ih = dAᵀ·X (for a sparse X, its transpose row by row over X's non-zeros)
+    Workspace wsx;
+    SparseRows<T> s;
+    T* gT = nullptr;
+    // dA must be finite too (0·NaN is NaN in the GEMM): its column sums are finite only then (or
+    // overflow, which keeps the GEMM)
+    bool sparse = sparse_rows(wsx, TN, I, x, s) && (gT = workspace_take<T>(wsx, I * G));
+    if (sparse) {
+      T* sums = grad_b;
+      if (!sums && (sums = workspace_take<T>(wsx, G))) column_sums<T>(TN, G, dA, sums);
+      sparse = sums && all_finite(G, sums);
+    }
+    if (sparse) {
+      sparse_weight_grad(TN, I, G, s, dA, gT);
+      transpose<T>(I, G, gT, grad_w_ih);
+    } else {
+      gemm<T>(true, false, G, I, TN, T(1), dA, G, x, I, T(0), grad_w_ih, I);
+    }
+  }
   // grad_w_hh = Σ_t dA_tᵀ·h_{t−1}: h_0 apart, then h_1..h_{T−1} as one GEMM over (T−1)·N rows
   if (grad_w_hh) {
     gemm<T>(true, false, G, H, N, T(1), dA, G, h0, H, T(0), grad_w_hh, H);
     if (T_ > 1) gemm<T>(true, false, G, H, (T_ - 1) * N, T(1), dA + NG, G, hs, H, T(1), grad_w_hh, H);
   }
-  if (grad_b) column_sums<T>(TN, G, dA, grad_b);
 }
 
 #define PE_LSTM_INSTANTIATE(T)                                                                            \

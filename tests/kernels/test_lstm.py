@@ -6,7 +6,7 @@ import pytest
 
 from pyengine import reference
 from pyengine.kernels import cpu
-from pyengine.testing.ops.lstm import _cell_inputs, _seq_inputs
+from pyengine.testing.ops.lstm import _cell_inputs, _seq_inputs, one_hot_inputs
 from support import run_python
 
 from .helpers import assert_close
@@ -59,6 +59,38 @@ def _long_sequence(cpu_isa):
     for i, (g, w) in enumerate(zip(got, want)):
         scale = max(1.0, float(np.abs(w).max()))
         assert_close(g, w, 2e-4 * scale, 1e-3, f"lstm_backward output {i} ({cpu_isa})")
+
+
+@pytest.mark.parametrize("threads", [1, 2])
+def test_sparse_input_path_keeps_the_dense_gemms_non_finite_results(cpu_isa, threads):
+    # A one-hot x takes the sparse projection and grad_w_ih; an inf in w_ih (0·inf = NaN in the GEMM)
+    # or a NaN reaching dA must give what the dense GEMM gives, so those fall back to it.
+    import pyengine
+    before = pyengine.get_num_threads()
+    pyengine.set_num_threads(threads)
+    try:
+        rng = np.random.default_rng(9)
+        x, h0, c0, w_ih, w_hh, b_ih, b_hh = one_hot_inputs(rng, F32, 6, 33, 40, 70)
+        args64 = [a.astype(np.float64) for a in (x, h0, c0, w_ih, w_hh, b_ih, b_hh)]
+        y, _, _, saved = cpu.lstm_forward(x, h0, c0, w_ih, w_hh, b_ih, b_hh)
+        ry, _, _, rsaved = reference.lstm_forward(*args64)
+        assert_close(y, ry, 1e-4, 1e-4, f"one-hot y ({cpu_isa})")
+        gy = rng.standard_normal(y.shape).astype(np.float32)
+        got = cpu.lstm_backward(gy, None, None, x, h0, c0, w_ih, w_hh, saved)
+        want = reference.lstm_backward(gy.astype(np.float64), None, None, *args64[:5], rsaved)
+        assert_close(got[3], want[3], 1e-4, 1e-4, f"one-hot grad_w_ih ({cpu_isa})")
+        w_bad = w_ih.copy()
+        w_bad[5, 0] = np.inf   # rows of x with a 0 in column 0 get 0·inf = NaN in gate 5
+        y_bad = cpu.lstm_forward(x, h0, c0, w_bad, w_hh, b_ih, b_hh)[0]
+        ry_bad = reference.lstm_forward(x, h0, c0, w_bad, w_hh, b_ih, b_hh)[0]
+        assert np.array_equal(np.isnan(y_bad), np.isnan(ry_bad)) and np.isnan(y_bad).any()
+        gy_bad = gy.copy()
+        gy_bad[3, 7, 11] = np.nan
+        got = cpu.lstm_backward(gy_bad, None, None, x, h0, c0, w_ih, w_hh, saved)
+        want = reference.lstm_backward(gy_bad.astype(np.float64), None, None, *args64[:5], rsaved)
+        assert np.array_equal(np.isnan(got[3]), np.isnan(want[3])) and np.isnan(got[3]).all()
+    finally:
+        pyengine.set_num_threads(before)
 
 
 def test_bad_input_raises_instead_of_crashing():

@@ -31,6 +31,11 @@
 // (no barrier between steps), w_hh is packed once per call, and the gate pass is vectorised with
 // exp/tanh accurate to ~1e-7. double runs pyengine::cpu::gemm per step and libm's exp/tanh
 // (the gradient-check path). The sequence kernels need T ≥ 1.
+// Sparse x (one-hot characters or categories: at most one entry in 16 non-zero, csrc/cpu/lstm.cpp):
+// the training forward's projection adds the rows of w_ihᵀ each x row picks, and the backward's
+// grad_w_ih adds each dA row into the rows of grad_w_ihᵀ its x row picks, instead of two dense GEMMs
+// over mostly zeros; a non-finite w_ih (forward) or dA (backward) keeps the GEMM, whose 0·inf = NaN
+// the skipped products would lose.
 #pragma once
 #include "pyengine/common.h"
 #include "pyengine/isa_dispatch.h"

@@ -47,6 +47,32 @@ def _cell_forward_samples(rng, dtype):
     return out
 
 
+def one_hot_inputs(rng, dtype, t, n, i, h, hot=1, scale=1.0):
+    """x with `hot` non-zeros per row (value 1 for one-hot, random signs and sizes otherwise): the CPU
+    kernels' sparse path (at most one entry in 16 non-zero) for the input projection and grad_w_ih."""
+    x = np.zeros((t, n, i), dtype)
+    for k in range(hot):
+        ids = rng.integers(0, i, (t, n, 1))
+        v = np.ones((t, n, 1), dtype) if scale == 1.0 else randn(rng, (t, n, 1), dtype) * dtype.type(scale)
+        np.put_along_axis(x, ids, np.take_along_axis(x, ids, -1) + v, -1)
+    return (x,) + _seq_inputs(rng, dtype, t, n, i, h)[1:]
+
+
+# (T, N, I, H, non-zeros per row, their scale): one-hot, two-hot with random values, a row block of
+# all-zero rows (x = 0 at T = 1 below), I not a multiple of 16
+SPARSE_SHAPES = [(5, 3, 32, 13, 1, 1.0), (4, 5, 48, 20, 2, 3.0), (3, 2, 37, 9, 1, 1.0)]
+
+
+def _sparse_samples(rng, dtype):
+    out = [Sample(one_hot_inputs(rng, dtype, *s), {}, "sparse x: T{} N{} I{} H{}, {} non-zero(s) per row".format(*s[:5]))
+           for s in SPARSE_SHAPES]
+    x, *rest = one_hot_inputs(rng, dtype, 3, 4, 64, 10)
+    x[1] = 0
+    x[2, 1, 5] = -0.0
+    out.append(Sample((x, *rest), {}, "sparse x with all-zero rows and a -0 entry"))
+    return out
+
+
 def _seq_forward_samples(rng, dtype):
     out = [Sample(_seq_inputs(rng, dtype, *shape), {}, "T{} N{} I{} H{}".format(*shape)) for shape in SEQ_SHAPES]
     out.append(Sample(_seq_inputs(rng, dtype, 3, 2, 5, 6, bias=(False, False)), {}, "no biases"))
@@ -57,7 +83,7 @@ def _seq_forward_samples(rng, dtype):
     x, h0, c0, w_ih, w_hh, b_ih, b_hh = _seq_inputs(rng, dtype, 4, 3, 9, 11)
     out.append(Sample((non_contiguous(x), h0, non_contiguous(c0), np.asfortranarray(w_ih), w_hh, b_ih, b_hh), {},
                       "non-contiguous x and c0, Fortran-ordered w_ih"))
-    return out
+    return out + _sparse_samples(rng, dtype)
 
 
 # The float inference forward blocks the batch rows (12 + 4 rows run as 8 + 8) and the hidden units
@@ -104,6 +130,12 @@ def _seq_backward_samples(rng, dtype):
     for mask in [(False,) + (True,) * 6, (False, False, False, True, True, True, True), (False,) * 7,
                  (True, True, True, False, False, False, True)]:
         out.append(Sample((gy, None, None, x, h0, c0, *w), dict(needs_input_grad=mask), f"needs_input_grad={mask}"))
+    for smp in _sparse_samples(rng, dtype):
+        x, h0, c0, *w = smp.args
+        gy = randn(rng, x.shape[:2] + (h0.shape[1],), dtype)
+        out.append(Sample((gy, None, None, x, h0, c0, *w), {}, smp.desc))
+        out.append(Sample((gy, None, None, x, h0, c0, *w), dict(needs_input_grad=(False,) + (True,) * 6),
+                          smp.desc + ", grad_x not needed"))
     return out
 
 
