@@ -12,9 +12,11 @@
 // The float32 sequence recurrence (forward and backward) also lives here. Threads split the batch
 // rows once for the whole sequence: step t of a row needs only that row's state from step t±1, so
 // each thread runs its rows through every step with no barrier (recurrence.h has the pieces, shared
-// with the GRU). Per step and block of MR rows it runs one register-blocked GEMM of its rows against
-// w_hh, packed once per call into NR-column panels, and then the fused gate pass on those rows while
-// their gates are still in L2.
+// with the GRU). Per step, the forward runs for each group of 32 hidden units one register-blocked
+// GEMM of its rows against the group's four gate panels of w_hh into an L1 buffer, and the gate pass
+// on it at once (adding the input projection kept in the gates array); the backward runs the gate
+// pass on its rows and then one GEMM of their gate gradients against w_hh (NR-column panels). Both
+// pack w_hh once per call.
 //
 // The float32 inference forward (nothing saved) fuses the input projection into each step's GEMM
 // and runs the gate pass on each group of 32 hidden units while its pre-activations are in L1; see
@@ -106,45 +108,167 @@ void lstm_gates_backward_f32(index_t rows, index_t H, const float* gates, const 
 }
 
 
+// ---- row blocks and unit groups shared by the forwards ----------------------------------
+//
+// Both forwards (training and inference) pack their weights with the columns grouped by hidden unit:
+// group u holds 4 NR-wide panels, gate q (i f g o) of the units [u·NR, u·NR + NR), zero past H; a
+// group's pre-activations for a block of rows land in a small buffer that stays in L1 and the gate
+// pass runs on it at once.
+
+namespace {
+
+inline index_t inf_groups(index_t H) { return (H + rec::NR - 1) / rec::NR; }
+
+// The row blocks of `rows` rows: MR-row blocks; a last block of at most MR/3 rows after a full one
+// is merged with it into two blocks (12 + 4 rows become 8 + 8), so only the wide micro-kernels
+// run. inf_block gives block b's first row and row count.
+inline bool inf_split_tail(index_t rows) {
+  const index_t rem = rows % rec::MR;
+  return rows > rec::MR && rem >= 1 && rem <= rec::MR / 3;
+}
+inline index_t inf_block_count(index_t rows) {
+  return inf_split_tail(rows) ? rows / rec::MR + 1 : (rows + rec::MR - 1) / rec::MR;
+}
+inline void inf_block(index_t rows, index_t b, index_t& start, int& m) {
+  constexpr int MR = rec::MR;
+  const index_t nb = inf_block_count(rows);
+  if (inf_split_tail(rows) && b >= nb - 2) {
+    const index_t left = rows - (nb - 2) * MR, a = (left + 1) / 2;
+    start = (nb - 2) * MR + (b == nb - 2 ? 0 : a);
+    m = static_cast<int>(b == nb - 2 ? a : left - a);
+    return;
+  }
+  start = b * MR;
+  m = static_cast<int>(rows - start < MR ? rows - start : MR);
+}
+inline index_t inf_max_blocks(index_t rows) { return inf_block_count(rows); }
+
+// The row count the micro-kernel chosen for m rows computes (tile() picks MR, ⅔MR or ⅓MR): the
+// buffer has room for it, so every tile is stored whole (the fast path of micro_kernel).
+inline int kernel_rows(int m) {
+  constexpr int MR = rec::MR, R2 = 2 * MR / 3, R1 = MR / 3;
+  return m > R2 ? MR : m > R1 ? R2 : R1;
+}
+
+// Floats one pool slot needs: the packed rows (every block MR rows × K) and the pre-activation
+// buffer (every block MR rows × 4·NR).
+inline index_t inf_slot_size(index_t rows, index_t K) {
+  const index_t nb = inf_max_blocks(rows);
+  return nb * rec::MR * K + nb * rec::MR * 4 * rec::NR;
+}
+
+}  // namespace
+
 // ---- the sequence recurrence ----------------------------------------------------------------
 
 // Workspace sizes (floats) the two recurrences need, for the caller to allocate.
+// packed: the forward's grouped w_hh panels and bias, or the backward's w_hh panels.
 index_t lstm_recurrence_packed_size(index_t H) {
-  const index_t G = 4 * H;
-  const index_t fwd = rec::panels_size(H, G), bwd = rec::panels_size(G, H);
+  const index_t cols = inf_groups(H) * 4 * rec::NR;
+  const index_t fwd = cols * H + cols, bwd = rec::panels_size(4 * H, H);
   return fwd > bwd ? fwd : bwd;
 }
 // apack: for each pool slot room for every row (rounded up to MR; one slot may run every row block
-// when the other threads are late) by the larger K (4H, of the backward).
-index_t lstm_apack_stride(index_t N, index_t H) { return rec::apack_stride(N, 4 * H); }
+// when the other threads are late) by the backward's K (4H), or the forward's packed rows and
+// pre-activation buffer.
+index_t lstm_apack_stride(index_t N, index_t H) {
+  const index_t bwd = rec::apack_stride(N, 4 * H), fwd = inf_slot_size(N, H);
+  return fwd > bwd ? fwd : bwd;
+}
 index_t lstm_recurrence_apack_size(index_t N, index_t H, int threads) {
   return static_cast<index_t>(threads) * lstm_apack_stride(N, H);
 }
 
 
 // Forward recurrence over T steps. gates (T, N, 4H) holds x·w_ihᵀ on entry and the activated gates
-// on exit; cs, y (T, N, H) are written. packed, apack: the sizes below.
+// on exit; cs, y (T, N, H) are written. packed, apack: the sizes above. Per step and thread: the
+// thread's rows of h_{t−1} are packed once, and per group of NR units one GEMM against the grouped
+// w_hh panels fills the L1 buffer (not the gates array, whose rows would make the GEMM's stores and
+// loads of C miss the cache), then the gate pass adds the projection and the biases, applies the
+// nonlinearities and writes the activated gates, c and h.
 void lstm_recurrence_forward_f32(index_t T, index_t N, index_t H, const float* h0, const float* c0,
                                  const float* w_hh, const float* b_ih, const float* b_hh, float* gates,
                                  float* cs, float* y, float* packed, float* apack, int threads) {
-  const index_t G = 4 * H, NH = N * H, NG = N * G;
-  const index_t panels = (G + rec::NR - 1) / rec::NR;
-  parallel_for(panels, threads, [&](index_t p) { rec::pack_panel_t(w_hh, H, G, p, packed); });  // B = w_hhᵀ
-  // The rows are independent through all T steps: block b of `threads` row blocks runs every step
-  // with no synchronisation between steps.
+  constexpr int NR = rec::NR, MR = rec::MR, VL = rec::VL;
+  constexpr index_t LDC = 4 * NR;
+  const index_t G = 4 * H, NH = N * H, NG = N * G, groups = inf_groups(H), cols = groups * 4 * NR;
+  float* bias = packed + cols * H;
+  // Panel p = 4·u + q: packed[p][k][j] = w_hh[q·H + u·NR + j, k], zero past H.
+  parallel_for(groups * 4, threads, [&](index_t p) {
+    const index_t u = p / 4, q = p % 4;
+    float* dst = packed + p * H * NR;
+    for (int j = 0; j < NR; ++j) {
+      const index_t unit = u * NR + j, row = q * H + unit;
+      for (index_t k = 0; k < H; ++k) dst[k * NR + j] = unit < H ? w_hh[row * H + k] : 0.0f;
+      bias[p * NR + j] = unit >= H ? 0.0f : (b_ih ? b_ih[row] : 0.0f) + (b_hh ? b_hh[row] : 0.0f);
+    }
+  });
+  const index_t stride = lstm_apack_stride(N, H);
+  // K = H in near-equal chunks of at most 256 (a chunk of a panel, ≤ 32 KB, stays in L1 for every row block)
+  const index_t n_chunks = (H + 255) / 256, kc_max = (H + n_chunks - 1) / n_chunks;
   parallel_for_slots(threads, threads, [&](index_t b, int slot) {
     index_t r0, r1;
     rec::row_range(N, threads, static_cast<int>(b), r0, r1);
-    const index_t apack_stride = lstm_apack_stride(N, H);
-    float* ap = apack + static_cast<index_t>(slot) * apack_stride;
     const index_t rows = r1 - r0;
-    for (index_t t = 0; t < T && rows > 0; ++t) {
-      const float* h_prev = t ? y + (t - 1) * NH : h0;
-      const float* c_prev = t ? cs + (t - 1) * NH : c0;
-      float* g = gates + t * NG + r0 * G;
-      rec::pack_all_rows(h_prev + r0 * H, H, rows, H, ap);
-      rec::rows_gemm<true>(rows, H, G, ap, packed, g, G);                          // A_t += h_{t−1}·w_hhᵀ
-      lstm_gates_forward_f32(rows, H, g, b_ih, b_hh, c_prev + r0 * H, cs + t * NH + r0 * H, y + t * NH + r0 * H);
+    if (rows <= 0) return;
+    const index_t nb = inf_block_count(rows);
+    float* ap = apack + static_cast<index_t>(slot) * stride;
+    float* cb = ap + nb * MR * H;
+    for (index_t t = 0; t < T; ++t) {
+      const float* hp = (t ? y + (t - 1) * NH : h0) + r0 * H;
+      const float* cp = (t ? cs + (t - 1) * NH : c0) + r0 * H;
+      float* ct = cs + t * NH + r0 * H;
+      float* yt = y + t * NH + r0 * H;
+      float* gt = gates + t * NG + r0 * G;
+      for (index_t bi = 0; bi < nb; ++bi) {   // h_{t−1} block by block: ap_b[k·MR + i], rows past m zero
+        index_t s0;
+        int m;
+        inf_block(rows, bi, s0, m);
+        rec::pack_rows(hp + s0 * H, H, m, H, ap + bi * MR * H);
+      }
+      for (index_t u = 0; u < groups; ++u) {
+        for (index_t k0 = 0; k0 < H; k0 += kc_max) {
+          const index_t kc = H - k0 < kc_max ? H - k0 : kc_max;
+          for (int q = 0; q < 4; ++q) {
+            const float* bp = packed + ((u * 4 + q) * H + k0) * NR;
+            for (index_t bi = 0; bi < nb; ++bi) {
+              index_t s0;
+              int m;
+              inf_block(rows, bi, s0, m);
+              tile<float, true>(kc, ap + bi * MR * H + k0 * MR, 0, bp, cb + bi * MR * LDC + q * NR, LDC, 1.0f,
+                                k0 ? 1.0f : 0.0f, kernel_rows(m), NR, Epilogue<float>{}, true);
+            }
+          }
+        }
+        const index_t u0 = u * NR;
+        const int nu = H - u0 < NR ? static_cast<int>(H - u0) : NR;
+        const float* bu = bias + u * 4 * NR;
+        for (index_t bi = 0; bi < nb; ++bi) {
+          index_t s0;
+          int m;
+          inf_block(rows, bi, s0, m);
+          for (int i = 0; i < m; ++i) {
+            const float* a = cb + (bi * MR + i) * LDC;
+            const index_t r = s0 + i;
+            float* g = gt + r * G + u0;
+            for (int v = 0; v < nu; v += VL) {
+              const int n = nu - v < VL ? nu - v : VL;
+              vf pre[4];
+              for (int q = 0; q < 4; ++q)
+                pre[q] = rec::load_n(a + q * NR + v, VL) + rec::load_n(bu + q * NR + v, VL) +
+                         rec::load_n(g + q * H + v, n);
+              const vf ig = vsigmoid(pre[0]), fg = vsigmoid(pre[1]), gg = vtanh(pre[2]), og = vsigmoid(pre[3]);
+              const vf c = fg * rec::load_n(cp + r * H + u0 + v, n) + ig * gg;
+              rec::store_n(g + v, ig, n);
+              rec::store_n(g + H + v, fg, n);
+              rec::store_n(g + 2 * H + v, gg, n);
+              rec::store_n(g + 3 * H + v, og, n);
+              rec::store_n(ct + r * H + u0 + v, c, n);
+              rec::store_n(yt + r * H + u0 + v, og * vtanh(c), n);
+            }
+          }
+        }
+      }
     }
   });
 }
@@ -192,49 +316,6 @@ void lstm_recurrence_backward_f32(index_t T, index_t N, index_t H, const float* 
 // stays in L1, and the gate pass (bias, σ/σ/tanh/σ, the cell update, h) runs on it at once,
 // writing only h (into y) and the cell state (kept in c_T).
 
-namespace {
-
-inline index_t inf_groups(index_t H) { return (H + rec::NR - 1) / rec::NR; }
-
-// The row blocks of `rows` rows: MR-row blocks; a last block of at most MR/3 rows after a full one
-// is merged with it into two blocks (12 + 4 rows become 8 + 8), so only the wide micro-kernels
-// run. inf_block gives block b's first row and row count.
-inline bool inf_split_tail(index_t rows) {
-  const index_t rem = rows % rec::MR;
-  return rows > rec::MR && rem >= 1 && rem <= rec::MR / 3;
-}
-inline index_t inf_block_count(index_t rows) {
-  return inf_split_tail(rows) ? rows / rec::MR + 1 : (rows + rec::MR - 1) / rec::MR;
-}
-inline void inf_block(index_t rows, index_t b, index_t& start, int& m) {
-  constexpr int MR = rec::MR;
-  const index_t nb = inf_block_count(rows);
-  if (inf_split_tail(rows) && b >= nb - 2) {
-    const index_t left = rows - (nb - 2) * MR, a = (left + 1) / 2;
-    start = (nb - 2) * MR + (b == nb - 2 ? 0 : a);
-    m = static_cast<int>(b == nb - 2 ? a : left - a);
-    return;
-  }
-  start = b * MR;
-  m = static_cast<int>(rows - start < MR ? rows - start : MR);
-}
-inline index_t inf_max_blocks(index_t rows) { return inf_block_count(rows); }
-
-// The row count the micro-kernel chosen for m rows computes (tile() picks MR, ⅔MR or ⅓MR): the
-// buffer has room for it, so every tile is stored whole (the fast path of micro_kernel).
-inline int kernel_rows(int m) {
-  constexpr int MR = rec::MR, R2 = 2 * MR / 3, R1 = MR / 3;
-  return m > R2 ? MR : m > R1 ? R2 : R1;
-}
-
-// Floats one pool slot needs: the packed rows (every block MR rows × K) and the pre-activation
-// buffer (every block MR rows × 4·NR).
-inline index_t inf_slot_size(index_t rows, index_t K) {
-  const index_t nb = inf_max_blocks(rows);
-  return nb * rec::MR * K + nb * rec::MR * 4 * rec::NR;
-}
-
-}  // namespace
 
 // sizes[0]: the packed weights and bias; [1]: the per-slot buffers of `threads` slots.
 void lstm_inference_sizes(index_t N, index_t I, index_t H, int threads, index_t* sizes) {

@@ -28,7 +28,9 @@
 // grad_w_hh = dAᵀ·[h_0; h_1..h_{T−1}] over all steps, and a column sum gives the biases.
 // Every output is written, none accumulated. For float the per-step GEMMs and gate passes run in
 // csrc/cpu/isa/lstm_isa.cpp: the batch rows are split between the threads for the whole sequence
-// (no barrier between steps), w_hh is packed once per call, and the gate pass is vectorised with
+// (no barrier between steps), w_hh is packed once per call (for the forward with its columns grouped
+// by hidden unit, so each group's h_{t−1}·w_hhᵀ lands in an L1 buffer and the gate pass adds the
+// projection from the gates array as it writes the activated gates), and the gate pass is vectorised with
 // exp/tanh accurate to ~1e-7. double runs pyengine::cpu::gemm per step and libm's exp/tanh
 // (the gradient-check path). The sequence kernels need T ≥ 1.
 // Sparse x (one-hot characters or categories: at most one entry in 16 non-zero, csrc/cpu/lstm.cpp):

@@ -15,8 +15,8 @@ TOL = {F32: (2e-4, 2e-4), F64: (1e-10, 1e-10)}
 
 # (N, I, H) for the cell: batch 1, odd I and H, H not a multiple of 16, sizes past a vector, zero batch
 CELL_SHAPES = [(1, 1, 1), (1, 7, 13), (5, 7, 13), (3, 16, 17), (4, 33, 40), (0, 7, 13), (2, 0, 5)]
-# (T, N, I, H) for the sequence: one step, batch 1, odd sizes, zero batch
-SEQ_SHAPES = [(1, 1, 1, 1), (1, 3, 7, 13), (4, 1, 7, 13), (5, 3, 16, 17), (3, 0, 5, 4), (6, 4, 33, 20)]
+# (T, N, I, H) for the sequence: one step, batch 1, odd sizes, zero batch, H > 256 (K in two chunks)
+SEQ_SHAPES = [(1, 1, 1, 1), (1, 3, 7, 13), (4, 1, 7, 13), (5, 3, 16, 17), (3, 0, 5, 4), (6, 4, 33, 20), (2, 13, 5, 300)]
 
 
 def _weights(rng, dtype, i, h, bias=(True, True)):
