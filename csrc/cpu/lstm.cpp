@@ -263,11 +263,12 @@ void recurrence_forward(index_t T_, index_t N, index_t H, const T* h0, const T* 
   }
 }
 
-// dA (T, N, G) receives the pre-activation gradients; grad_h0, grad_c0 the initial-state gradients.
+// dA (T, N, G) receives the pre-activation gradients; grad_h0, grad_c0 the initial-state gradients;
+// dsum (may be null) Σ over the steps and rows of dA (the bias gradient).
 template <typename T>
 void recurrence_backward(index_t T_, index_t N, index_t H, const T* c0, const T* w_hh, const T* gates,
                          const T* cs, const T* grad_y, const T* grad_h_T, const T* grad_c_T, T* dA, T* grad_h0,
-                         T* grad_c0) {
+                         T* grad_c0, T* dsum) {
   const index_t G = 4 * H, NH = N * H, NG = N * G;
   Workspace ws;
   T* dh_buf = workspace_take<T>(ws, NH);
@@ -284,6 +285,7 @@ void recurrence_backward(index_t T_, index_t N, index_t H, const T* c0, const T*
     gemm<T>(false, false, N, H, G, T(1), dA_t, G, w_hh, H, T(0), dh_out, H);   // ∂L/∂h_{t−1} = dA_t·w_hh
     dh_rec = dh_out;
   }
+  if (dsum) column_sums<T>(T_ * N, G, dA, dsum);
 }
 
 // float: the row-split recurrence of lstm_isa.cpp with w_hh packed once per call.
@@ -296,8 +298,9 @@ void recurrence_forward_isa(index_t T_, index_t N, index_t H, const float* h0, c
 void recurrence_backward_isa(index_t T_, index_t N, index_t H, const float* c0, const float* w_hh,
                              const float* gates, const float* cs, const float* grad_y, const float* grad_h_T,
                              const float* grad_c_T, float* dA, float* grad_h0, float* grad_c0, float* dh_ws,
-                             float* dc_ws, float* packed, float* apack, int nt) {
-  return lstm_recurrence_backward_f32(T_, N, H, c0, w_hh, gates, cs, grad_y, grad_h_T, grad_c_T, dA, grad_h0, grad_c0, dh_ws, dc_ws, packed, apack, nt);
+                             float* dc_ws, float* packed, float* apack, float* dsum, float* dsum_parts, int nt) {
+  return lstm_recurrence_backward_f32(T_, N, H, c0, w_hh, gates, cs, grad_y, grad_h_T, grad_c_T, dA, grad_h0, grad_c0,
+                                      dh_ws, dc_ws, packed, apack, dsum, dsum_parts, nt);
 }
 
 template <>
@@ -314,15 +317,17 @@ void recurrence_forward<float>(index_t T_, index_t N, index_t H, const float* h0
 template <>
 void recurrence_backward<float>(index_t T_, index_t N, index_t H, const float* c0, const float* w_hh,
                                 const float* gates, const float* cs, const float* grad_y, const float* grad_h_T,
-                                const float* grad_c_T, float* dA, float* grad_h0, float* grad_c0) {
+                                const float* grad_c_T, float* dA, float* grad_h0, float* grad_c0, float* dsum) {
   const int nt = recurrence_threads(N, H);
   Workspace ws;
   float* dh_ws = workspace_take<float>(ws, N * H);
   float* dc_ws = workspace_take<float>(ws, N * H);
   float* packed = workspace_take<float>(ws, recurrence_packed_size(H));
   float* apack = workspace_take<float>(ws, recurrence_apack_size(N, H, nt));
+  float* parts = dsum ? workspace_take<float>(ws, static_cast<index_t>(nt) * 4 * H) : nullptr;
   recurrence_backward_isa(T_, N, H, c0, w_hh, gates, cs, grad_y, grad_h_T, grad_c_T, dA, grad_h0, grad_c0, dh_ws,
-                          dc_ws, packed, apack, nt);
+                          dc_ws, packed, apack, parts ? dsum : nullptr, parts, nt);
+  if (dsum && !parts) column_sums<float>(T_ * N, 4 * H, dA, dsum);
 }
 
 // float: the fused per-step GEMM and gate pass of lstm_isa.cpp.
@@ -411,22 +416,19 @@ void lstm_backward(index_t T_, index_t N, index_t I, index_t H, const T* grad_y,
   const index_t G = 4 * H, NG = N * G;
   Workspace ws;
   T* dA = workspace_take<T>(ws, T_ * NG);
-  recurrence_backward(T_, N, H, c0, w_hh, gates, cs, grad_y, grad_h_T, grad_c_T, dA, grad_h0, grad_c0);
+  // The bias gradient Σ dA is summed as dA is made; the sparse grad_w_ih needs it too (below).
+  T* sums = grad_b ? grad_b : grad_w_ih ? workspace_take<T>(ws, G) : nullptr;
+  recurrence_backward(T_, N, H, c0, w_hh, gates, cs, grad_y, grad_h_T, grad_c_T, dA, grad_h0, grad_c0, sums);
   const index_t TN = T_ * N;
   if (grad_x) gemm<T>(false, false, TN, I, G, T(1), dA, G, w_ih, I, T(0), grad_x, I);     // grad_x = dA·w_ih
-  if (grad_b) column_sums<T>(TN, G, dA, grad_b);
   if (grad_w_ih) {   // grad_w_ih = dAᵀ·X (for a sparse X, its transpose row by row over X's non-zeros)
     Workspace wsx;
     SparseRows<T> s;
     T* gT = nullptr;
     // dA must be finite too (0·NaN is NaN in the GEMM): its column sums are finite only then (or
     // overflow, which keeps the GEMM)
-    bool sparse = sparse_rows(wsx, TN, I, x, s) && (gT = workspace_take<T>(wsx, I * G));
-    if (sparse) {
-      T* sums = grad_b;
-      if (!sums && (sums = workspace_take<T>(wsx, G))) column_sums<T>(TN, G, dA, sums);
-      sparse = sums && all_finite(G, sums);
-    }
+    const bool sparse = sums && all_finite(G, sums) && sparse_rows(wsx, TN, I, x, s) &&
+                        (gT = workspace_take<T>(wsx, I * G));
     if (sparse) {
       sparse_weight_grad(TN, I, G, s, dA, gT);
       transpose<T>(I, G, gT, grad_w_ih);

@@ -275,12 +275,14 @@ void lstm_recurrence_forward_f32(index_t T, index_t N, index_t H, const float* h
 
 // Backward recurrence over T steps, t = T−1 … 0: dA (T, N, 4H) is written with the pre-activation
 // gradients; grad_h0, grad_c0 (N, H) are written; grad_h_T, grad_c_T may be null. dh_ws, dc_ws: N·H
-// floats each; packed, apack: the sizes above.
+// floats each; packed, apack: the sizes above. dsum (may be null): the bias gradient Σ_{t,n} dA (4H),
+// summed per block of rows as the rows are made (while they are in L1/L2, instead of a pass over dA
+// afterwards) and the `threads` blocks' sums added in block order (dsum_parts: threads·4H floats).
 void lstm_recurrence_backward_f32(index_t T, index_t N, index_t H, const float* c0, const float* w_hh,
                                   const float* gates, const float* cs, const float* grad_y,
                                   const float* grad_h_T, const float* grad_c_T, float* dA, float* grad_h0,
                                   float* grad_c0, float* dh_ws, float* dc_ws, float* packed, float* apack,
-                                  int threads) {
+                                  float* dsum, float* dsum_parts, int threads) {
   const index_t G = 4 * H, NH = N * H, NG = N * G;
   const index_t panels = (H + rec::NR - 1) / rec::NR;
   parallel_for(panels, threads, [&](index_t p) { rec::pack_panel(w_hh, G, H, p, packed); });   // B = w_hh
@@ -290,6 +292,8 @@ void lstm_recurrence_backward_f32(index_t T, index_t N, index_t H, const float* 
     const index_t apack_stride = lstm_apack_stride(N, H);
     float* ap = apack + static_cast<index_t>(slot) * apack_stride;
     const index_t rows = r1 - r0;
+    float* part = dsum ? dsum_parts + b * G : nullptr;
+    if (part) std::memset(part, 0, static_cast<size_t>(G) * sizeof(float));
     for (index_t t = T - 1; t >= 0 && rows > 0; --t) {
       const float* dh_src = t == T - 1 ? grad_h_T : dh_ws;   // ∂L/∂h_t from step t+1 (null: zero)
       const float* dc_src = t == T - 1 ? grad_c_T : dc_ws;
@@ -301,10 +305,20 @@ void lstm_recurrence_backward_f32(index_t T, index_t N, index_t H, const float* 
       lstm_gates_backward_f32(rows, H, gates + t * NG + r0 * G, c_prev + e, cs + t * NH + e, grad_y + t * NH + e,
                               dh_src ? dh_src + e : nullptr, dc_src ? dc_src + e : nullptr, dc_dst + e,
                               dA_t + r0 * G);
+      if (part)
+        for (index_t r = 0; r < rows; ++r) {
+          const float* d = dA_t + (r0 + r) * G;
+          for (index_t j = 0; j < G; ++j) part[j] += d[j];
+        }
       rec::pack_all_rows(dA_t + r0 * G, G, rows, G, ap);
       rec::rows_gemm<false>(rows, G, H, ap, packed, dh_dst + e, H);                // ∂L/∂h_{t−1} = dA_t·w_hh
     }
   });
+  if (dsum) {
+    for (index_t j = 0; j < G; ++j) dsum[j] = 0.0f;
+    for (int b = 0; b < threads; ++b)
+      for (index_t j = 0; j < G; ++j) dsum[j] += dsum_parts[b * G + j];
+  }
 }
 
 // ---- the inference forward: one fused GEMM per step, nothing kept --------------------------

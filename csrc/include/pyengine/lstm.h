@@ -96,7 +96,7 @@ PE_ISA_KERNEL(lstm_recurrence_forward_f32, void(index_t, index_t, index_t, const
               const float*, const float*, float*, float*, float*, float*, float*, int));
 PE_ISA_KERNEL(lstm_recurrence_backward_f32, void(index_t, index_t, index_t, const float*, const float*, const float*,
               const float*, const float*, const float*, const float*, float*, float*, float*, float*, float*, float*,
-              float*, int));
+              float*, float*, float*, int));
 PE_ISA_KERNEL(lstm_recurrence_packed_size, index_t(index_t));
 PE_ISA_KERNEL(lstm_recurrence_apack_size, index_t(index_t, index_t, int));
 PE_ISA_KERNEL(lstm_inference_sizes, void(index_t, index_t, index_t, int, index_t*));
