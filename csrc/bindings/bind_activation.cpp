@@ -168,6 +168,33 @@ void bind(py::module_& m) {
     return backward<D>(fn, Op::softplus, g, x, "x", beta, threshold);
   }, arg("grad_output"), arg("x"), arg("beta") = 1.0, arg("threshold") = 20.0,
          "grad_output·sigmoid(beta·x), grad_output itself where beta·x > threshold.");
+  if constexpr (!D::is_cuda) {
+    // Private (not a kernel of the contract): the vector functions alone, for their accuracy test.
+    m.def("_vector_math", [](const std::string& name, py::handle x_obj) {
+      const char* fn = "_vector_math";
+      const char* names[] = {"exp", "expm1", "log1p", "tanh", "erf"};
+      int code = -1;
+      for (int i = 0; i < 5; ++i)
+        if (name == names[i]) code = i;
+      if (code < 0) value_error(fn, ": name must be exp, expm1, log1p, tanh or erf, got '", name, "'");
+      auto x = D::arg(fn, "x", x_obj);
+      const DType dt = contract::activation_forward(fn, x.a);
+      typename D::Call call(fn);
+      call.inputs({&x});
+      return with_float(dt, [&](auto t) {
+        using T = decltype(t);
+        auto y = call.template empty<T>("the output", x.a.shape);
+        const index_t n = x.a.numel();
+        const T* px = in<T>(x);
+        T* py_ = out<T>(y);
+        call.run([&] {
+          if constexpr (sizeof(T) == 4) cpu::vector_math_f32(code, n, px, py_);
+          else cpu::vector_math_f64(code, n, px, py_);
+        });
+        return y.object();
+      });
+    }, arg("name"), arg("x"));
+  }
 }
 
 }  // namespace pyengine::bind::activation

@@ -4,8 +4,6 @@
 // map() over the array: chunks of kChunk elements (split over the pool's threads when the array is
 // large), full vectors first, then the tail through a padded vector. Branches are vector selects,
 // so every loop is straight-line SIMD code.
-#include <cmath>
-
 #include "isa.h"
 #include "pyengine/activation.h"
 
@@ -34,52 +32,35 @@ void map(index_t n, const T* a, const T* b, T* out, F f) {
   });
 }
 
-// f applied to each lane (the C library's scalar functions: log1p, and erf in double).
-template <typename T, typename F>
-inline vec_t<T> per_lane(vec_t<T> x, F f) {
-  vec_t<T> r;
-  for (int i = 0; i < Vec<T>::lanes; ++i) r[i] = f(x[i]);
-  return r;
-}
-
+// σ(x) = 1/(1 + e⁻ˣ): below x = −88.7 e⁻ˣ is +inf and σ = 0 (the exact value is under FLT_MIN), which
+// is torch's form too; elsewhere one rounding each in 1 + e and the division.
 template <typename T>
 inline vec_t<T> vsigmoid(vec_t<T> x) {
-  const vec_t<T> one = splat<T>(T(1)), e = vexp<T>(-vabs<T>(x)), s = one / (one + e);
-  return x >= splat<T>(T(0)) ? s : e * s;
-}
-
-template <typename T>
-inline vec_t<T> vtanh(vec_t<T> x) {
-  const vec_t<T> m = vexpm1<T>(T(-2) * vabs<T>(x));   // in (−1, 0]
-  const vec_t<T> t = -m / (m + T(2));
-  return x < splat<T>(T(0)) ? -t : t;
+  const vec_t<T> one = splat<T>(T(1));
+  return one / (one + vexp<T>(-x));
 }
 
 // log(1 + eˣ) = max(x, 0) + log1p(e^−|x|): no overflow for any x.
 template <typename T>
 inline vec_t<T> vsoftplus(vec_t<T> x) {
   const vec_t<T> zero = splat<T>(T(0));
-  const vec_t<T> l = per_lane<T>(vexp<T>(-vabs<T>(x)), [](T v) { return std::log1p(v); });
-  return (x > zero ? x : zero) + l;
+  return (x > zero ? x : zero) + vlog1p<T>(vexp<T>(-vabs<T>(x)));
 }
 
-// erf: float by the Chebyshev fit of erfc (Numerical Recipes; relative error < 1.2e-7) on vectors,
-// double by the C library per lane.
+// mish's t = tanh(softplus(x)) without the log and the tanh: with e = eˣ, (1 + e)² = 1 + n for
+// n = e(e + 2), and tanh(log(1 + e)) = ((1 + e)² − 1)/((1 + e)² + 1) = n/(n + 2), no cancellation
+// anywhere (n ≥ 0). Above x = 20 t is 1 in float and in double (1 − 2/n, n > e⁴⁰), so the callers
+// return x (forward) and g (backward) there, as torch's formula does. The backward's factor
+// (1 − t²)·σ(x) = 4(n + 1)/(n + 2)²·e/(1 + e) = 4e(1 + e)/(n + 2)² is returned in d.
 template <typename T>
-inline vec_t<T> verf(vec_t<T> x) {
-  if constexpr (sizeof(T) == 8) {
-    return per_lane<T>(x, [](T v) { return std::erf(v); });
-  } else {
-    const vec_t<T> z = vabs<T>(x), one = splat<T>(T(1));
-    const vec_t<T> t = one / (one + T(0.5) * z);
-    constexpr T coef[9] = {T(-0.82215223), T(1.48851587), T(-1.13520398), T(0.27886807), T(-0.18628806),
-                           T(0.09678418),  T(0.37409196), T(1.00002368),  T(-1.26551223)};
-    vec_t<T> p = splat<T>(T(0.17087277));
-    for (int k = 0; k < 9; ++k) p = coef[k] + t * p;
-    const vec_t<T> erfc = t * vexp<T>(-z * z + p);
-    const vec_t<T> r = one - erfc;
-    return x < splat<T>(T(0)) ? -r : (x != x ? x : r);
-  }
+inline vec_t<T> vmish_t(vec_t<T> x, vec_t<T>* d) {
+  const vec_t<T> lim = splat<T>(T(20));
+  const vec_t<T> e = vexp<T>(x < lim ? x : lim);
+  const vec_t<T> n = e * (e + T(2));
+  if (!d) return n / (n + T(2));
+  const vec_t<T> r = T(1) / (n + T(2));
+  *d = T(4) * e * (e + T(1)) * r * r;
+  return n * r;
 }
 
 template <typename T>
@@ -102,11 +83,7 @@ void activation(ActOp op, index_t n, const T* a, const T* b, T param, T param2, 
     case ActOp::elu_backward:
       return map<T>(n, a, b, out, [=](vec g, vec x) { return x <= zero ? g * vexp<T>(x) * param : g; });
     case ActOp::sigmoid_forward:
-      return map<T>(n, a, nullptr, out, [=](vec x, vec) {
-        const vec e = vexp<T>(-vabs<T>(x));
-        const vec s = one / (one + e);
-        return x >= zero ? s : e * s;
-      });
+      return map<T>(n, a, nullptr, out, [=](vec x, vec) { return vsigmoid<T>(x); });
     case ActOp::sigmoid_backward:  // b = output
       return map<T>(n, a, b, out, [=](vec g, vec y) { return g * y * (one - y); });
     case ActOp::tanh_forward:
@@ -119,21 +96,23 @@ void activation(ActOp op, index_t n, const T* a, const T* b, T param, T param2, 
       return map<T>(n, a, b, out, [=](vec g, vec y) { return g * (one - y * y); });
     case ActOp::gelu_forward:
       return map<T>(n, a, nullptr, out, [=](vec x, vec) { return half * x * (one + verf<T>(x * kInvSqrt2)); });
-    case ActOp::gelu_backward:
+    case ActOp::gelu_backward:  // φ(x) = e^(−x²/2)/√(2π): the exp erf(x/√2) computes
       return map<T>(n, a, b, out, [=](vec g, vec x) {
-        return g * (half * (one + verf<T>(x * kInvSqrt2)) + x * kInvSqrt2Pi * vexp<T>(T(-0.5) * x * x));
+        vec e;
+        const vec r = verf<T>(x * kInvSqrt2, &e);
+        return g * (half * (one + r) + x * kInvSqrt2Pi * e);
       });
-    case ActOp::gelu_tanh_forward:
+    case ActOp::gelu_tanh_forward:  // ½(1 + tanh u) = σ(2u): x/(1 + e^(−2u)), one exp and one division
       return map<T>(n, a, nullptr, out, [=](vec x, vec) {
-        return half * x * (one + vtanh<T>(kSqrt2OverPi * (x + kCubic * x * x * x)));
+        return x / (one + vexp<T>(T(-2) * kSqrt2OverPi * (x + kCubic * x * x * x)));
       });
-    case ActOp::gelu_tanh_backward:
+    case ActOp::gelu_tanh_backward:  // s + x·2s(1 − s)·u' with s = σ(2u) (= ½(1 + t), 2s(1 − s) = ½(1 − t²))
       return map<T>(n, a, b, out, [=](vec g, vec x) {
-        const vec t = vtanh<T>(kSqrt2OverPi * (x + kCubic * x * x * x));
-        return g * (half * (one + t) + half * x * (one - t * t) * kSqrt2OverPi * (one + T(3) * kCubic * x * x));
+        const vec s = one / (one + vexp<T>(T(-2) * kSqrt2OverPi * (x + kCubic * x * x * x)));
+        return g * (s + x * (T(2) * s * (one - s)) * kSqrt2OverPi * (one + T(3) * kCubic * x * x));
       });
-    case ActOp::silu_forward:
-      return map<T>(n, a, nullptr, out, [=](vec x, vec) { return x * vsigmoid<T>(x); });
+    case ActOp::silu_forward:  // x/(1 + e⁻ˣ): one division, no product
+      return map<T>(n, a, nullptr, out, [=](vec x, vec) { return x / (one + vexp<T>(-x)); });
     case ActOp::silu_backward:
       return map<T>(n, a, b, out, [=](vec g, vec x) {
         const vec s = vsigmoid<T>(x);
@@ -143,20 +122,14 @@ void activation(ActOp op, index_t n, const T* a, const T* b, T param, T param2, 
       return map<T>(n, a, nullptr, out, [=](vec x, vec) { return x < zero ? zero : (x > six ? six : x); });
     case ActOp::relu6_backward:
       return map<T>(n, a, b, out, [=](vec g, vec x) { return (x <= zero) | (x >= six) ? zero : g; });
-    case ActOp::hardswish_forward:
-      return map<T>(n, a, nullptr, out, [=](vec x, vec) {
-        const vec v = x + T(3);
-        return x * (v < zero ? zero : (v > six ? six : v)) / six;
-      });
+    case ActOp::hardswish_forward:  // torch's x·min(max(x + 3, 0), 6)/6, bit for bit
+      return map<T>(n, a, nullptr, out, [=](vec x, vec) { return x * vmin_of<T>(six, vmax_of<T>(zero, x + T(3))) / six; });
     case ActOp::hardswish_backward:
       return map<T>(n, a, b, out, [=](vec g, vec x) {
         return x <= splat<T>(T(-3)) ? zero : (x < splat<T>(T(3)) ? g * (x / T(3) + half) : g);
       });
     case ActOp::hardsigmoid_forward:
-      return map<T>(n, a, nullptr, out, [=](vec x, vec) {
-        const vec v = x + T(3);
-        return (v < zero ? zero : (v > six ? six : v)) / six;
-      });
+      return map<T>(n, a, nullptr, out, [=](vec x, vec) { return vmin_of<T>(six, vmax_of<T>(zero, x + T(3))) / six; });
     case ActOp::hardsigmoid_backward:
       return map<T>(n, a, b, out, [=](vec g, vec x) {
         return (x > splat<T>(T(-3))) & (x < splat<T>(T(3))) ? g / six : zero;
@@ -171,12 +144,16 @@ void activation(ActOp op, index_t n, const T* a, const T* b, T param, T param2, 
         const vec bx = x * param;
         return bx > splat<T>(param2) ? g : g * vsigmoid<T>(bx);
       });
-    case ActOp::mish_forward:
-      return map<T>(n, a, nullptr, out, [=](vec x, vec) { return x * vtanh<T>(vsoftplus<T>(x)); });
-    case ActOp::mish_backward:
+    case ActOp::mish_forward:   // x·t; above 20 t = 1 to the type's precision (float), x itself
+      return map<T>(n, a, nullptr, out, [=](vec x, vec) {
+        const vec y = x * vmish_t<T>(x, nullptr);
+        return x > splat<T>(T(20)) ? x : y;
+      });
+    case ActOp::mish_backward:  // t + x·(1 − t²)·σ(x); 1 above 20 (x·4e^−x underflows there)
       return map<T>(n, a, b, out, [=](vec g, vec x) {
-        const vec t = vtanh<T>(vsoftplus<T>(x));
-        return g * (t + x * (one - t * t) * vsigmoid<T>(x));
+        vec d;
+        const vec t = vmish_t<T>(x, &d);
+        return x > splat<T>(T(20)) ? g : g * (t + x * d);
       });
     case ActOp::logsigmoid_forward:
       return map<T>(n, a, nullptr, out, [=](vec x, vec) { return -vsoftplus<T>(-x); });
@@ -194,6 +171,22 @@ void activation_f64(int op, index_t n, const double* a, const double* b, double 
   activation<double>(static_cast<ActOp>(op), n, a, b, param, param2, out);
 }
 
+template <typename T>
+void vector_math(int fn, index_t n, const T* x, T* out) {
+  using vec = vec_t<T>;
+  switch (static_cast<VecFn>(fn)) {
+    case VecFn::exp: return map<T>(n, x, nullptr, out, [](vec v, vec) { return vexp<T>(v); });
+    case VecFn::expm1: return map<T>(n, x, nullptr, out, [](vec v, vec) { return vexpm1<T>(v); });
+    case VecFn::log1p: return map<T>(n, x, nullptr, out, [](vec v, vec) { return vlog1p<T>(v); });
+    case VecFn::tanh: return map<T>(n, x, nullptr, out, [](vec v, vec) { return vtanh<T>(v); });
+    case VecFn::erf: return map<T>(n, x, nullptr, out, [](vec v, vec) { return verf<T>(v); });
+  }
+}
+void vector_math_f32(int fn, index_t n, const float* x, float* out) { vector_math<float>(fn, n, x, out); }
+void vector_math_f64(int fn, index_t n, const double* x, double* out) { vector_math<double>(fn, n, x, out); }
+
+PE_ISA_REGISTER(vector_math_f32, vector_math_f32)
+PE_ISA_REGISTER(vector_math_f64, vector_math_f64)
 PE_ISA_REGISTER(activation_f32, activation_f32)
 PE_ISA_REGISTER(activation_f64, activation_f64)
 

@@ -28,9 +28,10 @@
 // array in chunks, chunks split over threads (pyengine/parallel.h) when n is large. eˣ is computed on vectors
 // (csrc/cpu/isa/isa.h). Stable forms: sigmoid from e^−|x| (never overflows: 1/(1+e) for
 // x ≥ 0, e/(1+e) below), tanh from m = expm1(−2|x|) as −m/(m + 2) with the sign of x, elu with
-// expm1 (no cancellation near 0). float is the fast path; double runs the same code. erf (float:
-// the Chebyshev fit of erfc from Numerical Recipes, relative error < 1.2e-7, on vectors; double: the
-// C library's per lane) and log1p (the C library's, per lane) are the scalar parts.
+// expm1 (no cancellation near 0), mish's tanh(softplus(x)) as n/(n + 2) with n = eˣ(eˣ + 2) (one exp,
+// no log), softplus and logsigmoid with log1p, gelu with erf. float is the fast path; double runs
+// the same code. exp, expm1, log1p, tanh and erf are vector functions of csrc/cpu/isa/isa.h (a few
+// ulps over the whole range, denormals included); only double's erf is the C library's, per lane.
 #pragma once
 #include "pyengine/common.h"
 #include "pyengine/isa_dispatch.h"
@@ -87,6 +88,12 @@ PE_ISA_KERNEL(activation_f32, void(int op, index_t n, const float* a, const floa
                                    float* out));
 PE_ISA_KERNEL(activation_f64, void(int op, index_t n, const double* a, const double* b, double param, double param2,
                                    double* out));
+
+// The vector functions of csrc/cpu/isa/isa.h on their own (out = f(x), n elements), for their
+// accuracy test (tests/kernels/test_vector_math.py through pyengine._C._vector_math).
+enum class VecFn : int { exp, expm1, log1p, tanh, erf };
+PE_ISA_KERNEL(vector_math_f32, void(int fn, index_t n, const float* x, float* out));
+PE_ISA_KERNEL(vector_math_f64, void(int fn, index_t n, const double* x, double* out));
 
 #if !defined(PYENGINE_ISA)
 // Any op of the table above, for the activations without a named entry point (gelu .. logsigmoid).
