@@ -14,6 +14,9 @@
 // calling thread's arena (pyengine/workspace.h).
 #include <cstdlib>
 #include <cstring>
+#if defined(__AVX512F__)
+#include <immintrin.h>
+#endif
 #include "isa.h"
 #include "pyengine/conv2d.h"
 
@@ -111,8 +114,98 @@ inline void row_strip(index_t taps, const T* const* __restrict src, const T* __r
 template <typename T>
 constexpr index_t kRowSlack = 4 * lanes<T>;
 
+#if defined(__AVX512F__)
+// Depthwise (one input and one output channel per group), stride 1, output as wide as the input
+// (OW = W: "same" padding): output q = oh·W + ow reads tap (r, s) at the flat input index
+// q + (r·dh − ph)·W + s·dw − pw of its channel, so every tap is one masked vector load per VL
+// outputs straight from x, no padded copy and no row loop. The mask keeps the lanes whose input
+// row and column are inside the image (and q < OH·OW); it depends on the geometry only, so it is
+// computed once per call (vectors × taps). Masked-off lanes are never read (no fault past the
+// plane). On MobileNetV2's small planes (576 channels at 14×14, 960 at 7×7, batch 1) the padded
+// copy and the per-row strips cost several times the 9 FMAs per vector; on large planes the row
+// strips win (32 channels at 112×112: 0.20 ms rows, 0.53 ms flat, the mask table streamed per channel).
+bool dw_flat(const ConvGeom& g) {
+  return g.G == g.C && g.K == g.C && g.sh == 1 && g.sw == 1 && g.OW == g.W && g.OH > 0 && g.W > 0 &&
+         g.OH * g.OW <= 1024;
+}
+
+template <typename T>
+void dw_flat_forward(const ConvGeom& g, const T* x, const T* w, const T* bias, T* y, bool relu) {
+  typedef vec_t<T> vec;
+  constexpr int VL = lanes<T>;
+  const index_t L = g.OH * g.OW, HW = g.H * g.W, RS = g.R * g.S, nv = (L + VL - 1) / VL;
+  Workspace ws;
+  std::uint32_t* masks = workspace_take<std::uint32_t>(ws, nv * RS);
+  index_t* off = workspace_take<index_t>(ws, RS);
+  if (!masks || !off) return;
+  for (index_t r = 0; r < g.R; ++r)
+    for (index_t s = 0; s < g.S; ++s) off[r * g.S + s] = (r * g.dh - g.ph) * g.W + s * g.dw - g.pw;
+  for (index_t v = 0; v < nv; ++v)
+    for (index_t r = 0; r < g.R; ++r)
+      for (index_t s = 0; s < g.S; ++s) {
+        std::uint32_t m = 0;
+        for (int l = 0; l < VL; ++l) {
+          const index_t q = v * VL + l;
+          if (q >= L) break;
+          const index_t h = q / g.OW + r * g.dh - g.ph, wc = q % g.OW + s * g.dw - g.pw;
+          if (h >= 0 && h < g.H && wc >= 0 && wc < g.W) m |= std::uint32_t(1) << l;
+        }
+        masks[v * RS + r * g.S + s] = m;
+      }
+  const index_t items = g.N * g.C;
+  const std::uint32_t tail = L % VL ? (std::uint32_t(1) << (L % VL)) - 1 : ~std::uint32_t(0);
+  auto mload = [](std::uint32_t m, const T* p) -> vec {
+    if constexpr (sizeof(T) == 4) {
+      const __m512 v = _mm512_maskz_loadu_ps(static_cast<__mmask16>(m), p);
+      return reinterpret_cast<const vec&>(v);
+    } else {
+      const __m512d v = _mm512_maskz_loadu_pd(static_cast<__mmask8>(m), p);
+      return reinterpret_cast<const vec&>(v);
+    }
+  };
+  auto mstore = [](std::uint32_t m, T* p, vec v) {
+    if constexpr (sizeof(T) == 4) _mm512_mask_storeu_ps(p, static_cast<__mmask16>(m), reinterpret_cast<__m512&>(v));
+    else _mm512_mask_storeu_pd(p, static_cast<__mmask8>(m), reinterpret_cast<__m512d&>(v));
+  };
+  parallel_for(items, threads_for_items(items), [&](index_t item) {
+    const index_t c = item % g.C;
+    const T* xc = x + item * HW;
+    T* yc = y + item * L;
+    const T* wc = w + c * RS;
+    const vec b = splat<T>(bias ? bias[c] : T(0));
+    constexpr int NB = 4;  // vectors in flight: independent accumulator chains
+    for (index_t v0 = 0; v0 < nv; v0 += NB) {
+      const int nb = nv - v0 < NB ? static_cast<int>(nv - v0) : NB;
+      vec acc[NB] = {b, b, b, b};
+      for (index_t t = 0; t < RS; ++t) {
+        const vec wv = splat<T>(wc[t]);
+        const std::uint32_t* mt = masks + v0 * RS + t;
+        // x + index with a negative index for the top rows' taps: those lanes are masked off
+        const T* src = xc + (v0 * VL + off[t]);
+#pragma GCC unroll 4
+        for (int u = 0; u < NB; ++u)
+          if (u < nb) acc[u] += wv * mload(mt[u * RS], src + u * VL);
+      }
+#pragma GCC unroll 4
+      for (int u = 0; u < NB; ++u)
+        if (u < nb) {
+          vec a = acc[u];
+          if (relu) a = a < vec{} ? vec{} : a;  // NaN stays NaN
+          mstore(v0 + u == nv - 1 ? tail : ~std::uint32_t(0), yc + (v0 + u) * VL, a);
+        }
+    }
+  });
+}
+#endif
+
 template <typename T>
 void forward_impl(const ConvGeom& g, const T* x, const T* w, const T* bias, T* y, bool relu) {
+#if defined(__AVX512F__)
+  if (dw_flat(g)) {
+    dw_flat_forward(g, x, w, bias, y, relu);
+    return;
+  }
+#endif
   constexpr int VL = lanes<T>;
   const index_t Cg = g.C / g.G, Kg = g.K / g.G, Hp = g.H + 2 * g.ph, Wp = g.W + 2 * g.pw;
   const index_t L = g.OH * g.OW, RS = g.R * g.S, items = g.N * g.G, taps = Cg * RS;

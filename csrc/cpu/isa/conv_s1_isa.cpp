@@ -20,6 +20,9 @@
 #include <algorithm>
 #include <cstdlib>
 #include <cstring>
+#if defined(__AVX512F__)
+#include <immintrin.h>
+#endif
 #include "isa.h"
 #include "pyengine/conv2d.h"
 
@@ -48,6 +51,70 @@ template <typename V, typename T>
 inline V loadu(const T* p) { V v; std::memcpy(&v, p, sizeof(V)); return v; }
 template <typename V, typename T>
 inline void storeu(T* p, const V& v) { std::memcpy(p, &v, sizeof(V)); }
+
+// dst[0, n) = src[0, n), or max(src, 0) with relu (NaN stays NaN), for the short rows of small
+// images: whole vectors and one masked vector on AVX-512, where a memcpy call per 7- or 14-float
+// row cost about as much as the row's share of the FMAs; plain loops elsewhere.
+template <typename T>
+inline void copy_row(T* __restrict dst, const T* __restrict src, index_t n, bool relu = false) {
+  constexpr int VL = lanes<T>;
+  typedef vec_t<T> vec;
+  index_t i = 0;
+  for (; i + VL <= n; i += VL) {
+    vec v = load<T>(src + i);
+    if (relu) v = v < vec{} ? vec{} : v;
+    store<T>(dst + i, v);
+  }
+  if (i == n) return;
+#if defined(__AVX512F__)
+  const unsigned m = (1u << (n - i)) - 1;
+  if constexpr (sizeof(T) == 4) {
+    __m512 v = _mm512_maskz_loadu_ps(static_cast<__mmask16>(m), src + i);
+    if (relu) { vec u = reinterpret_cast<vec&>(v); u = u < vec{} ? vec{} : u; v = reinterpret_cast<__m512&>(u); }
+    _mm512_mask_storeu_ps(dst + i, static_cast<__mmask16>(m), v);
+  } else {
+    __m512d v = _mm512_maskz_loadu_pd(static_cast<__mmask8>(m), src + i);
+    if (relu) { vec u = reinterpret_cast<vec&>(v); u = u < vec{} ? vec{} : u; v = reinterpret_cast<__m512d&>(u); }
+    _mm512_mask_storeu_pd(dst + i, static_cast<__mmask8>(m), v);
+  }
+#else
+  for (; i < n; ++i) dst[i] = relu && src[i] < T(0) ? T(0) : src[i];
+#endif
+}
+
+// GCC 12 reports its own _mm512_undefined_ps (inside the unpack intrinsics) as maybe uninitialised,
+// wherever transpose16 is inlined (up to transpose_go).
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#if defined(__AVX512F__)
+// r[0:16] ← its transpose (16×16 floats), as gemm_isa.cpp's pack_a does it: in-lane unpacks, then
+// 128-bit lane shuffles.
+inline void transpose16(__m512 r[16]) {
+  __m512 t[16];
+  for (int i = 0; i < 16; i += 2) {
+    t[i] = _mm512_unpacklo_ps(r[i], r[i + 1]);
+    t[i + 1] = _mm512_unpackhi_ps(r[i], r[i + 1]);
+  }
+  for (int i = 0; i < 16; i += 4) {
+    r[i] = _mm512_castpd_ps(_mm512_unpacklo_pd(_mm512_castps_pd(t[i]), _mm512_castps_pd(t[i + 2])));
+    r[i + 1] = _mm512_castpd_ps(_mm512_unpackhi_pd(_mm512_castps_pd(t[i]), _mm512_castps_pd(t[i + 2])));
+    r[i + 2] = _mm512_castpd_ps(_mm512_unpacklo_pd(_mm512_castps_pd(t[i + 1]), _mm512_castps_pd(t[i + 3])));
+    r[i + 3] = _mm512_castpd_ps(_mm512_unpackhi_pd(_mm512_castps_pd(t[i + 1]), _mm512_castps_pd(t[i + 3])));
+  }
+  for (int i = 0; i < 4; ++i) {
+    t[i] = _mm512_shuffle_f32x4(r[i], r[i + 4], 0x88);
+    t[i + 4] = _mm512_shuffle_f32x4(r[i], r[i + 4], 0xdd);
+    t[i + 8] = _mm512_shuffle_f32x4(r[i + 8], r[i + 12], 0x88);
+    t[i + 12] = _mm512_shuffle_f32x4(r[i + 8], r[i + 12], 0xdd);
+  }
+  for (int i = 0; i < 4; ++i) {
+    r[i] = _mm512_shuffle_f32x4(t[i], t[i + 8], 0x88);
+    r[i + 8] = _mm512_shuffle_f32x4(t[i], t[i + 8], 0xdd);
+    r[i + 4] = _mm512_shuffle_f32x4(t[i + 4], t[i + 12], 0x88);
+    r[i + 12] = _mm512_shuffle_f32x4(t[i + 4], t[i + 12], 0xdd);
+  }
+}
+#endif
 
 struct Rows { index_t n, len, pitch; };   // the real outputs: n rows of len, pitch apart
 
@@ -115,8 +182,7 @@ void pad_into(const ConvGeom& g, const Plan& p, const T* x, T* buf) {
   if (g.sh == 1 && g.sw == 1) {
     for (index_t c = 0; c < g.C; ++c)
       for (index_t h = 0; h < g.H; ++h)
-        std::memcpy(buf + g.pw + c * p.Hp * p.Wp + (h + g.ph) * p.Wp, x + (c * g.H + h) * g.W,
-                    sizeof(T) * static_cast<size_t>(g.W));
+        copy_row(buf + g.pw + c * p.Hp * p.Wp + (h + g.ph) * p.Wp, x + (c * g.H + h) * g.W, g.W);
     return;
   }
   for (index_t c = 0; c < g.C; ++c)
@@ -251,10 +317,7 @@ void conv_s1_nv(const ConvGeom& g, const T* in, const T* wp, const T* bias, T* o
         for (index_t k = 0; k < g.K; ++k) {
           T* dst = on + (k * g.OH + oh) * g.OW + (lo - oh * p.Wp);
           const T* src = yb + k * ldy + (lo - b0 * p.TQ);
-          if (relu)  // the fused ReLU, on the way out of the tile buffer; NaN stays NaN
-            for (index_t i = 0; i < hi - lo; ++i) dst[i] = src[i] < T(0) ? T(0) : src[i];
-          else
-            std::memcpy(dst, src, sizeof(T) * static_cast<size_t>(hi - lo));
+          copy_row(dst, src, hi - lo, relu);  // the fused ReLU on the way out of the tile buffer
         }
       }
     }
@@ -306,6 +369,26 @@ void kv_pixels(const ConvGeom& g, const Plan& p, const index_t* off, const T* xb
   alignas(64) T tmp[MR * NV * VL];
   kv_tile<T, MR, NV>(p.J, off, xb, base, wk + kv * VL, Kp, bias + kv * VL, tmp);
   const index_t P = g.OH * g.OW;
+#if defined(__AVX512F__)
+  // 16 × 16 transposes in registers, then one masked store of MR pixels per channel (a scalar
+  // store per element cost a sixth of the tile's FMA time)
+  if constexpr (sizeof(T) == 4 && MR <= 16) {
+    if ((kv + NV) * VL <= g.K) {
+      const __mmask16 m = static_cast<__mmask16>((1u << MR) - 1);
+      for (int v = 0; v < NV; ++v) {
+        __m512 r[16];
+        for (int i = 0; i < 16; ++i) r[i] = i < MR ? _mm512_load_ps(tmp + (i * NV + v) * VL) : _mm512_setzero_ps();
+        transpose16(r);
+        for (int l = 0; l < VL; ++l) {
+          __m512 o = r[l];
+          if (relu) o = _mm512_mask_blend_ps(_mm512_cmp_ps_mask(o, _mm512_setzero_ps(), _CMP_LT_OQ), o, _mm512_setzero_ps());
+          _mm512_mask_storeu_ps(on + ((kv + v) * VL + l) * P + p0, m, o);
+        }
+      }
+      return;
+    }
+  }
+#endif
   for (int v = 0; v < NV; ++v)
     for (int l = 0; l < VL; ++l) {
       const index_t k = (kv + v) * VL + l;
@@ -401,8 +484,8 @@ void conv_s1_impl(const ConvGeom& g, const T* in, const T* m, const T* bias, T* 
   else conv_s1_nv<T, 1>(g, in, wp, bias, out, relu);
 }
 
-// acc(MR taps × NV k-vectors) += Σ_q x[off[i] + q] · goT[q][k-vector] over the real outputs
-// q = oh·Wp + ow (ow < Wout; the discarded columns are skipped); part rows have stride ldp.
+// acc(MR taps × NV k-vectors) += Σ x[off[i] + oh·Wp + ow] · goT[oh·Wout + ow][k-vector] over the
+// real outputs (the discarded columns ow ≥ Wout are skipped); part rows have stride ldp.
 template <typename T, int MR, int NV>
 inline void bw_tile(const Rows& rows, const index_t* __restrict off, const T* __restrict x, const T* __restrict goT,
                     index_t ldg, T* __restrict part, index_t ldp) {
@@ -416,11 +499,12 @@ inline void bw_tile(const Rows& rows, const index_t* __restrict off, const T* __
 #pragma GCC unroll 4
     for (int v = 0; v < NV; ++v) acc[i][v] = loadu<vec>(part + i * ldp + v * VL);
   }
-  for (index_t oh = 0; oh < rows.n; ++oh)
-    for (index_t q = oh * rows.pitch, q_end = q + rows.len; q < q_end; ++q) {
+  for (index_t oh = 0; oh < rows.n; ++oh) {
+    const T* grow = goT + oh * rows.len * ldg;
+    for (index_t ow = 0, q = oh * rows.pitch; ow < rows.len; ++ow, ++q) {
       vec gv[NV];
 #pragma GCC unroll 4
-      for (int v = 0; v < NV; ++v) gv[v] = loadu<vec>(goT + q * ldg + v * VL);
+      for (int v = 0; v < NV; ++v) gv[v] = loadu<vec>(grow + ow * ldg + v * VL);
 #pragma GCC unroll 16
       for (int i = 0; i < MR; ++i) {
         const vec xv = vec{} + xs[i][q];
@@ -428,11 +512,40 @@ inline void bw_tile(const Rows& rows, const index_t* __restrict off, const T* __
         for (int v = 0; v < NV; ++v) acc[i][v] += xv * gv[v];
       }
     }
+  }
 #pragma GCC unroll 16
   for (int i = 0; i < MR; ++i)
 #pragma GCC unroll 4
     for (int v = 0; v < NV; ++v) storeu(part + i * ldp + v * VL, acc[i][v]);
 }
+
+// gt (L × Kp) = go (K × L) transposed, lanes k ≥ K zero. AVX-512 float: 16 × 16 blocks through
+// registers (one scalar store per element was a third of the FMAs' time on a 7×7 image).
+template <typename T>
+void transpose_go(const T* go, index_t K, index_t L, index_t Kp, T* gt) {
+#if defined(__AVX512F__)
+  if constexpr (sizeof(T) == 4) {
+    for (index_t k0 = 0; k0 < K; k0 += 16)
+      for (index_t p0 = 0; p0 < L; p0 += 16) {
+        const index_t np = L - p0 < 16 ? L - p0 : 16;
+        const __mmask16 m = static_cast<__mmask16>(np == 16 ? 0xffffu : (1u << np) - 1);
+        __m512 r[16];
+        for (int kk = 0; kk < 16; ++kk)
+          r[kk] = k0 + kk < K ? _mm512_maskz_loadu_ps(m, go + (k0 + kk) * L + p0) : _mm512_setzero_ps();
+        transpose16(r);
+        for (index_t i = 0; i < np; ++i) _mm512_storeu_ps(gt + (p0 + i) * Kp + k0, r[i]);
+      }
+    for (index_t k = (K + 15) / 16 * 16; k < Kp; ++k)
+      for (index_t q = 0; q < L; ++q) gt[q * Kp + k] = T(0);
+    return;
+  }
+#endif
+  for (index_t q = 0; q < L; ++q)
+    for (index_t k = K; k < Kp; ++k) gt[q * Kp + k] = T(0);
+  for (index_t k = 0; k < K; ++k)
+    for (index_t q = 0; q < L; ++q) gt[q * Kp + k] = go[k * L + q];
+}
+#pragma GCC diagnostic pop
 
 template <typename T, int MR, int NV>
 void bw_block(index_t J, const Rows& Q, const index_t* off, const T* x, const T* goT, index_t ldg, T* part, index_t ldp) {
@@ -568,23 +681,12 @@ void conv_s1_bw_impl(const ConvGeom& g, const T* go, const T* in, T* gw) {
     T* mine = partial + block * psize;
     Workspace mine_ws;   // this thread's padded image and transposed grad_output
     T* xb = workspace_take<T>(mine_ws, p.xsize);
-    T* gt = workspace_take<T>(mine_ws, p.Q * Kp);
+    T* gt = workspace_take<T>(mine_ws, g.OH * g.OW * Kp);
     for (index_t n = lo; n < hi; ++n) {
       if (!xb || !gt) continue;
       pad_into(g, p, in + n * g.C * g.H * g.W, xb);
-      // goT[q][k] = go[n, k, oh, ow] for q = oh·Wp + ow with ow < Wout (other q are never read),
-      // lanes k ≥ K zero
-      if (Kp > K)
-        for (index_t oh = 0; oh < g.OH; ++oh)
-          for (index_t ow = 0; ow < g.OW; ++ow)
-            for (index_t k = K; k < Kp; ++k) gt[(oh * p.Wp + ow) * Kp + k] = T(0);
-      const T* gn = go + n * K * g.OH * g.OW;
-      for (index_t k = 0; k < K; ++k)
-        for (index_t oh = 0; oh < g.OH; ++oh) {
-          const T* src = gn + (k * g.OH + oh) * g.OW;
-          T* dst = gt + oh * p.Wp * Kp + k;
-          for (index_t ow = 0; ow < g.OW; ++ow) dst[ow * Kp] = src[ow];
-        }
+      // goT[oh·Wout + ow][k] = go[n, k, oh, ow], lanes k ≥ K zero
+      transpose_go(go + n * K * g.OH * g.OW, K, g.OH * g.OW, Kp, gt);
       const Rows Q{g.OH, g.OW, p.Wp};
       index_t kv = 0;
       const index_t nvec = Kp / VL;

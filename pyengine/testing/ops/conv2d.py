@@ -49,6 +49,17 @@ CONV_SHAPES = [
     (4, 64, 7, 7, 33, 1, 1, 2, 0, 1, 1, True, "64 -> 33 1x1 stride 2, batch 4 (batched GEMM)"),
     (9, 64, 16, 16, 8, 3, 3, 1, 1, 1, 1, True, "64 -> 8 on 16x16, batch 9 (batched GEMM, several chunks)"),
     (2, 66, 6, 5, 9, 3, 3, (2, 1), (0, 2), (1, 2), 1, True, "66 -> 9, stride (2, 1), dilation (1, 2) (batched)"),
+    # small images: rows copied with masked vectors, 16x16 register transposes (s1 kernels), and
+    # the flat masked-tap depthwise forward (stride 1, OW = W, planes up to 1024 outputs)
+    (2, 16, 7, 7, 32, 3, 3, 1, 1, 1, 1, True, "16 -> 32 on 7x7 (channel-vector tiles, transposed store)"),
+    (2, 8, 14, 13, 16, 3, 3, 1, 1, 1, 1, False, "8 -> 16 on 14x13, K=16"),
+    (3, 5, 9, 19, 24, 3, 3, 1, 1, 1, 1, True, "K=24 on 9x19 (partial 16-channel transpose block)"),
+    (1, 40, 7, 7, 40, 3, 3, 1, 1, 1, 40, True, "depthwise 40 on 7x7, batch 1"),
+    (2, 24, 14, 13, 24, 3, 3, 1, 1, 1, 24, False, "depthwise on 14x13"),
+    (1, 16, 20, 21, 16, 5, 5, 1, 2, 1, 16, True, "depthwise 5x5 padding 2, 420 outputs"),
+    (2, 8, 6, 9, 8, 3, 3, 1, (0, 1), 1, 8, True, "depthwise, no row padding (OH < H, OW = W)"),
+    (1, 6, 9, 10, 6, 3, 3, 1, (2, 2), (2, 2), 6, False, "depthwise dilation 2"),
+    (1, 6, 40, 40, 6, 3, 3, 1, 1, 1, 6, True, "depthwise 40x40 (row strips: over 1024 outputs)"),
 ]
 
 
