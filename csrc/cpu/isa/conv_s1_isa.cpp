@@ -213,7 +213,7 @@ inline void fwd_tile(index_t J, const index_t* __restrict off, const T* __restri
   vec acc[MR][NV];
 #pragma GCC unroll 16
   for (int i = 0; i < MR; ++i) {
-    const vec b = vec{} + (bias ? bias[i] : T(0));
+    const vec b = splat<T>(bias ? bias[i] : T(0));
 #pragma GCC unroll 4
     for (int v = 0; v < NV; ++v) acc[i][v] = b;
   }
@@ -224,7 +224,7 @@ inline void fwd_tile(index_t J, const index_t* __restrict off, const T* __restri
     for (int v = 0; v < NV; ++v) xv[v] = loadu<vec>(xs + v * VL);
 #pragma GCC unroll 16
     for (int i = 0; i < MR; ++i) {
-      const vec wv = vec{} + w[j * MR + i];
+      const vec wv = splat<T>(w[j * MR + i]);  // splat, not 0 + w: a scalar add per broadcast
 #pragma GCC unroll 4
       for (int v = 0; v < NV; ++v) acc[i][v] += wv * xv[v];
     }
@@ -348,7 +348,7 @@ inline void kv_tile(index_t J, const index_t* __restrict off, const T* __restric
     for (int v = 0; v < NV; ++v) wv[v] = loadu<vec>(wk + j * ldw + v * VL);
 #pragma GCC unroll 16
     for (int i = 0; i < MR; ++i) {
-      const vec xv = vec{} + xs[base[i]];
+      const vec xv = splat<T>(xs[base[i]]);
 #pragma GCC unroll 4
       for (int v = 0; v < NV; ++v) acc[i][v] += xv * wv[v];
     }
@@ -507,7 +507,7 @@ inline void bw_tile(const Rows& rows, const index_t* __restrict off, const T* __
       for (int v = 0; v < NV; ++v) gv[v] = loadu<vec>(grow + ow * ldg + v * VL);
 #pragma GCC unroll 16
       for (int i = 0; i < MR; ++i) {
-        const vec xv = vec{} + xs[i][q];
+        const vec xv = splat<T>(xs[i][q]);
 #pragma GCC unroll 4
         for (int v = 0; v < NV; ++v) acc[i][v] += xv * gv[v];
       }
