@@ -306,7 +306,12 @@ void gemm_impl(bool ta, bool tb, index_t M, index_t N, index_t K, T alpha, const
   const index_t k_steps = (K + kc_max - 1) / kc_max, n_jc = (N + NCB - 1) / NCB;
   const index_t n_blocks = k_steps * n_jc;
   const bool overlap = threads > 1 && n_blocks > 1;
-  constexpr index_t kBGroup = 8;   // B panels per packing chunk
+  // B panels per packing chunk: up to 8 (long source rows read in runs of up to 8·NR), fewer when
+  // that would leave a thread without a chunk of a small block (256³: 8 panels, one chunk).
+  auto b_group = [&](index_t n_panels) {
+    const index_t g = (n_panels + 2 * threads - 1) / (2 * threads);
+    return g < 1 ? index_t(1) : g > 8 ? index_t(8) : g;
+  };
   struct Block {
     index_t jc, nc, pc, kc, n_panels;
   };
@@ -328,8 +333,9 @@ void gemm_impl(bool ta, bool tb, index_t M, index_t N, index_t K, T alpha, const
   std::vector<index_t> packed_ic(static_cast<size_t>(threads));
   {
     const Block k0 = block(0);
-    parallel_for((k0.n_panels + kBGroup - 1) / kBGroup, threads, [&](index_t grp) {
-      const index_t p0 = grp * kBGroup, p1 = p0 + kBGroup < k0.n_panels ? p0 + kBGroup : k0.n_panels;
+    const index_t bg = b_group(k0.n_panels);
+    parallel_for((k0.n_panels + bg - 1) / bg, threads, [&](index_t grp) {
+      const index_t p0 = grp * bg, p1 = p0 + bg < k0.n_panels ? p0 + bg : k0.n_panels;
       pack_b_group(tb, B, ldb, k0.pc, k0.kc, k0.jc, k0.nc, p0, p1, Bp);
     });
   }
@@ -341,22 +347,24 @@ void gemm_impl(bool ta, bool tb, index_t M, index_t N, index_t K, T alpha, const
     const T beta_block = pc == 0 ? beta : T(1);
     const bool last_k = pc + kc >= K;
     if (b > 0 && !overlap) {   // one thread, or one block: pack here
-      parallel_for((n_panels + kBGroup - 1) / kBGroup, threads, [&](index_t grp) {
-        const index_t p0 = grp * kBGroup, p1 = p0 + kBGroup < n_panels ? p0 + kBGroup : n_panels;
+      const index_t bg = b_group(n_panels);
+      parallel_for((n_panels + bg - 1) / bg, threads, [&](index_t grp) {
+        const index_t p0 = grp * bg, p1 = p0 + bg < n_panels ? p0 + bg : n_panels;
         pack_b_group(tb, B, ldb, pc, kc, jc, nc, p0, p1, Bp);
       });
     }
     const Block nxt = overlap && b + 1 < n_blocks ? block(b + 1) : Block{0, 0, 0, 0, 0};
     const index_t compute_items = m_blocks * g_count;
-    const index_t pack_items = (nxt.n_panels + kBGroup - 1) / kBGroup;
+    const index_t nbg = b_group(nxt.n_panels);
+    const index_t pack_items = (nxt.n_panels + nbg - 1) / nbg;
     for (index_t& v : packed_ic) v = -1;
     // A used by at most two B panels is read in place (full MR-row panels, A not transposed):
     // packing it would cost as much as the multiply (the M=6272, N=16 shape of convolution).
     const bool direct_a = !ta && panels_per_group <= 2;
     parallel_for_slots(compute_items + pack_items, threads, [&](index_t item, int slot) {
       if (item >= compute_items) {
-        const index_t p0 = (item - compute_items) * kBGroup;
-        const index_t p1 = p0 + kBGroup < nxt.n_panels ? p0 + kBGroup : nxt.n_panels;
+        const index_t p0 = (item - compute_items) * nbg;
+        const index_t p1 = p0 + nbg < nxt.n_panels ? p0 + nbg : nxt.n_panels;
         pack_b_group(tb, B, ldb, nxt.pc, nxt.kc, nxt.jc, nxt.nc, p0, p1, Bp_next);
         return;
       }
