@@ -60,6 +60,8 @@ CONV_SHAPES = [
     (2, 8, 6, 9, 8, 3, 3, 1, (0, 1), 1, 8, True, "depthwise, no row padding (OH < H, OW = W)"),
     (1, 6, 9, 10, 6, 3, 3, 1, (2, 2), (2, 2), 6, False, "depthwise dilation 2"),
     (1, 6, 40, 40, 6, 3, 3, 1, 1, 1, 6, True, "depthwise 40x40 (row strips: over 1024 outputs)"),
+    (1, 20, 13, 14, 20, 3, 3, 2, 1, 1, 20, True, "depthwise stride 2 on 13x14 (gathered taps)"),
+    (2, 7, 9, 8, 7, 3, 3, (1, 2), (0, 1), 1, 7, False, "depthwise stride (1, 2), OW != W (gathered taps)"),
 ]
 
 
