@@ -1,6 +1,7 @@
 // conv2d.cpp — 2-D convolution forward and backward (see pyengine/conv2d.h for the contract).
 //
-// Picks the algorithm per shape (see the header): for groups 1 with >= 64 input channels and <= 16×16
+// Picks the algorithm per shape (see the header): Winograd for the float32 3×3 stride-1 layers of >= 64
+// channels (csrc/cpu/isa/conv_winograd_isa.cpp, forward and backward input); for groups 1 with >= 64 input channels and <= 16×16
 // outputs (CIFAR ResNet's 128-512-channel layers), one GEMM over a chunk of images (the batched
 // route below); else the register-blocked kernels of
 // csrc/cpu/isa/conv_s1_isa.cpp for groups 1 (backward input: stride 1 only); else the direct row kernels of
@@ -17,6 +18,7 @@
 #include <cmath>
 #include <cstdlib>
 #include <cstring>
+#include <type_traits>
 
 #include "pyengine/conv2d.h"
 #include "pyengine/gemm.h"
@@ -91,6 +93,33 @@ bool use_s1_backward_input(const ConvGeom& g) {
   return use_s1(g) && unit_stride(g) && g.ph <= g.dh * (g.R - 1) && g.pw <= g.dw * (g.S - 1);
 }
 
+// Winograd F(m×m, 3×3) (pyengine/conv2d.h) for the float32 3×3 stride-1 groups-1 layers: the tile
+// m (2 or 4) by shape, 0 where it does not pay (measured: bench/NOTES.md, "Winograd"). For
+// benchmarks and tests PYENGINE_CONV_WINOGRAD=0 turns it off, =2 or =4 forces that tile on every
+// shape it can run (read per call).
+int winograd_tile(const ConvGeom& g) {
+  if (g.R != 3 || g.S != 3 || !unit_stride(g) || g.dh != 1 || g.dw != 1 || g.G != 1) return 0;
+  const char* env = std::getenv("PYENGINE_CONV_WINOGRAD");
+  if (env && (env[0] == '0' || env[0] == '2' || env[0] == '4')) return env[0] - '0';
+  if (g.C < 64 || g.K < 64 || g.OH * g.OW < 16) return 0;
+  // F(4,3)'s error grows with the reduction length C: on unit-variance weights it passes the
+  // float32 parity tolerance (atol 1e-3, rtol 1e-4) up to about 100 channels and fails it from 128
+  // on, where F(2,3) (more accurate than the direct kernels) stays well inside.
+  return g.C <= 96 && g.OH >= 8 && g.OW >= 8 ? 4 : 2;
+}
+
+// True when the Winograd kernel ran (it declines non-finite or huge inputs: then y is to be written
+// by another algorithm).
+// flipped: w is the weight of the convolution whose backward input g is (see s1_backward_input).
+template <typename T>
+bool winograd_forward(const ConvGeom& g, const T* x, const T* w, const T* bias, T* y, bool relu, bool flipped = false) {
+  if constexpr (std::is_same_v<T, float>) {
+    const int m = winograd_tile(g);
+    return m != 0 && conv_winograd_f(g, m, flipped, x, w, bias, y, relu);
+  }
+  return false;
+}
+
 template <typename T>
 void s1_forward(const ConvGeom& g, const T* x, const T* w, const T* bias, T* y, bool relu) {
   s1_conv(g, x, w, bias, y, relu);
@@ -98,8 +127,26 @@ void s1_forward(const ConvGeom& g, const T* x, const T* w, const T* bias, T* y, 
 
 // grad_x = conv(grad_y padded by (dh·(R−1) − ph, dw·(S−1) − pw), weights flipped in (r, s) and
 // transposed to (C × K·R·S)).
+// the transposed convolution: grad_output (N, K, OH, OW) in, grad_x (N, C, H, W) out
+inline ConvGeom transposed(const ConvGeom& g) {
+  ConvGeom t = g;
+  t.C = g.K; t.H = g.OH; t.W = g.OW;
+  t.K = g.C; t.OH = g.H; t.OW = g.W;
+  t.ph = g.dh * (g.R - 1) - g.ph;
+  t.pw = g.dw * (g.S - 1) - g.pw;
+  return t;
+}
+
+// Winograd on the transposed convolution, reading w flipped and transposed in its filter
+// transform (no copy). True when it ran.
+template <typename T>
+bool winograd_backward_input(const ConvGeom& g, const T* gy, const T* w, T* gx) {
+  return winograd_forward(transposed(g), gy, w, static_cast<const T*>(nullptr), gx, false, true);
+}
+
 template <typename T>
 void s1_backward_input(const ConvGeom& g, const T* gy, const T* w, T* gx) {
+  const ConvGeom t = transposed(g);
   const index_t J = g.K * g.R * g.S, RS = g.R * g.S;
   Workspace ws;
   T* flipped = workspace_take<T>(ws, g.C * J);
@@ -107,12 +154,6 @@ void s1_backward_input(const ConvGeom& g, const T* gy, const T* w, T* gx) {
   for (index_t c = 0; c < g.C; ++c)
     for (index_t k = 0; k < g.K; ++k)
       for (index_t rs = 0; rs < RS; ++rs) flipped[c * J + k * RS + rs] = w[(k * g.C + c) * RS + (RS - 1 - rs)];
-  // the transposed convolution: grad_output (N, K, OH, OW) in, grad_x (N, C, H, W) out
-  ConvGeom t = g;
-  t.C = g.K; t.H = g.OH; t.W = g.OW;
-  t.K = g.C; t.OH = g.H; t.OW = g.W;
-  t.ph = g.dh * (g.R - 1) - g.ph;
-  t.pw = g.dw * (g.S - 1) - g.pw;
   s1_conv(t, gy, flipped, static_cast<const T*>(nullptr), gx, false);
 }
 
@@ -333,8 +374,8 @@ void backward_weight_gemm(const ConvGeom& g, const T* gy, const T* x, T* gw) {
 
 }  // namespace
 
-double conv2d_workspace_bytes(const ConvGeom& g, index_t elem_size, Conv2dPass pass) {
-  if (g.N == 0) return 0.0;
+namespace {
+double workspace_bytes(const ConvGeom& g, index_t elem_size, Conv2dPass pass) {
   // In doubles: the estimate of an absurd request must not overflow.
   const double t = get_num_threads(), e = static_cast<double>(elem_size);
   const double C = g.C, K = g.K, Cg = static_cast<double>(g.C / g.G), RS = static_cast<double>(g.R) * g.S;
@@ -378,10 +419,26 @@ double conv2d_workspace_bytes(const ConvGeom& g, index_t elem_size, Conv2dPass p
   }
   return 0.0;
 }
+}  // namespace
+
+double conv2d_workspace_bytes(const ConvGeom& g, index_t elem_size, Conv2dPass pass) {
+  if (g.N == 0) return 0.0;
+  const double other = workspace_bytes(g, elem_size, pass);
+  // Winograd (float32 only) may decline after taking its workspace; the fallback then takes its own.
+  if (elem_size != 4 || pass == Conv2dPass::backward_weight) return other;
+  if (pass == Conv2dPass::forward) {
+    const int m = winograd_tile(g);
+    return m ? other + conv_winograd_workspace_f(g, m) : other;
+  }
+  if (!use_s1_backward_input(g)) return other;
+  const ConvGeom t = transposed(g);
+  const int m = winograd_tile(t);
+  return m ? other + conv_winograd_workspace_f(t, m) : other;
+}
 
 template <typename T>
 void conv2d_forward(const ConvGeom& g, const T* x, const T* weight, const T* bias, T* y, bool relu) {
-  if (g.N == 0) return;
+  if (g.N == 0 || winograd_forward(g, x, weight, bias, y, relu)) return;
   if (use_batched(g)) forward_batched(g, x, weight, bias, y, relu);
   else if (use_s1_forward(g)) s1_forward(g, x, weight, bias, y, relu);
   else if (use_direct(g)) direct_forward(g, x, weight, bias, y, relu);
@@ -391,9 +448,10 @@ void conv2d_forward(const ConvGeom& g, const T* x, const T* weight, const T* bia
 template <typename T>
 void conv2d_backward_input(const ConvGeom& g, const T* grad_y, const T* weight, T* grad_x) {
   if (g.N == 0) return;
+  const bool s1 = use_s1_backward_input(g) && all_finite(weight, g.K * (g.C / g.G) * g.R * g.S);
+  if (s1 && winograd_backward_input(g, grad_y, weight, grad_x)) return;
   if (use_batched(g)) backward_input_batched(g, grad_y, weight, grad_x);
-  else if (use_s1_backward_input(g) && all_finite(weight, g.K * (g.C / g.G) * g.R * g.S))
-    s1_backward_input(g, grad_y, weight, grad_x);
+  else if (s1) s1_backward_input(g, grad_y, weight, grad_x);
   else if (use_direct(g)) direct_backward_input(g, grad_y, weight, grad_x);
   else backward_input_gemm(g, grad_y, weight, grad_x);
 }

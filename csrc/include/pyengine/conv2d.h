@@ -33,6 +33,8 @@
 //    weights flipped and transposed. Backward weight: MR taps × NV vectors of output channels,
 //    summed over q of every image into one partial per thread; for K ≤ 8 dot products along the
 //    output rows instead;
+//  * Winograd F(2×2, 3×3) / F(4×4, 3×3) for the float32 forward (and stride-1 backward input) of
+//    the many-channel 3×3 stride-1 layers (csrc/cpu/isa/conv_winograd_isa.cpp; see below);
 //  * direct row kernels (csrc/cpu/isa/conv_isa.cpp) for grouped shapes with small Cg·R·S
 //    (depthwise) and the strided backward input with small Cg·R·S: row strips in registers
 //    over a zero-padded copy (column phases when strided);
@@ -169,5 +171,26 @@ PE_ISA_KERNEL(conv_s1_f, void(const ConvGeom&, const float*, const float*, const
 PE_ISA_KERNEL(conv_s1_d, void(const ConvGeom&, const double*, const double*, const double*, double*, bool));
 PE_ISA_KERNEL(conv_s1_bw_f, void(const ConvGeom&, const float*, const float*, float*));
 PE_ISA_KERNEL(conv_s1_bw_d, void(const ConvGeom&, const double*, const double*, double*));
+
+// Winograd F(m×m, 3×3), m = 2 or 4 (csrc/cpu/isa/conv_winograd_isa.cpp): the forward of a float32
+// convolution with R = S = 3, stride 1, dilation 1, groups 1, any padding; x (N, C, H, W), weight
+// (K, C, 3, 3), bias (K) or null, y (N, K, OH, OW) written (+ ReLU when relu). With α = m + 2, the
+// output tile of m×m at (oh0, ow0) = (m·ty, m·tx) and its input patch d[c] (α×α, from
+// x[n, c, oh0 − ph, ow0 − pw], zero outside x):
+//   U[ξ][c][k] = (G · weight[k, c] · Gᵀ)[ξ]                    filter transform,  G (α×3)
+//   V[ξ][c][t] = (Bᵀ · d[c] · B)[ξ]                            input transform,   Bᵀ (α×α)
+//   Mo[ξ][k][t] = Σ_c U[ξ][c][k] · V[ξ][c][t]                  α² GEMMs (tiles × C times C × K)
+//   y tile[k] = bias[k] + Aᵀ · Mo[·][k][t] · A                   output transform,  Aᵀ (m×α)
+// (the matrices of F(2,3) and F(4,3) are in the .cpp; tiles past OH / OW are computed and cropped).
+// α² products per (k, c) and tile instead of 9·m²: 2.25× fewer for m = 2, 4× for m = 4, at the cost
+// of a larger rounding error (bench/NOTES.md, "Winograd"). Returns false, having written y only in
+// part, when an input or weight is not finite or beyond 1e15 in magnitude (the transforms would
+// overflow, or turn an inf into NaN) or the workspace is not there: the caller then runs another
+// algorithm. flipped: weight is instead the (C, K, 3, 3) weight of the convolution whose backward
+// input this one is (grad_output in, grad_x out), read as weight[k, c, r, s] = w[c, k, 2 − r, 2 − s].
+// conv_winograd_workspace_f: the bytes of scratch memory it takes.
+PE_ISA_KERNEL(conv_winograd_f, bool(const ConvGeom&, int m, bool flipped, const float*, const float*, const float*,
+                                    float*, bool));
+PE_ISA_KERNEL(conv_winograd_workspace_f, double(const ConvGeom&, int m));
 
 }  // namespace pyengine::cpu

@@ -1,7 +1,7 @@
 """Registry entries for the convolution family: im2col, col2im, conv2d forward and its backwards.
 
-The shape matrix covers both CPU algorithms (direct kernels for few channels per group, im2col +
-GEMM for many): batch 1 and 0, odd sizes, stride 2, padding, dilation 2, 1×1 and non-square
+The shape matrix covers the CPU algorithms (direct kernels for few channels per group, im2col +
+GEMM for many, Winograd for 3×3 stride-1 layers of at least 64 channels): batch 1 and 0, odd sizes, stride 2, padding, dilation 2, 1×1 and non-square
 kernels, groups 2 and depthwise, channel counts 1, 3, 17, 70, and non-contiguous inputs.
 """
 from __future__ import annotations
@@ -62,6 +62,10 @@ CONV_SHAPES = [
     (1, 6, 40, 40, 6, 3, 3, 1, 1, 1, 6, True, "depthwise 40x40 (row strips: over 1024 outputs)"),
     (1, 20, 13, 14, 20, 3, 3, 2, 1, 1, 20, True, "depthwise stride 2 on 13x14 (gathered taps)"),
     (2, 7, 9, 8, 7, 3, 3, (1, 2), (0, 1), 1, 7, False, "depthwise stride (1, 2), OW != W (gathered taps)"),
+    # 3x3 stride 1 with C, K >= 64: Winograd (float32; the tile by output size), forward and backward input
+    (1, 67, 9, 11, 65, 3, 3, 1, 1, 1, 1, True, "Winograd F(4,3): batch 1, odd H/W (partial tiles), C/K 67/65"),
+    (2, 64, 7, 9, 70, 3, 3, 1, 0, 1, 1, False, "Winograd F(2,3): padding 0, 5x7 output"),
+    (1, 65, 6, 7, 66, 3, 3, 1, 2, 1, 1, True, "Winograd, padding 2 (backward input: padding 0)"),
 ]
 
 
