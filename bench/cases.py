@@ -888,6 +888,18 @@ def _layer_pair(kind):
         layer = {"gelu": "GELU", "silu": "SiLU", "mish": "Mish", "hardswish": "Hardswish"}[name]
         ours, theirs = getattr(nn, layer)(), getattr(torch.nn, layer)() if torch else None
         return shape, ours, theirs, 4.0 * np.prod(shape) * 2, "GB/s"
+    if kind.startswith(("reflection_pad2d ", "replication_pad2d ", "circular_pad2d ")):   # 3 on each side
+        shape, name = (32, 64, 28, 28), kind.split()[0]
+        if name == "circular_pad2d":
+            ours, theirs = nn.CircularPad2d(3), torch.nn.CircularPad2d(3) if torch else None
+        else:
+            layer = {"reflection_pad2d": "ReflectionPad2d", "replication_pad2d": "ReplicationPad2d"}[name]
+            ours, theirs = getattr(nn, layer)(3), getattr(torch.nn, layer)(3) if torch else None
+        return shape, ours, theirs, 4.0 * (np.prod(shape) + 32 * 64 * 34 * 34), "GB/s"
+    if kind == "dropout2d p=0.5 32x64x28x28":   # training mode: a fresh mask per call on both sides
+        shape = (32, 64, 28, 28)
+        ours, theirs = nn.Dropout2d(0.5), torch.nn.Dropout2d(0.5) if torch else None
+        return shape, ours, theirs, 4.0 * np.prod(shape) * 2, "GB/s"
     if kind == "group_norm 8 groups 32x64x28x28":
         shape = (32, 64, 28, 28)
         ours, theirs = nn.GroupNorm(8, 64), torch.nn.GroupNorm(8, 64) if torch else None
@@ -936,6 +948,9 @@ def layer_case(kind, which):
         def check():
             if not torch:
                 return True, "no torch to compare with"
+            if kind.startswith("dropout"):    # the masks are random on both sides: compare the kept scale
+                kept = y[y != 0] / x[y != 0]
+                return bool(np.allclose(kept, 2.0, rtol=1e-6)), "kept channels scaled by 1/(1 - p)"
             with torch.no_grad():
                 return _compare([("y", y, theirs(tx).numpy())])
         return Built(work=work * (3 if which == "fwd+bwd" and unit == "GFLOP/s" else 1), unit=unit, ours=run,
@@ -990,11 +1005,14 @@ def all_cases(quick: bool) -> list:
     for kind in ("conv1d speech", "conv1d stride 2 reflect", "conv_transpose2d 64->32 k4 s2 16x16",
                  "upsample bilinear x2 32x64x28x28", "upsample nearest x2 32x64x28x28",
                  "adaptive max pool 7x7 of 32x64x30x30", "group_norm 8 groups 32x64x28x28", "gelu 32x64x28x28",
-                 "silu 32x64x28x28", "mish 32x64x28x28", "hardswish 32x64x28x28"):
+                 "silu 32x64x28x28", "mish 32x64x28x28", "hardswish 32x64x28x28", "reflection_pad2d 3 32x64x28x28",
+                 "replication_pad2d 3 32x64x28x28", "circular_pad2d 3 32x64x28x28", "dropout2d p=0.5 32x64x28x28"):
         for which in ("fwd", "fwd+bwd"):
             family = {"conv1d": "conv1d", "conv_transpose2d": "conv_transpose2d", "upsample": "interpolate",
                       "adaptive": "adaptive_pool2d", "group_norm": "group_norm", "gelu": "activation",
-                      "silu": "activation", "mish": "activation", "hardswish": "activation"}[kind.split()[0]]
+                      "silu": "activation", "mish": "activation", "hardswish": "activation",
+                      "reflection_pad2d": "pad", "replication_pad2d": "pad", "circular_pad2d": "pad",
+                      "dropout2d": "dropout"}[kind.split()[0]]
             add(family, layer_case(kind, which), kind == "conv1d speech")
     add("train", train_case(), True)
     add("train", resnet_cifar_train_case(), False)

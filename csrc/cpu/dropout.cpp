@@ -36,6 +36,41 @@ void dropout_backward(index_t n, const T* g, const std::uint8_t* mask, T scale, 
   parallel_for(n, n > 32768 ? threads : 1, [&](index_t i) { gi[i] = g[i] * static_cast<T>(mask[i]) * scale; });
 }
 
+// Channel dropout: the N·C draws first (cheap), then the planes over threads, each one multiply by
+// 0 or scale (as x·mask·scale: a dropped inf or NaN gives NaN, as in torch).
+template <typename T>
+void dropout_channels_forward(index_t channels, index_t S, const T* x, std::uint64_t seed, std::uint64_t threshold,
+                              T scale, T* y, std::uint8_t* mask) {
+  const std::uint64_t key = dropout_mix64(seed ^ kSalt);
+  for (index_t i = 0; i < channels; ++i)
+    mask[i] = (dropout_mix64(key + static_cast<std::uint64_t>(i + 1) * kGolden) >> 32) >= threshold ? 1 : 0;
+  const int threads = channels * S > 32768 ? get_num_threads() : 1;
+  parallel_for(channels, threads, [&](index_t c) {
+    const T f = static_cast<T>(mask[c]) * scale;
+    const T* xc = x + c * S;
+    T* yc = y + c * S;
+    for (index_t s = 0; s < S; ++s) yc[s] = xc[s] * f;
+  });
+}
+
+template <typename T>
+void dropout_channels_backward(index_t channels, index_t S, const T* g, const std::uint8_t* mask, T scale, T* gi) {
+  const int threads = channels * S > 32768 ? get_num_threads() : 1;
+  parallel_for(channels, threads, [&](index_t c) {
+    const T f = static_cast<T>(mask[c]) * scale;
+    const T* gc = g + c * S;
+    T* out = gi + c * S;
+    for (index_t s = 0; s < S; ++s) out[s] = gc[s] * f;
+  });
+}
+
+template void dropout_channels_forward<float>(index_t, index_t, const float*, std::uint64_t, std::uint64_t, float,
+                                              float*, std::uint8_t*);
+template void dropout_channels_forward<double>(index_t, index_t, const double*, std::uint64_t, std::uint64_t, double,
+                                               double*, std::uint8_t*);
+template void dropout_channels_backward<float>(index_t, index_t, const float*, const std::uint8_t*, float, float*);
+template void dropout_channels_backward<double>(index_t, index_t, const double*, const std::uint8_t*, double, double*);
+
 template void dropout_forward<float>(index_t, const float*, std::uint64_t, std::uint64_t, float, float*,
                                      std::uint8_t*);
 template void dropout_forward<double>(index_t, const double*, std::uint64_t, std::uint64_t, double, double*,

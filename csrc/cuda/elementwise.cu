@@ -113,6 +113,32 @@ __global__ void dropout_backward_kernel(index_t n, const T* __restrict__ g, cons
   PE_GRID_STRIDE(i, n) dx[i] = mask[i] ? g[i] * scale : T(0);
 }
 
+// Channel dropout: the draw of element k's channel c = k / S recomputed by every thread (a few
+// integer ops, no second pass); the thread of a channel's first element writes its mask.
+template <typename T>
+__global__ void dropout_channels_forward_kernel(index_t n, index_t S, const T* __restrict__ x, T* __restrict__ y,
+                                                std::uint8_t* __restrict__ mask, std::uint64_t key,
+                                                std::uint64_t threshold, T scale) {
+  PE_GRID_STRIDE(k, n) {
+    const index_t c = k / S;
+    const bool keep = dropout_keep(key, static_cast<std::uint64_t>(c), threshold);
+    if (k == c * S) mask[c] = keep ? 1 : 0;
+    y[k] = x[k] * (keep ? scale : T(0));
+  }
+}
+
+template <typename T>
+__global__ void dropout_channels_backward_kernel(index_t n, index_t S, const T* __restrict__ g,
+                                                 const std::uint8_t* __restrict__ mask, T* __restrict__ dx, T scale) {
+  PE_GRID_STRIDE(k, n) dx[k] = g[k] * (mask[k / S] ? scale : T(0));
+}
+
+// Channels of zero elements still get their mask (one thread per channel).
+__global__ void dropout_channels_mask_kernel(index_t channels, std::uint8_t* __restrict__ mask, std::uint64_t key,
+                                             std::uint64_t threshold) {
+  PE_GRID_STRIDE(c, channels) mask[c] = dropout_keep(key, static_cast<std::uint64_t>(c), threshold) ? 1 : 0;
+}
+
 // One block per channel (grid-stride over channels); threads stride over the A·B elements of it.
 template <typename T>
 __global__ void channel_sum_kernel(index_t A, index_t C, index_t B, const T* __restrict__ x, T* __restrict__ out,
@@ -168,6 +194,33 @@ void dropout_backward(index_t n, const T* g, const std::uint8_t* mask, T* dx, do
 }
 
 template <typename T>
+void dropout_channels_forward(index_t channels, index_t S, const T* x, T* y, std::uint8_t* mask, double p,
+                              std::uint64_t seed, cudaStream_t stream) {
+  if (channels == 0) return;
+  const T scale = p < 1.0 ? static_cast<T>(1.0 / (1.0 - p)) : T(0);
+  if (S == 0) {
+    dropout_channels_mask_kernel<<<grid_for(channels), kThreads, 0, stream>>>(channels, mask, dropout_key(seed),
+                                                                               dropout_threshold(p));
+    check_launch("dropout_channels_mask_kernel");
+    return;
+  }
+  const index_t n = channels * S;
+  dropout_channels_forward_kernel<T><<<grid_for(n), kThreads, 0, stream>>>(n, S, x, y, mask, dropout_key(seed),
+                                                                            dropout_threshold(p), scale);
+  check_launch("dropout_channels_forward_kernel");
+}
+
+template <typename T>
+void dropout_channels_backward(index_t channels, index_t S, const T* g, const std::uint8_t* mask, T* dx, double p,
+                               cudaStream_t stream) {
+  const index_t n = channels * S;
+  if (n == 0) return;
+  const T scale = p < 1.0 ? static_cast<T>(1.0 / (1.0 - p)) : T(0);
+  dropout_channels_backward_kernel<T><<<grid_for(n), kThreads, 0, stream>>>(n, S, g, mask, dx, scale);
+  check_launch("dropout_channels_backward_kernel");
+}
+
+template <typename T>
 void channel_sum(index_t A, index_t C, index_t B, const T* x, T* out, double scale, cudaStream_t stream) {
   if (C == 0) return;
   const unsigned blocks = static_cast<unsigned>(C < 65535 * 8 ? C : 65535 * 8);
@@ -181,6 +234,10 @@ void channel_sum(index_t A, index_t C, index_t B, const T* x, T* out, double sca
   template void dropout_forward<T>(index_t, const T*, T*, std::uint8_t*, double, std::uint64_t,            \
                                    cudaStream_t);                                                          \
   template void dropout_backward<T>(index_t, const T*, const std::uint8_t*, T*, double, cudaStream_t);     \
+  template void dropout_channels_forward<T>(index_t, index_t, const T*, T*, std::uint8_t*, double,         \
+                                            std::uint64_t, cudaStream_t);                                  \
+  template void dropout_channels_backward<T>(index_t, index_t, const T*, const std::uint8_t*, T*, double,  \
+                                             cudaStream_t);                                                \
   template void channel_sum<T>(index_t, index_t, index_t, const T*, T*, double, cudaStream_t);
 PE_INST(float)
 PE_INST(double)

@@ -8,7 +8,7 @@ from .core import Function
 from .device import kernels_of
 from .generator import default_generator
 
-__all__ = ["Dropout", "dropout"]
+__all__ = ["Dropout", "ChannelDropout", "dropout"]
 
 
 class Dropout(Function):
@@ -36,3 +36,20 @@ def dropout(input, p=0.5, training=True, inplace=False):
     if p == 1.0:                      # every element dropped (the kernel contract takes p < 1)
         return input * 0.0
     return Dropout.apply(input, float(p), default_generator.next_seed())
+
+
+class ChannelDropout(Function):
+    """Whole channels of x (N, C, ...) zeroed: the kernels' mask (N, C), one draw per channel."""
+    name = "dropout_channels"
+    torch_name = "MulBackward0"
+
+    @staticmethod
+    def forward(ctx, x, p, seed):
+        K = kernels_of(x)
+        y, mask = K.dropout_channels_forward(x, p, seed)
+        ctx.mask, ctx.p, ctx.K = mask, p, K
+        return y
+
+    @staticmethod
+    def backward(ctx, g):
+        return ctx.K.dropout_channels_backward(g, ctx.mask, ctx.p)

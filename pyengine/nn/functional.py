@@ -20,7 +20,7 @@ from ..autograd.activation import elu, leaky_relu, prelu, relu, relu6, sigmoid, 
 from ..autograd.activation import (celu, gelu, glu, hardshrink, hardsigmoid, hardswish, hardtanh, logsigmoid, mish,
                                    selu, silu, softplus, softshrink, softsign, tanhshrink, threshold)
 from ..autograd.device import xp_of
-from ..autograd.dropout import dropout
+from ..autograd.dropout import ChannelDropout as _ChannelDropout, dropout
 from ..autograd.function import Function
 from ..autograd.ops import Pad, unbroadcast
 from ..autograd.softmax import CrossEntropy, log_softmax, softmax
@@ -393,18 +393,18 @@ def adaptive_max_pool1d(input, output_size, return_indices=False):
 
 
 def _channel_dropout(fn, input, p, training, batched_ndim):
-    """Zeroes whole channels: one Bernoulli(1 − p) draw per (n, c) from the global generator, the kept
-    channels scaled by 1/(1 − p). Unbatched inputs (batched_ndim − 1 axes) draw one per channel."""
+    """Zeroes whole channels: one Bernoulli(1 − p) draw per (n, c) (the channel dropout kernels, seeded
+    from the global generator), the kept channels scaled by 1/(1 − p). Unbatched inputs (batched_ndim − 1
+    axes) draw one per channel."""
     if not 0.0 <= p <= 1.0:
         raise ValueError(f"{fn}: p must be in [0, 1], got {p}")
     if not training or p == 0.0:
         return input
-    lead = 2 if input.ndim == batched_ndim else 1
-    xp = xp_of(input._data)
-    keep = np.random.default_rng(default_generator.next_seed()).random(input.shape[:lead]) >= p
-    scale = 0.0 if p == 1.0 else 1.0 / (1.0 - p)
-    mask = (keep * scale).astype(input._data.dtype).reshape(input.shape[:lead] + (1,) * (input.ndim - lead))
-    return input * _wrap(xp.asarray(mask))
+    if p == 1.0:                      # every channel dropped (the kernel contract takes p < 1)
+        return input * 0.0
+    if input.ndim < batched_ndim:
+        return _ChannelDropout.apply(input.unsqueeze(0), float(p), default_generator.next_seed()).squeeze(0)
+    return _ChannelDropout.apply(input, float(p), default_generator.next_seed())
 
 
 def dropout1d(input, p=0.5, training=True, inplace=False):

@@ -20,7 +20,7 @@ import numpy as np
 
 from ._checks import check_float_array, check_shape
 
-__all__ = ["dropout_forward", "dropout_backward"]
+__all__ = ["dropout_forward", "dropout_backward", "dropout_channels_forward", "dropout_channels_backward"]
 
 
 # ---- the contract, as the oracle checks it (the same messages as the C++ bindings) ----
@@ -107,3 +107,38 @@ def dropout_backward(grad_output, mask, p):
     p = check_dropout_backward(grad_output, mask, p)
     with np.errstate(invalid="ignore"):
         return np.asarray(grad_output.astype(np.float64) * mask / (1.0 - p)).astype(grad_output.dtype)
+
+
+# ---- channel dropout (Dropout1d / Dropout2d / Dropout3d) ----
+
+def _check_channels_input(fn, name, x):
+    check_float_array(fn, name, x)
+    if x.ndim < 2:
+        raise ValueError(f"{fn}: {name} must have at least 2 axes (N, C, ...), got shape {tuple(x.shape)}")
+
+
+def dropout_channels_forward(x, p, seed):
+    """x (N, C, ...). Returns (y, mask): mask uint8 (N, C), the draw of dropout_forward for flat index
+    n·C + c; y[n, c, ...] = x[n, c, ...]·mask[n, c]/(1 − p)."""
+    fn = "dropout_channels_forward"
+    _check_channels_input(fn, "x", x)
+    p, seed = check_dropout_forward(x, p, seed, fn)
+    mask = _keep_mask(x.shape[:2], p, seed)
+    m = mask.reshape(mask.shape + (1,) * (x.ndim - 2))
+    with np.errstate(invalid="ignore"):
+        return np.asarray(x.astype(np.float64) * m / (1.0 - p)).astype(x.dtype), mask
+
+
+def dropout_channels_backward(grad_output, mask, p):
+    """grad_input = grad_output · mask[n, c] / (1 − p); mask uint8 (N, C)."""
+    fn = "dropout_channels_backward"
+    _check_channels_input(fn, "grad_output", grad_output)
+    if not isinstance(mask, np.ndarray) and not hasattr(mask, "__cuda_array_interface__"):
+        raise TypeError(f"{fn}: mask must be a numpy.ndarray, got {type(mask).__name__}")
+    if mask.dtype != np.uint8:
+        raise TypeError(f"{fn}: mask must be uint8, got {mask.dtype}")
+    check_shape(fn, "mask", mask, tuple(grad_output.shape[:2]))
+    p = check_p(fn, p)
+    m = mask.reshape(mask.shape + (1,) * (grad_output.ndim - 2))
+    with np.errstate(invalid="ignore"):
+        return np.asarray(grad_output.astype(np.float64) * m / (1.0 - p)).astype(grad_output.dtype)

@@ -45,6 +45,14 @@ template <typename T>
 void dropout_backward(index_t n, const T* grad_output, const std::uint8_t* mask, T* grad_input, double p,
                       cudaStream_t stream);
 
+// Channel dropout (pyengine/dropout.h): `channels` = N·C planes of S elements, mask (channels).
+template <typename T>
+void dropout_channels_forward(index_t channels, index_t S, const T* x, T* y, std::uint8_t* mask, double p,
+                              std::uint64_t seed, cudaStream_t stream);
+template <typename T>
+void dropout_channels_backward(index_t channels, index_t S, const T* grad_output, const std::uint8_t* mask,
+                               T* grad_input, double p, cudaStream_t stream);
+
 template <typename T>
 void channel_sum(index_t A, index_t C, index_t B, const T* x, T* out, double scale, cudaStream_t stream);
 
