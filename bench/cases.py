@@ -958,6 +958,55 @@ def layer_case(kind, which):
     return build, f"{kind} {which}"
 
 
+def ctc_case(which, T=200, N=32, C=40, L=40):
+    """The CTC kernels against torch's ctc_loss (CPU) at a speech-like shape: T frames, N utterances, C
+    classes (blank 0), targets of L labels (concatenated). Work: the α (and β) recursion steps, 3 lse
+    terms each — reported as the torch-relative time, the unit is frames·samples per second."""
+    def build(rng):
+        torch = _torch()
+        x = randn(rng, (T, N, C))
+        lp = (x - np.log(np.exp(x).sum(2, keepdims=True))).astype(np.float32)
+        tl = np.full(N, L, np.int64)
+        il = np.full(N, T, np.int64)
+        tg = rng.integers(1, C, size=N * L).astype(np.int64)
+        fwd, bwd = _cpu("ctc_loss_forward"), _cpu("ctc_loss_backward")
+        rf, rb = _ref("ctc_loss_forward"), _ref("ctc_loss_backward")
+        g = np.ones(N, np.float32)
+
+        def ours():
+            nll, alpha = fwd(lp, tg, il, tl)
+            return nll if which == "fwd" else bwd(g, lp, tg, il, tl, alpha)
+
+        tf = None
+        if torch is not None:
+            tlp, ttg, til, ttl = torch.from_numpy(lp), torch.from_numpy(tg), torch.from_numpy(il), torch.from_numpy(tl)
+            if which == "fwd":
+                def tf():
+                    with torch.no_grad():
+                        return torch.nn.functional.ctc_loss(tlp, ttg, til, ttl, reduction="none")
+            else:
+                tlpg = tlp.clone().requires_grad_(True)
+
+                def tf():
+                    tlpg.grad = None
+                    torch.nn.functional.ctc_loss(tlpg, ttg, til, ttl, reduction="sum").backward()
+
+        def check():
+            small = (slice(0, 60), slice(0, 3))
+            lp_s = np.ascontiguousarray(lp[small])
+            tl_s = np.full(3, 10, np.int64)
+            tg_s = tg[:30]
+            il_s = np.full(3, 60, np.int64)
+            got, want = fwd(lp_s, tg_s, il_s, tl_s), rf(lp_s.astype(np.float64), tg_s, il_s, tl_s)
+            pairs = [("nll", got[0], want[0])]
+            if which != "fwd":
+                pairs.append(("grad", bwd(g[:3], lp_s, tg_s, il_s, tl_s, got[1]),
+                              rb(g[:3].astype(np.float64), lp_s.astype(np.float64), tg_s, il_s, tl_s, want[1])))
+            return _compare(pairs, tol=1e-4)
+        return Built(work=float(T * N), unit="frames/s", ours=ours, torch=tf, check=check)
+    return build, f"ctc_loss T={T} N={N} C={C} L={L} {which}"
+
+
 # --------------------------------------------------------------------------- the list
 def all_cases(quick: bool) -> list:
     out = []
@@ -1002,6 +1051,8 @@ def all_cases(quick: bool) -> list:
     add("layer_norm", layer_norm_case("fwd"), True)
     add("layer_norm", layer_norm_case("bwd"), False)
     add("softmax", softmax_case(), False)
+    for which in ("fwd", "fwd+bwd"):
+        add("ctc_loss", ctc_case(which), False)
     for kind in ("conv1d speech", "conv1d stride 2 reflect", "conv_transpose2d 64->32 k4 s2 16x16",
                  "upsample bilinear x2 32x64x28x28", "upsample nearest x2 32x64x28x28",
                  "adaptive max pool 7x7 of 32x64x30x30", "group_norm 8 groups 32x64x28x28", "gelu 32x64x28x28",

@@ -1114,12 +1114,13 @@ def ctc_loss(log_probs, targets, input_lengths, target_lengths, blank=0, reducti
         seqs = [tg[e - n:e] for e, n in zip(ends, tl)]
     else:
         raise ValueError(f"{fn}: targets must be 2-D (N, S) padded or 1-D concatenated, got shape {tg.shape}")
-    seqs = [s.astype(np.int64) for s in seqs]
     for n, s in enumerate(seqs):
         if s.size and (s.min() < 0 or s.max() >= C or (s == blank).any()):
             raise ValueError(f"{fn}: targets must be class indices in [0, {C}) other than blank ({blank}), got "
                              f"{s.tolist()} for batch element {n}")
-    nll = _CtcLoss.apply(lp, seqs, il, tl, int(blank), bool(zero_infinity))
+    xp = xp_of(lp._data)
+    dev = [xp.ascontiguousarray(xp.asarray(a, dtype=np.int64)) for a in (tg, il, tl)]
+    nll = _CtcLoss.apply(lp, dev[0], dev[1], dev[2], int(blank), bool(zero_infinity))
     if reduction == "mean":
         return (nll / _wrap(xp_of(nll._data).asarray(np.maximum(tl, 1).astype(nll._data.dtype)))).mean()
     if reduction == "sum":

@@ -135,7 +135,10 @@ def _device_wording(pattern):
 
 
 # The checks that read values (class indices, pooling indices, window taps) need the device itself.
-VALUE_CHECKS = ("is out of range", "indices must lie", "window indices must be taps")
+VALUE_CHECKS = ("is out of range", "indices must lie", "window indices must be taps",
+                # CTC's lengths and labels
+                "input_lengths must be in", "target_lengths must be >=", "exceed the padded targets",
+                "concatenated targets must have", "other than blank")
 
 
 def _reads_values(case) -> bool:
