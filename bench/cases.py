@@ -1007,6 +1007,54 @@ def ctc_case(which, T=200, N=32, C=40, L=40):
     return build, f"ctc_loss T={T} N={N} C={C} L={L} {which}"
 
 
+def attention_case(which, N=8, H=8, L=256, E=64, causal=False):
+    """The attention kernels against torch's F.scaled_dot_product_attention (CPU). Work: the two GEMMs of
+    the forward, 4·N·H·L²·E flops (half with a causal mask), and twice that more for the backward."""
+    flops = 4.0 * N * H * L * L * E * (0.5 if causal else 1.0) * (3 if which == "fwd+bwd" else 1)
+
+    def build(rng):
+        torch = _torch()
+        q, k, v, g = (randn(rng, (N, H, L, E)) for _ in range(4))
+        fwd, bwd = _cpu("attention_forward"), _cpu("attention_backward")
+        rf, rb = _ref("attention_forward"), _ref("attention_backward")
+
+        def ours():
+            o, lse = fwd(q, k, v, None, causal)
+            return o if which == "fwd" else bwd(g, q, k, v, o, lse, None, causal)
+
+        tf = None
+        if torch is not None:
+            sdpa = torch.nn.functional.scaled_dot_product_attention
+            if which == "fwd":
+                tq, tk, tv = (torch.from_numpy(a) for a in (q, k, v))
+
+                def tf():
+                    with torch.no_grad():
+                        return sdpa(tq, tk, tv, is_causal=causal)
+            else:
+                tq, tk, tv = (torch.from_numpy(a.copy()).requires_grad_(True) for a in (q, k, v))
+                tg = torch.from_numpy(g)
+
+                def tf():
+                    for t in (tq, tk, tv):
+                        t.grad = None
+                    sdpa(tq, tk, tv, is_causal=causal).backward(tg)
+
+        def check():
+            s = (slice(0, 1), slice(0, 2))
+            qs, ks, vs, gs = (np.ascontiguousarray(a[s]) for a in (q, k, v, g))
+            o, lse = fwd(qs, ks, vs, None, causal)
+            ro, rl = rf(*(a.astype(np.float64) for a in (qs, ks, vs)), None, causal)
+            pairs = [("out", o, ro)]
+            if which != "fwd":
+                got = bwd(gs, qs, ks, vs, o, lse, None, causal)
+                want = rb(*(a.astype(np.float64) for a in (gs, qs, ks, vs)), ro, rl, None, causal)
+                pairs += list(zip(("dq", "dk", "dv"), got, want))
+            return _compare(pairs, tol=1e-4)
+        return Built(work=flops, unit="GFLOP/s", ours=ours, torch=tf, check=check)
+    return build, f"attention N={N} H={H} L={L} E={E}{' causal' if causal else ''} {which}"
+
+
 # --------------------------------------------------------------------------- the list
 def all_cases(quick: bool) -> list:
     out = []
@@ -1053,6 +1101,8 @@ def all_cases(quick: bool) -> list:
     add("softmax", softmax_case(), False)
     for which in ("fwd", "fwd+bwd"):
         add("ctc_loss", ctc_case(which), False)
+        add("attention", attention_case(which), which == "fwd")
+        add("attention", attention_case(which, causal=True), False)
     for kind in ("conv1d speech", "conv1d stride 2 reflect", "conv_transpose2d 64->32 k4 s2 16x16",
                  "upsample bilinear x2 32x64x28x28", "upsample nearest x2 32x64x28x28",
                  "adaptive max pool 7x7 of 32x64x30x30", "group_norm 8 groups 32x64x28x28", "gelu 32x64x28x28",

@@ -19,6 +19,7 @@ import math
 
 import numpy as np
 
+from ..autograd.attention import AttentionFn
 from ..autograd.device import xp_of
 from ..autograd.dropout import dropout
 from ..autograd.softmax import softmax
@@ -46,6 +47,54 @@ def _additive(fn, what, mask, dtype, keep_when_true):
     return m.astype(dtype, copy=False)
 
 
+def _kernel_attention(query, key, value, attn_mask, dropout_p, is_causal, scale, gqa=False):
+    """softmax(q·kᵀ·scale + mask)·v on the attention kernels (pyengine.autograd.attention), or None when
+    the call needs the composed path: dropout, a float mask that needs its gradient, other dtypes, or
+    batch dimensions that broadcast (the kernels take (B, H, ·, ·) with B and H equal, H a multiple of
+    the key/value heads). q, k, v of any rank >= 2 are viewed as (B, H, L, E)."""
+    if dropout_p > 0.0 or query.dtype != key.dtype or query.dtype != value.dtype or \
+            query._data.dtype not in (np.float32, np.float64):
+        return None
+    if attn_mask is not None and (not isinstance(attn_mask, Tensor) or attn_mask.requires_grad or attn_mask._data.dtype.kind not in "fb"):
+        return None
+    nd = query.ndim
+    if key.ndim != nd or value.ndim != nd or nd > 4:
+        return None
+    lead_q, lead_k, lead_v = tuple(query.shape[:-2]), tuple(key.shape[:-2]), tuple(value.shape[:-2])
+    if lead_k != lead_v or lead_q[:-1] != lead_k[:-1]:
+        return None
+    if nd >= 3 and lead_q[-1] != lead_k[-1] and (not gqa or lead_k[-1] == 0 or lead_q[-1] % lead_k[-1]):
+        return None
+    L, S = query.shape[-2], key.shape[-2]
+
+    def four(t):
+        shape = tuple(t.shape)
+        return t.reshape((1,) * (4 - nd) + shape) if nd < 4 else t
+
+    q4, k4, v4 = four(query), four(key), four(value)
+    B, H = q4.shape[:2]
+    mask = None
+    if attn_mask is not None:
+        m = attn_mask._data
+        xp = xp_of(m)
+        if m.ndim > 4:
+            return None
+        if m.dtype == np.bool_:
+            m = xp.where(m, 0.0, -np.inf)
+        m = m.astype(query._data.dtype, copy=False).reshape((1,) * (4 - m.ndim) + tuple(m.shape))
+        mb, mh = m.shape[:2]
+        if mb not in (1, B) or mh not in (1, H):
+            return None
+        try:
+            m = xp.broadcast_to(m, (mb, mh, L, S))
+        except ValueError:
+            raise ValueError(f"scaled_dot_product_attention: attn_mask {tuple(attn_mask.shape)} cannot be broadcast "
+                             f"to the scores {lead_q + (L, S)} (..., L, S)") from None
+        mask = xp.ascontiguousarray(m)
+    out = AttentionFn.apply(q4, k4, v4, mask, bool(is_causal), float(scale))
+    return out.reshape(lead_q + (L, value.shape[-1]))
+
+
 def scaled_dot_product_attention(query, key, value, attn_mask=None, dropout_p=0.0, is_causal=False, scale=None,
                                  enable_gqa=False):
     """softmax(q·kᵀ·scale + mask)·v over the last two dimensions; any batch dimensions broadcast."""
@@ -63,13 +112,16 @@ def scaled_dot_product_attention(query, key, value, attn_mask=None, dropout_p=0.
         raise ValueError(f"{fn}: pass either attn_mask or is_causal=True, not both (as torch)")
     if not 0.0 <= dropout_p <= 1.0:
         raise ValueError(f"{fn}: dropout_p must be in [0, 1], got {dropout_p}")
+    s = 1.0 / math.sqrt(E) if scale is None else float(scale)
+    fast = _kernel_attention(query, key, value, attn_mask, dropout_p, is_causal, s, enable_gqa)
+    if fast is not None:
+        return fast
     if enable_gqa and query.ndim >= 3 and key.shape[-3] != query.shape[-3]:
         Hq, Hk = query.shape[-3], key.shape[-3]
         if Hq % Hk:
             raise ValueError(f"{fn}: with enable_gqa, query heads ({Hq}) must be a multiple of key heads ({Hk})")
         key = key.repeat_interleave(Hq // Hk, dim=-3)
         value = value.repeat_interleave(Hq // Hk, dim=-3)
-    s = 1.0 / math.sqrt(E) if scale is None else float(scale)
     scores = (query @ key.transpose(-2, -1)) * s
     if is_causal:
         causal = np.tril(np.ones((L, S), bool))
@@ -213,12 +265,22 @@ class MultiheadAttention(Module):
             kpm = _additive(name, "key_padding_mask", key_padding_mask, q.dtype, keep_when_true=False)
             kpm = kpm.reshape(N, 1, 1, S)
             mask = kpm if mask is None else mask + kpm
+        if mask is not None and extra:             # the appended keys are attended: 0 in the additive mask
+            xp = xp_of(mask)
+            mask = xp.concatenate([xp.broadcast_to(mask, mask.shape[:-1] + (S,)),
+                                   xp.zeros(mask.shape[:-1] + (extra,), mask.dtype)], -1)
+        if not need_weights and not (self.training and self.dropout > 0):
+            # no weights to return: the attention kernels (scores never leave the kernel), as torch's fast path
+            out = _kernel_attention(q, k, v, None if mask is None else Tensor(mask), 0.0, False, 1.0 / math.sqrt(D))
+            if out is not None:
+                out = self.out_proj(out.permute(2, 0, 1, 3).reshape(L, N, self.embed_dim))
+                if not batched:
+                    out = out.squeeze(1)
+                elif self.batch_first:
+                    out = out.transpose(0, 1)
+                return out, None
         scores = (q @ k.transpose(-2, -1)) * (1.0 / math.sqrt(D))
         if mask is not None:
-            if extra:                              # the appended keys are attended: 0 in the additive mask
-                xp = xp_of(mask)
-                mask = xp.concatenate([xp.broadcast_to(mask, mask.shape[:-1] + (S,)),
-                                       xp.zeros(mask.shape[:-1] + (extra,), mask.dtype)], -1)
             scores = scores + Tensor(mask)
         w = softmax(scores, -1)
         wd = dropout(w, self.dropout, True) if self.training and self.dropout > 0 else w
