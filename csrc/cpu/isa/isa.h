@@ -359,6 +359,7 @@ inline vec_t<T> vlog1p(vec_t<T> x) {
   y = x == splat<T>(T(-1)) ? splat<T>(-__builtin_inf()) : y;
   y = x < splat<T>(T(-1)) ? splat<T>(__builtin_nan("")) : y;
   y = x == splat<T>(__builtin_inf()) ? x : y;
+  y = x == splat<T>(T(0)) ? x : y;   // ±0 itself (k·ln2 + … sums to +0 for −0)
   return x != x ? x : y;
 }
 
