@@ -20,19 +20,22 @@ namespace {
 template <typename T>
 constexpr T kNegInf = -std::numeric_limits<T>::infinity();
 
-// log(exp(a) + exp(b)), −inf when both are.
+// log(exp(a) + exp(b)), −inf when both are. IEEE as the reference: a NaN term gives NaN (the
+// ternary max alone would drop it, and with a −inf partner return −inf), a +inf term +inf.
 template <typename T>
 inline T lse2(T a, T b) {
+  if (a != a || b != b) return a + b;
   const T m = a > b ? a : b;
-  if (m == kNegInf<T>) return kNegInf<T>;
+  if (m == kNegInf<T> || m == -kNegInf<T>) return m;
   return m + std::log(std::exp(a - m) + std::exp(b - m));
 }
 
 template <typename T>
 inline T lse3(T a, T b, T c) {
+  if (a != a || b != b || c != c) return a + b + c;
   T m = a > b ? a : b;
   m = m > c ? m : c;
-  if (m == kNegInf<T>) return kNegInf<T>;
+  if (m == kNegInf<T> || m == -kNegInf<T>) return m;
   return m + std::log(std::exp(a - m) + std::exp(b - m) + std::exp(c - m));
 }
 
@@ -83,13 +86,12 @@ void ctc_loss_forward(const CtcDims& d, const T* lp, const std::int64_t* targets
       const T* p = lp + t * NC + n * d.C;
       const T* a = alpha + (t - 1) * d.SP;
       T* cur = alpha + t * d.SP;
-      // α[t, s] is −inf for s < S − 2(Tn − t): too few steps left to reach the end (and the
-      // same bound from the start, s ≤ 2t + 1); the loop skips what cannot be reached from t = 0
-      const index_t hi = 2 * t + 2 < S ? 2 * t + 2 : S;
+      // Every state, the unreachable ones (s > 2t + 1) too: their lse of −inf terms returns at once,
+      // and log_alpha then holds what the reference's does there (−inf, or NaN where log_probs is).
       cur[0] = p[ext[0]] + a[0];
-      for (index_t s = 1; s < hi; ++s) {
+      for (index_t s = 1; s < S; ++s) {
         const T prev = skip[s] ? lse3(a[s], a[s - 1], a[s - 2]) : lse2(a[s], a[s - 1]);
-        cur[s] = prev == kNegInf<T> ? kNegInf<T> : p[ext[s]] + prev;
+        cur[s] = p[ext[s]] + prev;
       }
     }
     T v = nll_of(alpha, d.SP, Tn, L);

@@ -42,15 +42,18 @@ __global__ void attention_softmax_kernel(AttentionDims d, T* __restrict__ s, con
     T* x = s + r * d.S;
     const T* m = mask != nullptr ? mask + info.mask_off : nullptr;
     T mx = ninf;
+    bool nan = false;
     for (index_t j = lane; j < info.n; j += 32) {
       const T v = x[j] * scale + (m != nullptr ? m[j] : T(0));
       x[j] = v;
       mx = v > mx ? v : mx;
+      nan = nan || v != v;
     }
     mx = warp_max(mx);
-    if (!(mx > ninf)) {   // every column masked: NaN, as torch's softmax
+    if (!(mx > ninf)) {   // every column masked (or NaN): NaN, as torch's softmax; lse NaN or −inf
+      nan = __any_sync(0xffffffffu, nan);
       for (index_t j = lane; j < d.S; j += 32) x[j] = j < info.n ? static_cast<T>(NAN) : T(0);
-      if (lane == 0) lse[r] = ninf;
+      if (lane == 0) lse[r] = nan ? static_cast<T>(NAN) : ninf;
       continue;
     }
     T sum = T(0);

@@ -22,16 +22,18 @@ __device__ __forceinline__ T neg_inf() {
 
 template <typename T>
 __device__ __forceinline__ T lse2(T a, T b) {
+  if (a != a || b != b) return a + b;   // NaN stays NaN, +inf stays +inf (as ctc_loss.cpp's)
   const T m = a > b ? a : b;
-  if (m == neg_inf<T>()) return m;
+  if (m == neg_inf<T>() || m == -neg_inf<T>()) return m;
   return m + log(exp(a - m) + exp(b - m));
 }
 
 template <typename T>
 __device__ __forceinline__ T lse3(T a, T b, T c) {
+  if (a != a || b != b || c != c) return a + b + c;
   T m = a > b ? a : b;
   m = m > c ? m : c;
-  if (m == neg_inf<T>()) return m;
+  if (m == neg_inf<T>() || m == -neg_inf<T>()) return m;
   return m + log(exp(a - m) + exp(b - m) + exp(c - m));
 }
 
@@ -74,7 +76,7 @@ __global__ void ctc_loss_forward_kernel(CtcDims d, const T* __restrict__ lp, con
     T* cur = alpha + t * d.SP;
     for (index_t s = threadIdx.x; s < S; s += blockDim.x) {
       T prev = s == 0 ? a[0] : can_skip(tg, s) ? lse3(a[s], a[s - 1], a[s - 2]) : lse2(a[s], a[s - 1]);
-      cur[s] = prev == neg_inf<T>() ? prev : p[ext_label(tg, s, d.blank)] + prev;
+      cur[s] = p[ext_label(tg, s, d.blank)] + prev;
     }
     __syncthreads();
   }

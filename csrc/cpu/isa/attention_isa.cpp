@@ -45,8 +45,12 @@ void softmax_rows(index_t rows, index_t cols, index_t ld, T* s, T scale, const T
     }
     for (j = n; j < cols; ++j) x[j] = T(0);
     if (!(mx > ninf)) {   // every column masked (or NaN): torch's softmax gives NaN
-      for (j = 0; j < n; ++j) x[j] = __builtin_nan("");
-      lse[r] = ninf;
+      bool nan = false;   // lse as the reference's: NaN when a score is, −inf when all are masked
+      for (j = 0; j < n; ++j) {
+        nan = nan || x[j] != x[j];
+        x[j] = __builtin_nan("");
+      }
+      lse[r] = nan ? T(__builtin_nan("")) : ninf;
       continue;
     }
     V vsum = {};
